@@ -1,0 +1,106 @@
+"""The build: load, derive, validate, reason, and write the release artefacts to build/."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rdflib import Graph
+
+from msc_kg import __version__, paths
+from msc_kg.derive import derive
+from msc_kg.errors import ReasonerUnavailable, ValidationFailed
+from msc_kg.load import Loaded, load, parse_file, source_files
+from msc_kg.reason import ReasonerResult, check
+from msc_kg.validate import Report, shapes_graph, validate_loaded
+
+# One table of release formats: file suffix -> rdflib serializer name.
+RELEASE_FORMATS = {"ttl": "turtle", "nt": "nt", "owl": "xml", "jsonld": "json-ld"}
+OWL_HEADER = ("<!-- Generated from ontology/msc-kg.ttl by `msc-kg build` - do not edit; "
+              "edit the Turtle and rebuild. -->\n")
+
+
+@dataclass
+class Built:
+    """The outcome of a build: the full graph, the validation report and the reasoner's verdict."""
+
+    graph: Graph
+    report: Report
+    reasoner: ReasonerResult | None
+    reasoner_note: str
+    manifest: dict
+
+
+def source_digest(files: list[Path] | None = None) -> str:
+    """SHA-256 over the build inputs (sources, shapes, derive queries, review text)."""
+    inputs = list(files or source_files()) + sorted(paths.SHAPES_DIR.glob("*.ttl"))
+    inputs += sorted((paths.QUERIES_DIR / "derive").glob("*.rq")) + [paths.SOURCE_TEXT]
+    digest = hashlib.sha256(__version__.encode())
+    for path in inputs:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def owl_release(ttl: Path = paths.ONTOLOGY_TTL) -> str:
+    """The RDF/XML release of the ontology Turtle (what ontology/msc-kg.owl must contain)."""
+    xml = parse_file(ttl).serialize(format="xml")
+    head, _, rest = xml.partition("\n")
+    return head + "\n" + OWL_HEADER + rest
+
+
+def full_graph(loaded: Loaded) -> Loaded:
+    """The curated graph plus everything derived from it."""
+    loaded.graph += derive(loaded.graph)
+    return loaded
+
+
+def assemble(files: list[Path] | None = None) -> tuple[Loaded, Report]:
+    """Load and derive, then validate; the report says whether the result may be released."""
+    loaded = full_graph(load(files))
+    return loaded, validate_loaded(loaded, shapes_graph())
+
+
+def _version_of(graph: Graph, ontology_iri: str) -> str:
+    from rdflib import URIRef
+    from rdflib.namespace import OWL
+    return str(graph.value(URIRef(ontology_iri), OWL.versionInfo) or "")
+
+
+def build(out_dir: Path | None = None, reasoner: bool = True, write_owl: bool = True) -> Built:
+    """Run the whole build; raise ValidationFailed or Inconsistent instead of writing bad data."""
+    started = time.perf_counter()
+    loaded, report = assemble()
+    if not report.conforms:
+        raise ValidationFailed(report)
+    verdict, note = None, "reasoner not run (--no-reason)"
+    if reasoner:
+        try:
+            verdict = check(loaded.graph)
+            note = verdict.text()
+        except ReasonerUnavailable as exc:
+            note = str(exc)
+    out = Path(out_dir or paths.BUILD_DIR)
+    out.mkdir(parents=True, exist_ok=True)
+    graph = loaded.graph
+    for suffix, fmt in RELEASE_FORMATS.items():
+        graph.serialize(out / f"msc-kg.{suffix}", format=fmt, encoding="utf-8")
+    if write_owl:
+        paths.ONTOLOGY_OWL.write_text(owl_release(), encoding="utf-8")
+    shapes = shapes_graph()
+    manifest = {
+        "version": __version__,
+        "source_digest": source_digest(),
+        "triples": len(graph),
+        "conforms": report.conforms,
+        "reasoner": note,
+        "ontology_version": _version_of(graph, "https://w3id.org/msc-kg/ontology"),
+        "shapes_version": _version_of(shapes, "https://w3id.org/msc-kg/shapes"),
+        "files": [str(p.relative_to(paths.ROOT)) for p in loaded.files],
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return Built(graph, report, verdict, note, manifest)

@@ -1,0 +1,65 @@
+"""Facts derived once at build time: tumour effects, contradictions and evidence anchors."""
+
+from __future__ import annotations
+
+from rdflib import Graph, Literal, Namespace, URIRef
+from rdflib.namespace import DCTERMS, RDF, RDFS, XSD
+
+from msc_kg import paths
+from msc_kg.load import MSC, MSCD
+from msc_kg.source import locate, review_text
+
+OA = Namespace("http://www.w3.org/ns/oa#")
+PROV = Namespace("http://www.w3.org/ns/prov#")
+MSCNS = Namespace(MSC)
+REVIEW_TEXT = URIRef(MSCD + "review-text")
+CONTEXT = 32  # characters of prefix/suffix kept by each TextQuoteSelector
+
+
+def construct(graph: Graph, name: str) -> Graph:
+    """Run queries/derive/<name>.rq (a CONSTRUCT) over the graph."""
+    query = (paths.QUERIES_DIR / "derive" / f"{name}.rq").read_text(encoding="utf-8")
+    result = Graph()
+    for triple in graph.query(query):
+        result.add(triple)
+    return result
+
+
+def anchors(graph: Graph, text: str | None = None) -> Graph:
+    """W3C Web Annotation selectors locating each evidence quote in the shipped review text.
+
+    https://www.w3.org/TR/annotation-model/#text-quote-selector and #text-position-selector:
+    each statement is prov:wasDerivedFrom <stmt#anchor>, an oa:SpecificResource of the text.
+    """
+    text = review_text() if text is None else text
+    out = Graph()
+    out.add((REVIEW_TEXT, RDF.type, OA.TextualBody))
+    out.add((REVIEW_TEXT, RDFS.label, Literal("Plain text of the review (source/review.txt, cleaned)")))
+    out.add((REVIEW_TEXT, DCTERMS.isFormatOf, URIRef(MSCD + "review")))
+    for statement, quote in graph.subject_objects(MSCNS.evidence):
+        span = locate(str(quote), text)
+        if span is None:
+            continue  # validation reports it; nothing to anchor
+        start, end = span
+        anchor, by_quote, by_position = (URIRef(f"{statement}#{p}") for p in ("anchor", "quote", "position"))
+        out.add((statement, PROV.wasDerivedFrom, anchor))
+        out.add((anchor, RDF.type, OA.SpecificResource))
+        out.add((anchor, OA.hasSource, REVIEW_TEXT))
+        out.add((anchor, OA.hasSelector, by_quote))
+        out.add((anchor, OA.hasSelector, by_position))
+        out.add((by_quote, RDF.type, OA.TextQuoteSelector))
+        out.add((by_quote, OA.exact, Literal(text[start:end])))
+        out.add((by_quote, OA.prefix, Literal(text[max(0, start - CONTEXT):start])))
+        out.add((by_quote, OA.suffix, Literal(text[end:end + CONTEXT])))
+        out.add((by_position, RDF.type, OA.TextPositionSelector))
+        out.add((by_position, OA.start, Literal(start, datatype=XSD.nonNegativeInteger)))
+        out.add((by_position, OA.end, Literal(end, datatype=XSD.nonNegativeInteger)))
+    return out
+
+
+def derive(graph: Graph) -> Graph:
+    """Everything derived from the curated graph, as a separate graph to add to it."""
+    derived = construct(graph, "tumour-effect")
+    derived += construct(graph, "contradictions")
+    derived += anchors(graph)
+    return derived

@@ -1,0 +1,77 @@
+"""Load the ontology and the curated triples into one rdflib Graph, all files or nothing."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rdflib import Graph, URIRef
+
+from msc_kg import paths
+from msc_kg.errors import SourceParseError
+
+MSC = "https://w3id.org/msc-kg/ontology/"
+MSCD = "https://w3id.org/msc-kg/id/"
+
+# rdflib's parsers name the line in different ways; these cover Turtle/N-Triples and RDF/XML.
+_LINE_PATTERNS = [re.compile(r"at line (\d+)"), re.compile(r"line (\d+)"), re.compile(r":(\d+):\d+:")]
+_FORMATS = {".ttl": "turtle", ".nt": "nt", ".owl": "xml", ".rdf": "xml", ".jsonld": "json-ld",
+            ".nq": "nquads", ".trig": "trig"}
+
+
+@dataclass
+class Loaded:
+    """The merged graph, the files it came from and which file stated each subject."""
+
+    graph: Graph
+    files: list[Path]
+    origin: dict[URIRef, Path] = field(default_factory=dict)
+
+    def where(self, node) -> str:
+        """The file a subject was stated in, for error reports."""
+        origin = self.origin.get(node)
+        return str(origin) if origin else "(derived)"
+
+
+def source_files(root: Path | None = None) -> list[Path]:
+    """The files the graph is built from: the ontology, its rule table and every triples/*.ttl."""
+    base = Path(root) if root else paths.ROOT
+    files = [base / "ontology" / "msc-kg.ttl", base / "ontology" / "tumour-effect-rules.ttl"]
+    files += sorted((base / "triples").glob("*.ttl"))
+    return [f for f in files if f.exists()]
+
+
+def parse_file(path: Path) -> Graph:
+    """Parse one RDF file, or raise SourceParseError naming the file and the line."""
+    path = Path(path)
+    fmt = _FORMATS.get(path.suffix.lower(), "turtle")
+    graph = Graph()
+    try:
+        graph.parse(path, format=fmt)
+    except FileNotFoundError as exc:
+        raise SourceParseError(path, None, "file not found") from exc
+    except Exception as exc:  # rdflib raises many parser-specific types; all mean "bad syntax"
+        message = str(exc).strip().splitlines()
+        text = " ".join(line.strip() for line in message if line.strip())
+        line = next((int(m.group(1)) for p in _LINE_PATTERNS if (m := p.search(text))), None)
+        raise SourceParseError(path, line, f"does not parse as {fmt}: {text[:500]}") from exc
+    return graph
+
+
+def load(files: list[Path] | None = None) -> Loaded:
+    """Parse every file first, then merge: a file that does not parse leaves nothing loaded."""
+    files = [Path(f) for f in (files if files is not None else source_files())]
+    parsed = [(f, parse_file(f)) for f in files]
+    merged = Graph()
+    origin: dict[URIRef, Path] = {}
+    for path, graph in parsed:
+        for prefix, ns in graph.namespaces():
+            merged.bind(prefix, ns, override=False)
+        for triple in graph:
+            merged.add(triple)
+        for subject in set(graph.subjects()):
+            origin.setdefault(subject, path)
+    merged.bind("msc", MSC)
+    merged.bind("mscd", MSCD)
+    return Loaded(merged, files, origin)

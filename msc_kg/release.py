@@ -1,0 +1,61 @@
+"""The built release: check it is fresh, (re)build it if not, and load it for querying."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from msc_kg import paths
+
+MANIFEST = "manifest.json"
+
+
+def read_manifest(build_dir: Path | None = None) -> dict | None:
+    """The manifest of the last build, or None when there is none."""
+    path = Path(build_dir or paths.BUILD_DIR) / MANIFEST
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def is_fresh(manifest: dict | None) -> bool:
+    """True when the manifest was built from exactly the current sources."""
+    from msc_kg.build import source_digest
+
+    return bool(manifest) and manifest.get("source_digest") == source_digest()
+
+
+def ensure_release(build_dir: Path | None = None) -> dict:
+    """Return the manifest of a fresh, validated release, building one if needed.
+
+    Start-up reuses build/ when its digest matches the sources (no parsing, validation or
+    derivation again); otherwise it builds, which raises ValidationFailed on bad data.
+    The reasoner is left to `msc-kg build`: it needs Java and takes seconds.
+    """
+    manifest = read_manifest(build_dir)
+    if is_fresh(manifest):
+        return manifest
+    from msc_kg.build import build
+
+    return build(out_dir=build_dir, reasoner=False, write_owl=False).manifest
+
+
+def load_release(build_dir: Path | None = None):
+    """A pyoxigraph Store holding the validated release, and its manifest."""
+    import pyoxigraph
+
+    manifest = ensure_release(build_dir)
+    store = pyoxigraph.Store()
+    store.bulk_load(path=str(Path(build_dir or paths.BUILD_DIR) / "msc-kg.nt"),
+                    format=pyoxigraph.RdfFormat.N_TRIPLES)
+    return store, manifest
+
+
+def load_graph(build_dir: Path | None = None):
+    """The release as an rdflib Graph, for Python users who work with rdflib."""
+    from rdflib import Graph
+
+    ensure_release(build_dir)
+    graph = Graph()
+    graph.parse(Path(build_dir or paths.BUILD_DIR) / "msc-kg.nt", format="nt")
+    return graph

@@ -1,0 +1,96 @@
+"""Fixtures for the endpoint tests (tests/test_server_*.py import them by name)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+
+from msc_kg.server.app import create_app
+
+DATA = Path(__file__).parent / "data" / "server"
+SMALL = DATA / "small.ttl"
+SMALL_TRIPLES = 12
+MANIFEST = {"conforms": True, "ontology_version": "0.1.0", "shapes_version": "0.1.0-shapes",
+            "triples": SMALL_TRIPLES, "version": "0.1.0"}
+
+
+def small_store() -> ox.Store:
+    """The 12-triple fixture graph."""
+    store = ox.Store()
+    store.load(path=str(SMALL), format=ox.RdfFormat.TURTLE)
+    return store
+
+
+def make_app(store=None, **config):
+    """An app over ``store`` (default: the small graph) with test-friendly defaults."""
+    settings = {"workers": 2, "timeout": 5.0, "manifest": MANIFEST, "queries_dir": DATA / "queries"}
+    settings.update(config)
+    return create_app(store if store is not None else small_store(), settings)
+
+
+def close(app) -> None:
+    """Stop an app's worker processes."""
+    app.extensions["msc_kg"].engine.close()
+
+
+@pytest.fixture(scope="module")
+def server_app():
+    """The endpoint over the small fixture graph (module-scoped: workers are forked once)."""
+    app = make_app()
+    yield app
+    close(app)
+
+
+@pytest.fixture()
+def server_client(server_app):
+    """A Flask test client of ``server_app``."""
+    return server_app.test_client()
+
+
+class Listener:
+    """A loopback TCP listener recording every connection made to it (for no-egress tests)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.connections: list[bytes] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except (TimeoutError, socket.timeout):
+                continue
+            except OSError:
+                return
+            conn.settimeout(1)
+            try:
+                self.connections.append(conn.recv(65536))
+                conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")
+            except OSError:
+                pass
+            conn.close()
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+@pytest.fixture()
+def listener():
+    """A local listener; the test asserts ``listener.connections`` after the request."""
+    lst = Listener()
+    yield lst
+    lst.close()

@@ -1,0 +1,60 @@
+"""The msc-kg command line: help, exit codes and readable reports."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from msc_kg.cli import main
+
+DATA = Path(__file__).parent / "data"
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "msc_kg.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_help_lists_every_command():
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("build", "validate", "stats", "query", "serve"):
+        assert command in result.stdout
+
+
+def test_unknown_command_is_a_usage_error():
+    assert run("frobnicate").returncode == 2
+
+
+def test_validate_real_data_exits_0(capsys):
+    assert main(["validate"]) == 0
+    assert capsys.readouterr().out.startswith("Conforms")
+
+
+def test_validate_bad_syntax_exits_1_naming_file_and_line(capsys):
+    assert main(["validate", "--with", str(DATA / "broken-syntax.ttl")]) == 1
+    err = capsys.readouterr().err
+    assert f"{DATA / 'broken-syntax.ttl'}:5: does not parse as turtle" in err
+
+
+def test_validate_shape_violation_exits_1_naming_focus_and_message(capsys):
+    fixture = DATA / "invalid" / "finding-missing-evidence.ttl"
+    assert main(["validate", "--with", str(fixture)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("Does not conform: 1 problem(s)")
+    assert f"{fixture}: mscd:test-f1 msc:evidence: a statement needs exactly one non-empty evidence sentence" in out
+
+
+@pytest.mark.skipif(not __import__("shutil").which("java"), reason="HermiT needs Java")
+def test_validate_inconsistent_axiom_exits_1(capsys):
+    assert main(["validate", "--reason", "--with", str(DATA / "inconsistent-axiom.ttl")]) == 1
+    assert "INCONSISTENT" in capsys.readouterr().err
+
+
+def test_validate_missing_file_exits_2(capsys):
+    assert main(["validate", "--with", "no/such/file.ttl"]) == 2
+    assert "no/such/file.ttl: no such file" in capsys.readouterr().err
+
+
+def test_query_missing_file_exits_2(capsys):
+    assert main(["query", "no/such/query.rq"]) == 2

@@ -1,0 +1,77 @@
+"""The ontology: its RDF/XML release is fresh, it opens in owlready2, HermiT finds it consistent."""
+
+import pytest
+from rdflib import Graph
+from rdflib.compare import isomorphic
+
+from msc_kg import paths
+from msc_kg.build import owl_release
+from msc_kg.load import parse_file
+from msc_kg.reason import check, java_available
+
+
+def test_owl_release_is_not_stale():
+    """ontology/msc-kg.owl must be what the Turtle generates."""
+    released = Graph().parse(paths.ONTOLOGY_OWL, format="xml")
+    assert isomorphic(released, parse_file(paths.ONTOLOGY_TTL)), (
+        "ontology/msc-kg.owl is stale: run `msc-kg build` to regenerate it from ontology/msc-kg.ttl")
+
+
+def test_owl_release_is_marked_generated():
+    assert "do not edit" in paths.ONTOLOGY_OWL.read_text(encoding="utf-8")[:400]
+    assert owl_release().count("do not edit") == 1
+
+
+def test_owlready2_opens_the_rdfxml_release():
+    import owlready2
+
+    world = owlready2.World()
+    onto = world.get_ontology(paths.ONTOLOGY_OWL.as_uri()).load()
+    labels = {c.name: str(c.label.first()) for c in onto.classes()}
+    assert labels["UmbilicalCordMSC"] == "umbilical cord/cord blood MSC"
+    assert onto.search_one(iri="*BoneMarrowMSC") in onto.search_one(iri="*MesenchymalStromalCell").descendants()
+
+
+def test_header_has_title_license_and_versions(graph):
+    from rdflib import URIRef
+    from rdflib.namespace import DCTERMS, OWL
+
+    ontology = URIRef("https://w3id.org/msc-kg/ontology")
+    assert graph.value(ontology, OWL.versionInfo).toPython() == "0.1.0"
+    assert graph.value(ontology, OWL.versionIRI) == URIRef("https://w3id.org/msc-kg/ontology/0.1.0")
+    assert graph.value(ontology, DCTERMS.license) == URIRef("https://creativecommons.org/licenses/by/4.0/")
+    assert graph.value(ontology, DCTERMS.title) is not None
+
+
+def test_cancer_hierarchy_follows_the_review(graph):
+    """T-ALL is an ALL, a leukemia and a blood cancer; APL is an AML."""
+    ask = """PREFIX msc: <https://w3id.org/msc-kg/ontology/> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+    ASK { msc:TCellAcuteLymphoblasticLeukemia rdfs:subClassOf+ msc:AcuteLymphoblasticLeukemia .
+          msc:AcuteLymphoblasticLeukemia rdfs:subClassOf+ msc:Leukemia . msc:Leukemia rdfs:subClassOf+ msc:BloodCancer .
+          msc:AcutePromyelocyticLeukemia rdfs:subClassOf+ msc:AcuteMyeloidLeukemia }"""
+    assert graph.query(ask).askAnswer
+
+
+@pytest.mark.skipif(not java_available(), reason="HermiT needs Java")
+def test_hermit_finds_the_graph_consistent(graph):
+    result = check(graph)
+    assert result.consistent and result.unsatisfiable == []
+
+
+@pytest.mark.skipif(not java_available(), reason="HermiT needs Java")
+def test_hermit_catches_a_cell_line_declared_a_claim(graph):
+    from msc_kg.reason import reason
+
+    broken = Graph()
+    broken += graph
+    broken += parse_file(paths.ROOT / "tests" / "data" / "inconsistent-axiom.ttl")
+    assert reason(broken).consistent is False
+
+
+def test_missing_java_is_said_plainly(monkeypatch):
+    from msc_kg import reason as reason_module
+    from msc_kg.errors import ReasonerUnavailable
+
+    monkeypatch.setattr(reason_module.shutil, "which", lambda name: None)
+    with pytest.raises(ReasonerUnavailable, match="HermiT needs a Java runtime and none was found"):
+        reason_module.reason(Graph())
