@@ -1,0 +1,76 @@
+"""Derived facts: tumour effect by rule, contradictions, evidence anchors."""
+
+from rdflib import URIRef
+from rdflib.namespace import RDFS
+
+MSC = "https://w3id.org/msc-kg/ontology/"
+OA = "http://www.w3.org/ns/oa#"
+
+
+def effect_of(graph, finding):
+    value = graph.value(URIRef("https://w3id.org/msc-kg/id/" + finding), URIRef(MSC + "tumourEffect"))
+    return str(value).rsplit("/", 1)[1] if value else None
+
+
+def findings_where(graph, where):
+    q = f"PREFIX msc: <{MSC}> PREFIX mscd: <https://w3id.org/msc-kg/id/> SELECT ?f WHERE {{ ?f a msc:Finding ; {where} }}"
+    return {str(r.f).rsplit("/", 1)[1] for r in graph.query(q)}
+
+
+def test_promoting_proliferation_of_a_cancer_line_is_pro_tumour(graph):
+    found = findings_where(graph, "msc:actor msc:BoneMarrowMSC ; msc:effectDirection msc:Promotes ; "
+                                  "msc:outcome msc:CellProliferation ; msc:targetCellLine mscd:cellline-4T1 .")
+    assert found and {effect_of(graph, f) for f in found} == {"ProTumour"}
+
+
+def test_inhibiting_apoptosis_is_pro_and_inducing_it_anti_tumour(graph):
+    protect = findings_where(graph, "msc:effectDirection msc:Inhibits ; msc:outcome msc:Apoptosis ; msc:targetCellLine mscd:cellline-Jurkat .")
+    induce = findings_where(graph, "msc:effectDirection msc:Promotes ; msc:outcome msc:Apoptosis ; msc:targetCellLine mscd:cellline-Jurkat .")
+    assert {effect_of(graph, f) for f in protect} == {"ProTumour"}
+    assert {effect_of(graph, f) for f in induce} == {"AntiTumour"}
+
+
+def test_suppressing_immune_effector_cells_is_pro_tumour(graph):
+    found = findings_where(graph, "msc:effectDirection msc:Inhibits ; msc:outcome msc:ImmuneCellProliferation ; msc:targetCellType msc:NKCell .")
+    assert found and {effect_of(graph, f) for f in found} == {"ProTumour"}
+
+
+def test_modulates_gets_no_tumour_effect(graph):
+    for f in findings_where(graph, "msc:effectDirection msc:Modulates ."):
+        assert effect_of(graph, f) is None
+
+
+def test_every_finding_has_at_most_one_tumour_effect(graph):
+    q = f"""PREFIX msc: <{MSC}> SELECT ?f WHERE {{ ?f msc:tumourEffect ?a, ?b FILTER(?a != ?b) }}"""
+    assert list(graph.query(q)) == []
+
+
+def test_contradictions_are_kept_and_linked(graph):
+    """UC-MSCs both inhibit and promote MDA-MB-231 proliferation; AT-MSCs both promote and do not affect A549."""
+    q = f"""PREFIX msc: <{MSC}> PREFIX mscd: <https://w3id.org/msc-kg/id/>
+    ASK {{ ?a msc:contradicts ?b . ?a msc:actor ?actor ; msc:targetCellLine ?line . ?b msc:actor ?actor ; msc:targetCellLine ?line .
+           VALUES (?actor ?line) {{ (msc:UmbilicalCordMSC mscd:cellline-MDAMB231) }} }}"""
+    assert graph.query(q).askAnswer
+    q2 = q.replace("(msc:UmbilicalCordMSC mscd:cellline-MDAMB231)", "(msc:AdiposeTissueMSC mscd:cellline-A549)")
+    assert graph.query(q2).askAnswer
+
+
+def test_contradiction_is_symmetric(graph):
+    pairs = set(graph.subject_objects(URIRef(MSC + "contradicts")))
+    assert pairs and all((b, a) in pairs for a, b in pairs)
+
+
+def test_each_evidence_sentence_is_anchored_by_quote_and_position(graph):
+    from msc_kg.source import review_text
+
+    text = review_text()
+    statements = set(graph.subjects(URIRef(MSC + "evidence"), None))
+    q = f"""PREFIX oa: <{OA}> PREFIX prov: <http://www.w3.org/ns/prov#>
+    SELECT ?s ?exact ?start ?end WHERE {{ ?s prov:wasDerivedFrom ?a . ?a oa:hasSelector ?q, ?p .
+      ?q a oa:TextQuoteSelector ; oa:exact ?exact . ?p a oa:TextPositionSelector ; oa:start ?start ; oa:end ?end }}"""
+    anchored = {}
+    for row in graph.query(q):
+        assert text[int(row.start):int(row.end)] == str(row.exact)
+        anchored[row.s] = row
+    assert set(anchored) == statements
+    assert len(statements) >= 400
