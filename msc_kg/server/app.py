@@ -1,0 +1,164 @@
+"""The Flask application factory: wires data, engine and routes (thin) together."""
+
+from __future__ import annotations
+
+import atexit
+import json
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import pyoxigraph as ox
+from flask import Flask, Response, abort, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from msc_kg.server import config as config_mod
+from msc_kg.server import dataset, describe, endpoint, negotiate, pages
+from msc_kg.server.cache import ResponseCache
+from msc_kg.server.engine import Engine, EngineError, NotAcceptable
+
+CORS_EXPOSE = "X-SPARQL-Max-Rows, X-SPARQL-Truncated, X-SPARQL-Rows, ETag"
+
+
+@dataclass
+class State:
+    """Everything the routes need, stored in ``app.extensions['msc_kg']``."""
+
+    config: dict
+    engine: Engine
+    stats: dict
+    cache: ResponseCache
+    examples: list
+    about: dict
+
+
+def _about(store: ox.Store) -> dict:
+    """Title and description of the served ontology, if it declares them."""
+    q = """SELECT ?title ?desc WHERE { ?o a <http://www.w3.org/2002/07/owl#Ontology>
+           OPTIONAL { ?o <http://purl.org/dc/terms/title> ?title }
+           OPTIONAL { ?o <http://purl.org/dc/terms/description> ?desc } } LIMIT 1"""
+    for row in store.query(q):
+        return {"title": row["title"].value if row["title"] else None,
+                "description": row["desc"].value if row["desc"] else None}
+    return {"title": None, "description": None}
+
+
+def create_app(graph=None, config: dict | None = None) -> Flask:
+    """Build the endpoint for ``graph`` (pyoxigraph Store, rdflib graph, or None = the release)."""
+    cfg = config_mod.merge(config)
+    if graph is None:
+        graph, manifest = dataset.release()
+        if cfg["manifest"] is None:
+            cfg["manifest"] = manifest
+    store = dataset.from_graph(graph)
+    # Everything that reads the store directly happens here, before the workers fork.
+    stats = describe.statistics(store, cfg["union_default_graph"])
+    about = _about(store)
+    engine = Engine(store, workers=cfg["workers"], timeout=cfg["timeout"], memory_mb=cfg["memory_mb"])
+    atexit.register(engine.close)
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = cfg["max_body"]
+    app.extensions["msc_kg"] = State(cfg, engine, stats, ResponseCache(cfg["cache_size"]),
+                                     pages.example_queries(cfg["queries_dir"]), about)
+    _routes(app)
+    return app
+
+
+def _routes(app: Flask) -> None:
+    """Register routes, CORS and error handlers."""
+    state: State = app.extensions["msc_kg"]
+
+    @app.route("/sparql", methods=["GET", "POST", "OPTIONS"])
+    def sparql():
+        return endpoint.query_view()
+
+    @app.get("/health")
+    def health():
+        return {"status": "ok", "triples": state.stats["triples"], "workers": state.engine.size,
+                "worker_restarts": state.engine.restarts, "cached_responses": len(state.cache)}
+
+    @app.get("/")
+    def landing():
+        return render_template("landing.html", stats=state.stats, about=state.about,
+                               examples=state.examples, cfg=state.config,
+                               examples_json=json.dumps(state.examples))
+
+    @app.get("/id/<path:local>")
+    def instance(local):
+        return _entity(config_mod.INSTANCE_NS + local)
+
+    @app.get("/entity/<path:local>")
+    def entity_short(local):
+        return _entity(config_mod.INSTANCE_NS + local)
+
+    @app.get("/ontology/<path:local>")
+    def term(local):
+        return _entity(config_mod.ONTOLOGY_NS + local)
+
+    @app.get("/entity")
+    def entity_by_iri():
+        iri = request.args.get("iri")
+        if not iri:
+            return endpoint.error(400, "Give the entity as ?iri=<absolute IRI>.")
+        return _entity(iri)
+
+    def _entity(iri: str) -> Response:
+        try:
+            node = str(ox.NamedNode(iri))  # validated and written as <...>: safe to splice in
+        except ValueError:
+            return endpoint.error(400, f"Not a valid IRI: {iri!r}")
+        choice = negotiate.choose(request.headers.get("Accept"), negotiate.ENTITY)
+        if choice is None:
+            return endpoint.error(406, "No acceptable format; offered: "
+                                  f"{negotiate.offered(negotiate.ENTITY)}.", {"Vary": "Accept"})
+        media, fmt = choice
+        job = {"query": pages.ENTITY_SELECT.format(e=node), "results_fmt": "json",
+               "max_rows": state.config["max_rows"]}
+        try:
+            found = state.engine.run(job)
+            out, inc, label = pages.entity_rows(found.body)
+            if not out and not inc:
+                abort(404, f"{iri} is not in this graph.")
+            if fmt == "html":
+                body = render_template("entity.html", iri=iri, label=label, out=out, inc=inc,
+                                       link=pages.local_link, short=_short, quote=quote)
+                return Response(body, content_type="text/html; charset=utf-8",
+                                 headers={"Vary": "Accept"})
+            job = {"query": pages.ENTITY_CONSTRUCT.format(e=node), "graph_fmt": fmt,
+                   "max_rows": state.config["max_rows"]}
+            result = state.engine.run(job)
+        except NotAcceptable:  # not reachable: the format was negotiated above
+            raise
+        except EngineError as exc:
+            return endpoint.error(exc.status, exc.message)
+        return Response(result.body, content_type=negotiate.content_type(media),
+                        headers={"Vary": "Accept"})
+
+    def _short(iri: str) -> str:
+        from msc_kg.server.results import PREFIXES
+
+        return pages.short(iri, PREFIXES)
+
+    @app.after_request
+    def cors(resp: Response) -> Response:
+        if state.config["cors"]:
+            resp.headers["Access-Control-Allow-Origin"] = "*"
+            resp.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE
+            if request.method == "OPTIONS":  # preflight (Fetch standard, CORS protocol)
+                resp.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+                resp.headers["Access-Control-Allow-Headers"] = (
+                    request.headers.get("Access-Control-Request-Headers")
+                    or "Accept, Content-Type, If-None-Match")
+                resp.headers["Access-Control-Max-Age"] = "86400"
+        return resp
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        headers = {}
+        if exc.code == 405:
+            headers["Allow"] = ", ".join(sorted(exc.valid_methods or []))
+        message = exc.description
+        if exc.code == 413:
+            message = (f"Request body too large: the limit is {state.config['max_body']} bytes "
+                       "(--max-body).")
+        return endpoint.error(exc.code or 500, f"{exc.code} {exc.name}: {message}", headers)

@@ -1,0 +1,49 @@
+"""A bounded LRU cache of query responses with strong ETags (RFC 9110 §8.8.3, §13.1.2).
+
+The served graph never changes while the process runs, so a response is fully determined by
+(query, media type, dataset parameters) — except for queries calling non-deterministic
+functions (RAND, NOW, UUID, STRUUID, BNODE), which the caller does not cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+
+
+def etag(body: bytes) -> str:
+    """A strong entity tag for ``body``."""
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+class ResponseCache:
+    """Thread-safe LRU mapping a key to (body, headers); ``size`` 0 disables it."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._data: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+
+    def get(self, key):
+        """The cached value for ``key`` (and mark it recently used), or None."""
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+                self.hits += 1
+            return value
+
+    def put(self, key, value) -> None:
+        """Store ``value``, evicting the least recently used entry beyond ``size``."""
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)

@@ -1,0 +1,38 @@
+"""The endpoint's settings: documented defaults, overridden by the ``config`` mapping of create_app."""
+
+from __future__ import annotations
+
+import os
+
+from msc_kg.paths import QUERIES_DIR
+
+INSTANCE_NS = "https://w3id.org/msc-kg/id/"
+ONTOLOGY_NS = "https://w3id.org/msc-kg/ontology/"
+
+DEFAULTS = {
+    "timeout": 30.0,  # seconds a query may run before its worker is killed (503)
+    "max_rows": 10_000,  # SELECT rows / CONSTRUCT triples per response; announced in headers
+    "max_body": 1_000_000,  # bytes of POST body; larger requests get 413
+    "service_allow": (),  # SERVICE endpoints that may be called; empty = federation off
+    "workers": min(4, os.cpu_count() or 1),  # query worker processes
+    "memory_mb": 2048,  # address space a worker may add beyond the loaded graph
+    "union_default_graph": False,  # True: the default graph is the union of all graphs
+    "base_iri": INSTANCE_NS,  # relative IRIs in queries resolve against this base
+    "cors": True,  # Access-Control-Allow-Origin: * and preflight answers
+    "cache_size": 256,  # responses kept in the LRU cache (0 disables it)
+    "cache_max_age": 300,  # Cache-Control max-age of query responses, seconds
+    "manifest": None,  # release manifest (conforms, versions) shown in the service description
+    "queries_dir": QUERIES_DIR,  # *.rq example queries shown on the landing page
+    "title": "msc-kg",
+}
+
+
+def merge(config: dict | None) -> dict:
+    """Defaults updated with ``config``; unknown keys are an error (a typo must not pass silently)."""
+    merged = dict(DEFAULTS)
+    unknown = set(config or {}) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown server settings: {', '.join(sorted(unknown))}")
+    merged.update(config or {})
+    merged["service_allow"] = frozenset(merged["service_allow"] or ())
+    return merged

@@ -1,0 +1,109 @@
+"""The service description (SPARQL 1.1 Service Description) with VoID statistics and SHACL status.
+
+Returned for ``GET /sparql`` without a query, as the SPARQL 1.1 Protocol's service description
+(https://www.w3.org/TR/sparql11-service-description/#accessing). Dataset statistics use VoID
+(https://www.w3.org/TR/void/#statistics). The SHACL conformance of the served data and the
+ontology/shapes versions come from the release manifest, in the msc-kg service vocabulary.
+Statistics are computed once at start-up (the data is read-only), before the query workers fork.
+"""
+
+from __future__ import annotations
+
+import pyoxigraph as ox
+
+from msc_kg.server.negotiate import GRAPH, RESULTS
+
+SD = "http://www.w3.org/ns/sparql-service-description#"
+VOID = "http://rdfs.org/ns/void#"
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+SH = "http://www.w3.org/ns/shacl#"
+DCT = "http://purl.org/dc/terms/"
+OWL = "http://www.w3.org/2002/07/owl#"
+MSCS = "https://w3id.org/msc-kg/service#"
+PREFIXES = {"sd": SD, "void": VOID, "xsd": XSD, "sh": SH, "owl": OWL, "mscs": MSCS}
+FORMATS = {  # W3C format IRIs (https://www.w3.org/ns/formats/) for sd:resultFormat
+    "application/sparql-results+json": "SPARQL_Results_JSON",
+    "application/sparql-results+xml": "SPARQL_Results_XML",
+    "text/csv": "SPARQL_Results_CSV",
+    "text/tab-separated-values": "SPARQL_Results_TSV",
+    "text/turtle": "Turtle",
+    "application/n-triples": "N-Triples",
+    "application/rdf+xml": "RDF_XML",
+    "application/ld+json": "JSON-LD",
+    "application/n-quads": "N-Quads",
+    "application/trig": "TriG",
+}
+
+_STATS = {
+    "triples": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }",
+    "entities": "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s ?p ?o FILTER isIRI(?s) }",
+    "classes": "SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE { ?s a ?c }",
+    "properties": "SELECT (COUNT(DISTINCT ?p) AS ?n) WHERE { ?s ?p ?o }",
+    "distinctSubjects": "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s ?p ?o }",
+    "distinctObjects": "SELECT (COUNT(DISTINCT ?o) AS ?n) WHERE { ?s ?p ?o }",
+}
+
+
+def statistics(store: ox.Store, union: bool = False) -> dict:
+    """VoID counts of the default graph plus the triple count of each named graph."""
+    stats = {}
+    for key, query in _STATS.items():
+        row = next(iter(store.query(query, use_default_graph_as_union=union)))
+        stats[key] = int(row["n"].value)
+    stats["graphs"] = {
+        str(g.value): sum(1 for _ in store.quads_for_pattern(None, None, None, g))
+        for g in store.named_graphs()
+    }
+    return stats
+
+
+def service_description(endpoint: str, stats: dict, manifest: dict | None, union: bool,
+                        max_rows: int, timeout: float, federated: bool = False) -> list[ox.Triple]:
+    """The triples describing the endpoint at ``endpoint``."""
+    n, lit = ox.NamedNode, ox.Literal
+    svc, ds, dg = n(endpoint), ox.BlankNode("dataset"), ox.BlankNode("defaultGraph")
+
+    def integer(v: int) -> ox.Literal:
+        return lit(str(v), datatype=n(XSD + "integer"))
+
+    t = [
+        (svc, n(RDF + "type"), n(SD + "Service")),
+        (svc, n(SD + "endpoint"), svc),
+        (svc, n(SD + "supportedLanguage"), n(SD + "SPARQL11Query")),
+        (svc, n(SD + "defaultDataset"), ds),
+        (svc, n(MSCS + "maxRows"), integer(max_rows)),
+        (svc, n(MSCS + "timeoutSeconds"), lit(str(timeout), datatype=n(XSD + "decimal"))),
+        (ds, n(RDF + "type"), n(SD + "Dataset")),
+        (ds, n(RDF + "type"), n(VOID + "Dataset")),
+        (ds, n(SD + "defaultGraph"), dg),
+        (ds, n(VOID + "sparqlEndpoint"), svc),
+        (dg, n(RDF + "type"), n(SD + "Graph")),
+    ]
+    if federated:  # only for the --service-allow list
+        t.append((svc, n(SD + "feature"), n(SD + "BasicFederatedQuery")))
+    if union:
+        t.append((svc, n(SD + "feature"), n(SD + "UnionDefaultGraph")))
+    for media in dict.fromkeys(m for m, _ in RESULTS + GRAPH):
+        if media in FORMATS:
+            t.append((svc, n(SD + "resultFormat"), n("http://www.w3.org/ns/formats/" + FORMATS[media])))
+    for key in ("triples", "entities", "classes", "properties", "distinctSubjects", "distinctObjects"):
+        t.append((dg, n(VOID + key), integer(stats[key])))
+        t.append((ds, n(VOID + key), integer(stats[key])))
+    for i, (name, count) in enumerate(sorted(stats["graphs"].items())):
+        ng, g = ox.BlankNode(f"named{i}"), ox.BlankNode(f"graph{i}")
+        t += [(ds, n(SD + "namedGraph"), ng), (ng, n(SD + "name"), n(name)),
+              (ng, n(SD + "graph"), g), (g, n(VOID + "triples"), integer(count))]
+    if manifest:
+        report = ox.BlankNode("validation")
+        if "conforms" in manifest:
+            t += [(ds, n(MSCS + "validation"), report),
+                  (report, n(RDF + "type"), n(SH + "ValidationReport")),
+                  (report, n(SH + "conforms"),
+                   lit("true" if manifest["conforms"] else "false", datatype=n(XSD + "boolean")))]
+        for key, prop in (("version", OWL + "versionInfo"),
+                          ("ontology_version", MSCS + "ontologyVersion"),
+                          ("shapes_version", MSCS + "shapesVersion")):
+            if manifest.get(key) is not None:
+                t.append((ds, n(prop), lit(str(manifest[key]))))
+    return [ox.Triple(*x) for x in t]

@@ -1,0 +1,115 @@
+"""The /sparql view: protocol → safety → negotiation → cache → engine → HTTP response.
+
+Status codes (SPARQL 1.1 Protocol §2.1.5, RFC 9110 §15): 200 results; 304 when If-None-Match
+matches the ETag; 400 malformed / missing / repeated query or bad parameters (the parser's message
+with line:column); 403 update or non-allowed SERVICE; 406 no acceptable format; 413 body over
+``max_body``; 415 wrong POST content type; 502 an allowed SERVICE failed; 503 timeout or worker
+resource limit. Every query response carries ``X-SPARQL-Max-Rows``; a capped one also
+``X-SPARQL-Truncated: true`` and ``X-SPARQL-Rows`` — never a silent truncation.
+"""
+
+from __future__ import annotations
+
+from flask import Response, current_app, request
+
+from msc_kg.server import describe, negotiate, protocol, safety
+from msc_kg.server.cache import etag
+from msc_kg.server.engine import EngineError, NotAcceptable
+from msc_kg.server.results import write_triples
+
+
+def error(status: int, message: str, headers: dict | None = None) -> Response:
+    """A plain-text error response."""
+    resp = Response(message.rstrip() + "\n", status=status, mimetype="text/plain")
+    resp.headers.update(headers or {})
+    return resp
+
+
+def _state():
+    return current_app.extensions["msc_kg"]
+
+
+def service_description() -> Response:
+    """GET /sparql without a query: the SD + VoID document, Turtle unless negotiated otherwise."""
+    state = _state()
+    choice = negotiate.choose(request.headers.get("Accept"), negotiate.GRAPH)
+    if choice is None:
+        return error(406, f"No acceptable format; the service description is available as "
+                          f"{negotiate.offered(negotiate.GRAPH)}.", {"Vary": "Accept"})
+    media, fmt = choice
+    cfg = state.config
+    endpoint = request.base_url
+    triples = describe.service_description(endpoint, state.stats, cfg["manifest"],
+                                           cfg["union_default_graph"], cfg["max_rows"],
+                                           cfg["timeout"], bool(cfg["service_allow"]))
+    body, _, _ = write_triples(iter(triples), fmt, len(triples), describe.PREFIXES)
+    return Response(body, content_type=negotiate.content_type(media), headers={"Vary": "Accept"})
+
+
+def query_view() -> Response:
+    """Answer one SPARQL 1.1 Protocol query request."""
+    state = _state()
+    cfg = state.config
+    body = request.get_data(cache=False) if request.method == "POST" else None
+    try:
+        req = protocol.parse(request.method, request.headers.get("Content-Type"),
+                             request.query_string, body)
+    except protocol.ProtocolError as exc:
+        return error(exc.status, exc.message, exc.headers)
+    if req is None:
+        return service_description()
+    try:
+        scan = safety.check(req.query, cfg["base_iri"], cfg["service_allow"])
+    except safety.Refused as exc:
+        return error(exc.status, exc.message)
+    accept = request.headers.get("Accept")
+    results_choice = negotiate.choose(accept, negotiate.RESULTS)
+    graph_choice = negotiate.choose(accept, negotiate.GRAPH)
+    wanted = {"SELECT": (results_choice, negotiate.RESULTS), "ASK": (results_choice, negotiate.RESULTS),
+              "CONSTRUCT": (graph_choice, negotiate.GRAPH), "DESCRIBE": (graph_choice, negotiate.GRAPH)}
+    if scan.form in wanted and wanted[scan.form][0] is None:
+        return _not_acceptable(scan.form, wanted[scan.form][1])
+    key = (req.query, results_choice, graph_choice,
+           tuple(req.default_graph) if req.default_graph is not None else None,
+           tuple(req.named_graphs) if req.named_graphs is not None else None)
+    cached = None if scan.volatile else state.cache.get(key)
+    if cached is None:
+        job = {
+            "query": req.query, "base": cfg["base_iri"], "union": cfg["union_default_graph"],
+            "default_graph": req.default_graph, "named_graphs": req.named_graphs,
+            "results_fmt": results_choice[1] if results_choice else None,
+            "graph_fmt": graph_choice[1] if graph_choice else None,
+            "max_rows": cfg["max_rows"],
+        }
+        try:
+            outcome = state.engine.run(job)
+        except NotAcceptable as exc:
+            table = negotiate.GRAPH if exc.message == "graph" else negotiate.RESULTS
+            return _not_acceptable(exc.message, table)
+        except EngineError as exc:
+            headers = {"Retry-After": "5"} if exc.status == 503 else {}
+            return error(exc.status, exc.message, headers)
+        chosen = results_choice if outcome.kind in ("results", "boolean") else graph_choice
+        headers = {"Vary": "Accept", "X-SPARQL-Max-Rows": str(cfg["max_rows"]),
+                   "ETag": etag(outcome.body)}
+        if outcome.truncated:
+            headers["X-SPARQL-Truncated"] = "true"
+            headers["X-SPARQL-Rows"] = str(outcome.rows)
+        if scan.volatile:
+            headers["Cache-Control"] = "no-store"
+        else:
+            headers["Cache-Control"] = f"public, max-age={cfg['cache_max_age']}"
+        cached = (outcome.body, negotiate.content_type(chosen[0]), headers)
+        if not scan.volatile:
+            state.cache.put(key, cached)
+    body_bytes, ctype, headers = cached
+    if request.if_none_match and headers["ETag"].strip('"') in request.if_none_match:
+        return Response(status=304, headers=headers)
+    return Response(body_bytes, content_type=ctype, headers=headers)
+
+
+def _not_acceptable(form: str, table) -> Response:
+    """406 naming what the query's form can be served as."""
+    return error(406, f"No acceptable format for a {form.lower()} result; offered: "
+                      f"{negotiate.offered(table)}.", {"Vary": "Accept"})
+

@@ -1,0 +1,105 @@
+"""Content negotiation: the one Accept → serializer table and the q-value/wildcard matcher.
+
+Media-type selection follows RFC 9110 §12.5.1 (Accept, q-values, ``type/*`` and ``*/*``; the most
+specific matching range decides an offer's q; ``q=0`` means "not acceptable") and the formats
+the SPARQL 1.1 Protocol §2.1.6 names for each query form. Ties go to the earlier table row, so
+the first row of each table is the default for ``*/*`` or a missing Accept header. Malformed
+ranges are ignored; if none remains acceptable the caller answers 406 (RFC 9110 §15.5.7).
+"""
+
+from __future__ import annotations
+
+import re
+
+# kind → ordered rows of (media type, format key). Format keys are understood by results.py.
+# SELECT / ASK: SPARQL 1.1 Query Results JSON, XML, CSV and TSV.
+RESULTS = (
+    ("application/sparql-results+json", "json"),
+    ("application/sparql-results+xml", "xml"),
+    ("text/csv", "csv"),
+    ("text/tab-separated-values", "tsv"),
+    ("application/json", "json"),
+    ("application/xml", "xml"),
+    ("text/xml", "xml"),
+)
+# CONSTRUCT / DESCRIBE and entity documents: RDF serialisations (graphs; N-Quads/TriG as datasets).
+GRAPH = (
+    ("text/turtle", "turtle"),
+    ("application/n-triples", "ntriples"),
+    ("application/rdf+xml", "rdfxml"),
+    ("application/ld+json", "jsonld"),
+    ("application/n-quads", "nquads"),
+    ("application/trig", "trig"),
+    ("text/plain", "ntriples"),
+    ("application/json", "jsonld"),
+    ("application/x-turtle", "turtle"),
+)
+# Entity pages add HTML for browsers; HTML is listed last so RDF clients sending */* get Turtle,
+# while a browser's explicit text/html (q=1 beats its */*;q=0.8) wins.
+ENTITY = GRAPH + (("text/html", "html"), ("application/xhtml+xml", "html"))
+
+TEXT_TYPES = {"text/csv", "text/tab-separated-values", "text/turtle", "text/plain", "text/html",
+              "text/xml", "application/n-triples", "application/n-quads", "application/trig"}
+
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_RANGE = re.compile(rf"^\s*({_TOKEN})/({_TOKEN})\s*((?:;\s*{_TOKEN}\s*=\s*(?:{_TOKEN}|\"[^\"]*\")\s*)*)$")
+_Q = re.compile(r";\s*q\s*=\s*([^;\s]*)", re.IGNORECASE)
+_WEIGHT = re.compile(r"^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$")  # RFC 9110 §12.4.2 qvalue
+
+
+def parse_accept(header: str | None) -> list[tuple[str, str, float]]:
+    """The well-formed media ranges of an Accept header as ``(type, subtype, q)``; */* if absent."""
+    if header is None or not header.strip():
+        return [("*", "*", 1.0)]
+    ranges = []
+    for part in header.split(",")[:64]:  # a hostile header cannot make this quadratic
+        m = _RANGE.match(part)
+        if not m:
+            continue
+        q = 1.0
+        qm = _Q.search(m.group(3) or "")
+        if qm:
+            if not _WEIGHT.match(qm.group(1)):
+                continue  # an invalid weight makes the range malformed: ignored
+            q = float(qm.group(1))
+        ranges.append((m.group(1).lower(), m.group(2).lower(), q))
+    return ranges
+
+
+def _quality(media: str, ranges: list[tuple[str, str, float]]) -> float:
+    """The q of ``media`` under the most specific matching range (0 when none matches)."""
+    mtype, msub = media.split("/")
+    best_spec, best_q = -1, 0.0
+    for rtype, rsub, q in ranges:
+        if rtype == mtype and rsub == msub:
+            spec = 2
+        elif rtype == mtype and rsub == "*":
+            spec = 1
+        elif rtype == "*" and rsub == "*":
+            spec = 0
+        else:
+            continue
+        if spec > best_spec:
+            best_spec, best_q = spec, q
+    return best_q
+
+
+def choose(accept: str | None, table) -> tuple[str, str] | None:
+    """Pick ``(media type, format key)`` from ``table`` for an Accept header, or None (→ 406)."""
+    ranges = parse_accept(accept)
+    best, best_q = None, 0.0
+    for media, key in table:
+        q = _quality(media, ranges)
+        if q > best_q:
+            best, best_q = (media, key), q
+    return best
+
+
+def content_type(media: str) -> str:
+    """The Content-Type header value for a chosen media type (UTF-8 declared for text formats)."""
+    return f"{media}; charset=utf-8" if media in TEXT_TYPES else media
+
+
+def offered(table) -> str:
+    """A comma-separated list of the media types in ``table``, for 406 messages."""
+    return ", ".join(dict.fromkeys(media for media, _ in table))

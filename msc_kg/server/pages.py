@@ -1,0 +1,77 @@
+"""Pages for people: the landing page data, example queries from queries/*.rq, entity pages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import quote
+
+from msc_kg.server.config import INSTANCE_NS, ONTOLOGY_NS
+
+LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
+
+# One SELECT gives everything an entity page shows: outgoing (dir "out") and incoming ("in")
+# triples with a label for the other end. {e} is the entity as an N-Triples IRI (validated).
+ENTITY_SELECT = """
+SELECT ?dir ?p ?x ?xlabel WHERE {{
+  {{ {e} ?p ?x BIND("out" AS ?dir) }} UNION {{ ?x ?p {e} BIND("in" AS ?dir) }}
+  OPTIONAL {{ ?x <%s> ?xlabel }}
+}} ORDER BY DESC(?dir) ?p ?x
+""" % LABEL
+# What RDF clients get (DESCRIBE-like): the entity's triples and the labels of their objects.
+ENTITY_CONSTRUCT = """
+CONSTRUCT {{ {e} ?p ?o . ?o <%s> ?l }}
+WHERE {{ {e} ?p ?o OPTIONAL {{ ?o <%s> ?l }} }}
+""" % (LABEL, LABEL)
+
+
+def example_queries(folder: Path) -> list[dict]:
+    """The ``*.rq`` files of ``folder`` with their ``# Purpose:`` / ``# Returns:`` headers."""
+    examples = []
+    for path in sorted(Path(folder).glob("*.rq")) if Path(folder).is_dir() else []:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        meta = {"name": path.stem, "purpose": "", "returns": "", "query": text}
+        for line in text.splitlines():
+            stripped = line.strip()
+            if not stripped.startswith("#"):
+                break
+            key, _, value = stripped.lstrip("#").strip().partition(":")
+            if key.lower() in ("purpose", "returns"):
+                meta[key.lower()] = value.strip()
+        examples.append(meta)
+    return examples
+
+
+def local_link(iri: str) -> str:
+    """The path of this server's page for ``iri``."""
+    if iri.startswith(INSTANCE_NS):
+        return "/id/" + quote(iri[len(INSTANCE_NS):])
+    if iri.startswith(ONTOLOGY_NS):
+        return "/ontology/" + quote(iri[len(ONTOLOGY_NS):])
+    return "/entity?iri=" + quote(iri, safe="")
+
+
+def short(iri: str, prefixes: dict[str, str]) -> str:
+    """``iri`` as a prefixed name when a prefix matches."""
+    for prefix, ns in prefixes.items():
+        if iri.startswith(ns) and len(iri) > len(ns):
+            return f"{prefix}:{iri[len(ns):]}"
+    return iri
+
+
+def entity_rows(body: bytes) -> tuple[list[dict], list[dict], str | None]:
+    """Split the ENTITY_SELECT JSON results into outgoing rows, incoming rows and the label."""
+    data = json.loads(body)
+    out, inc, label = [], [], None
+    for b in data["results"]["bindings"]:
+        row = {"p": b["p"]["value"], "x": b["x"], "xlabel": b.get("xlabel", {}).get("value")}
+        if b["dir"]["value"] == "out":
+            if row["p"] == LABEL and label is None and b["x"]["type"] == "literal":
+                label = b["x"]["value"]
+            out.append(row)
+        else:
+            inc.append(row)
+    return out, inc, label

@@ -1,0 +1,128 @@
+"""Parse a SPARQL 1.1 Protocol query request into a query string and its dataset.
+
+Implements https://www.w3.org/TR/sparql11-protocol/#query-operation :
+§2.1.1 query via GET (``query`` in the URL), §2.1.2 via POST form-encoded (parameters in the
+body only), §2.1.3 via POST ``application/sparql-query`` (query is the body, dataset parameters
+in the URL), §2.1.4 ``default-graph-uri`` / ``named-graph-uri`` (they override FROM / FROM
+NAMED), and the failure rules of §2.1.5 / §4: a missing or repeated ``query`` is a 400. The
+update operation (§2.2) is refused because the endpoint is read-only. Parameters and bodies are
+decoded as strict UTF-8, so a non-UTF-8 byte is a 400 instead of a silently replaced character.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+import pyoxigraph as ox
+
+ALLOWED_METHODS = "GET, POST, OPTIONS"
+FORM = "application/x-www-form-urlencoded"
+SPARQL_QUERY = "application/sparql-query"
+SPARQL_UPDATE = "application/sparql-update"
+KNOWN_PARAMS = {"query", "default-graph-uri", "named-graph-uri", "update",
+                "using-graph-uri", "using-named-graph-uri"}
+
+
+class ProtocolError(Exception):
+    """A request that breaks the protocol; carries the status, message and extra headers."""
+
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+@dataclass
+class QueryRequest:
+    """A query operation: the query text and the protocol-level dataset (None = not given)."""
+
+    query: str
+    default_graph: list[str] | None
+    named_graphs: list[str] | None
+
+
+def _params(raw: bytes, where: str) -> list[tuple[str, str]]:
+    """Decode ``application/x-www-form-urlencoded`` bytes strictly as UTF-8."""
+    try:
+        return parse_qsl(raw.decode("utf-8"), keep_blank_values=True, encoding="utf-8",
+                         errors="strict", max_num_fields=10_000)
+    except UnicodeDecodeError:
+        raise ProtocolError(400, f"The {where} is not valid UTF-8 (SPARQL 1.1 Protocol requires UTF-8).") from None
+    except ValueError as exc:
+        raise ProtocolError(400, f"The {where} is not valid form encoding: {exc}") from None
+
+
+def _media_type(header: str | None) -> tuple[str, dict[str, str]]:
+    """Split a Content-Type header into its media type and parameters (lower-cased)."""
+    if not header:
+        return "", {}
+    mtype, *params = header.split(";")
+    parsed = {}
+    for p in params:
+        k, _, v = p.partition("=")
+        parsed[k.strip().lower()] = v.strip().strip('"').lower()
+    return mtype.strip().lower(), parsed
+
+
+def _graph_iris(values: list[str], name: str) -> list[str]:
+    """Validate graph IRIs given as protocol parameters (absolute IRIs only)."""
+    for v in values:
+        try:
+            ox.NamedNode(v)
+        except ValueError:
+            raise ProtocolError(400, f"{name} {v!r} is not an absolute IRI.") from None
+    return values
+
+
+def parse(method: str, content_type: str | None, url_query: bytes, body: bytes | None) -> QueryRequest | None:
+    """Turn the request parts into a QueryRequest, None for "no query" (service description)."""
+    url_params = _params(url_query, "URL query string")
+    body_params: list[tuple[str, str]] = []
+    body_query: str | None = None
+    if method == "POST":
+        mtype, cparams = _media_type(content_type)
+        if mtype == SPARQL_UPDATE:
+            raise ProtocolError(403, "SPARQL Update is not accepted: this endpoint is read-only.")
+        charset = cparams.get("charset", "utf-8")
+        if mtype in (FORM, SPARQL_QUERY) and charset not in ("utf-8", "utf8", "us-ascii"):
+            raise ProtocolError(415, f"Unsupported charset {charset!r}: send UTF-8.")
+        if mtype == FORM:
+            body_params = _params(body or b"", "request body")
+            if any(k in ("query", "update") for k, _ in url_params):
+                raise ProtocolError(400, "With a form-encoded POST, the query goes in the body, not the URL.")
+        elif mtype == SPARQL_QUERY:
+            try:
+                body_query = (body or b"").decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ProtocolError(400, f"The request body is not valid UTF-8 (byte {exc.start}).") from None
+        else:
+            raise ProtocolError(
+                415,
+                f"Unsupported Content-Type {mtype or '(none)'!r} for POST; use {FORM} or {SPARQL_QUERY}.",
+            )
+    params = url_params + body_params
+    if any(k in ("update", "using-graph-uri", "using-named-graph-uri") for k, _ in params):
+        raise ProtocolError(403, "SPARQL Update is not accepted: this endpoint is read-only.")
+    queries = [v for k, v in params if k == "query"]
+    if body_query is not None:
+        if queries:
+            raise ProtocolError(400, "The query is given twice: in the body and as a 'query' parameter.")
+        queries = [body_query]
+    if len(queries) > 1:
+        raise ProtocolError(400, f"The 'query' parameter is repeated ({len(queries)} times); give exactly one.")
+    defaults = [v for k, v in params if k == "default-graph-uri"]
+    named = [v for k, v in params if k == "named-graph-uri"]
+    if not queries:
+        if method == "POST" or defaults or named:
+            raise ProtocolError(400, "Missing query: give a 'query' parameter or a sparql-query body.")
+        return None
+    if not queries[0].strip():
+        raise ProtocolError(400, "Missing query: the 'query' parameter is empty.")
+    dataset_given = bool(defaults or named)
+    return QueryRequest(
+        query=queries[0],
+        default_graph=_graph_iris(defaults, "default-graph-uri") if dataset_given else None,
+        named_graphs=_graph_iris(named, "named-graph-uri") if dataset_given else None,
+    )

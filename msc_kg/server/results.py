@@ -1,0 +1,163 @@
+"""Serialise query results to the negotiated format, stopping at the row cap.
+
+SELECT rows are written here (not by Oxigraph's serialiser) because the cap must stop the
+iteration: SPARQL 1.1 Query Results JSON (https://www.w3.org/TR/sparql11-results-json/),
+XML (https://www.w3.org/TR/rdf-sparql-XMLres/) and CSV/TSV
+(https://www.w3.org/TR/sparql11-results-csv-tsv/). ASK answers and graphs (up to the cap, in
+triples) are written by pyoxigraph.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from itertools import islice
+from xml.sax.saxutils import escape, quoteattr
+
+import pyoxigraph as ox
+
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+
+PREFIXES = {
+    "msc": "https://w3id.org/msc-kg/ontology/",
+    "mscd": "https://w3id.org/msc-kg/id/",
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "dcterms": "http://purl.org/dc/terms/",
+    "prov": "http://www.w3.org/ns/prov#",
+}
+
+RDF_FORMATS = {
+    "turtle": ox.RdfFormat.TURTLE,
+    "ntriples": ox.RdfFormat.N_TRIPLES,
+    "rdfxml": ox.RdfFormat.RDF_XML,
+    "jsonld": ox.RdfFormat.JSON_LD,
+    "nquads": ox.RdfFormat.N_QUADS,
+    "trig": ox.RdfFormat.TRIG,
+}
+BOOLEAN_FORMATS = {
+    "json": ox.QueryResultsFormat.JSON,
+    "xml": ox.QueryResultsFormat.XML,
+    "csv": ox.QueryResultsFormat.CSV,
+    "tsv": ox.QueryResultsFormat.TSV,
+}
+
+
+def _json_term(term) -> dict:
+    """One RDF term as a SPARQL JSON results binding (§3.2.2)."""
+    if isinstance(term, ox.NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, ox.BlankNode):
+        return {"type": "bnode", "value": term.value}
+    if isinstance(term, ox.Literal):
+        out = {"type": "literal", "value": term.value}
+        if term.language:
+            out["xml:lang"] = term.language
+        elif term.datatype.value != XSD_STRING:
+            out["datatype"] = term.datatype.value
+        return out
+    return {  # RDF 1.2 triple term
+        "type": "triple",
+        "value": {
+            "subject": _json_term(term.subject),
+            "predicate": _json_term(term.predicate),
+            "object": _json_term(term.object),
+        },
+    }
+
+
+def _xml_term(term) -> str:
+    """One RDF term as a SPARQL XML results binding body (§2.3.1)."""
+    if isinstance(term, ox.NamedNode):
+        return f"<uri>{escape(term.value)}</uri>"
+    if isinstance(term, ox.BlankNode):
+        return f"<bnode>{escape(term.value)}</bnode>"
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return f"<literal xml:lang={quoteattr(term.language)}>{escape(term.value)}</literal>"
+        if term.datatype.value != XSD_STRING:
+            return f"<literal datatype={quoteattr(term.datatype.value)}>{escape(term.value)}</literal>"
+        return f"<literal>{escape(term.value)}</literal>"
+    return (f"<triple><subject>{_xml_term(term.subject)}</subject><predicate>"
+            f"{_xml_term(term.predicate)}</predicate><object>{_xml_term(term.object)}</object></triple>")
+
+
+def _csv_field(term) -> str:
+    """One RDF term as a CSV field (§2: lexical forms, quoted when needed)."""
+    if term is None:
+        return ""
+    if isinstance(term, ox.BlankNode):
+        text = f"_:{term.value}"
+    elif isinstance(term, (ox.NamedNode, ox.Literal)):
+        text = term.value
+    else:
+        text = str(term)
+    if any(c in text for c in '",\r\n'):
+        text = '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def write_solutions(solutions, fmt: str, max_rows: int) -> tuple[bytes, int, bool]:
+    """Serialise at most ``max_rows`` SELECT rows; return (body, rows written, truncated)."""
+    names = [v.value for v in solutions.variables]
+    rows = list(islice(solutions, max_rows + 1))
+    truncated = len(rows) > max_rows
+    rows = rows[:max_rows]
+    if fmt == "json":
+        bindings = []
+        for row in rows:
+            b = {}
+            for name in names:
+                term = row[name]
+                if term is not None:
+                    b[name] = _json_term(term)
+            bindings.append(b)
+        body = json.dumps({"head": {"vars": names}, "results": {"bindings": bindings}},
+                          ensure_ascii=False, separators=(",", ":")).encode()
+    elif fmt == "xml":
+        out = io.StringIO()
+        out.write('<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#">'
+                  "<head>")
+        out.writelines(f"<variable name={quoteattr(n)}/>" for n in names)
+        out.write("</head><results>")
+        for row in rows:
+            out.write("<result>")
+            for n in names:
+                term = row[n]
+                if term is not None:
+                    out.write(f"<binding name={quoteattr(n)}>{_xml_term(term)}</binding>")
+            out.write("</result>")
+        out.write("</results></sparql>\n")
+        body = out.getvalue().encode()
+    elif fmt == "csv":
+        lines = [",".join(_csv_field(ox.Literal(n)) for n in names)]
+        lines += [",".join(_csv_field(row[n]) for n in names) for row in rows]
+        body = ("\r\n".join(lines) + "\r\n").encode()
+    elif fmt == "tsv":
+        lines = ["\t".join(f"?{n}" for n in names)]
+        lines += ["\t".join("" if row[n] is None else str(row[n]) for n in names) for row in rows]
+        body = ("\n".join(lines) + "\n").encode()
+    else:
+        raise ValueError(f"unknown results format {fmt!r}")
+    return body, len(rows), truncated
+
+
+def write_boolean(answer, fmt: str) -> bytes:
+    """Serialise an ASK answer."""
+    return answer.serialize(format=BOOLEAN_FORMATS[fmt])
+
+
+def write_triples(triples, fmt: str, max_rows: int, prefixes: dict | None = None) -> tuple[bytes, int, bool]:
+    """Serialise at most ``max_rows`` triples of a graph; return (body, triples written, truncated)."""
+    items = list(islice(triples, max_rows + 1))
+    truncated = len(items) > max_rows
+    items = items[:max_rows]
+    rdf_format = RDF_FORMATS[fmt]
+    if rdf_format.supports_datasets:
+        items = [ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in items]
+    prefixes = (prefixes or PREFIXES) if fmt in ("turtle", "trig", "rdfxml") else None
+    return ox.serialize(items, format=rdf_format, prefixes=prefixes), len(items), truncated

@@ -1,0 +1,108 @@
+"""Hostile input (issue 8): generated and pathological requests get a 4xx or the timeout, never a 500."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from server_fixtures import SMALL_TRIPLES, close, make_app
+
+COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+OK = {200, 400, 403, 406, 413, 415}
+
+
+@pytest.fixture(scope="module")
+def hostile_app():
+    app = make_app(timeout=2.0, max_body=200_000)
+    yield app
+    close(app)
+
+
+def still_answers(client) -> None:
+    resp = client.get("/sparql", query_string={"query": COUNT})
+    assert resp.status_code == 200
+    assert json.loads(resp.data)["results"]["bindings"][0]["n"]["value"] == str(SMALL_TRIPLES)
+
+
+FRAGMENTS = ["SELECT", "ASK", "CONSTRUCT", "DESCRIBE", "WHERE", "{", "}", "(", ")", "?s", "?p", "?o",
+             "<http://x/>", '"lit"', "FILTER", "SERVICE", "INSERT", "DATA", "GRAPH", "OPTIONAL", "UNION",
+             "VALUES", ".", ";", ",", "*", "PREFIX", "e:", "BIND", "AS", "\\", "'''", "#", "\n", "\x00",
+             "LIMIT", "1e999", "REGEX", "MINUS", "^^", "@en", "_:b", "[", "]", "<<", ">>"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=25).map(" ".join))
+def test_generated_queries_never_500(hostile_app, query):
+    resp = hostile_app.test_client().post("/sparql", data={"query": query},
+                                          headers={"Accept": "*/*"})
+    assert resp.status_code in OK | {503}, resp.data
+
+
+@settings(max_examples=100, deadline=None)
+@given(body=st.binary(max_size=2000), ctype=st.sampled_from([
+    "application/sparql-query", "application/x-www-form-urlencoded", "application/sparql-update",
+    "text/plain", "application/sparql-query; charset=utf-16", "", "application/x-www-form-urlencoded; charset=latin1"]),
+    accept=st.one_of(st.none(), st.text(max_size=80)))
+def test_random_bodies_and_headers_never_500(hostile_app, body, ctype, accept):
+    headers = {"Content-Type": ctype}
+    if accept is not None and all(32 <= ord(c) < 127 for c in accept):
+        headers["Accept"] = accept
+    resp = hostile_app.test_client().post("/sparql", data=body, headers=headers)
+    assert resp.status_code in OK | {503}, resp.data
+
+
+def test_very_long_query(hostile_app):
+    client = hostile_app.test_client()
+    q = "SELECT * WHERE { ?s ?p ?o } #" + "x" * 150_000
+    assert client.post("/sparql", data={"query": q}).status_code == 200
+    assert client.post("/sparql", data=("#" * 300_000).encode(), content_type="application/sparql-query").status_code == 413
+    still_answers(client)
+
+
+def test_catastrophic_regex_is_bounded(hostile_app):
+    """Oxigraph's regex engine is linear-time; the classic (a+)+$ pattern ends at once."""
+    q = 'SELECT * WHERE { BIND("%s!" AS ?x) FILTER(REGEX(?x, "^(a+)+$")) }' % ("a" * 5000)
+    resp = hostile_app.test_client().post("/sparql", data={"query": q})
+    assert resp.status_code == 200
+    assert json.loads(resp.data)["results"]["bindings"] == []
+
+
+def test_huge_values_block(hostile_app):
+    values = " ".join(f"({i})" for i in range(20_000))
+    q = f"SELECT (COUNT(*) AS ?n) WHERE {{ VALUES (?v) {{ {values} }} }}"
+    resp = hostile_app.test_client().post("/sparql", data={"query": q})
+    assert resp.status_code == 200
+    assert json.loads(resp.data)["results"]["bindings"][0]["n"]["value"] == "20000"
+
+
+def test_deep_expression_nesting(hostile_app):
+    q = "SELECT (" + "(" * 150 + "1" + "+1)" * 150 + " AS ?x) WHERE {}"
+    assert hostile_app.test_client().post("/sparql", data={"query": q}).status_code == 200
+    q = "SELECT (" + "(" * 400 + "1" + ")" * 400 + " AS ?x) WHERE {}"
+    assert hostile_app.test_client().post("/sparql", data={"query": q}).status_code == 400
+
+
+def test_cartesian_product_times_out_then_recovers(hostile_app):
+    q = "SELECT (COUNT(*) AS ?n) WHERE { " + " ".join(f"?s{i} ?p{i} ?o{i} ." for i in range(9)) + " }"
+    client = hostile_app.test_client()
+    resp = client.post("/sparql", data={"query": q})
+    assert resp.status_code == 503
+    assert b"timed out after 2 s" in resp.data
+    still_answers(client)
+
+
+def test_memory_hungry_query_is_contained():
+    """A worker past its memory limit dies alone: 503, and the next query answers."""
+    app = make_app(timeout=10.0, memory_mb=64, workers=1)
+    try:
+        client = app.test_client()
+        q = ('SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n ?o . ?q ?r ?t '
+             'BIND(CONCAT(STR(?a), STR(?d), STR(?g), STR(?j), STR(RAND())) AS ?x) } ORDER BY ?x')
+        resp = client.post("/sparql", data={"query": q})
+        assert resp.status_code == 503
+        assert b"memory limit" in resp.data
+        still_answers(client)
+    finally:
+        close(app)

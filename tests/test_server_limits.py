@@ -1,0 +1,136 @@
+"""Limits: the hard timeout (work really stops, others keep being served), row cap, cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+
+import pyoxigraph as ox
+import pytest
+from server_fixtures import close, make_app, server_app, server_client  # noqa: F401
+
+CARTESIAN = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+SIMPLE = "ASK { ?s ?p ?o }"
+
+
+@pytest.fixture(scope="module")
+def big_app():
+    """2 000 triples (a cartesian product of three patterns is 8e9 rows), timeout 1 s."""
+    store = ox.Store()
+    ex = "http://example.org/"
+    store.extend([ox.Quad(ox.NamedNode(f"{ex}s{i}"), ox.NamedNode(f"{ex}p{i % 7}"),
+                          ox.Literal(str(i)), ox.DefaultGraph()) for i in range(2000)])
+    app = make_app(store, timeout=1.0, workers=2, max_rows=100)
+    yield app
+    close(app)
+
+
+def test_timeout_stops_the_query_and_others_are_served(big_app):
+    """A cartesian product ends with 503 within limit + 2 s; meanwhile a simple query answers < 1 s."""
+    engine = big_app.extensions["msc_kg"].engine
+    restarts = engine.restarts
+    result = {}
+
+    def heavy():
+        start = time.monotonic()
+        resp = big_app.test_client().get("/sparql", query_string={"query": CARTESIAN})
+        result["status"], result["body"], result["elapsed"] = resp.status_code, resp.data, time.monotonic() - start
+
+    thread = threading.Thread(target=heavy)
+    thread.start()
+    time.sleep(0.2)
+    start = time.monotonic()
+    resp = big_app.test_client().get("/sparql", query_string={"query": SIMPLE})
+    simple_elapsed = time.monotonic() - start
+    thread.join(10)
+    assert resp.status_code == 200 and simple_elapsed < 1.0
+    assert result["status"] == 503
+    assert b"Query timed out after 1 s and was stopped" in result["body"]
+    assert result["elapsed"] < 1.0 + 2.0
+    assert engine.restarts == restarts + 1
+    # the worker was killed: no process of the pool is still computing
+    assert len(engine._all) == engine.size
+    ok = big_app.test_client().get("/sparql", query_string={"query": SIMPLE})
+    assert ok.status_code == 200
+
+
+def test_timeout_header_has_retry_after(big_app):
+    resp = big_app.test_client().get("/sparql", query_string={"query": CARTESIAN})
+    assert resp.status_code == 503
+    assert resp.headers["Retry-After"] == "5"
+
+
+def test_killed_worker_is_gone(big_app):
+    engine = big_app.extensions["msc_kg"].engine
+    before = set(engine._all)
+    big_app.test_client().get("/sparql", query_string={"query": CARTESIAN})
+    gone = before - set(engine._all)
+    assert len(gone) == 1
+    pid = gone.pop()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_row_cap_announced_and_truncation_flagged(big_app):
+    client = big_app.test_client()
+    resp = client.get("/sparql", query_string={"query": "SELECT * WHERE { ?s ?p ?o }"})
+    assert resp.status_code == 200
+    assert resp.headers["X-SPARQL-Max-Rows"] == "100"
+    assert resp.headers["X-SPARQL-Truncated"] == "true"
+    assert resp.headers["X-SPARQL-Rows"] == "100"
+    assert len(json.loads(resp.data)["results"]["bindings"]) == 100
+    small = client.get("/sparql", query_string={"query": "SELECT * WHERE { ?s ?p ?o } LIMIT 100"})
+    assert small.headers["X-SPARQL-Max-Rows"] == "100"
+    assert "X-SPARQL-Truncated" not in small.headers
+
+
+def test_row_cap_on_construct(big_app):
+    resp = big_app.test_client().get("/sparql", query_string={"query": "CONSTRUCT WHERE { ?s ?p ?o }"},
+                                     headers={"Accept": "application/n-triples"})
+    assert resp.headers["X-SPARQL-Truncated"] == "true"
+    assert resp.data.count(b"\n") == 100
+
+
+def test_worker_crash_is_contained(server_app, monkeypatch):
+    """A worker that dies mid-query yields 503 and is replaced; the next query answers."""
+    engine = server_app.extensions["msc_kg"].engine
+    worker = engine._idle.get()
+    os.kill(worker.pid, 9)
+    engine._idle.put(worker)
+    client = server_app.test_client()
+    statuses = [client.get("/sparql", query_string={"query": f"ASK {{ ?s ?p {i} }}"}).status_code
+                for i in range(engine.size + 1)]
+    assert 503 in statuses
+    assert statuses[-1] == 200
+    assert len(engine._all) == engine.size
+
+
+def test_etag_and_304(server_client):
+    q = {"query": "SELECT ?s WHERE { ?s a ?c } ORDER BY ?s"}
+    first = server_client.get("/sparql", query_string=q)
+    tag = first.headers["ETag"]
+    assert first.headers["Cache-Control"] == "public, max-age=300"
+    again = server_client.get("/sparql", query_string=q, headers={"If-None-Match": tag})
+    assert again.status_code == 304 and again.data == b""
+    other = server_client.get("/sparql", query_string=q, headers={"If-None-Match": '"nope"'})
+    assert other.status_code == 200 and other.data == first.data
+
+
+def test_cache_serves_repeat_without_engine(server_app):
+    state = server_app.extensions["msc_kg"]
+    q = {"query": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o . FILTER(true) }"}
+    client = server_app.test_client()
+    client.get("/sparql", query_string=q)
+    hits = state.cache.hits
+    client.get("/sparql", query_string=q)
+    assert state.cache.hits == hits + 1
+
+
+def test_volatile_query_not_cached(server_client):
+    q = {"query": "SELECT (RAND() AS ?r) WHERE {}"}
+    a = server_client.get("/sparql", query_string=q)
+    b = server_client.get("/sparql", query_string=q)
+    assert a.headers["Cache-Control"] == "no-store"
+    assert a.data != b.data

@@ -1,0 +1,135 @@
+"""Content negotiation (RFC 9110 §12.5.1) and every result format, with exact bodies."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from server_fixtures import server_app, server_client  # noqa: F401
+
+from msc_kg.server import negotiate
+
+SELECT_B = ("PREFIX msc: <https://w3id.org/msc-kg/ontology/> "
+            "SELECT ?s ?v WHERE { ?s msc:value ?v }")
+SELECT_C = ('PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> '
+            'SELECT ?l WHERE { <https://w3id.org/msc-kg/id/thing-c> rdfs:label ?l }')
+CONSTRUCT = ("PREFIX msc: <https://w3id.org/msc-kg/ontology/> "
+             "CONSTRUCT { ?s msc:value ?v } WHERE { ?s msc:value ?v }")
+
+
+@pytest.mark.parametrize("accept, expected", [
+    (None, "application/sparql-results+json"),
+    ("*/*", "application/sparql-results+json"),
+    ("text/*", "text/csv"),
+    ("text/csv;q=0.5, application/sparql-results+xml;q=0.9", "application/sparql-results+xml"),
+    ("application/json", "application/json"),
+    ("text/tab-separated-values, */*;q=0.1", "text/tab-separated-values"),
+    ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "application/xml"),
+    ("*/*;q=0.1, text/csv;q=0", "application/sparql-results+json"),
+])
+def test_choose_results(accept, expected):
+    assert negotiate.choose(accept, negotiate.RESULTS)[0] == expected
+
+
+@pytest.mark.parametrize("accept", [
+    "image/png", "text/csv;q=0", "garbage", ";;;,,,", "*/*;q=0", "text/csv;q=2",
+    "text/csv;q=abc", "x" * 10_000, ",".join(["image/png"] * 5000),
+])
+def test_choose_none_acceptable(accept):
+    assert negotiate.choose(accept, negotiate.RESULTS) is None
+
+
+def test_choose_graph_default_is_turtle():
+    assert negotiate.choose("*/*", negotiate.GRAPH) == ("text/turtle", "turtle")
+    assert negotiate.choose("application/*", negotiate.GRAPH) == ("application/n-triples", "ntriples")
+
+
+def test_json_results_exact(server_client):
+    resp = server_client.get("/sparql", query_string={"query": SELECT_B})
+    assert json.loads(resp.data) == {
+        "head": {"vars": ["s", "v"]},
+        "results": {"bindings": [{
+            "s": {"type": "uri", "value": "https://w3id.org/msc-kg/id/thing-b"},
+            "v": {"type": "literal", "value": "42", "datatype": "http://www.w3.org/2001/XMLSchema#integer"},
+        }]},
+    }
+    assert resp.headers["Vary"] == "Accept"
+
+
+def test_xml_results_exact(server_client):
+    resp = server_client.get("/sparql", query_string={"query": SELECT_B},
+                             headers={"Accept": "application/sparql-results+xml"})
+    assert resp.headers["Content-Type"] == "application/sparql-results+xml"
+    assert resp.data == (
+        b'<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#"><head>'
+        b'<variable name="s"/><variable name="v"/></head><results><result>'
+        b'<binding name="s"><uri>https://w3id.org/msc-kg/id/thing-b</uri></binding>'
+        b'<binding name="v"><literal datatype="http://www.w3.org/2001/XMLSchema#integer">42</literal></binding>'
+        b"</result></results></sparql>\n")
+
+
+def test_csv_quotes_and_crlf(server_client):
+    resp = server_client.get("/sparql", query_string={"query": SELECT_C}, headers={"Accept": "text/csv"})
+    assert resp.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert resp.data == b'l\r\n"C, ""quoted"""\r\n'
+
+
+def test_tsv_uses_rdf_term_syntax(server_client):
+    resp = server_client.get("/sparql", query_string={"query": SELECT_B},
+                             headers={"Accept": "text/tab-separated-values"})
+    assert resp.data == (b"?s\t?v\n<https://w3id.org/msc-kg/id/thing-b>\t"
+                         b'"42"^^<http://www.w3.org/2001/XMLSchema#integer>\n')
+
+
+@pytest.mark.parametrize("accept, body", [
+    ("application/sparql-results+json", b'{"head":{},"boolean":true}'),
+    ("text/csv", b"true"),
+])
+def test_ask(server_client, accept, body):
+    resp = server_client.get("/sparql", query_string={"query": "ASK { ?s ?p ?o }"}, headers={"Accept": accept})
+    assert resp.status_code == 200 and resp.data == body
+
+
+@pytest.mark.parametrize("accept, ctype, fragment", [
+    (None, "text/turtle; charset=utf-8", b"mscd:thing-b msc:value 42 ."),
+    ("application/n-triples", "application/n-triples; charset=utf-8",
+     b'<https://w3id.org/msc-kg/id/thing-b> <https://w3id.org/msc-kg/ontology/value> '
+     b'"42"^^<http://www.w3.org/2001/XMLSchema#integer> .\n'),
+    ("application/rdf+xml", "application/rdf+xml", b'rdf:about="https://w3id.org/msc-kg/id/thing-b"'),
+    ("application/ld+json", "application/ld+json", b'"@id":"https://w3id.org/msc-kg/id/thing-b"'),
+    ("application/n-quads", "application/n-quads; charset=utf-8",
+     b'<https://w3id.org/msc-kg/id/thing-b> <https://w3id.org/msc-kg/ontology/value> "42"'),
+    ("application/trig", "application/trig; charset=utf-8", b"msc:value 42"),
+])
+def test_construct_formats(server_client, accept, ctype, fragment):
+    headers = {"Accept": accept} if accept else {}
+    resp = server_client.get("/sparql", query_string={"query": CONSTRUCT}, headers=headers)
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"] == ctype
+    assert fragment in resp.data
+
+
+def test_describe(server_client):
+    resp = server_client.get("/sparql", query_string={"query": "DESCRIBE <https://w3id.org/msc-kg/id/thing-a>"},
+                             headers={"Accept": "application/n-triples"})
+    assert resp.status_code == 200
+    assert resp.data.count(b"\n") == 3  # a type, a label, one msc:knows
+
+
+def test_406_for_select_as_turtle(server_client):
+    resp = server_client.get("/sparql", query_string={"query": SELECT_B}, headers={"Accept": "text/turtle"})
+    assert resp.status_code == 406
+    assert b"No acceptable format for a select result" in resp.data
+    assert b"application/sparql-results+json" in resp.data
+
+
+def test_406_for_construct_as_csv(server_client):
+    resp = server_client.get("/sparql", query_string={"query": CONSTRUCT}, headers={"Accept": "text/csv"})
+    assert resp.status_code == 406
+
+
+@pytest.mark.parametrize("accept", ["", "\x00\x01", "*/*;q=-1", "text/csv;;;q=", "a/b/c", "😀/😀",
+                                    "application/sparql-results+json;q=0.5;q=0.7"])
+def test_hostile_accept_never_500(server_client, accept):
+    resp = server_client.get("/sparql", query_string={"query": "ASK {}"}, headers={"Accept": accept})
+    assert resp.status_code in (200, 406)

@@ -1,0 +1,169 @@
+"""Service description, landing page, entity pages, /health and CORS."""
+
+from __future__ import annotations
+
+import pyoxigraph as ox
+from server_fixtures import DATA, SMALL_TRIPLES, close, make_app, server_app, server_client  # noqa: F401
+
+SD = "http://www.w3.org/ns/sparql-service-description#"
+VOID = "http://rdfs.org/ns/void#"
+
+
+def sd_value(body: bytes, prop: str) -> str:
+    store = ox.Store()
+    store.load(body, format=ox.RdfFormat.TURTLE)
+    q = f"SELECT ?v WHERE {{ ?ds a <{SD}Dataset> ; <{prop}> ?v }}"
+    return next(iter(store.query(q)))["v"].value
+
+
+def test_service_description_turtle_with_void(server_client):
+    resp = server_client.get("/sparql")
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"] == "text/turtle; charset=utf-8"
+    assert b"sd:endpoint <http://localhost/sparql>" in resp.data
+    assert sd_value(resp.data, VOID + "triples") == str(SMALL_TRIPLES)
+    assert sd_value(resp.data, VOID + "entities") == "6"
+    assert sd_value(resp.data, VOID + "classes") == "2"
+    assert sd_value(resp.data, VOID + "properties") == "5"
+    assert sd_value(resp.data, VOID + "distinctSubjects") == "6"
+    assert sd_value(resp.data, VOID + "distinctObjects") == "11"  # msc:Thing is the object twice
+
+
+def test_service_description_shacl_and_versions(server_client):
+    body = server_client.get("/sparql").data
+    assert sd_value(body, "https://w3id.org/msc-kg/service#ontologyVersion") == "0.1.0"
+    assert sd_value(body, "https://w3id.org/msc-kg/service#shapesVersion") == "0.1.0-shapes"
+    assert b"sh:conforms true" in body
+    assert b"BasicFederatedQuery" not in body
+
+
+def test_service_description_negotiated(server_client):
+    resp = server_client.get("/sparql", headers={"Accept": "application/ld+json"})
+    assert resp.headers["Content-Type"] == "application/ld+json"
+    assert b"http://www.w3.org/ns/sparql-service-description#Service" in resp.data
+    assert server_client.get("/sparql", headers={"Accept": "image/png"}).status_code == 406
+
+
+def test_landing_page(server_client):
+    resp = server_client.get("/")
+    assert resp.status_code == 200
+    html = resp.data.decode()
+    assert f'<td id="stat-triples">{SMALL_TRIPLES}</td>' in html
+    assert 'data-index="0"' in html and ">things</button>" in html
+    assert "List the things of the fixture graph with their labels." in html
+    assert "<script src=\"/static/editor.js\">" in html  # served by the package: no CDN
+    assert "cdn" not in html.lower()
+    assert server_client.get("/static/editor.js").status_code == 200
+
+
+def test_landing_page_without_queries(tmp_path):
+    app = make_app(queries_dir=tmp_path / "none")
+    try:
+        html = app.test_client().get("/").data.decode()
+        assert "No example queries" in html
+    finally:
+        close(app)
+
+
+def test_entity_html_for_browsers(server_client):
+    resp = server_client.get("/id/thing-a", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"] == "text/html; charset=utf-8"
+    html = resp.data.decode()
+    assert "<h1>Thing A</h1>" in html
+    assert '<a href="/id/thing-b">Thing B</a>' in html
+    assert resp.headers["Vary"] == "Accept"
+
+
+def test_entity_turtle_for_rdf_clients(server_client):
+    resp = server_client.get("/id/thing-a", headers={"Accept": "text/turtle"})
+    assert resp.headers["Content-Type"] == "text/turtle; charset=utf-8"
+    store = ox.Store()
+    store.load(resp.data, format=ox.RdfFormat.TURTLE)
+    assert len(store) == 5  # 3 triples of thing-a + the labels of its objects thing-b, msc:Thing
+
+
+def test_entity_jsonld_and_ntriples(server_client):
+    js = server_client.get("/ontology/Thing", headers={"Accept": "application/ld+json"})
+    assert js.status_code == 200 and b'"@value":"thing"' in js.data
+    nt = server_client.get("/entity", query_string={"iri": "http://example.org/relative"},
+                           headers={"Accept": "application/n-triples"})
+    assert nt.data == b'<http://example.org/relative> <http://www.w3.org/2000/01/rdf-schema#label> "relative" .\n'
+    short = server_client.get("/entity/thing-b", headers={"Accept": "application/n-triples"})
+    assert short.status_code == 200 and short.data.count(b"\n") == 4
+
+
+def test_entity_missing_and_invalid(server_client):
+    assert server_client.get("/id/nothing-here").status_code == 404
+    assert server_client.get("/entity", query_string={"iri": "not an iri"}).status_code == 400
+    assert server_client.get("/entity").status_code == 400
+    assert server_client.get("/id/thing-a", headers={"Accept": "image/png"}).status_code == 406
+
+
+def test_health(server_client):
+    data = server_client.get("/health").get_json()
+    assert data["status"] == "ok" and data["triples"] == SMALL_TRIPLES and data["workers"] == 2
+
+
+def test_cors_preflight_and_simple(server_client):
+    pre = server_client.options("/sparql", headers={
+        "Origin": "https://example.com", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type"})
+    assert pre.status_code == 200
+    assert pre.headers["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in pre.headers["Access-Control-Allow-Methods"]
+    assert pre.headers["Access-Control-Allow-Headers"] == "content-type"
+    resp = server_client.get("/sparql", query_string={"query": "ASK {}"}, headers={"Origin": "https://example.com"})
+    assert resp.headers["Access-Control-Allow-Origin"] == "*"
+    assert "X-SPARQL-Max-Rows" in resp.headers["Access-Control-Expose-Headers"]
+
+
+def test_cors_can_be_disabled():
+    app = make_app(cors=False)
+    try:
+        resp = app.test_client().get("/sparql", query_string={"query": "ASK {}"})
+        assert "Access-Control-Allow-Origin" not in resp.headers
+    finally:
+        close(app)
+
+
+def test_data_files_of_every_format_load():
+    from msc_kg.server import dataset
+
+    store = dataset.load_files([DATA / n for n in ("one.nt", "one.nq", "one.jsonld", "one.rdf", "graphs.trig")])
+    values = sorted(q.object.value for q in store)
+    assert values == ["default", "jsonld", "nq", "nt", "one", "rdfxml", "three", "two"]
+
+
+def test_syntax_error_names_file_and_line():
+    import pytest
+
+    from msc_kg.server import dataset
+
+    with pytest.raises(dataset.DataError) as info:
+        dataset.load_files([DATA / "one.nt", DATA / "turtle-syntax-error.ttl"])
+    assert "turtle-syntax-error.ttl: line 3, column" in str(info.value)
+
+
+def test_default_graph_is_the_release(monkeypatch):
+    """create_app(None) serves msc_kg.release.load_release() and shows its manifest."""
+    import msc_kg.release
+    from server_fixtures import MANIFEST, small_store
+
+    from msc_kg.server.app import create_app
+
+    monkeypatch.setattr(msc_kg.release, "load_release", lambda: (small_store(), dict(MANIFEST, shapes_version="9")))
+    app = create_app(None, {"workers": 1})
+    try:
+        body = app.test_client().get("/sparql").data
+        assert sd_value(body, VOID + "triples") == str(SMALL_TRIPLES)
+        assert sd_value(body, "https://w3id.org/msc-kg/service#shapesVersion") == "9"
+    finally:
+        close(app)
+
+
+def test_unknown_setting_is_an_error():
+    import pytest
+
+    with pytest.raises(ValueError, match="unknown server settings: max_row"):
+        make_app(max_row=5)

@@ -1,0 +1,159 @@
+"""The real `python server.py` process on loopback: HTTP, exit codes, SIGTERM drain, port in use."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+from server_fixtures import DATA, SMALL_TRIPLES
+
+ROOT = Path(__file__).resolve().parent.parent
+# 12 triples joined 9 times: 5e9 rows, far beyond any test timeout
+HEAVY = "SELECT (COUNT(*) AS ?n) WHERE { " + " ".join(f"?s{i} ?p{i} ?o{i} ." for i in range(9)) + " }"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(*args: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.Popen([sys.executable, str(ROOT / "server.py"), *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_ready(port: int, proc: subprocess.Popen, limit: float = 15.0) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited {proc.returncode}: {proc.stderr.read()}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("server did not become ready")
+
+
+def get(port: int, query: str, accept: str = "application/sparql-results+json", timeout: float = 10):
+    url = f"http://127.0.0.1:{port}/sparql?" + urllib.parse.urlencode({"query": query})
+    req = urllib.request.Request(url, headers={"Accept": accept})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+@pytest.fixture(scope="module")
+def running():
+    """`python server.py --data small.ttl` on a free loopback port, stopped by PID."""
+    port = free_port()
+    proc = start("--data", str(DATA / "small.ttl"), "--port", str(port), "--timeout", "1")
+    try:
+        wait_ready(port, proc)
+        yield port, proc
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
+def test_query_over_http(running):
+    port, _ = running
+    status, headers, body = get(port, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
+    assert status == 200
+    assert headers["Content-Type"] == "application/sparql-results+json"
+    assert json.loads(body)["results"]["bindings"][0]["n"]["value"] == str(SMALL_TRIPLES)
+    assert headers["X-SPARQL-Max-Rows"] == "10000"
+
+
+def test_timeout_over_http_while_others_are_served(running):
+    port, _ = running
+    heavy = {}
+
+    def run():
+        t = time.monotonic()
+        heavy["status"], _, heavy["body"] = get(
+            port, HEAVY)
+        heavy["elapsed"] = time.monotonic() - t
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(0.2)
+    t = time.monotonic()
+    status, _, _ = get(port, "ASK { ?s ?p ?o }")
+    assert status == 200 and time.monotonic() - t < 1.0
+    thread.join(10)
+    assert heavy["status"] == 503 and heavy["elapsed"] < 3.0
+    assert b"timed out after 1 s" in heavy["body"]
+
+
+def test_port_in_use_is_a_clear_error(running):
+    port, _ = running
+    proc = start("--data", str(DATA / "small.ttl"), "--port", str(port))
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 2
+    assert f"port {port} on 127.0.0.1 is already in use" in err
+
+
+def test_bad_data_file_stops_startup():
+    proc = start("--data", str(DATA / "turtle-syntax-error.ttl"), "--port", str(free_port()))
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 2
+    assert "turtle-syntax-error.ttl: line 3, column" in err
+
+
+def test_help_exits_0():
+    proc = subprocess.run([sys.executable, str(ROOT / "server.py"), "--help"], cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=20)
+    assert proc.returncode == 0 and "--service-allow" in proc.stdout
+
+
+def test_sigterm_drains_in_flight_and_exits_0():
+    """A request in flight when SIGTERM arrives still gets its answer; then the exit code is 0."""
+    port = free_port()
+    proc = start("--data", str(DATA / "small.ttl"), "--port", str(port), "--timeout", "1.5")
+    try:
+        wait_ready(port, proc)
+        result = {}
+
+        def run():  # a slow request: ends with the 1.5 s timeout answer
+            result["status"], _, _ = get(port, HEAVY)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        time.sleep(0.3)
+        os.kill(proc.pid, signal.SIGTERM)
+        thread.join(10)
+        assert result["status"] == 503  # answered, not dropped
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+def test_xxe_file_stops_startup_without_reading():
+    """--data with an RDF/XML external entity: start-up refused (exit 2), no local file content shown."""
+    proc = start("--data", str(DATA / "rdfxml-external-entity.rdf"), "--port", str(free_port()))
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 2
+    assert "rdfxml-external-entity.rdf" in err
+    hostname = Path("/etc/hostname").read_text().strip() if Path("/etc/hostname").exists() else None
+    if hostname:
+        assert hostname not in out + err.replace(str(DATA), "")

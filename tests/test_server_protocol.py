@@ -1,0 +1,197 @@
+"""SPARQL 1.1 Protocol (§2.1) through the Flask test client: operations, dataset, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from server_fixtures import DATA, SMALL_TRIPLES, close, make_app, server_app, server_client  # noqa: F401
+
+import pyoxigraph as ox
+
+COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+JSON = "application/sparql-results+json"
+
+
+def count_of(resp) -> int:
+    return int(json.loads(resp.data)["results"]["bindings"][0]["n"]["value"])
+
+
+def test_get_query(server_client):
+    """§2.1.1 query via GET answers with JSON results by default."""
+    resp = server_client.get("/sparql", query_string={"query": COUNT})
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"] == JSON
+    assert count_of(resp) == SMALL_TRIPLES
+
+
+def test_post_form(server_client):
+    """§2.1.2 query via URL-encoded POST."""
+    resp = server_client.post("/sparql", data={"query": COUNT})
+    assert resp.status_code == 200
+    assert count_of(resp) == SMALL_TRIPLES
+
+
+def test_post_direct(server_client):
+    """§2.1.3 query via POST directly (application/sparql-query)."""
+    resp = server_client.post("/sparql", data=COUNT.encode(),
+                              content_type="application/sparql-query")
+    assert resp.status_code == 200
+    assert count_of(resp) == SMALL_TRIPLES
+
+
+def test_head_has_no_body(server_client):
+    resp = server_client.head("/sparql", query_string={"query": COUNT})
+    assert resp.status_code == 200 and resp.data == b""
+
+
+def test_missing_query_on_post_is_400(server_client):
+    resp = server_client.post("/sparql", data={"default-graph-uri": "http://example.org/g"})
+    assert resp.status_code == 400
+    assert b"Missing query" in resp.data
+
+
+def test_empty_query_is_400(server_client):
+    resp = server_client.get("/sparql?query=")
+    assert resp.status_code == 400
+    assert b"the 'query' parameter is empty" in resp.data
+
+
+def test_repeated_query_is_400(server_client):
+    resp = server_client.get("/sparql?query=ASK%7B%7D&query=ASK%7B%7D")
+    assert resp.status_code == 400
+    assert b"repeated (2 times)" in resp.data
+
+
+def test_query_in_url_and_body_is_400(server_client):
+    resp = server_client.post("/sparql?query=ASK%7B%7D", data=b"ASK {}",
+                              content_type="application/sparql-query")
+    assert resp.status_code == 400
+    assert b"given twice" in resp.data
+
+
+def test_malformed_query_reports_parser_position(server_client):
+    """The parser's message with line:column reaches the client."""
+    resp = server_client.get("/sparql", query_string={"query": "SELECT * WHERE {\n ?s ?p }"})
+    assert resp.status_code == 400
+    assert resp.data.startswith(b"Malformed query: error at 2:")
+
+
+def test_wrong_method_is_405_with_allow(server_client):
+    for method in ("put", "delete", "patch"):
+        resp = getattr(server_client, method)("/sparql")
+        assert resp.status_code == 405
+        assert set(resp.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
+
+
+@pytest.mark.parametrize("ctype", ["text/plain", "application/json", None, "multipart/form-data; boundary=x"])
+def test_wrong_content_type_is_415(server_client, ctype):
+    resp = server_client.post("/sparql", data=COUNT.encode(), content_type=ctype)
+    assert resp.status_code == 415
+    assert b"Unsupported Content-Type" in resp.data
+
+
+def test_non_utf8_charset_is_415(server_client):
+    resp = server_client.post("/sparql", data=COUNT.encode(),
+                              content_type="application/sparql-query; charset=iso-8859-1")
+    assert resp.status_code == 415
+
+
+def test_huge_body_is_413():
+    app = make_app(max_body=1000)
+    try:
+        resp = app.test_client().post("/sparql", data=b"#" * 5000 + b"\nASK {}",
+                                      content_type="application/sparql-query")
+        assert resp.status_code == 413
+        assert b"the limit is 1000 bytes" in resp.data
+    finally:
+        close(app)
+
+
+@pytest.mark.parametrize("how", ["direct", "form", "url"])
+def test_non_utf8_is_400(server_client, how):
+    """A byte sequence that is not UTF-8 is refused, not replaced silently."""
+    bad = b"SELECT * WHERE { ?s ?p \"\xff\xfe\" }"
+    if how == "direct":
+        resp = server_client.post("/sparql", data=bad, content_type="application/sparql-query")
+    elif how == "form":
+        resp = server_client.post("/sparql", data=b"query=%FF%FE",
+                                  content_type="application/x-www-form-urlencoded")
+    else:
+        resp = server_client.get("/sparql?query=%FF%FEASK")
+    assert resp.status_code == 400
+    assert b"not valid UTF-8" in resp.data
+
+
+def test_relative_iris_resolve_against_instance_namespace(server_client):
+    """Relative IRIs in a query resolve against the documented base, the instance namespace."""
+    resp = server_client.get("/sparql", query_string={"query": "ASK { <thing-a> ?p ?o }"})
+    assert resp.status_code == 200
+    assert json.loads(resp.data)["boolean"] is True
+
+
+@pytest.fixture(scope="module")
+def graphs_client():
+    store = ox.Store()
+    store.load(path=str(DATA / "graphs.trig"), format=ox.RdfFormat.TRIG)
+    app = make_app(store)
+    yield app.test_client()
+    close(app)
+
+
+def test_default_graph_uri_is_honoured(graphs_client):
+    """§2.1.4: default-graph-uri selects the graph queried as default."""
+    q = {"query": COUNT}
+    assert count_of(graphs_client.get("/sparql", query_string=q)) == 1
+    q["default-graph-uri"] = "http://example.org/g2"
+    assert count_of(graphs_client.get("/sparql", query_string=q)) == 2
+    q["default-graph-uri"] = ["http://example.org/g1", "http://example.org/g2"]
+    assert count_of(graphs_client.get("/sparql", query_string=q)) == 3
+
+
+def test_named_graph_uri_is_honoured(graphs_client):
+    q = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
+    assert count_of(graphs_client.get("/sparql", query_string={"query": q})) == 3
+    resp = graphs_client.get("/sparql", query_string={"query": q, "named-graph-uri": "http://example.org/g1"})
+    assert count_of(resp) == 1
+
+
+def test_protocol_dataset_overrides_from(graphs_client):
+    """§2.1.4: the protocol's dataset wins over FROM in the query."""
+    q = "SELECT (COUNT(*) AS ?n) FROM <http://example.org/g2> WHERE { ?s ?p ?o }"
+    assert count_of(graphs_client.get("/sparql", query_string={"query": q})) == 2
+    resp = graphs_client.get("/sparql", query_string={"query": q, "default-graph-uri": "http://example.org/g1"})
+    assert count_of(resp) == 1
+
+
+def test_dataset_param_with_post_form(graphs_client):
+    resp = graphs_client.post("/sparql", data={"query": COUNT, "default-graph-uri": "http://example.org/g2"})
+    assert count_of(resp) == 2
+
+
+def test_invalid_graph_iri_is_400(graphs_client):
+    resp = graphs_client.get("/sparql", query_string={"query": COUNT, "default-graph-uri": "not an iri"})
+    assert resp.status_code == 400
+    assert b"is not an absolute IRI" in resp.data
+
+
+def test_union_default_graph_option():
+    store = ox.Store()
+    store.load(path=str(DATA / "graphs.trig"), format=ox.RdfFormat.TRIG)
+    app = make_app(store, union_default_graph=True)
+    try:
+        assert count_of(app.test_client().get("/sparql", query_string={"query": COUNT})) == 4
+    finally:
+        close(app)
+
+
+def test_rdflib_graph_is_accepted():
+    """create_app takes an rdflib Graph as well as a pyoxigraph Store."""
+    import rdflib
+
+    g = rdflib.Graph().parse(DATA / "small.ttl")
+    app = make_app(g)
+    try:
+        assert count_of(app.test_client().get("/sparql", query_string={"query": COUNT})) == SMALL_TRIPLES
+    finally:
+        close(app)

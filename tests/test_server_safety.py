@@ -1,0 +1,149 @@
+"""Read-only and sandbox: updates refused, no SERVICE/FROM/LOAD egress, no local file reads."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from server_fixtures import (  # noqa: F401
+    DATA, SMALL_TRIPLES, close, listener, make_app, server_app, server_client,
+)
+
+from msc_kg.server import dataset, safety
+
+COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+
+
+def triples(client) -> int:
+    resp = client.get("/sparql", query_string={"query": COUNT})
+    return int(json.loads(resp.data)["results"]["bindings"][0]["n"]["value"])
+
+
+@pytest.mark.parametrize("update", [
+    "INSERT DATA { <http://x/s> <http://x/p> <http://x/o> }",
+    "DELETE WHERE { ?s ?p ?o }",
+    "CLEAR ALL",
+    "DROP DEFAULT",
+    "LOAD <http://127.0.0.1:9/data.ttl>",
+    "PREFIX ex: <http://x/> WITH ex:g DELETE { ?s ?p ?o } WHERE { ?s ?p ?o }",
+    "# comment\nCOPY DEFAULT TO <http://x/g>",
+])
+@pytest.mark.parametrize("how", ["update-param-form", "update-param-get", "sparql-update", "as-query"])
+def test_update_refused_and_data_unchanged(server_client, update, how):
+    """Update in any form (§2.2 operations, smuggled as a query) is a 403; nothing changes."""
+    if how == "update-param-form":
+        resp = server_client.post("/sparql", data={"update": update})
+    elif how == "update-param-get":
+        resp = server_client.get("/sparql", query_string={"update": update})
+    elif how == "sparql-update":
+        resp = server_client.post("/sparql", data=update.encode(), content_type="application/sparql-update")
+    else:
+        resp = server_client.post("/sparql", data={"query": update})
+    assert resp.status_code == 403
+    assert b"read-only" in resp.data
+    assert triples(server_client) == SMALL_TRIPLES
+
+
+def test_update_after_select_in_query_is_400(server_client):
+    """A query followed by an update is not a query: the parser rejects it (nothing runs)."""
+    resp = server_client.post("/sparql", data={"query": "ASK {} ; INSERT DATA { <http://x/s> <http://x/p> 1 }"})
+    assert resp.status_code == 400
+    assert triples(server_client) == SMALL_TRIPLES
+
+
+@pytest.mark.parametrize("template", [
+    "SELECT * WHERE {{ SERVICE <{url}sparql> {{ ?s ?p ?o }} }}",
+    "SELECT * WHERE {{ SERVICE SILENT <{url}sparql> {{ ?s ?p ?o }} }}",
+    "PREFIX e: <{url}> SELECT * WHERE {{ service e:sparql {{ ?s ?p ?o }} }}",
+    "BASE <{url}> SELECT * WHERE {{ SERVICE <sparql> {{ ?s ?p ?o }} }}",
+    "SELECT * WHERE {{ BIND(<{url}> AS ?e) SERVICE ?e {{ ?s ?p ?o }} }}",
+    "SELECT * WHERE {{ ?s ?p ?o FILTER(?s<?o) SERVICE<{url}>{{?a ?b ?c}} }}",
+])
+def test_service_not_allowed_makes_no_connection(server_client, listener, template):
+    """The engine would POST to a SERVICE IRI; the endpoint refuses first (no connection)."""
+    resp = server_client.get("/sparql", query_string={"query": template.format(url=listener.url)})
+    assert resp.status_code == 403
+    assert b"is not allowed" in resp.data
+    assert listener.connections == []
+
+
+def test_service_keyword_in_string_or_iri_is_not_a_service(server_client, listener):
+    q = ('SELECT * WHERE { ?s <http://x/SERVICE> "SERVICE <%s>" } # SERVICE <%s>' % (listener.url, listener.url))
+    resp = server_client.get("/sparql", query_string={"query": q})
+    assert resp.status_code == 200
+    assert listener.connections == []
+
+
+def test_allowed_service_is_called(listener):
+    """With --service-allow the same query reaches the allowed endpoint (and its failure is a 502)."""
+    app = make_app(service_allow=[listener.url + "sparql"])
+    try:
+        q = f"SELECT * WHERE {{ SERVICE <{listener.url}sparql> {{ ?s ?p ?o }} }}"
+        resp = app.test_client().get("/sparql", query_string={"query": q})
+        assert resp.status_code == 502
+        assert len(listener.connections) == 1
+        assert listener.connections[0].startswith(b"POST /sparql HTTP/1.1")
+        other = app.test_client().get("/sparql", query_string={"query": q.replace("sparql>", "other>")})
+        assert other.status_code == 403
+        assert len(listener.connections) == 1
+    finally:
+        close(app)
+
+
+@pytest.mark.parametrize("template", [
+    "SELECT * FROM <{url}data.ttl> WHERE {{ ?s ?p ?o }}",
+    "SELECT * FROM NAMED <{url}data.ttl> WHERE {{ GRAPH ?g {{ ?s ?p ?o }} }}",
+    "SELECT * FROM <file:///etc/passwd> WHERE {{ ?s ?p ?o }}",
+    "CONSTRUCT {{ ?s ?p ?o }} FROM <{url}> WHERE {{ ?s ?p ?o }}",
+    "DESCRIBE <{url}x>",
+])
+def test_from_is_not_dereferenced(server_client, listener, template):
+    """FROM / FROM NAMED select stored graphs only: no fetch, no file read (empty results)."""
+    resp = server_client.get("/sparql", query_string={"query": template.format(url=listener.url)},
+                             headers={"Accept": "application/sparql-results+json, application/n-triples"})
+    assert resp.status_code == 200
+    assert b"root:" not in resp.data
+    assert listener.connections == []
+
+
+@pytest.mark.parametrize("param", ["default-graph-uri", "named-graph-uri"])
+def test_dataset_params_are_not_dereferenced(server_client, listener, param):
+    for target in (listener.url + "g.ttl", "file:///etc/passwd"):
+        resp = server_client.get("/sparql", query_string={"query": COUNT, param: target})
+        assert resp.status_code == 200
+    assert listener.connections == []
+
+
+def test_rdfxml_external_entity_not_read():
+    """XXE: an RDF/XML file declaring an external entity fails to load; /etc/hostname is not read."""
+    with pytest.raises(dataset.DataError) as info:
+        dataset.load_files([DATA / "rdfxml-external-entity.rdf"])
+    assert "rdfxml-external-entity.rdf" in str(info.value)
+    assert "ENTITY" in str(info.value)
+
+
+def test_jsonld_remote_context_not_fetched(tmp_path, listener):
+    bad = tmp_path / "remote-context.jsonld"
+    bad.write_text('{"@context": "%sctx.jsonld", "@id": "http://x/s", "p": 1}' % listener.url)
+    with pytest.raises(dataset.DataError) as info:
+        dataset.load_files([bad])
+    assert "remote contexts" in str(info.value)
+    assert listener.connections == []
+
+
+def test_deep_nesting_is_400_not_a_crash(server_client):
+    """The engine's recursive parser overflows its stack near 10 000 levels: refused up front."""
+    q = "SELECT * WHERE { " + "{ " * 5000 + "?s ?p ?o" + " }" * 5000 + " }"
+    resp = server_client.post("/sparql", data={"query": q})
+    assert resp.status_code == 400
+    assert b"nesting is 5001 levels deep; the limit is 200" in resp.data
+    q = "SELECT * WHERE { FILTER(" + "(" * 3000 + "1" + ")" * 3000 + ") }"
+    assert server_client.post("/sparql", data={"query": q}).status_code == 400
+    assert triples(server_client) == SMALL_TRIPLES
+
+
+def test_scan_finds_form_and_services():
+    scan = safety.scan("PREFIX e: <http://e/> # SERVICE <http://no/>\nSELECT * { SERVICE e:s {} }", "http://b/")
+    assert scan.form == "SELECT"
+    assert scan.services == ["http://e/s"]
+    assert safety.scan("select (rand() as ?r) {}", "http://b/").volatile is True
