@@ -70,12 +70,6 @@ def _cmd_query(args) -> int:
     return OK
 
 
-def _cmd_serve(args) -> int:
-    from msc_kg.server.serve import main as serve_main
-
-    return serve_main(args.rest)
-
-
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="msc-kg", description=__doc__.splitlines()[0])
     top.add_argument("--version", action="version", version=f"msc-kg {__version__}")
@@ -104,13 +98,17 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the graph over SPARQL (same options as server.py)",
                        add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=_cmd_serve)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
     from msc_kg.errors import Inconsistent, MscKgError, ReasonerUnavailable, SourceParseError, ValidationFailed
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["serve"]:  # the server parses its own options (same as server.py)
+        from msc_kg.server.serve import main as serve_main
+
+        return serve_main(argv[1:])
     args = parser().parse_args(argv)
     try:
         return args.func(args)

@@ -58,3 +58,9 @@ def test_validate_missing_file_exits_2(capsys):
 
 def test_query_missing_file_exits_2(capsys):
     assert main(["query", "no/such/query.rq"]) == 2
+
+
+def test_serve_help_is_the_servers_help():
+    result = run("serve", "--help")
+    assert result.returncode == 0
+    assert "--timeout" in result.stdout and "--data" in result.stdout
