@@ -14,6 +14,7 @@ from msc_kg import __version__, paths
 from msc_kg.derive import derive
 from msc_kg.errors import ReasonerUnavailable, ValidationFailed
 from msc_kg.load import Loaded, load, parse_file, source_files
+from msc_kg.mappings import MAPPINGS_TSV, write_sssom
 from msc_kg.reason import ReasonerResult, check
 from msc_kg.validate import Report, shapes_graph, validate_loaded
 
@@ -37,7 +38,7 @@ class Built:
 def source_digest(files: list[Path] | None = None) -> str:
     """SHA-256 over the build inputs (sources, shapes, derive queries, review text)."""
     inputs = list(files or source_files()) + sorted(paths.SHAPES_DIR.glob("*.ttl"))
-    inputs += sorted((paths.QUERIES_DIR / "derive").glob("*.rq")) + [paths.SOURCE_TEXT]
+    inputs += sorted((paths.QUERIES_DIR / "derive").glob("*.rq")) + [paths.SOURCE_TEXT, MAPPINGS_TSV]
     digest = hashlib.sha256(__version__.encode())
     for path in inputs:
         digest.update(path.name.encode())
@@ -88,6 +89,7 @@ def build(out_dir: Path | None = None, reasoner: bool = True, write_owl: bool = 
     graph = loaded.graph
     for suffix, fmt in RELEASE_FORMATS.items():
         graph.serialize(out / f"msc-kg.{suffix}", format=fmt, encoding="utf-8")
+    write_sssom(out / "msc-kg.sssom.tsv")
     if write_owl:
         paths.ONTOLOGY_OWL.write_text(owl_release(), encoding="utf-8")
     shapes = shapes_graph()

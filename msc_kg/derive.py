@@ -1,4 +1,4 @@
-"""Facts derived once at build time: tumour effects, contradictions and evidence anchors."""
+"""Facts derived once at build time: tumour effects, contradictions, evidence anchors and cross-references."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from rdflib.namespace import DCTERMS, RDF, RDFS, XSD
 
 from msc_kg import paths
 from msc_kg.load import MSC, MSCD
+from msc_kg.mappings import mapping_graph
 from msc_kg.source import locate, review_text
 
 OA = Namespace("http://www.w3.org/ns/oa#")
@@ -62,4 +63,5 @@ def derive(graph: Graph) -> Graph:
     derived = construct(graph, "tumour-effect")
     derived += construct(graph, "contradictions")
     derived += anchors(graph)
+    derived += mapping_graph()  # cross-references from ontology/mappings.tsv
     return derived

@@ -35,9 +35,10 @@ class Loaded:
 
 
 def source_files(root: Path | None = None) -> list[Path]:
-    """The files the graph is built from: the ontology, its rule table and every triples/*.ttl."""
+    """The files the graph is built from: the ontology, its rule table, its import module and every triples/*.ttl."""
     base = Path(root) if root else paths.ROOT
-    files = [base / "ontology" / "msc-kg.ttl", base / "ontology" / "tumour-effect-rules.ttl"]
+    files = [base / "ontology" / "msc-kg.ttl", base / "ontology" / "tumour-effect-rules.ttl",
+             base / "ontology" / "imports" / "external-terms.ttl"]
     files += sorted((base / "triples").glob("*.ttl"))
     return [f for f in files if f.exists()]
 

@@ -231,7 +231,6 @@ def test_misidentified_cell_lines_in_findings(store):
         ('SMMC-7721', '4'),
         ('U-118MG', '1'),
         ('U-87MG ATCC', '8'),
-        ('U373', '2'),
     ]
 
 

@@ -1,0 +1,139 @@
+"""Cross-references to public ontologies and databases: read ontology/mappings.tsv, emit RDF, SSSOM and the import module."""
+
+from __future__ import annotations
+
+import csv
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from rdflib import Graph, Literal, Namespace, URIRef
+from rdflib.namespace import OWL, RDF, RDFS, SKOS
+
+from msc_kg import __version__, paths
+from msc_kg.load import MSC, MSCD
+
+MAPPINGS_TSV = paths.ROOT / "ontology" / "mappings.tsv"
+IMPORTS_DIR = paths.ROOT / "ontology" / "imports"
+# Generated from the Bioregistry by ontology/imports/make_prefixes.py (run where bioregistry is installed).
+PREFIX_MAP = IMPORTS_DIR / "bioregistry-prefixes.json"
+TERM_LIST = IMPORTS_DIR / "external_terms.txt"
+IMPORT_MODULE = IMPORTS_DIR / "external-terms.ttl"
+IMPORT_MODULE_IRI = URIRef("https://w3id.org/msc-kg/ontology/imports/external-terms")
+
+OBOINOWL = Namespace("http://www.geneontology.org/formats/oboInOwl#")
+COLUMNS = ["subject_id", "subject_label", "predicate_id", "object_id", "object_label",
+           "mapping_justification", "source", "comment"]
+PREDICATES = {"skos:exactMatch": SKOS.exactMatch, "skos:closeMatch": SKOS.closeMatch,
+              "skos:broadMatch": SKOS.broadMatch, "skos:narrowMatch": SKOS.narrowMatch}
+XREF_PREDICATES = {"skos:exactMatch"}  # oboInOwl:hasDbXref only where the match is exact
+PROJECT_PREFIXES = {"msc": MSC, "mscd": MSCD}
+# External terms that are OWL classes in their source ontology (declared in the import module).
+CLASS_PREFIXES = ("CL", "UBERON", "MONDO", "NCIT", "DOID", "GO", "CHEBI", "NCBITaxon")
+MAPPING_SET_ID = "https://w3id.org/msc-kg/mappings/msc-kg.sssom.tsv"
+LICENSE = "https://creativecommons.org/licenses/by/4.0/"
+IMPORT_HEADER = ("# Generated from ontology/imports/external_terms.txt and ontology/mappings.tsv by\n"
+                 "# msc_kg.mappings.write_import_module() - do not edit; edit the term list and regenerate.\n")
+
+
+@lru_cache(maxsize=1)
+def prefix_records() -> tuple[dict, ...]:
+    """The pinned Bioregistry prefix records (prefix, uri_prefix, pattern) the project uses."""
+    return tuple(json.loads(PREFIX_MAP.read_text(encoding="utf-8"))["records"])
+
+
+@lru_cache(maxsize=1)
+def converter():
+    """A curies Converter for external prefixes (from the Bioregistry) plus the project's msc:/mscd:."""
+    import curies
+
+    records = [{k: v for k, v in r.items() if k != "pattern"} for r in prefix_records()]
+    records += [{"prefix": p, "uri_prefix": u} for p, u in PROJECT_PREFIXES.items()]
+    return curies.Converter.from_extended_prefix_map(records)
+
+
+def read_mappings(path: Path = MAPPINGS_TSV) -> list[dict[str, str]]:
+    """The rows of the mapping table, as dicts keyed by column name."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter="\t")
+        if reader.fieldnames != COLUMNS:
+            raise ValueError(f"{path}: columns must be {COLUMNS}, not {reader.fieldnames}")
+        return [dict(row) for row in reader]
+
+
+def expand(curie: str) -> URIRef:
+    """The IRI of a CURIE; raise ValueError for an unknown prefix."""
+    return URIRef(converter().expand(curie, strict=True))
+
+
+def mapping_graph(rows: list[dict[str, str]] | None = None) -> Graph:
+    """skos:*Match triples to the external IRIs, plus oboInOwl:hasDbXref CURIE strings for exact matches."""
+    out = Graph()
+    out.bind("skos", SKOS)
+    out.bind("oboInOwl", OBOINOWL)
+    out.add((OBOINOWL.hasDbXref, RDF.type, OWL.AnnotationProperty))
+    for row in read_mappings() if rows is None else rows:
+        subject = expand(row["subject_id"])
+        out.add((subject, PREDICATES[row["predicate_id"]], expand(row["object_id"])))
+        if row["predicate_id"] in XREF_PREDICATES:
+            out.add((subject, OBOINOWL.hasDbXref, Literal(row["object_id"])))
+    return out
+
+
+def write_sssom(path: Path, rows: list[dict[str, str]] | None = None) -> Path:
+    """Write the mapping set as SSSOM/TSV with its YAML metadata block (curie_map, license, ids)."""
+    rows = read_mappings() if rows is None else rows
+    used = {r[c].split(":", 1)[0] for r in rows for c in ("subject_id", "predicate_id", "object_id",
+                                                          "mapping_justification")}
+    known = {r["prefix"]: r["uri_prefix"] for r in prefix_records()} | PROJECT_PREFIXES
+    meta = {"mapping_set_id": MAPPING_SET_ID, "mapping_set_version": __version__,
+            "mapping_set_description": "Cross-references of the msc-kg knowledge graph to public ontologies "
+                                       "and databases (hand-curated in ontology/mappings.tsv).",
+            "license": LICENSE}
+    # YAML metadata block; values are JSON strings, which YAML reads as quoted scalars.
+    header = ["# curie_map:"] + [f"#   {p}: {json.dumps(known[p])}" for p in sorted(used)]
+    header += [f"# {key}: {json.dumps(value)}" for key, value in meta.items()]
+    columns = ["subject_id", "subject_label", "predicate_id", "object_id", "object_label",
+               "mapping_justification", "comment"]
+    path = Path(path)
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        handle.write("\n".join(header) + "\n")
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            comment = "; ".join(x for x in (row["comment"], "source: " + row["source"]) if x)
+            writer.writerow([row[c] for c in columns[:-1]] + [comment])
+    return path
+
+
+def external_terms(path: Path = TERM_LIST) -> list[str]:
+    """The CURIEs of the term list (one per line; # comments and blank lines ignored)."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
+
+
+def import_module(terms: list[str] | None = None, rows: list[dict[str, str]] | None = None) -> Graph:
+    """The OWL import module: each listed term declared an owl:Class with its label (no hierarchy)."""
+    labels = {r["object_id"]: r["object_label"] for r in (read_mappings() if rows is None else rows)}
+    out = Graph()
+    out.bind("owl", OWL)
+    out.bind("rdfs", RDFS)
+    out.bind("obo", "http://purl.obolibrary.org/obo/")
+    out.add((IMPORT_MODULE_IRI, RDF.type, OWL.Ontology))
+    out.add((IMPORT_MODULE_IRI, RDFS.comment, Literal(
+        "External classes referred to by msc-kg cross-references, declared with their labels "
+        "(labels as recorded in ontology/mappings.tsv from the verified reference tables).", lang="en")))
+    for curie in external_terms() if terms is None else terms:
+        if curie not in labels:
+            raise ValueError(f"{curie} is in the term list but not an object of ontology/mappings.tsv")
+        term = expand(curie)
+        out.add((term, RDF.type, OWL.Class))
+        out.add((term, RDFS.label, Literal(labels[curie])))
+    return out
+
+
+def write_import_module(path: Path = IMPORT_MODULE) -> Path:
+    """Regenerate ontology/imports/external-terms.ttl from the term list."""
+    text = import_module().serialize(format="turtle")
+    Path(path).write_text(IMPORT_HEADER + text, encoding="utf-8")
+    return Path(path)

@@ -1,0 +1,457 @@
+"""Cross-references (ontology/mappings.tsv): agree with the verified reference tables, use valid Bioregistry
+CURIEs, cover the entities, reach the built graph, SSSOM and the import module; linker queries answer exactly."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import pytest
+from rdflib import Literal, URIRef
+from rdflib.compare import isomorphic
+from rdflib.namespace import SKOS
+
+from msc_kg import mappings, paths
+from msc_kg.query import rows
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+LINKERS = paths.QUERIES_DIR / "linkers"
+MSC, MSCD = "https://w3id.org/msc-kg/ontology/", "https://w3id.org/msc-kg/id/"
+OBSOLETE = {"GO:0007050", "GO:0006949"}
+# Reference-table category (ontology-terms.tsv) allowed for each kind of subject (an msc class it falls under).
+CATEGORIES = {"Cell": {"cell_type"}, "Tissue": {"tissue"}, "Cancer": {"cancer"}, "Disease": {"disease"},
+              "Organism": {"organism"}, "GeneOrProtein": {"gene"}, "SignallingPathway": {"pathway", "process"},
+              "Outcome": {"process"}, "Mechanism": {"process"}, "CellJunction": {"cellular_component"},
+              "ExtracellularVesicle": {"cellular_component"}, "ExtracellularMatrix": {"cellular_component"},
+              "ChemicalCompound": {"chemical"}}
+
+pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason="shared reference tables not available")
+
+
+def table(name: str) -> list[dict[str, str]]:
+    with open(REFERENCE / name, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+@pytest.fixture(scope="module")
+def maps():
+    return mappings.read_mappings()
+
+
+@pytest.fixture(scope="module")
+def terms():
+    return table("ontology-terms.tsv")
+
+
+@pytest.fixture(scope="module")
+def lines():
+    return table("cell-lines.tsv")
+
+
+def kinds(graph, curie: str) -> set[str]:
+    """The msc classes a subject is (for classes) or is an instance of (for individuals), transitively."""
+    iri = mappings.expand(curie)
+    query = f"""PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+    SELECT DISTINCT ?k WHERE {{ {{ <{iri}> rdfs:subClassOf* ?k }} UNION {{ <{iri}> a/rdfs:subClassOf* ?k }} }}"""
+    return {str(r.k)[len(MSC):] for r in graph.query(query) if str(r.k).startswith(MSC)}
+
+
+def test_table_has_the_sssom_columns_and_known_values(maps):
+    assert maps, "ontology/mappings.tsv is empty"
+    for row in maps:
+        assert row["predicate_id"] in mappings.PREDICATES, row
+        assert row["mapping_justification"] == "semapv:ManualMappingCuration", row
+        assert row["subject_id"].split(":")[0] in ("msc", "mscd"), row
+        assert row["subject_label"] and row["object_label"] and row["source"], row
+    keys = [(r["subject_id"], r["predicate_id"], r["object_id"]) for r in maps]
+    assert len(keys) == len(set(keys)), "duplicate mapping rows"
+
+
+def test_subjects_exist_with_their_labels(graph, maps):
+    from rdflib.namespace import RDFS
+
+    for row in maps:
+        label = graph.value(mappings.expand(row["subject_id"]), RDFS.label)
+        assert label is not None and str(label) == row["subject_label"], row["subject_id"]
+
+
+def test_ontology_mappings_agree_with_the_reference_table(graph, maps, terms):
+    """Each object is a verified row of ontology-terms.tsv of the subject's category, with that label."""
+    verified = {}
+    for r in terms:
+        if r["status"] == "verified":
+            verified.setdefault(r["curie"], []).append(r)
+    for row in maps:
+        if row["object_id"].split(":")[0] in ("cellosaurus", "clinicaltrials", "doi", "pubmed", "pmc"):
+            continue
+        refs = verified.get(row["object_id"])
+        assert refs, f"{row['object_id']} ({row['subject_id']}) is not verified in ontology-terms.tsv"
+        allowed = set().union(*(CATEGORIES.get(k, set()) for k in kinds(graph, row["subject_id"])))
+        assert {r["category"] for r in refs} & allowed, (row["subject_id"], row["object_id"], allowed)
+        assert row["object_label"] in {r["ontology_label"].split(" | ")[0] for r in refs}, row["object_id"]
+        assert row["source"].startswith("reference/ontology-terms.tsv: ")
+        assert any(r["source"] in row["source"] for r in refs), row["object_id"]
+
+
+def test_cell_line_accessions_sit_on_the_cell_line_they_name(graph, maps, lines):
+    by_accession = {}
+    for r in lines:
+        if r["status"] == "verified":
+            by_accession.setdefault(r["accession"], []).append(r)
+    cell_rows = [r for r in maps if r["object_id"].startswith("cellosaurus:")]
+    for row in cell_rows:
+        accession = "CVCL_" + row["object_id"].split(":", 1)[1]
+        refs = by_accession.get(accession)
+        assert refs, f"{accession} is not a verified accession in cell-lines.tsv"
+        subject = mappings.expand(row["subject_id"])
+        names = {str(n) for n in graph.objects(subject, URIRef(MSC + "nameInReview"))}
+        assert names & {r["name_in_paper"] for r in refs}, (row["subject_id"], accession)
+        assert str(graph.value(subject, URIRef(MSC + "cellosaurusAccession"))) == accession
+        assert row["predicate_id"] == "skos:exactMatch" and row["object_label"] == refs[0]["cellosaurus_name"]
+    # every curated accession is mapped, and KM3 is the myeloma line, never CVCL_0011
+    curated = {str(s) for s, _ in graph.subject_objects(URIRef(MSC + "cellosaurusAccession"))}
+    assert curated == {str(mappings.expand(r["subject_id"])) for r in cell_rows}
+    assert ("mscd:cellline-KM3", "cellosaurus:GZ65") in {(r["subject_id"], r["object_id"]) for r in cell_rows}
+    assert "cellosaurus:0011" not in {r["object_id"] for r in cell_rows}
+
+
+def test_no_obsolete_conflicting_or_unverified_identifier(maps, terms, lines):
+    verified = {r["curie"] for r in terms if r["status"] == "verified"}
+    verified |= {"cellosaurus:" + r["accession"][5:] for r in lines if r["status"] == "verified"}
+    bad = {r["curie"] for r in terms if r["status"] != "verified" and r["curie"]} - verified
+    for r in lines:  # accessions named only in notes of conflicting/unverified rows (e.g. CVCL_2219, CVCL_RQ45)
+        if r["status"] != "verified":
+            bad |= {"cellosaurus:" + a for a in re.findall(r"CVCL_([A-Z0-9]{4})", r["note"])}
+    bad -= verified
+    used = {r["object_id"] for r in maps}
+    assert not used & OBSOLETE
+    assert not used & bad, sorted(used & bad)
+
+
+def test_caf_lsc_msc1_msc2_and_cord_blood_msc_have_no_exact_cl_match(maps):
+    no_exact = {"msc:CancerAssociatedFibroblast", "msc:MSCDerivedCAF", "msc:LeukemiaStemCell", "msc:GliomaStemCell",
+                "msc:CancerStemCell", "msc:MSC1", "msc:MSC2", "msc:UmbilicalCordBloodMSC", "msc:UmbilicalCordMSC"}
+    for row in maps:
+        if row["subject_id"] in no_exact and row["object_id"].startswith("CL:"):
+            assert row["predicate_id"] != "skos:exactMatch", row
+    assert ("msc:CancerAssociatedFibroblast", "skos:broadMatch", "CL:0000057") in {
+        (r["subject_id"], r["predicate_id"], r["object_id"]) for r in maps}
+
+
+def test_curies_follow_bioregistry_prefixes_and_patterns(maps):
+    patterns = {r["prefix"]: r["pattern"] for r in mappings.prefix_records()}
+    conv = mappings.converter()
+    for row in maps:
+        for column in ("subject_id", "predicate_id", "object_id", "mapping_justification"):
+            curie = row[column]
+            assert conv.standardize_curie(curie, strict=True) == curie, curie
+        prefix, local = row["object_id"].split(":", 1)
+        assert patterns[prefix] and re.match(patterns[prefix], local), row["object_id"]
+
+
+def test_pinned_prefix_map_matches_the_bioregistry():
+    """Only when bioregistry is installed (it is not a runtime dependency): the pinned file is what it generates."""
+    bioregistry = pytest.importorskip("bioregistry")
+    for record in mappings.prefix_records():
+        resource = bioregistry.get_resource(record["prefix"])
+        assert resource is not None, record["prefix"]
+        assert bioregistry.get_pattern(resource.prefix) == record["pattern"]
+
+
+def _names(value: str) -> set[str]:
+    norm = lambda s: re.sub(r"[^a-z0-9+]", "", s.lower())  # noqa: E731
+    parts = {value, value.split("(")[0]}
+    parts |= {p for chunk in re.findall(r"\(([^)]*)\)", value) for p in re.split(r"[;,]", chunk)}
+    parts |= {p for part in list(parts) for p in part.split(" / ")}
+    return {norm(p) for p in parts if norm(p)}
+
+
+NOT_ONTOLOGY_TERMS = {"CellLine", "ReviewStatement", "DocumentPart", "AnimalModel", "ClinicalTrial"}
+# Name matches to a reference row that are not the same thing (the reason is why no mapping is made).
+DELIBERATELY_UNMAPPED = {
+    "msc:Immunosuppression": "the reference row pairs 'immunosuppression' with GO:0006955 immune response, its opposite",
+    "mscd:gap-junction-inhibitor": "a generic inhibitor; the reference row's CHEBI:30853 is 18alpha-GA (mscd:18alpha-GA)",
+}
+
+
+def test_coverage_of_entities_with_a_verified_counterpart(graph, maps, terms, lines):
+    """At least 95% of the entities whose name matches a verified reference row carry a mapping to it."""
+    from rdflib.namespace import OWL, RDF, RDFS
+
+    names: dict[str, set[str]] = {}
+    for r in terms:
+        if r["status"] == "verified":
+            for n in _names(r["label_in_paper"]) | _names(r["ontology_label"].split(" | ")[0]):
+                names.setdefault(n, set()).add(r["curie"])
+    name_props = (RDFS.label, SKOS.altLabel, URIRef(MSC + "nameInReview"))
+    mapped = {}
+    for r in maps:
+        mapped.setdefault(r["subject_id"], set()).add(r["object_id"])
+    expected, carried = 0, 0
+    missing = []
+    for s in set(graph.subjects(RDFS.label, None)):
+        if not str(s).startswith((MSC, MSCD)) or isinstance(s, Literal):
+            continue
+        if not {OWL.Class, OWL.NamedIndividual} & set(graph.objects(s, RDF.type)):
+            continue  # properties, findings, sections
+        curie = ("msc:" + str(s)[len(MSC):]) if str(s).startswith(MSC) else ("mscd:" + str(s)[len(MSCD):])
+        if kinds(graph, curie) & NOT_ONTOLOGY_TERMS:
+            continue  # cell lines are checked below against cell-lines.tsv
+        curie = ("msc:" + str(s)[len(MSC):]) if str(s).startswith(MSC) else ("mscd:" + str(s)[len(MSCD):])
+        own = set().union(*(_names(str(v)) for p in name_props for v in graph.objects(s, p))) | _names(curie.split(":")[1])
+        counterparts = set().union(*(names.get(n, set()) for n in own))
+        if counterparts:
+            expected += 1
+            if mapped.get(curie, set()) & counterparts:
+                carried += 1
+            else:
+                missing.append(curie)
+    # cell lines: every line whose name is verified in cell-lines.tsv
+    verified_names = {r["name_in_paper"] for r in lines if r["status"] == "verified"}
+    for s in set(graph.subjects(URIRef(MSC + "nameInReview"), None)):
+        if {str(n) for n in graph.objects(s, URIRef(MSC + "nameInReview"))} & verified_names:
+            expected += 1
+            curie = "mscd:" + str(s)[len(MSCD):]
+            carried += 1 if curie in mapped else 0
+            if curie not in mapped:
+                missing.append(curie)
+    assert expected > 250
+    assert carried / expected >= 0.95, f"coverage {carried}/{expected}; missing {sorted(missing)}"
+    assert set(missing) <= set(DELIBERATELY_UNMAPPED), sorted(set(missing) - set(DELIBERATELY_UNMAPPED))
+
+
+def test_rdf_uses_canonical_iris_and_dbxrefs(graph, maps):
+    xref = URIRef("http://www.geneontology.org/formats/oboInOwl#hasDbXref")
+    expected_iris = {"CL:0000134": "http://purl.obolibrary.org/obo/CL_0000134",
+                     "cellosaurus:0065": "https://www.cellosaurus.org/CVCL_0065",
+                     "NCBITaxon:9606": "http://purl.obolibrary.org/obo/NCBITaxon_9606",
+                     "UniProtKB:P05231": "http://purl.uniprot.org/uniprot/P05231",
+                     "clinicaltrials:NCT01092026": "https://www.clinicaltrials.gov/study/NCT01092026",
+                     "doi:10.7150/jca.16792": "https://doi.org/10.7150/jca.16792"}
+    for curie, iri in expected_iris.items():
+        assert str(mappings.expand(curie)) == iri
+    for row in maps:
+        subject, obj = mappings.expand(row["subject_id"]), mappings.expand(row["object_id"])
+        assert (subject, mappings.PREDICATES[row["predicate_id"]], obj) in graph, row
+        has_xref = (subject, xref, Literal(row["object_id"])) in graph
+        assert has_xref == (row["predicate_id"] == "skos:exactMatch"), row
+
+
+def test_sssom_file_validates(release, maps):
+    out, _ = release
+    path = out / "msc-kg.sssom.tsv"
+    assert path.exists()
+    sssom = pytest.importorskip("sssom")  # noqa: F841
+    from sssom.constants import SchemaValidationType
+    from sssom.parsers import parse_sssom_table
+    from sssom.validators import validate
+
+    msdf = parse_sssom_table(path)
+    assert len(msdf.df) == len(maps)
+    assert msdf.metadata["license"] == mappings.LICENSE
+    assert msdf.metadata["mapping_set_id"] == mappings.MAPPING_SET_ID
+    assert set(msdf.df["mapping_justification"]) == {"semapv:ManualMappingCuration"}
+    reports = validate(msdf, [SchemaValidationType.JsonSchema, SchemaValidationType.PrefixMapCompleteness],
+                       fail_on_error=False)
+    assert all(not report.results for report in reports.values()), reports
+
+
+def test_import_module_is_generated_and_not_stale(maps):
+    text = mappings.IMPORT_MODULE.read_text(encoding="utf-8")
+    assert "do not edit" in text[:300]
+    from rdflib import Graph
+
+    assert isomorphic(Graph().parse(data=text, format="turtle"), mappings.import_module()), (
+        "ontology/imports/external-terms.ttl is stale: run msc_kg.mappings.write_import_module()")
+    listed = set(mappings.external_terms())
+    used = {r["object_id"] for r in maps if r["object_id"].split(":")[0] in mappings.CLASS_PREFIXES}
+    assert listed == used, f"term list differs from the mapped classes: {sorted(listed ^ used)}"
+
+
+def test_import_module_is_loaded_with_labels(graph):
+    from rdflib.namespace import OWL, RDF, RDFS
+
+    cl = URIRef("http://purl.obolibrary.org/obo/CL_0000134")
+    assert (cl, RDF.type, OWL.Class) in graph
+    assert str(graph.value(cl, RDFS.label)) == "mesenchymal stem cell"
+
+
+def run(store, name: str) -> list[dict[str, str]]:
+    text = (LINKERS / f"{name}.rq").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    assert lines[0].startswith("# Purpose: ") and lines[1].startswith("# Returns: ")
+    return rows(store, text)
+
+
+MISID = {
+    ('BEL-7402', 'CVCL_5492'): 'anticancer-3-digestive-005 anticancer-3-digestive-006 anticancer-3-digestive-007',
+    ('Hep-G2', 'CVCL_0027'): 'anticancer-3-digestive-005 anticancer-3-digestive-006 anticancer-3-digestive-007',
+    ('MKN28', 'CVCL_1416'): 'anticancer-3-digestive-016 anticancer-3-digestive-017',
+    ('SGC-7901', 'CVCL_0520'): 'anticancer-3-digestive-018',
+    ('SMMC-7721', 'CVCL_0534'): 'anticancer-3-digestive-002 anticancer-3-digestive-005 anticancer-3-digestive-006 anticancer-3-digestive-007',
+    ('U-118MG', 'CVCL_0633'): 'mechanism-8-contact-008',
+    ('U-87MG ATCC', 'CVCL_0022'): 'anticancer-7-nervous-003 anticancer-7-nervous-004 anticancer-7-nervous-005 anticancer-7-nervous-010 mechanism-2-msc-caf-005 mechanism-2-msc-caf-006 mechanism-5-replace-003 mechanism-5-replace-004',
+}
+MONDO = (
+    "GastricCancer MONDO:0001056",
+    "BladderCancer MONDO:0001187",
+    "LiverCancer MONDO:0002691",
+    "CervicalCancer MONDO:0002974",
+    "LargeCellLungCarcinoma MONDO:0003050",
+    "BCellAcuteLymphoblasticLeukemia MONDO:0004947",
+    "TCellAcuteLymphoblasticLeukemia MONDO:0004963",
+    "AcuteLymphoblasticLeukemia MONDO:0004967",
+    "BreastAdenocarcinoma MONDO:0004988",
+    "Cancer MONDO:0004992",
+    "ColorectalAdenocarcinoma MONDO:0005008",
+    "GastricAdenocarcinoma MONDO:0005036",
+    "KaposiSarcoma MONDO:0005055",
+    "Leukemia MONDO:0005059",
+    "LungAdenocarcinoma MONDO:0005061",
+    "Lymphoma MONDO:0005062",
+    "RenalCellCarcinoma MONDO:0005086",
+    "Melanoma MONDO:0005105",
+    "OvarianCarcinoma MONDO:0005140",
+    "PancreaticDuctalAdenocarcinoma MONDO:0005184",
+    "NonSmallCellLungCancer MONDO:0005233",
+    "ColorectalCancer MONDO:0005575",
+    "HeadAndNeckCancer MONDO:0005627",
+    "BurkittLymphoma MONDO:0007243",
+    "BreastCancer MONDO:0007254",
+    "HepatocellularCarcinoma MONDO:0007256",
+    "EsophagealCancer MONDO:0007576",
+    "Medulloblastoma MONDO:0007959",
+    "OvarianCancer MONDO:0008170",
+    "ProstateCancer MONDO:0008315",
+    "LungCancer MONDO:0008903",
+    "MultipleMyeloma MONDO:0009693",
+    "Osteosarcoma MONDO:0009807",
+    "PancreaticCancer MONDO:0009831",
+    "EndometrialCancer MONDO:0011962",
+    "ChronicMyeloidLeukemia MONDO:0011996",
+    "AcutePromyelocyticLeukemia MONDO:0012883",
+    "Glioblastoma MONDO:0018177",
+    "AcuteMyeloidLeukemia MONDO:0018874",
+    "Cholangiocarcinoma MONDO:0019087",
+    "Glioma MONDO:0021042",
+    "ColonCancer MONDO:0021063",
+    "BrainTumour MONDO:0021211",
+    "Erythroleukemia MONDO:0859598",
+)
+HGNC = (
+    "Akt narrowMatch HGNC:391",
+    "BCAR1 exactMatch HGNC:971",
+    "BCL2 exactMatch HGNC:990",
+    "BDNF exactMatch HGNC:1033",
+    "CD28 exactMatch HGNC:1653",
+    "CD3 narrowMatch HGNC:1674",
+    "CD90 exactMatch HGNC:11801",
+    "CX43 exactMatch HGNC:4274",
+    "DKK1 exactMatch HGNC:2891",
+    "DNAJB1 exactMatch HGNC:5270",
+    "DNAJC5 exactMatch HGNC:16235",
+    "E-cadherin exactMatch HGNC:1748",
+    "ELK4 exactMatch HGNC:3326",
+    "ERK narrowMatch HGNC:6871",
+    "ERK narrowMatch HGNC:6877",
+    "FOXF1 exactMatch HGNC:3809",
+    "G-CSF exactMatch HGNC:2438",
+    "GDNF exactMatch HGNC:4232",
+    "GFAP exactMatch HGNC:4235",
+    "GRB2 exactMatch HGNC:4566",
+    "HGF exactMatch HGNC:4893",
+    "HGS exactMatch HGNC:4897",
+    "HLA-G exactMatch HGNC:4964",
+    "HPRT1 exactMatch HGNC:5157",
+    "HSPA1A exactMatch HGNC:5232",
+    "IDO closeMatch HGNC:6059",
+    "IFN-gamma exactMatch HGNC:5438",
+    "IGF-1 exactMatch HGNC:5464",
+    "IGF-1R exactMatch HGNC:5465",
+    "IL-10 exactMatch HGNC:5962",
+    "IL-15 exactMatch HGNC:5977",
+    "IL-2 exactMatch HGNC:6001",
+    "IL-6 exactMatch HGNC:6018",
+    "IL-6R exactMatch HGNC:6019",
+    "IL-8 exactMatch HGNC:6025",
+    "LOX exactMatch HGNC:6664",
+    "MAP3K7 exactMatch HGNC:6859",
+    "MCL1 exactMatch HGNC:6943",
+    "MCP-1 exactMatch HGNC:10618",
+    "MEK1-2 narrowMatch HGNC:6840",
+    "MEK1-2 narrowMatch HGNC:6842",
+    "MPG exactMatch HGNC:7211",
+    "MSH2 exactMatch HGNC:7325",
+    "NF-kB narrowMatch HGNC:7794",
+    "NF-kB narrowMatch HGNC:9955",
+    "NRG1 exactMatch HGNC:7997",
+    "NT-3 exactMatch HGNC:8023",
+    "NeuN exactMatch HGNC:27097",
+    "OGT exactMatch HGNC:8127",
+    "PAFAH1B1 exactMatch HGNC:8574",
+    "PCNA exactMatch HGNC:8729",
+    "PI3K narrowMatch HGNC:8975",
+    "PLOD3 exactMatch HGNC:9083",
+    "PTEN exactMatch HGNC:9588",
+    "RALA exactMatch HGNC:9839",
+    "SDF-1 exactMatch HGNC:10672",
+    "SMAD4 exactMatch HGNC:6770",
+    "Sox2 exactMatch HGNC:11195",
+    "TGF-beta narrowMatch HGNC:11766",
+    "TGF-beta1 exactMatch HGNC:11766",
+    "TNF-alpha exactMatch HGNC:11892",
+    "TRAIL exactMatch HGNC:11925",
+    "Twist1 exactMatch HGNC:12428",
+    "VEGF closeMatch HGNC:12680",
+    "alpha-SMA exactMatch HGNC:130",
+    "calbindin closeMatch HGNC:1434",
+    "collagen-I narrowMatch HGNC:2197",
+    "galectin-3 exactMatch HGNC:6563",
+    "galectin-9 exactMatch HGNC:6570",
+    "p21 exactMatch HGNC:1784",
+    "vimentin exactMatch HGNC:12692",
+)
+
+
+def test_findings_on_misidentified_cell_lines_with_cellosaurus(store):
+    """Cellosaurus flags SMMC-7721, BEL-7402, SGC-7901 (HeLa), HepG2 (hepatoblastoma), MKN28, U-87MG ATCC, U-118MG."""
+    found = {}
+    for row in run(store, "findings-on-misidentified-cell-lines-with-cellosaurus"):
+        assert row["cellosaurus"] == "https://www.cellosaurus.org/" + dict(MISID_KEYS)[row["cellLine"]]
+        found.setdefault((row["cellLine"], row["cellosaurus"].rsplit("/", 1)[1]), []).append(
+            row["finding"].replace("finding-", ""))
+        assert row["problem"]
+    assert {k: " ".join(v) for k, v in found.items()} == MISID
+
+
+MISID_KEYS = tuple(MISID)
+
+
+def test_cancers_by_mondo_id(store):
+    result = run(store, "cancers-by-mondo-id")
+    assert tuple(f"{r['class'][len(MSC):]} {r['xref']}" for r in result) == MONDO
+    assert all(r["mondo"] == "http://purl.obolibrary.org/obo/MONDO_" + r["xref"][6:] for r in result)
+    # breast adenocarcinoma is not breast carcinoma (MONDO:0004989 is only a broad match)
+    assert "BreastAdenocarcinoma MONDO:0004988" in MONDO and not any("MONDO:0004989" in m for m in MONDO)
+
+
+def test_mediators_by_hgnc_id(store):
+    result = run(store, "mediators-by-hgnc-id")
+    assert tuple(f"{r['mediator']} {r['match']} HGNC:{r['hgnc'].rsplit('/', 1)[1]}" for r in result) == HGNC
+
+
+def test_cell_lines_by_cellosaurus_iri(store):
+    assert run(store, "cell-lines-by-cellosaurus-iri") == [
+        {"cellLine": "Jurkat", "accession": "CVCL_0065", "findings": str(_jurkat_findings(store))}]
+
+
+def _jurkat_findings(store) -> int:
+    (row,) = rows(store, """PREFIX msc: <https://w3id.org/msc-kg/ontology/> PREFIX mscd: <https://w3id.org/msc-kg/id/>
+        SELECT (COUNT(DISTINCT ?f) AS ?n) WHERE { ?f a msc:Finding ; msc:targetCellLine mscd:cellline-Jurkat }""")
+    return int(row["n"])
+
+
+def test_every_linker_query_has_an_exact_answer_test():
+    for path in LINKERS.glob("*.rq"):
+        assert f"test_{path.stem.replace('-', '_')}" in globals(), path.name
