@@ -1,0 +1,524 @@
+"""The msc-kg benchmark: this endpoint vs the Oxigraph server, rdflib-endpoint and rdflib, by size.
+
+    python benchmarks/run.py --quick                    # sizes 1e4,1e5; < 2 min on 2 cores
+    python benchmarks/run.py                            # sizes 1e4,1e5,1e6; < 10 min on 2 cores
+    python benchmarks/run.py --sizes 1e4,1e5,1e6,5e6    # adds the 5·10⁶ load check (longer)
+
+Per size (graphs from benchmarks/generate.py, cached in benchmarks/results/):
+* load time and memory: in-process pyoxigraph (``Store.bulk_load``), rdflib ``Graph.parse``,
+  this project's ``server.py --data FILE`` (process start → /health answers; RSS/PSS of the
+  server and its query workers), ``oxigraph serve`` in memory (start + POST /store) and on disk
+  (``oxigraph load`` + ``serve-read-only``), ``rdflib-endpoint serve FILE``;
+* per query (benchmarks/queries.py MIX + queries/*.rq): median and p95, in-process (pyoxigraph;
+  rdflib only up to --rdflib-max triples) and over HTTP on loopback. HTTP figures are *cold*
+  (each request carries a unique comment, so no result cache answers); this project's server is
+  also measured *warm* (the same text repeated: its LRU cache answers);
+* throughput with 1, 8 and 32 client threads over the mixed set (bounded requests and seconds);
+* scaling exponents: the log-log slope of load time and of each query median versus triples.
+
+Every query runs under a time limit (in-process engines run in a child process that is killed
+and restarted on timeout). Prints Markdown tables, writes benchmarks/results/bench-<time>.json.
+Peers that are not installed (``pip install oxigraph rdflib-endpoint uvicorn``) are skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import generate  # noqa: E402
+from load import (Client, count_results, drive, free_port, memory, mixed_queries, nonce,  # noqa: E402
+                  start_msc, stop, wait_http)
+from queries import HEAVY, MIX, TRIVIAL, competency, form  # noqa: E402
+
+RESULTS = HERE / "results"
+BIN = Path(sys.executable).parent
+
+
+# ------------------------------------------------------------------ in-process engines (child)
+def _engine_child(kind: str, path: str, conn) -> None:
+    t = time.perf_counter()
+    if kind == "pyoxigraph":
+        import pyoxigraph as ox
+
+        store = ox.Store()
+        store.bulk_load(path=path, format=ox.RdfFormat.N_TRIPLES)
+
+        def run(q):
+            r = store.query(q)
+            if isinstance(r, ox.QueryBoolean):
+                return 1
+            return sum(1 for _ in r)
+    else:
+        import rdflib
+
+        g = rdflib.Graph()
+        g.parse(path, format="nt")
+
+        def run(q):
+            r = g.query(q)
+            if r.type == "ASK":
+                return 1
+            return len(r.graph) if r.type in ("CONSTRUCT", "DESCRIBE") else sum(1 for _ in r)
+    conn.send(("loaded", time.perf_counter() - t, _hwm_mb()))
+    while True:
+        try:
+            msg = conn.recv()
+        except EOFError:
+            return
+        _, q, reps, budget = msg
+        times, rows = [], None
+        start = time.perf_counter()
+        try:
+            t = time.perf_counter()
+            rows = run(q)  # warm-up, untimed unless it already spent the budget
+            if time.perf_counter() - t > budget:
+                times.append(time.perf_counter() - t)
+            while len(times) < reps and time.perf_counter() - start <= budget:
+                t = time.perf_counter()
+                rows = run(q)
+                times.append(time.perf_counter() - t)
+            conn.send(("ok", times, rows))
+        except Exception as exc:  # noqa: BLE001
+            conn.send(("error", f"{type(exc).__name__}: {exc}", None))
+
+
+def _hwm_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+class InProcess:
+    """An engine loaded in a forked child; a query past ``timeout`` kills and reloads it."""
+
+    def __init__(self, kind: str, path: Path, load_limit: float = 600):
+        self.kind, self.path = kind, str(path)
+        self.load_s, self.hwm_mb = self._start(load_limit)
+
+    def _start(self, limit: float):
+        ctx = mp.get_context("fork")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_engine_child, args=(self.kind, self.path, child), daemon=True)
+        self.proc.start()
+        child.close()
+        if not self.conn.poll(limit):
+            self.close()
+            raise TimeoutError(f"{self.kind} did not load {self.path} in {limit:g} s")
+        _, load_s, hwm = self.conn.recv()
+        return load_s, hwm
+
+    def time(self, q: str, reps: int, budget: float, timeout: float) -> dict:
+        self.conn.send(("run", q, reps, budget))
+        if not self.conn.poll(timeout + budget):
+            self.close()
+            self._start(600)
+            return {"timeout": True}
+        status, a, b = self.conn.recv()
+        if status != "ok":
+            return {"error": a}
+        return _summary(a, rows=b)
+
+    def close(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(5)
+
+
+def _summary(times: list[float], **extra) -> dict:
+    ms = sorted(t * 1000 for t in times)
+    p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
+    return {"median_ms": round(statistics.median(ms), 3), "p95_ms": round(p95, 3), "n": len(ms),
+            **extra}
+
+
+# ------------------------------------------------------------------ HTTP servers
+class Server:
+    """A started HTTP endpoint: process, URL, load seconds, and how to stop it."""
+
+    def __init__(self, name, proc, url, load_s, cleanup=None, restart=None):
+        self.name, self.proc, self.url, self.load_s = name, proc, url, load_s
+        self.cleanup, self.restart = cleanup, restart
+
+    def stop(self):
+        stop(self.proc)
+        if self.cleanup:
+            self.cleanup()
+
+
+def start_oxigraph_memory(path: Path, timeout: float) -> Server:
+    port = free_port()
+    t = time.perf_counter()
+    proc = subprocess.Popen([str(BIN / "oxigraph"), "serve", "--bind", f"127.0.0.1:{port}",
+                             "--timeout-s", str(int(math.ceil(timeout)))],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_http(f"http://127.0.0.1:{port}/", proc, 30)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    with open(path, "rb") as fh:
+        conn.request("POST", "/store?default", body=fh,
+                     headers={"Content-Type": "application/n-triples",
+                              "Content-Length": str(path.stat().st_size)})
+        r = conn.getresponse()
+        r.read()
+    conn.close()
+    if r.status >= 300:
+        stop(proc)
+        raise RuntimeError(f"oxigraph POST /store answered {r.status}")
+    return Server("oxigraph-mem", proc, f"http://127.0.0.1:{port}/query", time.perf_counter() - t)
+
+
+def start_oxigraph_disk(path: Path, timeout: float) -> Server:
+    port = free_port()
+    loc = RESULTS / f"oxigraph-db-{os.getpid()}"
+    shutil.rmtree(loc, ignore_errors=True)
+    t = time.perf_counter()
+    subprocess.run([str(BIN / "oxigraph"), "load", "--location", str(loc), "--file", str(path)],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([str(BIN / "oxigraph"), "serve-read-only", "--location", str(loc),
+                             "--bind", f"127.0.0.1:{port}",
+                             "--timeout-s", str(int(math.ceil(timeout)))],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_http(f"http://127.0.0.1:{port}/", proc, 60)
+    return Server("oxigraph-disk", proc, f"http://127.0.0.1:{port}/query", time.perf_counter() - t,
+                  cleanup=lambda: shutil.rmtree(loc, ignore_errors=True))
+
+
+def start_rdflib_endpoint(path: Path, timeout: float) -> Server:
+    port = free_port()
+    t = time.perf_counter()
+    proc = subprocess.Popen([str(BIN / "rdflib-endpoint"), "serve", str(path), "--host", "127.0.0.1",
+                             "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}/"  # rdflib-endpoint 0.6 serves SPARQL at the root
+    wait_http(url + "?" + urllib.parse.urlencode({"query": "ASK {}"}), proc, 300)
+    srv = Server("rdflib-endpoint", proc, url, time.perf_counter() - t)
+    srv.restart = lambda: start_rdflib_endpoint(path, timeout)  # a timed-out query blocks it
+    return srv
+
+
+def start_this(path: Path, timeout: float) -> Server:
+    proc, url, load_s = start_msc([str(path)], timeout=timeout)
+    return Server("msc-kg", proc, url, load_s)
+
+
+WARMUP = 2  # untimed requests per query and server (this server forks 2 query workers on 2 cores)
+
+
+def http_time(srv: Server, q: str, reps: int, budget: float, timeout: float, cold: bool) -> dict:
+    """Median/p95 of ``q`` over HTTP: one untimed request first, then up to ``reps`` timed."""
+    cl = Client(srv.url, timeout)
+    times, rows, first = [], None, None
+    try:
+        start = time.perf_counter()
+        for k in range(reps + WARMUP):
+            text = nonce(q) if cold else q
+            t = time.perf_counter()
+            status, body, headers = cl.query(text)
+            dt = time.perf_counter() - t
+            if status != 200:
+                return {"error": f"HTTP {status}: {body[:200]!r}"}
+            if k == 0:
+                rows, first = count_results(q, body), dt
+            if k < WARMUP:
+                if dt > budget and (cold or k > 0):  # slow query: the budget allows one sample
+                    return _summary([dt], rows=rows, first_ms=round(first * 1000, 3))
+                continue
+            times.append(dt)
+            if time.perf_counter() - start > budget:
+                break
+    except (TimeoutError, OSError) as exc:
+        if srv.restart:
+            srv.stop()
+            new = srv.restart()
+            srv.proc, srv.url = new.proc, new.url
+        return {"timeout": True, "error": f"{type(exc).__name__}"}
+    finally:
+        cl.close()
+    return _summary(times or [first], rows=rows, first_ms=round(first * 1000, 3))
+
+
+# ------------------------------------------------------------------ the run
+def slope(points: list[tuple[float, float]]) -> float | None:
+    """Least-squares slope of log(y) on log(x)."""
+    pts = [(math.log(x), math.log(y)) for x, y in points if x > 0 and y and y > 0]
+    if len(pts) < 2:
+        return None
+    mx = statistics.fmean(p[0] for p in pts)
+    my = statistics.fmean(p[1] for p in pts)
+    den = sum((p[0] - mx) ** 2 for p in pts)
+    return round(sum((p[0] - mx) * (p[1] - my) for p in pts) / den, 2) if den else None
+
+
+def bench_size(size: int, args, queries: dict[str, str], log) -> dict:
+    path = generate.ensure(size, args.seed)
+    triples = sum(1 for _ in open(path, "rb"))
+    res = {"size": size, "triples": triples, "file_mb": round(path.stat().st_size / 2**20, 1),
+           "load": {}, "memory": {}, "queries": {}, "throughput": {}}
+    log(f"== size {size} ({triples} triples, {path.name})")
+
+    def record(target: str, name: str, fig: dict) -> None:
+        res["queries"].setdefault(name, {})[target] = fig
+
+    # in-process engines
+    engines = [("pyoxigraph", "inproc-oxigraph")]
+    if size <= args.rdflib_max:
+        engines.append(("rdflib", "inproc-rdflib"))
+    for kind, target in engines:
+        eng = InProcess(kind, path)
+        res["load"][target] = round(eng.load_s, 3)
+        res["memory"][target] = {"main_hwm_mb": eng.hwm_mb}
+        log(f"  {target}: loaded in {eng.load_s:.2f} s")
+        slow_budget = args.rdflib_budget if kind == "rdflib" else None
+        t_all = time.perf_counter()
+        for name, q in queries.items():
+            if slow_budget and time.perf_counter() - t_all > slow_budget:
+                record(target, name, {"skipped": "rdflib time budget spent"})
+                continue
+            record(target, name, eng.time(q, args.reps, args.budget,
+                                          args.rdflib_timeout if kind == "rdflib" else args.timeout))
+        eng.close()
+
+    # HTTP servers
+    starters = [("msc-kg", start_this)]
+    if (BIN / "oxigraph").exists():
+        starters.append(("oxigraph-mem", start_oxigraph_memory))
+        if not args.no_disk:
+            starters.append(("oxigraph-disk", start_oxigraph_disk))
+    if (BIN / "rdflib-endpoint").exists() and size <= args.rdflib_max:
+        starters.append(("rdflib-endpoint", start_rdflib_endpoint))
+    for name, starter in starters:
+        try:
+            srv = starter(path, args.timeout if name != "rdflib-endpoint" else args.rdflib_timeout)
+        except Exception as exc:  # noqa: BLE001 — a peer that cannot start is reported, not fatal
+            log(f"  {name}: could not start: {exc}")
+            res["load"][name] = f"failed: {exc}"
+            continue
+        try:
+            res["load"][name] = round(srv.load_s, 3)
+            res["memory"][name] = {"after_load": memory(srv.proc.pid)}
+            log(f"  {name}: serving after {srv.load_s:.2f} s, {res['memory'][name]['after_load']}")
+            is_rdflib = name == "rdflib-endpoint"
+            t_all = time.perf_counter()
+            modes = [("cold", True)] + ([("warm", False)] if name == "msc-kg" else [])
+            for mode, cold in modes:
+                target = f"{name}" if mode == "cold" else f"{name}-warm"
+                for qn, q in queries.items():
+                    if is_rdflib and time.perf_counter() - t_all > args.rdflib_budget:
+                        record(target, qn, {"skipped": "rdflib time budget spent"})
+                        continue
+                    record(target, qn, http_time(srv, q, args.reps, args.budget,
+                                                 args.rdflib_timeout if is_rdflib else args.timeout,
+                                                 cold))
+            # throughput: the mixed set minus heavy queries and any that timed out anywhere here
+            mix = {k: v for k, v in queries.items() if k not in HEAVY
+                   and not any(f.get("timeout") or f.get("error") or f.get("skipped")
+                               for f in res["queries"][k].values())}
+            if is_rdflib:
+                mix = {k: v for k, v in mix.items() if k in MIX}
+            tp_modes = [("cold", True)] + ([("warm", False)] if name == "msc-kg" else [])
+            if args.quick and name == "oxigraph-disk":
+                tp_modes = []  # --quick: the on-disk server gets per-query figures only
+            for mode, cold in tp_modes:
+                target = name if mode == "cold" else f"{name}-warm"
+                for clients in args.clients:
+                    r = drive(srv.url, mix, clients, args.tp_requests if not is_rdflib else
+                              max(20, args.tp_requests // 10), args.tp_seconds, cold=cold,
+                              timeout=args.timeout)
+                    r.pop("cold", None)
+                    res["throughput"].setdefault(target, {})[str(clients)] = r
+                    log(f"  {target} x{clients}: {r['throughput_rps']} req/s, p50 {r['p50_ms']} ms,"
+                        f" errors {r['errors']}")
+            res["memory"][name]["after_run"] = memory(srv.proc.pid)
+        finally:
+            srv.stop()
+    return res
+
+
+TARGETS = ["inproc-oxigraph", "inproc-rdflib", "msc-kg", "msc-kg-warm", "oxigraph-mem",
+           "oxigraph-disk", "rdflib-endpoint"]
+
+
+def _cell(fig: dict | None, p95: bool = False) -> str:
+    if not fig:
+        return "–"
+    if fig.get("timeout"):
+        return "timeout"
+    if fig.get("skipped"):
+        return "skip"
+    if fig.get("error"):
+        return "error"
+    v = f"{fig['median_ms']:.3g}" if fig["median_ms"] < 100 else f"{fig['median_ms']:.0f}"
+    return v + (f" / {fig['p95_ms']:.3g}" if p95 else "")
+
+
+def _ratio(a: dict | None, b: dict | None) -> str:
+    if a and b and "median_ms" in a and "median_ms" in b and b["median_ms"] > 0:
+        return f"{a['median_ms'] / b['median_ms']:.2g}×"
+    return "–"
+
+
+def geo(values):
+    v = [x for x in values if x and x > 0]
+    return math.exp(statistics.fmean(math.log(x) for x in v)) if v else None
+
+
+def markdown(report: dict) -> str:
+    out = []
+    sizes = report["sizes"]
+    for s in sizes:
+        targets = [t for t in TARGETS if any(t in q for q in s["queries"].values())]
+        out.append(f"\n### {s['triples']:,} triples — median ms (msc-kg: median / p95)\n")
+        out.append("| query | " + " | ".join(targets) + " | oxigraph-mem ÷ msc-kg | rdflib-endpoint ÷ msc-kg |")
+        out.append("|---" * (len(targets) + 3) + "|")
+        names = [n for n in s["queries"] if not n.startswith("cq:")]
+        for n in names:
+            q = s["queries"][n]
+            cells = [_cell(q.get(t), p95=(t == "msc-kg")) for t in targets]
+            out.append(f"| {n} | " + " | ".join(cells) + f" | {_ratio(q.get('oxigraph-mem'), q.get('msc-kg'))}"
+                       f" | {_ratio(q.get('rdflib-endpoint'), q.get('msc-kg'))} |")
+        cq = [n for n in s["queries"] if n.startswith("cq:")]
+        if cq:
+            cells = []
+            for t in targets:
+                figs = [s["queries"][n].get(t) or {} for n in cq]
+                ok = [f["median_ms"] for f in figs if "median_ms" in f]
+                g = geo(ok)
+                cells.append(f"{g:.3g} ({len(ok)}/{len(cq)})" if g else "–")
+            gm = geo([s["queries"][n]["oxigraph-mem"]["median_ms"] / s["queries"][n]["msc-kg"]["median_ms"]
+                      for n in cq if "median_ms" in (s["queries"][n].get("oxigraph-mem") or {})
+                      and "median_ms" in (s["queries"][n].get("msc-kg") or {})])
+            out.append(f"| {len(cq)} competency queries (geo-mean, answered/all) | " + " | ".join(cells)
+                       + f" | {f'{gm:.2g}×' if gm else '–'} | |")
+        out.append(f"\n**Load / memory at {s['triples']:,} triples**\n")
+        out.append("| engine | load s | memory MB (RSS of process tree / PSS) |\n|---|---:|---|")
+        for t, v in s["load"].items():
+            mem = s["memory"].get(t, {})
+            if "after_run" in mem:
+                m_ = f"{mem['after_load']['rss_mb']} / {mem['after_load']['pss_mb']} after load; " \
+                     f"{mem['after_run']['rss_mb']} / {mem['after_run']['pss_mb']} after run"
+            elif "main_hwm_mb" in mem:
+                m_ = f"peak {mem['main_hwm_mb']} (in-process)"
+            else:
+                m_ = "–"
+            out.append(f"| {t} | {v} | {m_} |")
+        if s["throughput"]:
+            out.append(f"\n**Throughput at {s['triples']:,} triples** (req/s, p50 / p99 ms, errors)\n")
+            levels = sorted({int(c) for v in s["throughput"].values() for c in v})
+            out.append("| server | " + " | ".join(f"{c} clients" for c in levels) + " |")
+            out.append("|---" * (len(levels) + 1) + "|")
+            for t, v in s["throughput"].items():
+                out.append(f"| {t} | " + " | ".join(
+                    f"{v[str(c)]['throughput_rps']} ({v[str(c)]['p50_ms']} / {v[str(c)]['p99_ms']}, "
+                    f"{v[str(c)]['errors']})" if str(c) in v else "–" for c in levels) + " |")
+    if len(sizes) > 1 and report.get("exponents"):
+        ex = report["exponents"]
+        out.append("\n### Scaling exponent (log-log slope vs triples; 1 = linear, 2 = quadratic)\n")
+        cols = [t for t in ("inproc-oxigraph", "msc-kg", "oxigraph-mem") if t in ex["load"] or
+                any(t in v for v in ex["queries"].values())]
+        out.append("| | " + " | ".join(cols) + " |\n" + "|---" * (len(cols) + 1) + "|")
+        out.append("| load | " + " | ".join(str(ex["load"].get(t, "–")) for t in cols) + " |")
+        for n, v in ex["queries"].items():
+            if not n.startswith("cq:"):
+                out.append(f"| {n} | " + " | ".join(str(v.get(t, "–")) for t in cols) + " |")
+        cq = [v.get("inproc-oxigraph") for n, v in ex["queries"].items() if n.startswith("cq:")]
+        cq = [x for x in cq if x is not None]
+        if cq:
+            out.append(f"| competency queries (in-process: median / max) | "
+                       f"{statistics.median(cq):.2f} / {max(cq):.2f} | | |")
+    return "\n".join(out)
+
+
+def exponents(sizes: list[dict]) -> dict:
+    ex = {"load": {}, "queries": {}}
+    for t in ("inproc-oxigraph", "inproc-rdflib", "msc-kg", "oxigraph-mem", "oxigraph-disk"):
+        pts = [(s["triples"], s["load"].get(t)) for s in sizes if isinstance(s["load"].get(t), float)]
+        if (k := slope(pts)) is not None:
+            ex["load"][t] = k
+    for name in sizes[0]["queries"]:
+        for t in ("inproc-oxigraph", "msc-kg", "oxigraph-mem"):
+            pts = [(s["triples"], (s["queries"].get(name, {}).get(t) or {}).get("median_ms"))
+                   for s in sizes]
+            if (k := slope(pts)) is not None:
+                ex["queries"].setdefault(name, {})[t] = k
+    return ex
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", default=None, help="comma-separated triple counts (default 1e4,1e5,1e6)")
+    p.add_argument("--quick", action="store_true", help="sizes 1e4,1e5, fewer repetitions (< 2 min)")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--reps", type=int, default=None, help="timed repetitions per query (default 15; quick 5)")
+    p.add_argument("--budget", type=float, default=None,
+                   help="seconds of repetitions per query and engine (default 1.0; quick 0.3)")
+    p.add_argument("--timeout", type=float, default=20.0, help="per-query limit in seconds")
+    p.add_argument("--rdflib-max", type=generate.parse_size, default=100_000,
+                   help="largest size given to rdflib and rdflib-endpoint (default 1e5)")
+    p.add_argument("--rdflib-timeout", type=float, default=None, help="per-query limit for rdflib (5; quick 2)")
+    p.add_argument("--rdflib-budget", type=float, default=None,
+                   help="total seconds per rdflib engine and size (60; quick 5)")
+    p.add_argument("--clients", default="1,8,32")
+    p.add_argument("--tp-requests", type=int, default=None, help="requests per throughput level (1500; quick 300)")
+    p.add_argument("--tp-seconds", type=float, default=None, help="seconds per throughput level (5; quick 1)")
+    p.add_argument("--no-disk", action="store_true", help="skip the on-disk Oxigraph server")
+    p.add_argument("--no-competency", action="store_true", help="skip queries/*.rq")
+    args = p.parse_args(argv)
+    q = args.quick
+    args.sizes = [generate.parse_size(x) for x in (args.sizes or ("1e4,1e5" if q else "1e4,1e5,1e6")).split(",")]
+    args.reps = args.reps or (5 if q else 15)
+    args.budget = args.budget or (0.3 if q else 1.0)
+    args.rdflib_timeout = args.rdflib_timeout or (2.0 if q else 5.0)
+    args.rdflib_budget = args.rdflib_budget or (5.0 if q else 60.0)
+    args.tp_requests = args.tp_requests or (300 if q else 1500)
+    args.tp_seconds = args.tp_seconds or (1.0 if q else 5.0)
+    args.clients = [int(c) for c in args.clients.split(",")]
+    if not generate.DEFAULT_SEED_GRAPH.exists():
+        print("error: build/msc-kg.nt is missing; run `python -m msc_kg.cli build --no-reason`",
+              file=sys.stderr)
+        return 2
+    queries = dict(MIX)
+    if not args.no_competency:
+        queries.update(competency())
+    t0 = time.perf_counter()
+
+    def log(msg):
+        print(f"[{time.perf_counter() - t0:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
+    import pyoxigraph
+    report = {"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "argv": sys.argv[1:],
+              "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                          "platform": platform.platform(), "pyoxigraph": pyoxigraph.__version__},
+              "settings": {k: v for k, v in vars(args).items()},
+              "trivial": sorted(TRIVIAL), "heavy": sorted(HEAVY), "sizes": []}
+    for size in args.sizes:
+        report["sizes"].append(bench_size(size, args, queries, log))
+    report["exponents"] = exponents(report["sizes"])
+    report["seconds"] = round(time.perf_counter() - t0, 1)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps(report, indent=2, default=str))
+    print(markdown(report))
+    print(f"\n{len(args.sizes)} sizes in {report['seconds']} s; JSON: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
