@@ -8,7 +8,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rdflib import Graph
+from rdflib import Graph, URIRef
+from rdflib.namespace import OWL
 
 from msc_kg import __version__, paths
 from msc_kg.derive import derive
@@ -59,22 +60,21 @@ def full_graph(loaded: Loaded) -> Loaded:
     return loaded
 
 
-def assemble(files: list[Path] | None = None) -> tuple[Loaded, Report]:
+def assemble(files: list[Path] | None = None, shapes: Graph | None = None) -> tuple[Loaded, Report]:
     """Load and derive, then validate; the report says whether the result may be released."""
     loaded = full_graph(load(files))
-    return loaded, validate_loaded(loaded, shapes_graph())
+    return loaded, validate_loaded(loaded, shapes if shapes is not None else shapes_graph())
 
 
 def _version_of(graph: Graph, ontology_iri: str) -> str:
-    from rdflib import URIRef
-    from rdflib.namespace import OWL
     return str(graph.value(URIRef(ontology_iri), OWL.versionInfo) or "")
 
 
 def build(out_dir: Path | None = None, reasoner: bool = True, write_owl: bool = True) -> Built:
     """Run the whole build; raise ValidationFailed or Inconsistent instead of writing bad data."""
     started = time.perf_counter()
-    loaded, report = assemble()
+    shapes = shapes_graph()
+    loaded, report = assemble(shapes=shapes)
     if not report.conforms:
         raise ValidationFailed(report)
     verdict, note = None, "reasoner not run (--no-reason)"
@@ -92,7 +92,6 @@ def build(out_dir: Path | None = None, reasoner: bool = True, write_owl: bool = 
     write_sssom(out / "msc-kg.sssom.tsv")
     if write_owl:
         paths.ONTOLOGY_OWL.write_text(owl_release(), encoding="utf-8")
-    shapes = shapes_graph()
     manifest = {
         "version": __version__,
         "source_digest": source_digest(),

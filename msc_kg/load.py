@@ -10,9 +10,7 @@ from rdflib import Graph, URIRef
 
 from msc_kg import paths
 from msc_kg.errors import SourceParseError
-
-MSC = "https://w3id.org/msc-kg/ontology/"
-MSCD = "https://w3id.org/msc-kg/id/"
+from msc_kg.namespaces import MSC, MSCD
 
 # rdflib's parsers name the line in different ways; these cover Turtle/N-Triples and RDF/XML.
 _LINE_PATTERNS = [re.compile(r"at line (\d+)"), re.compile(r"line (\d+)"), re.compile(r":(\d+):\d+:")]

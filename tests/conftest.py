@@ -31,10 +31,8 @@ def release(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def store(release):
-    """A pyoxigraph Store loaded from the temporary release."""
-    import pyoxigraph
+    """A pyoxigraph Store loaded from the temporary release (the way the endpoint loads it)."""
+    from msc_kg.release import load_release
 
     out, _ = release
-    store = pyoxigraph.Store()
-    store.bulk_load(path=str(out / "msc-kg.nt"), format=pyoxigraph.RdfFormat.N_TRIPLES)
-    return store
+    return load_release(out)[0]

@@ -36,8 +36,9 @@ def test_suppressing_immune_effector_cells_is_pro_tumour(graph):
 
 
 def test_modulates_gets_no_tumour_effect(graph):
-    for f in findings_where(graph, "msc:effectDirection msc:Modulates ."):
-        assert effect_of(graph, f) is None
+    modulating = findings_where(graph, "msc:effectDirection msc:Modulates .")
+    assert modulating
+    assert {effect_of(graph, f) for f in modulating} == {None}
 
 
 def test_every_finding_has_at_most_one_tumour_effect(graph):

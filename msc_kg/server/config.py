@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 
+from msc_kg.namespaces import MSC as ONTOLOGY_NS
+from msc_kg.namespaces import MSCD as INSTANCE_NS
 from msc_kg.paths import QUERIES_DIR
-
-INSTANCE_NS = "https://w3id.org/msc-kg/id/"
-ONTOLOGY_NS = "https://w3id.org/msc-kg/ontology/"
 
 DEFAULTS = {
     "timeout": 30.0,  # seconds a query may run before its worker is killed (503)

@@ -16,12 +16,14 @@ from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph as ox
 
+from msc_kg.namespaces import MSC, MSCD
+
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 
 PREFIXES = {
-    "msc": "https://w3id.org/msc-kg/ontology/",
-    "mscd": "https://w3id.org/msc-kg/id/",
+    "msc": MSC,
+    "mscd": MSCD,
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
     "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
     "owl": "http://www.w3.org/2002/07/owl#",
