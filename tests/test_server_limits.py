@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import threading
@@ -84,6 +86,53 @@ def test_row_cap_announced_and_truncation_flagged(big_app):
     small = client.get("/sparql", query_string={"query": "SELECT * WHERE { ?s ?p ?o } LIMIT 100"})
     assert small.headers["X-SPARQL-Max-Rows"] == "100"
     assert "X-SPARQL-Truncated" not in small.headers
+
+
+INT = "<http://www.w3.org/2001/XMLSchema#integer>"
+ROWS_IN = {  # how many result rows each format's body holds
+    "application/sparql-results+json": lambda b: len(json.loads(b)["results"]["bindings"]),
+    "application/sparql-results+xml": lambda b: b.count(b"<result>"),
+    "text/csv": lambda b: len(list(csv.reader(io.StringIO(b.decode(), newline="")))) - 1,
+    "text/tab-separated-values": lambda b: b.count(b"\n") - 1,
+}
+
+
+@pytest.mark.parametrize("accept", sorted(ROWS_IN))
+@pytest.mark.parametrize("query, rows, truncated", [
+    ("SELECT ?s WHERE { ?s ?p ?o } LIMIT 100", 100, False),  # exactly the cap: not truncated
+    ("SELECT ?s WHERE { ?s ?p ?o } LIMIT 101", 100, True),  # its own LIMIT above the cap
+    (f"SELECT ?s WHERE {{ ?s ?p ?o FILTER({INT}(?o) < 100) }}", 100, False),  # 100 rows, no LIMIT
+    (f"SELECT ?s WHERE {{ ?s ?p ?o FILTER({INT}(?o) < 101) }}", 100, True),  # one row too many
+    ("SELECT ?s WHERE { ?s ?p ?o } OFFSET 1950", 50, False),
+    ("SELECT ?s ?x WHERE { ?s ?p ?o } VALUES ?x { 1 }", 100, True),  # a trailing VALUES clause
+    ("SELECT ?s WHERE { ?s ?p ?o } # LIMIT 5", 100, True),  # a LIMIT in a comment is no limit
+    (f'SELECT ?s ?t WHERE {{ ?s ?p ?o BIND("a\\r\\nb,{{x}}" AS ?t) FILTER({INT}(?o) < 100) }}', 100, False),
+    (f'SELECT ?s ?t WHERE {{ ?s ?p ?o BIND("a\\r\\nb,{{x}}" AS ?t) FILTER({INT}(?o) < 101) }}', 100, True),
+])
+def test_row_cap_in_every_format(big_app, accept, query, rows, truncated):
+    """The cap is exact whichever writer runs (Oxigraph's or the capped one), in every format."""
+    resp = big_app.test_client().get("/sparql", query_string={"query": query},
+                                     headers={"Accept": accept})
+    assert resp.status_code == 200, resp.data
+    assert ROWS_IN[accept](resp.data) == rows
+    assert resp.headers.get("X-SPARQL-Truncated") == ("true" if truncated else None)
+    assert resp.headers.get("X-SPARQL-Rows") == ("100" if truncated else None)
+
+
+@pytest.mark.parametrize("query, plan", [
+    ("SELECT * { ?s ?p ?o }", "append"),
+    ("SELECT * { ?s ?p ?o } LIMIT 5", "own"),
+    ("SELECT * { ?s ?p ?o } limit 100\n", "own"),
+    ("SELECT * { ?s ?p ?o } LIMIT 5 OFFSET 10", "own"),
+    ("SELECT * { ?s ?p ?o } OFFSET 10 LIMIT 5", "own"),
+    ("SELECT * { ?s ?p ?o } LIMIT 101", None),
+    ("SELECT * { ?s ?p ?o } # LIMIT 5", "append"),
+    ("SELECT * { { SELECT * { ?s ?p ?o } LIMIT 5 } }", "append"),
+    ("SELECT ?LIMIT { ?s ?p ?LIMIT } ORDER BY ?LIMIT", "append"),
+])
+def test_limit_plan(query, plan):
+    from msc_kg.server.results import limit_plan
+    assert limit_plan(query, 100) == plan
 
 
 def test_row_cap_on_construct(big_app):

@@ -75,7 +75,7 @@ def query_view() -> Response:
     cached = None if scan.volatile else state.cache.get(key)
     if cached is None:
         job = {
-            "query": req.query, "base": cfg["base_iri"], "union": cfg["union_default_graph"],
+            "query": req.query, "form": scan.form, "base": cfg["base_iri"], "union": cfg["union_default_graph"],
             "default_graph": req.default_graph, "named_graphs": req.named_graphs,
             "results_fmt": results_choice[1] if results_choice else None,
             "graph_fmt": graph_choice[1] if graph_choice else None,

@@ -98,7 +98,7 @@ def _execute(store: ox.Store, job: dict) -> tuple:
         kwargs["named_graphs"] = [ox.NamedNode(i) for i in job["named_graphs"]]
     max_rows = job["max_rows"]
     try:
-        result = store.query(job["query"], **kwargs)
+        result, bounded = _query(store, job["query"], job.get("form"), max_rows, kwargs)
         if isinstance(result, ox.QueryBoolean):
             fmt = job.get("results_fmt")
             if fmt is None:
@@ -108,7 +108,8 @@ def _execute(store: ox.Store, job: dict) -> tuple:
             fmt = job.get("results_fmt")
             if fmt is None:
                 return ("not_acceptable", "results")
-            return ("ok", "results", fmt, *results.write_solutions(result, fmt, max_rows))
+            write = results.write_bounded if bounded else results.write_solutions
+            return ("ok", "results", fmt, *write(result, fmt, max_rows))
         fmt = job.get("graph_fmt")
         if fmt is None:
             return ("not_acceptable", "graph")
@@ -119,6 +120,17 @@ def _execute(store: ox.Store, job: dict) -> tuple:
         return ("syntax", str(exc))
     except OSError as exc:  # Oxigraph reports evaluation failures (e.g. SERVICE) as OSError
         return ("error", str(exc))
+
+
+def _query(store: ox.Store, query: str, form: str | None, max_rows: int, kwargs: dict):
+    """Evaluate ``query``; return (result, whether a SELECT's rows are bounded by max_rows + 1)."""
+    plan = results.limit_plan(query, max_rows) if form == "SELECT" else None
+    if plan == "append":
+        try:
+            return store.query(f"{query}\nLIMIT {max_rows + 1}", **kwargs), True
+        except SyntaxError:  # a trailing VALUES clause, or a malformed query: run it as written
+            plan = None
+    return store.query(query, **kwargs), plan == "own"
 
 
 def _close_inherited(keep: set[int]) -> None:
