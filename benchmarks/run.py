@@ -11,7 +11,7 @@ Per size (graphs from benchmarks/generate.py, cached in benchmarks/results/):
   (``oxigraph load`` + ``serve-read-only``), ``rdflib-endpoint serve FILE``;
 * per query (benchmarks/queries.py MIX + queries/*.rq): median and p95, in-process (pyoxigraph;
   rdflib only up to --rdflib-max triples) and over HTTP on loopback. HTTP figures are *cold*
-  (each request carries a unique comment, so no result cache answers); this project's server is
+  (each request carries a unique unused PREFIX, so no result cache answers); this project's server is
   also measured *warm* (the same text repeated: its LRU cache answers);
 * throughput with 1, 8 and 32 client threads over the mixed set (bounded requests and seconds);
 * scaling exponents: the log-log slope of load time and of each query median versus triples.

@@ -177,6 +177,22 @@ def test_cache_serves_repeat_without_engine(server_app):
     assert state.cache.hits == hits + 1
 
 
+def test_cache_key_ignores_comments_and_layout_only(server_app):
+    """Queries that differ only in comments and whitespace share one cache entry; a change inside
+    a string literal is a different query."""
+    state = server_app.extensions["msc_kg"]
+    client = server_app.test_client()
+    base = 'SELECT ?s WHERE { ?s ?p "a  b" FILTER(true) }'
+    first = client.get("/sparql", query_string={"query": base})
+    hits = state.cache.hits
+    same = client.get("/sparql", query_string={"query": '# a comment\nSELECT  ?s\nWHERE{?s ?p "a  b"\n'
+                                                         ' FILTER( true )}  # trailing'})
+    assert state.cache.hits == hits + 1
+    assert same.headers["ETag"] == first.headers["ETag"]
+    client.get("/sparql", query_string={"query": base.replace("a  b", "a b")})
+    assert state.cache.hits == hits + 1
+
+
 def test_volatile_query_not_cached(server_client):
     q = {"query": "SELECT (RAND() AS ?r) WHERE {}"}
     a = server_client.get("/sparql", query_string=q)

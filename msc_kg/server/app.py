@@ -16,9 +16,6 @@ from msc_kg.server import dataset, describe, endpoint, negotiate, pages
 from msc_kg.server.cache import ResponseCache
 from msc_kg.server.engine import Engine, EngineError, NotAcceptable
 
-CORS_EXPOSE = "X-SPARQL-Max-Rows, X-SPARQL-Truncated, X-SPARQL-Rows, ETag"
-
-
 @dataclass
 class State:
     """Everything the routes need, stored in ``app.extensions['msc_kg']``."""
@@ -61,6 +58,7 @@ def create_app(graph=None, config: dict | None = None) -> Flask:
     app.extensions["msc_kg"] = State(cfg, engine, stats, ResponseCache(cfg["cache_size"]),
                                      pages.example_queries(cfg["queries_dir"]), about)
     _routes(app)
+    app.wsgi_app = endpoint.SparqlFirst(app.wsgi_app, app.extensions["msc_kg"])
     return app
 
 
@@ -69,8 +67,8 @@ def _routes(app: Flask) -> None:
     state: State = app.extensions["msc_kg"]
 
     @app.route("/sparql", methods=["GET", "POST", "OPTIONS"])
-    def sparql():
-        return endpoint.query_view()
+    def sparql():  # GET and POST are answered by endpoint.SparqlFirst before Flask; OPTIONS here
+        return endpoint.query_view(state, request)
 
     @app.get("/health")
     def health():
@@ -141,24 +139,8 @@ def _routes(app: Flask) -> None:
 
     @app.after_request
     def cors(resp: Response) -> Response:
-        if state.config["cors"]:
-            resp.headers["Access-Control-Allow-Origin"] = "*"
-            resp.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE
-            if request.method == "OPTIONS":  # preflight (Fetch standard, CORS protocol)
-                resp.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-                resp.headers["Access-Control-Allow-Headers"] = (
-                    request.headers.get("Access-Control-Request-Headers")
-                    or "Accept, Content-Type, If-None-Match")
-                resp.headers["Access-Control-Max-Age"] = "86400"
-        return resp
+        return endpoint.add_cors(resp, request, state.config)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        headers = {}
-        if exc.code == 405:
-            headers["Allow"] = ", ".join(sorted(exc.valid_methods or []))
-        message = exc.description
-        if exc.code == 413:
-            message = (f"Request body too large: the limit is {state.config['max_body']} bytes "
-                       "(--max-body).")
-        return endpoint.error(exc.code or 500, f"{exc.code} {exc.name}: {message}", headers)
+        return endpoint.http_error(exc, state.config)

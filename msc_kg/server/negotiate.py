@@ -10,6 +10,7 @@ ranges are ignored; if none remains acceptable the caller answers 406 (RFC 9110 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # kind → ordered rows of (media type, format key). Format keys are understood by results.py.
 # SELECT / ASK: SPARQL 1.1 Query Results JSON, XML, CSV and TSV.
@@ -84,6 +85,7 @@ def _quality(media: str, ranges: list[tuple[str, str, float]]) -> float:
     return best_q
 
 
+@lru_cache(maxsize=512)  # clients repeat their Accept header; the tables are constant tuples
 def choose(accept: str | None, table) -> tuple[str, str] | None:
     """Pick ``(media type, format key)`` from ``table`` for an Accept header, or None (→ 406)."""
     ranges = parse_accept(accept)

@@ -28,6 +28,7 @@ _TOKEN = re.compile(
   | (?P<pname>(?:[^\W\d][\w.\-]*)?:(?:[\w:%\\\-](?:[\w.:%\\\-]*[\w:%\\\-])?)?)
   | (?P<word>[^\W\d][\w\-]*|\d[\w.\-+]*)
   | (?P<punct>\^\^|&&|\|\||<=|>=|!=|[{}()\[\];,.*/+\-=<>!|^@a])
+  | (?P<other>.)
     """,
     re.VERBOSE | re.DOTALL,
 )
@@ -54,31 +55,25 @@ class Scan:
     """What the scanner learned about a query: its form and the SERVICE targets it names."""
 
     form: str | None = None
+    key: str = ""  # the tokens joined by single spaces: equal for queries that differ only in
+    # comments and layout (SPARQL 1.1 §19.7: neither is significant), used as the cache key
     services: list[str] = field(default_factory=list)
     depth: int = 0
     volatile: bool = False  # calls RAND/NOW/UUID/STRUUID/BNODE: never cached
 
 
-def tokens(query: str):
-    """Yield ``(kind, text)`` for the significant tokens of ``query`` (no spaces or comments)."""
-    pos = 0
-    while pos < len(query):
-        m = _TOKEN.match(query, pos)
-        if m is None:
-            yield "other", query[pos]
-            pos += 1
-            continue
-        pos = m.end()
-        kind = m.lastgroup
-        if kind not in ("ws", "comment"):
-            yield kind, m.group()
+def tokens(query: str) -> list[tuple[str, str]]:
+    """The ``(kind, text)`` of the significant tokens of ``query`` (no spaces or comments)."""
+    return [(m.lastgroup, m.group()) for m in _TOKEN.finditer(query)
+            if m.lastgroup != "ws" and m.lastgroup != "comment"]
 
 
 def scan(query: str, base: str) -> Scan:
     """Classify ``query``: its form, nesting depth and the resolved IRIs of its SERVICE clauses."""
     result = Scan()
-    prefixes: dict[str, str] = {}
-    toks = list(tokens(query))
+    prefixes: dict[str, tuple[str, str]] = {}  # name → (base in force, IRI as written)
+    toks = tokens(query)
+    result.key = " ".join(text for _, text in toks)
     depth = 0
     i = 0
     while i < len(toks):
@@ -93,7 +88,7 @@ def scan(query: str, base: str) -> Scan:
             base = urljoin(base, toks[i + 1][1][1:-1])
         elif kind == "word" and upper == "PREFIX" and i + 2 < len(toks):
             if toks[i + 1][0] == "pname" and toks[i + 2][0] == "iri":
-                prefixes[toks[i + 1][1].rstrip(":")] = urljoin(base, toks[i + 2][1][1:-1])
+                prefixes[toks[i + 1][1].rstrip(":")] = (base, toks[i + 2][1][1:-1])
         elif kind == "word" and result.form is None and (
             upper in QUERY_FORMS or upper in UPDATE_KEYWORDS
         ):
@@ -110,7 +105,7 @@ def scan(query: str, base: str) -> Scan:
     return result
 
 
-def _resolve(token: tuple[str, str], prefixes: dict[str, str], base: str) -> str:
+def _resolve(token: tuple[str, str], prefixes: dict[str, tuple[str, str]], base: str) -> str:
     """The absolute IRI a SERVICE target denotes, or "" when it is not a constant IRI."""
     kind, text = token
     if kind == "iri":
@@ -118,7 +113,7 @@ def _resolve(token: tuple[str, str], prefixes: dict[str, str], base: str) -> str
     if kind == "pname" and "\\" not in text:
         prefix, _, local = text.partition(":")
         if prefix in prefixes:
-            return prefixes[prefix] + local
+            return urljoin(*prefixes[prefix]) + local
     return ""  # a variable or anything unexpected: never allowed
 
 
