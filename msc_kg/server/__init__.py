@@ -1,1 +1,1 @@
-"""The SPARQL 1.1 endpoint: a Flask app (create_app) served by waitress (serve.main)."""
+"""The SPARQL 1.1 endpoint: a Flask app (create_app) served by msc_kg.server.http (serve.main)."""

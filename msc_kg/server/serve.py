@@ -1,4 +1,4 @@
-"""Command-line entry point: load the data, build the app and run it under waitress.
+"""Command-line entry point: load the data, build the app and serve it (msc_kg.server.http).
 
 Exit codes: 0 after a clean stop (SIGTERM/SIGINT drain in-flight requests first), 1 when the
 built graph does not conform to its shapes (the validation report is printed), 2 for a usage or
@@ -11,10 +11,8 @@ from __future__ import annotations
 import argparse
 import errno
 import signal
+import socket
 import sys
-import threading
-import time
-import _thread
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="SERVICE endpoints federated queries may call (default: none)")
     p.add_argument("--workers", type=int, default=DEFAULTS["workers"],
                    help="query worker processes (default: %(default)s)")
-    p.add_argument("--threads", type=int, default=16, help="HTTP threads (default: %(default)s)")
+    p.add_argument("--max-connections", type=int, default=512,
+                   help="open client connections (one thread each); more get 503 (default: %(default)s)")
     p.add_argument("--union-default-graph", action="store_true",
                    help="query the union of all named graphs as the default graph")
     return p
@@ -71,18 +70,30 @@ def main(argv=None) -> int:
     except dataset.DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return run(create_app(graph, config), args.host, args.port, args.threads)
+    return run(create_app(graph, config), args.host, args.port, args.max_connections)
 
 
-def run(app, host: str, port: int, threads: int) -> int:
-    """Serve ``app`` with waitress; drain in-flight requests on SIGTERM/SIGINT, then return 0."""
-    from waitress.server import create_server
-
-    inflight = _InFlight(app.wsgi_app)
-    app.wsgi_app = inflight
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (OSError when it cannot be had)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        server = create_server(app, host=host, port=port, threads=threads,
-                               channel_timeout=app.extensions["msc_kg"].config["timeout"] + 30)
+        sock.bind((host, port))
+        sock.listen(1024)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def run(app, host: str, port: int, max_connections: int) -> int:
+    """Serve ``app`` (msc_kg.server.http); drain in-flight requests on SIGTERM/SIGINT, return 0."""
+    from msc_kg.server.http import Server
+
+    cfg = app.extensions["msc_kg"].config
+    try:
+        sock = listen(host, port)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             print(f"error: port {port} on {host} is already in use; choose another with --port",
@@ -90,52 +101,20 @@ def run(app, host: str, port: int, threads: int) -> int:
             return 2
         print(f"error: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
         return 2
+    server = Server(app, sock, max_connections=max_connections, max_body=cfg["max_body"],
+                    read_timeout=30.0, idle_timeout=30.0)
     engine = app.extensions["msc_kg"].engine
-    draining, drained = threading.Event(), threading.Event()
-
-    def drain() -> None:
-        """Stop accepting, wait for in-flight requests (bounded), then stop the loop."""
-        server.accepting = False  # waitress stops polling the listener (no new requests)
-        deadline = time.monotonic() + app.extensions["msc_kg"].config["timeout"] + 5
-        while inflight.count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.2)  # let the event loop flush the last responses
-        drained.set()
-        _thread.interrupt_main()  # runs on_signal in the main thread, which now stops the loop
 
     def on_signal(signum, frame):
-        if drained.is_set():
-            raise KeyboardInterrupt  # waitress's run() catches it and closes the server
-        if not draining.is_set():
-            draining.set()
-            threading.Thread(target=drain, daemon=True).start()
+        server.accepting = False  # the accept loop ends within 0.25 s; then the drain below
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    print(f"msc-kg SPARQL endpoint on http://{host}:{server.effective_port}/sparql", flush=True)
+    print(f"msc-kg SPARQL endpoint on http://{host}:{sock.getsockname()[1]}/sparql", flush=True)
     try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
+        server.serve_forever()
+        server.shutdown(grace=cfg["timeout"] + 5)  # in-flight requests finish; idle ones close
     finally:
-        server.close()
+        sock.close()
         engine.close()
     return 0
-
-
-class _InFlight:
-    """WSGI middleware counting requests being handled, so a shutdown can wait for them."""
-
-    def __init__(self, app):
-        self.app = app
-        self.count = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, environ, start_response):
-        with self._lock:
-            self.count += 1
-        try:
-            return self.app(environ, start_response)
-        finally:
-            with self._lock:
-                self.count -= 1

@@ -1,0 +1,232 @@
+"""The endpoint's HTTP/1.1 server (msc_kg.server.http) on raw loopback sockets: framing, limits,
+keep-alive, and hostile clients (malformed heads, oversized heads and bodies, slow senders)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+
+import pytest
+
+from msc_kg.server.http import Server
+
+
+def echo_app(environ, start_response):
+    """A WSGI app answering with what it was given (or failing on /boom)."""
+    if environ["PATH_INFO"] == "/boom":
+        raise RuntimeError("boom")
+    if environ["PATH_INFO"] == "/fixed":
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "10")])
+        return [] if environ["REQUEST_METHOD"] == "HEAD" else [b"fixed body"]
+    body = json.dumps({
+        "method": environ["REQUEST_METHOD"], "path": environ["PATH_INFO"],
+        "query": environ["QUERY_STRING"], "body": environ["wsgi.input"].read().decode("latin-1"),
+        "headers": {k: v for k, v in environ.items() if k.startswith("HTTP_")},
+        "content_type": environ.get("CONTENT_TYPE"),
+    }).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+@pytest.fixture()
+def serve():
+    """Start a Server on a free loopback port; yields a function making (host, port) for settings."""
+    started = []
+
+    def start(**settings):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        server = Server(echo_app, sock, **settings)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        started.append((server, sock, thread))
+        return sock.getsockname()
+
+    yield start
+    for server, sock, thread in started:
+        server.accepting = False
+        thread.join(2)
+        server.shutdown(0.5)
+        sock.close()
+
+
+def exchange(addr, data: bytes, timeout: float = 5.0) -> bytes:
+    """Send ``data`` and read until the server closes the connection."""
+    with socket.create_connection(addr, timeout=timeout) as s:
+        s.sendall(data)
+        chunks = []
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def status_of(raw: bytes) -> int:
+    return int(raw.split(b" ", 2)[1])
+
+
+def body_of(raw: bytes) -> bytes:
+    return raw.split(b"\r\n\r\n", 1)[1]
+
+
+def test_get_reaches_the_app(serve):
+    raw = exchange(serve(), b"GET /sparql?query=ASK%7B%7D HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status_of(raw) == 200
+    got = json.loads(body_of(raw))
+    assert (got["method"], got["path"], got["query"]) == ("GET", "/sparql", "query=ASK%7B%7D")
+    assert b"Connection: close" in raw and b"\r\nDate: " in raw
+
+
+def test_pipelined_requests_answered_in_order(serve):
+    raw = exchange(serve(), b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    first, second = raw.split(b"HTTP/1.1 200 OK")[1:]
+    assert b'"path": "/a"' in first and b'"path": "/b"' in second
+
+
+def test_chunked_body_is_decoded(serve):
+    raw = exchange(serve(), b"POST /q HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                            b"Content-Type: application/sparql-query\r\nConnection: close\r\n\r\n"
+                            b"3\r\nASK\r\n3\r\n {}\r\n0\r\n\r\n")
+    got = json.loads(body_of(raw))
+    assert got["body"] == "ASK {}" and got["content_type"] == "application/sparql-query"
+
+
+@pytest.mark.parametrize("request_bytes, status, message", [
+    (b"GARBAGE\r\n\r\n", 400, b"Malformed HTTP request"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+     400, b"Malformed HTTP request"),  # request smuggling shape
+    (b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", 400, b"Malformed HTTP request"),
+    (b"\xff\xfe\x00\x01 / HTTP/1.1\r\n\r\n", 400, b"Malformed HTTP request"),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400, b"Malformed HTTP request"),
+])
+def test_malformed_requests_get_400_and_close(serve, request_bytes, status, message):
+    raw = exchange(serve(), request_bytes)
+    assert status_of(raw) == status
+    assert message in body_of(raw) and b"Connection: close" in raw
+
+
+def test_oversized_head_gets_431(serve):
+    addr = serve(max_head=4096)
+    raw = exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 10_000 + b"\r\n\r\n")
+    assert status_of(raw) == 431
+    assert body_of(raw) == b"Request head too large: the limit is 4096 bytes.\n"
+
+
+def test_endless_header_is_cut_off(serve):
+    """A header that never ends is refused once the head passes the limit (not buffered forever)."""
+    addr = serve(max_head=4096)
+    with socket.create_connection(addr, timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nX-Endless: ")
+        try:
+            for _ in range(100):
+                s.sendall(b"a" * 1000)
+        except OSError:
+            pass
+        raw = s.recv(65536)
+    assert status_of(raw) == 431
+
+
+def test_body_over_the_limit_refused_before_reading(serve):
+    addr = serve(max_body=100)
+    raw = exchange(addr, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n")
+    assert status_of(raw) == 413
+    assert body_of(raw) == b"Request body too large: the limit is 100 bytes (--max-body).\n"
+
+
+def test_chunked_body_over_the_limit(serve):
+    addr = serve(max_body=100)
+    chunk = b"%x\r\n%s\r\n" % (80, b"q" * 80)
+    raw = exchange(addr, b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * 3)
+    assert status_of(raw) == 413
+
+
+def test_slow_sender_gets_408(serve):
+    addr = serve(read_timeout=0.5)
+    start = time.monotonic()
+    with socket.create_connection(addr, timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # never finishes the head
+        raw = s.recv(65536)
+    assert status_of(raw) == 408 and time.monotonic() - start < 3
+
+
+def test_idle_keep_alive_connection_is_closed(serve):
+    addr = serve(idle_timeout=0.3)
+    with socket.create_connection(addr, timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status_of(s.recv(65536)) == 200
+        time.sleep(0.6)
+        assert s.recv(65536) == b""  # closed by the server
+
+
+def test_connection_limit_answers_503(serve):
+    addr = serve(max_connections=2)
+    held = [socket.create_connection(addr, timeout=5) for _ in range(2)]
+    time.sleep(0.2)
+    try:
+        raw = exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status_of(raw) == 503
+        assert b"Too many open connections (limit 2)" in body_of(raw)
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_head_carries_the_get_length_without_body(serve):
+    addr = serve()
+    head = exchange(addr, b"HEAD /fixed HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status_of(head) == 200 and b"\r\nContent-Length: 10\r\n" in head
+    assert body_of(head) == b""
+
+
+def test_http_10_closes_unless_keep_alive(serve):
+    addr = serve()
+    raw = exchange(addr, b"GET / HTTP/1.0\r\n\r\n")
+    assert status_of(raw) == 200 and b"Connection: close" in raw
+    with socket.create_connection(addr, timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        first = s.recv(65536)
+        assert b"Connection: keep-alive" in first
+        s.sendall(b"GET /again HTTP/1.0\r\n\r\n")
+        assert b'"path": "/again"' in s.recv(65536)
+
+
+def test_expect_100_continue(serve):
+    addr = serve()
+    with socket.create_connection(addr, timeout=5) as s:
+        s.sendall(b"POST /q HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nExpect: 100-continue\r\n"
+                  b"Connection: close\r\n\r\n")
+        assert s.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        s.sendall(b"ASK {}")
+        raw = b""
+        while chunk := s.recv(65536):
+            raw += chunk
+    assert json.loads(body_of(raw))["body"] == "ASK {}"
+
+
+def test_underscore_headers_are_dropped(serve):
+    raw = exchange(serve(), b"GET / HTTP/1.1\r\nHost: x\r\nX_Forwarded_For: evil\r\nX-Real: ok\r\n"
+                            b"Connection: close\r\n\r\n")
+    headers = json.loads(body_of(raw))["headers"]
+    assert headers.get("HTTP_X_REAL") == "ok" and "HTTP_X_FORWARDED_FOR" not in headers
+
+
+def test_app_error_is_500_and_server_keeps_serving(serve, capsys):
+    addr = serve()
+    raw = exchange(addr, b"GET /boom HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status_of(raw) == 500 and body_of(raw) == b"Internal server error.\n"
+    assert "RuntimeError: boom" in capsys.readouterr().err
+    assert status_of(exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) == 200
+
+
+def test_upgrade_request_answered_in_http_11(serve):
+    raw = exchange(serve(), b"GET /u HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                            b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n", timeout=1)
+    assert status_of(raw) == 200 and b'"path": "/u"' in raw
