@@ -3,7 +3,6 @@ its on-disk RocksDB mode) and every competency query gives there the answers it 
 
 from __future__ import annotations
 
-import json
 import shutil
 import socket
 import subprocess

@@ -103,6 +103,70 @@ def test_timeout_over_http_while_others_are_served(running):
     assert b"timed out after 1 s" in heavy["body"]
 
 
+def health(port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as r:
+        return json.loads(r.read())
+
+
+def serving_pids(proc: subprocess.Popen, settle: float = 10.0) -> set[int]:
+    """The serving processes forked by the supervisor ``proc``, once there are two of them
+    (a retiring process may still be finishing its last requests)."""
+    path = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.monotonic() + settle
+    while True:
+        pids = {int(p) for p in path.read_text().split()} if path.exists() else set()
+        if len(pids) == 2 or time.monotonic() > deadline:
+            return pids
+        time.sleep(0.05)
+
+
+def test_timed_out_process_is_replaced(running):
+    """The process that ran a runaway query retires; a fresh one takes its place and is counted."""
+    port, proc = running
+    before, pids = health(port)["worker_restarts"], serving_pids(proc)
+    assert len(pids) == 2
+    status, _, body = get(port, HEAVY)
+    assert status == 503 and b"timed out after 1 s" in body
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and serving_pids(proc) == pids:
+        time.sleep(0.1)
+    after = serving_pids(proc)
+    assert len(after) == 2 and len(after - pids) == 1  # one replaced, the runaway stopped with it
+    assert health(port)["worker_restarts"] == before + 1
+    assert get(port, "ASK { ?s ?p ?o }")[0] == 200
+
+
+def test_crashed_serving_process_is_replaced(running):
+    port, proc = running
+    pids = serving_pids(proc)
+    victim = min(pids)
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and victim in serving_pids(proc):
+        time.sleep(0.1)
+    assert victim not in serving_pids(proc) and len(serving_pids(proc)) == 2
+    assert all(get(port, "ASK { ?s ?p ?o }")[0] == 200 for _ in range(5))
+
+
+def test_memory_hungry_query_is_stopped_over_http():
+    """Past --memory-mb the serving process answers 503 and is replaced; the next query answers."""
+    port = free_port()
+    proc = start("--data", str(DATA / "small.ttl"), "--port", str(port), "--timeout", "60",
+                 "--memory-mb", "64")
+    try:
+        wait_ready(port, proc)
+        q = ('SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n ?o . ?q ?r ?t '
+             'BIND(CONCAT(STR(?a), STR(?d), STR(?g), STR(?j), STR(RAND())) AS ?x) } ORDER BY ?x')
+        t = time.monotonic()
+        status, _, body = get(port, q, timeout=70)
+        assert status == 503 and b"memory limit" in body, body
+        assert time.monotonic() - t < 45
+        assert get(port, "ASK { ?s ?p ?o }")[0] == 200
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+
+
 def test_port_in_use_is_a_clear_error(running):
     port, _ = running
     proc = start("--data", str(DATA / "small.ttl"), "--port", str(port))
@@ -157,3 +221,20 @@ def test_xxe_file_stops_startup_without_reading():
     hostname = Path("/etc/hostname").read_text().strip() if Path("/etc/hostname").exists() else None
     if hostname:
         assert hostname not in out + err.replace(str(DATA), "")
+
+
+def test_serving_processes_do_not_outlive_a_killed_supervisor():
+    port = free_port()
+    proc = start("--data", str(DATA / "small.ttl"), "--port", str(port))
+    try:
+        wait_ready(port, proc)
+        children = serving_pids(proc)
+        assert len(children) == 2
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in children):
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{pid}/status").exists() and "zombie" not in
+                   Path(f"/proc/{pid}/status").read_text() for pid in children)

@@ -15,6 +15,7 @@ from msc_kg.server import config as config_mod
 from msc_kg.server import dataset, describe, endpoint, negotiate, pages
 from msc_kg.server.cache import ResponseCache
 from msc_kg.server.engine import Engine, EngineError, NotAcceptable
+from msc_kg.server.inline import InlineEngine
 
 @dataclass
 class State:
@@ -50,7 +51,10 @@ def create_app(graph=None, config: dict | None = None) -> Flask:
     # Everything that reads the store directly happens here, before the workers fork.
     stats = describe.statistics(store, cfg["union_default_graph"])
     about = _about(store)
-    engine = Engine(store, workers=cfg["workers"], timeout=cfg["timeout"], memory_mb=cfg["memory_mb"])
+    if cfg["engine"] == "inline":
+        engine = InlineEngine(store, timeout=cfg["timeout"], processes=cfg["workers"])
+    else:
+        engine = Engine(store, workers=cfg["workers"], timeout=cfg["timeout"], memory_mb=cfg["memory_mb"])
     atexit.register(engine.close)
 
     app = Flask(__name__)

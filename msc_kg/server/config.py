@@ -13,8 +13,12 @@ DEFAULTS = {
     "max_rows": 10_000,  # SELECT rows / CONSTRUCT triples per response; announced in headers
     "max_body": 1_000_000,  # bytes of POST body; larger requests get 413
     "service_allow": (),  # SERVICE endpoints that may be called; empty = federation off
-    "workers": min(4, os.cpu_count() or 1),  # query worker processes
-    "memory_mb": 2048,  # address space a worker may add beyond the loaded graph
+    "workers": min(4, os.cpu_count() or 1),  # query processes: forked workers, or (inline) the
+    # serving processes of server.py
+    "engine": "process",  # "process": a pool of forked query workers (create_app's default);
+    # "inline": queries run in the serving thread under a watchdog (server.py, see supervise.py)
+    "memory_mb": 2048,  # memory a query process may add beyond the loaded graph (address space
+    # of a worker; resident memory of an inline serving process)
     "union_default_graph": False,  # True: the default graph is the union of all graphs
     "base_iri": INSTANCE_NS,  # relative IRIs in queries resolve against this base
     "cors": True,  # Access-Control-Allow-Origin: * and preflight answers

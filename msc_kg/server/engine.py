@@ -122,6 +122,22 @@ def _execute(store: ox.Store, job: dict) -> tuple:
         return ("error", str(exc))
 
 
+def outcome(reply: tuple) -> Outcome:
+    """The Outcome of a worker's reply tuple (see ``_execute``), or the EngineError it stands for."""
+    status = reply[0]
+    if status == "ok":
+        return Outcome(*reply[1:])
+    if status == "syntax":
+        raise QuerySyntaxError(f"Malformed query: {reply[1]}")
+    if status == "not_acceptable":
+        raise NotAcceptable(reply[1])
+    if status == "limit":
+        raise ResourceLimit(reply[1])
+    if status == "bug":
+        raise ServerBug(f"Internal error while evaluating the query: {reply[1]}")
+    raise EvaluationError(f"Query evaluation failed: {reply[1]}")
+
+
 def _query(store: ox.Store, query: str, form: str | None, max_rows: int, kwargs: dict):
     """Evaluate ``query``; return (result, whether a SELECT's rows are bounded by max_rows + 1)."""
     plan = results.limit_plan(query, max_rows) if form == "SELECT" else None
@@ -274,18 +290,7 @@ class Engine:
                 f"Query timed out after {limit:g} s and was stopped; simplify it or add LIMIT."
             )
         self._idle.put(worker)
-        status = reply[0]
-        if status == "ok":
-            return Outcome(*reply[1:])
-        if status == "syntax":
-            raise QuerySyntaxError(f"Malformed query: {reply[1]}")
-        if status == "not_acceptable":
-            raise NotAcceptable(reply[1])
-        if status == "limit":
-            raise ResourceLimit(reply[1])
-        if status == "bug":
-            raise ServerBug(f"Internal error while evaluating the query: {reply[1]}")
-        raise EvaluationError(f"Query evaluation failed: {reply[1]}")
+        return outcome(reply)
 
     def close(self) -> None:
         """Stop every worker (used at shutdown and by tests)."""

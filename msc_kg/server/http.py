@@ -157,6 +157,27 @@ def _linger(conn: socket.socket, seconds: float = 1.0, limit: int = 1 << 20) -> 
         pass
 
 
+class Connection:
+    """One client connection: its socket, and who answers its current request (see ``hijack``)."""
+
+    __slots__ = ("sock", "lock", "request_no", "responded_no", "hijacked", "__weakref__")
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.lock = threading.Lock()  # held while a response is being written
+        self.request_no = 0  # requests begun on this connection
+        self.responded_no = 0  # requests whose response has begun to be written
+        self.hijacked = False  # a watchdog answered for a stuck request: nothing more is written
+
+
+_local = threading.local()
+
+
+def current_connection() -> Connection | None:
+    """The connection the calling thread is serving (None outside this server)."""
+    return getattr(_local, "conn", None)
+
+
 def _http_date() -> str:
     return formatdate(usegmt=True)
 
@@ -178,7 +199,7 @@ class Server:
         self.server_name, self.port = host, str(port)
         self.accepting = True
         self._lock = threading.Lock()
-        self._conns: dict[socket.socket, bool] = {}  # open connection → busy with a request
+        self._conns: dict[Connection, bool] = {}  # open connection → busy with a request
         self._refusers = threading.BoundedSemaphore(16)
         self.inflight = 0
 
@@ -196,14 +217,15 @@ class Server:
                     break
                 time.sleep(0.01)  # EMFILE and the like: back off instead of spinning
                 continue
+            client = Connection(conn)
             with self._lock:
                 full = len(self._conns) >= self.max_connections
                 if not full:
-                    self._conns[conn] = False
+                    self._conns[client] = False
             if full:
                 self._refuse(conn)
                 continue
-            threading.Thread(target=self._handle, args=(conn, addr), daemon=True).start()
+            threading.Thread(target=self._handle, args=(client, addr), daemon=True).start()
 
     def _refuse(self, conn: socket.socket) -> None:
         """503 for a connection over the limit (in a thread of a small bounded set, else closed)."""
@@ -228,47 +250,73 @@ class Server:
     def shutdown(self, grace: float) -> None:
         """Stop accepting, let requests in progress finish (up to ``grace`` s), close the rest."""
         self.accepting = False
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            with self._lock:
-                busy = any(self._conns.values())
+        now = time.monotonic()
+        deadline, fresh_deadline = now + grace, now + min(grace, 2.0)
+        while (now := time.monotonic()) < deadline:
+            with self._lock:  # busy, or accepted just before and its first request not yet in
+                busy = any(self._conns.values()) or (
+                    now < fresh_deadline and any(c.request_no == 0 for c in self._conns))
             if not busy:
                 break
             time.sleep(0.02)
         with self._lock:
             conns = list(self._conns)
-        for conn in conns:  # idle keep-alive connections (and any still busy past the grace)
+        for client in conns:  # idle keep-alive connections (and any still busy past the grace)
             try:
-                conn.shutdown(socket.SHUT_RDWR)
+                client.sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
 
-    # ------------------------------------------------------------------ one connection
-    def _handle(self, conn: socket.socket, addr) -> None:
+    def hijack(self, client: Connection, request_no: int, status: int, message: str) -> bool:
+        """Answer request ``request_no`` of ``client`` from another thread (its own is stuck),
+        then close the connection; False if its response was already being written."""
+        if not client.lock.acquire(timeout=0.2):
+            return False  # its thread is writing the response right now
         try:
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._serve_connection(conn, addr)
+            if client.hijacked or client.responded_no >= request_no:
+                return False
+            client.hijacked = True
+            try:
+                client.sock.settimeout(1.0)
+                client.sock.sendall(self._simple(status, message, close=True))
+                client.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        finally:
+            client.lock.release()
+        with self._lock:
+            self._conns.pop(client, None)  # abandoned: a drain does not wait for it
+        return True
+
+    # ------------------------------------------------------------------ one connection
+    def _handle(self, client: Connection, addr) -> None:
+        _local.conn = client
+        try:
+            client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._serve_connection(client, addr)
         except OSError:
             pass  # the client went away
         finally:
+            _local.conn = None
             with self._lock:
-                self._conns.pop(conn, None)
+                self._conns.pop(client, None)
             try:
-                conn.close()
+                client.sock.close()
             except OSError:
                 pass
 
-    def _serve_connection(self, conn: socket.socket, addr) -> None:
+    def _serve_connection(self, client: Connection, addr) -> None:
+        conn = client.sock
         parser = _Parser(self.max_head, self.max_body)
         started = None  # when the first byte of the request being read arrived
         while True:
             if parser.done:
                 req = parser.done.pop(0)
-                self._set_busy(conn, True)
+                self._set_busy(client, True)
                 try:
-                    keep = self._respond(conn, addr, req)
+                    keep = self._respond(client, addr, req)
                 finally:
-                    self._set_busy(conn, False)
+                    self._set_busy(client, False)
                 if not keep or not self.accepting:
                     return
                 started = time.monotonic() if parser.current is not None else None
@@ -305,11 +353,13 @@ class Server:
             if parser.done:
                 started = None
 
-    def _set_busy(self, conn: socket.socket, busy: bool) -> None:
+    def _set_busy(self, client: Connection, busy: bool) -> None:
         with self._lock:
-            if conn in self._conns:
-                self._conns[conn] = busy
+            if client in self._conns:
+                self._conns[client] = busy
             self.inflight += 1 if busy else -1
+            if busy:
+                client.request_no += 1
 
     # ------------------------------------------------------------------ responses
     def _environ(self, req: _Request, addr) -> dict:
@@ -358,8 +408,9 @@ class Server:
             environ[key] = f"{environ[key]},{val}" if key in environ else val
         return environ
 
-    def _respond(self, conn: socket.socket, addr, req: _Request) -> bool:
+    def _respond(self, client: Connection, addr, req: _Request) -> bool:
         """Run the app for ``req`` and send its response; return whether to keep the connection."""
+        conn = client.sock
         try:
             environ = self._environ(req, addr)
         except _Reject as exc:
@@ -383,7 +434,7 @@ class Server:
                     result.close()
         except Exception:  # noqa: BLE001 — a bug of the app: log it, answer 500, keep serving
             traceback.print_exc()
-            conn.sendall(self._simple(500, "Internal server error.", close=True))
+            self._send(client, self._simple(500, "Internal server error.", close=True))
             return False
         keep = req.keep_alive and self.accepting
         status, headers = status_headers
@@ -403,8 +454,17 @@ class Server:
         elif req.version == "1.0":
             lines.append("Connection: keep-alive")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        conn.sendall(head if req.method == b"HEAD" else head + body)
-        return keep
+        return self._send(client, head if req.method == b"HEAD" else head + body) and keep
+
+    @staticmethod
+    def _send(client: Connection, data: bytes) -> bool:
+        """Write a response unless a watchdog already answered this request (then False)."""
+        with client.lock:
+            if client.hijacked:
+                return False
+            client.responded_no = client.request_no
+            client.sock.sendall(data)
+        return True
 
     @staticmethod
     def _simple(status: int, message: str, close: bool) -> bytes:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import signal
 import socket
 import sys
 
@@ -30,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "instead of the built graph")
     p.add_argument("--timeout", type=float, default=DEFAULTS["timeout"],
                    help="seconds before a query is stopped with 503 (default: %(default)s)")
+    p.add_argument("--memory-mb", type=int, default=DEFAULTS["memory_mb"],
+                   help="memory a serving process may add while answering queries before the "
+                        "queries it runs are stopped with 503 (default: %(default)s)")
     p.add_argument("--max-rows", type=int, default=DEFAULTS["max_rows"],
                    help="rows/triples per response, announced in X-SPARQL-Max-Rows (default: %(default)s)")
     p.add_argument("--max-body", type=int, default=DEFAULTS["max_body"],
@@ -37,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--service-allow", nargs="+", default=[], metavar="URL",
                    help="SERVICE endpoints federated queries may call (default: none)")
     p.add_argument("--workers", type=int, default=DEFAULTS["workers"],
-                   help="query worker processes (default: %(default)s)")
+                   help="serving processes, each answering many connections (default: %(default)s)")
     p.add_argument("--max-connections", type=int, default=512,
                    help="open client connections (one thread each); more get 503 (default: %(default)s)")
     p.add_argument("--union-default-graph", action="store_true",
@@ -52,7 +54,8 @@ def main(argv=None) -> int:
     from msc_kg.server.app import create_app
 
     config = {"timeout": args.timeout, "max_rows": args.max_rows, "max_body": args.max_body,
-              "service_allow": args.service_allow, "workers": args.workers,
+              "service_allow": args.service_allow, "workers": args.workers, "engine": "inline",
+              "memory_mb": args.memory_mb,
               "union_default_graph": args.union_default_graph}
     try:
         if args.data:
@@ -88,10 +91,9 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def run(app, host: str, port: int, max_connections: int) -> int:
-    """Serve ``app`` (msc_kg.server.http); drain in-flight requests on SIGTERM/SIGINT, return 0."""
-    from msc_kg.server.http import Server
+    """Listen, then serve ``app`` from forked processes until SIGTERM/SIGINT; return 0."""
+    from msc_kg.server.supervise import supervise
 
-    cfg = app.extensions["msc_kg"].config
     try:
         sock = listen(host, port)
     except OSError as exc:
@@ -101,20 +103,10 @@ def run(app, host: str, port: int, max_connections: int) -> int:
             return 2
         print(f"error: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
         return 2
-    server = Server(app, sock, max_connections=max_connections, max_body=cfg["max_body"],
-                    read_timeout=30.0, idle_timeout=30.0)
-    engine = app.extensions["msc_kg"].engine
-
-    def on_signal(signum, frame):
-        server.accepting = False  # the accept loop ends within 0.25 s; then the drain below
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    state = app.extensions["msc_kg"]
     print(f"msc-kg SPARQL endpoint on http://{host}:{sock.getsockname()[1]}/sparql", flush=True)
     try:
-        server.serve_forever()
-        server.shutdown(grace=cfg["timeout"] + 5)  # in-flight requests finish; idle ones close
+        return supervise(app, sock, state.config["workers"], max_connections)
     finally:
         sock.close()
-        engine.close()
-    return 0
+        state.engine.close()

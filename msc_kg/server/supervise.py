@@ -1,0 +1,153 @@
+"""The serving processes: a supervisor forks N of them after the graph is loaded and keeps N alive.
+
+Each serving process shares the loaded store copy-on-write, accepts on the one listening socket
+(the kernel hands each connection to one of them) and answers with msc_kg.server.http in threads,
+evaluating queries inline (msc_kg.server.inline). A process whose watchdog stopped a runaway
+query tells the supervisor through a pipe and retires; the supervisor forks its replacement at
+once. A process that dies any other way (a crash) is replaced too, after a short back-off when
+that keeps happening. SIGTERM or SIGINT to the supervisor is passed on: every process stops
+accepting, finishes the requests it is answering, and exits; the supervisor then returns 0.
+The supervisor itself never starts a thread or runs a query, so forking it is always safe.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import select
+import signal
+import socket
+import sys
+import time
+
+from msc_kg.server.http import Server
+from msc_kg.server.inline import Watchdog
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: have the kernel send SIGTERM when the supervisor dies (even by SIGKILL), so no
+    serving process outlives it holding the port."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # it died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _child(app, sock: socket.socket, notify_fd: int, max_connections: int) -> int:
+    """A serving process: serve until SIGTERM or until the watchdog retires it; return 0."""
+    state = app.extensions["msc_kg"]
+    cfg = state.config
+    server = Server(app, sock, max_connections=max_connections, max_body=cfg["max_body"],
+                    read_timeout=30.0, idle_timeout=30.0)
+
+    def retire(reason: str) -> None:
+        server.accepting = False
+        try:
+            os.write(notify_fd, f"{os.getpid()}\n".encode())
+        except OSError:
+            pass
+
+    def on_signal(signum, frame):
+        server.accepting = False
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    state.engine.watchdog = Watchdog(server, cfg["timeout"], cfg["memory_mb"], retire)
+    server.serve_forever()
+    server.shutdown(grace=cfg["timeout"] + 5)
+    return 0
+
+
+def supervise(app, sock: socket.socket, processes: int, max_connections: int) -> int:
+    """Fork ``processes`` serving processes and keep them running until SIGTERM/SIGINT."""
+    engine = app.extensions["msc_kg"].engine
+    engine._restarts = multiprocessing.Value("i", 0, lock=False)  # shown by /health
+    notify_r, notify_w = os.pipe()
+    children: set[int] = set()
+    retired: set[int] = set()  # replaced already; not replaced again when they exit
+    crashes: list[float] = []
+    stopping = False
+
+    parent = os.getpid()
+
+    def spawn() -> None:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.close(notify_r)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                _die_with_parent(parent)
+                code = _child(app, sock, notify_w, max_connections)
+            except BaseException:  # noqa: BLE001 — a serving process never returns into the supervisor
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        children.add(pid)
+
+    def on_signal(signum, frame):
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    for _ in range(processes):
+        spawn()
+    try:
+        while children:
+            try:
+                ready, _, _ = select.select([notify_r], [], [], 0.2)
+            except InterruptedError:
+                ready = []
+            if ready and not stopping:
+                for line in os.read(notify_r, 4096).split():
+                    pid = int(line)
+                    if pid in children and pid not in retired:
+                        retired.add(pid)
+                        engine._restarts.value += 1
+                        spawn()
+            while children:
+                try:
+                    pid, status = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    children.clear()
+                    break
+                if pid == 0:
+                    break
+                children.discard(pid)
+                if pid in retired:
+                    retired.discard(pid)
+                    continue
+                if not stopping:  # died unexpectedly: replace it, backing off if it keeps dying
+                    now = time.monotonic()
+                    crashes[:] = [t for t in crashes if now - t < 10] + [now]
+                    print(f"msc-kg: serving process {pid} ended unexpectedly "
+                          f"({_describe(status)}); starting another", file=sys.stderr, flush=True)
+                    if len(crashes) > 5:
+                        time.sleep(1.0)
+                    engine._restarts.value += 1
+                    spawn()
+    finally:
+        os.close(notify_r)
+        os.close(notify_w)
+    return 0
+
+
+def _describe(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"signal {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exit status {os.WEXITSTATUS(status)}"
