@@ -238,3 +238,48 @@ def test_serving_processes_do_not_outlive_a_killed_supervisor():
         time.sleep(0.1)
     assert not any(Path(f"/proc/{pid}/status").exists() and "zombie" not in
                    Path(f"/proc/{pid}/status").read_text() for pid in children)
+
+
+NESTED = {  # each at the deepest nesting the endpoint accepts (safety.MAX_NESTING = 200)
+    "groups": "SELECT * WHERE " + "{ " * 199 + "?s ?p ?o" + " }" * 199,
+    "brackets": "SELECT (" + "(" * 198 + "1" + ")" * 198 + " AS ?x) WHERE {}",
+    "optional": "SELECT * WHERE { ?s ?p ?o " + "OPTIONAL { ?s ?p ?o " * 99 + "}" * 99 + " }",
+    "subqueries": "SELECT * WHERE { " + "{ SELECT * WHERE " * 66 + "{ ?s ?p ?o }" + " }" * 66 + " }",
+    "paths": "SELECT * WHERE { ?s " + "(" * 198 + "<http://e/p>" + ")*" * 198 + " ?o }",
+    "not-exists": "ASK { " + "FILTER NOT EXISTS { " * 99 + "?s ?p ?o" + " }" * 99 + " }",
+}
+
+
+def test_hostile_requests_over_http_leave_every_process_alive():
+    """Pathological queries at the nesting limit, huge VALUES, catastrophic regex and broken
+    requests get 2xx/4xx (or the timeout) from the real server; no serving process crashes."""
+    port = free_port()
+    proc = start("--data", str(DATA / "small.ttl"), "--port", str(port), "--timeout", "5")
+    try:
+        wait_ready(port, proc)
+        pids = serving_pids(proc)
+        statuses = {name: get(port, q, timeout=30)[0] for name, q in NESTED.items()}
+        values = " ".join(f"({i})" for i in range(20_000))
+        statuses["values"] = post(port, f"SELECT (COUNT(*) AS ?n) WHERE {{ VALUES (?v) {{ {values} }} }}")
+        statuses["regex"] = post(port, 'SELECT * WHERE { BIND("%s!" AS ?x) FILTER(REGEX(?x, "^(a+)+$")) }'
+                                 % ("a" * 5000))
+        statuses["too-deep"] = get(port, "SELECT * WHERE " + "{ " * 400 + "?s ?p ?o" + " }" * 400)[0]
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(256)))  # TLS hello
+            statuses["tls-hello"] = int(s.recv(4096).split(b" ")[1])
+        assert statuses == dict.fromkeys([*NESTED, "values", "regex"], 200) | {
+            "too-deep": 400, "tls-hello": 400}
+        assert serving_pids(proc) == pids and health(port)["worker_restarts"] == 0
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+
+
+def post(port: int, query: str) -> int:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/sparql", data=query.encode(), method="POST",
+                                 headers={"Content-Type": "application/sparql-query"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code

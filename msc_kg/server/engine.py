@@ -1,20 +1,23 @@
 """Query execution: a pool of forked worker processes with a hard timeout and a row cap.
 
+This is the engine of an app made with ``create_app`` (embedding, the Flask test client); the
+``server.py`` endpoint runs queries inline in its serving processes instead (msc_kg.server.inline
+and supervise), saving the worker round-trip. Both share ``_execute`` and ``outcome``.
+
 Why processes (measured with pyoxigraph 0.5.13): ``Store.query`` releases the GIL while Oxigraph
 evaluates (a ticker thread kept running during a cartesian product), but it offers no way to
 cancel a running query, so a thread that times out would keep burning a core until the query ends
 — possibly never. Each worker is therefore a process forked *after* the graph is loaded (the
-store's pages are shared copy-on-write); the server sends it a job over a pipe and waits with
+store's pages are shared copy-on-write); the app sends it a job over a pipe and waits with
 ``poll(deadline)``. On timeout the worker is SIGKILLed — the work really stops — and a fresh one
 is forked, while the other workers keep answering other clients. A worker that dies (the
-parser's recursion, the per-worker memory limit) is replaced the same way. The server process
+parser's recursion, the per-worker memory limit) is replaced the same way. The app's process
 never queries the store after the pool starts, so forking from a threaded server is safe: the
 child runs only the job loop and first closes every inherited socket and pipe but its own.
-Measured on the project graph (15 596 triples): a job's pipe round-trip costs 0.12 ms; a trivial
-query over HTTP (waitress, keep-alive) 1.5 ms p50; a cartesian product with a 3 s limit answered
-503 after 3.02 s while simple queries from another client took at most 15 ms.
+Measured on the project graph (15 596 triples): a job's pipe round-trip costs 0.12 ms; a
+cartesian product with a 3 s limit answered 503 after 3.02 s while simple queries from another
+client took at most 15 ms.
 """
-
 from __future__ import annotations
 
 import os
