@@ -199,3 +199,17 @@ def test_volatile_query_not_cached(server_client):
     b = server_client.get("/sparql", query_string=q)
     assert a.headers["Cache-Control"] == "no-store"
     assert a.data != b.data
+
+
+def test_cache_is_bounded_by_bytes():
+    """Entries are evicted by total body size as well as by count; huge bodies are not kept."""
+    from msc_kg.server.cache import ResponseCache
+
+    cache = ResponseCache(size=100, max_bytes=1000)
+    for i in range(10):
+        cache.put(i, (b"x" * 200, "text/plain", {}))
+    assert cache.bytes == 1000 and len(cache) == 5 and cache.get(4) is None and cache.get(9)
+    cache.put("big", (b"y" * 251, "text/plain", {}))  # over a quarter of the budget
+    assert cache.get("big") is None and cache.bytes == 1000
+    cache.put(9, (b"z" * 10, "text/plain", {}))  # replacing an entry frees its bytes
+    assert cache.bytes == 810

@@ -59,7 +59,7 @@ def create_app(graph=None, config: dict | None = None) -> Flask:
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = cfg["max_body"]
-    app.extensions["msc_kg"] = State(cfg, engine, stats, ResponseCache(cfg["cache_size"]),
+    app.extensions["msc_kg"] = State(cfg, engine, stats, ResponseCache(cfg["cache_size"], cfg["cache_mb"] * 1024 * 1024),
                                      pages.example_queries(cfg["queries_dir"]), about)
     _routes(app)
     app.wsgi_app = endpoint.SparqlFirst(app.wsgi_app, app.extensions["msc_kg"])

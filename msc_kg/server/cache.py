@@ -18,10 +18,16 @@ def etag(body: bytes) -> str:
 
 
 class ResponseCache:
-    """Thread-safe LRU mapping a key to (body, headers); ``size`` 0 disables it."""
+    """Thread-safe LRU mapping a key to (body, content type, headers); ``size`` 0 disables it.
 
-    def __init__(self, size: int):
+    Bounded twice: at most ``size`` entries and ``max_bytes`` of bodies (a body larger than a
+    quarter of that is not kept), so a run of large results cannot grow a process's memory.
+    """
+
+    def __init__(self, size: int, max_bytes: int = 64 * 1024 * 1024):
         self.size = size
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self._data: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
@@ -37,13 +43,18 @@ class ResponseCache:
 
     def put(self, key, value) -> None:
         """Store ``value``, evicting the least recently used entry beyond ``size``."""
-        if self.size <= 0:
+        size = len(value[0])
+        if self.size <= 0 or size > self.max_bytes // 4:
             return
         with self._lock:
+            old = self._data.pop(key, None)
+            if old is not None:
+                self.bytes -= len(old[0])
             self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
+            self.bytes += size
+            while len(self._data) > self.size or self.bytes > self.max_bytes:
+                _, dropped = self._data.popitem(last=False)
+                self.bytes -= len(dropped[0])
 
     def __len__(self) -> int:
         return len(self._data)
