@@ -283,3 +283,29 @@ def post(port: int, query: str) -> int:
             return r.status
     except urllib.error.HTTPError as e:
         return e.code
+
+
+def test_long_chains_over_http_answer_or_time_out():
+    """Each chain of test_server_hostile.CHAINS at 4 900 links, on the real server (queries run in
+    the connection threads): an answer or the timeout's 503, never a dropped connection."""
+    from test_server_hostile import CHAINS
+
+    port = free_port()
+    proc = start("--data", str(DATA / "small.ttl"), "--port", str(port), "--timeout", "2")
+    try:
+        wait_ready(port, proc)
+        timeouts = 0
+        for kind, make in sorted(CHAINS.items()):
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/sparql", data=make(4900).encode(),
+                                         headers={"Content-Type": "application/sparql-query"})
+            try:
+                with urllib.request.urlopen(req, timeout=30) as r:
+                    status, body = r.status, r.read()
+            except urllib.error.HTTPError as e:
+                status, body = e.code, e.read()
+            assert status == 200 or (status == 503 and b"timed out" in body), (kind, status, body)
+            timeouts += status == 503
+        assert health(port)["worker_restarts"] == timeouts  # retirements only: no crash
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(30)

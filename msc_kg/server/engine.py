@@ -35,6 +35,11 @@ import pyoxigraph as ox
 from msc_kg.server import results
 
 
+# Stack of every thread that evaluates queries: Oxigraph's parser and planner recurse (see
+# safety.MAX_OPERATORS); 64 MB is address space, only the pages a query really uses are resident.
+QUERY_STACK = 64 * 1024 * 1024
+
+
 class EngineError(Exception):
     """A query that did not produce a result; ``status`` and ``message`` go to the client."""
 
@@ -170,14 +175,22 @@ def _close_inherited(keep: set[int]) -> None:
 
 
 def _worker_main(store, jobs: Connection, replies: Connection, memory_mb: int | None) -> None:
-    """The worker loop: receive a job, answer it, until the server closes the pipe."""
+    """The worker: its job loop runs in a thread with a QUERY_STACK-sized stack."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when workers stop
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    threading.stack_size(QUERY_STACK)
+    loop = threading.Thread(target=_job_loop, args=(store, jobs, replies))
+    loop.start()  # before the memory limit: the new stack is address space too
     if memory_mb:
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         limit = _vm_size() + memory_mb * 1024 * 1024
         if hard == resource.RLIM_INFINITY or limit < hard:
             resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    loop.join()
+
+
+def _job_loop(store, jobs: Connection, replies: Connection) -> None:
+    """Receive a job, answer it, until the server closes the pipe."""
     while True:
         try:
             job = jobs.recv()

@@ -26,6 +26,8 @@ from urllib.parse import unquote_to_bytes
 
 import httptools
 
+from msc_kg.server.engine import QUERY_STACK
+
 REASONS = {400: "Bad Request", 408: "Request Timeout", 413: "Content Too Large",
            431: "Request Header Fields Too Large", 500: "Internal Server Error",
            503: "Service Unavailable"}
@@ -201,11 +203,11 @@ class Server:
         self._lock = threading.Lock()
         self._conns: dict[Connection, bool] = {}  # open connection → busy with a request
         self._refusers = threading.BoundedSemaphore(16)
-        self.inflight = 0
 
     # ------------------------------------------------------------------ accept loop
     def serve_forever(self) -> None:
         """Accept connections, each handled by its own thread, until ``shutdown()``."""
+        threading.stack_size(QUERY_STACK)  # connection threads evaluate queries inline
         self.sock.settimeout(0.25)  # wake up regularly to notice shutdown()
         while self.accepting:
             try:
@@ -357,7 +359,6 @@ class Server:
         with self._lock:
             if client in self._conns:
                 self._conns[client] = busy
-            self.inflight += 1 if busy else -1
             if busy:
                 client.request_no += 1
 
