@@ -309,3 +309,17 @@ def test_long_chains_over_http_answer_or_time_out():
     finally:
         os.kill(proc.pid, signal.SIGTERM)
         proc.wait(30)
+
+
+@pytest.mark.parametrize("target", [
+    "/static/..%2f..%2f..%2f..%2fetc%2fpasswd", "/static/../../../../etc/passwd",
+    "/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd", "//etc/passwd", "/id/..%2f..%2fetc%2fpasswd",
+])
+def test_path_traversal_reads_no_local_file(running, target):
+    port, _ = running
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        raw = b""
+        while chunk := s.recv(65536):
+            raw += chunk
+    assert raw.startswith(b"HTTP/1.1 404 ") and b"root:" not in raw
