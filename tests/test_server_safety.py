@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from server_fixtures import (  # noqa: F401
     DATA, SMALL_TRIPLES, close, listener, make_app, server_app, server_client,
 )
@@ -147,3 +149,38 @@ def test_scan_finds_form_and_services():
     assert scan.form == "SELECT"
     assert scan.services == ["http://e/s"]
     assert safety.scan("select (rand() as ?r) {}", "http://b/").volatile is True
+
+
+def _reference_scan(query: str):
+    """The scanner's figures computed the slow, explicit way from typed tokens."""
+    from msc_kg.server.safety import CLAUSES, OPERATORS, QUERY_FORMS, UPDATE_KEYWORDS, VOLATILE, tokens
+
+    toks = tokens(query)
+    depth = level = operators = 0
+    form, volatile = None, False
+    for kind, text in toks:
+        upper = text.upper()
+        operators += (kind == "punct" and text in OPERATORS) or (kind == "word" and upper in CLAUSES)
+        if kind == "punct" and text in ("{", "(", "["):
+            level += 1
+            depth = max(depth, level)
+        elif kind == "punct" and text in ("}", ")", "]"):
+            level -= 1
+        if kind == "word" and form is None and upper in QUERY_FORMS | UPDATE_KEYWORDS:
+            form = upper
+        volatile |= kind == "word" and upper in VOLATILE
+    return " ".join(t for _, t in toks), depth, operators, form, volatile
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([
+    "SELECT", "ask", "Insert", "WHERE", "{", "}", "(", ")", "[", "]", "?s", "$o", "<http://x/#a>",
+    '"a # b"', "'''x\n}'''", "# comment {\n", "\n", "FILTER", "union", "OPTIONAL", "rand()", "e:p",
+    "e:union", "?select", '"SELECT"', ".", ";", ",", "/", "|", "||", "&&", "*", "!=", "<=", "^^", "@en",
+    "1.5", "-2", "a", "VALUES", "bnode()", "\\", "\x00", "é", "<<", ">>"]), max_size=40).map(" ".join))
+def test_fast_scan_agrees_with_the_typed_tokens(query):
+    from msc_kg.server.safety import scan
+
+    result = scan(query, "http://base/")
+    assert (result.key, result.depth, result.operators, result.form, result.volatile) == \
+        _reference_scan(query)
