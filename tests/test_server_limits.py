@@ -213,3 +213,28 @@ def test_cache_is_bounded_by_bytes():
     assert cache.get("big") is None and cache.bytes == 1000
     cache.put(9, (b"z" * 10, "text/plain", {}))  # replacing an entry frees its bytes
     assert cache.bytes == 810
+
+
+def test_inline_engine_query_slots_bound_concurrency():
+    """With one slot busy, another query waits and, past its limit, gets 503 naming the slots."""
+    from msc_kg.server.engine import ResourceLimit
+    from msc_kg.server.inline import InlineEngine
+    from server_fixtures import small_store
+
+    engine = InlineEngine(small_store(), timeout=5.0, slots=1)
+    slow = "SELECT (COUNT(*) AS ?n) WHERE { " + " ".join(f"?s{i} ?p{i} ?o{i} ." for i in range(6)) + " }"
+    job = {"query": slow, "form": "SELECT", "results_fmt": "json", "max_rows": 10}
+    started = threading.Event()
+
+    def hold():
+        started.set()
+        engine.run(job)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    started.wait()
+    time.sleep(0.05)
+    with pytest.raises(ResourceLimit, match=r"All 1 query slots of this server process stayed busy for 0\.1 s"):
+        engine.run({"query": "ASK {}", "form": "ASK", "results_fmt": "json", "max_rows": 10}, timeout=0.1)
+    holder.join(10)
+    assert engine.run({"query": "ASK {}", "form": "ASK", "results_fmt": "json", "max_rows": 10}).body

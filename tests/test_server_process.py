@@ -103,6 +103,17 @@ def test_timeout_over_http_while_others_are_served(running):
     assert b"timed out after 1 s" in heavy["body"]
 
 
+def stop_server(proc: subprocess.Popen) -> None:
+    """SIGTERM, which must end the server within 30 s (it is killed, and the test fails, if not)."""
+    os.kill(proc.pid, signal.SIGTERM)
+    try:
+        assert proc.wait(30) == 0
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+        raise AssertionError("the server did not stop within 30 s of SIGTERM") from None
+
+
 def health(port: int) -> dict:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as r:
         return json.loads(r.read())
@@ -163,8 +174,7 @@ def test_memory_hungry_query_is_stopped_over_http():
         assert time.monotonic() - t < 45
         assert get(port, "ASK { ?s ?p ?o }")[0] == 200
     finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        proc.wait(30)
+        stop_server(proc)
 
 
 def test_port_in_use_is_a_clear_error(running):
@@ -271,8 +281,7 @@ def test_hostile_requests_over_http_leave_every_process_alive():
             "too-deep": 400, "tls-hello": 400}
         assert serving_pids(proc) == pids and health(port)["worker_restarts"] == 0
     finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        proc.wait(30)
+        stop_server(proc)
 
 
 def post(port: int, query: str) -> int:
@@ -307,8 +316,7 @@ def test_long_chains_over_http_answer_or_time_out():
             timeouts += status == 503
         assert health(port)["worker_restarts"] == timeouts  # retirements only: no crash
     finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        proc.wait(30)
+        stop_server(proc)
 
 
 @pytest.mark.parametrize("target", [
@@ -323,3 +331,25 @@ def test_path_traversal_reads_no_local_file(running, target):
         while chunk := s.recv(65536):
             raw += chunk
     assert raw.startswith(b"HTTP/1.1 404 ") and b"root:" not in raw
+
+
+def test_runaway_frees_its_query_slot_when_stopped():
+    """One slot per process: a query waiting behind a runaway runs as soon as the runaway is
+    answered with 503, well before its own time limit."""
+    port = free_port()
+    proc = start("--data", str(DATA / "small.ttl"), "--port", str(port), "--timeout", "2",
+                 "--workers", "1", "--query-slots", "1")
+    try:
+        wait_ready(port, proc)
+        heavy = {}
+        thread = threading.Thread(target=lambda: heavy.update(status=get(port, HEAVY)[0]))
+        thread.start()
+        time.sleep(0.3)
+        t = time.monotonic()
+        status, _, _ = get(port, "ASK { ?s ?p ?o }")
+        waited = time.monotonic() - t
+        thread.join(10)
+        assert heavy["status"] == 503 and status == 200
+        assert 1.0 < waited < 3.5  # it waited for the runaway's 2 s limit, not for its own
+    finally:
+        stop_server(proc)

@@ -52,7 +52,8 @@ def create_app(graph=None, config: dict | None = None) -> Flask:
     stats = describe.statistics(store, cfg["union_default_graph"])
     about = _about(store)
     if cfg["engine"] == "inline":
-        engine = InlineEngine(store, timeout=cfg["timeout"], processes=cfg["workers"])
+        engine = InlineEngine(store, timeout=cfg["timeout"], processes=cfg["workers"],
+                              slots=cfg["query_slots"])
     else:
         engine = Engine(store, workers=cfg["workers"], timeout=cfg["timeout"], memory_mb=cfg["memory_mb"])
     atexit.register(engine.close)

@@ -15,6 +15,8 @@ DEFAULTS = {
     "service_allow": (),  # SERVICE endpoints that may be called; empty = federation off
     "workers": min(4, os.cpu_count() or 1),  # query processes: forked workers, or (inline) the
     # serving processes of server.py
+    "query_slots": 4,  # inline engine: queries evaluated at once per serving process; more wait
+    # (up to the timeout, then 503) so that a flood of heavy queries cannot swamp the cores
     "engine": "process",  # "process": a pool of forked query workers (create_app's default);
     # "inline": queries run in the serving thread under a watchdog (server.py, see supervise.py)
     "memory_mb": 2048,  # memory a query process may add beyond the loaded graph (address space

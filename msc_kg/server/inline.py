@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import pyoxigraph as ox
 
 from msc_kg.server import http
-from msc_kg.server.engine import _execute, outcome
+from msc_kg.server.engine import ResourceLimit, _execute, outcome
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -40,6 +40,7 @@ class _Job:
     deadline: float
     client: http.Connection | None
     request_no: int
+    release: object = None  # frees the job's query slot; called once, by whoever ends the job
     started: float = field(default_factory=time.monotonic)
 
 
@@ -68,6 +69,8 @@ class Watchdog:
                 victims = list(self.jobs) if over else late
                 self.jobs.difference_update(victims)
             for job in victims:
+                if job.release is not None:
+                    job.release()  # its thread stays stuck until the process exits
                 if over:
                     message = ("The server process running this query went over its memory limit "
                                "and restarts; simplify the query or add LIMIT, then retry.")
@@ -80,9 +83,9 @@ class Watchdog:
                 self.breached.set()
                 self.retire("memory" if over else "timeout")
 
-    def watch(self, deadline: float) -> _Job:
+    def watch(self, deadline: float, release=None) -> _Job:
         client = http.current_connection()
-        job = _Job(deadline, client, client.request_no if client else 0)
+        job = _Job(deadline, client, client.request_no if client else 0, release)
         with self.lock:
             self.jobs.add(job)
         return job
@@ -100,10 +103,12 @@ class InlineEngine:
     """The engine interface of msc_kg.server.engine.Engine, evaluating in the calling thread."""
 
     def __init__(self, store: ox.Store, *, timeout: float = 30.0, processes: int = 1,
-                 restarts=None):
+                 slots: int = 4, restarts=None):
         self.store = store
         self.timeout = timeout
         self.size = processes
+        self.slots = slots
+        self._slots = threading.BoundedSemaphore(slots)  # queries evaluated at once per process
         self._restarts = restarts  # a shared counter kept by the supervisor, or None
         self.watchdog: Watchdog | None = None  # set in each serving process
 
@@ -114,7 +119,11 @@ class InlineEngine:
     def run(self, job: dict, timeout: float | None = None):
         """Execute ``job`` and return its Outcome or raise an EngineError (as Engine.run)."""
         limit = self.timeout if timeout is None else timeout
-        watched = self.watchdog.watch(time.monotonic() + limit) if self.watchdog else None
+        if not self._slots.acquire(timeout=limit):
+            raise ResourceLimit(f"All {self.slots} query slots of this server process stayed busy "
+                                f"for {limit:g} s; retry later.")
+        watched = (self.watchdog.watch(time.monotonic() + limit, self._slots.release)
+                   if self.watchdog else None)
         try:
             reply = _execute(self.store, job)
         except MemoryError:
@@ -122,8 +131,10 @@ class InlineEngine:
         except Exception as exc:  # noqa: BLE001 — a server bug: reported as 500
             reply = ("bug", f"{type(exc).__name__}: {exc}")
         finally:
-            if watched is not None and not self.watchdog.done(watched):
-                reply = ("limit", "the watchdog already answered this request")  # not sent
+            if watched is None or self.watchdog.done(watched):
+                self._slots.release()
+            else:  # the watchdog answered this request (not sent) and freed its slot
+                reply = ("limit", "the watchdog already answered this request")
         return outcome(reply)
 
     def close(self) -> None:

@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "instead of the built graph")
     p.add_argument("--timeout", type=float, default=DEFAULTS["timeout"],
                    help="seconds before a query is stopped with 503 (default: %(default)s)")
+    p.add_argument("--query-slots", type=int, default=DEFAULTS["query_slots"],
+                   help="queries a serving process evaluates at once; more wait, up to the "
+                        "timeout, then get 503 (default: %(default)s)")
     p.add_argument("--memory-mb", type=int, default=DEFAULTS["memory_mb"],
                    help="memory a serving process may add while answering queries before the "
                         "queries it runs are stopped with 503 (default: %(default)s)")
@@ -55,7 +58,7 @@ def main(argv=None) -> int:
 
     config = {"timeout": args.timeout, "max_rows": args.max_rows, "max_body": args.max_body,
               "service_allow": args.service_allow, "workers": args.workers, "engine": "inline",
-              "memory_mb": args.memory_mb,
+              "memory_mb": args.memory_mb, "query_slots": args.query_slots,
               "union_default_graph": args.union_default_graph}
     try:
         if args.data:

@@ -94,21 +94,24 @@ def supervise(app, sock: socket.socket, processes: int, max_connections: int) ->
                 os._exit(code)
         children.add(pid)
 
-    def on_signal(signum, frame):
-        nonlocal stopping
+    def on_signal(signum, frame):  # the loop below passes it on (a child forked while the
+        nonlocal stopping  # handler ran would otherwise be missed)
         stopping = True
-        for pid in list(children):
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     for _ in range(processes):
         spawn()
+    told: set[int] = set()  # children already sent SIGTERM
     try:
         while children:
+            if stopping:
+                for pid in children - told:
+                    told.add(pid)
+                    try:
+                        os.kill(pid, signal.SIGTERM)
+                    except ProcessLookupError:
+                        pass
             try:
                 ready, _, _ = select.select([notify_r], [], [], 0.2)
             except InterruptedError:
