@@ -238,3 +238,17 @@ def test_inline_engine_query_slots_bound_concurrency():
         engine.run({"query": "ASK {}", "form": "ASK", "results_fmt": "json", "max_rows": 10}, timeout=0.1)
     holder.join(10)
     assert engine.run({"query": "ASK {}", "form": "ASK", "results_fmt": "json", "max_rows": 10}).body
+
+
+@pytest.mark.parametrize("accept", ["application/n-triples", "application/n-quads"])
+@pytest.mark.parametrize("query, lines, truncated", [
+    ("CONSTRUCT WHERE { ?s ?p ?o }", 100, True),  # 2 000 triples, cut to the cap
+    ("CONSTRUCT WHERE { ?s ?p ?o } LIMIT 100", 100, False),  # exactly the cap
+    (f'CONSTRUCT {{ ?s <http://e/t> "a\\\\nb" }} WHERE {{ ?s ?p ?o FILTER({INT}(?o) < 7) }}', 7, False),
+])
+def test_row_cap_on_line_based_graph_formats(big_app, accept, query, lines, truncated):
+    resp = big_app.test_client().get("/sparql", query_string={"query": query}, headers={"Accept": accept})
+    assert resp.status_code == 200 and resp.data.endswith(b" .\n")
+    assert resp.data.count(b"\n") == lines
+    assert sum(1 for _ in ox.parse(resp.data, format=ox.RdfFormat.N_QUADS)) == lines  # whole statements
+    assert resp.headers.get("X-SPARQL-Truncated") == ("true" if truncated else None)

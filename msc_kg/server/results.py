@@ -211,8 +211,47 @@ def write_boolean(answer, fmt: str) -> bytes:
     return answer.serialize(format=RESULTS_FORMATS[fmt])
 
 
+class _LineCap:
+    """A binary writer collecting chunks until they hold more than ``cap`` lines (then Full)."""
+
+    class Full(Exception):
+        """The cap is passed: the serialiser is stopped here."""
+
+    def __init__(self, cap: int):
+        self.cap = cap
+        self.parts: list[bytes] = []
+        self.lines = 0
+
+    def write(self, chunk) -> int:
+        chunk = bytes(chunk)
+        self.parts.append(chunk)
+        self.lines += chunk.count(b"\n")
+        if self.lines > self.cap:
+            raise self.Full
+        return len(chunk)
+
+    def flush(self) -> None:
+        """Nothing is buffered here."""
+
+
 def write_triples(triples, fmt: str, max_rows: int, prefixes: dict | None = None) -> tuple[bytes, int, bool]:
     """Serialise at most ``max_rows`` triples of a graph; return (body, triples written, truncated)."""
+    if fmt in ("ntriples", "nquads") and isinstance(triples, ox.QueryTriples):
+        # Line-based formats (one statement per line, line breaks in literals escaped): Oxigraph
+        # writes them, without a Python object per triple, into a writer that stops it once the
+        # cap is passed; the body is then cut after the cap's last line.
+        out = _LineCap(max_rows)
+        try:
+            triples.serialize(out, format=RDF_FORMATS[fmt])
+        except _LineCap.Full:
+            pass
+        body = b"".join(out.parts)
+        if out.lines <= max_rows:
+            return body, out.lines, False
+        cut = -1
+        for _ in range(max_rows):
+            cut = body.index(b"\n", cut + 1)
+        return body[:cut + 1], max_rows, True
     items = list(islice(triples, max_rows + 1))
     truncated = len(items) > max_rows
     items = items[:max_rows]
