@@ -9,7 +9,7 @@ heavy self-join, plus the competency queries), one keep-alive connection per cli
 ``--cold`` makes every query unique (an unused PREFIX in front) so that no response comes from a
 cache.
 Reports throughput, p50/p95/p99 latency, errors (non-2xx, timeouts, wrong/empty bodies) and the
-server's RSS (sum over the process tree: server + query workers) before and after each level.
+server's RSS (sum over the process tree: supervisor + serving processes) before and after each level.
 Writes JSON to benchmarks/results/load-<time>.json. Exit status 1 if any request failed.
 """
 

@@ -7,7 +7,7 @@
 Per size (graphs from benchmarks/generate.py, cached in benchmarks/results/):
 * load time and memory: in-process pyoxigraph (``Store.bulk_load``), rdflib ``Graph.parse``,
   this project's ``server.py --data FILE`` (process start → /health answers; RSS/PSS of the
-  server and its query workers), ``oxigraph serve`` in memory (start + POST /store) and on disk
+  supervisor and its serving processes), ``oxigraph serve`` in memory (start + POST /store) and on disk
   (``oxigraph load`` + ``serve-read-only``), ``rdflib-endpoint serve FILE``;
 * per query (benchmarks/queries.py MIX + queries/*.rq): median and p95, in-process (pyoxigraph;
   rdflib only up to --rdflib-max triples) and over HTTP on loopback. HTTP figures are *cold*
@@ -218,7 +218,7 @@ def start_this(path: Path, timeout: float) -> Server:
     return Server("msc-kg", proc, url, load_s)
 
 
-WARMUP = 2  # untimed requests per query and server (this server forks 2 query workers on 2 cores)
+WARMUP = 2  # untimed requests per query and server (this server forks 2 serving processes on 2 cores)
 
 
 def http_time(srv: Server, q: str, reps: int, budget: float, timeout: float, cold: bool) -> dict:
