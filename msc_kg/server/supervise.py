@@ -116,13 +116,13 @@ def supervise(app, sock: socket.socket, processes: int, max_connections: int) ->
                 ready, _, _ = select.select([notify_r], [], [], 0.2)
             except InterruptedError:
                 ready = []
-            if ready and not stopping:
-                for line in os.read(notify_r, 4096).split():
-                    pid = int(line)
-                    if pid in children and pid not in retired:
-                        retired.add(pid)
-                        engine._restarts.value += 1
-                        spawn()
+            notes = os.read(notify_r, 4096).split() if ready else []  # read even when stopping
+            for line in notes if not stopping else ():
+                pid = int(line)
+                if pid in children and pid not in retired:
+                    retired.add(pid)
+                    engine._restarts.value += 1
+                    spawn()
             while children:
                 try:
                     pid, status = os.waitpid(-1, os.WNOHANG)
@@ -152,5 +152,9 @@ def supervise(app, sock: socket.socket, processes: int, max_connections: int) ->
 
 def _describe(status: int) -> str:
     if os.WIFSIGNALED(status):
-        return f"signal {signal.Signals(os.WTERMSIG(status)).name}"
+        number = os.WTERMSIG(status)
+        try:
+            return f"signal {signal.Signals(number).name}"
+        except ValueError:
+            return f"signal {number}"
     return f"exit status {os.WEXITSTATUS(status)}"
