@@ -23,6 +23,8 @@ import time
 from msc_kg.server.http import Server
 from msc_kg.server.inline import Watchdog
 
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
 
 def _die_with_parent(parent: int) -> None:
     """Linux: have the kernel send SIGTERM when the supervisor dies (even by SIGKILL), so no
@@ -56,6 +58,7 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int) -> in
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked since the fork (spawn)
     state.engine.watchdog = Watchdog(server, cfg["timeout"], cfg["memory_mb"], retire)
     server.serve_forever()
     server.shutdown(grace=cfg["timeout"] + 5)
@@ -75,7 +78,12 @@ def supervise(app, sock: socket.socket, processes: int, max_connections: int) ->
     parent = os.getpid()
 
     def spawn() -> None:
+        # SIGTERM/SIGINT stay blocked in the new process until it has its own handlers: one
+        # arriving earlier would run the supervisor's handler, inherited, and be lost.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         pid = os.fork()
+        if pid != 0:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         if pid == 0:
             code = 1
             try:
@@ -102,16 +110,18 @@ def supervise(app, sock: socket.socket, processes: int, max_connections: int) ->
     signal.signal(signal.SIGINT, on_signal)
     for _ in range(processes):
         spawn()
-    told: set[int] = set()  # children already sent SIGTERM
+    told: dict[int, float] = {}  # child → when it was last sent SIGTERM
     try:
         while children:
             if stopping:
-                for pid in children - told:
-                    told.add(pid)
-                    try:
-                        os.kill(pid, signal.SIGTERM)
-                    except ProcessLookupError:
-                        pass
+                now = time.monotonic()
+                for pid in children:
+                    if now - told.get(pid, -10.0) >= 5.0:  # again every 5 s until it exits
+                        told[pid] = now
+                        try:
+                            os.kill(pid, signal.SIGTERM)
+                        except ProcessLookupError:
+                            pass
             try:
                 ready, _, _ = select.select([notify_r], [], [], 0.2)
             except InterruptedError:
