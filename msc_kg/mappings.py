@@ -19,7 +19,7 @@ IMPORTS_DIR = paths.ROOT / "ontology" / "imports"
 PREFIX_MAP = IMPORTS_DIR / "bioregistry-prefixes.json"
 TERM_LIST = IMPORTS_DIR / "external_terms.txt"
 IMPORT_MODULE = IMPORTS_DIR / "external-terms.ttl"
-IMPORT_MODULE_IRI = URIRef("https://w3id.org/msc-kg/ontology/imports/external-terms")
+IMPORT_MODULE_IRI = URIRef(MSC + "imports/external-terms")
 
 OBOINOWL = Namespace("http://www.geneontology.org/formats/oboInOwl#")
 COLUMNS = ["subject_id", "subject_label", "predicate_id", "object_id", "object_label",

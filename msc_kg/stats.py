@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from msc_kg.namespaces import MSC
 from msc_kg.query import rows
 
-PREFIXES = """PREFIX msc: <https://w3id.org/msc-kg/ontology/>
+PREFIXES = f"""PREFIX msc: <{MSC}>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 """
 

@@ -63,13 +63,15 @@ class NotAcceptable(EngineError):
 
 
 class QueryTimeout(EngineError):
-    """The query ran past the time limit and its worker was killed."""
+    """The query ran past the time limit and its worker was killed (the inline engine's
+    watchdog answers such a query itself, see inline.py)."""
 
     status = 503
 
 
 class ResourceLimit(EngineError):
-    """The worker died (memory limit or parser recursion) or no worker became free in time."""
+    """The worker died (memory limit or parser recursion), or no worker or query slot became
+    free in time."""
 
     status = 503
 
@@ -84,6 +86,11 @@ class EvaluationError(EngineError):
     """The engine failed while evaluating (e.g. an allowed SERVICE endpoint failed)."""
 
     status = 502
+
+
+def timeout_message(limit: float) -> str:
+    """What a client is told when its query ran past ``limit`` seconds and was stopped."""
+    return f"Query timed out after {limit:g} s and was stopped; simplify it or add LIMIT."
 
 
 @dataclass
@@ -302,9 +309,7 @@ class Engine:
             ) from None
         if reply is None:
             self._retire(worker)
-            raise QueryTimeout(
-                f"Query timed out after {limit:g} s and was stopped; simplify it or add LIMIT."
-            )
+            raise QueryTimeout(timeout_message(limit))
         self._idle.put(worker)
         return outcome(reply)
 

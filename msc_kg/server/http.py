@@ -26,8 +26,6 @@ from urllib.parse import unquote_to_bytes
 
 import httptools
 
-from msc_kg.server.engine import QUERY_STACK
-
 REASONS = {400: "Bad Request", 408: "Request Timeout", 413: "Content Too Large",
            431: "Request Header Fields Too Large", 500: "Internal Server Error",
            503: "Service Unavailable"}
@@ -207,7 +205,6 @@ class Server:
     # ------------------------------------------------------------------ accept loop
     def serve_forever(self) -> None:
         """Accept connections, each handled by its own thread, until ``shutdown()``."""
-        threading.stack_size(QUERY_STACK)  # connection threads evaluate queries inline
         self.sock.settimeout(0.25)  # wake up regularly to notice shutdown()
         while self.accepting:
             try:

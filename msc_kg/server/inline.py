@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import pyoxigraph as ox
 
 from msc_kg.server import http
-from msc_kg.server.engine import ResourceLimit, _execute, outcome
+from msc_kg.server.engine import ResourceLimit, _execute, outcome, timeout_message
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -75,8 +75,7 @@ class Watchdog:
                     message = ("The server process running this query went over its memory limit "
                                "and restarts; simplify the query or add LIMIT, then retry.")
                 else:
-                    message = (f"Query timed out after {self.timeout:g} s and was stopped; "
-                               "simplify it or add LIMIT.")
+                    message = timeout_message(self.timeout)
                 if job.client is not None:
                     self.server.hijack(job.client, job.request_no, 503, message)
             if victims and not self.breached.is_set():
@@ -103,18 +102,18 @@ class InlineEngine:
     """The engine interface of msc_kg.server.engine.Engine, evaluating in the calling thread."""
 
     def __init__(self, store: ox.Store, *, timeout: float = 30.0, processes: int = 1,
-                 slots: int = 4, restarts=None):
+                 slots: int = 4):
         self.store = store
         self.timeout = timeout
         self.size = processes
         self.slots = slots
         self._slots = threading.BoundedSemaphore(slots)  # queries evaluated at once per process
-        self._restarts = restarts  # a shared counter kept by the supervisor, or None
+        self.restart_counter = None  # a shared counter the supervisor keeps (supervise.py)
         self.watchdog: Watchdog | None = None  # set in each serving process
 
     @property
     def restarts(self) -> int:
-        return self._restarts.value if self._restarts is not None else 0
+        return self.restart_counter.value if self.restart_counter is not None else 0
 
     def run(self, job: dict, timeout: float | None = None):
         """Execute ``job`` and return its Outcome or raise an EngineError (as Engine.run)."""

@@ -18,8 +18,10 @@ import select
 import signal
 import socket
 import sys
+import threading
 import time
 
+from msc_kg.server.engine import QUERY_STACK
 from msc_kg.server.http import Server
 from msc_kg.server.inline import Watchdog
 
@@ -60,6 +62,7 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int) -> in
     signal.signal(signal.SIGINT, on_signal)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked since the fork (spawn)
     state.engine.watchdog = Watchdog(server, cfg["timeout"], cfg["memory_mb"], retire)
+    threading.stack_size(QUERY_STACK)  # connection threads, created from here on, run queries
     server.serve_forever()
     server.shutdown(grace=cfg["timeout"] + 5)
     return 0
@@ -68,7 +71,7 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int) -> in
 def supervise(app, sock: socket.socket, processes: int, max_connections: int) -> int:
     """Fork ``processes`` serving processes and keep them running until SIGTERM/SIGINT."""
     engine = app.extensions["msc_kg"].engine
-    engine._restarts = multiprocessing.Value("i", 0, lock=False)  # shown by /health
+    engine.restart_counter = multiprocessing.Value("i", 0, lock=False)  # shown by /health
     notify_r, notify_w = os.pipe()
     children: set[int] = set()
     retired: set[int] = set()  # replaced already; not replaced again when they exit
@@ -131,7 +134,7 @@ def supervise(app, sock: socket.socket, processes: int, max_connections: int) ->
                 pid = int(line)
                 if pid in children and pid not in retired:
                     retired.add(pid)
-                    engine._restarts.value += 1
+                    engine.restart_counter.value += 1
                     spawn()
             while children:
                 try:
@@ -152,7 +155,7 @@ def supervise(app, sock: socket.socket, processes: int, max_connections: int) ->
                           f"({_describe(status)}); starting another", file=sys.stderr, flush=True)
                     if len(crashes) > 5:
                         time.sleep(1.0)
-                    engine._restarts.value += 1
+                    engine.restart_counter.value += 1
                     spawn()
     finally:
         os.close(notify_r)
