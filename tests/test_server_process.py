@@ -88,8 +88,7 @@ def test_timeout_over_http_while_others_are_served(running):
 
     def run():
         t = time.monotonic()
-        heavy["status"], _, heavy["body"] = get(
-            port, HEAVY)
+        heavy["status"], heavy["headers"], heavy["body"] = get(port, HEAVY)
         heavy["elapsed"] = time.monotonic() - t
 
     thread = threading.Thread(target=run)
@@ -101,6 +100,9 @@ def test_timeout_over_http_while_others_are_served(running):
     thread.join(10)
     assert heavy["status"] == 503 and heavy["elapsed"] < 3.0
     assert b"timed out after 1 s" in heavy["body"]
+    # the watchdog's 503 carries what the endpoint's own 503s carry
+    assert heavy["headers"]["Retry-After"] == "5"
+    assert heavy["headers"]["Access-Control-Allow-Origin"] == "*"
 
 
 def stop_server(proc: subprocess.Popen) -> None:

@@ -266,7 +266,8 @@ class Server:
             except OSError:
                 pass
 
-    def hijack(self, client: Connection, request_no: int, status: int, message: str) -> bool:
+    def hijack(self, client: Connection, request_no: int, status: int, message: str,
+               headers: dict | None = None) -> bool:
         """Answer request ``request_no`` of ``client`` from another thread (its own is stuck),
         then close the connection; False if its response was already being written."""
         if not client.lock.acquire(timeout=0.2):
@@ -277,7 +278,7 @@ class Server:
             client.hijacked = True
             try:
                 client.sock.settimeout(1.0)
-                client.sock.sendall(self._simple(status, message, close=True))
+                client.sock.sendall(self._simple(status, message, close=True, headers=headers))
                 client.sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
@@ -465,9 +466,10 @@ class Server:
         return True
 
     @staticmethod
-    def _simple(status: int, message: str, close: bool) -> bytes:
+    def _simple(status: int, message: str, close: bool, headers: dict | None = None) -> bytes:
         body = (message.rstrip() + "\n").encode("utf-8")
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
         head = (f"HTTP/1.1 {status} {REASONS.get(status, '')}\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                f"Content-Length: {len(body)}\r\nDate: {_http_date()}\r\nServer: msc-kg\r\n"
+                f"Content-Length: {len(body)}\r\nDate: {_http_date()}\r\nServer: msc-kg\r\n{extra}"
                 + ("Connection: close\r\n" if close else "") + "\r\n")
         return head.encode("latin-1") + body

@@ -48,8 +48,9 @@ class Watchdog:
     """Checks running queries every ``tick`` s; on a breach calls ``retire(reason)`` once."""
 
     def __init__(self, server: http.Server, timeout: float, memory_mb: int | None, retire,
-                 tick: float = 0.05):
+                 tick: float = 0.05, headers: dict | None = None):
         self.server = server
+        self.headers = headers  # sent with its 503s, as the endpoint sends with its own
         self.timeout = timeout
         self.limit = rss_bytes() + memory_mb * 1024 * 1024 if memory_mb else None
         self.retire = retire
@@ -77,7 +78,7 @@ class Watchdog:
                 else:
                     message = timeout_message(self.timeout)
                 if job.client is not None:
-                    self.server.hijack(job.client, job.request_no, 503, message)
+                    self.server.hijack(job.client, job.request_no, 503, message, self.headers)
             if victims and not self.breached.is_set():
                 self.breached.set()
                 self.retire("memory" if over else "timeout")

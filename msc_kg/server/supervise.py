@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 
+from msc_kg.server.endpoint import CORS_EXPOSE
 from msc_kg.server.engine import QUERY_STACK
 from msc_kg.server.http import Server
 from msc_kg.server.inline import Watchdog
@@ -61,7 +62,11 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int) -> in
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked since the fork (spawn)
-    state.engine.watchdog = Watchdog(server, cfg["timeout"], cfg["memory_mb"], retire)
+    headers = {"Retry-After": "5"}  # what endpoint.query_view sends with a 503
+    if cfg["cors"]:
+        headers |= {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": CORS_EXPOSE}
+    state.engine.watchdog = Watchdog(server, cfg["timeout"], cfg["memory_mb"], retire,
+                                     headers=headers)
     threading.stack_size(QUERY_STACK)  # connection threads, created from here on, run queries
     server.serve_forever()
     server.shutdown(grace=cfg["timeout"] + 5)
