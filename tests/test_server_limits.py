@@ -165,6 +165,13 @@ def test_etag_and_304(server_client):
     assert again.status_code == 304 and again.data == b""
     other = server_client.get("/sparql", query_string=q, headers={"If-None-Match": '"nope"'})
     assert other.status_code == 200 and other.data == first.data
+    # weak comparison (RFC 9110 §13.1.2): the tag is weak; a list, "*" and the strong form match
+    assert tag.startswith('W/"') and len(tag) == 36
+    for given in (f'"nope", {tag}', "*", tag.removeprefix("W/")):
+        assert server_client.get("/sparql", query_string=q,
+                                 headers={"If-None-Match": given}).status_code == 304, given
+    csv = server_client.get("/sparql", query_string=q, headers={"Accept": "text/csv"})
+    assert csv.headers["ETag"] != tag  # another representation, another tag
 
 
 def test_cache_serves_repeat_without_engine(server_app):
@@ -199,6 +206,8 @@ def test_volatile_query_not_cached(server_client):
     b = server_client.get("/sparql", query_string=q)
     assert a.headers["Cache-Control"] == "no-store"
     assert a.data != b.data
+    assert "ETag" not in a.headers  # a tag would claim the next answer is the same
+    assert server_client.get("/sparql", query_string=q, headers={"If-None-Match": "*"}).status_code == 200
 
 
 def test_cache_is_bounded_by_bytes():

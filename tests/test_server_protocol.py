@@ -195,3 +195,51 @@ def test_rdflib_graph_is_accepted():
         assert count_of(app.test_client().get("/sparql", query_string={"query": COUNT})) == SMALL_TRIPLES
     finally:
         close(app)
+
+
+# --- form decoding: the fast decoder agrees with urllib.parse.parse_qsl everywhere
+from urllib.parse import parse_qsl  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from msc_kg.server import protocol  # noqa: E402
+
+_PIECES = ["a", "q", "=", "&", "+", "%", "%4", "%41", "%zz", "%%", "\\", "\\x41", "é", "%C3%A9", "%FF",
+           "%C3", " ", ";", "%25", "%2B", "%5C", "%5Cx41", "%0A", "\x00"]
+
+
+def _reference(raw: bytes):
+    try:
+        return parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        return "not UTF-8"
+
+
+def _ours(raw: bytes):
+    try:
+        return protocol._params(raw, "body")
+    except protocol.ProtocolError as exc:
+        assert exc.status == 400 and exc.message.startswith("The body is not valid UTF-8")
+        return "not UTF-8"
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=14))
+def test_form_decoding_matches_urllib(pieces):
+    raw = "".join(pieces).encode("utf-8")
+    assert _ours(raw) == _reference(raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=40))
+def test_form_decoding_of_arbitrary_bytes_matches_urllib(raw):
+    assert _ours(raw) == _reference(raw)
+
+
+def test_form_with_too_many_fields_is_400(server_client):
+    body = "&".join(["x=1"] * protocol.MAX_FIELDS) + "&query=ASK%7B%7D"
+    resp = server_client.post("/sparql", data=body, content_type="application/x-www-form-urlencoded")
+    assert resp.status_code == 400
+    assert resp.get_data(as_text=True) == ("The request body is not valid form encoding: more than "
+                                           "10000 fields.\n")

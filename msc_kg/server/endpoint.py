@@ -10,11 +10,12 @@ resource limit. Every query response carries ``X-SPARQL-Max-Rows``; a capped one
 
 from __future__ import annotations
 
+import re
+
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from msc_kg.server import describe, negotiate, protocol, safety
-from msc_kg.server.cache import etag
 from msc_kg.server.engine import EngineError, NotAcceptable
 from msc_kg.server.results import write_triples
 
@@ -39,12 +40,14 @@ def http_error(exc: HTTPException, cfg: dict) -> Response:
     return error(exc.code or 500, f"{exc.code} {exc.name}: {message}", headers)
 
 
-def add_cors(resp: Response, request: Request, cfg: dict) -> Response:
+CORS_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": CORS_EXPOSE}
+
+
+def add_cors(resp: Response, request: Request | None, cfg: dict) -> Response:
     """CORS headers (Fetch standard): any origin may read responses; preflights are answered."""
     if cfg["cors"]:
-        resp.headers["Access-Control-Allow-Origin"] = "*"
-        resp.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE
-        if request.method == "OPTIONS":
+        resp.headers.update(CORS_HEADERS)
+        if request is not None and request.method == "OPTIONS":
             resp.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
             resp.headers["Access-Control-Allow-Headers"] = (
                 request.headers.get("Access-Control-Request-Headers")
@@ -53,11 +56,32 @@ def add_cors(resp: Response, request: Request, cfg: dict) -> Response:
     return resp
 
 
+class QueryHTTP:
+    """The parts of a /sparql GET or POST that the protocol needs, without a framework's parsing."""
+
+    __slots__ = ("method", "query_string", "body", "content_type", "accept", "if_none_match")
+
+    def __init__(self, method: str, query_string: bytes, body: bytes | None = None,
+                 content_type: str | None = None, accept: str | None = None,
+                 if_none_match: str | None = None):
+        self.method = method
+        self.query_string = query_string
+        self.body = body
+        self.content_type = content_type
+        self.accept = accept
+        self.if_none_match = if_none_match
+
+
+_DIRECT_HEADERS = {b"accept": "accept", b"content-type": "content_type",
+                   b"if-none-match": "if_none_match"}
+
+
 class SparqlFirst:
-    """WSGI middleware answering GET/POST /sparql without Flask's routing and contexts.
+    """WSGI middleware answering GET/POST /sparql queries without Flask's routing and contexts.
 
     Measured on a label lookup: Flask's request context, URL adapter and response hooks cost about
     a fifth of the endpoint's own time per request; every other path goes to the Flask app.
+    ``direct`` answers the same requests for msc_kg.server.http without building a WSGI environ.
     """
 
     def __init__(self, flask_wsgi, state):
@@ -70,10 +94,39 @@ class SparqlFirst:
         request = Request(environ)
         request.max_content_length = self.state.config["max_body"]
         try:
-            resp = query_view(self.state, request)
+            body = request.get_data(cache=False) if request.method == "POST" else None
+            resp = query_view(self.state, QueryHTTP(
+                request.method, request.query_string, body, environ.get("CONTENT_TYPE"),
+                environ.get("HTTP_ACCEPT"), environ.get("HTTP_IF_NONE_MATCH")))
+            if resp is None:
+                resp = service_description(self.state, request)
         except HTTPException as exc:
             resp = http_error(exc, self.state.config)
         return add_cors(resp, request, self.state.config)(environ, start_response)
+
+    def direct(self, method: str, path: str, query_string: bytes, headers, body: bytes):
+        """(status line, headers, body) for a /sparql query request given as its parts, or None
+        for anything else (the service description, other paths): those go through WSGI."""
+        if path != "/sparql" or method not in ("GET", "POST"):
+            return None
+        req = QueryHTTP(method, query_string, body if method == "POST" else None)
+        for name, value in headers:
+            attr = _DIRECT_HEADERS.get(name.lower())
+            if attr is not None:
+                text = value.decode("latin-1")
+                old = getattr(req, attr)
+                setattr(req, attr, text if old is None else f"{old},{text}")
+        resp = query_view(self.state, req)
+        if resp is None:
+            return None
+        cfg = self.state.config
+        if isinstance(resp, Plain):
+            head = resp.headers
+            if cfg["cors"]:
+                head |= CORS_HEADERS
+            return resp.status, head.items(), resp.body
+        add_cors(resp, None, cfg)
+        return resp.status, resp.headers.to_wsgi_list(), resp.get_data()
 
 
 def service_description(state, request: Request) -> Response:
@@ -92,22 +145,21 @@ def service_description(state, request: Request) -> Response:
     return Response(body, content_type=negotiate.content_type(media), headers={"Vary": "Accept"})
 
 
-def query_view(state, request: Request) -> Response:
-    """Answer one SPARQL 1.1 Protocol query request."""
+def query_view(state, request: QueryHTTP) -> Response | Plain | None:
+    """Answer one SPARQL 1.1 Protocol query request; None when it asks for no query (the caller
+    then answers with the service description)."""
     cfg = state.config
-    body = request.get_data(cache=False) if request.method == "POST" else None
     try:
-        req = protocol.parse(request.method, request.headers.get("Content-Type"),
-                             request.query_string, body)
+        req = protocol.parse(request.method, request.content_type, request.query_string, request.body)
     except protocol.ProtocolError as exc:
         return error(exc.status, exc.message, exc.headers)
     if req is None:
-        return service_description(state, request)
+        return None
     try:
         scan = safety.check(req.query, cfg["base_iri"], cfg["service_allow"])
     except safety.Refused as exc:
         return error(exc.status, exc.message)
-    accept = request.headers.get("Accept")
+    accept = request.accept
     results_choice = negotiate.choose(accept, negotiate.RESULTS)
     graph_choice = negotiate.choose(accept, negotiate.GRAPH)
     wanted = {"SELECT": (results_choice, negotiate.RESULTS), "ASK": (results_choice, negotiate.RESULTS),
@@ -135,36 +187,47 @@ def query_view(state, request: Request) -> Response:
             headers = {"Retry-After": "5"} if exc.status == 503 else {}
             return error(exc.status, exc.message, headers)
         chosen = results_choice if outcome.kind in ("results", "boolean") else graph_choice
-        headers = {"Vary": "Accept", "X-SPARQL-Max-Rows": str(cfg["max_rows"]),
-                   "ETag": etag(outcome.body)}
+        headers = {"Vary": "Accept", "X-SPARQL-Max-Rows": str(cfg["max_rows"])}
         if outcome.truncated:
             headers["X-SPARQL-Truncated"] = "true"
             headers["X-SPARQL-Rows"] = str(outcome.rows)
-        if scan.volatile:
+        if scan.volatile:  # no entity tag either: the next answer differs
             headers["Cache-Control"] = "no-store"
         else:
             headers["Cache-Control"] = f"public, max-age={cfg['cache_max_age']}"
+            headers["ETag"] = state.cache.tag(key)
         cached = (outcome.body, negotiate.content_type(chosen[0]), headers)
         if not scan.volatile:
             state.cache.put(key, cached)
     body_bytes, ctype, headers = cached
-    if request.if_none_match and headers["ETag"].strip('"') in request.if_none_match:
-        return Response(status=304, headers=headers)
+    if request.if_none_match and "ETag" in headers and _matches(request.if_none_match, headers["ETag"]):
+        return Plain(b"", None, headers, "304 Not Modified")
     return Plain(body_bytes, ctype, headers)
 
 
+def _matches(if_none_match: str, tag: str) -> bool:
+    """If-None-Match against our ``tag`` by weak comparison (RFC 9110 §13.1.2): the opaque
+    parts are compared, with or without "W/"."""
+    return if_none_match.strip() == "*" or tag.removeprefix("W/") in _ENTITY_TAG.findall(if_none_match)
+
+
+_ENTITY_TAG = re.compile(r'"[^"]*"')
+
+
 class Plain:
-    """A 200 response as a bare WSGI app: measured, building a werkzeug Response for every result
-    cost about 40 µs of a small query's time. Flask accepts it too (as a WSGI callable)."""
+    """A 200 (or 304) response as a bare WSGI app: measured, building a werkzeug Response for every
+    result cost about 40 µs of a small query's time. Flask accepts it too (as a WSGI callable)."""
 
-    __slots__ = ("body", "headers")
+    __slots__ = ("body", "headers", "status")
 
-    def __init__(self, body: bytes, content_type: str, headers: dict):
+    def __init__(self, body: bytes, content_type: str | None, headers: dict, status: str = "200 OK"):
         self.body = body
-        self.headers = {"Content-Type": content_type, "Content-Length": str(len(body)), **headers}
+        self.status = status
+        self.headers = ({"Content-Type": content_type, "Content-Length": str(len(body)), **headers}
+                        if content_type else dict(headers))
 
     def __call__(self, environ, start_response):
-        start_response("200 OK", list(self.headers.items()))
+        start_response(self.status, list(self.headers.items()))
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [self.body]
 
 

@@ -178,8 +178,18 @@ def current_connection() -> Connection | None:
     return getattr(_local, "conn", None)
 
 
-def _http_date() -> str:
-    return formatdate(usegmt=True)
+_date = (0, "")  # the second of the last Date header line, and the line
+
+
+def _date_line() -> str:
+    """The Date header line, formatted once per second."""
+    global _date
+    now = int(time.time())
+    second, line = _date
+    if second != now:
+        line = f"Date: {formatdate(now, usegmt=True)}"
+        _date = (now, line)
+    return line
 
 
 class Server:
@@ -187,8 +197,10 @@ class Server:
 
     def __init__(self, app, sock: socket.socket, *, max_connections: int = 512,
                  max_head: int = 65536, max_body: int = 1_000_000, read_timeout: float = 30.0,
-                 idle_timeout: float = 30.0):
+                 idle_timeout: float = 30.0, direct=None):
         self.app = app
+        self.direct = direct  # optional fast path: (method, path, query, headers, body) →
+        # (status, headers, body) or None to call the WSGI app
         self.sock = sock
         self.max_connections = max_connections
         self.max_head = max_head
@@ -361,20 +373,22 @@ class Server:
                 client.request_no += 1
 
     # ------------------------------------------------------------------ responses
-    def _environ(self, req: _Request, addr) -> dict:
+    @staticmethod
+    def _target(req: _Request) -> tuple[str, bytes]:
+        """The decoded path and the raw query string of the request target."""
         if req.url == b"*":  # OPTIONS * (RFC 9112 §3.2.4)
-            path, query = b"*", b""
-        else:
-            try:  # origin-form "/path?query" or absolute-form "http://host/path?query"
-                url = httptools.parse_url(req.url)
-            except httptools.HttpParserInvalidURLError:
-                raise _Reject(400, "The request target is not a valid URL.") from None
-            path, query = url.path or b"/", url.query or b""
-        body = b"".join(req.body)
+            return "*", b""
+        try:  # origin-form "/path?query" or absolute-form "http://host/path?query"
+            url = httptools.parse_url(req.url)
+        except httptools.HttpParserInvalidURLError:
+            raise _Reject(400, "The request target is not a valid URL.") from None
+        return unquote_to_bytes(url.path or b"/").decode("latin-1"), url.query or b""
+
+    def _environ(self, req: _Request, addr, path: str, query: bytes, body: bytes) -> dict:
         environ = {
             "REQUEST_METHOD": req.method.decode("latin-1"),
             "SCRIPT_NAME": "",
-            "PATH_INFO": unquote_to_bytes(path).decode("latin-1"),
+            "PATH_INFO": path,
             "QUERY_STRING": query.decode("latin-1"),
             "SERVER_NAME": self.server_name,
             "SERVER_PORT": self.port,
@@ -411,32 +425,23 @@ class Server:
         """Run the app for ``req`` and send its response; return whether to keep the connection."""
         conn = client.sock
         try:
-            environ = self._environ(req, addr)
+            path, query = self._target(req)
         except _Reject as exc:
             conn.sendall(self._simple(exc.status, exc.message, close=True))
             _linger(conn)
             return False
-        status_headers: list = []
-
-        def start_response(status, headers, exc_info=None):
-            if exc_info and status_headers:
-                raise exc_info[1].with_traceback(exc_info[2])
-            status_headers[:] = [status, headers]
-            return lambda data: None  # the legacy write() callable is not supported
-
+        body = b"".join(req.body)
         try:
-            result = self.app(environ, start_response)
-            try:
-                body = b"".join(result)
-            finally:
-                if hasattr(result, "close"):
-                    result.close()
+            answer = self.direct and self.direct(req.method.decode("latin-1"), path, query,
+                                                 req.headers, body)
+            if not answer:
+                answer = self._call_app(self._environ(req, addr, path, query, body))
         except Exception:  # noqa: BLE001 — a bug of the app: log it, answer 500, keep serving
             traceback.print_exc()
             self._send(client, self._simple(500, "Internal server error.", close=True))
             return False
+        status, headers, body = answer
         keep = req.keep_alive and self.accepting
-        status, headers = status_headers
         lines = [f"HTTP/1.1 {status}"]
         length = str(len(body))
         for name, value in headers:
@@ -445,8 +450,11 @@ class Server:
                 length = value  # the length a GET would have carried (RFC 9110 §9.3.2)
             elif lname not in ("content-length", "connection", "transfer-encoding", "date", "server"):
                 lines.append(f"{name}: {value}")
-        lines.append(f"Content-Length: {length}")
-        lines.append(f"Date: {_http_date()}")
+        if not status.startswith(("304", "204")):  # they have no content (RFC 9110 §8.6)
+            lines.append(f"Content-Length: {length}")
+        else:
+            body = b""
+        lines.append(_date_line())
         lines.append("Server: msc-kg")
         if not keep:
             lines.append("Connection: close")
@@ -454,6 +462,24 @@ class Server:
             lines.append("Connection: keep-alive")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         return self._send(client, head if req.method == b"HEAD" else head + body) and keep
+
+    def _call_app(self, environ: dict) -> tuple:
+        """Run the WSGI app: (status line, headers, body)."""
+        status_headers: list = []
+
+        def start_response(status, headers, exc_info=None):
+            if exc_info and status_headers:
+                raise exc_info[1].with_traceback(exc_info[2])
+            status_headers[:] = [status, headers]
+            return lambda data: None  # the legacy write() callable is not supported
+
+        result = self.app(environ, start_response)
+        try:
+            body = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        return status_headers[0], status_headers[1], body
 
     @staticmethod
     def _send(client: Connection, data: bytes) -> bool:
@@ -470,6 +496,6 @@ class Server:
         body = (message.rstrip() + "\n").encode("utf-8")
         extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
         head = (f"HTTP/1.1 {status} {REASONS.get(status, '')}\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                f"Content-Length: {len(body)}\r\nDate: {_http_date()}\r\nServer: msc-kg\r\n{extra}"
+                f"Content-Length: {len(body)}\r\n{_date_line()}\r\nServer: msc-kg\r\n{extra}"
                 + ("Connection: close\r\n" if close else "") + "\r\n")
         return head.encode("latin-1") + body

@@ -11,8 +11,9 @@ decoded as strict UTF-8, so a non-UTF-8 byte is a 400 instead of a silently repl
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_to_bytes
 
 import pyoxigraph as ox
 
@@ -43,15 +44,39 @@ class QueryRequest:
     named_graphs: list[str] | None
 
 
-def _params(raw: bytes, where: str) -> list[tuple[str, str]]:
-    """Decode ``application/x-www-form-urlencoded`` bytes strictly as UTF-8."""
+MAX_FIELDS = 10_000
+
+
+def _unquote(raw: bytes) -> bytes:
+    """Form-decode ``raw`` ("+" is a space, "%XX" a byte); a malformed escape stays as written.
+
+    Measured, urllib's pure-Python percent-decoding took 10-15 µs of a small query's request; this
+    rewrites "%XX" as "\\xXX" (after doubling backslashes) for CPython's C escape decoder, the
+    one pickle uses, and falls back to urllib only when an escape is malformed.
+    """
+    raw = raw.replace(b"+", b" ")
+    if b"%" not in raw:
+        return raw
     try:
-        return parse_qsl(raw.decode("utf-8"), keep_blank_values=True, encoding="utf-8",
-                         errors="strict", max_num_fields=10_000)
+        return codecs.escape_decode(raw.replace(b"\\", b"\\\\").replace(b"%", b"\\x"))[0]
+    except ValueError:
+        return unquote_to_bytes(raw)
+
+
+def _params(raw: bytes, where: str) -> list[tuple[str, str]]:
+    """Decode ``application/x-www-form-urlencoded`` bytes strictly as UTF-8 (as urllib's
+    ``parse_qsl(keep_blank_values=True, errors="strict")`` would, at most MAX_FIELDS fields)."""
+    if raw.count(b"&") >= MAX_FIELDS:
+        raise ProtocolError(400, f"The {where} is not valid form encoding: more than {MAX_FIELDS} fields.")
+    params = []
+    try:
+        for field in raw.split(b"&"):
+            if field:
+                name, _, value = field.partition(b"=")
+                params.append((_unquote(name).decode("utf-8"), _unquote(value).decode("utf-8")))
     except UnicodeDecodeError:
         raise ProtocolError(400, f"The {where} is not valid UTF-8 (SPARQL 1.1 Protocol requires UTF-8).") from None
-    except ValueError as exc:
-        raise ProtocolError(400, f"The {where} is not valid form encoding: {exc}") from None
+    return params
 
 
 def _media_type(header: str | None) -> tuple[str, dict[str, str]]:

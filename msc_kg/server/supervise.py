@@ -47,7 +47,7 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int) -> in
     state = app.extensions["msc_kg"]
     cfg = state.config
     server = Server(app, sock, max_connections=max_connections, max_body=cfg["max_body"],
-                    read_timeout=30.0, idle_timeout=30.0)
+                    read_timeout=30.0, idle_timeout=30.0, direct=app.wsgi_app.direct)
 
     def retire(reason: str) -> None:
         server.accepting = False
