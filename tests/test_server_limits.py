@@ -261,3 +261,24 @@ def test_row_cap_on_line_based_graph_formats(big_app, accept, query, lines, trun
     assert resp.data.count(b"\n") == lines
     assert sum(1 for _ in ox.parse(resp.data, format=ox.RdfFormat.N_QUADS)) == lines  # whole statements
     assert resp.headers.get("X-SPARQL-Truncated") == ("true" if truncated else None)
+
+
+def test_json_row_bound_is_an_upper_bound_and_tight():
+    """The JSON row bound (which decides whether rows must be recounted) never undercounts —
+    not with a variable named "type", empty rows or braces in literals — and is exact otherwise."""
+    from msc_kg.server.results import _row_bound
+
+    store = ox.Store()
+    s, p = ox.NamedNode("http://e/s"), ox.NamedNode("http://e/p")
+    store.add(ox.Quad(s, p, ox.Literal('{"type":"uri"} } {')))
+    store.add(ox.Quad(s, p, ox.Literal("x", language="en")))
+    for query, rows, bound in [
+        ("SELECT ?type ?o WHERE { ?type ?p ?o }", 2, 4),  # two literal braces counted as rows
+        ("SELECT ?type WHERE { ?type ?p ?o FILTER(LANG(?o) = 'en') }", 1, 1),
+        ("SELECT ?x WHERE { ?s ?p ?o }", 2, 2),  # rows without bindings: {}
+        ("SELECT * WHERE { VALUES ?x { 1 2 3 } OPTIONAL { ?x ?y ?z } }", 3, 3),
+        ("SELECT ?x WHERE { FILTER(false) }", 0, 0),
+    ]:
+        body = store.query(query).serialize(format=ox.QueryResultsFormat.JSON)
+        assert len(json.loads(body)["results"]["bindings"]) == rows
+        assert _row_bound(body, "json") == bound, query

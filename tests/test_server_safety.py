@@ -172,12 +172,13 @@ def _reference_scan(query: str):
     return " ".join(t for _, t in toks), depth, operators, form, volatile
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from([
+@settings(max_examples=600, deadline=None)
+@given(st.tuples(st.lists(st.sampled_from([
     "SELECT", "ask", "Insert", "WHERE", "{", "}", "(", ")", "[", "]", "?s", "$o", "<http://x/#a>",
     '"a # b"', "'''x\n}'''", "# comment {\n", "\n", "FILTER", "union", "OPTIONAL", "rand()", "e:p",
     "e:union", "?select", '"SELECT"', ".", ";", ",", "/", "|", "||", "&&", "*", "!=", "<=", "^^", "@en",
-    "1.5", "-2", "a", "VALUES", "bnode()", "\\", "\x00", "é", "<<", ">>"]), max_size=40).map(" ".join))
+    "1.5", "-2", "a", "VALUES", "bnode()", "\\", "\x00", "é", "<<", ">>", "'", '"', "#", "<", ":"]),
+    max_size=40), st.sampled_from([" ", "", "\n", "\t"])).map(lambda t: t[1].join(t[0])))
 def test_fast_scan_agrees_with_the_typed_tokens(query):
     from msc_kg.server.safety import scan
 

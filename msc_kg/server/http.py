@@ -334,7 +334,8 @@ class Server:
                 started = time.monotonic() if parser.current is not None else None
                 continue
             if started is None:
-                conn.settimeout(self.idle_timeout)
+                if conn.gettimeout() != self.idle_timeout:  # settimeout costs a system call
+                    conn.settimeout(self.idle_timeout)
             else:
                 left = self.read_timeout - (time.monotonic() - started)
                 if left <= 0:

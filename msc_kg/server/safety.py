@@ -78,10 +78,13 @@ def tokens(query: str) -> list[tuple[str, str]]:
             if m.lastgroup != "ws" and m.lastgroup != "comment"]
 
 
-# The same lexer returning only texts (whitespace and comments as ""), for the common path:
+# The same lexer without groups, returning token texts and comments, for the common path:
 # measured, building (kind, text) pairs and walking them in Python was a third of a small
-# query's time in the endpoint. Kinds are needed only to resolve SERVICE targets.
-_SIGNIFICANT = re.compile(r"(\s+|\#[^\n\r]*)|(" + re.sub(r"\(\?P<\w+>", "(?:", _TOKEN.pattern) + ")",
+# query's time in the endpoint. Kinds are needed only to resolve SERVICE targets. Whitespace is
+# skipped by the search instead of matched (the last alternative takes any other character), and
+# comments, the only tokens starting with "#", are dropped after.
+_SIGNIFICANT = re.compile(re.sub(r"\(\?P<\w+>", "(?:", _TOKEN.pattern)
+                          .replace("(?:\\s+)\n  |", "", 1).replace("(?:.)", "(?:\\S)"),
                           re.VERBOSE | re.DOTALL)
 _DEPTH = {"{": 1, "(": 1, "[": 1, "}": -1, ")": -1, "]": -1}
 _FORMS = QUERY_FORMS | UPDATE_KEYWORDS
@@ -91,7 +94,7 @@ _COUNTED = OPERATORS | CLAUSES
 def scan(query: str, base: str) -> Scan:
     """Classify ``query``: its form, nesting depth and the resolved IRIs of its SERVICE clauses."""
     result = Scan()
-    toks = [m[1] for m in _SIGNIFICANT.findall(query) if m[1]]
+    toks = [t for t in _SIGNIFICANT.findall(query) if t[0] != "#"]
     result.key = " ".join(toks)
     upper = list(map(str.upper, toks))  # strings, IRIs and variables keep their delimiters
     result.depth = max(accumulate(map(_DEPTH.get, toks, repeat(0)), initial=0))
