@@ -172,19 +172,33 @@ def limit_plan(query: str, max_rows: int) -> str | None:
     return "own" if int(m.group(1) or m.group(2)) <= max_rows else None
 
 
-def _row_bound(body: bytes, fmt: str) -> int:
-    """An upper bound on the rows of Oxigraph's serialisation ``body`` (exact for TSV and XML)."""
+_MIN_ROW_BYTES = {"json": 3, "xml": 17, "csv": 2, "tsv": 1}  # "{}," / "<result></result>" / line ends
+
+
+def _row_bound(body: bytes, fmt: str, max_rows: int) -> int:
+    """An upper bound on the rows of Oxigraph's serialisation ``body``, computed only as far as
+    needed to tell whether it is at most ``max_rows`` (exact for TSV and XML when counted).
+
+    Measured, counting a byte in a 60 KB body takes 25 µs, so the body's length is tried first:
+    no row is shorter than its format's minimum.
+    """
+    bound = len(body) // _MIN_ROW_BYTES[fmt]
+    if bound <= max_rows:
+        return bound
     if fmt == "tsv":  # header line + one line per row; newlines in literals are escaped
         return body.count(b"\n") - 1
     if fmt == "xml":  # "<" in text is escaped, so every "<result>" opens a row
         return body.count(b"<result>")
     if fmt == "csv":  # header line + one line per row, plus any line break inside quoted values
         return body.count(b"\r\n") - 1
-    # JSON: each row opens an object; 3 belong to the frame, and each term's object starts with
-    # '{"type":"' (a row's own object, even for a variable named "type", is followed by '{'),
-    # while in a literal '"' is escaped. Counting the term objects too made the bound exceed
-    # the cap on results of a few thousand rows, and the exact recount cost more than the query.
-    return body.count(b"{") - body.count(b'{"type":"') - 3
+    bound = body.count(b"{") - 3  # JSON: each row opens an object; 3 belong to the frame
+    if bound <= max_rows:
+        return bound
+    # Each term's object starts with '{"type":"' (a row's own object, even for a variable named
+    # "type", is followed by '{'; in a literal '"' is escaped): subtracting them leaves the rows,
+    # plus any "{" inside literals. Without this, results of a few thousand rows exceeded the cap
+    # and were recounted by parsing them, which cost more than the query.
+    return bound - body.count(b'{"type":"')
 
 
 def write_bounded(solutions, fmt: str, max_rows: int) -> tuple[bytes, int, bool]:
@@ -194,7 +208,7 @@ def write_bounded(solutions, fmt: str, max_rows: int) -> tuple[bytes, int, bool]
     """
     oxfmt = RESULTS_FORMATS[fmt]
     body = solutions.serialize(format=oxfmt)
-    bound = _row_bound(body, fmt)
+    bound = _row_bound(body, fmt, max_rows)
     if bound <= max_rows:
         return body, bound, False
     if fmt == "csv":  # CSV results are lossy (Oxigraph will not parse them): cut the records
