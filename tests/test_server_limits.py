@@ -184,19 +184,21 @@ def test_cache_serves_repeat_without_engine(server_app):
     assert state.cache.hits == hits + 1
 
 
-def test_cache_key_ignores_comments_and_layout_only(server_app):
-    """Queries that differ only in comments and whitespace share one cache entry; a change inside
-    a string literal is a different query."""
+def test_cache_key_is_the_query_text_format_and_dataset(server_app):
+    """The same text, format and dataset hit the cache; any other text (even only another layout),
+    format or dataset is another entry with its own entity tag."""
     state = server_app.extensions["msc_kg"]
     client = server_app.test_client()
     base = 'SELECT ?s WHERE { ?s ?p "a  b" FILTER(true) }'
     first = client.get("/sparql", query_string={"query": base})
     hits = state.cache.hits
-    same = client.get("/sparql", query_string={"query": '# a comment\nSELECT  ?s\nWHERE{?s ?p "a  b"\n'
-                                                         ' FILTER( true )}  # trailing'})
+    assert client.get("/sparql", query_string={"query": base}).headers["ETag"] == first.headers["ETag"]
     assert state.cache.hits == hits + 1
-    assert same.headers["ETag"] == first.headers["ETag"]
-    client.get("/sparql", query_string={"query": base.replace("a  b", "a b")})
+    for other in ({"query": base.replace("a  b", "a b")}, {"query": base.replace("{ ", "{")},
+                  {"query": base, "default-graph-uri": "http://example.org/g"}):
+        assert client.get("/sparql", query_string=other).headers["ETag"] != first.headers["ETag"]
+    assert client.get("/sparql", query_string={"query": base},
+                      headers={"Accept": "text/csv"}).headers["ETag"] != first.headers["ETag"]
     assert state.cache.hits == hits + 1
 
 

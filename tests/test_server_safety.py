@@ -169,7 +169,7 @@ def _reference_scan(query: str):
         if kind == "word" and form is None and upper in QUERY_FORMS | UPDATE_KEYWORDS:
             form = upper
         volatile |= kind == "word" and upper in VOLATILE
-    return " ".join(t for _, t in toks), depth, operators, form, volatile
+    return [t for _, t in toks], depth, operators, form, volatile
 
 
 @settings(max_examples=600, deadline=None)
@@ -180,8 +180,56 @@ def _reference_scan(query: str):
     "1.5", "-2", "a", "VALUES", "bnode()", "\\", "\x00", "é", "<<", ">>", "'", '"', "#", "<", ":"]),
     max_size=40), st.sampled_from([" ", "", "\n", "\t"])).map(lambda t: t[1].join(t[0])))
 def test_fast_scan_agrees_with_the_typed_tokens(query):
-    from msc_kg.server.safety import scan
+    from msc_kg.server.safety import _quick, scan, texts
 
     result = scan(query, "http://base/")
-    assert (result.key, result.depth, result.operators, result.form, result.volatile) == \
+    assert (texts(query), result.depth, result.operators, result.form, result.volatile) == \
         _reference_scan(query)
+    quick = _quick(query)  # when the cheap tests settle it, they agree with the full scan
+    if quick is not None:
+        assert (quick.form, quick.volatile, quick.services) == (result.form, False, [])
+        assert result.depth <= safety.MAX_NESTING and result.operators <= safety.MAX_OPERATORS
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.tuples(
+    st.lists(st.sampled_from(["PREFIX", "prefix", "BASE", "ex:", ":", "a.:", "é:", "<http://x/#>", "<a b>",
+                              "# c\n", "\n", " ", "\t", "\u00a0", "\u2028", "<<"]), max_size=8),
+    st.sampled_from(["SELECT", "select", "Ask", "CONSTRUCT", "DESCRIBE", "INSERT", "ſelect", "AS\u212a",
+                     "SELECTx", "SELECT:", "ex:SELECT", "?select", '"SELECT"']),
+    st.sampled_from([" ", "*", "?x", "$x", "(", "{", ":", "-", ".", "\u00a0", "<x:a>", ""]),
+    st.sampled_from(["", " { ?s ?p ?o }", " WHERE { SERVICE <http://e/> {} }", " { BIND(NOW() AS ?n) }",
+                     " {" * 201, " ?k { ?s foaf:knows ?k }"]),
+    st.sampled_from([" ", "", "\n"])).map(lambda t: t[4].join(t[0]) + t[4] + t[1] + t[2] + t[3]))
+def test_quick_check_agrees_with_the_full_scan_on_prologues(query):
+    """Prologue-shaped queries, where the quick path is taken most: same verdict as the scan."""
+    from msc_kg.server.safety import _quick, scan
+
+    quick = _quick(query)
+    if quick is not None:
+        result = scan(query, "http://base/")
+        assert quick.form == result.form and not result.volatile and not result.services
+        assert result.depth <= safety.MAX_NESTING and result.operators <= safety.MAX_OPERATORS
+
+
+@pytest.mark.parametrize("query, form", [
+    ("PREFIX ex: <http://x/>\nSELECT ?x WHERE { ?x ?p ?o }", "SELECT"),
+    ("select*{}", "SELECT"),
+    ("BASE <http://b/> # a comment\nprefix : <x:>  construct {} where {}", "CONSTRUCT"),
+    ("ASK{}", "ASK"),
+    ("DESCRIBE <http://x/a>", "DESCRIBE"),
+    ("PREFIX ex: <a:> SELECT ?k { ?s <http://xmlns.com/foaf/0.1/knows> ?k }", None),  # "NOW" inside
+    ("SELECT * { SERVICE <http://e/> {} }", None),
+    ("PREFIX é: <a:> SELECT * {}", None),  # non-ASCII prefix name: full scan
+    ("ſelect * {}", None),  # folds to "select" in Unicode: full scan
+    ("INSERT DATA {}", None),
+    ("SELECT * {" + "{" * 200 + "}" * 200 + "}", None),  # 201 opening brackets: full scan
+    (" " * 5000 + "SELECT * {}", None),  # longer than MAX_OPERATORS: full scan
+])
+def test_quick_check_takes_common_queries_and_leaves_the_rest(query, form):
+    from msc_kg.server.safety import _quick
+
+    quick = _quick(query)
+    assert (quick.form if quick else None) == form
+    if form:
+        assert safety.scan(query, "http://b/").form == form

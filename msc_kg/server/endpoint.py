@@ -166,7 +166,7 @@ def query_view(state, request: QueryHTTP) -> Response | Plain | None:
               "CONSTRUCT": (graph_choice, negotiate.GRAPH), "DESCRIBE": (graph_choice, negotiate.GRAPH)}
     if scan.form in wanted and wanted[scan.form][0] is None:
         return _not_acceptable(scan.form, wanted[scan.form][1])
-    key = (scan.key, results_choice, graph_choice,
+    key = (req.query, results_choice, graph_choice,
            tuple(req.default_graph) if req.default_graph is not None else None,
            tuple(req.named_graphs) if req.named_graphs is not None else None)
     cached = None if scan.volatile else state.cache.get(key)

@@ -160,7 +160,7 @@ def _linger(conn: socket.socket, seconds: float = 1.0, limit: int = 1 << 20) -> 
 class Connection:
     """One client connection: its socket, and who answers its current request (see ``hijack``)."""
 
-    __slots__ = ("sock", "lock", "request_no", "responded_no", "hijacked", "__weakref__")
+    __slots__ = ("sock", "lock", "request_no", "responded_no", "hijacked", "busy", "__weakref__")
 
     def __init__(self, sock: socket.socket):
         self.sock = sock
@@ -168,6 +168,7 @@ class Connection:
         self.request_no = 0  # requests begun on this connection
         self.responded_no = 0  # requests whose response has begun to be written
         self.hijacked = False  # a watchdog answered for a stuck request: nothing more is written
+        self.busy = False  # a request is being answered (a drain waits for it)
 
 
 _local = threading.local()
@@ -211,7 +212,7 @@ class Server:
         self.server_name, self.port = host, str(port)
         self.accepting = True
         self._lock = threading.Lock()
-        self._conns: dict[Connection, bool] = {}  # open connection → busy with a request
+        self._conns: set[Connection] = set()  # open connections
         self._refusers = threading.BoundedSemaphore(16)
 
     # ------------------------------------------------------------------ accept loop
@@ -232,7 +233,7 @@ class Server:
             with self._lock:
                 full = len(self._conns) >= self.max_connections
                 if not full:
-                    self._conns[client] = False
+                    self._conns.add(client)
             if full:
                 self._refuse(conn)
                 continue
@@ -265,7 +266,7 @@ class Server:
         deadline, fresh_deadline = now + grace, now + min(grace, 2.0)
         while (now := time.monotonic()) < deadline:
             with self._lock:  # busy, or accepted just before and its first request not yet in
-                busy = any(self._conns.values()) or (
+                busy = any(c.busy for c in self._conns) or (
                     now < fresh_deadline and any(c.request_no == 0 for c in self._conns))
             if not busy:
                 break
@@ -297,7 +298,7 @@ class Server:
         finally:
             client.lock.release()
         with self._lock:
-            self._conns.pop(client, None)  # abandoned: a drain does not wait for it
+            self._conns.discard(client)  # abandoned: a drain does not wait for it
         return True
 
     # ------------------------------------------------------------------ one connection
@@ -311,7 +312,7 @@ class Server:
         finally:
             _local.conn = None
             with self._lock:
-                self._conns.pop(client, None)
+                self._conns.discard(client)
             try:
                 client.sock.close()
             except OSError:
@@ -366,12 +367,11 @@ class Server:
             if parser.done:
                 started = None
 
-    def _set_busy(self, client: Connection, busy: bool) -> None:
-        with self._lock:
-            if client in self._conns:
-                self._conns[client] = busy
-            if busy:
-                client.request_no += 1
+    @staticmethod
+    def _set_busy(client: Connection, busy: bool) -> None:
+        client.busy = busy  # only this connection's thread writes these
+        if busy:
+            client.request_no += 1
 
     # ------------------------------------------------------------------ responses
     @staticmethod
