@@ -15,6 +15,7 @@ A request the parser rejects gets 400 with the parser's reason; the app is never
 
 from __future__ import annotations
 
+import select
 import socket
 import sys
 import threading
@@ -196,10 +197,13 @@ def _date_line() -> str:
 class Server:
     """Serve ``app`` on the listening socket ``sock`` until ``shutdown()``."""
 
+    DEFER = 0.002  # seconds a busier serving process leaves a new connection to a less busy one
+
     def __init__(self, app, sock: socket.socket, *, max_connections: int = 512,
                  max_head: int = 65536, max_body: int = 1_000_000, read_timeout: float = 30.0,
-                 idle_timeout: float = 30.0, direct=None):
+                 idle_timeout: float = 30.0, direct=None, balance=None):
         self.app = app
+        self.balance = balance  # msc_kg.server.balance.Balance when several processes serve
         self.direct = direct  # optional fast path: (method, path, query, headers, body) →
         # (status, headers, body) or None to call the WSGI app
         self.sock = sock
@@ -218,26 +222,39 @@ class Server:
     # ------------------------------------------------------------------ accept loop
     def serve_forever(self) -> None:
         """Accept connections, each handled by its own thread, until ``shutdown()``."""
-        self.sock.settimeout(0.25)  # wake up regularly to notice shutdown()
+        self.sock.setblocking(False)  # other serving processes may take a connection first
         while self.accepting:
             try:
+                if not select.select([self.sock], [], [], 0.25)[0]:
+                    continue  # wake up regularly to notice shutdown()
+                if self.balance is not None and self.balance.defer(len(self._conns)):
+                    time.sleep(self.DEFER)  # a less busy serving process was woken too
+                    if not select.select([self.sock], [], [], 0)[0]:
+                        continue  # it took the connection
                 conn, addr = self.sock.accept()
-            except TimeoutError:
-                continue
+            except BlockingIOError:
+                continue  # another serving process took it
             except OSError:
                 if not self.accepting:
                     break
                 time.sleep(0.01)  # EMFILE and the like: back off instead of spinning
                 continue
+            conn.setblocking(True)
             client = Connection(conn)
             with self._lock:
                 full = len(self._conns) >= self.max_connections
                 if not full:
                     self._conns.add(client)
+                    self._publish()
             if full:
                 self._refuse(conn)
                 continue
             threading.Thread(target=self._handle, args=(client, addr), daemon=True).start()
+
+    def _publish(self) -> None:
+        """Tell the other serving processes how many connections this one has (under _lock)."""
+        if self.balance is not None:
+            self.balance.set(len(self._conns))
 
     def _refuse(self, conn: socket.socket) -> None:
         """503 for a connection over the limit (in a thread of a small bounded set, else closed)."""
@@ -299,6 +316,7 @@ class Server:
             client.lock.release()
         with self._lock:
             self._conns.discard(client)  # abandoned: a drain does not wait for it
+            self._publish()
         return True
 
     # ------------------------------------------------------------------ one connection
@@ -313,6 +331,7 @@ class Server:
             _local.conn = None
             with self._lock:
                 self._conns.discard(client)
+                self._publish()
             try:
                 client.sock.close()
             except OSError:

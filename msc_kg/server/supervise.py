@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 
+from msc_kg.server.balance import Balance
 from msc_kg.server.endpoint import CORS_EXPOSE
 from msc_kg.server.engine import QUERY_STACK
 from msc_kg.server.http import Server
@@ -42,15 +43,19 @@ def _die_with_parent(parent: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _child(app, sock: socket.socket, notify_fd: int, max_connections: int) -> int:
+def _child(app, sock: socket.socket, notify_fd: int, max_connections: int, balance: Balance,
+           slot: int) -> int:
     """A serving process: serve until SIGTERM or until the watchdog retires it; return 0."""
     state = app.extensions["msc_kg"]
     cfg = state.config
+    balance.join(slot)
     server = Server(app, sock, max_connections=max_connections, max_body=cfg["max_body"],
-                    read_timeout=30.0, idle_timeout=30.0, direct=app.wsgi_app.direct)
+                    read_timeout=30.0, idle_timeout=30.0, direct=app.wsgi_app.direct,
+                    balance=balance)
 
     def retire(reason: str) -> None:
         server.accepting = False
+        balance.leave()  # its replacement takes the slot
         try:
             os.write(notify_fd, f"{os.getpid()}\n".encode())
         except OSError:
@@ -58,6 +63,7 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int) -> in
 
     def on_signal(signum, frame):
         server.accepting = False
+        balance.leave()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -77,15 +83,16 @@ def supervise(app, sock: socket.socket, processes: int, max_connections: int) ->
     """Fork ``processes`` serving processes and keep them running until SIGTERM/SIGINT."""
     engine = app.extensions["msc_kg"].engine
     engine.restart_counter = multiprocessing.Value("i", 0, lock=False)  # shown by /health
+    balance = Balance(processes)
     notify_r, notify_w = os.pipe()
-    children: set[int] = set()
+    children: dict[int, int] = {}  # pid → its slot in ``balance``
     retired: set[int] = set()  # replaced already; not replaced again when they exit
     crashes: list[float] = []
     stopping = False
 
     parent = os.getpid()
 
-    def spawn() -> None:
+    def spawn(slot: int) -> None:
         # SIGTERM/SIGINT stay blocked in the new process until it has its own handlers: one
         # arriving earlier would run the supervisor's handler, inherited, and be lost.
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
@@ -99,7 +106,7 @@ def supervise(app, sock: socket.socket, processes: int, max_connections: int) ->
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
                 _die_with_parent(parent)
-                code = _child(app, sock, notify_w, max_connections)
+                code = _child(app, sock, notify_w, max_connections, balance, slot)
             except BaseException:  # noqa: BLE001 — a serving process never returns into the supervisor
                 import traceback
 
@@ -108,7 +115,7 @@ def supervise(app, sock: socket.socket, processes: int, max_connections: int) ->
                 sys.stdout.flush()
                 sys.stderr.flush()
                 os._exit(code)
-        children.add(pid)
+        children[pid] = slot
 
     def on_signal(signum, frame):  # the loop below passes it on (a child forked while the
         nonlocal stopping  # handler ran would otherwise be missed)
@@ -116,8 +123,8 @@ def supervise(app, sock: socket.socket, processes: int, max_connections: int) ->
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    for _ in range(processes):
-        spawn()
+    for slot in range(processes):
+        spawn(slot)
     told: dict[int, float] = {}  # child → when it was last sent SIGTERM
     try:
         while children:
@@ -140,7 +147,7 @@ def supervise(app, sock: socket.socket, processes: int, max_connections: int) ->
                 if pid in children and pid not in retired:
                     retired.add(pid)
                     engine.restart_counter.value += 1
-                    spawn()
+                    spawn(children[pid])
             while children:
                 try:
                     pid, status = os.waitpid(-1, os.WNOHANG)
@@ -149,7 +156,9 @@ def supervise(app, sock: socket.socket, processes: int, max_connections: int) ->
                     break
                 if pid == 0:
                     break
-                children.discard(pid)
+                slot = children.pop(pid, None)
+                if slot is None:
+                    continue  # not a serving process
                 if pid in retired:
                     retired.discard(pid)
                     continue
@@ -161,7 +170,8 @@ def supervise(app, sock: socket.socket, processes: int, max_connections: int) ->
                     if len(crashes) > 5:
                         time.sleep(1.0)
                     engine.restart_counter.value += 1
-                    spawn()
+                    balance.clear(slot)
+                    spawn(slot)
     finally:
         os.close(notify_r)
         os.close(notify_w)
