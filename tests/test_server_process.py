@@ -355,3 +355,50 @@ def test_runaway_frees_its_query_slot_when_stopped():
         assert 1.0 < waited < 3.5  # it waited for the runaway's 2 s limit, not for its own
     finally:
         stop_server(proc)
+
+
+def test_connections_are_balanced_over_serving_processes():
+    """Eight keep-alive connections opened one after another end up four in each of the two
+    serving processes (msc_kg.server.balance); the kernel alone often split them 6/2."""
+    import http.client
+    from collections import Counter
+
+    port = free_port()
+    proc = start("--data", str(DATA / "small.ttl"), "--port", str(port), "--workers", "2")
+    conns = []
+    try:
+        wait_ready(port, proc)
+        serving_pids(proc)
+        time.sleep(0.3)  # both serving processes waiting on the socket
+        owners = Counter()
+        for _ in range(8):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", "/health")
+            owners[json.loads(conn.getresponse().read())["process"]] += 1
+            conns.append(conn)
+        assert sorted(owners.values()) == [4, 4], owners
+    finally:
+        for conn in conns:
+            conn.close()
+        stop_server(proc)
+
+
+def test_balance_defers_only_to_a_live_less_busy_process():
+    from msc_kg.server.balance import Balance
+
+    mine = Balance(3)
+    other = Balance(0)
+    other.counts = mine.counts  # two serving processes sharing the array
+    mine.join(0)
+    mine.set(2)
+    assert not mine.defer(2)  # no other process serves yet
+    other.join(1)  # 0 open connections
+    assert mine.defer(2) and not other.defer(0)
+    other.set(2)
+    assert not mine.defer(2)  # equal: both may accept
+    other.leave()  # retired: its slot is free, and it writes no more
+    other.set(0)
+    assert list(mine.counts) == [2, -1, -1] and not mine.defer(5)
+    other.join(1)
+    mine.clear(1)  # the supervisor saw it die
+    assert not mine.defer(5)

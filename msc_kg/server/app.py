@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -78,6 +79,7 @@ def _routes(app: Flask) -> None:
     @app.get("/health")
     def health():
         return {"status": "ok", "triples": state.stats["triples"], "workers": state.engine.size,
+                "process": os.getpid(),
                 "worker_restarts": state.engine.restarts, "cached_responses": len(state.cache)}
 
     @app.get("/")
