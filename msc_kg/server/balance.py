@@ -45,4 +45,5 @@ class Balance:
 
     def defer(self, open_connections: int) -> bool:
         """Whether another live serving process has fewer open connections than this one."""
-        return any(ABSENT < c < open_connections for c in self.counts[:])
+        return any(ABSENT < c < open_connections
+                   for slot, c in enumerate(self.counts[:]) if slot != self.slot)
