@@ -41,8 +41,14 @@ def test_post_direct(server_client):
 
 
 def test_head_has_no_body(server_client):
+    """HEAD answers the query's headers (type, length, tag) as GET does, without the body."""
+    get = server_client.get("/sparql", query_string={"query": COUNT})
     resp = server_client.head("/sparql", query_string={"query": COUNT})
     assert resp.status_code == 200 and resp.data == b""
+    for name in ("Content-Type", "Content-Length", "ETag", "X-SPARQL-Max-Rows"):
+        assert resp.headers[name] == get.headers[name], name
+    bad = server_client.head("/sparql", query_string={"query": "SELECT WHERE {"})
+    assert bad.status_code == 400 and bad.data == b""
 
 
 def test_missing_query_on_post_is_400(server_client):

@@ -73,7 +73,7 @@ def _routes(app: Flask) -> None:
     state: State = app.extensions["msc_kg"]
 
     @app.route("/sparql", methods=["GET", "POST", "OPTIONS"])
-    def sparql():  # GET and POST are answered by endpoint.SparqlFirst before Flask
+    def sparql():  # GET, HEAD and POST are answered by endpoint.SparqlFirst before Flask
         return Response(status=200, headers={"Allow": "GET, HEAD, OPTIONS, POST"})  # OPTIONS
 
     @app.get("/health")

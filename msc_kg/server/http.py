@@ -223,13 +223,15 @@ class Server:
     def serve_forever(self) -> None:
         """Accept connections, each handled by its own thread, until ``shutdown()``."""
         self.sock.setblocking(False)  # other serving processes may take a connection first
+        waiting = select.poll()
+        waiting.register(self.sock, select.POLLIN)
         while self.accepting:
             try:
-                if not select.select([self.sock], [], [], 0.25)[0]:
+                if not waiting.poll(250):
                     continue  # wake up regularly to notice shutdown()
                 if self.balance is not None and self.balance.defer(len(self._conns)):
                     time.sleep(self.DEFER)  # a less busy serving process was woken too
-                    if not select.select([self.sock], [], [], 0)[0]:
+                    if not waiting.poll(0):
                         continue  # it took the connection
                 conn, addr = self.sock.accept()
             except BlockingIOError:
