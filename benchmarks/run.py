@@ -10,7 +10,9 @@ Per size (graphs from benchmarks/generate.py, cached in benchmarks/results/):
   supervisor and its serving processes), ``oxigraph serve`` in memory (start + POST /store) and on disk
   (``oxigraph load`` + ``serve-read-only``), ``rdflib-endpoint serve FILE``;
 * per query (benchmarks/queries.py MIX + queries/*.rq): median and p95, in-process (pyoxigraph;
-  rdflib only up to --rdflib-max triples) and over HTTP on loopback. HTTP figures are *cold*
+  rdflib only up to --rdflib-max triples) and over HTTP on loopback, this server and the Oxigraph
+  server in memory side by side (both running, their requests alternating, so that drifts of the
+  machine's speed touch both alike). HTTP figures are *cold*
   (each request carries a unique unused PREFIX, so no result cache answers); this project's server is
   also measured *warm* (the same text repeated: its LRU cache answers);
 * throughput with 1, 8 and 32 client threads over the mixed set (bounded requests and seconds);
@@ -42,9 +44,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import generate  # noqa: E402
-from load import (Client, count_results, drive, free_port, memory, mixed_queries, nonce,  # noqa: E402
+from load import (Client, count_results, drive, free_port, memory, nonce,  # noqa: E402
                   start_msc, stop, wait_http)
-from queries import HEAVY, MIX, TRIVIAL, competency, form  # noqa: E402
+from queries import HEAVY, MIX, TRIVIAL, competency  # noqa: E402
 
 RESULTS = HERE / "results"
 BIN = Path(sys.executable).parent
@@ -221,37 +223,60 @@ def start_this(path: Path, timeout: float) -> Server:
 WARMUP = 2  # untimed requests per query and server (this server forks 2 serving processes on 2 cores)
 
 
-def http_time(srv: Server, q: str, reps: int, budget: float, timeout: float, cold: bool) -> dict:
-    """Median/p95 of ``q`` over HTTP: one untimed request first, then up to ``reps`` timed."""
-    cl = Client(srv.url, timeout)
-    times, rows, first = [], None, None
-    try:
-        start = time.perf_counter()
-        for k in range(reps + WARMUP):
-            text = nonce(q) if cold else q
+class _Timer:
+    """Timed requests of one query to one server, one ``step()`` at a time (see ``http_time``)."""
+
+    def __init__(self, srv: Server, q: str, reps: int, budget: float, timeout: float, cold: bool):
+        self.srv, self.q, self.reps, self.budget, self.cold = srv, q, reps, budget, cold
+        self.cl = Client(srv.url, timeout)
+        self.k, self.spent, self.times, self.rows, self.first = 0, 0.0, [], None, None
+        self.result: dict | None = None  # set when done
+
+    def step(self) -> None:
+        """One request; sets ``result`` when this server's figure is complete."""
+        try:
+            text = nonce(self.q) if self.cold else self.q
             t = time.perf_counter()
-            status, body, headers = cl.query(text)
+            status, body, headers = self.cl.query(text)
             dt = time.perf_counter() - t
-            if status != 200:
-                return {"error": f"HTTP {status}: {body[:200]!r}"}
-            if k == 0:
-                rows, first = count_results(q, body), dt
-            if k < WARMUP:
-                if dt > budget and (cold or k > 0):  # slow query: the budget allows one sample
-                    return _summary([dt], rows=rows, first_ms=round(first * 1000, 3))
-                continue
-            times.append(dt)
-            if time.perf_counter() - start > budget:
-                break
-    except (TimeoutError, OSError) as exc:
-        if srv.restart:
-            srv.stop()
-            new = srv.restart()
-            srv.proc, srv.url = new.proc, new.url
-        return {"timeout": True, "error": f"{type(exc).__name__}"}
-    finally:
-        cl.close()
-    return _summary(times or [first], rows=rows, first_ms=round(first * 1000, 3))
+        except (TimeoutError, OSError) as exc:
+            self.cl.close()
+            if self.srv.restart:
+                self.srv.stop()
+                new = self.srv.restart()
+                self.srv.proc, self.srv.url = new.proc, new.url
+            self.result = {"timeout": True, "error": f"{type(exc).__name__}"}
+            return
+        self.spent += dt
+        k, self.k = self.k, self.k + 1
+        if status != 200:
+            self.result = {"error": f"HTTP {status}: {body[:200]!r}"}
+        elif k == 0:
+            self.rows, self.first = count_results(self.q, body), dt
+        if self.result is None and k < WARMUP:
+            if dt > self.budget and (self.cold or k > 0):  # slow query: the budget allows one sample
+                self.result = _summary([dt], rows=self.rows, first_ms=round(self.first * 1000, 3))
+        elif self.result is None:
+            self.times.append(dt)
+            if self.spent > self.budget or k + 1 >= self.reps + WARMUP:
+                self.result = _summary(self.times, rows=self.rows, first_ms=round(self.first * 1000, 3))
+        if self.result is not None:
+            self.cl.close()
+
+
+def http_time(servers: list[Server], q: str, reps: int, budget: float, timeout: float,
+              cold: bool) -> list[dict]:
+    """Median/p95 of ``q`` over HTTP on each server: untimed warm-up requests first, then up to
+    ``reps`` timed. With several servers the requests alternate between them (the order flips
+    every round), so that drifts of the machine's speed touch all of them alike."""
+    timers = [_Timer(srv, q, reps, budget, timeout, cold) for srv in servers]
+    rnd = 0
+    while any(t.result is None for t in timers):
+        for t in (timers if rnd % 2 == 0 else timers[::-1]):
+            if t.result is None:
+                t.step()
+        rnd += 1
+    return [t.result for t in timers]
 
 
 # ------------------------------------------------------------------ the run
@@ -295,60 +320,76 @@ def bench_size(size: int, args, queries: dict[str, str], log) -> dict:
                                           args.rdflib_timeout if kind == "rdflib" else args.timeout))
         eng.close()
 
-    # HTTP servers
-    starters = [("msc-kg", start_this)]
+    # HTTP servers, in groups started together; this server and the Oxigraph server in memory,
+    # the two closest, are measured side by side (their requests interleaved)
+    starters = {"msc-kg": start_this}
     if (BIN / "oxigraph").exists():
-        starters.append(("oxigraph-mem", start_oxigraph_memory))
+        starters["oxigraph-mem"] = start_oxigraph_memory
         if not args.no_disk:
-            starters.append(("oxigraph-disk", start_oxigraph_disk))
+            starters["oxigraph-disk"] = start_oxigraph_disk
     if (BIN / "rdflib-endpoint").exists() and size <= args.rdflib_max:
-        starters.append(("rdflib-endpoint", start_rdflib_endpoint))
-    for name, starter in starters:
+        starters["rdflib-endpoint"] = start_rdflib_endpoint
+    groups = [["msc-kg", "oxigraph-mem"], ["oxigraph-disk"], ["rdflib-endpoint"]]
+    for group in groups:
+        servers = []
         try:
-            srv = starter(path, args.timeout if name != "rdflib-endpoint" else args.rdflib_timeout)
-        except Exception as exc:  # noqa: BLE001 — a peer that cannot start is reported, not fatal
-            log(f"  {name}: could not start: {exc}")
-            res["load"][name] = f"failed: {exc}"
-            continue
-        try:
-            res["load"][name] = round(srv.load_s, 3)
-            res["memory"][name] = {"after_load": memory(srv.proc.pid)}
-            log(f"  {name}: serving after {srv.load_s:.2f} s, {res['memory'][name]['after_load']}")
-            is_rdflib = name == "rdflib-endpoint"
-            t_all = time.perf_counter()
-            modes = [("cold", True)] + ([("warm", False)] if name == "msc-kg" else [])
-            for mode, cold in modes:
-                target = f"{name}" if mode == "cold" else f"{name}-warm"
-                for qn, q in queries.items():
-                    if is_rdflib and time.perf_counter() - t_all > args.rdflib_budget:
-                        record(target, qn, {"skipped": "rdflib time budget spent"})
-                        continue
-                    record(target, qn, http_time(srv, q, args.reps, args.budget,
-                                                 args.rdflib_timeout if is_rdflib else args.timeout,
-                                                 cold))
-            # throughput: the mixed set minus heavy queries and any that timed out anywhere here
-            mix = {k: v for k, v in queries.items() if k not in HEAVY
-                   and not any(f.get("timeout") or f.get("error") or f.get("skipped")
-                               for f in res["queries"][k].values())}
-            if is_rdflib:
-                mix = {k: v for k, v in mix.items() if k in MIX}
-            tp_modes = [("cold", True)] + ([("warm", False)] if name == "msc-kg" else [])
-            if args.quick and name == "oxigraph-disk":
-                tp_modes = []  # --quick: the on-disk server gets per-query figures only
-            for mode, cold in tp_modes:
-                target = name if mode == "cold" else f"{name}-warm"
-                for clients in args.clients:
-                    r = drive(srv.url, mix, clients, args.tp_requests if not is_rdflib else
-                              max(20, args.tp_requests // 10), args.tp_seconds, cold=cold,
-                              timeout=args.timeout)
-                    r.pop("cold", None)
-                    res["throughput"].setdefault(target, {})[str(clients)] = r
-                    log(f"  {target} x{clients}: {r['throughput_rps']} req/s, p50 {r['p50_ms']} ms,"
-                        f" errors {r['errors']}")
-            res["memory"][name]["after_run"] = memory(srv.proc.pid)
+            for name in (n for n in group if n in starters):
+                try:
+                    srv = starters[name](path, args.timeout if name != "rdflib-endpoint"
+                                         else args.rdflib_timeout)
+                except Exception as exc:  # noqa: BLE001 — a peer that cannot start is reported
+                    log(f"  {name}: could not start: {exc}")
+                    res["load"][name] = f"failed: {exc}"
+                    continue
+                servers.append(srv)
+                res["load"][name] = round(srv.load_s, 3)
+                res["memory"][name] = {"after_load": memory(srv.proc.pid)}
+                log(f"  {name}: serving after {srv.load_s:.2f} s, {res['memory'][name]['after_load']}")
+            if servers:
+                _http_group(servers, res, queries, args, record, log)
         finally:
-            srv.stop()
+            for srv in servers:
+                srv.stop()
     return res
+
+
+def _http_group(servers: list[Server], res: dict, queries: dict[str, str], args, record, log) -> None:
+    """Per-query figures (cold: interleaved over ``servers``; warm: this server alone), then
+    throughput, one server after the other."""
+    is_rdflib = servers[0].name == "rdflib-endpoint"
+    limit = args.rdflib_timeout if is_rdflib else args.timeout
+    t_all = time.perf_counter()
+    for qn, q in queries.items():
+        if is_rdflib and time.perf_counter() - t_all > args.rdflib_budget:
+            record(servers[0].name, qn, {"skipped": "rdflib time budget spent"})
+            continue
+        for srv, fig in zip(servers, http_time(servers, q, args.reps, args.budget, limit, True)):
+            record(srv.name, qn, fig)
+    for srv in servers:
+        if srv.name == "msc-kg":
+            for qn, q in queries.items():
+                record("msc-kg-warm", qn, http_time([srv], q, args.reps, args.budget, limit, False)[0])
+    # throughput: the mixed set minus heavy queries and any that timed out anywhere here
+    mix = {k: v for k, v in queries.items() if k not in HEAVY
+           and not any(f.get("timeout") or f.get("error") or f.get("skipped")
+                       for f in res["queries"][k].values())}
+    if is_rdflib:
+        mix = {k: v for k, v in mix.items() if k in MIX}
+    for srv in servers:
+        tp_modes = [("cold", True)] + ([("warm", False)] if srv.name == "msc-kg" else [])
+        if args.quick and srv.name == "oxigraph-disk":
+            tp_modes = []  # --quick: the on-disk server gets per-query figures only
+        for mode, cold in tp_modes:
+            target = srv.name if mode == "cold" else f"{srv.name}-warm"
+            for clients in args.clients:
+                r = drive(srv.url, mix, clients, args.tp_requests if not is_rdflib else
+                          max(20, args.tp_requests // 10), args.tp_seconds, cold=cold,
+                          timeout=args.timeout)
+                r.pop("cold", None)
+                res["throughput"].setdefault(target, {})[str(clients)] = r
+                log(f"  {target} x{clients}: {r['throughput_rps']} req/s, p50 {r['p50_ms']} ms,"
+                    f" errors {r['errors']}")
+        res["memory"][srv.name]["after_run"] = memory(srv.proc.pid)
 
 
 TARGETS = ["inproc-oxigraph", "inproc-rdflib", "msc-kg", "msc-kg-warm", "oxigraph-mem",
