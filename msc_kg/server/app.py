@@ -74,7 +74,8 @@ def _routes(app: Flask) -> None:
 
     @app.route("/sparql", methods=["GET", "POST", "OPTIONS"])
     def sparql():  # GET, HEAD and POST are answered by endpoint.SparqlFirst before Flask
-        return Response(status=200, headers={"Allow": "GET, HEAD, OPTIONS, POST"})  # OPTIONS
+        return Response(b"", status=200, mimetype="text/plain",  # OPTIONS (CORS preflight)
+                        headers={"Allow": "GET, HEAD, OPTIONS, POST"})
 
     @app.get("/health")
     def health():
