@@ -12,6 +12,7 @@ takes it, the busier process accepts after all (no connection waits more than a 
 from __future__ import annotations
 
 import multiprocessing
+import threading
 
 ABSENT = -1  # a slot without a serving process (not started, retired, or dead)
 
@@ -22,6 +23,7 @@ class Balance:
     def __init__(self, slots: int):
         self.counts = multiprocessing.Array("i", [ABSENT] * slots, lock=False)
         self.slot: int | None = None  # this process's slot, once it serves
+        self._lock = threading.Lock()  # set() and leave() run in different threads
 
     def join(self, slot: int) -> None:
         """In a new serving process: take ``slot`` (replacing any process that had it)."""
@@ -30,9 +32,10 @@ class Balance:
 
     def leave(self) -> None:
         """Stop taking connections: free the slot for a replacement and write to it no more."""
-        if self.slot is not None:
-            self.counts[self.slot] = ABSENT
-            self.slot = None
+        with self._lock:
+            if self.slot is not None:
+                self.counts[self.slot] = ABSENT
+                self.slot = None
 
     def clear(self, slot: int) -> None:
         """In the supervisor: mark the slot of a process that died as free."""
@@ -40,8 +43,9 @@ class Balance:
 
     def set(self, open_connections: int) -> None:
         """Publish this process's number of open connections."""
-        if self.slot is not None:
-            self.counts[self.slot] = open_connections
+        with self._lock:  # never after leave(): the slot may be a replacement's by then
+            if self.slot is not None:
+                self.counts[self.slot] = open_connections
 
     def defer(self, open_connections: int) -> bool:
         """Whether another live serving process has fewer open connections than this one."""

@@ -61,9 +61,8 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int, balan
         except OSError:
             pass
 
-    def on_signal(signum, frame):
+    def on_signal(signum, frame):  # only a flag: a handler must not take the balance's lock
         server.accepting = False
-        balance.leave()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -75,6 +74,7 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int, balan
                                      headers=headers)
     threading.stack_size(QUERY_STACK)  # connection threads, created from here on, run queries
     server.serve_forever()
+    balance.leave()
     server.shutdown(grace=cfg["timeout"] + 5)
     return 0
 
