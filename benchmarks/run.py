@@ -11,8 +11,9 @@ Per size (graphs from benchmarks/generate.py, cached in benchmarks/results/):
   (``oxigraph load`` + ``serve-read-only``), ``rdflib-endpoint serve FILE``;
 * per query (benchmarks/queries.py MIX + queries/*.rq): median and p95, in-process (pyoxigraph;
   rdflib only up to --rdflib-max triples) and over HTTP on loopback, this server and the Oxigraph
-  server in memory side by side (both running, their requests alternating, so that drifts of the
-  machine's speed touch both alike). HTTP figures are *cold*
+  server in memory side by side (both running; for each query one runs its requests back to back,
+  then the other, which goes first changing from query to query, so that drifts of the machine's
+  speed touch both alike). HTTP figures are *cold*
   (each request carries a unique unused PREFIX, so no result cache answers); this project's server is
   also measured *warm* (the same text repeated: its LRU cache answers);
 * throughput with 1, 8 and 32 client threads over the mixed set (bounded requests and seconds);
@@ -264,18 +265,20 @@ class _Timer:
             self.cl.close()
 
 
+_calls = [0]
+
+
 def http_time(servers: list[Server], q: str, reps: int, budget: float, timeout: float,
               cold: bool) -> list[dict]:
     """Median/p95 of ``q`` over HTTP on each server: untimed warm-up requests first, then up to
-    ``reps`` timed. With several servers the requests alternate between them (the order flips
-    every round), so that drifts of the machine's speed touch all of them alike."""
+    ``reps`` timed, back to back. With several servers, each runs its requests in turn, the first
+    one changing from query to query, so that the servers are measured within seconds of each
+    other (drifts of the machine's speed touch them alike) and each in its own steady state."""
+    _calls[0] += 1
     timers = [_Timer(srv, q, reps, budget, timeout, cold) for srv in servers]
-    rnd = 0
-    while any(t.result is None for t in timers):
-        for t in (timers if rnd % 2 == 0 else timers[::-1]):
-            if t.result is None:
-                t.step()
-        rnd += 1
+    for t in (timers if _calls[0] % 2 else timers[::-1]):
+        while t.result is None:
+            t.step()
     return [t.result for t in timers]
 
 
