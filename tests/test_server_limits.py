@@ -285,3 +285,21 @@ def test_json_row_bound_is_an_upper_bound_and_tight():
         assert len(json.loads(body)["results"]["bindings"]) == rows
         assert _row_bound(body, "json", 0) == bound, query  # cap 0: every stage runs
         assert _row_bound(body, "json", 10_000) == len(body) // 3  # short body: its length tells
+
+
+def test_warm_touches_every_graph_and_never_raises():
+    from msc_kg.server.inline import WARM_QUERIES, warm
+    from server_fixtures import small_store
+
+    store = small_store()
+    store.add(ox.Quad(ox.NamedNode("http://e/s"), ox.NamedNode("http://e/p"), ox.Literal("x"),
+                      ox.NamedNode("http://e/g")))
+    counts = [next(iter(store.query(q)))["n"].value for q in WARM_QUERIES]
+    assert counts == ["13", "13"]  # the 12 default-graph triples and the named graph's one
+    assert warm(store) is None
+
+    class Broken:
+        def query(self, q):
+            raise OSError("gone")
+
+    assert warm(Broken()) is None

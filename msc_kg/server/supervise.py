@@ -25,7 +25,7 @@ from msc_kg.server.balance import Balance
 from msc_kg.server.endpoint import CORS_EXPOSE
 from msc_kg.server.engine import QUERY_STACK
 from msc_kg.server.http import Server
-from msc_kg.server.inline import Watchdog
+from msc_kg.server.inline import Watchdog, warm
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
@@ -73,6 +73,7 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int, balan
     state.engine.watchdog = Watchdog(server, cfg["timeout"], cfg["memory_mb"], retire,
                                      headers=headers)
     threading.stack_size(QUERY_STACK)  # connection threads, created from here on, run queries
+    threading.Thread(target=warm, args=(state.engine.store,), daemon=True, name="msc-kg-warm").start()
     server.serve_forever()
     balance.leave()
     server.shutdown(grace=cfg["timeout"] + 5)
