@@ -265,18 +265,15 @@ class _Timer:
             self.cl.close()
 
 
-_calls = [0]
-
-
 def http_time(servers: list[Server], q: str, reps: int, budget: float, timeout: float,
-              cold: bool) -> list[dict]:
+              cold: bool, reverse: bool = False) -> list[dict]:
     """Median/p95 of ``q`` over HTTP on each server: untimed warm-up requests first, then up to
-    ``reps`` timed, back to back. With several servers, each runs its requests in turn, the first
-    one changing from query to query, so that the servers are measured within seconds of each
-    other (drifts of the machine's speed touch them alike) and each in its own steady state."""
-    _calls[0] += 1
+    ``reps`` timed, back to back. With several servers, each runs its requests in turn (in the
+    opposite order with ``reverse``, which the caller alternates from query to query), so that
+    the servers are measured within seconds of each other (drifts of the machine's speed touch
+    them alike) and each in its own steady state."""
     timers = [_Timer(srv, q, reps, budget, timeout, cold) for srv in servers]
-    for t in (timers if _calls[0] % 2 else timers[::-1]):
+    for t in (timers[::-1] if reverse else timers):
         while t.result is None:
             t.step()
     return [t.result for t in timers]
@@ -362,11 +359,12 @@ def _http_group(servers: list[Server], res: dict, queries: dict[str, str], args,
     is_rdflib = servers[0].name == "rdflib-endpoint"
     limit = args.rdflib_timeout if is_rdflib else args.timeout
     t_all = time.perf_counter()
-    for qn, q in queries.items():
+    for i, (qn, q) in enumerate(queries.items()):
         if is_rdflib and time.perf_counter() - t_all > args.rdflib_budget:
             record(servers[0].name, qn, {"skipped": "rdflib time budget spent"})
             continue
-        for srv, fig in zip(servers, http_time(servers, q, args.reps, args.budget, limit, True)):
+        figs = http_time(servers, q, args.reps, args.budget, limit, True, reverse=i % 2 == 1)
+        for srv, fig in zip(servers, figs):
             record(srv.name, qn, fig)
     for srv in servers:
         if srv.name == "msc-kg":

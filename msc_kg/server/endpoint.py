@@ -11,6 +11,7 @@ resource limit. Every query response carries ``X-SPARQL-Max-Rows``; a capped one
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
@@ -56,20 +57,16 @@ def add_cors(resp: Response, request: Request | None, cfg: dict) -> Response:
     return resp
 
 
+@dataclass(slots=True)
 class QueryHTTP:
     """The parts of a /sparql GET or POST that the protocol needs, without a framework's parsing."""
 
-    __slots__ = ("method", "query_string", "body", "content_type", "accept", "if_none_match")
-
-    def __init__(self, method: str, query_string: bytes, body: bytes | None = None,
-                 content_type: str | None = None, accept: str | None = None,
-                 if_none_match: str | None = None):
-        self.method = method
-        self.query_string = query_string
-        self.body = body
-        self.content_type = content_type
-        self.accept = accept
-        self.if_none_match = if_none_match
+    method: str
+    query_string: bytes
+    body: bytes | None = None
+    content_type: str | None = None
+    accept: str | None = None
+    if_none_match: str | None = None
 
 
 QUERY_METHODS = ("GET", "POST", "HEAD")  # HEAD: a GET whose body the HTTP server leaves out

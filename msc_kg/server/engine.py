@@ -18,6 +18,7 @@ Measured on the project graph (15 596 triples): a job's pipe round-trip costs 0.
 cartesian product with a 3 s limit answered 503 after 3.02 s while simple queries from another
 client took at most 15 ms.
 """
+
 from __future__ import annotations
 
 import os

@@ -361,16 +361,14 @@ class Server:
             else:
                 left = self.read_timeout - (time.monotonic() - started)
                 if left <= 0:
-                    conn.sendall(self._simple(408, f"The request did not arrive within "
-                                                   f"{self.read_timeout:g} s.", close=True))
+                    conn.sendall(self._too_slow())
                     return
                 conn.settimeout(left)
             try:
                 data = conn.recv(65536)
             except TimeoutError:
                 if started is not None:
-                    conn.sendall(self._simple(408, f"The request did not arrive within "
-                                                   f"{self.read_timeout:g} s.", close=True))
+                    conn.sendall(self._too_slow())
                 return
             if not data:
                 return
@@ -387,6 +385,11 @@ class Server:
                 conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
             if parser.done:
                 started = None
+
+    def _too_slow(self) -> bytes:
+        """408 for a request that did not arrive within ``read_timeout``."""
+        return self._simple(408, f"The request did not arrive within {self.read_timeout:g} s.",
+                            close=True)
 
     @staticmethod
     def _set_busy(client: Connection, busy: bool) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pyoxigraph as ox
 
@@ -41,7 +41,6 @@ class _Job:
     client: http.Connection | None
     request_no: int
     release: object = None  # frees the job's query slot; called once, by whoever ends the job
-    started: float = field(default_factory=time.monotonic)
 
 
 class Watchdog:

@@ -18,15 +18,18 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 # SPARQL 1.1 Query grammar §19.8 terminals, longest / most specific alternatives first.
+_COMMENT = r"\#[^\n\r]*"
+_IRI = r'<[^<>"{}|^`\\\x00-\x20]*>'
+_PREFIX_NAME = r"(?:[^\W\d][\w.\-]*)?:"  # PNAME_NS, the prefix part of a prefixed name
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
-  | (?P<comment>\#[^\n\r]*)
-  | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
+  | (?P<comment>""" + _COMMENT + r""")
+  | (?P<iri>""" + _IRI + r""")
   | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
                |'(?:[^'\\\n\r]|\\.)*'|"(?:[^"\\\n\r]|\\.)*")
   | (?P<var>[?$][\w\u00B7\u0300-\u036F\u203F-\u2040]+)
-  | (?P<pname>(?:[^\W\d][\w.\-]*)?:(?:[\w:%\\\-](?:[\w.:%\\\-]*[\w:%\\\-])?)?)
+  | (?P<pname>""" + _PREFIX_NAME + r"""(?:[\w:%\\\-](?:[\w.:%\\\-]*[\w:%\\\-])?)?)
   | (?P<word>[^\W\d][\w\-]*|\d[\w.\-+]*)
   | (?P<punct>\^\^|&&|\|\||<=|>=|!=|[{}()\[\];,.*/+\-=<>!|^@a])
   | (?P<other>.)
@@ -149,9 +152,8 @@ def _resolve(token: tuple[str, str], prefixes: dict[str, tuple[str, str]], base:
 # non-ASCII prefix name or a keyword written with a character that folds to a letter, does not
 # match and goes to the full scan. Possessive, so a long prologue cannot make it backtrack.
 _SIMPLE_PROLOGUE = re.compile(
-    r"""(?:\s+|\#[^\n\r]*|BASE\s*<[^<>"{}|^`\\\x00-\x20]*>
-         |PREFIX\s+(?:[^\W\d][\w.\-]*)?:\s*<[^<>"{}|^`\\\x00-\x20]*>)*+
-       (SELECT|ASK|CONSTRUCT|DESCRIBE)(?=[\s*?$({])""",
+    rf"(?:\s+|{_COMMENT}|BASE\s*{_IRI}|PREFIX\s+{_PREFIX_NAME}\s*{_IRI})*+"
+    r"(SELECT|ASK|CONSTRUCT|DESCRIBE)(?=[\s*?$({])",
     re.ASCII | re.IGNORECASE | re.VERBOSE,
 )
 _RARE = ("SERVICE",) + tuple(VOLATILE - {"STRUUID"})  # STRUUID contains UUID

@@ -1,7 +1,7 @@
 """The serving processes: a supervisor forks N of them after the graph is loaded and keeps N alive.
 
 Each serving process shares the loaded store copy-on-write, accepts on the one listening socket
-(the kernel hands each connection to one of them) and answers with msc_kg.server.http in threads,
+(the least busy first, msc_kg.server.balance) and answers with msc_kg.server.http in threads,
 evaluating queries inline (msc_kg.server.inline). A process whose watchdog stopped a runaway
 query tells the supervisor through a pipe and retires; the supervisor forks its replacement at
 once. A process that dies any other way (a crash) is replaced too, after a short back-off when
@@ -22,7 +22,7 @@ import threading
 import time
 
 from msc_kg.server.balance import Balance
-from msc_kg.server.endpoint import CORS_EXPOSE
+from msc_kg.server.endpoint import CORS_HEADERS
 from msc_kg.server.engine import QUERY_STACK
 from msc_kg.server.http import Server
 from msc_kg.server.inline import Watchdog, warm
@@ -69,7 +69,7 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int, balan
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked since the fork (spawn)
     headers = {"Retry-After": "5"}  # what endpoint.query_view sends with a 503
     if cfg["cors"]:
-        headers |= {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": CORS_EXPOSE}
+        headers |= CORS_HEADERS
     state.engine.watchdog = Watchdog(server, cfg["timeout"], cfg["memory_mb"], retire,
                                      headers=headers)
     threading.stack_size(QUERY_STACK)  # connection threads, created from here on, run queries
