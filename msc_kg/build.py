@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rdflib import Graph, URIRef
+from rdflib.compare import to_canonical_graph
 from rdflib.namespace import OWL
 
 from msc_kg import __version__, paths
@@ -47,11 +48,31 @@ def source_digest(files: list[Path] | None = None) -> str:
     return digest.hexdigest()
 
 
+class _Ordered(Graph):
+    """A graph whose subjects come out sorted, so rdflib's RDF/XML writer, which writes them in
+    the order ``subjects()`` gives, writes the same file on every run."""
+
+    def subjects(self, predicate=None, object=None, unique=False):
+        return iter(sorted(set(super().subjects(predicate, object)), key=lambda term: term.n3()))
+
+
 def owl_release(ttl: Path = paths.ONTOLOGY_TTL) -> str:
-    """The RDF/XML release of the ontology Turtle (what ontology/msc-kg.owl must contain)."""
-    xml = parse_file(ttl).serialize(format="xml")
+    """The RDF/XML release of the ontology Turtle (what ontology/msc-kg.owl must contain).
+
+    Written the same way every time (blank nodes canonically named, subjects, properties and
+    namespace declarations sorted), so a change of the Turtle changes only its lines of the file.
+    """
+    graph = parse_file(ttl)
+    ordered = _Ordered(bind_namespaces="none")
+    for prefix, namespace in sorted(graph.namespaces()):
+        ordered.bind(prefix, namespace, override=True)
+    for triple in sorted(to_canonical_graph(graph), key=lambda t: tuple(term.n3() for term in t)):
+        ordered.add(triple)
+    xml = ordered.serialize(format="xml")
     head, _, rest = xml.partition("\n")
-    return head + "\n" + OWL_HEADER + rest
+    declarations, _, body = rest.partition("\n>\n")  # "<rdf:RDF" and one xmlns line per namespace
+    opening, *xmlns = declarations.split("\n")
+    return "\n".join([head, OWL_HEADER.rstrip("\n"), opening, *sorted(xmlns), ">", body])
 
 
 def full_graph(loaded: Loaded) -> Loaded:
