@@ -8,9 +8,13 @@ import socket
 import threading
 import time
 
+import httptools
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from urllib.parse import unquote_to_bytes
 
-from msc_kg.server.http import Server
+from msc_kg.server.http import Server, _Reject, _Request
 
 
 def echo_app(environ, start_response):
@@ -230,3 +234,47 @@ def test_upgrade_request_answered_in_http_11(serve):
     raw = exchange(serve(), b"GET /u HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
                             b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n", timeout=1)
     assert status_of(raw) == 200 and b'"path": "/u"' in raw
+
+
+def _target_by_parse_url(url: bytes):
+    """What Server._target gave before its plain origin-form shortcut: httptools.parse_url."""
+    try:
+        parts = httptools.parse_url(url)
+    except httptools.HttpParserInvalidURLError:
+        return "400"
+    return unquote_to_bytes(parts.path or b"/").decode("latin-1"), parts.query or b""
+
+
+def _target(url: bytes):
+    req = _Request()
+    req.url = url
+    try:
+        return Server._target(req)
+    except _Reject as exc:
+        return str(exc.status)
+
+
+@pytest.mark.parametrize("url", [
+    b"/sparql?query=ASK%7B%7D", b"/sparql", b"/sparql?", b"/a?b?c", b"//x/y?z", b"/a#f",
+    b"/sp%20arql?x=1", b"http://host:8000/sparql?query=1", b"/%E2%9C%93?q=%25",
+])
+def test_request_target_decoding(url):
+    assert _target(url) == _target_by_parse_url(url) != "400"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(min_size=0, max_size=40))
+def test_request_target_shortcut_matches_parse_url(tail):
+    """Any origin-form target the request parser accepts decodes as parse_url decodes it."""
+    class Keep:
+        url = None
+
+        def on_url(self, url):
+            self.url = (self.url or b"") + url
+
+    keep = Keep()
+    try:
+        httptools.HttpRequestParser(keep).feed_data(b"GET /" + tail + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    except httptools.HttpParserError:
+        return  # refused before any target is decoded
+    assert _target(keep.url) == _target_by_parse_url(keep.url)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import select
 import socket
+import struct
 import sys
 import threading
 import time
@@ -140,6 +141,16 @@ class _Parser:
             raise cause or _Reject(400, f"Malformed HTTP request: {exc}") from None
         except httptools.HttpParserError as exc:
             raise _Reject(400, f"Malformed HTTP request: {exc}") from None
+
+
+def _kernel_timeout(conn: socket.socket, seconds: float) -> None:
+    """Time out a blocking socket's receives and sends after ``seconds`` (SO_RCVTIMEO and
+    SO_SNDTIMEO). Python's own socket timeout polls before every receive and send: two system
+    calls more per request."""
+    sec = int(seconds)
+    value = struct.pack("ll", sec, int((seconds - sec) * 1_000_000))
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
 
 
 def _linger(conn: socket.socket, seconds: float = 1.0, limit: int = 1 << 20) -> None:
@@ -343,6 +354,7 @@ class Server:
         conn = client.sock
         parser = _Parser(self.max_head, self.max_body)
         started = None  # when the first byte of the request being read arrived
+        limit = None  # the receive timeout set in the kernel
         while True:
             if parser.done:
                 req = parser.done.pop(0)
@@ -356,18 +368,20 @@ class Server:
                 started = time.monotonic() if parser.current is not None else None
                 continue
             if started is None:
-                if conn.gettimeout() != self.idle_timeout:  # settimeout costs a system call
-                    conn.settimeout(self.idle_timeout)
+                wait = self.idle_timeout
             else:
-                left = self.read_timeout - (time.monotonic() - started)
-                if left <= 0:
+                wait = self.read_timeout - (time.monotonic() - started)
+                if wait <= 0:
                     conn.sendall(self._too_slow())
                     return
-                conn.settimeout(left)
+            if wait != limit:  # a system call: only when the timeout changes
+                limit = wait
+                _kernel_timeout(conn, wait)
             try:
                 data = conn.recv(65536)
-            except TimeoutError:
+            except (BlockingIOError, TimeoutError):  # the kernel's timeout ran out
                 if started is not None:
+                    _kernel_timeout(conn, 1.0)
                     conn.sendall(self._too_slow())
                 return
             if not data:
@@ -401,10 +415,15 @@ class Server:
     @staticmethod
     def _target(req: _Request) -> tuple[str, bytes]:
         """The decoded path and the raw query string of the request target."""
-        if req.url == b"*":  # OPTIONS * (RFC 9112 §3.2.4)
+        url = req.url
+        if url == b"*":  # OPTIONS * (RFC 9112 §3.2.4)
             return "*", b""
+        path, _, query = url.partition(b"?")
+        if path[:1] == b"/" and b"%" not in path and b"#" not in url:
+            return path.decode("latin-1"), query  # plain origin-form: its bytes were checked by
+            # the request parser, which rejects what parse_url would
         try:  # origin-form "/path?query" or absolute-form "http://host/path?query"
-            url = httptools.parse_url(req.url)
+            url = httptools.parse_url(url)
         except httptools.HttpParserInvalidURLError:
             raise _Reject(400, "The request target is not a valid URL.") from None
         return unquote_to_bytes(url.path or b"/").decode("latin-1"), url.query or b""
