@@ -337,7 +337,6 @@ MONDO = (
     "Glioma MONDO:0021042",
     "ColonCancer MONDO:0021063",
     "BrainTumour MONDO:0021211",
-    "Erythroleukemia MONDO:0859598",
 )
 HGNC = (
     "Akt narrowMatch HGNC:391",
