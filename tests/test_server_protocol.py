@@ -25,6 +25,26 @@ def test_get_query(server_client):
     assert count_of(resp) == SMALL_TRIPLES
 
 
+def test_unknown_extension_function_is_an_expression_error(server_client):
+    """A call of a function the engine does not know is evaluated as an error, as SPARQL's
+    expression semantics (and Jena) have it, not refused: BIND leaves the variable unbound, a
+    FILTER drops the row; the response names the function."""
+    q = ("PREFIX fn: <http://example.org/fn#> SELECT ?s ?v WHERE { ?s ?p ?o BIND(fn:f(?o) AS ?v) "
+         "FILTER(?p != fn:p) } LIMIT 1")
+    resp = server_client.get("/sparql", query_string={"query": q})
+    assert resp.status_code == 200
+    assert resp.headers["X-SPARQL-Unknown-Functions"] == "<http://example.org/fn#f>"
+    [row] = json.loads(resp.data)["results"]["bindings"]
+    assert "s" in row and "v" not in row
+    q = "PREFIX fn: <http://example.org/fn#> SELECT * WHERE { ?s ?p ?o FILTER(fn:g(?s) || fn:h()) }"
+    resp = server_client.get("/sparql", query_string={"query": q})
+    assert resp.status_code == 200 and json.loads(resp.data)["results"]["bindings"] == []
+    assert resp.headers["X-SPARQL-Unknown-Functions"].split() == ["<http://example.org/fn#g>",
+                                                                  "<http://example.org/fn#h>"]
+    resp = server_client.get("/sparql", query_string={"query": COUNT})
+    assert "X-SPARQL-Unknown-Functions" not in resp.headers
+
+
 def test_post_form(server_client):
     """§2.1.2 query via URL-encoded POST."""
     resp = server_client.post("/sparql", data={"query": COUNT})

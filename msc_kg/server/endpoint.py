@@ -20,7 +20,8 @@ from msc_kg.server import describe, negotiate, protocol, safety
 from msc_kg.server.engine import EngineError, NotAcceptable
 from msc_kg.server.results import write_triples
 
-CORS_EXPOSE = "X-SPARQL-Max-Rows, X-SPARQL-Truncated, X-SPARQL-Rows, ETag"
+CORS_EXPOSE = ("X-SPARQL-Max-Rows, X-SPARQL-Truncated, X-SPARQL-Rows, X-SPARQL-Unknown-Functions, "
+               "ETag")
 
 
 def error(status: int, message: str, headers: dict | None = None) -> Response:
@@ -189,6 +190,8 @@ def query_view(state, request: QueryHTTP) -> Response | Plain | None:
         if outcome.truncated:
             headers["X-SPARQL-Truncated"] = "true"
             headers["X-SPARQL-Rows"] = str(outcome.rows)
+        if outcome.unknown_functions:  # evaluated as errors (see engine._evaluate)
+            headers["X-SPARQL-Unknown-Functions"] = " ".join(f"<{i}>" for i in outcome.unknown_functions)
         if scan.volatile:  # no entity tag either: the next answer differs
             headers["Cache-Control"] = "no-store"
         else:
