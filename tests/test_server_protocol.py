@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from server_fixtures import DATA, SMALL_TRIPLES, close, make_app, server_app, server_client  # noqa: F401
@@ -43,6 +44,17 @@ def test_unknown_extension_function_is_an_expression_error(server_client):
                                                                   "<http://example.org/fn#h>"]
     resp = server_client.get("/sparql", query_string={"query": COUNT})
     assert "X-SPARQL-Unknown-Functions" not in resp.headers
+
+
+def test_too_many_unknown_functions_is_400(server_client):
+    """Each unknown function costs a parse, so a query calling more than 32 is refused (not 500)."""
+    calls = " || ".join(f"fn:f{k}(?s)" for k in range(40))
+    q = f"PREFIX fn: <http://example.org/fn#> ASK {{ ?s ?p ?o FILTER({calls}) }}"
+    resp = server_client.get("/sparql", query_string={"query": q})
+    assert resp.status_code == 400
+    assert re.fullmatch(r"The query calls more than 32 functions this endpoint does not know \(one "
+                        r"is <http://example.org/fn#f\d+>\); it offers SPARQL 1.1's functions and "
+                        r"XSD casts.\n", resp.data.decode())
 
 
 def test_post_form(server_client):

@@ -58,6 +58,12 @@ class QuerySyntaxError(EngineError):
     status = 400
 
 
+class QueryRefused(EngineError):
+    """A well-formed query this endpoint will not run (too many unknown extension functions)."""
+
+    status = 400
+
+
 class NotAcceptable(EngineError):
     """No acceptable media type for the kind of result the query produced."""
 
@@ -137,6 +143,8 @@ def _execute(store: ox.Store, job: dict) -> tuple:
         return ("ok", "graph", fmt, *results.write_triples(result, fmt, max_rows), unknown)
     except SyntaxError as exc:
         return ("syntax", str(exc))
+    except QueryRefused as exc:
+        return ("refused", exc.message)
     except OSError as exc:  # Oxigraph reports evaluation failures (e.g. SERVICE) as OSError
         return ("error", str(exc))
 
@@ -148,6 +156,8 @@ def outcome(reply: tuple) -> Outcome:
         return Outcome(*reply[1:])
     if status == "syntax":
         raise QuerySyntaxError(f"Malformed query: {reply[1]}")
+    if status == "refused":
+        raise QueryRefused(reply[1])
     if status == "not_acceptable":
         raise NotAcceptable(reply[1])
     if status == "limit":
@@ -188,9 +198,13 @@ def _evaluate(store: ox.Store, query: str, kwargs: dict):
             return store.query(query, **kwargs)
         except RuntimeError as exc:
             found = _UNKNOWN_FUNCTION.fullmatch(str(exc))
-            functions = kwargs.setdefault("custom_functions", {})
-            if found is None or len(functions) >= MAX_UNKNOWN_FUNCTIONS:
+            if found is None:
                 raise
+            functions = kwargs.setdefault("custom_functions", {})
+            if len(functions) >= MAX_UNKNOWN_FUNCTIONS:
+                raise QueryRefused(f"The query calls more than {MAX_UNKNOWN_FUNCTIONS} functions this "
+                                   f"endpoint does not know (one is <{found.group(1)}>); it offers "
+                                   "SPARQL 1.1's functions and XSD casts.") from None
             functions[ox.NamedNode(found.group(1))] = _fails
 
 
