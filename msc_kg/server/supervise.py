@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import resource
 import select
 import signal
 import socket
@@ -48,6 +49,8 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int, balan
     """A serving process: serve until SIGTERM or until the watchdog retires it; return 0."""
     state = app.extensions["msc_kg"]
     cfg = state.config
+    # An engine abort (see README, Operating it) must not write a core file the size of the graph.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
     balance.join(slot)
     server = Server(app, sock, max_connections=max_connections, max_body=cfg["max_body"],
                     read_timeout=30.0, idle_timeout=30.0, direct=app.wsgi_app.direct,
