@@ -44,6 +44,10 @@ def test_unknown_extension_function_is_an_expression_error(server_client):
                                                                   "<http://example.org/fn#h>"]
     resp = server_client.get("/sparql", query_string={"query": COUNT})
     assert "X-SPARQL-Unknown-Functions" not in resp.headers
+    q = "SELECT * WHERE { ?s ?p ?o FILTER(<http://example.org/\u00e9t\u00e9>(?s)) }"
+    resp = server_client.get("/sparql", query_string={"query": q})  # a header is Latin-1: URI form
+    assert resp.status_code == 200
+    assert resp.headers["X-SPARQL-Unknown-Functions"] == "<http://example.org/%C3%A9t%C3%A9>"
 
 
 def test_too_many_unknown_functions_is_400(server_client):

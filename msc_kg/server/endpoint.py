@@ -5,13 +5,15 @@ matches the ETag; 400 malformed / missing / repeated query or bad parameters (th
 with line:column); 403 update or non-allowed SERVICE; 406 no acceptable format; 413 body over
 ``max_body``; 415 wrong POST content type; 502 an allowed SERVICE failed; 503 timeout or worker
 resource limit. Every query response carries ``X-SPARQL-Max-Rows``; a capped one also
-``X-SPARQL-Truncated: true`` and ``X-SPARQL-Rows`` — never a silent truncation.
+``X-SPARQL-Truncated: true`` and ``X-SPARQL-Rows`` — never a silent truncation; one calling
+extension functions the engine does not know, ``X-SPARQL-Unknown-Functions``.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
@@ -20,6 +22,7 @@ from msc_kg.server import describe, negotiate, protocol, safety
 from msc_kg.server.engine import EngineError, NotAcceptable
 from msc_kg.server.results import write_triples
 
+_PRINTABLE = "".join(map(chr, range(33, 127)))  # a header carries an IRI as a URI (RFC 3987 §3.1)
 CORS_EXPOSE = ("X-SPARQL-Max-Rows, X-SPARQL-Truncated, X-SPARQL-Rows, X-SPARQL-Unknown-Functions, "
                "ETag")
 
@@ -191,7 +194,8 @@ def query_view(state, request: QueryHTTP) -> Response | Plain | None:
             headers["X-SPARQL-Truncated"] = "true"
             headers["X-SPARQL-Rows"] = str(outcome.rows)
         if outcome.unknown_functions:  # evaluated as errors (see engine._evaluate)
-            headers["X-SPARQL-Unknown-Functions"] = " ".join(f"<{i}>" for i in outcome.unknown_functions)
+            headers["X-SPARQL-Unknown-Functions"] = " ".join(f"<{quote(i, safe=_PRINTABLE)}>"
+                                                             for i in outcome.unknown_functions)
         if scan.volatile:  # no entity tag either: the next answer differs
             headers["Cache-Control"] = "no-store"
         else:

@@ -148,7 +148,8 @@ def _kernel_timeout(conn: socket.socket, seconds: float) -> None:
     SO_SNDTIMEO). Python's own socket timeout polls before every receive and send: two system
     calls more per request."""
     sec = int(seconds)
-    value = struct.pack("ll", sec, int((seconds - sec) * 1_000_000))
+    usec = max(int((seconds - sec) * 1_000_000), 0 if sec else 1)  # (0, 0) would mean "never"
+    value = struct.pack("ll", sec, usec)
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
 
@@ -504,7 +505,7 @@ class Server:
             lines.append("Connection: close")
         elif req.version == "1.0":
             lines.append("Connection: keep-alive")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")  # never raise here
         return self._send(client, head if req.method == b"HEAD" else head + body) and keep
 
     def _call_app(self, environ: dict) -> tuple:
