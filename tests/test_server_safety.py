@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from server_fixtures import (  # noqa: F401
-    DATA, SMALL_TRIPLES, close, listener, make_app, server_app, server_client,
+    DATA, SMALL_TRIPLES, SORT_ABORT, close, listener, make_app, server_app, server_client,
 )
 
 from msc_kg.server import dataset, safety
@@ -233,3 +234,60 @@ def test_quick_check_takes_common_queries_and_leaves_the_rest(query, form):
     assert (quick.form if quick else None) == form
     if form:
         assert safety.scan(query, "http://b/").form == form
+
+
+@pytest.mark.parametrize("query, isolate", [
+    ("SELECT ?v WHERE { VALUES ?v { 1 'a' } } ORDER BY ?v", True),
+    ("SELECT ?v WHERE { VALUES (?v ?w) { (1 'a') } } ORDER BY ?v", True),
+    ("SELECT ?v WHERE { VALUES ?v { .5 -3 } } ORDER BY ?v", True),
+    ("SELECT ?v WHERE { VALUES ?v { true <x:a> } } ORDER BY ?v", True),
+    ("SELECT ?v WHERE { {BIND(1 AS ?v)} UNION {BIND('300' AS ?v)} } ORDER BY ?v", True),
+    ("SELECT ?v WHERE { { SELECT ('300' AS ?v) {} } UNION { SELECT (42 AS ?v) {} } } "
+     "ORDER BY ?v", True),
+    ("SELECT ?v WHERE { BIND(IF(?x, 'a', 1) AS ?v) } ORDER BY ?v", True),
+    ("SELECT ?v WHERE { ?s ?p ?l BIND(STRDT(?l, xsd:integer) AS ?v) } ORDER BY ?v", True),
+    ("SELECT ?v WHERE { ?s ?p ?l BIND(xsd:integer(?l) AS ?v) } ORDER BY ?v", True),
+    ("SELECT ?v WHERE { ?s ?p ?l BIND(<http://www.w3.org/2001/XMLSchema#integer>(?l) AS ?v) } "
+     "ORDER BY ?v", True),
+    ("SELECT ?x WHERE { ?x ?p ?o } ORDER BY IF(?o, 1, 2)", True),
+    ("SELECT ?v WHERE { ?s ?p ?o } ORDER BY ?v LIMIT 10 VALUES ?v { 1 'a' }", True),
+    # values of the graph only, or constants that bind nothing
+    ("SELECT ?v WHERE { ?s ?p ?v } ORDER BY ?v", False),
+    ("SELECT ?v WHERE { VALUES ?v { <x:a> msc:B } } ORDER BY ?v", False),
+    ("SELECT ?x WHERE { ?x ?p ?o FILTER(?o > 5 && ?o != 'a') } ORDER BY ?x LIMIT 50 OFFSET 100", False),
+    ("SELECT ?a (COUNT(?f) AS ?n) WHERE { ?f ?p ?a } GROUP BY ?a HAVING (COUNT(?f) > 5) "
+     "ORDER BY DESC(?n)", False),
+    ("SELECT ?a (GROUP_CONCAT(?f; separator='; ') AS ?n) WHERE { ?f ?p ?a } GROUP BY ?a ORDER BY ?n", False),
+    ("SELECT ?x WHERE { ?x <http://e/p1/2> mscd:finding-syn-0000010 } ORDER BY STRLEN(STR(?x))", False),
+    ("SELECT ?v WHERE { VALUES ?v { 1 'a' } }", False),  # nothing ordered
+])
+def test_queries_that_may_order_values_of_their_own_are_isolated(query, isolate):
+    """safety.sorts_own_values, which routes a query to a worker process (see SORT_ABORT)."""
+    assert safety.sorts_own_values(query) is isolate
+    assert safety.check(query, "http://example.org/").isolate is isolate
+
+
+def test_engine_abort_is_a_400_with_the_reason(server_client):
+    """The forked-worker engine (create_app's default) loses the worker, not the app."""
+    resp = server_client.get("/sparql", query_string={"query": SORT_ABORT})
+    assert resp.status_code == 200 or (
+        resp.status_code == 400 and resp.data.decode().startswith("The engine aborted on this query."))
+    assert server_client.get("/sparql", query_string={"query": "ASK { ?s ?p ?o }"}).status_code == 200
+
+
+def test_inline_engine_isolates_an_aborting_query():
+    """The inline engine (server.py's) runs it in a worker of its own; the process lives on."""
+    app = make_app(engine="inline", workers=1)
+    try:
+        direct = app.wsgi_app.direct
+        status, _, body = direct("GET", "/sparql", urlencode({"query": SORT_ABORT}).encode(), [], b"")
+        assert status.startswith("200") or (status.startswith("400")
+                                            and body.startswith(b"The engine aborted on this query."))
+        status, _, body = direct("GET", "/sparql", urlencode({"query": ISOLATED_OK}).encode(), [], b"")
+        rows = json.loads(body)["results"]["bindings"]
+        assert status.startswith("200") and [row["v"]["value"] for row in rows] == ["1", "2", "3"]
+    finally:
+        close(app)
+
+
+ISOLATED_OK = "SELECT ?v WHERE { VALUES ?v { 3 1 2 } } ORDER BY ?v"

@@ -54,7 +54,7 @@ def create_app(graph=None, config: dict | None = None) -> Flask:
     about = _about(store)
     if cfg["engine"] == "inline":
         engine = InlineEngine(store, timeout=cfg["timeout"], processes=cfg["workers"],
-                              slots=cfg["query_slots"])
+                              slots=cfg["query_slots"], memory_mb=cfg["memory_mb"])
     else:
         engine = Engine(store, workers=cfg["workers"], timeout=cfg["timeout"], memory_mb=cfg["memory_mb"])
     atexit.register(engine.close)

@@ -179,6 +179,7 @@ def query_view(state, request: QueryHTTP) -> Response | Plain | None:
             "results_fmt": results_choice[1] if results_choice else None,
             "graph_fmt": graph_choice[1] if graph_choice else None,
             "max_rows": cfg["max_rows"],
+            "isolate": scan.isolate,  # the inline engine evaluates it in a separate process
         }
         try:
             outcome = state.engine.run(job)

@@ -96,6 +96,12 @@ class EvaluationError(EngineError):
     status = 502
 
 
+# What a query that made the engine abort its process is told (see safety.sorts_own_values).
+ENGINE_ABORT = ("The engine aborted on this query. Oxigraph 0.5 does so when it orders a mix of "
+                "numbers, strings and literals of other datatypes (and when it runs out of "
+                "memory); order by STR() or DATATYPE() first, or leave such values out.")
+
+
 def timeout_message(limit: float) -> str:
     """What a client is told when its query ran past ``limit`` seconds and was stopped."""
     return f"Query timed out after {limit:g} s and was stopped; simplify it or add LIMIT."
@@ -314,14 +320,17 @@ class Engine:
             self._all[pid] = worker
             return worker
 
-    def _retire(self, worker: _Worker) -> None:
-        """Kill and reap a worker, then put a fresh one in the pool."""
+    def _retire(self, worker: _Worker) -> int:
+        """Kill and reap a worker, put a fresh one in the pool; return the signal that ended the
+        old one (0 if unknown)."""
         try:
             os.kill(worker.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        ended = 0
         try:
-            os.waitpid(worker.pid, 0)
+            _, status = os.waitpid(worker.pid, 0)
+            ended = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
         except ChildProcessError:
             pass
         worker.jobs.close()
@@ -331,6 +340,7 @@ class Engine:
         self.restarts += 1
         if not self._closed:
             self._idle.put(self._spawn())
+        return ended
 
     def run(self, job: dict, timeout: float | None = None) -> Outcome:
         """Execute ``job`` (see ``_execute``) and return its Outcome or raise an EngineError."""
@@ -347,7 +357,10 @@ class Engine:
             ready = worker.replies.poll(max(0.0, deadline - time.monotonic()))
             reply = worker.replies.recv() if ready else None
         except (EOFError, OSError):
-            self._retire(worker)
+            # An abort on a query that orders values of its own is most likely the engine's
+            # ordering fault (safety.sorts_own_values); a memory-hungry one aborts as well.
+            if self._retire(worker) == signal.SIGABRT and job.get("isolate"):
+                raise QueryRefused(ENGINE_ABORT) from None
             raise ResourceLimit(
                 "The query stopped its worker (memory limit or nesting too deep for the parser)."
             ) from None

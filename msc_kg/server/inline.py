@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import pyoxigraph as ox
 
 from msc_kg.server import http
-from msc_kg.server.engine import ResourceLimit, _execute, outcome, timeout_message
+from msc_kg.server.engine import Engine, ResourceLimit, _execute, outcome, timeout_message
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -102,25 +102,39 @@ class InlineEngine:
     """The engine interface of msc_kg.server.engine.Engine, evaluating in the calling thread."""
 
     def __init__(self, store: ox.Store, *, timeout: float = 30.0, processes: int = 1,
-                 slots: int = 4):
+                 slots: int = 4, memory_mb: int | None = 2048):
         self.store = store
         self.timeout = timeout
         self.size = processes
         self.slots = slots
+        self.memory_mb = memory_mb
         self._slots = threading.BoundedSemaphore(slots)  # queries evaluated at once per process
         self.restart_counter = None  # a shared counter the supervisor keeps (supervise.py)
         self.watchdog: Watchdog | None = None  # set in each serving process
+        self._sandbox: Engine | None = None  # one forked worker, made at the first job["isolate"]
+        self._sandbox_lock = threading.Lock()
 
     @property
     def restarts(self) -> int:
-        return self.restart_counter.value if self.restart_counter is not None else 0
+        shared = self.restart_counter.value if self.restart_counter is not None else 0
+        return shared + (self._sandbox.restarts if self._sandbox is not None else 0)
 
     def run(self, job: dict, timeout: float | None = None):
-        """Execute ``job`` and return its Outcome or raise an EngineError (as Engine.run)."""
+        """Execute ``job`` and return its Outcome or raise an EngineError (as Engine.run).
+
+        A job marked ``isolate`` (it may order values of its own, safety.sorts_own_values) runs
+        in a worker process of this serving process instead: if the engine aborts on it, the
+        worker dies, the client is told why, and a fresh worker is forked.
+        """
         limit = self.timeout if timeout is None else timeout
         if not self._slots.acquire(timeout=limit):
             raise ResourceLimit(f"All {self.slots} query slots of this server process stayed busy "
                                 f"for {limit:g} s; retry later.")
+        if job.get("isolate"):
+            try:
+                return self._isolated().run(job, limit)
+            finally:
+                self._slots.release()
         watched = (self.watchdog.watch(time.monotonic() + limit, self._slots.release)
                    if self.watchdog else None)
         try:
@@ -136,8 +150,22 @@ class InlineEngine:
                 reply = ("limit", "the watchdog already answered this request")
         return outcome(reply)
 
+    def _isolated(self) -> Engine:
+        with self._sandbox_lock:
+            if self._sandbox is None:
+                self._sandbox = Engine(self.store, workers=1, timeout=self.timeout,
+                                       memory_mb=self.memory_mb)
+            return self._sandbox
+
     def close(self) -> None:
-        """Nothing to stop: queries run in the serving threads."""
+        """Stop the isolation worker, if one was made (other queries run in the serving threads).
+
+        Its copy of the store is the one it was forked with: after a change of the store, close
+        the engine and the next isolated query forks a fresh worker."""
+        with self._sandbox_lock:
+            sandbox, self._sandbox = self._sandbox, None
+        if sandbox is not None:
+            sandbox.close()
 
 
 # Every quad of every graph, then every term's text: what queries touch first.

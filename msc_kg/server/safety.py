@@ -75,6 +75,7 @@ class Scan:
     depth: int = 0
     operators: int = 0  # operator, separator and clause tokens (see MAX_OPERATORS)
     volatile: bool = False  # calls RAND/NOW/UUID/STRUUID/BNODE: never cached
+    isolate: bool = False  # may order values of its own: evaluated apart (sorts_own_values)
 
 
 def tokens(query: str) -> list[tuple[str, str]]:
@@ -180,10 +181,68 @@ def _quick(query: str) -> Scan | None:
     return Scan(form=m.group(1).upper()) if m else None
 
 
+# Oxigraph 0.5.13 aborts its process when it orders some mixes of numeric, string and other
+# typed literals (its ordering is not a total order and Rust's sort panics). The graph served
+# here does not set it off; a query can, with values of its own. A query with ORDER BY is
+# therefore evaluated in a separate process (inline.InlineEngine) when values of its own can
+# reach a binding or the ordering: a constant (a string, a number, true or false) or a call that
+# makes typed literals (STRDT, STRLANG, a cast or any function named by an IRI) inside VALUES, a
+# BIND or a SELECT expression ("... AS ?v"), or inside the ORDER BY clause itself. FILTER
+# constants and GROUP_CONCAT separators bind nothing. Over-approximate where unsure: a needless
+# isolation costs a pipe round trip, a missed one the serving process.
+_ORDER_BY = re.compile(r"ORDER\s+BY", re.IGNORECASE)
+_OPEN, _CLOSE = frozenset("({["), frozenset(")}]")
+_MAKERS = frozenset({"TRUE", "FALSE", "STRDT", "STRLANG"})
+
+
+def _brings_value(tok: str, upper: str, following: str) -> bool:
+    """Whether the token is a constant, or names a function that makes typed literals."""
+    return (tok[0] in "\"'" or tok[0].isdigit() or tok[0] == "." and tok[1:2].isdigit()
+            or upper in _MAKERS or (tok[0] == "<" or ":" in tok) and following == "(")
+
+
+def sorts_own_values(query: str) -> bool:
+    """Whether ``query`` may order values it brings or makes itself (see above)."""
+    if not _ORDER_BY.search(query):
+        return False
+    toks = texts(query)
+    upper = [t.upper() for t in toks]
+    frames: list[list[bool]] = []  # per open bracket: [binds values (VALUES/AS), brings a value]
+    values_next = ordering = False
+    for i, (tok, up) in enumerate(zip(toks, upper)):
+        following = toks[i + 1] if i + 1 < len(toks) else ""
+        if up == "VALUES":
+            values_next = True
+        elif up == "ORDER" and following.upper() == "BY":
+            ordering = True
+        elif up in ("LIMIT", "OFFSET"):
+            ordering = False
+        elif tok in _OPEN:
+            frames.append([values_next and tok == "{", False])
+            values_next = values_next and tok != "{"
+        elif tok in _CLOSE:
+            ordering = ordering and tok != "}"
+            if frames:
+                binds, brings = frames.pop()
+                if binds and brings:
+                    return True
+                if frames:
+                    frames[-1][1] |= brings
+        elif up == "AS" and frames:
+            frames[-1][0] = True
+        elif _brings_value(tok, up, following) and not (i >= 2 and upper[i - 2] == "SEPARATOR"):
+            if ordering:
+                return True
+            if frames:
+                frames[-1][1] = True
+    return False
+
+
 def check(query: str, base: str, service_allow: frozenset[str] | set[str] = frozenset()) -> Scan:
     """Refuse updates, over-deep nesting and SERVICE outside ``service_allow``; return the scan."""
     quick = _quick(query)
     if quick is not None:
+        quick.isolate = sorts_own_values(query)
         return quick
     result = scan(query, base)
     if result.form in UPDATE_KEYWORDS:
@@ -205,4 +264,5 @@ def check(query: str, base: str, service_allow: frozenset[str] | set[str] = froz
                 f"SERVICE <{shown}> is not allowed: federated queries are off except for the "
                 "endpoints given with --service-allow.",
             )
+    result.isolate = sorts_own_values(query)
     return result
