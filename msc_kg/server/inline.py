@@ -150,6 +150,10 @@ class InlineEngine:
                 reply = ("limit", "the watchdog already answered this request")
         return outcome(reply)
 
+    def start_isolation(self) -> None:
+        """Fork the isolation worker now rather than at the first job that needs it."""
+        self._isolated()
+
     def _isolated(self) -> Engine:
         with self._sandbox_lock:
             if self._sandbox is None:

@@ -70,6 +70,10 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int, balan
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked since the fork (spawn)
+    # Fork the isolation worker now, while this process has no other thread (a fork copies locks
+    # other threads may hold), and so that the first query needing it does not wait for the fork
+    # (measured at 10^6 triples: 16 ms).
+    state.engine.start_isolation()
     headers = {"Retry-After": "5"}  # what endpoint.query_view sends with a 503
     if cfg["cors"]:
         headers |= CORS_HEADERS
