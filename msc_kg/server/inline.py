@@ -111,7 +111,7 @@ class InlineEngine:
         self._slots = threading.BoundedSemaphore(slots)  # queries evaluated at once per process
         self.restart_counter = None  # a shared counter the supervisor keeps (supervise.py)
         self.watchdog: Watchdog | None = None  # set in each serving process
-        self._sandbox: Engine | None = None  # one forked worker, made at the first job["isolate"]
+        self._sandbox: Engine | None = None  # one forked worker (start_isolation, or at first use)
         self._sandbox_lock = threading.Lock()
 
     @property
