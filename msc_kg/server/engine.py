@@ -59,7 +59,8 @@ class QuerySyntaxError(EngineError):
 
 
 class QueryRefused(EngineError):
-    """A well-formed query this endpoint will not run (too many unknown extension functions)."""
+    """A well-formed query this endpoint will not answer: too many unknown extension functions,
+    or one the engine aborted on (ENGINE_ABORT)."""
 
     status = 400
 

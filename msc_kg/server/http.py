@@ -373,7 +373,7 @@ class Server:
             else:
                 wait = self.read_timeout - (time.monotonic() - started)
                 if wait <= 0:
-                    conn.sendall(self._too_slow())
+                    self._too_slow(conn)
                     return
             if wait != limit:  # a system call: only when the timeout changes
                 limit = wait
@@ -382,8 +382,7 @@ class Server:
                 data = conn.recv(65536)
             except (BlockingIOError, TimeoutError):  # the kernel's timeout ran out
                 if started is not None:
-                    _kernel_timeout(conn, 1.0)
-                    conn.sendall(self._too_slow())
+                    self._too_slow(conn)
                 return
             if not data:
                 return
@@ -401,10 +400,12 @@ class Server:
             if parser.done:
                 started = None
 
-    def _too_slow(self) -> bytes:
-        """408 for a request that did not arrive within ``read_timeout``."""
-        return self._simple(408, f"The request did not arrive within {self.read_timeout:g} s.",
-                            close=True)
+    def _too_slow(self, conn: socket.socket) -> None:
+        """Send 408 for a request that did not arrive within ``read_timeout`` (allowing 1 s for
+        it, whatever little of the receive timeout was left)."""
+        _kernel_timeout(conn, 1.0)
+        conn.sendall(self._simple(408, f"The request did not arrive within {self.read_timeout:g} s.",
+                                  close=True))
 
     @staticmethod
     def _set_busy(client: Connection, busy: bool) -> None:

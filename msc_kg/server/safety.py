@@ -111,6 +111,7 @@ def scan(query: str, base: str) -> Scan:
     result.operators = sum(map(_COUNTED.__contains__, upper))
     result.form = next((u for u in upper if u in _FORMS), None)
     result.volatile = not VOLATILE.isdisjoint(upper)
+    result.isolate = sorts_own_values(query, toks=toks)
     if "SERVICE" in upper:
         result.services = _services(tokens(query), base)
     return result
@@ -178,7 +179,7 @@ def _quick(query: str) -> Scan | None:
     if any(word in upper for word in _RARE):
         return None
     m = _SIMPLE_PROLOGUE.match(query)
-    return Scan(form=m.group(1).upper()) if m else None
+    return Scan(form=m.group(1).upper(), isolate=sorts_own_values(query, upper)) if m else None
 
 
 # Oxigraph 0.5.13 aborts its process when it orders some mixes of numeric, string and other
@@ -217,12 +218,13 @@ def _brings_value(tok: str, upper: str, following: str) -> bool:
             or upper in _MAKERS or (tok[0] == "<" or ":" in tok) and following == "(")
 
 
-def sorts_own_values(query: str) -> bool:
-    """Whether ``query`` may order values it brings or makes itself (see above)."""
-    upper = query.upper()
+def sorts_own_values(query: str, upper: str | None = None, toks: list[str] | None = None) -> bool:
+    """Whether ``query`` may order values it brings or makes itself (see above). ``upper`` (the
+    upper-cased query) and ``toks`` (its ``texts``) spare the work when the caller has them."""
+    upper = query.upper() if upper is None else upper
     if "ORDER" not in upper or not _ORDER_BY.search(upper) or not _maybe_own_values(query, upper):
         return False
-    toks = texts(query)
+    toks = texts(query) if toks is None else toks
     uppers = [t.upper() for t in toks]
     frames: list[list[bool]] = []  # per open bracket: [binds values (VALUES/AS), brings a value]
     values_next = ordering = False
@@ -259,7 +261,6 @@ def check(query: str, base: str, service_allow: frozenset[str] | set[str] = froz
     """Refuse updates, over-deep nesting and SERVICE outside ``service_allow``; return the scan."""
     quick = _quick(query)
     if quick is not None:
-        quick.isolate = sorts_own_values(query)
         return quick
     result = scan(query, base)
     if result.form in UPDATE_KEYWORDS:
@@ -281,5 +282,4 @@ def check(query: str, base: str, service_allow: frozenset[str] | set[str] = froz
                 f"SERVICE <{shown}> is not allowed: federated queries are off except for the "
                 "endpoints given with --service-allow.",
             )
-    result.isolate = sorts_own_values(query)
     return result

@@ -2,7 +2,8 @@
 
 Each serving process shares the loaded store copy-on-write, accepts on the one listening socket
 (the least busy first, msc_kg.server.balance) and answers with msc_kg.server.http in threads,
-evaluating queries inline (msc_kg.server.inline). A process whose watchdog stopped a runaway
+evaluating queries inline (msc_kg.server.inline; those that may order values of their own in a
+worker process it forks at start). A process whose watchdog stopped a runaway
 query tells the supervisor through a pipe and retires; the supervisor forks its replacement at
 once. A process that dies any other way (a crash) is replaced too, after a short back-off when
 that keeps happening. SIGTERM or SIGINT to the supervisor is passed on: every process stops
