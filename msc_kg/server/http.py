@@ -488,26 +488,37 @@ class Server:
             return False
         status, headers, body = answer
         keep = req.keep_alive and self.accepting
+        if type(headers) is str:  # header lines rendered by the app (endpoint.Plain.lines); the
+            # body is the one a GET gets, so its length is right for HEAD too (RFC 9110 §9.3.2)
+            head = f"HTTP/1.1 {status}\r\n{headers}Content-Length: {len(body)}\r\n"
+        else:
+            head = self._header_lines(status, headers, len(body), req.method == b"HEAD")
+            if status.startswith(("304", "204")):
+                body = b""
+        head = f"{head}{_date_line()}\r\nServer: msc-kg\r\n"
+        if not keep:
+            head += "Connection: close\r\n"
+        elif req.version == "1.0":
+            head += "Connection: keep-alive\r\n"
+        head = (head + "\r\n").encode("latin-1", "replace")  # never raise here
+        return self._send(client, head if req.method == b"HEAD" else head + body) and keep
+
+    @staticmethod
+    def _header_lines(status: str, headers, length: int, head_request: bool) -> str:
+        """The status line and the app's header lines, each ending in CRLF, with the
+        Content-Length this server sends; hop-by-hop and server-set headers are left out."""
         lines = [f"HTTP/1.1 {status}"]
-        length = str(len(body))
+        length = str(length)
         for name, value in headers:
             lname = name.lower()
-            if lname == "content-length" and req.method == b"HEAD":
+            if lname == "content-length" and head_request:
                 length = value  # the length a GET would have carried (RFC 9110 §9.3.2)
             elif lname not in ("content-length", "connection", "transfer-encoding", "date", "server"):
                 lines.append(f"{name}: {value}")
         if not status.startswith(("304", "204")):  # they have no content (RFC 9110 §8.6)
             lines.append(f"Content-Length: {length}")
-        else:
-            body = b""
-        lines.append(_date_line())
-        lines.append("Server: msc-kg")
-        if not keep:
-            lines.append("Connection: close")
-        elif req.version == "1.0":
-            lines.append("Connection: keep-alive")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")  # never raise here
-        return self._send(client, head if req.method == b"HEAD" else head + body) and keep
+        lines.append("")
+        return "\r\n".join(lines)
 
     def _call_app(self, environ: dict) -> tuple:
         """Run the WSGI app: (status line, headers, body)."""

