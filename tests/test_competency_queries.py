@@ -486,13 +486,13 @@ def test_claims_by_clinical_consideration(store):
     assert table(run(store, 'claims-by-clinical-consideration'), 'topic', 'claims') == [
         ('msc:DeliveryVehicleConsideration', '4'),
         ('msc:DoseConsideration', '8'),
-        ('msc:EfficacyConsideration', '32'),
+        ('msc:EfficacyConsideration', '36'),
         ('msc:HomingConsideration', '7'),
         ('msc:NicheConsideration', '8'),
         ('msc:PassageConsideration', '7'),
         ('msc:PhenotypeConsideration', '4'),
         ('msc:SafetyConsideration', '20'),
-        ('msc:SourceConsideration', '13'),
+        ('msc:SourceConsideration', '18'),
     ]
 
 

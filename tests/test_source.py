@@ -18,3 +18,21 @@ def test_locate_returns_offsets_of_the_quote():
     text = clean("One.  Two   three. Four.")
     assert locate("Two three.", text) == (5, 15)
     assert locate("absent", text) is None
+
+
+def test_every_reference_marker_lies_in_some_statements_evidence(graph):
+    """Each [n] marker of the review sits inside the evidence sentence of a finding or claim:
+    no cited statement of the review is left out of the graph."""
+    import re
+
+    from rdflib import URIRef
+
+    from msc_kg.namespaces import MSC
+
+    text = review_text()
+    spans = [locate(str(quote), text) for quote in graph.objects(None, URIRef(MSC + "evidence"))]
+    markers = list(re.finditer(r"\[\d[\d,\s\-–]*\]", text))
+    missing = [text[max(m.start() - 80, 0):m.end()] for m in markers
+               if not any(span and span[0] <= m.start() and m.end() <= span[1] for span in spans)]
+    assert len(markers) == 81
+    assert missing == []
