@@ -1,7 +1,6 @@
 """Derived facts: tumour effect by rule, contradictions, evidence anchors."""
 
 from rdflib import URIRef
-from rdflib.namespace import RDFS
 
 MSC = "https://w3id.org/msc-kg/ontology/"
 OA = "http://www.w3.org/ns/oa#"

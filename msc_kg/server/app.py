@@ -12,6 +12,7 @@ import pyoxigraph as ox
 from flask import Flask, Response, abort, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from msc_kg.namespaces import MSC, MSCD
 from msc_kg.server import config as config_mod
 from msc_kg.server import dataset, describe, endpoint, negotiate, pages
 from msc_kg.server.cache import ResponseCache
@@ -91,15 +92,15 @@ def _routes(app: Flask) -> None:
 
     @app.get("/id/<path:local>")
     def instance(local):
-        return _entity(config_mod.INSTANCE_NS + local)
+        return _entity(MSCD + local)
 
     @app.get("/entity/<path:local>")
     def entity_short(local):
-        return _entity(config_mod.INSTANCE_NS + local)
+        return _entity(MSCD + local)
 
     @app.get("/ontology/<path:local>")
     def term(local):
-        return _entity(config_mod.ONTOLOGY_NS + local)
+        return _entity(MSC + local)
 
     @app.get("/entity")
     def entity_by_iri():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-from msc_kg.namespaces import MSC as ONTOLOGY_NS
 from msc_kg.namespaces import MSCD as INSTANCE_NS
 from msc_kg.paths import QUERIES_DIR
 

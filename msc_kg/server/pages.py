@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from urllib.parse import quote
 
-from msc_kg.server.config import INSTANCE_NS, ONTOLOGY_NS
+from msc_kg.namespaces import MSC as ONTOLOGY_NS
+from msc_kg.namespaces import MSCD as INSTANCE_NS
 
 LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 
