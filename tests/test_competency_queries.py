@@ -158,6 +158,7 @@ def test_findings_citing_reference_53(store):
     """[53] closes two sentences: the MCF7 EMT sentence (sec. 3) and the MCF7/TGF-beta paracrine sentence (sec. 7, three findings)."""
     assert table(run(store, 'findings-citing-reference-53'), 'finding') == [
         'mscd:finding-mechanism-3-emt-007',
+        'mscd:finding-mechanism-3-emt-014',
         'mscd:finding-mechanism-7-paracrine-014',
         'mscd:finding-mechanism-7-paracrine-015',
         'mscd:finding-mechanism-7-paracrine-016',
@@ -237,15 +238,15 @@ def test_misidentified_cell_lines_in_findings(store):
 def test_findings_per_mechanism(store):
     assert table(run(store, 'findings-per-mechanism'), 'mechanism', 'findings') == [
         ('msc:CellCellContact', '17'),
-        ('msc:CellFusion', '26'),
-        ('msc:ECMRemodelling', '17'),
-        ('msc:EMTControl', '13'),
+        ('msc:CellFusion', '27'),
+        ('msc:ECMRemodelling', '18'),
+        ('msc:EMTControl', '14'),
         ('msc:ExosomeMediatedEffect', '3'),
         ('msc:FibroblastToCAFConversion', '12'),
-        ('msc:HostCellReplacement', '28'),
-        ('msc:ImmuneRegulation', '17'),
+        ('msc:HostCellReplacement', '29'),
+        ('msc:ImmuneRegulation', '18'),
         ('msc:MSCToCAFTransition', '22'),
-        ('msc:ParacrineAction', '24'),
+        ('msc:ParacrineAction', '25'),
         ('msc:Transdifferentiation', '1'),
     ]
 
@@ -254,7 +255,7 @@ def test_mechanisms_involving_tgf_beta(store):
     """TGF-beta1 and SB431542 in fibroblast-to-CAF conversion [45]; CAFs secreting TGF-beta; surface-bound TGF-beta (EMT, contact) and AT-MSC TGF-beta [53]; TGF-beta/Smad in exosome-driven UC-MSC-to-CAF transition."""
     assert table(run(store, 'mechanisms-involving-tgf-beta'), 'mechanism', 'findings', 'mediators') == [
         ('msc:CellCellContact', '1', 'transforming growth factor-beta'),
-        ('msc:EMTControl', '2', 'transforming growth factor-beta'),
+        ('msc:EMTControl', '3', 'transforming growth factor-beta'),
         ('msc:ExosomeMediatedEffect', '1', 'TGF-beta/Smad pathway'),
         ('msc:FibroblastToCAFConversion', '8', 'transforming growth factor-beta; transforming growth factor-beta 1'),
         ('msc:MSCToCAFTransition', '1', 'TGF-beta/Smad pathway'),
@@ -384,7 +385,7 @@ def test_findings_on_cell_line_by_name_as_written(store):
 
 def test_leukemia_findings_subclass_closure(store):
     assert table(run(store, 'leukemia-findings-subclass-closure'), 'cancer', 'findings') == [
-        ('msc:AcuteLymphoblasticLeukemia', '3'),
+        ('msc:AcuteLymphoblasticLeukemia', '4'),
         ('msc:AcuteMyeloidLeukemia', '1'),
         ('msc:AcutePromyelocyticLeukemia', '6'),
         ('msc:BCellAcuteLymphoblasticLeukemia', '1'),
@@ -401,12 +402,13 @@ def test_cell_lines_by_cellosaurus_accession(store):
         ('CVCL_0022', 'mscd:cellline-U87MG', 'U87; U87MG', '8'),
         ('CVCL_0023', 'mscd:cellline-A549', 'A549', '9'),
         ('CVCL_0030', 'mscd:cellline-HeLa', 'HeLa', '2'),
-        ('CVCL_0062', 'mscd:cellline-MDAMB231', 'MDA-MB-231; MDA-MB231; MDAMB-231; MDAMB231', '23'),
+        ('CVCL_0062', 'mscd:cellline-MDAMB231', 'MDA-MB-231; MDA-MB231; MDAMB-231; MDAMB231', '24'),
     ]
 
 
 def test_effect_direction_outcome_matrix(store):
     assert table(run(store, 'effect-direction-outcome-matrix'), 'direction', 'outcome', 'tumourEffect', 'findings') == [
+        ('inhibits', 'adhesion', '', '1'),
         ('inhibits', 'angiogenesis', 'anti-tumour', '2'),
         ('inhibits', 'antibody production', 'pro-tumour', '1'),
         ('inhibits', 'apoptosis', 'pro-tumour', '9'),
@@ -415,9 +417,9 @@ def test_effect_direction_outcome_matrix(store):
         ('inhibits', 'conversion into CAFs', 'anti-tumour', '1'),
         ('inhibits', 'cytolysis', 'pro-tumour', '2'),
         ('inhibits', 'epithelial-mesenchymal transition', 'anti-tumour', '1'),
-        ('inhibits', 'gene expression', '', '8'),
+        ('inhibits', 'gene expression', '', '9'),
         ('inhibits', 'host survival', 'pro-tumour', '2'),
-        ('inhibits', 'immune cell proliferation', 'pro-tumour', '4'),
+        ('inhibits', 'immune cell proliferation', 'pro-tumour', '5'),
         ('inhibits', 'invasion', 'anti-tumour', '3'),
         ('inhibits', 'malignant phenotype', 'anti-tumour', '1'),
         ('inhibits', 'metastasis', 'anti-tumour', '2'),
@@ -429,7 +431,7 @@ def test_effect_direction_outcome_matrix(store):
         ('inhibits', 'viability', '', '1'),
         ('inhibits', 'viability', 'anti-tumour', '1'),
         ('modulates', 'adhesion', '', '1'),
-        ('modulates', 'cell-cycle progression', '', '2'),
+        ('modulates', 'cell-cycle progression', '', '3'),
         ('modulates', 'differentiation', '', '1'),
         ('modulates', 'gene expression', '', '3'),
         ('modulates', 'metastasis', '', '1'),
@@ -459,9 +461,9 @@ def test_effect_direction_outcome_matrix(store):
         ('promotes', 'drug resistance', 'pro-tumour', '2'),
         ('promotes', 'drug sensitivity', 'anti-tumour', '2'),
         ('promotes', 'epithelial-mesenchymal transition', 'pro-tumour', '7'),
-        ('promotes', 'gene expression', '', '9'),
+        ('promotes', 'gene expression', '', '11'),
         ('promotes', 'host survival', 'anti-tumour', '5'),
-        ('promotes', 'hybrid formation', '', '8'),
+        ('promotes', 'hybrid formation', '', '9'),
         ('promotes', 'immune cell activation', '', '1'),
         ('promotes', 'immune cell activation', 'anti-tumour', '2'),
         ('promotes', 'immunosuppression', '', '7'),
@@ -486,7 +488,7 @@ def test_claims_by_clinical_consideration(store):
     assert table(run(store, 'claims-by-clinical-consideration'), 'topic', 'claims') == [
         ('msc:DeliveryVehicleConsideration', '4'),
         ('msc:DoseConsideration', '8'),
-        ('msc:EfficacyConsideration', '36'),
+        ('msc:EfficacyConsideration', '37'),
         ('msc:HomingConsideration', '7'),
         ('msc:NicheConsideration', '8'),
         ('msc:PassageConsideration', '7'),
@@ -524,14 +526,17 @@ def test_immune_regulation_target_cells(store):
         ('mscd:finding-mechanism-4-immune-015', 'promotes', 'immunosuppression', 'immune cell'),
         ('mscd:finding-mechanism-4-immune-016', 'promotes', 'immune cell activation', 'T cell'),
         ('mscd:finding-mechanism-4-immune-017', 'no effect', 'immunosuppression', 'T cell'),
+        ('mscd:finding-mechanism-4-immune-018', 'inhibits', 'immune cell proliferation', 'B cell'),
+        ('mscd:finding-mechanism-4-immune-018', 'inhibits', 'immune cell proliferation', 'T cell'),
+        ('mscd:finding-mechanism-4-immune-018', 'inhibits', 'immune cell proliferation', 'natural killer cell'),
     ]
 
 
 def test_findings_per_section(store):
     assert table(run(store, 'findings-per-section'), 'section', 'findings') == [
         ('mscd:section-anticancer', '1'),
-        ('mscd:section-anticancer-1-blood', '54'),
-        ('mscd:section-anticancer-2-breast', '11'),
+        ('mscd:section-anticancer-1-blood', '55'),
+        ('mscd:section-anticancer-2-breast', '12'),
         ('mscd:section-anticancer-3-digestive', '25'),
         ('mscd:section-anticancer-4-respiratory', '8'),
         ('mscd:section-anticancer-5-urinary', '11'),
@@ -543,11 +548,11 @@ def test_findings_per_section(store):
         ('mscd:section-future', '16'),
         ('mscd:section-mechanism-1-fibroblast-caf', '12'),
         ('mscd:section-mechanism-2-msc-caf', '22'),
-        ('mscd:section-mechanism-3-emt', '13'),
-        ('mscd:section-mechanism-4-immune', '17'),
-        ('mscd:section-mechanism-5-replace', '28'),
-        ('mscd:section-mechanism-6-ecm', '16'),
-        ('mscd:section-mechanism-7-paracrine', '18'),
+        ('mscd:section-mechanism-3-emt', '14'),
+        ('mscd:section-mechanism-4-immune', '18'),
+        ('mscd:section-mechanism-5-replace', '29'),
+        ('mscd:section-mechanism-6-ecm', '17'),
+        ('mscd:section-mechanism-7-paracrine', '19'),
         ('mscd:section-mechanism-8-contact', '15'),
     ]
 
@@ -556,7 +561,7 @@ def test_tumour_effect_by_msc_source(store):
     assert table(run(store, 'tumour-effect-by-msc-source'), 'sourceLabel', 'effectLabel', 'findings') == [
         ('adipose tissue MSC', 'anti-tumour', '16'),
         ('adipose tissue MSC', 'neutral', '7'),
-        ('adipose tissue MSC', 'pro-tumour', '26'),
+        ('adipose tissue MSC', 'pro-tumour', '24'),
         ('bone marrow MSC', 'anti-tumour', '10'),
         ('bone marrow MSC', 'neutral', '2'),
         ('bone marrow MSC', 'pro-tumour', '50'),
@@ -569,9 +574,9 @@ def test_tumour_effect_by_msc_source(store):
 def test_findings_per_actor(store):
     assert table(run(store, 'findings-per-actor'), 'actor', 'findings') == [
         ('msc:Adipocyte', '3'),
-        ('msc:AdiposeTissueMSC', '57'),
+        ('msc:AdiposeTissueMSC', '56'),
         ('msc:AdultBoneMarrowMSC', '1'),
-        ('msc:BoneMarrowMSC', '70'),
+        ('msc:BoneMarrowMSC', '73'),
         ('msc:CLLDerivedMSC', '1'),
         ('msc:CX43OverexpressingMSC', '1'),
         ('msc:CancerAssociatedFibroblast', '12'),
@@ -584,7 +589,7 @@ def test_findings_per_actor(store):
         ('msc:MSC2', '2'),
         ('msc:MSCDerivedCAF', '1'),
         ('msc:MSCLikePericyte', '1'),
-        ('msc:MesenchymalStromalCell', '31'),
+        ('msc:MesenchymalStromalCell', '35'),
         ('msc:MixedSourceMSC', '1'),
         ('msc:Myofibroblast', '1'),
         ('msc:Neurotrophin3TransfectedMSC', '1'),
@@ -593,7 +598,7 @@ def test_findings_per_actor(store):
         ('msc:TRAILTransfectedMSC', '1'),
         ('msc:TumourAssociatedMSC', '5'),
         ('msc:UmbilicalCordBloodMSC', '6'),
-        ('msc:UmbilicalCordMSC', '86'),
+        ('msc:UmbilicalCordMSC', '87'),
         ('mscd:ECM', '6'),
         ('mscd:LPA', '1'),
         ('mscd:SB431542', '3'),
@@ -608,6 +613,7 @@ def test_most_cited_references(store):
         ('31', '6'),
         ('43', '5'),
         ('52', '5'),
+        ('53', '5'),
         ('60', '5'),
     ]
 
@@ -687,6 +693,7 @@ def test_hybrid_formation_findings(store):
         ('mscd:finding-mechanism-5-replace-017', 'umbilical cord/cord blood MSC', 'MDA-MB-231'),
         ('mscd:finding-mechanism-5-replace-022', 'umbilical cord/cord blood MSC', 'NCI-H441'),
         ('mscd:finding-mechanism-5-replace-026', 'umbilical cord/cord blood MSC', 'MCF-7; OVCAR-3; SK-OV-3'),
+        ('mscd:finding-mechanism-5-replace-029', 'bone marrow MSC', 'SU3'),
         ('mscd:finding-mechanism-8-contact-012', 'umbilical cord/cord blood MSC', 'MDA-MB-231'),
     ]
 
@@ -768,8 +775,8 @@ def test_paracrine_factors(store):
         ('mscd:IDO', '1'),
         ('mscd:IFN-gamma', '1'),
         ('mscd:IGF-1', '3'),
-        ('mscd:IGF-1R-PI3K-Akt-signaling', '1'),
-        ('mscd:IGFBPs', '1'),
+        ('mscd:IGF-1R-PI3K-Akt-signaling', '2'),
+        ('mscd:IGFBPs', '2'),
         ('mscd:IL-10', '1'),
         ('mscd:IL-2', '1'),
         ('mscd:IL-6', '3'),
@@ -819,8 +826,8 @@ def test_pro_tumour_findings_in_vivo(store):
         ('mscd:finding-anticancer-4-respiratory-002', 'adipose tissue MSC', 'proliferation'),
         ('mscd:finding-anticancer-4-respiratory-004', 'adipose tissue MSC', 'tumour growth'),
         ('mscd:finding-anticancer-4-respiratory-005', 'adipose tissue MSC', 'apoptosis'),
-        ('mscd:finding-anticancer-7-nervous-004', 'adipose tissue MSC', 'tumour growth'),
-        ('mscd:finding-anticancer-7-nervous-005', 'adipose tissue MSC', 'apoptosis'),
+        ('mscd:finding-anticancer-7-nervous-004', 'mesenchymal stem/stromal cell', 'tumour growth'),
+        ('mscd:finding-anticancer-7-nervous-005', 'mesenchymal stem/stromal cell', 'apoptosis'),
         ('mscd:finding-anticancer-8-other-001', 'adipose tissue MSC', 'migration'),
         ('mscd:finding-anticancer-8-other-002', 'adipose tissue MSC', 'metastasis'),
         ('mscd:finding-mechanism-1-fibroblast-caf-007', 'bone marrow MSC', 'conversion into CAFs'),
@@ -833,6 +840,7 @@ def test_pro_tumour_findings_in_vivo(store):
         ('mscd:finding-mechanism-3-emt-004', 'bone marrow MSC', 'metastasis'),
         ('mscd:finding-mechanism-4-immune-004', 'mesenchymal stem/stromal cell', 'cytolysis'),
         ('mscd:finding-mechanism-4-immune-005', 'mesenchymal stem/stromal cell', 'antibody production'),
+        ('mscd:finding-mechanism-4-immune-018', 'mesenchymal stem/stromal cell', 'immune cell proliferation'),
         ('mscd:finding-mechanism-5-replace-010', 'bone marrow MSC', 'tumorigenicity'),
         ('mscd:finding-mechanism-6-ecm-010', 'bone marrow MSC', 'tumour growth'),
         ('mscd:finding-mechanism-7-paracrine-013', 'bone marrow MSC', 'tumour growth'),
