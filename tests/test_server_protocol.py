@@ -285,3 +285,27 @@ def test_form_with_too_many_fields_is_400(server_client):
     assert resp.status_code == 400
     assert resp.get_data(as_text=True) == ("The request body is not valid form encoding: more than "
                                            "10000 fields.\n")
+
+
+def _general(raw: bytes):
+    """What parse answers for ``raw`` through its general path (the fields decoded one by one)."""
+    try:
+        params = protocol._params(raw, "URL query string")
+    except protocol.ProtocolError as exc:
+        return exc.status, exc.message
+    query = params[0][1]
+    return (query,) if query.strip() else (400, "Missing query: the 'query' parameter is empty.")
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from([p for p in _PIECES if p != "&"]), max_size=14))
+def test_get_with_only_a_query_answers_as_the_general_path(pieces):
+    """parse's shortcut for a URL holding only ``query=...`` decodes and refuses alike."""
+    raw = b"query=" + "".join(pieces).encode("utf-8")
+    try:
+        req = protocol.parse("GET", None, raw, None)
+        ours = (req.query,)
+        assert req.default_graph is None and req.named_graphs is None
+    except protocol.ProtocolError as exc:
+        ours = (exc.status, exc.message)
+    assert ours == _general(raw)
