@@ -162,6 +162,7 @@ def test_findings_citing_reference_53(store):
         'mscd:finding-mechanism-7-paracrine-014',
         'mscd:finding-mechanism-7-paracrine-015',
         'mscd:finding-mechanism-7-paracrine-016',
+        'mscd:finding-mechanism-7-paracrine-020',
     ]
 
 
@@ -237,7 +238,7 @@ def test_misidentified_cell_lines_in_findings(store):
 
 def test_findings_per_mechanism(store):
     assert table(run(store, 'findings-per-mechanism'), 'mechanism', 'findings') == [
-        ('msc:CellCellContact', '17'),
+        ('msc:CellCellContact', '21'),
         ('msc:CellFusion', '27'),
         ('msc:ECMRemodelling', '18'),
         ('msc:EMTControl', '14'),
@@ -246,7 +247,7 @@ def test_findings_per_mechanism(store):
         ('msc:HostCellReplacement', '29'),
         ('msc:ImmuneRegulation', '18'),
         ('msc:MSCToCAFTransition', '22'),
-        ('msc:ParacrineAction', '25'),
+        ('msc:ParacrineAction', '28'),
         ('msc:Transdifferentiation', '1'),
     ]
 
@@ -259,7 +260,7 @@ def test_mechanisms_involving_tgf_beta(store):
         ('msc:ExosomeMediatedEffect', '1', 'TGF-beta/Smad pathway'),
         ('msc:FibroblastToCAFConversion', '8', 'transforming growth factor-beta; transforming growth factor-beta 1'),
         ('msc:MSCToCAFTransition', '1', 'TGF-beta/Smad pathway'),
-        ('msc:ParacrineAction', '6', 'transforming growth factor-beta'),
+        ('msc:ParacrineAction', '7', 'transforming growth factor-beta'),
     ]
 
 
@@ -472,7 +473,7 @@ def test_effect_direction_outcome_matrix(store):
         ('promotes', 'metastasis', 'pro-tumour', '8'),
         ('promotes', 'migration', 'pro-tumour', '9'),
         ('promotes', 'proliferation', 'pro-tumour', '17'),
-        ('promotes', 'secretion', '', '6'),
+        ('promotes', 'secretion', '', '7'),
         ('promotes', 'senescence', 'anti-tumour', '2'),
         ('promotes', 'spheroid formation', 'pro-tumour', '2'),
         ('promotes', 'stem cell phenotype', 'pro-tumour', '1'),
@@ -493,8 +494,8 @@ def test_claims_by_clinical_consideration(store):
         ('msc:NicheConsideration', '8'),
         ('msc:PassageConsideration', '7'),
         ('msc:PhenotypeConsideration', '4'),
-        ('msc:SafetyConsideration', '20'),
-        ('msc:SourceConsideration', '18'),
+        ('msc:SafetyConsideration', '22'),
+        ('msc:SourceConsideration', '19'),
     ]
 
 
@@ -552,7 +553,7 @@ def test_findings_per_section(store):
         ('mscd:section-mechanism-4-immune', '18'),
         ('mscd:section-mechanism-5-replace', '29'),
         ('mscd:section-mechanism-6-ecm', '17'),
-        ('mscd:section-mechanism-7-paracrine', '19'),
+        ('mscd:section-mechanism-7-paracrine', '20'),
         ('mscd:section-mechanism-8-contact', '15'),
     ]
 
@@ -574,7 +575,7 @@ def test_tumour_effect_by_msc_source(store):
 def test_findings_per_actor(store):
     assert table(run(store, 'findings-per-actor'), 'actor', 'findings') == [
         ('msc:Adipocyte', '3'),
-        ('msc:AdiposeTissueMSC', '56'),
+        ('msc:AdiposeTissueMSC', '57'),
         ('msc:AdultBoneMarrowMSC', '1'),
         ('msc:BoneMarrowMSC', '73'),
         ('msc:CLLDerivedMSC', '1'),
@@ -613,7 +614,7 @@ def test_most_cited_references(store):
         ('31', '6'),
         ('43', '5'),
         ('52', '5'),
-        ('53', '5'),
+        ('53', '6'),
         ('60', '5'),
     ]
 
@@ -716,6 +717,7 @@ def test_findings_comparing_msc_sources(store):
         ('mscd:finding-anticancer-7-nervous-011', 'mixed-source MSC', 'umbilical cord/cord blood MSC'),
         ('mscd:finding-figure-2-003', 'umbilical cord blood MSC', 'bone marrow MSC'),
         ('mscd:finding-future-009', 'umbilical cord blood MSC', 'bone marrow MSC'),
+        ('mscd:finding-mechanism-2-msc-caf-010', 'bone marrow MSC', 'umbilical cord/cord blood MSC'),
         ('mscd:finding-mechanism-2-msc-caf-011', 'umbilical cord/cord blood MSC', 'bone marrow MSC'),
         ('mscd:finding-mechanism-4-immune-013', 'tumour-associated MSC', 'bone marrow MSC'),
     ]
@@ -769,6 +771,7 @@ def test_cell_lines_without_cellosaurus_accession(store):
 def test_paracrine_factors(store):
     assert table(run(store, 'paracrine-factors'), 'mediator', 'findings') == [
         ('mscd:BDNF', '3'),
+        ('mscd:DKK1', '2'),
         ('mscd:GDNF', '3'),
         ('mscd:HGF', '6'),
         ('mscd:HLA-G', '1'),
@@ -784,8 +787,9 @@ def test_paracrine_factors(store):
         ('mscd:MCP-1', '3'),
         ('mscd:NRG1', '1'),
         ('mscd:PGE2', '1'),
+        ('mscd:PTEN', '2'),
         ('mscd:SDF-1', '3'),
-        ('mscd:TGF-beta', '6'),
+        ('mscd:TGF-beta', '7'),
         ('mscd:VEGF', '3'),
         ('mscd:galectin-3', '1'),
         ('mscd:galectin-9', '1'),
