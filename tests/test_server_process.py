@@ -250,6 +250,18 @@ def test_xxe_file_stops_startup_without_reading():
         assert hostname not in out + err.replace(str(DATA), "")
 
 
+def test_entity_bomb_stops_startup_with_a_message(tmp_path):
+    """--data with a "billion laughs" RDF/XML file: exit 2 and a message, not an aborted process."""
+    from test_server_xmlguard import laughs
+
+    bomb = tmp_path / "laughs.rdf"
+    bomb.write_text(laughs())
+    proc = start("--data", str(bomb), "--port", str(free_port()))
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 2
+    assert f"error: {bomb}: its entity 'l5' would expand to 10,000,000 characters" in err
+
+
 def test_serving_processes_do_not_outlive_a_killed_supervisor():
     port = free_port()
     proc = start("--data", str(DATA / "small.ttl"), "--port", str(port))

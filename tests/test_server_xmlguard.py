@@ -1,0 +1,115 @@
+"""RDF/XML entity expansion (msc_kg.server.xmlguard): bombs are refused before Oxigraph parses them,
+files that use entities the usual way load as before."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from msc_kg.server import dataset, xmlguard
+
+RDF = 'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:ex="http://example.org/"'
+
+
+def laughs(levels: int = 7) -> str:
+    """The "billion laughs": each entity is ten of the one before it."""
+    decls = ['<!ENTITY l0 "' + "ha" * 50 + '">']
+    decls += [f'<!ENTITY l{i} "{("&l%d;" % (i - 1)) * 10}">' for i in range(1, levels + 1)]
+    return (f'<?xml version="1.0"?>\n<!DOCTYPE rdf:RDF [\n {chr(10).join(decls)}\n]>\n'
+            f'<rdf:RDF {RDF}><rdf:Description rdf:about="http://example.org/s">'
+            f"<ex:p>&l{levels};</ex:p></rdf:Description></rdf:RDF>\n")
+
+
+def write(tmp_path, text: str, name: str = "data.rdf", encoding: str = "utf-8"):
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_billion_laughs_is_refused_at_once_naming_the_entity(tmp_path):
+    path = write(tmp_path, laughs())
+    started = time.monotonic()
+    with pytest.raises(dataset.DataError) as info:
+        dataset.load_files([path])
+    assert time.monotonic() - started < 2  # nothing was expanded
+    assert str(info.value) == (
+        f"{path}: its entity 'l5' would expand to 10,000,000 characters (limit 1,048,576); RDF/XML "
+        "entity expansion this large is refused, because it would exhaust memory. Expand the "
+        "entities yourself, or convert the file to Turtle or N-Triples.")
+
+
+def test_billion_laughs_in_utf16_is_refused(tmp_path):
+    path = write(tmp_path, laughs().replace('encoding="utf-8"', ""), encoding="utf-16")
+    with pytest.raises(dataset.DataError, match="its entity 'l5' would expand to 10,000,000"):
+        dataset.load_files([path])
+
+
+def test_many_references_to_a_large_entity_are_refused(tmp_path):
+    """Linear growth: 100 KB entities under the per-entity limit, referenced 2,000 times."""
+    body = "".join(f'<rdf:Description rdf:about="http://example.org/s{i}"><ex:p>&big;</ex:p>'
+                   "</rdf:Description>" for i in range(2000))
+    path = write(tmp_path, f'<?xml version="1.0"?>\n<!DOCTYPE rdf:RDF [ <!ENTITY big "{"x" * 100_000}"> ]>\n'
+                           f"<rdf:RDF {RDF}>{body}</rdf:RDF>\n")
+    limit = xmlguard.growth_limit(path.stat().st_size)
+    with pytest.raises(dataset.DataError) as info:
+        dataset.load_files([path])
+    assert f"its entity references would add 199,990,000 characters (limit {limit:,}" in str(info.value)
+
+
+def test_recursive_entities_are_refused(tmp_path):
+    path = write(tmp_path, f'<?xml version="1.0"?>\n<!DOCTYPE rdf:RDF [ <!ENTITY a "x&b;"> '
+                           f'<!ENTITY b "y&c;"> <!ENTITY c "&a;"> ]>\n<rdf:RDF {RDF}/>\n')
+    with pytest.raises(dataset.DataError, match="refers to itself through other entities"):
+        dataset.load_files([path])
+
+
+def test_namespace_entities_as_protege_writes_them_load(tmp_path):
+    path = write(tmp_path, f'''<?xml version="1.0"?>
+<!DOCTYPE rdf:RDF [
+    <!ENTITY owl "http://www.w3.org/2002/07/owl#" >
+    <!ENTITY ex "http://example.org/" >
+    <!-- namespaces -->
+    <!ENTITY exs "&ex;sub/" >
+]>
+<rdf:RDF {RDF} xmlns:owl="&owl;">
+  <owl:Class rdf:about="&ex;A"/>
+  <owl:Class rdf:about="&exs;B"><ex:note>x &amp; y &#233;</ex:note></owl:Class>
+</rdf:RDF>
+''')
+    store = dataset.load_files([path])
+    subjects = sorted(str(q.subject) for q in store)
+    assert subjects == ["<http://example.org/A>", "<http://example.org/sub/B>",
+                        "<http://example.org/sub/B>"]
+
+
+def test_an_entity_shared_by_several_others_is_not_taken_for_recursion(tmp_path):
+    path = write(tmp_path, f'<?xml version="1.0"?>\n<!DOCTYPE rdf:RDF [ <!ENTITY c "http://example.org/"> '
+                           f'<!ENTITY b "&c;"> <!ENTITY a "&b;&c;"> ]>\n'
+                           f'<rdf:RDF {RDF}><rdf:Description rdf:about="&a;x"><ex:p>1</ex:p>'
+                           "</rdf:Description></rdf:RDF>\n")
+    store = dataset.load_files([path])
+    assert [str(q.subject) for q in store] == ["<http://example.org/http://example.org/x>"]
+
+
+def test_a_document_type_declaration_that_cannot_be_read_is_refused(tmp_path):
+    path = write(tmp_path, f'<?xml version="1.0"?>\n<!DOCTYPE rdf:RDF junk [ <!ENTITY a "b"> ]>\n'
+                           f"<rdf:RDF {RDF}/>\n")
+    with pytest.raises(dataset.DataError, match="its document type declaration cannot be read"):
+        dataset.load_files([path])
+
+
+def test_files_without_a_document_type_declaration_are_not_read_further(tmp_path):
+    path = write(tmp_path, f'<?xml version="1.0"?>\n<!-- <!DOCTYPE x [ <!ENTITY a "b"> ]> -->\n'
+                           f'<rdf:RDF {RDF}><rdf:Description rdf:about="http://example.org/s">'
+                           "<ex:p>&amp;</ex:p></rdf:Description></rdf:RDF>\n")
+    assert xmlguard.check(path) is None
+    assert len(dataset.load_files([path])) == 1
+
+
+def test_a_bomb_behind_a_long_comment_is_refused(tmp_path):
+    """A document type declaration past the bytes read to find it is not let through unseen."""
+    text = laughs()
+    path = write(tmp_path, text.replace("<!DOCTYPE", "<!--" + "x" * xmlguard.MAX_PROLOG + "-->\n<!DOCTYPE", 1))
+    with pytest.raises(dataset.DataError, match="what comes before its root element is longer than"):
+        dataset.load_files([path])
