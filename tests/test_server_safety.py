@@ -126,6 +126,17 @@ def test_rdfxml_external_entity_not_read():
     assert "ENTITY" in str(info.value)
 
 
+def test_a_statement_longer_than_the_parser_buffer_is_a_data_error(tmp_path):
+    """A 17 MB literal: Oxigraph raises MemoryError (its buffer is 16 MiB); start-up gets a message."""
+    big = tmp_path / "long-literal.nt"
+    big.write_text('<http://e/s> <http://e/p> "' + "x" * 17_000_000 + '" .\n')
+    with pytest.raises(dataset.DataError) as info:
+        dataset.load_files([big])
+    assert str(info.value) == (f"{big}: one statement (a literal or a line) is longer than the parser's "
+                               "buffer allows (Reached the buffer maximal size of 16777216); split it "
+                               "or shorten it.")
+
+
 def test_jsonld_remote_context_not_fetched(tmp_path, listener):
     bad = tmp_path / "remote-context.jsonld"
     bad.write_text('{"@context": "%sctx.jsonld", "@id": "http://x/s", "p": 1}' % listener.url)

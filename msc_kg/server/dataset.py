@@ -51,6 +51,11 @@ def load_files(paths) -> ox.Store:
             raise DataError(f"{path}: {where}: {exc.args[0] if exc.args else exc}") from None
         except (ValueError, OSError) as exc:
             raise DataError(f"{path}: {exc}") from None
+        except MemoryError as exc:  # Oxigraph's parsers hold one statement in a bounded buffer
+            if "buffer maximal size" in str(exc):
+                raise DataError(f"{path}: one statement (a literal or a line) is longer than the "
+                                f"parser's buffer allows ({exc}); split it or shorten it.") from None
+            raise DataError(f"{path}: out of memory while loading ({exc or 'no detail'}).") from None
     return store
 
 
