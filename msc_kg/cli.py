@@ -55,7 +55,7 @@ def _cmd_stats(args) -> int:
 
 
 def _cmd_query(args) -> int:
-    from msc_kg.query import run_query
+    from msc_kg.query import EngineAborted, run_query
 
     try:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
@@ -66,6 +66,9 @@ def _cmd_query(args) -> int:
         sys.stdout.write(run_query(text, args.format))
     except SyntaxError as exc:
         print(f"error: {args.file}: the query does not parse: {exc}", file=sys.stderr)
+        return USAGE
+    except EngineAborted as exc:
+        print(f"error: {args.file}: {exc}", file=sys.stderr)
         return USAGE
     return OK
 

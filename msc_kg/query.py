@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import resource
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,14 +40,66 @@ def rows(store, query: str) -> list[dict[str, str]]:
     return [{n: (s[n].value if s[n] is not None else None) for n in names} for s in solutions]
 
 
+class EngineAborted(RuntimeError):
+    """The engine aborted its process on the query (run apart, so this process lives on)."""
+
+
 def run_query(text: str, fmt: str = "table", store=None) -> str:
-    """Run a query on the release and render it (table, json, csv, tsv; Turtle for graphs)."""
-    import pyoxigraph
+    """Run a query on the release and render it (table, json, csv, tsv; Turtle for graphs).
+
+    A query that may order values of its own (msc_kg.server.safety.sorts_own_values: Oxigraph 0.5
+    aborts its process on some such orderings) is run in a forked child, as the endpoint does; if
+    the engine aborts there, EngineAborted says why instead of this process dying with it.
+    """
+    from msc_kg.server.safety import sorts_own_values
 
     if store is None:
         from msc_kg.release import load_release
 
         store, _ = load_release()
+    if sorts_own_values(text) and hasattr(os, "fork"):
+        return _in_child(lambda: _render(store, text, fmt))
+    return _render(store, text, fmt)
+
+
+def _in_child(work) -> str:
+    """``work()`` in a forked child; its text, its SyntaxError, or EngineAborted if it died."""
+    from msc_kg.server.engine import ENGINE_ABORT
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: answer through the pipe, never return into the caller's code
+        status = 0
+        try:
+            os.close(read_end)
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)  # an abort's panic message and backtrace are not the user's to read
+            try:
+                reply = b"ok\n" + work().encode("utf-8")
+            except SyntaxError as exc:
+                reply = b"syntax\n" + str(exc).encode("utf-8")
+            with os.fdopen(write_end, "wb") as out:
+                out.write(reply)
+        except BaseException:  # noqa: BLE001 — reported to the parent as a failed child
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as inp:
+        reply = inp.read()
+    _, status = os.waitpid(pid, 0)
+    kind, _, body = reply.partition(b"\n")
+    if kind == b"ok" and os.waitstatus_to_exitcode(status) == 0:
+        return body.decode("utf-8")
+    if kind == b"syntax":
+        raise SyntaxError(body.decode("utf-8"))
+    raise EngineAborted(ENGINE_ABORT)
+
+
+def _render(store, text: str, fmt: str) -> str:
+    import pyoxigraph
+
     result = store.query(text)
     if isinstance(result, bool):
         return ("true" if result else "false") + "\n"
