@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import re
 import resource
 from dataclasses import dataclass
@@ -63,7 +64,8 @@ def run_query(text: str, fmt: str = "table", store=None) -> str:
 
 
 def _in_child(work) -> str:
-    """``work()`` in a forked child; its text, its SyntaxError, or EngineAborted if it died."""
+    """``work()`` in a forked child: its text, the exception it raised (raised here, as if it had
+    run in this process), or EngineAborted if the child died."""
     from msc_kg.server.engine import ENGINE_ABORT
 
     read_end, write_end = os.pipe()
@@ -76,25 +78,28 @@ def _in_child(work) -> str:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 2)  # an abort's panic message and backtrace are not the user's to read
             try:
-                reply = b"ok\n" + work().encode("utf-8")
-            except SyntaxError as exc:
-                reply = b"syntax\n" + str(exc).encode("utf-8")
+                reply = ("ok", work())
+            except Exception as exc:  # noqa: BLE001 — the parent raises it
+                reply = ("raised", exc)
             with os.fdopen(write_end, "wb") as out:
-                out.write(reply)
+                try:
+                    pickle.dump(reply, out)
+                except (pickle.PicklingError, TypeError, AttributeError):
+                    pickle.dump(("raised", RuntimeError(str(reply[1]))), out)
         except BaseException:  # noqa: BLE001 — reported to the parent as a failed child
             status = 1
         finally:
             os._exit(status)
     os.close(write_end)
     with os.fdopen(read_end, "rb") as inp:
-        reply = inp.read()
+        data = inp.read()
     _, status = os.waitpid(pid, 0)
-    kind, _, body = reply.partition(b"\n")
-    if kind == b"ok" and os.waitstatus_to_exitcode(status) == 0:
-        return body.decode("utf-8")
-    if kind == b"syntax":
-        raise SyntaxError(body.decode("utf-8"))
-    raise EngineAborted(ENGINE_ABORT)
+    if not data or os.waitstatus_to_exitcode(status) != 0:
+        raise EngineAborted(ENGINE_ABORT)
+    kind, value = pickle.loads(data)  # written by the child forked just above
+    if kind == "raised":
+        raise value
+    return value
 
 
 def _render(store, text: str, fmt: str) -> str:
