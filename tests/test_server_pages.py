@@ -27,6 +27,7 @@ def test_service_description_turtle_with_void(server_client):
     assert sd_value(resp.data, VOID + "properties") == "5"
     assert sd_value(resp.data, VOID + "distinctSubjects") == "6"
     assert sd_value(resp.data, VOID + "distinctObjects") == "11"  # msc:Thing is the object twice
+    assert sd_value(resp.data, VOID + "dataDump") == "http://localhost/data"  # the graph store
 
 
 def test_service_description_shacl_and_versions(server_client):

@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from msc_kg.namespaces import MSC, MSCD
 from msc_kg.server import config as config_mod
-from msc_kg.server import dataset, describe, endpoint, negotiate, pages
+from msc_kg.server import dataset, describe, endpoint, graphstore, negotiate, pages
 from msc_kg.server.cache import ResponseCache
 from msc_kg.server.engine import Engine, EngineError, NotAcceptable
 from msc_kg.server.inline import InlineEngine
@@ -77,6 +77,10 @@ def _routes(app: Flask) -> None:
     def sparql():  # GET, HEAD and POST are answered by endpoint.SparqlFirst before Flask
         return Response(b"", status=200, mimetype="text/plain",  # OPTIONS (CORS preflight)
                         headers={"Allow": "GET, HEAD, OPTIONS, POST"})
+
+    @app.route("/data", methods=["GET", "HEAD", "OPTIONS", "POST", "PUT", "DELETE", "PATCH"])
+    def graph_store():  # SPARQL 1.1 Graph Store Protocol, read-only (msc_kg.server.graphstore)
+        return graphstore.view(state, request)
 
     @app.get("/health")
     def health():

@@ -59,8 +59,10 @@ def statistics(store: ox.Store, union: bool = False) -> dict:
 
 
 def service_description(endpoint: str, stats: dict, manifest: dict | None, union: bool,
-                        max_rows: int, timeout: float, federated: bool = False) -> list[ox.Triple]:
-    """The triples describing the endpoint at ``endpoint``."""
+                        max_rows: int, timeout: float, federated: bool = False,
+                        dump: str | None = None) -> list[ox.Triple]:
+    """The triples describing the endpoint at ``endpoint`` (``dump``: where the whole dataset is
+    downloaded, the graph store's /data)."""
     n, lit = ox.NamedNode, ox.Literal
     svc, ds, dg = n(endpoint), ox.BlankNode("dataset"), ox.BlankNode("defaultGraph")
 
@@ -80,6 +82,8 @@ def service_description(endpoint: str, stats: dict, manifest: dict | None, union
         (ds, n(VOID + "sparqlEndpoint"), svc),
         (dg, n(RDF + "type"), n(SD + "Graph")),
     ]
+    if dump:
+        t.append((ds, n(VOID + "dataDump"), n(dump)))
     if federated:  # only for the --service-allow list
         t.append((svc, n(SD + "feature"), n(SD + "BasicFederatedQuery")))
     if union:

@@ -145,7 +145,8 @@ def service_description(state, request: Request) -> Response:
     endpoint = request.base_url
     triples = describe.service_description(endpoint, state.stats, cfg["manifest"],
                                            cfg["union_default_graph"], cfg["max_rows"],
-                                           cfg["timeout"], bool(cfg["service_allow"]))
+                                           cfg["timeout"], bool(cfg["service_allow"]),
+                                           request.url_root + "data")
     body, _, _ = write_triples(iter(triples), fmt, len(triples), describe.PREFIXES)
     return Response(body, content_type=negotiate.content_type(media), headers={"Vary": "Accept"})
 
@@ -212,12 +213,12 @@ def query_view(state, request: QueryHTTP) -> Response | Plain | None:
         if not scan.volatile:
             state.cache.put(key, cached)
     body_bytes, ctype, headers, lines = cached
-    if request.if_none_match and "ETag" in headers and _matches(request.if_none_match, headers["ETag"]):
+    if request.if_none_match and "ETag" in headers and etag_matches(request.if_none_match, headers["ETag"]):
         return Plain(b"", None, headers, "304 Not Modified")
     return Plain(body_bytes, ctype, headers, lines=lines)
 
 
-def _matches(if_none_match: str, tag: str) -> bool:
+def etag_matches(if_none_match: str, tag: str) -> bool:
     """If-None-Match against our ``tag`` by weak comparison (RFC 9110 §13.1.2): the opaque
     parts are compared, with or without "W/"."""
     return if_none_match.strip() == "*" or tag.removeprefix("W/") in _ENTITY_TAG.findall(if_none_match)

@@ -85,6 +85,12 @@ class ResourceLimit(EngineError):
     status = 503
 
 
+class GraphNotFound(EngineError):
+    """A Graph Store Protocol request named a graph the store does not hold."""
+
+    status = 404
+
+
 class ServerBug(EngineError):
     """An unexpected exception inside the worker: a bug of this server, answered with 500."""
 
@@ -122,6 +128,8 @@ class Outcome:
 
 def _execute(store: ox.Store, job: dict) -> tuple:
     """Run one job in a worker; return a picklable tuple for the server."""
+    if "dump" in job:
+        return _dump(store, job["dump"], job["graph_fmt"], job.get("union", False))
     kwargs = {"base_iri": job.get("base"), "use_default_graph_as_union": job.get("union", False)}
     if job.get("default_graph") is not None:
         kwargs["default_graph"] = [ox.NamedNode(i) for i in job["default_graph"]]
@@ -156,6 +164,31 @@ def _execute(store: ox.Store, job: dict) -> tuple:
         return ("error", str(exc))
 
 
+# The union of all graphs as triples, each once (the default graph of --union-default-graph).
+_UNION = "CONSTRUCT { ?s ?p ?o } WHERE { SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o } }"
+
+
+def _dump(store: ox.Store, graph: str | None, fmt: str, union: bool) -> tuple:
+    """A Graph Store Protocol read: the whole ``graph`` ("" the default graph, None the dataset)
+    in ``fmt``, never cut at the row cap; ("missing", iri) for a graph the store does not hold."""
+    rdf_format = results.RDF_FORMATS[fmt]
+    prefixes = results.PREFIXES if fmt in ("turtle", "trig", "rdfxml") else None
+    if graph == "" and union:
+        body = ox.serialize(store.query(_UNION, use_default_graph_as_union=True), format=rdf_format,
+                            prefixes=prefixes)
+        return ("ok", "graph", fmt, body, 0, False, ())
+    if graph is None:
+        source = None
+    elif graph == "":
+        source = ox.DefaultGraph()
+    else:
+        source = ox.NamedNode(graph)
+        if not store.contains_named_graph(source):
+            return ("missing", graph)
+    body = store.dump(format=rdf_format, from_graph=source, prefixes=prefixes)
+    return ("ok", "graph", fmt, body, 0, False, ())
+
+
 def outcome(reply: tuple) -> Outcome:
     """The Outcome of a worker's reply tuple (see ``_execute``), or the EngineError it stands for."""
     status = reply[0]
@@ -167,6 +200,8 @@ def outcome(reply: tuple) -> Outcome:
         raise QueryRefused(reply[1])
     if status == "not_acceptable":
         raise NotAcceptable(reply[1])
+    if status == "missing":
+        raise GraphNotFound(f"The graph <{reply[1]}> is not in this store.")
     if status == "limit":
         raise ResourceLimit(reply[1])
     if status == "bug":
