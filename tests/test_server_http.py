@@ -14,13 +14,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from urllib.parse import unquote_to_bytes
 
-from msc_kg.server.http import Server, _Reject, _Request
+from msc_kg.server.http import BIG_BODY, Server, _Reject, _Request
 
 
 def echo_app(environ, start_response):
     """A WSGI app answering with what it was given (or failing on /boom)."""
     if environ["PATH_INFO"] == "/boom":
         raise RuntimeError("boom")
+    if environ["PATH_INFO"] == "/big":  # larger than BIG_BODY: sent after its head
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return [BIG]
     if environ["PATH_INFO"] == "/fixed":
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "10")])
         return [] if environ["REQUEST_METHOD"] == "HEAD" else [b"fixed body"]
@@ -32,6 +35,9 @@ def echo_app(environ, start_response):
     }).encode()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return [body]
+
+
+BIG = bytes(range(256)) * (BIG_BODY // 256 + 3)
 
 
 @pytest.fixture()
@@ -87,6 +93,15 @@ def test_get_reaches_the_app(serve):
     got = json.loads(body_of(raw))
     assert (got["method"], got["path"], got["query"]) == ("GET", "/sparql", "query=ASK%7B%7D")
     assert b"Connection: close" in raw and b"\r\nDate: " in raw
+
+
+def test_big_body_follows_its_head_whole_and_keep_alive_goes_on(serve):
+    raw = exchange(serve(), b"GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /fixed HTTP/1.1\r\nHost: x\r\n"
+                            b"Connection: close\r\n\r\n")
+    head, rest = raw.split(b"\r\n\r\n", 1)
+    assert f"Content-Length: {len(BIG)}".encode() in head
+    assert rest[:len(BIG)] == BIG and rest[len(BIG):].startswith(b"HTTP/1.1 200 OK")
+    assert rest.endswith(b"fixed body")
 
 
 def test_pipelined_requests_answered_in_order(serve):

@@ -31,6 +31,9 @@ import httptools
 REASONS = {400: "Bad Request", 408: "Request Timeout", 413: "Content Too Large",
            431: "Request Header Fields Too Large", 500: "Internal Server Error",
            503: "Service Unavailable"}
+# A body larger than this is written after the head by a second send instead of being copied
+# behind it (measured: joining a 148 MB graph download to its head cost 0.08-0.1 s).
+BIG_BODY = 1 << 20
 
 
 class _Reject(Exception):
@@ -501,7 +504,11 @@ class Server:
         elif req.version == "1.0":
             head += "Connection: keep-alive\r\n"
         head = (head + "\r\n").encode("latin-1", "replace")  # never raise here
-        return self._send(client, head if req.method == b"HEAD" else head + body) and keep
+        if req.method == b"HEAD":
+            return self._send(client, head) and keep
+        if len(body) > BIG_BODY:  # sent after the head rather than copied behind it
+            return self._send(client, head, body) and keep
+        return self._send(client, head + body) and keep
 
     @staticmethod
     def _header_lines(status: str, headers, length: int, head_request: bool) -> str:
@@ -539,13 +546,16 @@ class Server:
         return status_headers[0], status_headers[1], body
 
     @staticmethod
-    def _send(client: Connection, data: bytes) -> bool:
-        """Write a response unless a watchdog already answered this request (then False)."""
+    def _send(client: Connection, data: bytes, more: bytes = b"") -> bool:
+        """Write a response (``data``, then ``more``) unless a watchdog already answered this
+        request (then False)."""
         with client.lock:
             if client.hijacked:
                 return False
             client.responded_no = client.request_no
             client.sock.sendall(data)
+            if more:
+                client.sock.sendall(more)
         return True
 
     @staticmethod
