@@ -16,6 +16,8 @@ Per size (graphs from benchmarks/generate.py, cached in benchmarks/results/):
   speed touch both alike). HTTP figures are *cold*
   (each request carries a unique unused PREFIX, so no result cache answers); this project's server is
   also measured *warm* (the same text repeated: its LRU cache answers);
+* download of the default graph as N-Triples through the Graph Store Protocol (this server's
+  ``/data?default``, the Oxigraph server's ``/store?default``): the first request and the next three;
 * throughput with 1, 8 and 32 client threads over the mixed set (bounded requests and seconds);
 * scaling exponents: the log-log slope of load time and of each query median versus triples.
 
@@ -281,6 +283,34 @@ def http_time(servers: list[Server], q: str, reps: int, budget: float, timeout: 
     return [t.result for t in timers]
 
 
+# The default graph through each server's Graph Store Protocol (rdflib-endpoint has none).
+DOWNLOAD = {"msc-kg": "/data?default", "oxigraph-mem": "/store?default",
+            "oxigraph-disk": "/store?default"}
+
+
+def download(srv: Server, timeout: float, reps: int = 3) -> dict:
+    """GET the default graph as N-Triples: the first request (cold), then ``reps`` more (this
+    server keeps a download that fits its response cache, so they are warm for it)."""
+    u = urllib.parse.urlsplit(srv.url)
+    times, size = [], 0
+    for _ in range(reps + 1):
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout + 60)
+        try:
+            t = time.perf_counter()
+            conn.request("GET", DOWNLOAD[srv.name], headers={"Accept": "application/n-triples"})
+            resp = conn.getresponse()
+            size = len(resp.read())
+            times.append(time.perf_counter() - t)
+        except (TimeoutError, OSError) as exc:
+            return {"error": f"{type(exc).__name__}: {exc}"}
+        finally:
+            conn.close()
+        if resp.status != 200:
+            return {"error": f"HTTP {resp.status}"}
+    return {"first_ms": round(times[0] * 1000, 1), "median_ms": round(statistics.median(times[1:]) * 1000, 1),
+            "mb": round(size / 2**20, 1)}
+
+
 # ------------------------------------------------------------------ the run
 def slope(points: list[tuple[float, float]]) -> float | None:
     """Least-squares slope of log(y) on log(x)."""
@@ -297,7 +327,7 @@ def bench_size(size: int, args, queries: dict[str, str], log) -> dict:
     path = generate.ensure(size, args.seed)
     triples = sum(1 for _ in open(path, "rb"))
     res = {"size": size, "triples": triples, "file_mb": round(path.stat().st_size / 2**20, 1),
-           "load": {}, "memory": {}, "queries": {}, "throughput": {}}
+           "load": {}, "memory": {}, "queries": {}, "throughput": {}, "download": {}}
     log(f"== size {size} ({triples} triples, {path.name})")
 
     def record(target: str, name: str, fig: dict) -> None:
@@ -372,6 +402,9 @@ def _http_group(servers: list[Server], res: dict, queries: dict[str, str], args,
         if srv.name == "msc-kg":
             for qn, q in queries.items():
                 record("msc-kg-warm", qn, http_time([srv], q, args.reps, args.budget, limit, False)[0])
+    for srv in servers:
+        if srv.name in DOWNLOAD:
+            res["download"][srv.name] = download(srv, limit)
     # throughput: the mixed set minus heavy queries and any that timed out anywhere here
     mix = {k: v for k, v in queries.items() if k not in HEAVY
            and not any(f.get("timeout") or f.get("error") or f.get("skipped")
@@ -462,6 +495,13 @@ def markdown(report: dict) -> str:
             else:
                 m_ = "–"
             out.append(f"| {t} | {v} | {m_} |")
+        if s.get("download"):
+            out.append(f"\n**Default graph download at {s['triples']:,} triples** (GET via the Graph Store "
+                       "Protocol, N-Triples; ms)\n")
+            out.append("| server | first | next 3 (median) | MB |\n|---|---:|---:|---:|")
+            for t, v in s["download"].items():
+                out.append(f"| {t} | {v.get('first_ms', v.get('error'))} | {v.get('median_ms', '–')} | "
+                           f"{v.get('mb', '–')} |")
         if s["throughput"]:
             out.append(f"\n**Throughput at {s['triples']:,} triples** (req/s, p50 / p99 ms, errors)\n")
             levels = sorted({int(c) for v in s["throughput"].values() for c in v})
