@@ -25,35 +25,31 @@ DATASET = tuple(sorted((row for row in negotiate.GRAPH if row[1] in _DATASET_ORD
                        key=lambda row: _DATASET_ORDER.index(row[1])))
 
 
-class Invalid(Exception):
-    """A request this view refuses: ``status`` and ``message`` go to the client."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
+class Invalid(ValueError):
+    """A malformed graph store request (400); the message goes to the client."""
 
 
 def target(args) -> str | None:
     """The graph a request names: "" the default graph, an IRI a named graph, None the dataset."""
     unknown = sorted(set(args) - {"default", "graph"})
     if unknown:
-        raise Invalid(400, f"Unknown parameter(s) {', '.join(unknown)}: the graph store takes "
-                           "?default or ?graph=<IRI> (or neither, for the whole dataset).")
+        raise Invalid(f"Unknown parameter(s) {', '.join(unknown)}: the graph store takes "
+                      "?default or ?graph=<IRI> (or neither, for the whole dataset).")
     graphs = args.getlist("graph")
     if "default" in args and graphs:
-        raise Invalid(400, "Give either ?default or ?graph=<IRI>, not both.")
+        raise Invalid("Give either ?default or ?graph=<IRI>, not both.")
     if len(args.getlist("default")) > 1 or len(graphs) > 1:
-        raise Invalid(400, "Name one graph per request (?default or one ?graph=<IRI>).")
+        raise Invalid("Name one graph per request (?default or one ?graph=<IRI>).")
     if "default" in args:
         if args["default"]:
-            raise Invalid(400, "?default takes no value.")
+            raise Invalid("?default takes no value.")
         return ""
     if not graphs:
         return None
     try:
         return ox.NamedNode(graphs[0]).value  # absolute IRI, no spaces or '<>"{}|^`\'
     except ValueError:
-        raise Invalid(400, f"Not a valid absolute IRI for ?graph: {graphs[0]!r}") from None
+        raise Invalid(f"Not a valid absolute IRI for ?graph: {graphs[0]!r}") from None
 
 
 def view(state, request: Request) -> Response:
@@ -66,7 +62,7 @@ def view(state, request: Request) -> Response:
     try:
         graph = target(request.args)
     except Invalid as exc:
-        return error(exc.status, exc.message)
+        return error(400, str(exc))
     table = DATASET if graph is None else negotiate.GRAPH
     choice = negotiate.choose(request.headers.get("Accept"), table)
     if choice is None:
