@@ -309,3 +309,45 @@ def test_get_with_only_a_query_answers_as_the_general_path(pieces):
     except protocol.ProtocolError as exc:
         ours = (exc.status, exc.message)
     assert ours == _general(raw)
+
+
+SELECT_ONE = "SELECT ?s WHERE { ?s ?p ?o } LIMIT 1"
+
+
+@pytest.mark.parametrize("params, accept, ctype", [
+    ({"format": "csv"}, None, "text/csv; charset=utf-8"),
+    ({"output": "json"}, "text/csv", "application/sparql-results+json"),  # the parameter wins
+    ({"format": "json", "output": "json", "results": "json"}, None, "application/sparql-results+json"),  # SPARQLWrapper
+    ({"format": "application/sparql-results+xml"}, None, "application/sparql-results+xml"),
+    ({"format": "TSV"}, None, "text/tab-separated-values; charset=utf-8"),
+])
+def test_format_parameter_stands_in_for_accept(server_client, params, accept, ctype):
+    resp = server_client.get("/sparql", query_string={"query": SELECT_ONE, **params},
+                             headers={"Accept": accept} if accept else {})
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == ctype
+
+
+def test_format_parameter_for_graphs_and_in_a_form(server_client):
+    q = "CONSTRUCT WHERE { ?s ?p ?o }"
+    assert server_client.get("/sparql", query_string={"query": q, "format": "json"}).headers[
+        "Content-Type"] == "application/ld+json"
+    assert server_client.get("/sparql", query_string={"query": q, "output": "nt"}).headers[
+        "Content-Type"] == "application/n-triples; charset=utf-8"
+    resp = server_client.post("/sparql", data={"query": SELECT_ONE, "format": "csv"})
+    assert resp.headers["Content-Type"] == "text/csv; charset=utf-8"
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"format": "yaml"}, "Unknown result format 'yaml'; give a media type or one of json, xml, csv, "
+                         "tsv, turtle, ttl, ntriples, n-triples, nt, rdfxml, rdf, rdf+xml, jsonld, "
+                         "json-ld, nquads, n-quads, trig (or use the Accept header).\n"),
+    ({"format": "json", "output": "csv"}, "The format parameters disagree (csv, json); give one format.\n"),
+])
+def test_bad_format_parameter_is_400(server_client, params, message):
+    resp = server_client.get("/sparql", query_string={"query": SELECT_ONE, **params})
+    assert resp.status_code == 400 and resp.get_data(as_text=True) == message
+
+
+def test_format_parameter_media_type_not_offered_is_406(server_client):
+    resp = server_client.get("/sparql", query_string={"query": SELECT_ONE, "format": "image/png"})
+    assert resp.status_code == 406

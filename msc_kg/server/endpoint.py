@@ -165,7 +165,7 @@ def query_view(state, request: QueryHTTP) -> Response | Plain | None:
         scan = safety.check(req.query, cfg["base_iri"], cfg["service_allow"])
     except safety.Refused as exc:
         return error(exc.status, exc.message)
-    accept = request.accept
+    accept = req.accept or request.accept
     results_choice = negotiate.choose(accept, negotiate.RESULTS)
     graph_choice = negotiate.choose(accept, negotiate.GRAPH)
     wanted = {"SELECT": (results_choice, negotiate.RESULTS), "ASK": (results_choice, negotiate.RESULTS),

@@ -7,6 +7,8 @@ in the URL), §2.1.4 ``default-graph-uri`` / ``named-graph-uri`` (they override 
 NAMED), and the failure rules of §2.1.5 / §4: a missing or repeated ``query`` is a 400. The
 update operation (§2.2) is refused because the endpoint is read-only. Parameters and bodies are
 decoded as strict UTF-8, so a non-UTF-8 byte is a 400 instead of a silently replaced character.
+Beyond the protocol, a ``format``/``output``/``results`` parameter (as other endpoints take) stands in
+for the Accept header; other parameters are ignored.
 """
 
 from __future__ import annotations
@@ -21,8 +23,20 @@ ALLOWED_METHODS = "GET, POST, OPTIONS"
 FORM = "application/x-www-form-urlencoded"
 SPARQL_QUERY = "application/sparql-query"
 SPARQL_UPDATE = "application/sparql-update"
-KNOWN_PARAMS = {"query", "default-graph-uri", "named-graph-uri", "update",
-                "using-graph-uri", "using-named-graph-uri"}
+# Result-format parameters other endpoints read from the URL or the form (Fuseki's output=,
+# Virtuoso's format=; SPARQLWrapper sends format=, output= and results= by default): a short name or
+# a media type. They stand in for the Accept header, so that a browser's address bar can ask for CSV.
+FORMAT_PARAMS = ("format", "output", "results")
+FORMAT_NAMES = {
+    "json": "application/sparql-results+json, application/ld+json",
+    "xml": "application/sparql-results+xml, application/rdf+xml",
+    "csv": "text/csv", "tsv": "text/tab-separated-values",
+    "turtle": "text/turtle", "ttl": "text/turtle",
+    "ntriples": "application/n-triples", "n-triples": "application/n-triples", "nt": "application/n-triples",
+    "rdfxml": "application/rdf+xml", "rdf": "application/rdf+xml", "rdf+xml": "application/rdf+xml",
+    "jsonld": "application/ld+json", "json-ld": "application/ld+json",
+    "nquads": "application/n-quads", "n-quads": "application/n-quads", "trig": "application/trig",
+}
 
 
 class ProtocolError(Exception):
@@ -42,6 +56,7 @@ class QueryRequest:
     query: str
     default_graph: list[str] | None
     named_graphs: list[str] | None
+    accept: str | None = None  # from a format/output/results parameter; it overrides Accept
 
 
 MAX_FIELDS = 10_000
@@ -156,7 +171,25 @@ def parse(method: str, content_type: str | None, url_query: bytes, body: bytes |
         query=queries[0],
         default_graph=_graph_iris(defaults, "default-graph-uri") if dataset_given else None,
         named_graphs=_graph_iris(named, "named-graph-uri") if dataset_given else None,
+        accept=_format_accept({v.strip() for k, v in params if k in FORMAT_PARAMS}),
     )
+
+
+def _format_accept(values: set[str]) -> str | None:
+    """The Accept header a format/output/results parameter stands for (None when not given)."""
+    if not values:
+        return None
+    if len(values) > 1:
+        raise ProtocolError(400, f"The format parameters disagree ({', '.join(sorted(values))}); "
+                                 "give one format.")
+    value = values.pop()
+    if "/" in value:  # a media type, as Virtuoso takes it
+        return value
+    accept = FORMAT_NAMES.get(value.lower())
+    if accept is None:
+        raise ProtocolError(400, f"Unknown result format {value!r}; give a media type or one of "
+                                 f"{', '.join(FORMAT_NAMES)} (or use the Accept header).")
+    return accept
 
 
 def _empty_query() -> ProtocolError:
