@@ -62,6 +62,12 @@ def test_the_row_cap_does_not_cut_a_graph():
         close(app)
 
 
+def test_format_parameter_stands_in_for_accept(client):
+    resp = client.get("/data?default&format=nt", headers={"Accept": "text/turtle"})
+    assert resp.headers["Content-Type"] == "application/n-triples; charset=utf-8"
+    assert client.get("/data?output=trig").headers["Content-Type"] == "application/trig; charset=utf-8"
+
+
 def test_dataset_as_nquads_by_default(client):
     resp = client.get("/data")
     assert resp.status_code == 200 and resp.headers["Content-Type"] == "application/n-quads; charset=utf-8"
@@ -89,8 +95,11 @@ def test_unknown_graph_is_404(client):
      "Name one graph per request (?default or one ?graph=<IRI>)."),
     ("default=yes", "?default takes no value."),
     ("graph=g1", "Not a valid absolute IRI for ?graph: 'g1'"),
-    ("query=ASK%7B%7D", "Unknown parameter(s) query: the graph store takes ?default or ?graph=<IRI> "
-                        "(or neither, for the whole dataset)."),
+    ("defualt", "Unknown parameter(s) defualt: the graph store takes ?default or ?graph=<IRI> "
+                "(or neither, for the whole dataset), and a format."),
+    ("default&format=yaml", "Unknown result format 'yaml'; give a media type or one of json, xml, csv, "
+                            "tsv, turtle, ttl, ntriples, n-triples, nt, rdfxml, rdf, rdf+xml, jsonld, "
+                            "json-ld, nquads, n-quads, trig (or use the Accept header)."),
 ])
 def test_malformed_requests_are_400(client, query_string, message):
     resp = client.get("/data?" + query_string)

@@ -3,10 +3,10 @@
 ``GET /data?default`` is the default graph, ``GET /data?graph=<IRI>`` one named graph (indirect
 graph identification, https://www.w3.org/TR/sparql11-http-rdf-update/#indirect-graph-identification),
 each in a negotiated RDF syntax (Turtle unless asked otherwise); ``GET /data`` with neither is the
-whole dataset, in N-Quads, TriG or JSON-LD. A graph comes whole: the row cap of query results does
-not apply (the time and memory limits do). The store is read-only, so PUT, POST, DELETE and PATCH
-get 405. Responses carry an ETag and Cache-Control, as query results do, and are kept in the
-same response cache.
+whole dataset, in N-Quads, TriG or JSON-LD; a ``format`` parameter may stand in for Accept, as on
+/sparql. A graph comes whole: the row cap of query results does not apply (the time and memory
+limits do). The store is read-only, so PUT, POST, DELETE and PATCH get 405. Responses carry an ETag
+and Cache-Control, as query results do, and are kept in the same response cache.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import pyoxigraph as ox
 from werkzeug.wrappers import Request, Response
 
-from msc_kg.server import negotiate
+from msc_kg.server import negotiate, protocol
 from msc_kg.server.endpoint import error, etag_matches
 from msc_kg.server.engine import EngineError
 
@@ -31,10 +31,10 @@ class Invalid(ValueError):
 
 def target(args) -> str | None:
     """The graph a request names: "" the default graph, an IRI a named graph, None the dataset."""
-    unknown = sorted(set(args) - {"default", "graph"})
-    if unknown:
+    unknown = sorted(set(args) - {"default", "graph", *protocol.FORMAT_PARAMS})
+    if unknown:  # a mistyped ?default would otherwise get the whole dataset
         raise Invalid(f"Unknown parameter(s) {', '.join(unknown)}: the graph store takes "
-                      "?default or ?graph=<IRI> (or neither, for the whole dataset).")
+                      "?default or ?graph=<IRI> (or neither, for the whole dataset), and a format.")
     graphs = args.getlist("graph")
     if "default" in args and graphs:
         raise Invalid("Give either ?default or ?graph=<IRI>, not both.")
@@ -61,10 +61,14 @@ def view(state, request: Request) -> Response:
         return Response(b"", status=200, mimetype="text/plain", headers={"Allow": ALLOW})
     try:
         graph = target(request.args)
+        accept = protocol.format_accept({v.strip() for k in protocol.FORMAT_PARAMS
+                                         for v in request.args.getlist(k)})
     except Invalid as exc:
         return error(400, str(exc))
+    except protocol.ProtocolError as exc:
+        return error(exc.status, exc.message)
     table = DATASET if graph is None else negotiate.GRAPH
-    choice = negotiate.choose(request.headers.get("Accept"), table)
+    choice = negotiate.choose(accept or request.headers.get("Accept"), table)
     if choice is None:
         what = "the dataset" if graph is None else "a graph"
         return error(406, f"No acceptable format for {what}; offered: {negotiate.offered(table)}.",

@@ -171,11 +171,11 @@ def parse(method: str, content_type: str | None, url_query: bytes, body: bytes |
         query=queries[0],
         default_graph=_graph_iris(defaults, "default-graph-uri") if dataset_given else None,
         named_graphs=_graph_iris(named, "named-graph-uri") if dataset_given else None,
-        accept=_format_accept({v.strip() for k, v in params if k in FORMAT_PARAMS}),
+        accept=format_accept({v.strip() for k, v in params if k in FORMAT_PARAMS}),
     )
 
 
-def _format_accept(values: set[str]) -> str | None:
+def format_accept(values: set[str]) -> str | None:
     """The Accept header a format/output/results parameter stands for (None when not given)."""
     if not values:
         return None
