@@ -320,6 +320,7 @@ SELECT_ONE = "SELECT ?s WHERE { ?s ?p ?o } LIMIT 1"
     ({"format": "json", "output": "json", "results": "json"}, None, "application/sparql-results+json"),  # SPARQLWrapper
     ({"format": "application/sparql-results+xml"}, None, "application/sparql-results+xml"),
     ({"format": "TSV"}, None, "text/tab-separated-values; charset=utf-8"),
+    ({"format": ""}, "text/csv", "text/csv; charset=utf-8"),  # an empty field is no parameter
 ])
 def test_format_parameter_stands_in_for_accept(server_client, params, accept, ctype):
     resp = server_client.get("/sparql", query_string={"query": SELECT_ONE, **params},

@@ -176,7 +176,9 @@ def parse(method: str, content_type: str | None, url_query: bytes, body: bytes |
 
 
 def format_accept(values: set[str]) -> str | None:
-    """The Accept header a format/output/results parameter stands for (None when not given)."""
+    """The Accept header a format/output/results parameter stands for (None when not given or
+    empty, as an HTML form's unselected field sends it)."""
+    values.discard("")
     if not values:
         return None
     if len(values) > 1:
