@@ -7,6 +7,8 @@ import threading
 
 import pyoxigraph as ox
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from server_fixtures import DATA, close, make_app
 
 from msc_kg.server.http import Server
@@ -171,3 +173,14 @@ def test_options_names_the_read_methods_for_cors(client):
                                             "Access-Control-Request-Method": "GET"})
     assert resp.status_code == 200 and resp.headers["Allow"] == "GET, HEAD, OPTIONS"
     assert resp.headers["Access-Control-Allow-Origin"] == "*"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.lists(st.sampled_from(["default", "graph", "format", "output", "results", "x", "",
+                                     "http%3A%2F%2Fexample.org%2Fg1", "%FF", "%", "=", "&", "json",
+                                     "nt", "a/b", "%00", "http://example.org/g2", "+", "<>"]),
+                    max_size=8).map("".join),
+       accept=st.sampled_from([None, "", "*/*", "text/turtle", "application/n-quads;q=0", "x"]))
+def test_any_query_string_gets_an_answer_not_a_500(client, raw, accept):
+    resp = client.get("/data?" + raw, headers={"Accept": accept} if accept is not None else {})
+    assert resp.status_code in (200, 400, 404, 406), (raw, accept, resp.data[:200])
