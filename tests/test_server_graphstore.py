@@ -184,3 +184,21 @@ def test_options_names_the_read_methods_for_cors(client):
 def test_any_query_string_gets_an_answer_not_a_500(client, raw, accept):
     resp = client.get("/data?" + raw, headers={"Accept": accept} if accept is not None else {})
     assert resp.status_code in (200, 400, 404, 406), (raw, accept, resp.data[:200])
+
+
+def test_the_whole_release_comes_back_uncut_by_default(store):
+    """With the default row cap, SELECT * and the graph store both give every triple of the graph."""
+    from msc_kg.server.app import create_app
+
+    app = create_app(store, {"engine": "inline", "workers": 1})
+    try:
+        client = app.test_client()
+        total = len(store)
+        resp = client.get("/sparql", query_string={"query": "SELECT * WHERE { ?s ?p ?o }"},
+                          headers={"Accept": "text/tab-separated-values"})
+        assert "X-SPARQL-Truncated" not in resp.headers
+        assert resp.data.count(b"\n") - 1 == total > 17_000
+        assert len(triples(client.get("/data?default", headers={"Accept": "application/n-triples"}),
+                           ox.RdfFormat.N_TRIPLES)) == total
+    finally:
+        close(app)

@@ -80,7 +80,7 @@ def test_query_over_http(running):
     assert status == 200
     assert headers["Content-Type"] == "application/sparql-results+json"
     assert json.loads(body)["results"]["bindings"][0]["n"]["value"] == str(SMALL_TRIPLES)
-    assert headers["X-SPARQL-Max-Rows"] == "10000"
+    assert headers["X-SPARQL-Max-Rows"] == "100000"
 
 
 def test_timeout_over_http_while_others_are_served(running):

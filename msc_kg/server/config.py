@@ -9,7 +9,7 @@ from msc_kg.paths import QUERIES_DIR
 
 DEFAULTS = {
     "timeout": 30.0,  # seconds a query may run before its worker is killed (503)
-    "max_rows": 10_000,  # SELECT rows / CONSTRUCT triples per response; announced in headers
+    "max_rows": 100_000,  # SELECT rows / CONSTRUCT triples per response; announced in headers
     "max_body": 1_000_000,  # bytes of POST body; larger requests get 413
     "service_allow": (),  # SERVICE endpoints that may be called; empty = federation off
     "workers": min(4, os.cpu_count() or 1),  # query processes: forked workers, or (inline) the
