@@ -318,6 +318,7 @@ SELECT_ONE = "SELECT ?s WHERE { ?s ?p ?o } LIMIT 1"
     ({"format": "csv"}, None, "text/csv; charset=utf-8"),
     ({"output": "json"}, "text/csv", "application/sparql-results+json"),  # the parameter wins
     ({"format": "json", "output": "json", "results": "json"}, None, "application/sparql-results+json"),  # SPARQLWrapper
+    ({"format": "JSON", "output": "json"}, None, "application/sparql-results+json"),  # case is no disagreement
     ({"format": "application/sparql-results+xml"}, None, "application/sparql-results+xml"),
     ({"format": "TSV"}, None, "text/tab-separated-values; charset=utf-8"),
     ({"format": ""}, "text/csv", "text/csv; charset=utf-8"),  # an empty field is no parameter

@@ -178,7 +178,7 @@ def parse(method: str, content_type: str | None, url_query: bytes, body: bytes |
 def format_accept(values: set[str]) -> str | None:
     """The Accept header a format/output/results parameter stands for (None when not given or
     empty, as an HTML form's unselected field sends it)."""
-    values.discard("")
+    values = {v.lower() for v in values} - {""}  # names and media types ignore case
     if not values:
         return None
     if len(values) > 1:
@@ -187,7 +187,7 @@ def format_accept(values: set[str]) -> str | None:
     value = values.pop()
     if "/" in value:  # a media type, as Virtuoso takes it
         return value
-    accept = FORMAT_NAMES.get(value.lower())
+    accept = FORMAT_NAMES.get(value)
     if accept is None:
         raise ProtocolError(400, f"Unknown result format {value!r}; give a media type or one of "
                                  f"{', '.join(FORMAT_NAMES)} (or use the Accept header).")
