@@ -30,6 +30,13 @@ def test_service_description_turtle_with_void(server_client):
     assert sd_value(resp.data, VOID + "dataDump") == "http://localhost/data"  # the graph store
 
 
+def test_void_at_its_well_known_location(server_client):
+    resp = server_client.get("/.well-known/void")
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == "text/turtle; charset=utf-8"
+    assert b"sd:endpoint <http://localhost/sparql>" in resp.data  # the endpoint, not this address
+    assert sd_value(resp.data, VOID + "triples") == str(SMALL_TRIPLES)
+
+
 def test_service_description_shacl_and_versions(server_client):
     body = server_client.get("/sparql").data
     assert sd_value(body, "https://w3id.org/msc-kg/service#ontologyVersion") == "0.1.0"

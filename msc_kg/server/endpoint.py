@@ -135,14 +135,15 @@ class SparqlFirst:
 
 
 def service_description(state, request: Request) -> Response:
-    """GET /sparql without a query: the SD + VoID document, Turtle unless negotiated otherwise."""
+    """GET /sparql without a query (and /.well-known/void, VoID §7.2): the SD + VoID document,
+    Turtle unless negotiated otherwise."""
     choice = negotiate.choose(request.headers.get("Accept"), negotiate.GRAPH)
     if choice is None:
         return error(406, f"No acceptable format; the service description is available as "
                           f"{negotiate.offered(negotiate.GRAPH)}.", {"Vary": "Accept"})
     media, fmt = choice
     cfg = state.config
-    endpoint = request.base_url
+    endpoint = request.url_root + "sparql"
     triples = describe.service_description(endpoint, state.stats, cfg["manifest"],
                                            cfg["union_default_graph"], cfg["max_rows"],
                                            cfg["timeout"], bool(cfg["service_allow"]),
