@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from server_fixtures import DATA, close, make_app
 
+from msc_kg.server import graphstore
 from msc_kg.server.http import Server
 
 EX = "http://example.org/"
@@ -200,5 +201,45 @@ def test_the_whole_release_comes_back_uncut_by_default(store):
         assert resp.data.count(b"\n") - 1 == total > 17_000
         assert len(triples(client.get("/data?default", headers={"Accept": "application/n-triples"}),
                            ox.RdfFormat.N_TRIPLES)) == total
+    finally:
+        close(app)
+
+
+PARSE_AS = {"text/plain": "application/n-triples", "application/json": "application/ld+json",
+            "application/x-turtle": "text/turtle"}
+
+
+@pytest.mark.parametrize("union", [False, True])
+@pytest.mark.parametrize("sorted_max", [50_000, 1])  # 1: too large to sort, written as it streams
+def test_every_offered_syntax_parses_back_to_the_graph(monkeypatch, union, sorted_max):
+    from msc_kg.server import engine, negotiate
+
+    monkeypatch.setattr(engine, "SORTED_MAX", sorted_max)
+    app = make_app(graphs_store(), engine="inline", union_default_graph=union)
+    try:
+        client = app.test_client()
+        for target, table, count in (("default", negotiate.GRAPH, 4 if union else 1),
+                                     ("graph=http%3A%2F%2Fexample.org%2Fg2", negotiate.GRAPH, 2),
+                                     ("", graphstore.DATASET, 4)):
+            for media, _ in table:
+                resp = client.get("/data?" + target, headers={"Accept": media})
+                fmt = ox.RdfFormat.from_media_type(PARSE_AS.get(media, media))
+                assert resp.status_code == 200 and len(list(ox.parse(resp.data, format=fmt))) == count, \
+                    (target, media)
+    finally:
+        close(app)
+
+
+def test_a_small_graph_is_written_grouped_by_subject(store):
+    """The msc-kg graph as Turtle: every subject starts one block (the store's own order would
+    scatter a subject's statements, 1.59 MB against 1.09 MB)."""
+    from msc_kg.server.app import create_app
+
+    app = create_app(store, {"engine": "inline", "workers": 1})
+    try:
+        body = app.test_client().get("/data?default").get_data(as_text=True)
+        heads = [line.split(" ", 1)[0] for line in body.splitlines()
+                 if line and not line[0].isspace() and not line.startswith("@prefix")]
+        assert len(heads) == len(set(heads)) > 1000
     finally:
         close(app)

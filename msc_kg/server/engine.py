@@ -30,6 +30,7 @@ import stat
 import threading
 import time
 from dataclasses import dataclass
+from itertools import chain, islice
 from multiprocessing.connection import Connection
 
 import pyoxigraph as ox
@@ -166,27 +167,52 @@ def _execute(store: ox.Store, job: dict) -> tuple:
 
 # The union of all graphs as triples, each once (the default graph of --union-default-graph).
 _UNION = "CONSTRUCT { ?s ?p ?o } WHERE { SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o } }"
+# Turtle, TriG and RDF/XML downloads of up to this many statements are written sorted, each
+# subject's statements together under it; larger ones stream in the store's order. Measured on the
+# msc-kg graph (17 451 triples): Turtle 1.59 -> 1.09 MB, 18 -> 90 ms (once: then cached).
+SORTED_MAX = 50_000
 
 
 def _dump(store: ox.Store, graph: str | None, fmt: str, union: bool) -> tuple:
     """A Graph Store Protocol read: the whole ``graph`` ("" the default graph, None the dataset)
     in ``fmt``, never cut at the row cap; ("missing", iri) for a graph the store does not hold."""
     rdf_format = results.RDF_FORMATS[fmt]
-    prefixes = results.PREFIXES if fmt in ("turtle", "trig", "rdfxml") else None
+    grouped = fmt in ("turtle", "trig", "rdfxml")
+    prefixes = results.PREFIXES if grouped else None
     if graph == "" and union:
-        body = ox.serialize(store.query(_UNION, use_default_graph_as_union=True), format=rdf_format,
-                            prefixes=prefixes)
-        return ("ok", "graph", fmt, body, 0, False, ())
-    if graph is None:
         source = None
-    elif graph == "":
-        source = ox.DefaultGraph()
+        statements = store.query(_UNION, use_default_graph_as_union=True)
     else:
-        source = ox.NamedNode(graph)
-        if not store.contains_named_graph(source):
-            return ("missing", graph)
-    body = store.dump(format=rdf_format, from_graph=source, prefixes=prefixes)
+        if graph is None:
+            source = None
+        elif graph == "":
+            source = ox.DefaultGraph()
+        else:
+            source = ox.NamedNode(graph)
+            if not store.contains_named_graph(source):
+                return ("missing", graph)
+        statements = store.quads_for_pattern(None, None, None, source) if grouped else None
+    if grouped:
+        first = list(islice(statements, SORTED_MAX + 1))
+        if len(first) <= SORTED_MAX:
+            first.sort(key=_statement_order)
+            if not rdf_format.supports_datasets:
+                first = [ox.Triple(q.subject, q.predicate, q.object) for q in first]
+            return ("ok", "graph", fmt, ox.serialize(first, format=rdf_format, prefixes=prefixes), 0,
+                    False, ())
+        statements = chain(first, statements)
+    if graph == "" and union:
+        body = ox.serialize(statements, format=rdf_format, prefixes=prefixes)
+    else:
+        body = store.dump(format=rdf_format, from_graph=source, prefixes=prefixes)
     return ("ok", "graph", fmt, body, 0, False, ())
+
+
+def _statement_order(statement) -> tuple:
+    """Default graph first, then by graph, subject, predicate and object."""
+    graph = getattr(statement, "graph_name", None)
+    return (graph is not None and not isinstance(graph, ox.DefaultGraph), str(graph),
+            str(statement.subject), str(statement.predicate), str(statement.object))
 
 
 def outcome(reply: tuple) -> Outcome:
