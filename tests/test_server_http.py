@@ -139,6 +139,20 @@ def test_oversized_head_gets_431(serve):
     assert body_of(raw) == b"Request head too large: the limit is 4096 bytes.\n"
 
 
+def test_overlong_url_gets_414_with_advice(serve):
+    addr = serve(max_head=4096)
+    with socket.create_connection(addr, timeout=5) as s:  # sent in pieces, as a client streams it
+        s.sendall(b"GET /sparql?query=" + b"a" * 3000)
+        try:
+            s.sendall(b"a" * 3000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        except OSError:
+            pass
+        raw = s.recv(65536)
+    assert status_of(raw) == 414
+    assert body_of(raw) == (b"Request URL too long: the limit is 4096 bytes; send a long query with POST "
+                            b"(Content-Type application/sparql-query, or a form).\n")
+
+
 def test_endless_header_is_cut_off(serve):
     """A header that never ends is refused once the head passes the limit (not buffered forever)."""
     addr = serve(max_head=4096)

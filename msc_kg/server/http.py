@@ -5,11 +5,12 @@ hand-offs between its event-loop thread and its task threads cost 0.2–0.3 ms p
 on large bodies, which put the endpoint well behind the Oxigraph server on small queries. Here one
 thread owns a connection from its first byte to its last: it reads, parses with httptools (the
 llhttp parser of Node.js, also behind uvicorn), calls the app and writes the whole response in one
-``sendall``. Limits stop hostile clients: at most ``max_connections`` open connections (more get
-503 and are closed), a request head of at most ``max_head`` bytes (431), a body of at most
-``max_body`` bytes (413, checked on Content-Length before the body is read, and while reading a
-chunked body), a whole request within ``read_timeout`` seconds (408, so a client trickling bytes
-cannot hold a thread), and keep-alive connections closed after ``idle_timeout`` seconds of silence.
+``sendall`` (two for a body over BIG_BODY). Limits stop hostile clients: at most
+``max_connections`` open connections (more get 503 and are closed), a request head of at most
+``max_head`` bytes (431; 414 when the URL alone is longer), a body of at most ``max_body`` bytes
+(413, checked on Content-Length before the body is read, and while reading a chunked body), a whole
+request within ``read_timeout`` seconds (408, so a client trickling bytes cannot hold a thread),
+and keep-alive connections closed after ``idle_timeout`` seconds of silence.
 A request the parser rejects gets 400 with the parser's reason; the app is never called with it.
 """
 
@@ -28,7 +29,7 @@ from urllib.parse import unquote_to_bytes
 
 import httptools
 
-REASONS = {400: "Bad Request", 408: "Request Timeout", 413: "Content Too Large",
+REASONS = {400: "Bad Request", 408: "Request Timeout", 413: "Content Too Large", 414: "URI Too Long",
            431: "Request Header Fields Too Large", 500: "Internal Server Error",
            503: "Service Unavailable"}
 # A body larger than this is written after the head by a second send instead of being copied
@@ -83,7 +84,9 @@ class _Parser:
         self.in_head = True
 
     def on_url(self, url: bytes):
-        self.current.url += url
+        self.current.url += url  # called piece by piece as the URL arrives
+        if len(self.current.url) > self.max_head:  # the head is too large because of the URL
+            raise self._long_url()
         self._count_head(len(url))
 
     def on_header(self, name: bytes, value: bytes):
@@ -120,6 +123,10 @@ class _Parser:
         self.current.complete = True
         self.done.append(self.current)
         self.current = None
+
+    def _long_url(self) -> _Reject:
+        return _Reject(414, f"Request URL too long: the limit is {self.max_head} bytes; send a long "
+                            "query with POST (Content-Type application/sparql-query, or a form).")
 
     def _count_head(self, n: int) -> None:
         self.head_bytes += n
