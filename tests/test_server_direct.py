@@ -49,6 +49,7 @@ REQUESTS = {
     "update keyword": _get("DELETE WHERE { ?s ?p ?o }"),
     "service": _get("SELECT * WHERE { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }"),
     "wrong content type": _post(Q, "text/plain"),
+    "compressed body": _post(Q, "application/sparql-query", headers="Content-Encoding: gzip\r\n"),
     "wrong charset": _post(Q, "application/sparql-query; charset=latin-1"),
     "not utf-8": _get(None, "?query=ASK%FF"),
     "bad graph iri": _get(Q, "&default-graph-uri=nope"),

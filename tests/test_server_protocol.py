@@ -133,6 +133,18 @@ def test_wrong_content_type_is_415(server_client, ctype):
     assert b"Unsupported Content-Type" in resp.data
 
 
+def test_compressed_body_is_415_naming_the_coding(server_client):
+    import gzip
+
+    resp = server_client.post("/sparql", data=gzip.compress(b"ASK {}"),
+                              headers={"Content-Type": "application/sparql-query", "Content-Encoding": "gzip"})
+    assert resp.status_code == 415 and resp.headers["Accept-Encoding"] == "identity"
+    assert resp.get_data(as_text=True) == "Unsupported Content-Encoding 'gzip': send the request body uncompressed.\n"
+    plain = server_client.post("/sparql", data=b"ASK {}", headers={"Content-Type": "application/sparql-query",
+                                                                   "Content-Encoding": "identity"})
+    assert plain.status_code == 200
+
+
 def test_non_utf8_charset_is_415(server_client):
     resp = server_client.post("/sparql", data=COUNT.encode(),
                               content_type="application/sparql-query; charset=iso-8859-1")

@@ -3,7 +3,7 @@
 Status codes (SPARQL 1.1 Protocol §2.1.5, RFC 9110 §15): 200 results; 304 when If-None-Match
 matches the ETag; 400 malformed / missing / repeated query or bad parameters (the parser's message
 with line:column); 403 update or non-allowed SERVICE; 406 no acceptable format; 413 body over
-``max_body``; 415 wrong POST content type; 502 an allowed SERVICE failed; 503 timeout or worker
+``max_body``; 415 wrong POST content type or a compressed body; 502 an allowed SERVICE failed; 503 timeout or worker
 resource limit. Every query response carries ``X-SPARQL-Max-Rows``; a capped one also
 ``X-SPARQL-Truncated: true`` and ``X-SPARQL-Rows`` — never a silent truncation; one calling
 extension functions the engine does not know, ``X-SPARQL-Unknown-Functions``.
@@ -72,11 +72,12 @@ class QueryHTTP:
     content_type: str | None = None
     accept: str | None = None
     if_none_match: str | None = None
+    content_encoding: str | None = None
 
 
 QUERY_METHODS = ("GET", "POST", "HEAD")  # HEAD: a GET whose body the HTTP server leaves out
 _DIRECT_HEADERS = {b"accept": "accept", b"content-type": "content_type",
-                   b"if-none-match": "if_none_match"}
+                   b"if-none-match": "if_none_match", b"content-encoding": "content_encoding"}
 
 
 class SparqlFirst:
@@ -100,7 +101,8 @@ class SparqlFirst:
             body = request.get_data(cache=False) if request.method == "POST" else None
             resp = query_view(self.state, QueryHTTP(
                 request.method, request.query_string, body, environ.get("CONTENT_TYPE"),
-                environ.get("HTTP_ACCEPT"), environ.get("HTTP_IF_NONE_MATCH")))
+                environ.get("HTTP_ACCEPT"), environ.get("HTTP_IF_NONE_MATCH"),
+                environ.get("HTTP_CONTENT_ENCODING")))
             if resp is None:
                 resp = service_description(self.state, request)
         except HTTPException as exc:
@@ -156,6 +158,10 @@ def query_view(state, request: QueryHTTP) -> Response | Plain | None:
     """Answer one SPARQL 1.1 Protocol query request; None when it asks for no query (the caller
     then answers with the service description)."""
     cfg = state.config
+    coding = request.content_encoding
+    if coding and request.method == "POST" and coding.strip().lower() not in ("identity", ""):
+        return error(415, f"Unsupported Content-Encoding {coding.strip()!r}: send "
+                          "the request body uncompressed.", {"Accept-Encoding": "identity"})
     try:
         req = protocol.parse(request.method, request.content_type, request.query_string, request.body)
     except protocol.ProtocolError as exc:
