@@ -3,8 +3,8 @@
 Status codes (SPARQL 1.1 Protocol §2.1.5, RFC 9110 §15): 200 results; 304 when If-None-Match
 matches the ETag; 400 malformed / missing / repeated query or bad parameters (the parser's message
 with line:column); 403 update or non-allowed SERVICE; 406 no acceptable format; 413 body over
-``max_body``; 415 wrong POST content type or a compressed body; 502 an allowed SERVICE failed; 503 timeout or worker
-resource limit. Every query response carries ``X-SPARQL-Max-Rows``; a capped one also
+``max_body``; 415 wrong POST content type or a compressed body; 502 an allowed SERVICE failed;
+503 timeout or worker resource limit. Every query response carries ``X-SPARQL-Max-Rows``; a capped one also
 ``X-SPARQL-Truncated: true`` and ``X-SPARQL-Rows`` — never a silent truncation; one calling
 extension functions the engine does not know, ``X-SPARQL-Unknown-Functions``.
 """
