@@ -46,6 +46,19 @@ def test_owlready2_opens_the_rdfxml_release():
     assert onto.search_one(iri="*BoneMarrowMSC") in onto.search_one(iri="*MesenchymalStromalCell").descendants()
 
 
+def test_no_two_terms_share_a_label():
+    """ROBOT report's duplicate_label rule (an ERROR there): every term of the ontology has a label
+    of its own; properties named like their value class say "has ..." ("has outcome")."""
+    from collections import defaultdict
+
+    from rdflib import RDFS
+
+    labels = defaultdict(set)
+    for term, label in parse_file(paths.ONTOLOGY_TTL).subject_objects(RDFS.label):
+        labels[str(label).lower()].add(str(term))
+    assert {label: terms for label, terms in labels.items() if len(terms) > 1} == {}
+
+
 def test_header_has_title_license_and_versions(graph):
     from rdflib import URIRef
     from rdflib.namespace import DCTERMS, OWL
