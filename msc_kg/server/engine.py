@@ -179,31 +179,29 @@ def _dump(store: ox.Store, graph: str | None, fmt: str, union: bool) -> tuple:
     rdf_format = results.RDF_FORMATS[fmt]
     grouped = fmt in ("turtle", "trig", "rdfxml")
     prefixes = results.PREFIXES if grouped else None
-    if graph == "" and union:
+    union_default = graph == "" and union
+    if graph is None or union_default:
         source = None
-        statements = store.query(_UNION, use_default_graph_as_union=True)
+    elif graph == "":
+        source = ox.DefaultGraph()
     else:
-        if graph is None:
-            source = None
-        elif graph == "":
-            source = ox.DefaultGraph()
-        else:
-            source = ox.NamedNode(graph)
-            if not store.contains_named_graph(source):
-                return ("missing", graph)
-        statements = store.quads_for_pattern(None, None, None, source) if grouped else None
+        source = ox.NamedNode(graph)
+        if not store.contains_named_graph(source):
+            return ("missing", graph)
+    statements = (store.query(_UNION, use_default_graph_as_union=True) if union_default
+                  else store.quads_for_pattern(None, None, None, source) if grouped else None)
     if grouped:
         first = list(islice(statements, SORTED_MAX + 1))
         if len(first) <= SORTED_MAX:
             first.sort(key=_statement_order)
             if not rdf_format.supports_datasets:
                 first = [ox.Triple(q.subject, q.predicate, q.object) for q in first]
-            return ("ok", "graph", fmt, ox.serialize(first, format=rdf_format, prefixes=prefixes), 0,
-                    False, ())
+            body = ox.serialize(first, format=rdf_format, prefixes=prefixes)
+            return ("ok", "graph", fmt, body, 0, False, ())
         statements = chain(first, statements)
-    if graph == "" and union:
+    if union_default:
         body = ox.serialize(statements, format=rdf_format, prefixes=prefixes)
-    else:
+    else:  # streamed by Oxigraph in its own order
         body = store.dump(format=rdf_format, from_graph=source, prefixes=prefixes)
     return ("ok", "graph", fmt, body, 0, False, ())
 
