@@ -30,6 +30,12 @@ def test_service_description_turtle_with_void(server_client):
     assert sd_value(resp.data, VOID + "dataDump") == "http://localhost/data"  # the graph store
 
 
+def test_robots_keep_crawlers_off_queries_and_downloads(server_client):
+    resp = server_client.get("/robots.txt")
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert resp.get_data(as_text=True) == "User-agent: *\nDisallow: /sparql\nDisallow: /data\n"
+
+
 def test_void_at_its_well_known_location(server_client):
     resp = server_client.get("/.well-known/void")
     assert resp.status_code == 200 and resp.headers["Content-Type"] == "text/turtle; charset=utf-8"

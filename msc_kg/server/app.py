@@ -82,6 +82,10 @@ def _routes(app: Flask) -> None:
     def graph_store():  # SPARQL 1.1 Graph Store Protocol, read-only (msc_kg.server.graphstore)
         return graphstore.view(state, request)
 
+    @app.get("/robots.txt")
+    def robots():  # crawlers may read entity pages, not run queries or download the graph
+        return Response("User-agent: *\nDisallow: /sparql\nDisallow: /data\n", mimetype="text/plain")
+
     @app.get("/.well-known/void")
     def void():  # VoID's well-known location (https://www.w3.org/TR/void/#well-known)
         return endpoint.service_description(state, request)
