@@ -11,7 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from server_fixtures import DATA, close, make_app
 
-from msc_kg.server import graphstore
 from msc_kg.server.http import Server
 
 EX = "http://example.org/"
@@ -220,7 +219,7 @@ def test_every_offered_syntax_parses_back_to_the_graph(monkeypatch, union, sorte
         client = app.test_client()
         for target, table, count in (("default", negotiate.GRAPH, 4 if union else 1),
                                      ("graph=http%3A%2F%2Fexample.org%2Fg2", negotiate.GRAPH, 2),
-                                     ("", graphstore.DATASET, 4)):
+                                     ("", negotiate.DATASET, 4)):
             for media, _ in table:
                 resp = client.get("/data?" + target, headers={"Accept": media})
                 fmt = ox.RdfFormat.from_media_type(PARSE_AS.get(media, media))

@@ -4,9 +4,9 @@ Status codes (SPARQL 1.1 Protocol §2.1.5, RFC 9110 §15): 200 results; 304 when
 matches the ETag; 400 malformed / missing / repeated query or bad parameters (the parser's message
 with line:column); 403 update or non-allowed SERVICE; 406 no acceptable format; 413 body over
 ``max_body``; 415 wrong POST content type or a compressed body; 502 an allowed SERVICE failed;
-503 timeout or worker resource limit. Every query response carries ``X-SPARQL-Max-Rows``; a capped one also
-``X-SPARQL-Truncated: true`` and ``X-SPARQL-Rows`` — never a silent truncation; one calling
-extension functions the engine does not know, ``X-SPARQL-Unknown-Functions``.
+503 timeout or worker resource limit. Every query response carries ``X-SPARQL-Max-Rows``; a capped
+one also ``X-SPARQL-Truncated: true`` and ``X-SPARQL-Rows`` — never a silent truncation; one
+calling extension functions the engine does not know, ``X-SPARQL-Unknown-Functions``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,11 @@ def error(status: int, message: str, headers: dict | None = None) -> Response:
     resp = Response(message.rstrip() + "\n", status=status, mimetype="text/plain")
     resp.headers.update(headers or {})
     return resp
+
+
+def engine_error(exc: EngineError) -> Response:
+    """The response to a job the engine did not complete (a 503 says when to retry)."""
+    return error(exc.status, exc.message, {"Retry-After": "5"} if exc.status == 503 else {})
 
 
 def http_error(exc: HTTPException, cfg: dict) -> Response:
@@ -158,12 +163,9 @@ def query_view(state, request: QueryHTTP) -> Response | Plain | None:
     """Answer one SPARQL 1.1 Protocol query request; None when it asks for no query (the caller
     then answers with the service description)."""
     cfg = state.config
-    coding = request.content_encoding
-    if coding and request.method == "POST" and coding.strip().lower() not in ("identity", ""):
-        return error(415, f"Unsupported Content-Encoding {coding.strip()!r}: send "
-                          "the request body uncompressed.", {"Accept-Encoding": "identity"})
     try:
-        req = protocol.parse(request.method, request.content_type, request.query_string, request.body)
+        req = protocol.parse(request.method, request.content_type, request.query_string, request.body,
+                             request.content_encoding)
     except protocol.ProtocolError as exc:
         return error(exc.status, exc.message, exc.headers)
     if req is None:
@@ -198,8 +200,7 @@ def query_view(state, request: QueryHTTP) -> Response | Plain | None:
             table = negotiate.GRAPH if exc.message == "graph" else negotiate.RESULTS
             return _not_acceptable(exc.message, table)
         except EngineError as exc:
-            headers = {"Retry-After": "5"} if exc.status == 503 else {}
-            return error(exc.status, exc.message, headers)
+            return engine_error(exc)
         chosen = results_choice if outcome.kind in ("results", "boolean") else graph_choice
         headers = {"Vary": "Accept", "X-SPARQL-Max-Rows": str(cfg["max_rows"])}
         if outcome.truncated:

@@ -177,7 +177,7 @@ def _dump(store: ox.Store, graph: str | None, fmt: str, union: bool) -> tuple:
     """A Graph Store Protocol read: the whole ``graph`` ("" the default graph, None the dataset)
     in ``fmt``, never cut at the row cap; ("missing", iri) for a graph the store does not hold."""
     rdf_format = results.RDF_FORMATS[fmt]
-    grouped = fmt in ("turtle", "trig", "rdfxml")
+    grouped = fmt in results.PREFIXED
     prefixes = results.PREFIXES if grouped else None
     union_default = graph == "" and union
     if graph is None or union_default:

@@ -15,41 +15,37 @@ import pyoxigraph as ox
 from werkzeug.wrappers import Request, Response
 
 from msc_kg.server import negotiate, protocol
-from msc_kg.server.endpoint import error, etag_matches
+from msc_kg.server.endpoint import engine_error, error, etag_matches
 from msc_kg.server.engine import EngineError
+from msc_kg.server.protocol import ProtocolError
 
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 ALLOW = ", ".join(READ_METHODS)
-_DATASET_ORDER = ("nquads", "trig", "jsonld")  # the first is the default
-DATASET = tuple(sorted((row for row in negotiate.GRAPH if row[1] in _DATASET_ORDER),
-                       key=lambda row: _DATASET_ORDER.index(row[1])))
-
-
-class Invalid(ValueError):
-    """A malformed graph store request (400); the message goes to the client."""
 
 
 def target(args) -> str | None:
-    """The graph a request names: "" the default graph, an IRI a named graph, None the dataset."""
+    """The graph a request names: "" the default graph, an IRI a named graph, None the dataset;
+    ProtocolError (400) for a malformed request."""
     unknown = sorted(set(args) - {"default", "graph", *protocol.FORMAT_PARAMS})
     if unknown:  # a mistyped ?default would otherwise get the whole dataset
-        raise Invalid(f"Unknown parameter(s) {', '.join(unknown)}: the graph store takes "
-                      "?default or ?graph=<IRI> (or neither, for the whole dataset), and a format.")
+        raise ProtocolError(400, f"Unknown parameter(s) {', '.join(unknown)}: the graph store takes "
+                                 "?default or ?graph=<IRI> (or neither, for the whole dataset), and a "
+                                 "format.")
     graphs = args.getlist("graph")
     if "default" in args and graphs:
-        raise Invalid("Give either ?default or ?graph=<IRI>, not both.")
+        raise ProtocolError(400, "Give either ?default or ?graph=<IRI>, not both.")
     if len(args.getlist("default")) > 1 or len(graphs) > 1:
-        raise Invalid("Name one graph per request (?default or one ?graph=<IRI>).")
+        raise ProtocolError(400, "Name one graph per request (?default or one ?graph=<IRI>).")
     if "default" in args:
         if args["default"]:
-            raise Invalid("?default takes no value.")
+            raise ProtocolError(400, "?default takes no value.")
         return ""
     if not graphs:
         return None
     try:
         return ox.NamedNode(graphs[0]).value  # absolute IRI, no spaces or '<>"{}|^`\'
     except ValueError:
-        raise Invalid(f"Not a valid absolute IRI for ?graph: {graphs[0]!r}") from None
+        raise ProtocolError(400, f"Not a valid absolute IRI for ?graph: {graphs[0]!r}") from None
 
 
 def view(state, request: Request) -> Response:
@@ -61,13 +57,10 @@ def view(state, request: Request) -> Response:
         return Response(b"", status=200, mimetype="text/plain", headers={"Allow": ALLOW})
     try:
         graph = target(request.args)
-        accept = protocol.format_accept({v.strip() for k in protocol.FORMAT_PARAMS
-                                         for v in request.args.getlist(k)})
-    except Invalid as exc:
-        return error(400, str(exc))
-    except protocol.ProtocolError as exc:
+        accept = protocol.format_accept(v for k in protocol.FORMAT_PARAMS for v in request.args.getlist(k))
+    except ProtocolError as exc:
         return error(exc.status, exc.message)
-    table = DATASET if graph is None else negotiate.GRAPH
+    table = negotiate.DATASET if graph is None else negotiate.GRAPH
     choice = negotiate.choose(accept or request.headers.get("Accept"), table)
     if choice is None:
         what = "the dataset" if graph is None else "a graph"
@@ -81,7 +74,7 @@ def view(state, request: Request) -> Response:
         try:
             found = state.engine.run(job)
         except EngineError as exc:
-            return error(exc.status, exc.message, {"Retry-After": "5"} if exc.status == 503 else {})
+            return engine_error(exc)
         headers = {"Vary": "Accept", "ETag": state.cache.tag(key),
                    "Cache-Control": f"public, max-age={state.config['cache_max_age']}"}
         cached = (found.body, negotiate.content_type(media), headers)

@@ -38,6 +38,9 @@ GRAPH = (
 # Entity pages add HTML for browsers; HTML is listed last so RDF clients sending */* get Turtle,
 # while a browser's explicit text/html (q=1 beats its */*;q=0.8) wins.
 ENTITY = GRAPH + (("text/html", "html"), ("application/xhtml+xml", "html"))
+# A whole dataset (the graph store's /data): the syntaxes that hold named graphs, N-Quads first.
+DATASET = (("application/n-quads", "nquads"), ("application/trig", "trig"),
+           ("application/ld+json", "jsonld"), ("application/json", "jsonld"))
 
 TEXT_TYPES = {"text/csv", "text/tab-separated-values", "text/turtle", "text/plain", "text/html",
               "text/xml", "application/n-triples", "application/n-quads", "application/trig"}

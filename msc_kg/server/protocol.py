@@ -19,7 +19,6 @@ from urllib.parse import unquote_to_bytes
 
 import pyoxigraph as ox
 
-ALLOWED_METHODS = "GET, POST, OPTIONS"
 FORM = "application/x-www-form-urlencoded"
 SPARQL_QUERY = "application/sparql-query"
 SPARQL_UPDATE = "application/sparql-update"
@@ -120,7 +119,8 @@ def _graph_iris(values: list[str], name: str) -> list[str]:
     return values
 
 
-def parse(method: str, content_type: str | None, url_query: bytes, body: bytes | None) -> QueryRequest | None:
+def parse(method: str, content_type: str | None, url_query: bytes, body: bytes | None,
+          content_encoding: str | None = None) -> QueryRequest | None:
     """Turn the request parts into a QueryRequest, None for "no query" (service description)."""
     if method != "POST" and url_query[:6] == b"query=" and b"&" not in url_query:
         return _only_query(url_query[6:])
@@ -128,6 +128,10 @@ def parse(method: str, content_type: str | None, url_query: bytes, body: bytes |
     body_params: list[tuple[str, str]] = []
     body_query: str | None = None
     if method == "POST":
+        coding = (content_encoding or "").strip()
+        if coding.lower() not in ("identity", ""):  # compressed bodies are not decoded
+            raise ProtocolError(415, f"Unsupported Content-Encoding {coding!r}: send the request "
+                                     "body uncompressed.", {"Accept-Encoding": "identity"})
         mtype, cparams = _media_type(content_type)
         if mtype == SPARQL_UPDATE:
             raise ProtocolError(403, "SPARQL Update is not accepted: this endpoint is read-only.")
@@ -171,14 +175,14 @@ def parse(method: str, content_type: str | None, url_query: bytes, body: bytes |
         query=queries[0],
         default_graph=_graph_iris(defaults, "default-graph-uri") if dataset_given else None,
         named_graphs=_graph_iris(named, "named-graph-uri") if dataset_given else None,
-        accept=format_accept({v.strip() for k, v in params if k in FORMAT_PARAMS}),
+        accept=format_accept(v for k, v in params if k in FORMAT_PARAMS),
     )
 
 
-def format_accept(values: set[str]) -> str | None:
-    """The Accept header a format/output/results parameter stands for (None when not given or
-    empty, as an HTML form's unselected field sends it)."""
-    values = {v.lower() for v in values} - {""}  # names and media types ignore case
+def format_accept(values) -> str | None:
+    """The Accept header the values of format/output/results parameters stand for (None when none
+    is given or all are empty, as an HTML form's unselected field sends them)."""
+    values = {v.strip().lower() for v in values} - {""}  # names and media types ignore case
     if not values:
         return None
     if len(values) > 1:

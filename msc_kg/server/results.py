@@ -46,6 +46,7 @@ RDF_FORMATS = {
     "nquads": ox.RdfFormat.N_QUADS,
     "trig": ox.RdfFormat.TRIG,
 }
+PREFIXED = ("turtle", "trig", "rdfxml")  # syntaxes written with PREFIXES (and grouped by subject)
 RESULTS_FORMATS = {
     "json": ox.QueryResultsFormat.JSON,
     "xml": ox.QueryResultsFormat.XML,
@@ -276,5 +277,5 @@ def write_triples(triples, fmt: str, max_rows: int, prefixes: dict | None = None
     rdf_format = RDF_FORMATS[fmt]
     if rdf_format.supports_datasets:
         items = [ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in items]
-    prefixes = (prefixes or PREFIXES) if fmt in ("turtle", "trig", "rdfxml") else None
+    prefixes = (prefixes or PREFIXES) if fmt in PREFIXED else None
     return ox.serialize(items, format=rdf_format, prefixes=prefixes), len(items), truncated
