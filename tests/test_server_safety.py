@@ -164,6 +164,15 @@ def test_scan_finds_form_and_services():
     assert safety.scan("select (rand() as ?r) {}", "http://b/").volatile is True
 
 
+def test_scan_takes_long_runs_of_whitespace_in_one_step():
+    """Trailing whitespace is stripped before tokenising: taken from each of its positions, a long
+    run would cost time quadratic in its length (this test would not finish)."""
+    query = "SELECT * {}" + " \n\t" * 200_000
+    assert safety.texts(query) == ["SELECT", "*", "{", "}"]
+    assert safety.texts(" " * 200_000 + "ASK {}" + " " * 200_000) == ["ASK", "{", "}"]
+    assert safety.check(query + "ORDER BY ?x", "http://b/").form == "SELECT"
+
+
 def _reference_scan(query: str):
     """The scanner's figures computed the slow, explicit way from typed tokens."""
     from msc_kg.server.safety import CLAUSES, OPERATORS, QUERY_FORMS, UPDATE_KEYWORDS, VOLATILE, tokens
