@@ -181,3 +181,19 @@ def test_unknown_setting_is_an_error():
 
     with pytest.raises(ValueError, match="unknown server settings: max_row"):
         make_app(max_row=5)
+
+
+def test_entity_page_busy_is_503_with_retry_after():
+    """An entity page the engine cannot answer in time says when to retry, as /sparql does."""
+    app = make_app(engine="inline", workers=1, query_slots=1, timeout=0.2)
+    try:
+        engine = app.extensions["msc_kg"].engine
+        engine._slots.get()  # the process's only query slot is taken by another query
+        resp = app.test_client().get("/id/thing-a", headers={"Accept": "text/turtle"})
+        assert resp.status_code == 503
+        assert resp.headers["Retry-After"] == "5"
+        assert resp.data.startswith(b"All 1 query slots of this server process stayed busy")
+        engine._release()
+        assert app.test_client().get("/id/thing-a", headers={"Accept": "text/turtle"}).status_code == 200
+    finally:
+        close(app)

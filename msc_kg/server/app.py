@@ -149,7 +149,7 @@ def _routes(app: Flask) -> None:
         except NotAcceptable:  # not reachable: the format was negotiated above
             raise
         except EngineError as exc:
-            return endpoint.error(exc.status, exc.message)
+            return endpoint.engine_error(exc)
         return Response(result.body, content_type=negotiate.content_type(media),
                         headers={"Vary": "Accept"})
 
