@@ -314,3 +314,42 @@ def test_inline_engine_isolates_an_aborting_query():
 
 
 ISOLATED_OK = "SELECT ?v WHERE { VALUES ?v { 3 1 2 } } ORDER BY ?v"
+
+
+def test_a_slow_isolated_query_does_not_hold_up_the_next():
+    """Isolated queries running at once each get a worker (one more is forked when all are busy):
+    a quick one is answered while a slow one is still running, which then times out alone."""
+    import threading
+
+    import pyoxigraph as ox
+
+    store = ox.Store()
+    store.extend([ox.Quad(ox.NamedNode(f"http://example.org/s{i}"), ox.NamedNode("http://example.org/p"),
+                          ox.Literal(str(i)), ox.DefaultGraph()) for i in range(2000)])
+    app = make_app(store, engine="inline", workers=1, timeout=3.0, query_slots=4)
+    slow_query = ("SELECT ?k (COUNT(*) AS ?n) WHERE { BIND(1 AS ?k) ?a ?b ?c . ?d ?e ?f . ?g ?h ?i } "
+                  "GROUP BY ?k ORDER BY ?k")  # 8e9 rows; BIND(1 AS ?k) + ORDER BY: isolated
+    assert safety.check(slow_query, "http://example.org/").isolate
+    direct = app.wsgi_app.direct
+    slow = {}
+
+    def run_slow():
+        slow["status"], _, slow["body"] = direct("GET", "/sparql", urlencode({"query": slow_query}).encode(),
+                                                 [], b"")
+
+    try:
+        thread = threading.Thread(target=run_slow)
+        thread.start()
+        sandbox = app.extensions["msc_kg"].engine._isolated()
+        while not slow and sandbox._idle.qsize():  # until the slow query holds the first worker
+            threading.Event().wait(0.01)
+        status, _, body = direct("GET", "/sparql", urlencode({"query": ISOLATED_OK}).encode(), [], b"")
+        assert thread.is_alive()  # answered while the slow query still runs
+        assert status.startswith("200")
+        assert [row["v"]["value"] for row in json.loads(body)["results"]["bindings"]] == ["1", "2", "3"]
+        assert len(sandbox._all) == 2
+        thread.join(30)
+        assert slow["status"].startswith("503")
+        assert slow["body"].startswith(b"Query timed out after 3 s")
+    finally:
+        close(app)

@@ -342,17 +342,23 @@ class _Worker:
 
 
 class Engine:
-    """Runs queries on ``store`` in ``workers`` forked processes, each job bounded by ``timeout``."""
+    """Runs queries on ``store`` in ``workers`` forked processes, each job bounded by ``timeout``.
+
+    With ``max_workers`` above ``workers``, a job finding every worker busy forks one more, up to
+    ``max_workers``; the pool keeps it (its pages of the store are copied as it touches them).
+    """
 
     def __init__(self, store: ox.Store, *, workers: int = 2, timeout: float = 30.0,
-                 memory_mb: int | None = 2048):
+                 memory_mb: int | None = 2048, max_workers: int | None = None):
         self.store = store
         self.timeout = timeout
         self.memory_mb = memory_mb
         self.size = workers
+        self.max_size = max(workers, max_workers or workers)
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: dict[int, _Worker] = {}
         self._lock = threading.Lock()
+        self._forking = 0  # workers being added by _grow, counted against max_size
         self.restarts = 0
         self._closed = False
         for _ in range(workers):
@@ -402,16 +408,33 @@ class Engine:
             self._idle.put(self._spawn())
         return ended
 
+    def _grow(self) -> _Worker | None:
+        """A new worker for the caller's job, or None when the pool is at ``max_size``."""
+        with self._lock:
+            if self._closed or len(self._all) + self._forking >= self.max_size:
+                return None
+            self._forking += 1
+        try:
+            return self._spawn()
+        finally:
+            with self._lock:
+                self._forking -= 1
+
     def run(self, job: dict, timeout: float | None = None) -> Outcome:
         """Execute ``job`` (see ``_execute``) and return its Outcome or raise an EngineError."""
         limit = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + limit
         try:
-            worker = self._idle.get(timeout=limit)
+            worker = self._idle.get_nowait()
         except queue.Empty:
-            raise ResourceLimit(
-                f"All {self.size} query workers stayed busy for {limit:g} s; retry later."
-            ) from None
+            worker = self._grow()
+        if worker is None:
+            try:
+                worker = self._idle.get(timeout=limit)
+            except queue.Empty:
+                raise ResourceLimit(
+                    f"All {self.max_size} query workers stayed busy for {limit:g} s; retry later."
+                ) from None
         try:
             worker.jobs.send(job)
             ready = worker.replies.poll(max(0.0, deadline - time.monotonic()))

@@ -123,7 +123,9 @@ class InlineEngine:
 
         A job marked ``isolate`` (it may order values of its own, safety.sorts_own_values) runs
         in a worker process of this serving process instead: if the engine aborts on it, the
-        worker dies, the client is told why, and a fresh worker is forked.
+        worker dies, the client is told why, and a fresh worker is forked. Such jobs running at
+        once each get a worker (up to the query slots: more are forked when all are busy), so a
+        slow one does not hold up the others.
         """
         limit = self.timeout if timeout is None else timeout
         try:
@@ -159,7 +161,7 @@ class InlineEngine:
         with self._sandbox_lock:
             if self._sandbox is None:
                 self._sandbox = Engine(self.store, workers=1, timeout=self.timeout,
-                                       memory_mb=self.memory_mb)
+                                       memory_mb=self.memory_mb, max_workers=self.slots)
             return self._sandbox
 
     def close(self) -> None:
