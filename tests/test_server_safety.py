@@ -317,8 +317,9 @@ ISOLATED_OK = "SELECT ?v WHERE { VALUES ?v { 3 1 2 } } ORDER BY ?v"
 
 
 def test_a_slow_isolated_query_does_not_hold_up_the_next():
-    """Isolated queries running at once each get a worker (one more is forked when all are busy):
-    a quick one is answered while a slow one is still running, which then times out alone."""
+    """Isolated queries running at once each get a worker (one more is forked when all are busy,
+    and ends with its query): a quick one is answered while a slow one is still running, which then
+    times out alone."""
     import threading
 
     import pyoxigraph as ox
@@ -347,9 +348,14 @@ def test_a_slow_isolated_query_does_not_hold_up_the_next():
         assert thread.is_alive()  # answered while the slow query still runs
         assert status.startswith("200")
         assert [row["v"]["value"] for row in json.loads(body)["results"]["bindings"]] == ["1", "2", "3"]
-        assert len(sandbox._all) == 2
+        assert len(sandbox._all) == 1 and sandbox.restarts == 0  # the extra worker ended with its job
+        status, _, body = direct("GET", "/sparql", urlencode({"query": SORT_ABORT}).encode(), [], b"")
+        assert status.startswith(str(SORT_ABORT_STATUS)) and thread.is_alive()
+        aborted = int(SORT_ABORT_STATUS == 400)  # an extra worker the engine aborted: not replaced
+        assert len(sandbox._all) == 1 and sandbox.restarts == aborted
         thread.join(30)
         assert slow["status"].startswith("503")
         assert slow["body"].startswith(b"Query timed out after 3 s")
+        assert len(sandbox._all) == 1 and sandbox.restarts == aborted + 1  # the slow one's, replaced
     finally:
         close(app)

@@ -344,8 +344,9 @@ class _Worker:
 class Engine:
     """Runs queries on ``store`` in ``workers`` forked processes, each job bounded by ``timeout``.
 
-    With ``max_workers`` above ``workers``, a job finding every worker busy forks one more, up to
-    ``max_workers``; the pool keeps it (its pages of the store are copied as it touches them).
+    With ``max_workers`` above ``workers``, a job finding every worker busy forks one more for
+    itself, up to ``max_workers``, which ends with the job: each worker copies the pages of the
+    store it touches, so an idle pool holds no more than ``workers`` such copies.
     """
 
     def __init__(self, store: ox.Store, *, workers: int = 2, timeout: float = 30.0,
@@ -386,9 +387,9 @@ class Engine:
             self._all[pid] = worker
             return worker
 
-    def _retire(self, worker: _Worker) -> int:
-        """Kill and reap a worker, put a fresh one in the pool; return the signal that ended the
-        old one (0 if unknown)."""
+    def _retire(self, worker: _Worker, replace: bool = True, failed: bool = True) -> int:
+        """Kill and reap a worker and, if ``replace``, put a fresh one in the pool; return the
+        signal that ended the old one (0 if unknown). ``failed`` counts it in ``restarts``."""
         try:
             os.kill(worker.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -403,8 +404,8 @@ class Engine:
         worker.replies.close()
         with self._lock:
             self._all.pop(worker.pid, None)
-        self.restarts += 1
-        if not self._closed:
+        self.restarts += failed
+        if replace and not self._closed:
             self._idle.put(self._spawn())
         return ended
 
@@ -425,9 +426,10 @@ class Engine:
         limit = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + limit
         try:
-            worker = self._idle.get_nowait()
+            worker, extra = self._idle.get_nowait(), False
         except queue.Empty:
             worker = self._grow()
+            extra = worker is not None
         if worker is None:
             try:
                 worker = self._idle.get(timeout=limit)
@@ -442,15 +444,18 @@ class Engine:
         except (EOFError, OSError):
             # An abort on a query that orders values of its own is most likely the engine's
             # ordering fault (safety.sorts_own_values); a memory-hungry one aborts as well.
-            if self._retire(worker) == signal.SIGABRT and job.get("isolate"):
+            if self._retire(worker, replace=not extra) == signal.SIGABRT and job.get("isolate"):
                 raise QueryRefused(ENGINE_ABORT) from None
             raise ResourceLimit(
                 "The query stopped its worker (memory limit or nesting too deep for the parser)."
             ) from None
         if reply is None:
-            self._retire(worker)
+            self._retire(worker, replace=not extra)
             raise QueryTimeout(timeout_message(limit))
-        self._idle.put(worker)
+        if extra:
+            self._retire(worker, replace=False, failed=False)
+        else:
+            self._idle.put(worker)
         return outcome(reply)
 
     def close(self) -> None:
