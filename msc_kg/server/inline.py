@@ -123,9 +123,10 @@ class InlineEngine:
 
         A job marked ``isolate`` (it may order values of its own, safety.sorts_own_values) runs
         in a worker process of this serving process instead: if the engine aborts on it, the
-        worker dies, the client is told why, and a fresh worker is forked. Such jobs running at
-        once each get a worker (one is forked for a job finding all busy, up to the query slots,
-        and ends with it), so a slow one does not hold up the others.
+        worker dies, the client is told why, and a fresh worker is forked. Such jobs take turns
+        on the worker, but one that waited engine.GROW_AFTER s gets a worker of its own (up to
+        the query slots; it ends with the job), so a slow one holds up the others that long at
+        most.
         """
         limit = self.timeout if timeout is None else timeout
         try:
