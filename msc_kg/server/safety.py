@@ -89,10 +89,10 @@ def tokens(query: str) -> list[tuple[str, str]]:
 # query's time in the endpoint. Kinds are needed only to resolve SERVICE targets. Whitespace is
 # taken possessively in front of each token (the last alternative takes any other character), so
 # the search does not fail and step once per space: measured, a third less time tokenising the
-# longest competency query. ``texts`` strips trailing whitespace first, which would otherwise be taken again from
-# each of its positions. Comments, the only tokens starting with "#", are dropped after. The
-# prefix of a prefixed name is possessive too: it takes no ":", so giving characters back to look
-# for one is wasted work on every keyword and variable-free word.
+# longest competency query. ``texts`` strips trailing whitespace first, which would otherwise be
+# taken again from each of its positions. Comments, the only tokens starting with "#", are dropped
+# after. The prefix of a prefixed name is possessive too: it takes no ":", so giving characters
+# back to look for one is wasted work on every keyword and variable-free word.
 _SIGNIFICANT = re.compile(r"\s*+(" + re.sub(r"\(\?P<\w+>", "(?:", _TOKEN.pattern)
                           .replace("(?:\\s+)\n  |", "", 1).replace("(?:.)", "(?:\\S)")
                           .replace(r"[\w.\-]*)?:", r"[\w.\-]*+)?:", 1) + ")",
