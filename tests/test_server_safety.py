@@ -317,9 +317,9 @@ ISOLATED_OK = "SELECT ?v WHERE { VALUES ?v { 3 1 2 } } ORDER BY ?v"
 
 
 def test_a_slow_isolated_query_does_not_hold_up_the_next():
-    """Isolated queries running at once each get a worker (one more is forked for a query that
-    waited engine.GROW_AFTER s with all busy, and ends with it): a quick one is answered while a
-    slow one is still running, which then times out alone."""
+    """A second isolation worker is forked for a query that waited engine.GROW_AFTER s behind a
+    busy one, and ends with it: a quick query is answered while a slow one is still running, which
+    then times out alone."""
     import threading
 
     import pyoxigraph as ox
