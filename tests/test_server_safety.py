@@ -317,7 +317,7 @@ ISOLATED_OK = "SELECT ?v WHERE { VALUES ?v { 3 1 2 } } ORDER BY ?v"
 
 
 def test_a_slow_isolated_query_does_not_hold_up_the_next():
-    """A second isolation worker is forked for a query that waited engine.GROW_AFTER s behind a
+    """Another isolation worker is forked for a query that waited engine.GROW_AFTER s behind a
     busy one, and ends with it: a quick query is answered while a slow one is still running, which
     then times out alone."""
     import threading
@@ -359,3 +359,17 @@ def test_a_slow_isolated_query_does_not_hold_up_the_next():
         assert len(sandbox._all) == 1 and sandbox.restarts == aborted + 1  # the slow one's, replaced
     finally:
         close(app)
+
+
+@pytest.mark.parametrize("slots, memory_mb, loaded_mb, workers", [
+    (4, 2048, 100, 4),    # a small graph: one per query slot
+    (4, 2048, 800, 3),    # two more copies of 800 MB fit in the 2 GB a serving process may add
+    (4, 2048, 2100, 1),   # no copy fits: queries take turns on the one worker
+    (4, None, 5000, 4),   # no memory limit
+    (4, 0, 5000, 4),      # 0 means no limit too (as --memory-mb 0)
+    (1, 2048, 10, 1),     # one query slot: one isolated query at a time anyway
+])
+def test_isolation_workers_fit_the_memory_limit(slots, memory_mb, loaded_mb, workers):
+    from msc_kg.server.inline import isolation_workers
+
+    assert isolation_workers(slots, memory_mb, loaded_mb) == workers

@@ -94,11 +94,15 @@ class Watchdog:
         return self.jobs.pop(number, None) is not None
 
 
-# Isolation workers a serving process may run at once: the one it keeps and one more, forked for a
-# query that waited engine.GROW_AFTER s behind the first. Each copies the pages of the graph it
-# touches (measured at 10⁶ triples: 292 of the graph's 402 MB for the comparison of Table 1 with the
-# body, 2 MB for a lookup), so more would multiply that copy under a flood of such queries.
-ISOLATION_WORKERS = 2
+def isolation_workers(slots: int, memory_mb: int | None, loaded_mb: float) -> int:
+    """Isolation workers a serving process may run at once: the one it keeps, and more, forked for
+    queries that waited engine.GROW_AFTER s behind busy ones, as long as a copy of the loaded graph
+    for each fits in ``memory_mb`` (the memory a serving process may add), and at most one per
+    query slot. Each copies the pages of the graph it touches (measured at 10⁶ triples: 292 of the
+    process's 402 MB for the comparison of Table 1 with the body, 2 MB for a lookup), so a flood of
+    such queries on a large graph could otherwise multiply that copy."""
+    copies = int(memory_mb // max(loaded_mb, 1.0)) if memory_mb else slots  # falsy: no limit
+    return 1 + max(0, min(slots - 1, copies))
 
 
 class InlineEngine:
@@ -119,6 +123,8 @@ class InlineEngine:
         self.watchdog: Watchdog | None = None  # set in each serving process
         self._sandbox: Engine | None = None  # one forked worker (start_isolation, or at first use)
         self._sandbox_lock = threading.Lock()
+        # measured here, in the process that loaded the graph, before serving processes are forked
+        self.isolation_workers = isolation_workers(slots, memory_mb, rss_bytes() / 2**20)
 
     @property
     def restarts(self) -> int:
@@ -131,8 +137,8 @@ class InlineEngine:
         A job marked ``isolate`` (it may order values of its own, safety.sorts_own_values) runs
         in a worker process of this serving process instead: if the engine aborts on it, the
         worker dies, the client is told why, and a fresh worker is forked. Such jobs take turns
-        on the worker, but one that waited engine.GROW_AFTER s gets a second worker, which ends
-        with it (ISOLATION_WORKERS), so one slow job holds up the others that long at most.
+        on the worker, but one that waited engine.GROW_AFTER s gets a worker of its own, which
+        ends with it (up to ``isolation_workers``), so a slow job holds up the others that long.
         """
         limit = self.timeout if timeout is None else timeout
         try:
@@ -168,7 +174,7 @@ class InlineEngine:
         with self._sandbox_lock:
             if self._sandbox is None:
                 self._sandbox = Engine(self.store, workers=1, timeout=self.timeout,
-                                       memory_mb=self.memory_mb, max_workers=ISOLATION_WORKERS)
+                                       memory_mb=self.memory_mb, max_workers=self.isolation_workers)
             return self._sandbox
 
     def close(self) -> None:
