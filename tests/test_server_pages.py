@@ -197,3 +197,11 @@ def test_entity_page_busy_is_503_with_retry_after():
         assert app.test_client().get("/id/thing-a", headers={"Accept": "text/turtle"}).status_code == 200
     finally:
         close(app)
+
+
+def test_entity_turtle_writes_each_subject_once(server_client):
+    """The entity's statements and its neighbours' labels come sorted: one block per subject."""
+    body = server_client.get("/id/thing-a", headers={"Accept": "text/turtle"}).data.decode()
+    heads = [line.split()[0] for line in body.splitlines()
+             if line and not line[0].isspace() and not line.startswith("@prefix")]
+    assert heads == ["mscd:thing-a", "mscd:thing-b", "msc:Thing"]

@@ -144,7 +144,7 @@ def _routes(app: Flask) -> None:
                 return Response(body, content_type="text/html; charset=utf-8",
                                  headers={"Vary": "Accept"})
             job = {"query": pages.ENTITY_CONSTRUCT.format(e=node), "graph_fmt": fmt,
-                   "max_rows": state.config["max_rows"]}
+                   "max_rows": state.config["max_rows"], "grouped": True}
             result = state.engine.run(job)
         except NotAcceptable:  # not reachable: the format was negotiated above
             raise

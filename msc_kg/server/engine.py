@@ -156,7 +156,8 @@ def _execute(store: ox.Store, job: dict) -> tuple:
             return ("not_acceptable", "graph")
         if fmt == "html":  # entity pages render HTML themselves from N-Triples
             fmt = "ntriples"
-        return ("ok", "graph", fmt, *results.write_triples(result, fmt, max_rows), unknown)
+        return ("ok", "graph", fmt, *results.write_triples(result, fmt, max_rows,
+                                                           grouped=job.get("grouped", False)), unknown)
     except SyntaxError as exc:
         return ("syntax", str(exc))
     except QueryRefused as exc:
@@ -193,7 +194,7 @@ def _dump(store: ox.Store, graph: str | None, fmt: str, union: bool) -> tuple:
     if grouped:
         first = list(islice(statements, SORTED_MAX + 1))
         if len(first) <= SORTED_MAX:
-            first.sort(key=_statement_order)
+            first.sort(key=results.statement_order)
             if not rdf_format.supports_datasets:
                 first = [ox.Triple(q.subject, q.predicate, q.object) for q in first]
             body = ox.serialize(first, format=rdf_format, prefixes=prefixes)
@@ -204,13 +205,6 @@ def _dump(store: ox.Store, graph: str | None, fmt: str, union: bool) -> tuple:
     else:  # streamed by Oxigraph in its own order
         body = store.dump(format=rdf_format, from_graph=source, prefixes=prefixes)
     return ("ok", "graph", fmt, body, 0, False, ())
-
-
-def _statement_order(statement) -> tuple:
-    """Default graph first, then by graph, subject, predicate and object."""
-    graph = getattr(statement, "graph_name", None)
-    return (graph is not None and not isinstance(graph, ox.DefaultGraph), str(graph),
-            str(statement.subject), str(statement.predicate), str(statement.object))
 
 
 def outcome(reply: tuple) -> Outcome:

