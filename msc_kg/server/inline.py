@@ -121,7 +121,7 @@ class InlineEngine:
         self._release = functools.partial(self._slots.put, None)  # gives a slot back
         self.restart_counter = None  # a shared counter the supervisor keeps (supervise.py)
         self.watchdog: Watchdog | None = None  # set in each serving process
-        self._sandbox: Engine | None = None  # one forked worker (start_isolation, or at first use)
+        self._sandbox: Engine | None = None  # isolation workers (start_isolation, or at first use)
         self._sandbox_lock = threading.Lock()
         # measured here, in the process that loaded the graph, before serving processes are forked
         self.isolation_workers = isolation_workers(slots, memory_mb, rss_bytes() / 2**20)
