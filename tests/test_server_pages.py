@@ -205,3 +205,11 @@ def test_entity_turtle_writes_each_subject_once(server_client):
     heads = [line.split()[0] for line in body.splitlines()
              if line and not line[0].isspace() and not line.startswith("@prefix")]
     assert heads == ["mscd:thing-a", "mscd:thing-b", "msc:Thing"]
+
+
+def test_service_description_writes_each_subject_once(server_client):
+    """The service, its dataset, default graph and validation report: one Turtle block each."""
+    body = server_client.get("/sparql", headers={"Accept": "text/turtle"}).data.decode()
+    heads = [line.split()[0] for line in body.splitlines()
+             if line and not line[0].isspace() and not line.startswith("@prefix")]
+    assert heads == ["<http://localhost/sparql>", "_:dataset", "_:defaultGraph", "_:validation"]

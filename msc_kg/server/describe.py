@@ -110,4 +110,7 @@ def service_description(endpoint: str, stats: dict, manifest: dict | None, union
                           ("shapes_version", MSCS + "shapesVersion")):
             if manifest.get(key) is not None:
                 t.append((ds, n(prop), lit(str(manifest[key]))))
-    return [ox.Triple(*x) for x in t]
+    first = {}  # each subject's statements together (Turtle writes one block per subject), in order
+    for subject, _, _ in t:
+        first.setdefault(subject, len(first))
+    return [ox.Triple(*x) for x in sorted(t, key=lambda x: first[x[0]])]
