@@ -59,6 +59,12 @@ def make_app(store=None, **config):
     return create_app(store if store is not None else small_store(), settings)
 
 
+def subject_heads(turtle: str) -> list[str]:
+    """The subject starting each statement block of a Turtle document, in order."""
+    return [line.split()[0] for line in turtle.splitlines()
+            if line and not line[0].isspace() and not line.startswith("@prefix")]
+
+
 def close(app) -> None:
     """Stop an app's worker processes."""
     app.extensions["msc_kg"].engine.close()

@@ -9,7 +9,7 @@ import pyoxigraph as ox
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from server_fixtures import DATA, close, make_app
+from server_fixtures import DATA, close, make_app, subject_heads
 
 from msc_kg.server.http import Server
 
@@ -237,8 +237,7 @@ def test_a_small_graph_is_written_grouped_by_subject(store):
     app = create_app(store, {"engine": "inline", "workers": 1})
     try:
         body = app.test_client().get("/data?default").get_data(as_text=True)
-        heads = [line.split(" ", 1)[0] for line in body.splitlines()
-                 if line and not line[0].isspace() and not line.startswith("@prefix")]
+        heads = subject_heads(body)
         assert len(heads) == len(set(heads)) > 1000
     finally:
         close(app)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pyoxigraph as ox
-from server_fixtures import DATA, SMALL_TRIPLES, close, make_app, server_app, server_client  # noqa: F401
+from server_fixtures import (  # noqa: F401
+    DATA, SMALL_TRIPLES, close, make_app, server_app, server_client, subject_heads,
+)
 
 SD = "http://www.w3.org/ns/sparql-service-description#"
 VOID = "http://rdfs.org/ns/void#"
@@ -202,14 +204,11 @@ def test_entity_page_busy_is_503_with_retry_after():
 def test_entity_turtle_writes_each_subject_once(server_client):
     """The entity's statements and its neighbours' labels come sorted: one block per subject."""
     body = server_client.get("/id/thing-a", headers={"Accept": "text/turtle"}).data.decode()
-    heads = [line.split()[0] for line in body.splitlines()
-             if line and not line[0].isspace() and not line.startswith("@prefix")]
-    assert heads == ["mscd:thing-a", "mscd:thing-b", "msc:Thing"]
+    assert subject_heads(body) == ["mscd:thing-a", "mscd:thing-b", "msc:Thing"]
 
 
 def test_service_description_writes_each_subject_once(server_client):
     """The service, its dataset, default graph and validation report: one Turtle block each."""
     body = server_client.get("/sparql", headers={"Accept": "text/turtle"}).data.decode()
-    heads = [line.split()[0] for line in body.splitlines()
-             if line and not line[0].isspace() and not line.startswith("@prefix")]
-    assert heads == ["<http://localhost/sparql>", "_:dataset", "_:defaultGraph", "_:validation"]
+    assert subject_heads(body) == ["<http://localhost/sparql>", "_:dataset", "_:defaultGraph",
+                                   "_:validation"]

@@ -27,6 +27,8 @@ import re
 from pathlib import Path
 
 MAX_ENTITY = 1 << 20  # characters one entity may expand to
+_ADVICE = ("RDF/XML entity expansion this large is refused, because it would exhaust memory. Expand "
+           "the entities yourself, or convert the file to Turtle or N-Triples.")
 
 _DOCTYPE = re.compile(rb"<!doctype", re.IGNORECASE)
 _ANGLE = re.compile(rb"[<>]")
@@ -56,9 +58,7 @@ def check(path: Path) -> None:
     limit = growth_limit(size)
     if added > limit:
         raise ValueError(f"its entity references would add {added:,} characters (limit {limit:,} for "
-                         "a file of this size); RDF/XML entity expansion this large is refused, because "
-                         "it would exhaust memory. Expand the entities yourself, or convert the file to "
-                         "Turtle or N-Triples.")
+                         f"a file of this size); {_ADVICE}")
 
 
 def _declarations(data) -> dict[bytes, list[bytes]]:
@@ -107,9 +107,7 @@ def _sizes(entities: dict[bytes, list[bytes]]) -> dict[bytes, int]:
             grown = max(_expanded(value, entities, sizes) for value in entities[name])
             if grown > MAX_ENTITY:
                 raise ValueError(f"its entity '{name.decode('utf-8', 'replace')}' would expand to "
-                                 f"{grown:,} characters (limit {MAX_ENTITY:,}); RDF/XML entity expansion "
-                                 "this large is refused, because it would exhaust memory. Expand the "
-                                 "entities yourself, or convert the file to Turtle or N-Triples.")
+                                 f"{grown:,} characters (limit {MAX_ENTITY:,}); {_ADVICE}")
             sizes[name] = grown
             on_path.discard(name)
             path.pop()
