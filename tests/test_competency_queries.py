@@ -155,7 +155,7 @@ def test_uc_msc_pro_and_anti_tumour_cancers(store):
 
 
 def test_findings_citing_reference_53(store):
-    """[53] closes two sentences: the MCF7 EMT sentence (sec. 3) and the MCF7/TGF-beta paracrine sentence (sec. 7, three findings)."""
+    """[53] closes two sentences: the MCF7 EMT sentence (sec. 3) and the MCF7/TGF-beta paracrine sentence (sec. 7, four findings)."""
     assert table(run(store, 'findings-citing-reference-53'), 'finding') == [
         'mscd:finding-mechanism-3-emt-007',
         'mscd:finding-mechanism-3-emt-014',
