@@ -85,6 +85,7 @@ def test_query_over_http(running):
 
 def test_timeout_over_http_while_others_are_served(running):
     port, _ = running
+    before = health(port)["worker_restarts"]
     heavy = {}
 
     def run():
@@ -104,6 +105,13 @@ def test_timeout_over_http_while_others_are_served(running):
     # the watchdog's 503 carries what the endpoint's own 503s carry
     assert heavy["headers"]["Retry-After"] == "5"
     assert heavy["headers"]["Access-Control-Allow-Origin"] == "*"
+    # its process retires once its other requests are done: wait for the supervisor to count it,
+    # so that the next test on this server reads a settled count (on a loaded machine it read 0,
+    # then 2 after its own timeout)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and health(port)["worker_restarts"] == before:
+        time.sleep(0.1)
+    assert health(port)["worker_restarts"] == before + 1
 
 
 def stop_server(proc: subprocess.Popen) -> None:
