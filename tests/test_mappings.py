@@ -440,6 +440,31 @@ def test_mediators_by_hgnc_id(store):
     assert tuple(f"{r['mediator']} {r['match']} HGNC:{r['hgnc'].rsplit('/', 1)[1]}" for r in result) == HGNC
 
 
+def test_findings_by_hgnc_gene(store):
+    """Genes reached through a pathway count its findings: Akt through Akt signaling (2, digestive) and
+    IGF-1R/PI3K/Akt signaling (2, paracrine); PI3K through the latter and the PI3K pathway (1, ECM)."""
+    result = {(f"HGNC:{r['hgnc'].rsplit('/', 1)[1]}", r["label"]): (r["match"], int(r["findings"]))
+              for r in run(store, "findings-by-hgnc-gene")}
+    assert len(result) == 66
+    assert [key for key in result][:3] == [("HGNC:11766", "transforming growth factor-beta"),
+                                           ("HGNC:6018", "interleukin-6"), ("HGNC:6025", "interleukin-8")]
+    assert {key: result[key] for key in [
+        ("HGNC:11766", "transforming growth factor-beta"), ("HGNC:391", "Akt"), ("HGNC:8975", "PI3K"),
+        ("HGNC:5465", "insulin-like growth factor-1 receptor"), ("HGNC:6871", "ERK"), ("HGNC:6840", "MEK1/2"),
+        ("HGNC:7794", "NF-kappaB"), ("HGNC:6018", "interleukin-6")]} == {
+        ("HGNC:11766", "transforming growth factor-beta"): ("narrowMatch", 10),
+        ("HGNC:391", "Akt"): ("narrowMatch", 4),
+        ("HGNC:8975", "PI3K"): ("narrowMatch", 3),
+        ("HGNC:5465", "insulin-like growth factor-1 receptor"): ("exactMatch", 2),
+        ("HGNC:6871", "ERK"): ("narrowMatch", 3),
+        ("HGNC:6840", "MEK1/2"): ("narrowMatch", 1),
+        ("HGNC:7794", "NF-kappaB"): ("narrowMatch", 3),
+        ("HGNC:6018", "interleukin-6"): ("exactMatch", 7),
+    }
+    # staining markers and the drug a target resists are no mediators, so they reach no finding here
+    assert not {key for key in result if key[1] in {"GFAP", "NeuN", "calbindin", "vimentin"}}
+
+
 def test_cell_lines_by_cellosaurus_iri(store):
     assert run(store, "cell-lines-by-cellosaurus-iri") == [
         {"cellLine": "Jurkat", "accession": "CVCL_0065", "findings": str(_jurkat_findings(store))}]
