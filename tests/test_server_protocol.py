@@ -26,6 +26,29 @@ def test_get_query(server_client):
     assert count_of(resp) == SMALL_TRIPLES
 
 
+def test_codepoint_escapes_are_decoded_before_parsing(server_client):
+    """SPARQL 1.1 §19.2: \\u and \\U escapes outside strings are processed before parsing (Oxigraph
+    decodes them only in strings and IRIs): ?x\\u0078 is ?xx; in a string they stay the engine's,
+    and a comment keeps its text."""
+    q = ('SELECT ?x\\u0078 ?\\U00000079 WHERE { BIND("\\u0041" AS ?xx) BIND(2 AS ?y) } '
+         '# \\u000A } never parsed')
+    resp = server_client.get("/sparql", query_string={"query": q})
+    assert resp.status_code == 200, resp.data
+    body = json.loads(resp.data)
+    assert body["head"]["vars"] == ["xx", "y"]
+    assert body["results"]["bindings"] == [{"xx": {"type": "literal", "value": "A"},
+                                            "y": {"type": "literal", "value": "2",
+                                                  "datatype": "http://www.w3.org/2001/XMLSchema#integer"}}]
+
+
+@pytest.mark.parametrize("escape", ["\\uD800", "\\U00110000"])
+def test_codepoint_escape_naming_no_character_is_400(server_client, escape):
+    resp = server_client.get("/sparql", query_string={"query": f"SELECT ?a{escape} WHERE {{}}"})
+    assert resp.status_code == 400
+    assert resp.data.decode() == (f"The codepoint escape {escape} names no character (a surrogate or "
+                                  "beyond U+10FFFF); SPARQL 1.1 §19.2.\n")
+
+
 def test_unknown_extension_function_is_an_expression_error(server_client):
     """A call of a function the engine does not know is evaluated as an error, as SPARQL's
     expression semantics (and Jena) have it, not refused: BIND leaves the variable unbound, a

@@ -65,6 +65,7 @@ def test_update_after_select_in_query_is_400(server_client):
     "BASE <{url}> SELECT * WHERE {{ SERVICE <sparql> {{ ?s ?p ?o }} }}",
     "SELECT * WHERE {{ BIND(<{url}> AS ?e) SERVICE ?e {{ ?s ?p ?o }} }}",
     "SELECT * WHERE {{ ?s ?p ?o FILTER(?s<?o) SERVICE<{url}>{{?a ?b ?c}} }}",
+    "SELECT * WHERE {{ SERV\\u0049CE <{url}sparql> {{ ?s ?p ?o }} }}",  # decoded before the scan
 ])
 def test_service_not_allowed_makes_no_connection(server_client, listener, template):
     """The engine would POST to a SERVICE IRI; the endpoint refuses first (no connection)."""

@@ -171,6 +171,7 @@ def query_view(state, request: QueryHTTP) -> Response | Plain | None:
     if req is None:
         return None
     try:
+        req.query = safety.decode_codepoint_escapes(req.query)
         scan = safety.check(req.query, cfg["base_iri"], cfg["service_allow"])
     except safety.Refused as exc:
         return error(exc.status, exc.message)

@@ -1,4 +1,5 @@
-"""Read-only and sandbox checks on a query's tokens before the engine sees it.
+"""Read-only and sandbox checks on a query's tokens before the engine sees it (and the
+codepoint escapes decoded before them).
 
 The engine (Oxigraph) evaluates ``SERVICE`` by really calling the remote endpoint over HTTP
 (measured: pyoxigraph 0.5 POSTs to the IRI), so federation must be stopped *before* evaluation.
@@ -105,6 +106,34 @@ _COUNTED = OPERATORS | CLAUSES
 def texts(query: str) -> list[str]:
     """The texts of the significant tokens of ``query``, as ``tokens`` gives them, faster."""
     return [t for t in _SIGNIFICANT.findall(query.rstrip()) if t[0] != "#"]
+
+
+_CODEPOINT = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+_KEPT = frozenset({"string", "iri", "comment"})
+
+
+def decode_codepoint_escapes(query: str) -> str:
+    r"""``query`` with its ``\uXXXX`` and ``\UXXXXXXXX`` escapes outside strings, IRIs and comments
+    replaced by the characters they stand for (SPARQL 1.1 §19.2: they are processed before parsing,
+    so ``?x\u0078`` is the variable ``?xx``). Oxigraph itself decodes them only inside strings and
+    IRIs, and is left to. Raises Refused (400) for an escape that names no character."""
+    if "\\u" not in query and "\\U" not in query:
+        return query
+    out, start = [], 0  # an escape spans tokens ("\\" then "u0078"), so runs between kept ones
+    for m in _TOKEN.finditer(query):
+        if m.lastgroup in _KEPT:
+            out += [_CODEPOINT.sub(_codepoint, query[start:m.start()]), m.group()]
+            start = m.end()
+    out.append(_CODEPOINT.sub(_codepoint, query[start:]))
+    return "".join(out)
+
+
+def _codepoint(m: re.Match) -> str:
+    value = int(m.group(1) or m.group(2), 16)
+    if value > 0x10FFFF or 0xD800 <= value <= 0xDFFF:
+        raise Refused(400, f"The codepoint escape {m.group()} names no character (a surrogate or "
+                           "beyond U+10FFFF); SPARQL 1.1 §19.2.")
+    return chr(value)
 
 
 def scan(query: str, base: str) -> Scan:
