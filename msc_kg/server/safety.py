@@ -1,5 +1,4 @@
-"""Read-only and sandbox checks on a query's tokens before the engine sees it (and the
-codepoint escapes decoded before them).
+"""Read-only and sandbox checks on a query's tokens before the engine sees it; escapes decoded first.
 
 The engine (Oxigraph) evaluates ``SERVICE`` by really calling the remote endpoint over HTTP
 (measured: pyoxigraph 0.5 POSTs to the IRI), so federation must be stopped *before* evaluation.
