@@ -461,7 +461,7 @@ def test_findings_by_hgnc_gene(store):
         ("HGNC:7794", "NF-kappaB"): ("narrowMatch", 3),
         ("HGNC:6018", "interleukin-6"): ("exactMatch", 7),
     }
-    # staining markers and the drug a target resists are no mediators, so they reach no finding here
+    # detection markers are no mediators, so they reach no finding here
     assert not {key for key in result if key[1] in {"GFAP", "NeuN", "calbindin", "vimentin"}}
 
 

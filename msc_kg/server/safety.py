@@ -108,14 +108,16 @@ def texts(query: str) -> list[str]:
 
 
 _CODEPOINT = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
-_KEPT = frozenset({"string", "iri", "comment"})
+_KEPT = frozenset({"string", "comment"})
 
 
 def decode_codepoint_escapes(query: str) -> str:
-    r"""``query`` with its ``\uXXXX`` and ``\UXXXXXXXX`` escapes outside strings, IRIs and comments
+    r"""``query`` with its ``\uXXXX`` and ``\UXXXXXXXX`` escapes outside strings and comments
     replaced by the characters they stand for (SPARQL 1.1 §19.2: they are processed before parsing,
-    so ``?x\u0078`` is the variable ``?xx``). Oxigraph itself decodes them only inside strings and
-    IRIs, and is left to. Raises Refused (400) for an escape that names no character."""
+    so ``?x\u0078`` is the variable ``?xx``). Oxigraph decodes them itself only inside strings and
+    IRIs; strings are left to it, and an IRI with an escape is decoded here to the same IRI (the
+    IRI token holds no backslash, so ``<\u0078>`` is not one until decoded). Raises Refused (400)
+    for an escape that names no character."""
     if "\\u" not in query and "\\U" not in query:
         return query
     out, start = [], 0  # an escape spans tokens ("\\" then "u0078"), so runs between kept ones
