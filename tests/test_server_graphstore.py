@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -129,8 +130,9 @@ def test_etag_and_not_modified(client):
     assert other.headers["ETag"] != tag  # a different representation
 
 
-def test_head_over_http_has_the_get_length_and_no_body():
-    app = make_app(graphs_store(), engine="inline")
+@contextlib.contextmanager
+def serving(app):
+    """``app`` served over HTTP by server.py's server on a free loopback port: (host, port)."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(8)
@@ -138,23 +140,36 @@ def test_head_over_http_has_the_get_length_and_no_body():
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        def exchange(method: str) -> bytes:
-            with socket.create_connection(sock.getsockname(), timeout=5) as s:
-                s.sendall(f"{method} /data?graph=http%3A%2F%2Fexample.org%2Fg2 HTTP/1.1\r\nHost: t\r\n"
-                          "Connection: close\r\n\r\n".encode())
-                return b"".join(iter(lambda: s.recv(65536), b""))
+        yield sock.getsockname()
+    finally:
+        server.accepting = False
+        thread.join(2)
+        server.shutdown(0.5)
+        sock.close()
 
-        get, head = exchange("GET"), exchange("HEAD")
+
+def _exchange(address, request: bytes) -> bytes:
+    """The raw response to ``request`` (which should ask to close the connection)."""
+    with socket.create_connection(address, timeout=5) as s:
+        s.sendall(request)
+        return b"".join(iter(lambda: s.recv(65536), b""))
+
+
+def test_head_over_http_has_the_get_length_and_no_body():
+    app = make_app(graphs_store(), engine="inline")
+    try:
+        with serving(app) as address:
+            def exchange(method: str) -> bytes:
+                return _exchange(address, f"{method} /data?graph=http%3A%2F%2Fexample.org%2Fg2 HTTP/1.1\r\n"
+                                          "Host: t\r\nConnection: close\r\n\r\n".encode())
+
+            get, head = exchange("GET"), exchange("HEAD")
         get_head, body = get.split(b"\r\n\r\n", 1)
         assert get.startswith(b"HTTP/1.1 200") and head.startswith(b"HTTP/1.1 200")
         assert f"Content-Length: {len(body)}".encode() in get_head
         assert f"Content-Length: {len(body)}".encode() in head and head.endswith(b"\r\n\r\n")
         assert b'"three"' in body
     finally:
-        server.accepting = False
-        thread.join(2)
-        server.shutdown(0.5)
-        sock.close()
         close(app)
 
 
@@ -210,10 +225,14 @@ PARSE_AS = {"text/plain": "application/n-triples", "application/json": "applicat
 
 @pytest.mark.parametrize("union", [False, True])
 @pytest.mark.parametrize("sorted_max", [50_000, 1])  # 1: too large to sort, written as it streams
-def test_every_offered_syntax_parses_back_to_the_graph(monkeypatch, union, sorted_max):
-    from msc_kg.server import engine, negotiate
+@pytest.mark.parametrize("stream_min", [None, 0])  # 0: sent in chunks while written (one byte each)
+def test_every_offered_syntax_parses_back_to_the_graph(monkeypatch, union, sorted_max, stream_min):
+    from msc_kg.server import engine, graphstore, negotiate, stream
 
     monkeypatch.setattr(engine, "SORTED_MAX", sorted_max)
+    if stream_min is not None:
+        monkeypatch.setattr(graphstore, "STREAM_MIN", stream_min)
+        monkeypatch.setattr(stream, "CHUNK", 1)
     app = make_app(graphs_store(), engine="inline", union_default_graph=union)
     try:
         client = app.test_client()
@@ -241,3 +260,135 @@ def test_a_small_graph_is_written_grouped_by_subject(store):
         assert len(heads) == len(set(heads)) > 1000
     finally:
         close(app)
+
+
+# ---------------------------------------------------------------- large graphs, sent as written
+@pytest.fixture()
+def streaming(monkeypatch):
+    """server.py's engine over the graphs store, with every download large enough to stream, in
+    chunks of 64 bytes, served over HTTP: (app, address)."""
+    from msc_kg.server import graphstore, stream
+
+    monkeypatch.setattr(graphstore, "STREAM_MIN", 0)
+    monkeypatch.setattr(stream, "CHUNK", 64)
+    app = make_app(graphs_store(), engine="inline", timeout=0.5)
+    try:
+        with serving(app) as address:
+            yield app, address
+    finally:
+        close(app)
+
+
+def _streams_left(app, timeout: float = 2.0) -> tuple[int, int]:
+    """(writer threads still running, free query slots) once writers have had ``timeout`` to end."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        writers = sum(t.name == "msc-kg-stream" for t in threading.enumerate())
+        if not writers or time.monotonic() > deadline:
+            return writers, app.extensions["msc_kg"].engine._slots.qsize()
+        time.sleep(0.02)
+
+
+def test_large_graph_is_sent_chunked_while_written(streaming):
+    import http.client
+
+    app, address = streaming
+    conn = http.client.HTTPConnection(*address, timeout=5)
+    conn.request("GET", "/data", headers={"Accept": "application/n-quads"})
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.getheader("Transfer-Encoding") == "chunked"
+    assert resp.getheader("Content-Length") is None and resp.getheader("ETag").startswith('W/"')
+    body = resp.read()
+    assert len(body) > 64  # several chunks
+    assert len(list(ox.parse(body, format=ox.RdfFormat.N_QUADS))) == 4
+    conn.request("GET", "/data?default", headers={"Accept": "application/n-triples"})  # kept alive
+    again = conn.getresponse()
+    assert again.status == 200 and again.read().startswith(b"<http://example.org/")
+    conn.close()
+    assert _streams_left(app) == (0, 4)
+    assert app.extensions["msc_kg"].cache.get(("graph-store", None, "nquads")) is None  # not kept
+
+
+def test_large_graph_to_http_10_client_ends_with_the_connection(streaming):
+    _, address = streaming
+    raw = _exchange(address, b"GET /data?default HTTP/1.0\r\nAccept: application/n-triples\r\n\r\n")
+    head, body = raw.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200") and b"Connection: close" in head
+    assert b"Transfer-Encoding" not in head and b"Content-Length" not in head
+    assert len(list(ox.parse(body, format=ox.RdfFormat.N_TRIPLES))) == 1
+
+
+def test_large_graph_head_and_304_write_nothing(streaming):
+    app, address = streaming
+    head = _exchange(address, b"HEAD /data?default HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and head.endswith(b"\r\n\r\n")
+    assert b"Content-Length" not in head and b"Transfer-Encoding" not in head and b"ETag: W/" in head
+    tag = [line for line in head.split(b"\r\n") if line.startswith(b"ETag: ")][0][6:]
+    unchanged = _exchange(address, b"GET /data?default HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                                   b"If-None-Match: " + tag + b"\r\n\r\n")
+    assert unchanged.startswith(b"HTTP/1.1 304") and unchanged.endswith(b"\r\n\r\n")
+    assert _streams_left(app, 0) == (0, 4)
+
+
+def test_large_graph_client_leaving_stops_the_writer(streaming, monkeypatch):
+    """A client that goes after the first chunks: the writer stops and its query slot is freed."""
+    from msc_kg.server import graphstore
+
+    app, address = streaming
+
+    def endless(store, graph, fmt, union, output):
+        while True:
+            output.write(b"<http://example.org/s> <http://example.org/p> <http://example.org/o> .\n")
+
+    monkeypatch.setattr(graphstore, "write_graph", endless)
+    with socket.create_connection(address, timeout=5) as s:
+        s.sendall(b"GET /data?default HTTP/1.1\r\nHost: t\r\nAccept: application/n-triples\r\n\r\n")
+        assert s.recv(65536).startswith(b"HTTP/1.1 200")
+    assert _streams_left(app, 5.0) == (0, 4)
+
+
+def test_large_graph_failing_part_way_is_cut_not_finished(streaming, monkeypatch, capsys):
+    """An error after the head: the body has no last chunk and the connection closes, so the
+    client sees an incomplete response rather than a short graph."""
+    import http.client
+
+    from msc_kg.server import graphstore
+
+    app, address = streaming
+
+    def failing(store, graph, fmt, union, output):
+        output.write(b"<http://example.org/s> <http://example.org/p> <http://example.org/o> .\n" * 3)
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(graphstore, "write_graph", failing)
+    conn = http.client.HTTPConnection(*address, timeout=5)
+    conn.request("GET", "/data?default", headers={"Accept": "application/n-triples"})
+    resp = conn.getresponse()
+    assert resp.status == 200
+    with pytest.raises(http.client.IncompleteRead):
+        resp.read()
+    conn.close()
+    assert "disk on fire" in capsys.readouterr().err
+    assert _streams_left(app) == (0, 4)
+
+
+def test_large_graph_without_a_free_query_slot_is_503_before_any_byte(streaming):
+    app, address = streaming
+    slots = app.extensions["msc_kg"].engine._slots
+    taken = [slots.get() for _ in range(4)]
+    try:
+        raw = _exchange(address, b"GET /data?default HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    finally:
+        for token in taken:
+            slots.put(token)
+    assert raw.startswith(b"HTTP/1.1 503") and b"Retry-After: 5" in raw
+    assert b"All 4 query slots of this server process stayed busy for 0.5 s" in raw
+
+
+def test_large_graph_missing_named_graph_is_still_404(streaming):
+    _, address = streaming
+    raw = _exchange(address, b"GET /data?graph=http%3A%2F%2Fexample.org%2Fnope HTTP/1.1\r\nHost: t\r\n"
+                             b"Connection: close\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 404") and b"The graph <http://example.org/nope> is not in this store." in raw

@@ -177,18 +177,23 @@ SORTED_MAX = 50_000
 def _dump(store: ox.Store, graph: str | None, fmt: str, union: bool) -> tuple:
     """A Graph Store Protocol read: the whole ``graph`` ("" the default graph, None the dataset)
     in ``fmt``, never cut at the row cap; ("missing", iri) for a graph the store does not hold."""
+    if graph and not store.contains_named_graph(ox.NamedNode(graph)):
+        return ("missing", graph)
+    return ("ok", "graph", fmt, write_graph(store, graph, fmt, union), 0, False, ())
+
+
+def write_graph(store: ox.Store, graph: str | None, fmt: str, union: bool, output=None) -> bytes | None:
+    """Write ``graph`` ("" the default graph, an IRI a named graph the store holds, None the
+    dataset) in ``fmt`` into the binary file-like ``output``, or return it as bytes without one.
+    Up to SORTED_MAX statements in a prefixed syntax are written sorted, more in the store's order."""
     rdf_format = results.RDF_FORMATS[fmt]
     grouped = fmt in results.PREFIXED
     prefixes = results.PREFIXES if grouped else None
     union_default = graph == "" and union
     if graph is None or union_default:
         source = None
-    elif graph == "":
-        source = ox.DefaultGraph()
     else:
-        source = ox.NamedNode(graph)
-        if not store.contains_named_graph(source):
-            return ("missing", graph)
+        source = ox.DefaultGraph() if graph == "" else ox.NamedNode(graph)
     statements = (store.query(_UNION, use_default_graph_as_union=True) if union_default
                   else store.quads_for_pattern(None, None, None, source) if grouped else None)
     if grouped:
@@ -197,14 +202,12 @@ def _dump(store: ox.Store, graph: str | None, fmt: str, union: bool) -> tuple:
             first.sort(key=results.statement_order)
             if not rdf_format.supports_datasets:
                 first = [ox.Triple(q.subject, q.predicate, q.object) for q in first]
-            body = ox.serialize(first, format=rdf_format, prefixes=prefixes)
-            return ("ok", "graph", fmt, body, 0, False, ())
+            return ox.serialize(first, output, format=rdf_format, prefixes=prefixes)
         statements = chain(first, statements)
     if union_default:
-        body = ox.serialize(statements, format=rdf_format, prefixes=prefixes)
-    else:  # streamed by Oxigraph in its own order
-        body = store.dump(format=rdf_format, from_graph=source, prefixes=prefixes)
-    return ("ok", "graph", fmt, body, 0, False, ())
+        return ox.serialize(statements, output, format=rdf_format, prefixes=prefixes)
+    return store.dump(output, format=rdf_format, from_graph=source, prefixes=prefixes)  # the
+    # store's own order
 
 
 def outcome(reply: tuple) -> Outcome:

@@ -6,20 +6,28 @@ each in a negotiated RDF syntax (Turtle unless asked otherwise); ``GET /data`` w
 whole dataset, in N-Quads, TriG or JSON-LD; a ``format`` parameter may stand in for Accept, as on
 /sparql. A graph comes whole: the row cap of query results does not apply (the time and memory
 limits do). The store is read-only, so PUT, POST, DELETE and PATCH get 405. Responses carry an ETag
-and Cache-Control, as query results do, and are kept in the same response cache.
+and Cache-Control, as query results do, and are kept in the same response cache; under server.py a
+download of more than STREAM_MIN statements is sent while it is written instead, in bounded memory.
 """
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
 
 import pyoxigraph as ox
 from werkzeug.wrappers import Request, Response
 
 from msc_kg.server import negotiate, protocol
 from msc_kg.server.endpoint import engine_error, error, etag_matches
-from msc_kg.server.engine import EngineError
+from msc_kg.server.engine import EngineError, write_graph
 from msc_kg.server.protocol import ProtocolError
 
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
+# Downloads of more statements than this are sent while they are written (msc_kg.server.stream),
+# not kept in the response cache: at about 140 bytes a statement in N-Triples they would pass the
+# cache's largest body (a quarter of its 64 MB) anyway.
+STREAM_MIN = 200_000
 ALLOW = ", ".join(READ_METHODS)
 
 
@@ -69,18 +77,64 @@ def view(state, request: Request) -> Response:
     media, fmt = choice
     key = ("graph-store", graph, fmt)
     cached = state.cache.get(key)
+    if cached is None and hasattr(state.engine, "stream") and statements(state.stats, graph) > STREAM_MIN:
+        return _streamed(state, request, graph, fmt, media, key)
     if cached is None:
         job = {"dump": graph, "graph_fmt": fmt, "union": state.config["union_default_graph"]}
         try:
             found = state.engine.run(job)
         except EngineError as exc:
             return engine_error(exc)
-        headers = {"Vary": "Accept", "ETag": state.cache.tag(key),
-                   "Cache-Control": f"public, max-age={state.config['cache_max_age']}"}
-        cached = (found.body, negotiate.content_type(media), headers)
+        cached = (found.body, negotiate.content_type(media), _headers(state, key))
         state.cache.put(key, cached)
     body, ctype, headers = cached
     inm = request.headers.get("If-None-Match")
     if inm and etag_matches(inm, headers["ETag"]):
         return Response(status=304, headers=headers)
     return Response(body, content_type=ctype, headers=headers)
+
+
+def statements(stats: dict, graph: str | None) -> int:
+    """How many statements the download of ``graph`` holds (see ``target``), from the counts made
+    at start-up (the store is read-only); 0 for a named graph the store does not hold."""
+    if graph is None:
+        return stats["triples"] + sum(stats["graphs"].values())
+    return stats["triples"] if graph == "" else stats["graphs"].get(graph, 0)
+
+
+def _headers(state, key) -> dict:
+    return {"Vary": "Accept", "ETag": state.cache.tag(key),
+            "Cache-Control": f"public, max-age={state.config['cache_max_age']}"}
+
+
+def _streamed(state, request: Request, graph: str | None, fmt: str, media: str, key) -> Response:
+    """A graph too large to keep in the cache, sent while it is written (chunked transfer coding
+    over HTTP/1.1), by an engine that reads the store in the serving process (server.py's)."""
+    headers = _headers(state, key)
+    inm = request.headers.get("If-None-Match")
+    if inm and etag_matches(inm, headers["ETag"]):
+        return Response(status=304, headers=headers)
+    write = functools.partial(write_graph, state.engine.store, graph, fmt,
+                              state.config["union_default_graph"])
+    body = state.engine.stream(write)
+    if request.method == "GET":  # a HEAD never reads it, so nothing is written
+        try:
+            body = _primed(body)
+        except EngineError as exc:  # no query slot: said before any header is sent
+            return engine_error(exc)
+    return Response(body, content_type=negotiate.content_type(media), headers=headers)
+
+
+def _primed(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """``chunks`` with its first chunk already taken (so that its errors come first), closing it
+    when closed."""
+    first = next(chunks, b"")
+
+    def rest() -> Iterator[bytes]:
+        try:
+            yield first
+            yield from chunks
+        finally:
+            chunks.close()
+
+    return rest()

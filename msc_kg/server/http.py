@@ -5,7 +5,8 @@ hand-offs between its event-loop thread and its task threads cost 0.2–0.3 ms p
 on large bodies, which put the endpoint well behind the Oxigraph server on small queries. Here one
 thread owns a connection from its first byte to its last: it reads, parses with httptools (the
 llhttp parser of Node.js, also behind uvicorn), calls the app and writes the whole response in one
-``sendall`` (two for a body over BIG_BODY). Limits stop hostile clients: at most
+``sendall`` (two for a body over BIG_BODY); a body the app makes while it is sent (an iterable without
+Content-Length: a large graph download) goes out in chunked transfer coding as it comes. Limits stop hostile clients: at most
 ``max_connections`` open connections (more get 503 and are closed), a request head of at most
 ``max_head`` bytes (431; 414 when the URL alone is longer), a body of at most ``max_body`` bytes
 (413, checked on Content-Length before the body is read, and while reading a chunked body), a whole
@@ -498,19 +499,17 @@ class Server:
             return False
         status, headers, body = answer
         keep = req.keep_alive and self.accepting
+        if not isinstance(body, (bytes, bytearray)):
+            return self._stream(client, req, status, headers, body, keep)
         if type(headers) is str:  # header lines rendered by the app (endpoint.Plain.lines); the
             # body is the one a GET gets, so its length is right for HEAD too (RFC 9110 §9.3.2)
-            head = f"HTTP/1.1 {status}\r\n{headers}Content-Length: {len(body)}\r\n"
+            head = self._end_head(f"HTTP/1.1 {status}\r\n{headers}Content-Length: {len(body)}\r\n",
+                                  req, keep)
         else:
-            head = self._header_lines(status, headers, len(body), req.method == b"HEAD")
+            head = self._end_head(self._header_lines(status, headers, len(body), req.method == b"HEAD"),
+                                  req, keep)
             if status.startswith(("304", "204")):
                 body = b""
-        head = f"{head}{_date_line()}\r\nServer: msc-kg\r\n"
-        if not keep:
-            head += "Connection: close\r\n"
-        elif req.version == "1.0":
-            head += "Connection: keep-alive\r\n"
-        head = (head + "\r\n").encode("latin-1", "replace")  # never raise here
         if req.method == b"HEAD":
             return self._send(client, head) and keep
         if len(body) > BIG_BODY:  # sent after the head rather than copied behind it
@@ -518,18 +517,72 @@ class Server:
         return self._send(client, head + body) and keep
 
     @staticmethod
-    def _header_lines(status: str, headers, length: int, head_request: bool) -> str:
+    def _end_head(head: str, req: _Request, keep: bool) -> bytes:
+        """The response head: its status and header lines ``head``, then Date, Server and
+        Connection as this server sets them."""
+        head = f"{head}{_date_line()}\r\nServer: msc-kg\r\n"
+        if not keep:
+            head += "Connection: close\r\n"
+        elif req.version == "1.0":
+            head += "Connection: keep-alive\r\n"
+        return (head + "\r\n").encode("latin-1", "replace")  # never raise here
+
+    def _stream(self, client: Connection, req: _Request, status: str, headers, body, keep: bool) -> bool:
+        """Send a response whose body the app yields in chunks, without a Content-Length: in
+        chunked transfer coding to an HTTP/1.1 client, else delimited by closing the connection.
+        An error while the body is made leaves it unfinished (no last chunk) and closes the
+        connection, so the client cannot take a cut body for a whole one."""
+        chunked = req.version != "1.0"
+        keep = keep and chunked
+        head_only = req.method == b"HEAD" or status.startswith(("304", "204"))
+        try:
+            head = self._header_lines(status, headers, None if chunked else -1, req.method == b"HEAD")
+            if not self._send(client, self._end_head(head, req, keep)):
+                return False
+            if head_only:
+                return keep
+            send, chunks = client.sock.sendall, iter(body)
+            while True:
+                try:
+                    chunk = next(chunks)
+                except StopIteration:
+                    break
+                except Exception:  # noqa: BLE001 — the body failed part-way: log it, cut the connection
+                    traceback.print_exc()
+                    return False
+                if chunk:  # an OSError here: the client went away (see _handle)
+                    send(b"%x\r\n%b\r\n" % (len(chunk), chunk) if chunked else chunk)
+            if chunked:
+                send(b"0\r\n\r\n")
+            return keep
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+    @staticmethod
+    def _header_lines(status: str, headers, length: int | None, head_request: bool) -> str:
         """The status line and the app's header lines, each ending in CRLF, with the
-        Content-Length this server sends; hop-by-hop and server-set headers are left out."""
+        Content-Length this server sends; hop-by-hop and server-set headers are left out.
+
+        ``length`` None: the body follows in chunked transfer coding; -1: it ends when the
+        connection closes. A HEAD response carries the length a GET would have (the app's, else
+        ``length``), unless that is not known before the body is made."""
         lines = [f"HTTP/1.1 {status}"]
-        length = str(length)
+        given = None
         for name, value in headers:
             lname = name.lower()
-            if lname == "content-length" and head_request:
-                length = value  # the length a GET would have carried (RFC 9110 §9.3.2)
-            elif lname not in ("content-length", "connection", "transfer-encoding", "date", "server"):
+            if lname == "content-length":
+                given = value
+            elif lname not in ("connection", "transfer-encoding", "date", "server"):
                 lines.append(f"{name}: {value}")
-        if not status.startswith(("304", "204")):  # they have no content (RFC 9110 §8.6)
+        if head_request and given is not None:
+            length = given  # the length a GET would have carried (RFC 9110 §9.3.2)
+        if status.startswith(("304", "204")):  # they have no content (RFC 9110 §8.6)
+            pass
+        elif length is None:
+            if not head_request:
+                lines.append("Transfer-Encoding: chunked")
+        elif length != -1:
             lines.append(f"Content-Length: {length}")
         lines.append("")
         return "\r\n".join(lines)
@@ -545,12 +598,18 @@ class Server:
             return lambda data: None  # the legacy write() callable is not supported
 
         result = self.app(environ, start_response)
+        status, headers = status_headers
+        unknown_length = not any(name.lower() == "content-length" for name, _ in headers)
+        if unknown_length and type(result) not in (list, tuple):
+            return status, headers, result  # a body made while it is sent (see _stream)
         try:
             body = b"".join(result)
         finally:
             if hasattr(result, "close"):
                 result.close()
-        return status_headers[0], status_headers[1], body
+        if unknown_length and not body and environ["REQUEST_METHOD"] == "HEAD":
+            return status, headers, iter(())  # a HEAD of such a body: its length is not known
+        return status, headers, body
 
     @staticmethod
     def _send(client: Connection, data: bytes, more: bytes = b"") -> bool:

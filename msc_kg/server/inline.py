@@ -19,10 +19,11 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Iterator
 
 import pyoxigraph as ox
 
-from msc_kg.server import http
+from msc_kg.server import http, stream
 from msc_kg.server.engine import Engine, ResourceLimit, _execute, outcome, timeout_message
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -141,11 +142,7 @@ class InlineEngine:
         ends with it (up to ``isolation_workers``), so a slow job holds up the others that long.
         """
         limit = self.timeout if timeout is None else timeout
-        try:
-            self._slots.get(timeout=limit)
-        except queue.Empty:
-            raise ResourceLimit(f"All {self.slots} query slots of this server process stayed busy "
-                                f"for {limit:g} s; retry later.") from None
+        self._take_slot(limit)
         if job.get("isolate"):
             try:
                 return self._isolated().run(job, limit)
@@ -165,6 +162,25 @@ class InlineEngine:
             else:  # the watchdog answered this request (not sent) and freed its slot
                 reply = ("limit", "the watchdog already answered this request")
         return outcome(reply)
+
+    def _take_slot(self, limit: float) -> None:
+        try:
+            self._slots.get(timeout=limit)
+        except queue.Empty:
+            raise ResourceLimit(f"All {self.slots} query slots of this server process stayed busy "
+                                f"for {limit:g} s; retry later.") from None
+
+    def stream(self, write) -> Iterator[bytes]:
+        """What ``write(output)`` writes into a binary file-like, in chunks sent while it writes
+        (msc_kg.server.stream), holding a query slot of this process until it ends; ResourceLimit
+        at the first ``next`` if no slot frees up within the timeout. A large graph download: it
+        is not under the watchdog's query deadline (a client reading slowly is no runaway query),
+        and its memory stays bounded."""
+        self._take_slot(self.timeout)
+        try:
+            yield from stream.chunks(write)
+        finally:
+            self._release()
 
     def start_isolation(self) -> None:
         """Fork the isolation worker now rather than at the first job that needs it."""
