@@ -55,21 +55,24 @@ def _cmd_stats(args) -> int:
 
 
 def _cmd_query(args) -> int:
-    from msc_kg.query import EngineAborted, run_query
+    from msc_kg.query import EngineAborted, QueryFailed, run_query
 
     try:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
     except OSError as exc:
         print(f"error: {args.file}: {exc.strerror}", file=sys.stderr)
         return USAGE
+    notes: list[str] = []
     try:
-        sys.stdout.write(run_query(text, args.format))
+        sys.stdout.write(run_query(text, args.format, notes=notes))
     except SyntaxError as exc:
         print(f"error: {args.file}: the query does not parse: {exc}", file=sys.stderr)
         return USAGE
-    except EngineAborted as exc:
+    except (EngineAborted, QueryFailed) as exc:
         print(f"error: {args.file}: {exc}", file=sys.stderr)
         return USAGE
+    for note in notes:
+        print(f"note: {args.file}: {note}", file=sys.stderr)
     return OK
 
 

@@ -45,22 +45,39 @@ class EngineAborted(RuntimeError):
     """The engine aborted its process on the query (run apart, so this process lives on)."""
 
 
-def run_query(text: str, fmt: str = "table", store=None) -> str:
-    """Run a query on the release and render it (table, json, csv, tsv; Turtle for graphs).
+class QueryFailed(RuntimeError):
+    """The query was refused before or while it ran (the message says why); not a parse error."""
 
-    A query that may order values of its own (msc_kg.server.safety.sorts_own_values: Oxigraph 0.5
-    aborts its process on some such orderings) is run in a forked child, as the endpoint does; if
-    the engine aborts there, EngineAborted says why instead of this process dying with it.
+
+def run_query(text: str, fmt: str = "table", store=None, notes: list[str] | None = None) -> str:
+    """Run a query on the release and render it (table, json, csv, tsv; Turtle for graphs), as the
+    endpoint would answer it.
+
+    As there, ``\\u`` escapes outside strings are decoded first (SPARQL 1.1 §19.2), and a function
+    Oxigraph does not know is an expression error rather than a refusal (msc_kg.server.engine.
+    evaluate); such functions are named in ``notes``, if given. A query that may order values of
+    its own (msc_kg.server.safety.sorts_own_values: Oxigraph 0.5 aborts its process on some such
+    orderings) is run in a forked child, as the endpoint does; if the engine aborts there,
+    EngineAborted says why instead of this process dying with it. SyntaxError for a query that
+    does not parse, QueryFailed for one refused.
     """
-    from msc_kg.server.safety import sorts_own_values
+    from msc_kg.server.safety import Refused, decode_codepoint_escapes, sorts_own_values
 
+    try:
+        text = decode_codepoint_escapes(text)
+    except Refused as exc:
+        raise SyntaxError(exc.message) from None
     if store is None:
         from msc_kg.release import load_release
 
         store, _ = load_release()
     if sorts_own_values(text) and hasattr(os, "fork"):
-        return _in_child(lambda: _render(store, text, fmt))
-    return _render(store, text, fmt)
+        rendered, unknown = _in_child(lambda: _render(store, text, fmt))
+    else:
+        rendered, unknown = _render(store, text, fmt)
+    if notes is not None and unknown:
+        notes.append(f"unknown function(s) evaluated as errors: {', '.join(f'<{u}>' for u in unknown)}")
+    return rendered
 
 
 def _in_child(work) -> str:
@@ -102,19 +119,28 @@ def _in_child(work) -> str:
     return value
 
 
-def _render(store, text: str, fmt: str) -> str:
+def _render(store, text: str, fmt: str) -> tuple[str, list[str]]:
+    """The rendered answer and the IRIs of the unknown functions it called."""
     import pyoxigraph
 
-    result = store.query(text)
-    if isinstance(result, bool):
-        return ("true" if result else "false") + "\n"
+    from msc_kg.server.engine import QueryRefused, evaluate
+
+    kwargs: dict = {}
+    try:
+        result = evaluate(store, text, kwargs)
+    except QueryRefused as exc:
+        raise QueryFailed(exc.message) from None
+    unknown = [f.value for f in kwargs.get("custom_functions", ())]
     if isinstance(result, pyoxigraph.QueryTriples):
-        return result.serialize(format=pyoxigraph.RdfFormat.TURTLE).decode()
+        return result.serialize(format=pyoxigraph.RdfFormat.TURTLE).decode(), unknown
+    formats = {"json": pyoxigraph.QueryResultsFormat.JSON, "csv": pyoxigraph.QueryResultsFormat.CSV,
+               "tsv": pyoxigraph.QueryResultsFormat.TSV}
+    if isinstance(result, pyoxigraph.QueryBoolean):
+        answer = "true" if result else "false"
+        return (answer if fmt == "table" else result.serialize(format=formats[fmt]).decode()) + "\n", unknown
     if fmt == "table":
         names = [v.value for v in result.variables]
         lines = ["\t".join(names)]
         lines += ["\t".join(s[n].value if s[n] is not None else "" for n in names) for s in result]
-        return "\n".join(lines) + "\n"
-    formats = {"json": pyoxigraph.QueryResultsFormat.JSON, "csv": pyoxigraph.QueryResultsFormat.CSV,
-               "tsv": pyoxigraph.QueryResultsFormat.TSV}
-    return result.serialize(format=formats[fmt]).decode()
+        return "\n".join(lines) + "\n", unknown
+    return result.serialize(format=formats[fmt]).decode(), unknown

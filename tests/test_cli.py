@@ -96,8 +96,55 @@ def test_query_ordering_values_of_its_own_runs_apart_and_answers(monkeypatch):
     assert query_mod.run_query(query, "csv") == "x\r\n1\r\na\r\nb\r\n"
     with pytest.raises(SyntaxError, match="error at 1:"):
         query_mod.run_query('SELECT ?x WHERE { VALUES ?x { "b" } ORDER BY ?x')
-    with pytest.raises(RuntimeError, match="The custom function <http://example.org/f> is not supported"):
-        query_mod.run_query('SELECT ?x WHERE { BIND(<http://example.org/f>(1) AS ?x) } ORDER BY ?x')
+    notes = []  # an unknown function is an expression error there too, and is named
+    assert query_mod.run_query('SELECT ?x WHERE { BIND(<http://example.org/f>(1) AS ?x) } ORDER BY ?x',
+                               "csv", notes=notes) == "x\r\n\r\n"
+    assert notes == ["unknown function(s) evaluated as errors: <http://example.org/f>"]
     assert len(children) == 3
     assert query_mod.run_query("SELECT ?x WHERE { ?x ?p ?o } LIMIT 0", "csv") == "x\r\n"
     assert len(children) == 3  # nothing to order of its own: run here
+
+
+def _query(capsys, text: str, *options: str) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of ``msc-kg query -`` given ``text`` on stdin."""
+    import io
+
+    sys.stdin = io.StringIO(text)
+    try:
+        status = main(["query", "-", *options])
+    finally:
+        sys.stdin = sys.__stdin__
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.mark.parametrize("fmt, expected", [("table", "true\n"), ("json", '{"head":{},"boolean":true}\n'),
+                                           ("csv", "true\n"), ("tsv", "true\n")])
+def test_query_ask_answers_in_every_format(capsys, fmt, expected):
+    assert _query(capsys, "ASK { ?s a <http://www.w3.org/2002/07/owl#Class> }", "--format", fmt) == (0, expected, "")
+
+
+def test_query_decodes_codepoint_escapes_as_the_endpoint_does(capsys):
+    """SPARQL 1.1 §19.2: \\u escapes are decoded before parsing, outside strings too."""
+    status, out, err = _query(capsys, "SELECT ?x WHERE { BIND(\\u0031 AS ?x) } # \\u0032", "--format", "csv")
+    assert (status, out, err) == (0, "x\r\n1\r\n", "")
+    status, out, err = _query(capsys, "SELECT ?x WHERE { BIND(\\uD800 AS ?x) }")
+    assert status == 2 and out == ""
+    assert err == ("error: -: the query does not parse: The codepoint escape \\uD800 names no character "
+                   "(a surrogate or beyond U+10FFFF); SPARQL 1.1 §19.2.\n")
+
+
+def test_query_unknown_function_is_an_expression_error_with_a_note(capsys):
+    status, out, err = _query(capsys, "SELECT ?x WHERE { BIND(<http://example.org/f>(1) AS ?x) }")
+    assert (status, out) == (0, "x\n\n")
+    assert err == "note: -: unknown function(s) evaluated as errors: <http://example.org/f>\n"
+
+
+def test_query_with_too_many_unknown_functions_is_refused(capsys):
+    from msc_kg.server.engine import MAX_UNKNOWN_FUNCTIONS
+
+    calls = " + ".join(f"<http://example.org/f{i}>(1)" for i in range(MAX_UNKNOWN_FUNCTIONS + 1))
+    status, out, err = _query(capsys, f"SELECT ?x WHERE {{ BIND({calls} AS ?x) }}")
+    assert status == 2 and out == ""
+    assert err.startswith(f"error: -: The query calls more than {MAX_UNKNOWN_FUNCTIONS} functions this endpoint "
+                          "does not know (one is <http://example.org/f")

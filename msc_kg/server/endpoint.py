@@ -207,7 +207,7 @@ def query_view(state, request: QueryHTTP) -> Response | Plain | None:
         if outcome.truncated:
             headers["X-SPARQL-Truncated"] = "true"
             headers["X-SPARQL-Rows"] = str(outcome.rows)
-        if outcome.unknown_functions:  # evaluated as errors (see engine._evaluate)
+        if outcome.unknown_functions:  # evaluated as errors (see engine.evaluate)
             headers["X-SPARQL-Unknown-Functions"] = " ".join(f"<{quote(i, safe=_PRINTABLE)}>"
                                                              for i in outcome.unknown_functions)
         if scan.volatile:  # no entity tag either: the next answer differs

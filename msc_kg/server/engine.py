@@ -235,10 +235,10 @@ def _query(store: ox.Store, query: str, form: str | None, max_rows: int, kwargs:
     plan = results.limit_plan(query, max_rows) if form == "SELECT" else None
     if plan == "append":
         try:
-            return _evaluate(store, f"{query}\nLIMIT {max_rows + 1}", kwargs), True
+            return evaluate(store, f"{query}\nLIMIT {max_rows + 1}", kwargs), True
         except SyntaxError:  # a trailing VALUES clause, or a malformed query: run it as written
             plan = None
-    return _evaluate(store, query, kwargs), plan == "own"
+    return evaluate(store, query, kwargs), plan == "own"
 
 
 # Oxigraph refuses a query that calls a function it does not know. SPARQL treats a call of an
@@ -253,7 +253,7 @@ def _fails(*args):
     return None  # pyoxigraph: None is an evaluation error
 
 
-def _evaluate(store: ox.Store, query: str, kwargs: dict):
+def evaluate(store: ox.Store, query: str, kwargs: dict):
     """``store.query`` with unknown extension functions evaluated as errors (kept in
     ``kwargs["custom_functions"]``)."""
     while True:
