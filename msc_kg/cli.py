@@ -58,9 +58,14 @@ def _cmd_query(args) -> int:
     from msc_kg.query import EngineAborted, QueryFailed, run_query
 
     try:
-        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+        raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+        text = raw.decode("utf-8-sig")  # a byte order mark is not part of the query
     except OSError as exc:
         print(f"error: {args.file}: {exc.strerror}", file=sys.stderr)
+        return USAGE
+    except UnicodeDecodeError as exc:
+        print(f"error: {args.file}: not UTF-8 text (byte {exc.start}: {exc.reason}); SPARQL is "
+              "read as UTF-8", file=sys.stderr)
         return USAGE
     notes: list[str] = []
     try:

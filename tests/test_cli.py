@@ -105,11 +105,11 @@ def test_query_ordering_values_of_its_own_runs_apart_and_answers(monkeypatch):
     assert len(children) == 3  # nothing to order of its own: run here
 
 
-def _query(capsys, text: str, *options: str) -> tuple[int, str, str]:
+def _query(capsys, text: str | bytes, *options: str) -> tuple[int, str, str]:
     """(exit status, stdout, stderr) of ``msc-kg query -`` given ``text`` on stdin."""
     import io
 
-    sys.stdin = io.StringIO(text)
+    sys.stdin = io.TextIOWrapper(io.BytesIO(text.encode() if isinstance(text, str) else text))
     try:
         status = main(["query", "-", *options])
     finally:
@@ -148,3 +148,12 @@ def test_query_with_too_many_unknown_functions_is_refused(capsys):
     assert status == 2 and out == ""
     assert err.startswith(f"error: -: The query calls more than {MAX_UNKNOWN_FUNCTIONS} functions this endpoint "
                           "does not know (one is <http://example.org/f")
+
+
+def test_query_not_utf8_is_a_usage_error_naming_the_byte(capsys, tmp_path):
+    bad = tmp_path / "latin1.rq"
+    bad.write_bytes('SELECT * WHERE { ?s ?p "café" }'.encode("latin-1"))
+    assert main(["query", str(bad)]) == 2
+    assert capsys.readouterr().err == (f"error: {bad}: not UTF-8 text (byte 27: invalid continuation byte); "
+                                       "SPARQL is read as UTF-8\n")
+    assert _query(capsys, b"\xef\xbb\xbfASK {}") == (0, "true\n", "")  # a byte order mark is skipped
