@@ -41,6 +41,16 @@ def source_files(root: Path | None = None) -> list[Path]:
     return [f for f in files if f.exists()]
 
 
+def _first_bad_utf8(path: Path) -> tuple[int, int, str]:
+    """(line, column in bytes, reason) of the first bytes of ``path`` that are not UTF-8."""
+    for number, raw in enumerate(path.read_bytes().splitlines(keepends=True), 1):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return number, exc.start + 1, exc.reason
+    return 0, 0, "not UTF-8"  # not reached: the file failed to decode
+
+
 def parse_file(path: Path) -> Graph:
     """Parse one RDF file, or raise SourceParseError naming the file and the line."""
     path = Path(path)
@@ -50,6 +60,10 @@ def parse_file(path: Path) -> Graph:
         graph.parse(path, format=fmt)
     except FileNotFoundError as exc:
         raise SourceParseError(path, None, "file not found") from exc
+    except UnicodeDecodeError as exc:  # the position is in the bytes read, not in the file
+        line, column, reason = _first_bad_utf8(path)
+        raise SourceParseError(path, line, f"is not UTF-8 text (column {column}: {reason}); RDF "
+                                           "files are read as UTF-8") from exc
     except Exception as exc:  # rdflib raises many parser-specific types; all mean "bad syntax"
         message = str(exc).strip().splitlines()
         text = " ".join(line.strip() for line in message if line.strip())

@@ -34,3 +34,12 @@ def test_one_bad_file_loads_nothing(tmp_path):
 def test_missing_file_is_reported():
     with pytest.raises(SourceParseError, match="file not found"):
         parse_file("no/such/file.ttl")
+
+
+def test_file_not_in_utf8_names_line_and_column(tmp_path):
+    bad = tmp_path / "latin1.ttl"
+    bad.write_bytes('@prefix ex: <http://example.org/> .\nex:a ex:b "café" .\n'.encode("latin-1"))
+    with pytest.raises(SourceParseError) as info:
+        parse_file(bad)
+    assert str(info.value) == (f"{bad}:2: is not UTF-8 text (column 15: invalid continuation byte); "
+                               "RDF files are read as UTF-8")
