@@ -5,13 +5,14 @@ hand-offs between its event-loop thread and its task threads cost 0.2–0.3 ms p
 on large bodies, which put the endpoint well behind the Oxigraph server on small queries. Here one
 thread owns a connection from its first byte to its last: it reads, parses with httptools (the
 llhttp parser of Node.js, also behind uvicorn), calls the app and writes the whole response in one
-``sendall`` (two for a body over BIG_BODY); a body the app makes while it is sent (an iterable without
-Content-Length: a large graph download) goes out in chunked transfer coding as it comes. Limits stop hostile clients: at most
-``max_connections`` open connections (more get 503 and are closed), a request head of at most
-``max_head`` bytes (431; 414 when the URL alone is longer), a body of at most ``max_body`` bytes
-(413, checked on Content-Length before the body is read, and while reading a chunked body), a whole
-request within ``read_timeout`` seconds (408, so a client trickling bytes cannot hold a thread),
-and keep-alive connections closed after ``idle_timeout`` seconds of silence.
+``sendall`` (two for a body over BIG_BODY); a body the app makes while it is sent (an iterable
+without Content-Length: a large graph download) goes out in chunked transfer coding as it comes.
+Limits stop hostile clients: at most ``max_connections`` open connections (more get 503 and are
+closed), a request head of at most ``max_head`` bytes (431; 414 when the URL alone is longer), a
+body of at most ``max_body`` bytes (413, checked on Content-Length before the body is read, and
+while reading a chunked body), a whole request within ``read_timeout`` seconds (408, so a client
+trickling bytes cannot hold a thread), and keep-alive connections closed after ``idle_timeout``
+seconds of silence.
 A request the parser rejects gets 400 with the parser's reason; the app is never called with it.
 """
 
@@ -547,7 +548,8 @@ class Server:
                     chunk = next(chunks)
                 except StopIteration:
                     break
-                except Exception:  # noqa: BLE001 — the body failed part-way: log it, cut the connection
+                except Exception:  # noqa: BLE001 — the body failed part-way: log it, cut off
+                    # the connection
                     traceback.print_exc()
                     return False
                 if chunk:  # an OSError here: the client went away (see _handle)
