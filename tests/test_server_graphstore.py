@@ -280,14 +280,14 @@ def streaming(monkeypatch):
 
 
 def _streams_left(app, timeout: float = 2.0) -> tuple[int, int]:
-    """(writer threads still running, free query slots) once writers have had ``timeout`` to end."""
+    """(writer threads still running, free download slots) once writers have had ``timeout`` to end."""
     import time
 
     deadline = time.monotonic() + timeout
     while True:
         writers = sum(t.name == "msc-kg-stream" for t in threading.enumerate())
         if not writers or time.monotonic() > deadline:
-            return writers, app.extensions["msc_kg"].engine._slots.qsize()
+            return writers, app.extensions["msc_kg"].engine._downloads.qsize()
         time.sleep(0.02)
 
 
@@ -374,17 +374,22 @@ def test_large_graph_failing_part_way_is_cut_not_finished(streaming, monkeypatch
     assert _streams_left(app) == (0, 4)
 
 
-def test_large_graph_without_a_free_query_slot_is_503_before_any_byte(streaming):
+def test_large_graph_without_a_free_download_slot_is_503_before_any_byte_and_queries_go_on(streaming):
+    """Downloads have slots of their own: clients reading them slowly (here: every slot taken)
+    hold up other downloads, not queries."""
     app, address = streaming
-    slots = app.extensions["msc_kg"].engine._slots
+    slots = app.extensions["msc_kg"].engine._downloads
     taken = [slots.get() for _ in range(4)]
     try:
         raw = _exchange(address, b"GET /data?default HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        query = _exchange(address, b"GET /sparql?query=ASK%7B%7D HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                                   b"Accept: application/sparql-results+json\r\n\r\n")
     finally:
         for token in taken:
             slots.put(token)
     assert raw.startswith(b"HTTP/1.1 503") and b"Retry-After: 5" in raw
-    assert b"All 4 query slots of this server process stayed busy for 0.5 s" in raw
+    assert b"All 4 download slots of this server process stayed busy for 0.5 s" in raw
+    assert query.startswith(b"HTTP/1.1 200") and query.endswith(b'"boolean":true}')
 
 
 def test_large_graph_missing_named_graph_is_still_404(streaming):

@@ -120,6 +120,9 @@ class InlineEngine:
         for _ in range(slots):  # SimpleQueue is written in C; a Semaphore's acquire and release
             self._slots.put(None)  # in Python cost 3 µs of a label lookup (measured)
         self._release = functools.partial(self._slots.put, None)  # gives a slot back
+        self._downloads = queue.SimpleQueue()  # as many large downloads at once, apart: a client
+        for _ in range(slots):  # reading one slowly holds its slot as long as it likes, which
+            self._downloads.put(None)  # must not keep queries waiting
         self.restart_counter = None  # a shared counter the supervisor keeps (supervise.py)
         self.watchdog: Watchdog | None = None  # set in each serving process
         self._sandbox: Engine | None = None  # isolation workers (start_isolation, or at first use)
@@ -142,7 +145,11 @@ class InlineEngine:
         ends with it (up to ``isolation_workers``), so a slow job holds up the others that long.
         """
         limit = self.timeout if timeout is None else timeout
-        self._take_slot(limit)
+        try:
+            self._slots.get(timeout=limit)
+        except queue.Empty:
+            raise ResourceLimit(f"All {self.slots} query slots of this server process stayed busy "
+                                f"for {limit:g} s; retry later.") from None
         if job.get("isolate"):
             try:
                 return self._isolated().run(job, limit)
@@ -163,24 +170,21 @@ class InlineEngine:
                 reply = ("limit", "the watchdog already answered this request")
         return outcome(reply)
 
-    def _take_slot(self, limit: float) -> None:
-        try:
-            self._slots.get(timeout=limit)
-        except queue.Empty:
-            raise ResourceLimit(f"All {self.slots} query slots of this server process stayed busy "
-                                f"for {limit:g} s; retry later.") from None
-
     def stream(self, write) -> Iterator[bytes]:
         """What ``write(output)`` writes into a binary file-like, in chunks sent while it writes
-        (msc_kg.server.stream), holding a query slot of this process until it ends; ResourceLimit
-        at the first ``next`` if no slot frees up within the timeout. A large graph download: it
-        is not under the watchdog's query deadline (a client reading slowly is no runaway query),
-        and its memory stays bounded."""
-        self._take_slot(self.timeout)
+        (msc_kg.server.stream): a large graph download. It holds one of this process's download
+        slots (as many as query slots, kept apart from them) until it ends; ResourceLimit at the
+        first ``next`` if none frees up within the timeout. It is not under the watchdog's query
+        deadline (a client reading slowly is no runaway query), and its memory stays bounded."""
+        try:
+            self._downloads.get(timeout=self.timeout)
+        except queue.Empty:
+            raise ResourceLimit(f"All {self.slots} download slots of this server process stayed "
+                                f"busy for {self.timeout:g} s; retry later.") from None
         try:
             yield from stream.chunks(write)
         finally:
-            self._release()
+            self._downloads.put(None)
 
     def start_isolation(self) -> None:
         """Fork the isolation worker now rather than at the first job that needs it."""
