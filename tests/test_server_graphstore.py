@@ -306,6 +306,10 @@ def test_large_graph_is_sent_chunked_while_written(streaming):
     conn.request("GET", "/data?default", headers={"Accept": "application/n-triples"})  # kept alive
     again = conn.getresponse()
     assert again.status == 200 and again.read().startswith(b"<http://example.org/")
+    conn.request("GET", "/data?graph=http%3A%2F%2Fexample.org%2Fg2", headers={"Accept": "text/turtle"})
+    turtle = conn.getresponse().read().decode()
+    assert turtle.startswith("@prefix rdf: ")  # written with the prefixes, in the store's order
+    assert len(list(ox.parse(turtle.encode(), format=ox.RdfFormat.TURTLE))) == 2
     conn.close()
     assert _streams_left(app) == (0, 4)
     assert app.extensions["msc_kg"].cache.get(("graph-store", None, "nquads")) is None  # not kept
@@ -338,7 +342,7 @@ def test_large_graph_client_leaving_stops_the_writer(streaming, monkeypatch):
 
     app, address = streaming
 
-    def endless(store, graph, fmt, union, output):
+    def endless(store, graph, fmt, union, output, large):
         while True:
             output.write(b"<http://example.org/s> <http://example.org/p> <http://example.org/o> .\n")
 
@@ -358,7 +362,7 @@ def test_large_graph_failing_part_way_is_cut_not_finished(streaming, monkeypatch
 
     app, address = streaming
 
-    def failing(store, graph, fmt, union, output):
+    def failing(store, graph, fmt, union, output, large):
         output.write(b"<http://example.org/s> <http://example.org/p> <http://example.org/o> .\n" * 3)
         raise OSError("disk on fire")
 

@@ -182,13 +182,15 @@ def _dump(store: ox.Store, graph: str | None, fmt: str, union: bool) -> tuple:
     return ("ok", "graph", fmt, write_graph(store, graph, fmt, union), 0, False, ())
 
 
-def write_graph(store: ox.Store, graph: str | None, fmt: str, union: bool, output=None) -> bytes | None:
+def write_graph(store: ox.Store, graph: str | None, fmt: str, union: bool, output=None,
+                large: bool = False) -> bytes | None:
     """Write ``graph`` ("" the default graph, an IRI a named graph the store holds, None the
     dataset) in ``fmt`` into the binary file-like ``output``, or return it as bytes without one.
-    Up to SORTED_MAX statements in a prefixed syntax are written sorted, more in the store's order."""
+    Up to SORTED_MAX statements in a prefixed syntax are written sorted, more in the store's order;
+    ``large``: the caller knows there are more (so they are not counted first)."""
     rdf_format = results.RDF_FORMATS[fmt]
-    grouped = fmt in results.PREFIXED
-    prefixes = results.PREFIXES if grouped else None
+    prefixes = results.PREFIXES if fmt in results.PREFIXED else None
+    grouped = prefixes is not None and not large  # sorted if it is small enough
     union_default = graph == "" and union
     if graph is None or union_default:
         source = None

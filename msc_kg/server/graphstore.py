@@ -26,7 +26,7 @@ from msc_kg.server.protocol import ProtocolError
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 # Downloads of more statements than this are sent while they are written (msc_kg.server.stream),
 # not kept in the response cache: at about 140 bytes a statement in N-Triples they would pass the
-# cache's largest body (a quarter of its 64 MB) anyway.
+# cache's largest body (a quarter of its 64 MB) anyway. More than engine.SORTED_MAX: never sorted.
 STREAM_MIN = 200_000
 ALLOW = ", ".join(READ_METHODS)
 
@@ -115,7 +115,7 @@ def _streamed(state, request: Request, graph: str | None, fmt: str, media: str, 
     if inm and etag_matches(inm, headers["ETag"]):
         return Response(status=304, headers=headers)
     write = functools.partial(write_graph, state.engine.store, graph, fmt,
-                              state.config["union_default_graph"])
+                              state.config["union_default_graph"], large=True)
     body = state.engine.stream(write)
     if request.method == "GET":  # a HEAD never reads it, so nothing is written
         try:
