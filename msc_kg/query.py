@@ -80,8 +80,8 @@ def run_query(text: str, fmt: str = "table", store=None, notes: list[str] | None
     return rendered
 
 
-def _in_child(work) -> str:
-    """``work()`` in a forked child: its text, the exception it raised (raised here, as if it had
+def _in_child(work):
+    """``work()`` in a forked child: its value, the exception it raised (raised here, as if it had
     run in this process), or EngineAborted if the child died."""
     from msc_kg.server.engine import ENGINE_ABORT
 

@@ -20,13 +20,13 @@ from werkzeug.wrappers import Request, Response
 
 from msc_kg.server import negotiate, protocol
 from msc_kg.server.endpoint import engine_error, error, etag_matches
-from msc_kg.server.engine import EngineError, write_graph
+from msc_kg.server.engine import SORTED_MAX, EngineError, write_graph
 from msc_kg.server.protocol import ProtocolError
 
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 # Downloads of more statements than this are sent while they are written (msc_kg.server.stream),
 # not kept in the response cache: at about 140 bytes a statement in N-Triples they would pass the
-# cache's largest body (a quarter of its 64 MB) anyway. More than engine.SORTED_MAX: never sorted.
+# cache's largest body (a quarter of its 64 MB) anyway.
 STREAM_MIN = 200_000
 ALLOW = ", ".join(READ_METHODS)
 
@@ -77,8 +77,9 @@ def view(state, request: Request) -> Response:
     media, fmt = choice
     key = ("graph-store", graph, fmt)
     cached = state.cache.get(key)
-    if cached is None and hasattr(state.engine, "stream") and statements(state.stats, graph) > STREAM_MIN:
-        return _streamed(state, request, graph, fmt, media, key)
+    size = statements(state.stats, graph)
+    if cached is None and hasattr(state.engine, "stream") and size > STREAM_MIN:
+        return _streamed(state, request, graph, fmt, media, key, size)
     if cached is None:
         job = {"dump": graph, "graph_fmt": fmt, "union": state.config["union_default_graph"]}
         try:
@@ -88,10 +89,7 @@ def view(state, request: Request) -> Response:
         cached = (found.body, negotiate.content_type(media), _headers(state, key))
         state.cache.put(key, cached)
     body, ctype, headers = cached
-    inm = request.headers.get("If-None-Match")
-    if inm and etag_matches(inm, headers["ETag"]):
-        return Response(status=304, headers=headers)
-    return Response(body, content_type=ctype, headers=headers)
+    return _not_modified(request, headers) or Response(body, content_type=ctype, headers=headers)
 
 
 def statements(stats: dict, graph: str | None) -> int:
@@ -107,15 +105,25 @@ def _headers(state, key) -> dict:
             "Cache-Control": f"public, max-age={state.config['cache_max_age']}"}
 
 
-def _streamed(state, request: Request, graph: str | None, fmt: str, media: str, key) -> Response:
-    """A graph too large to keep in the cache, sent while it is written (chunked transfer coding
-    over HTTP/1.1), by an engine that reads the store in the serving process (server.py's)."""
-    headers = _headers(state, key)
+def _not_modified(request: Request, headers: dict) -> Response | None:
+    """304 when the request's If-None-Match matches the response's ETag, else None."""
     inm = request.headers.get("If-None-Match")
     if inm and etag_matches(inm, headers["ETag"]):
         return Response(status=304, headers=headers)
+    return None
+
+
+def _streamed(state, request: Request, graph: str | None, fmt: str, media: str, key,
+              size: int) -> Response:
+    """A graph of ``size`` statements, too large to keep in the cache, sent while it is written
+    (chunked transfer coding over HTTP/1.1), by an engine that reads the store in the serving
+    process (server.py's)."""
+    headers = _headers(state, key)
+    unchanged = _not_modified(request, headers)
+    if unchanged is not None:
+        return unchanged
     write = functools.partial(write_graph, state.engine.store, graph, fmt,
-                              state.config["union_default_graph"], large=True)
+                              state.config["union_default_graph"], large=size > SORTED_MAX)
     body = state.engine.stream(write)
     if request.method == "GET":  # a HEAD never reads it, so nothing is written
         try:

@@ -581,10 +581,9 @@ class Server:
             length = given  # the length a GET would have carried (RFC 9110 §9.3.2)
         if status.startswith(("304", "204")):  # they have no content (RFC 9110 §8.6)
             pass
-        elif length is None:
-            if not head_request:
-                lines.append("Transfer-Encoding: chunked")
-        elif length != -1:
+        elif length is None and not head_request:
+            lines.append("Transfer-Encoding: chunked")
+        elif length is not None and length != -1:
             lines.append(f"Content-Length: {length}")
         lines.append("")
         return "\r\n".join(lines)

@@ -145,11 +145,7 @@ class InlineEngine:
         ends with it (up to ``isolation_workers``), so a slow job holds up the others that long.
         """
         limit = self.timeout if timeout is None else timeout
-        try:
-            self._slots.get(timeout=limit)
-        except queue.Empty:
-            raise ResourceLimit(f"All {self.slots} query slots of this server process stayed busy "
-                                f"for {limit:g} s; retry later.") from None
+        self._take(self._slots, "query", limit)
         if job.get("isolate"):
             try:
                 return self._isolated().run(job, limit)
@@ -176,15 +172,19 @@ class InlineEngine:
         slots (as many as query slots, kept apart from them) until it ends; ResourceLimit at the
         first ``next`` if none frees up within the timeout. It is not under the watchdog's query
         deadline (a client reading slowly is no runaway query), and its memory stays bounded."""
-        try:
-            self._downloads.get(timeout=self.timeout)
-        except queue.Empty:
-            raise ResourceLimit(f"All {self.slots} download slots of this server process stayed "
-                                f"busy for {self.timeout:g} s; retry later.") from None
+        self._take(self._downloads, "download", self.timeout)
         try:
             yield from stream.chunks(write)
         finally:
             self._downloads.put(None)
+
+    def _take(self, tokens: queue.SimpleQueue, kind: str, limit: float) -> None:
+        """Take one of ``tokens`` (query or download slots), or ResourceLimit after ``limit`` s."""
+        try:
+            tokens.get(timeout=limit)
+        except queue.Empty:
+            raise ResourceLimit(f"All {self.slots} {kind} slots of this server process stayed busy "
+                                f"for {limit:g} s; retry later.") from None
 
     def start_isolation(self) -> None:
         """Fork the isolation worker now rather than at the first job that needs it."""
