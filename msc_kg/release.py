@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from msc_kg import paths
+from msc_kg.errors import MscKgError
 
 MANIFEST = "manifest.json"
 
@@ -40,13 +41,23 @@ def ensure_release(build_dir: Path | None = None) -> dict:
     return build(out_dir=build_dir, reasoner=False, write_owl=False).manifest
 
 
-def load_release(build_dir: Path | None = None):
-    """A pyoxigraph Store holding the validated release, and its manifest."""
+def release_files(build_dir: Path | None = None) -> list[Path]:
+    """The files load_release reads: the graph and the manifest."""
+    folder = Path(build_dir or paths.BUILD_DIR)
+    return [folder / "msc-kg.nt", folder / MANIFEST]
+
+
+def load_release(build_dir: Path | None = None, rebuild: bool = True):
+    """A pyoxigraph Store holding the validated release, and its manifest. With ``rebuild`` False
+    the release is loaded as it is, fresh or not (a server loading it again for a new serving
+    process must serve what the others serve); MscKgError when there is none."""
     import pyoxigraph
 
-    manifest = ensure_release(build_dir)
+    manifest = ensure_release(build_dir) if rebuild else read_manifest(build_dir)
+    if manifest is None:
+        raise MscKgError(f"no built release in {build_dir or paths.BUILD_DIR}; run `msc-kg build`")
     store = pyoxigraph.Store()
-    store.bulk_load(path=str(Path(build_dir or paths.BUILD_DIR) / "msc-kg.nt"),
+    store.bulk_load(path=str(release_files(build_dir)[0]),
                     format=pyoxigraph.RdfFormat.N_TRIPLES)
     return store, manifest
 
@@ -57,5 +68,5 @@ def load_graph(build_dir: Path | None = None):
 
     ensure_release(build_dir)
     graph = Graph()
-    graph.parse(Path(build_dir or paths.BUILD_DIR) / "msc-kg.nt", format="nt")
+    graph.parse(release_files(build_dir)[0], format="nt")
     return graph

@@ -168,7 +168,7 @@ def test_default_graph_is_the_release(monkeypatch):
 
     from msc_kg.server.app import create_app
 
-    monkeypatch.setattr(msc_kg.release, "load_release", lambda: (small_store(), dict(MANIFEST, shapes_version="9")))
+    monkeypatch.setattr(msc_kg.release, "load_release", lambda **_: (small_store(), dict(MANIFEST, shapes_version="9")))
     app = create_app(None, {"workers": 1})
     try:
         body = app.test_client().get("/sparql").data

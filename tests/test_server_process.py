@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -84,7 +85,7 @@ def test_query_over_http(running):
 
 
 def test_timeout_over_http_while_others_are_served(running):
-    port, _ = running
+    port, proc = running
     before = health(port)["worker_restarts"]
     heavy = {}
 
@@ -112,6 +113,7 @@ def test_timeout_over_http_while_others_are_served(running):
     while time.monotonic() < deadline and health(port)["worker_restarts"] == before:
         time.sleep(0.1)
     assert health(port)["worker_restarts"] == before + 1
+    assert len(settled(proc)) == 2  # and for its replacement to serve
 
 
 def stop_server(proc: subprocess.Popen) -> None:
@@ -131,28 +133,49 @@ def health(port: int) -> dict:
 
 
 def serving_pids(proc: subprocess.Popen, settle: float = 10.0) -> set[int]:
-    """The serving processes forked by the supervisor ``proc``, once there are two of them
-    (a retiring process may still be finishing its last requests)."""
+    """The serving processes of the supervisor ``proc``, once there are two of them (a retiring
+    process may still be finishing its last requests; a replacement's loader is not one)."""
     path = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
     deadline = time.monotonic() + settle
     while True:
         pids = {int(p) for p in path.read_text().split()} if path.exists() else set()
+        pids = {p for p in pids if _comm(p) == "msc-kg serve"}
         if len(pids) == 2 or time.monotonic() > deadline:
             return pids
         time.sleep(0.05)
 
 
+def settled(proc: subprocess.Popen, limit: float = 15.0) -> set[int]:
+    """The serving processes once the supervisor's children are exactly two of them: no loader
+    making a replacement, no retiring process finishing its requests (those last seen after
+    ``limit`` s)."""
+    path = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.monotonic() + limit
+    while True:
+        pids = {int(p) for p in path.read_text().split()} if path.exists() else set()
+        if len(pids) == 2 and all(_comm(p) == "msc-kg serve" for p in pids) or time.monotonic() > deadline:
+            return {p for p in pids if _comm(p) == "msc-kg serve"}
+        time.sleep(0.05)
+
+
+def _comm(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return None
+
+
 def test_timed_out_process_is_replaced(running):
     """The process that ran a runaway query retires; a fresh one takes its place and is counted."""
     port, proc = running
-    before, pids = health(port)["worker_restarts"], serving_pids(proc)
+    before, pids = health(port)["worker_restarts"], settled(proc)
     assert len(pids) == 2
     status, _, body = get(port, HEAVY)
     assert status == 503 and b"timed out after 1 s" in body
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and serving_pids(proc) == pids:
+    deadline, after = time.monotonic() + 15, pids
+    while time.monotonic() < deadline and after == pids:
         time.sleep(0.1)
-    after = serving_pids(proc)
+        after = settled(proc)
     assert len(after) == 2 and len(after - pids) == 1  # one replaced, the runaway stopped with it
     assert health(port)["worker_restarts"] == before + 1
     assert get(port, "ASK { ?s ?p ?o }")[0] == 200
@@ -437,3 +460,65 @@ def test_balance_defers_only_to_a_live_less_busy_process():
     other.join(1)
     mine.clear(1)  # the supervisor saw it die
     assert not mine.defer(5)
+
+
+def _status_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} for {pid}")
+
+
+def test_the_supervisor_never_holds_the_graph(tmp_path):
+    """A loader process loads the graph, forks the serving processes and exits: they become the
+    supervisor's children, and the supervisor's memory never held the graph (so N serving
+    processes make N copies of it, not N + 1)."""
+    data = tmp_path / "big.nt"
+    with data.open("w") as fh:
+        for i in range(200_000):
+            fh.write(f'<http://e/s{i}> <http://e/p{i % 7}> "value {i}" .\n')
+    port = free_port()
+    proc = start("--data", str(data), "--port", str(port))
+    try:
+        wait_ready(port, proc, limit=60)
+        pids = serving_pids(proc)
+        assert len(pids) == 2
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        assert {_comm(int(p)) for p in children} == {"msc-kg serve"}  # the loader is gone
+        supervisor_peak = _status_kb(proc.pid, "VmHWM")
+        assert all(_status_kb(p, "VmRSS") > supervisor_peak + 40_000 for p in pids), (
+            supervisor_peak, [_status_kb(p, "VmRSS") for p in pids])
+        assert get(port, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", "text/csv")[2] == b"n\r\n200000\r\n"
+    finally:
+        stop_server(proc)
+
+
+def test_a_replacement_is_not_loaded_from_changed_data(tmp_path):
+    """The files changed since the start: the replacement of a crashed serving process is not
+    made (it would answer from other data than the other process); the supervisor says why and
+    the other process goes on serving."""
+    data = tmp_path / "small.ttl"
+    data.write_bytes((DATA / "small.ttl").read_bytes())
+    port = free_port()
+    proc = start("--data", str(data), "--port", str(port))
+    try:
+        wait_ready(port, proc)
+        victim, survivor = sorted(serving_pids(proc))
+        with data.open("a") as fh:
+            fh.write("<http://e/new> <http://e/p> <http://e/o> .\n")
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and victim in serving_pids(proc, settle=0):
+            time.sleep(0.1)
+        time.sleep(1)  # a replacement would be serving by now
+        assert serving_pids(proc, settle=0) == {survivor}
+        status, _, body = get(port, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", "text/csv")
+        assert (status, body) == (200, f"n\r\n{SMALL_TRIPLES}\r\n".encode())
+    finally:
+        stop_server(proc)
+    err = proc.stderr.read()
+    assert f"msc-kg: serving process {victim} ended unexpectedly (signal SIGKILL); starting another" in err
+    assert re.search(r"msc-kg: no new serving process for slot\(s\) \[[01]\]: " + re.escape(str(data))
+                     + r" changed since the server started; restart the server to serve it \(a "
+                     r"serving process loading it now would answer differently from the others\); "
+                     r"trying again in 10 s", err), err

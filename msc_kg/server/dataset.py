@@ -77,8 +77,9 @@ class NonConforming(DataError):
     """The built graph fails SHACL validation; the message is the validation report."""
 
 
-def release():
-    """The project's validated built graph and its manifest (msc_kg.release.load_release)."""
+def release(rebuild: bool = True):
+    """The project's validated built graph and its manifest (msc_kg.release.load_release; with
+    ``rebuild`` False, the release as built, without checking it against the sources)."""
     try:
         from msc_kg.errors import MscKgError, ValidationFailed
         from msc_kg.release import load_release
@@ -87,7 +88,7 @@ def release():
             f"the built graph is not available ({exc}); run `msc-kg build` or pass --data FILE"
         ) from None
     try:
-        return load_release()
+        return load_release(rebuild=rebuild)
     except ValidationFailed as exc:
         raise NonConforming(str(exc)) from None
     except MscKgError as exc:  # a source file that does not parse, a missing reasoner, ...

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import errno
+import functools
 import socket
 import sys
+from pathlib import Path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,30 +55,55 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Run the server until SIGTERM/SIGINT; return the process exit code."""
     args = build_parser().parse_args(argv)
-    from msc_kg.server import dataset
-    from msc_kg.server.app import create_app
+    from msc_kg.server.supervise import supervise
 
     config = {"timeout": args.timeout, "max_rows": args.max_rows, "max_body": args.max_body,
               "service_allow": args.service_allow, "workers": args.workers, "engine": "inline",
               "memory_mb": args.memory_mb, "query_slots": args.query_slots,
               "union_default_graph": args.union_default_graph}
     try:
-        if args.data:
-            graph = dataset.load_files(args.data)
-        else:
-            graph, manifest = dataset.release()
-            if not manifest.get("conforms", True):
-                print("error: the built graph does not conform to its shapes:", file=sys.stderr)
-                print(manifest.get("report", "(no report in the manifest)"), file=sys.stderr)
-                return 1
-            config["manifest"] = manifest
-    except dataset.NonConforming as exc:
-        print(f"error: the data does not conform to its shapes; not serving it:\n{exc}", file=sys.stderr)
-        return 1
-    except dataset.DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        sock = listen(args.host, args.port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            print(f"error: port {args.port} on {args.host} is already in use; choose another with "
+                  "--port", file=sys.stderr)
+            return 2
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 2
-    return run(create_app(graph, config), args.host, args.port, args.max_connections)
+    if args.data:
+        files = [Path(p) for p in args.data]
+    else:
+        from msc_kg.release import release_files
+
+        files = release_files()
+    url = f"http://{args.host}:{sock.getsockname()[1]}/sparql"
+    try:  # the graph is loaded in a child process, see msc_kg.server.supervise
+        return supervise(functools.partial(load, args, config), files, sock, args.workers,
+                         args.max_connections, lambda: print(f"msc-kg SPARQL endpoint on {url}", flush=True))
+    finally:
+        sock.close()
+
+
+def load(args, config: dict, again: bool = False):
+    """The app serving ``args.data`` or the built release; StartError (exit status 1 when the
+    data does not conform to its shapes, 2 when it cannot be loaded) with the message to print.
+    ``again``: loaded for a replacement serving process, so the release is not rebuilt."""
+    from msc_kg.server import dataset
+    from msc_kg.server.app import create_app
+    from msc_kg.server.supervise import StartError
+
+    try:
+        if args.data:
+            return create_app(dataset.load_files(args.data), config)
+        graph, manifest = dataset.release(rebuild=not again)
+    except dataset.NonConforming as exc:
+        raise StartError(1, f"error: the data does not conform to its shapes; not serving it:\n{exc}") from None
+    except dataset.DataError as exc:
+        raise StartError(2, f"error: {exc}") from None
+    if not manifest.get("conforms", True):
+        raise StartError(1, "error: the built graph does not conform to its shapes:\n"
+                            + manifest.get("report", "(no report in the manifest)"))
+    return create_app(graph, {**config, "manifest": manifest})
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -91,25 +118,3 @@ def listen(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
-
-
-def run(app, host: str, port: int, max_connections: int) -> int:
-    """Listen, then serve ``app`` from forked processes until SIGTERM/SIGINT; return 0."""
-    from msc_kg.server.supervise import supervise
-
-    try:
-        sock = listen(host, port)
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            print(f"error: port {port} on {host} is already in use; choose another with --port",
-                  file=sys.stderr)
-            return 2
-        print(f"error: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
-        return 2
-    state = app.extensions["msc_kg"]
-    print(f"msc-kg SPARQL endpoint on http://{host}:{sock.getsockname()[1]}/sparql", flush=True)
-    try:
-        return supervise(app, sock, state.config["workers"], max_connections)
-    finally:
-        sock.close()
-        state.engine.close()

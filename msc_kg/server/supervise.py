@@ -1,18 +1,30 @@
-"""The serving processes: a supervisor forks N of them after the graph is loaded and keeps N alive.
+"""The serving processes: a supervisor keeps N of them alive; a loader process makes them.
 
-Each serving process shares the loaded store copy-on-write, accepts on the one listening socket
-(the least busy first, msc_kg.server.balance) and answers with msc_kg.server.http in threads,
-evaluating queries inline (msc_kg.server.inline; those that may order values of their own in a
-worker process it forks at start). A process whose watchdog stopped a runaway
-query tells the supervisor through a pipe and retires; the supervisor forks its replacement at
-once. A process that dies any other way (a crash) is replaced too, after a short back-off when
-that keeps happening. SIGTERM or SIGINT to the supervisor is passed on: every process stops
-accepting, finishes the requests it is answering, and exits; the supervisor then returns 0.
-The supervisor itself never starts a thread or runs a query, so forking it is always safe.
+The supervisor never holds the graph. A loader process it forks loads the graph and builds the app
+(serve.load), forks the serving processes, which share its pages copy-on-write, and exits; the
+kernel then hands them to the supervisor (PR_SET_CHILD_SUBREAPER), and the loader's mapping of the
+graph goes away without a page being written. That matters because Oxigraph writes to the pages
+it reads (a lock per statement): every process that reads a page still shared with another makes
+its own copy, so a supervisor holding the graph made N serving processes cost N + 1 copies of it
+(measured at 5·10⁶ triples, PSS of the process tree after warm-up: 4.6 GB before, 3.1 GB now).
+Each serving process touches its whole graph (inline.warm) before it forks its isolation worker,
+which then shares the warmed pages rather than holding on to the loader's.
+
+A replacement — for a process whose watchdog stopped a runaway query (it tells the supervisor
+through a pipe and retires) or one that died another way (after a short back-off when that keeps
+happening) — gets a loader of its own, which loads the same files again, so it takes as long as
+the start did, while the others serve. It first checks that the files are unchanged since the start
+(size, modification time, inode): a process serving other data than the others would give other
+answers under the same entity tags. If they changed, or the load fails, the supervisor says why and
+tries again every RETRY s. SIGTERM or SIGINT to the supervisor is passed on: every process stops
+accepting, finishes the requests it is answering, and exits; the supervisor then returns 0. The
+supervisor itself never starts a thread or runs a query, so forking it is always safe. Without
+PR_SET_CHILD_SUBREAPER (not Linux), each serving process is a loader of its own.
 """
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import resource
@@ -30,29 +42,66 @@ from msc_kg.server.http import Server
 from msc_kg.server.inline import Watchdog, warm
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+PR_SET_PDEATHSIG, PR_SET_NAME, PR_SET_CHILD_SUBREAPER = 1, 15, 36
+RETRY = 10.0  # seconds between attempts to load the graph for a replacement serving process
+
+
+class StartError(Exception):
+    """The graph cannot be served: ``message`` says why, ``code`` is the exit status."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def _prctl(option: int, value: int | bytes) -> bool:
+    """Linux prctl(2) (bytes are passed as a C string); False where it fails or does not exist."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl(option, value) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _name(title: bytes) -> None:
+    """Linux: name this process as ps, top and /proc/PID/comm show it (15 bytes at most)."""
+    _prctl(PR_SET_NAME, title[:15])
 
 
 def _die_with_parent(parent: int) -> None:
     """Linux: have the kernel send SIGTERM when the supervisor dies (even by SIGKILL), so no
     serving process outlives it holding the port."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != parent:  # it died before prctl took effect
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def fingerprint(files) -> list[list]:
+    """What tells whether ``files`` changed: path, size, modification time and inode of each."""
+    out = []
+    for path in map(str, files):
+        try:
+            st = os.stat(path)
+            out.append([path, st.st_size, st.st_mtime_ns, st.st_ino])
+        except OSError:
+            out.append([path, None, None, None])
+    return out
+
+
+def _changed(before: list[list], now: list[list]) -> str | None:
+    """The first file that differs between two fingerprints, or None."""
+    return next((a[0] for a, b in zip(before, now) if a != b), None)
 
 
 def _child(app, sock: socket.socket, notify_fd: int, max_connections: int, balance: Balance,
            slot: int) -> int:
     """A serving process: serve until SIGTERM or until the watchdog retires it; return 0."""
+    _name(b"msc-kg serve")
     state = app.extensions["msc_kg"]
     cfg = state.config
     # An engine abort (see README, Operating it) must not write a core file the size of the graph.
     resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
-    balance.join(slot)
     server = Server(app, sock, max_connections=max_connections, max_body=cfg["max_body"],
                     read_timeout=30.0, idle_timeout=30.0, direct=app.wsgi_app.direct,
                     balance=balance)
@@ -71,9 +120,11 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int, balan
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked since the fork (spawn)
-    # Fork the isolation worker now, while this process has no other thread (a fork copies locks
-    # other threads may hold), and so that the first query needing it does not wait for the fork
-    # (measured at 10^6 triples: 16 ms).
+    # Touch the graph before taking connections (its first touch is slow) and before forking the
+    # isolation worker, which then shares this process's copy of the pages (see above); the fork
+    # comes while this process has no other thread (a fork copies locks other threads may hold),
+    # and so that the first query needing the worker does not wait for it (10⁶ triples: 16 ms).
+    warm(state.engine.store)
     state.engine.start_isolation()
     headers = {"Retry-After": "5"}  # what endpoint.query_view sends with a 503
     if cfg["cors"]:
@@ -81,42 +132,77 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int, balan
     state.engine.watchdog = Watchdog(server, cfg["timeout"], cfg["memory_mb"], retire,
                                      headers=headers)
     threading.stack_size(QUERY_STACK)  # connection threads, created from here on, run queries
-    threading.Thread(target=warm, args=(state.engine.store,), daemon=True, name="msc-kg-warm").start()
+    balance.join(slot)
     server.serve_forever()
     balance.leave()
     server.shutdown(grace=cfg["timeout"] + 5)
     return 0
 
 
-def supervise(app, sock: socket.socket, processes: int, max_connections: int) -> int:
-    """Fork ``processes`` serving processes and keep them running until SIGTERM/SIGINT."""
-    engine = app.extensions["msc_kg"].engine
-    engine.restart_counter = multiprocessing.Value("i", 0, lock=False)  # shown by /health
+class _Loader:
+    """The supervisor's view of a loader process: its pid, the slots it loads for, what it said."""
+
+    def __init__(self, pid: int, slots: list[int]):
+        self.pid, self.slots = pid, slots
+        self.buffer = b""
+        self.started: set[int] = set()  # the slots it forked serving processes for
+        self.error: tuple[int, str] | None = None
+
+
+def _send(fd: int, **message) -> None:
+    """Write one JSON line to the supervisor (all of it: a validation report can be long)."""
+    data = (json.dumps(message) + "\n").encode()
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def supervise(load, files, sock: socket.socket, processes: int, max_connections: int,
+              announce=lambda: None) -> int:
+    """Serve the app ``load()`` builds from ``processes`` serving processes until SIGTERM/SIGINT
+    and return 0; or, when the first load raises StartError, print its message and return its
+    code. ``load(True)`` loads it again for a replacement, once ``files`` are found unchanged.
+    ``announce()`` runs when the first serving processes are forked."""
+    adopt = _prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of our loaders become our children
+    restarts = multiprocessing.Value("i", 0, lock=False)  # shown by /health
     balance = Balance(processes)
     notify_r, notify_w = os.pipe()
     children: dict[int, int] = {}  # pid → its slot in ``balance``
+    loaders: dict[int, _Loader] = {}  # the read end of its pipe → loader
+    pending: dict[int, float] = {}  # slot → when to try loading for it again
     retired: set[int] = set()  # replaced already; not replaced again when they exit
+    loader_pids: set[int] = set()  # loaders not yet reaped
+    unknown_dead: set[int] = set()  # reaped before a loader's message named them
     crashes: list[float] = []
+    first: list[list] | None = None  # the fingerprint of ``files`` as first loaded
+    failed: int | None = None  # the exit status when the first load failed
     stopping = False
-
     parent = os.getpid()
 
-    def spawn(slot: int) -> None:
-        # SIGTERM/SIGINT stay blocked in the new process until it has its own handlers: one
-        # arriving earlier would run the supervisor's handler, inherited, and be lost.
+    def spawn(slots: list[int]) -> None:
+        if not adopt and len(slots) > 1:  # each serving process loads for itself
+            for slot in slots:
+                spawn([slot])
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # SIGTERM/SIGINT stay blocked in the new processes until they have their own handlers:
+        # one arriving earlier would run the supervisor's handler, inherited, and be lost.
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        out_r, out_w = os.pipe()
         pid = os.fork()
-        if pid != 0:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         if pid == 0:
-            code = 1
+            code = 2
             try:
-                os.close(notify_r)
+                for fd in (notify_r, out_r, *loaders):
+                    os.close(fd)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # stopped while loading
+                _name(b"msc-kg load")
                 _die_with_parent(parent)
-                code = _child(app, sock, notify_w, max_connections, balance, slot)
-            except BaseException:  # noqa: BLE001 — a serving process never returns into the supervisor
+                code = _load_and_fork(load, files, first, slots, adopt, out_w, parent,
+                                      (sock, notify_w, max_connections, balance), restarts)
+            except BaseException:  # noqa: BLE001 — a loader never returns into the supervisor
                 import traceback
 
                 traceback.print_exc()
@@ -124,7 +210,63 @@ def supervise(app, sock: socket.socket, processes: int, max_connections: int) ->
                 sys.stdout.flush()
                 sys.stderr.flush()
                 os._exit(code)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        os.close(out_w)
+        loaders[out_r] = _Loader(pid, slots)
+        loader_pids.add(pid)
+
+    def started(pid: int, slot: int) -> None:
         children[pid] = slot
+        if pid in unknown_dead:  # it died before its loader's message arrived
+            unknown_dead.discard(pid)
+            lost(pid, slot, "ended before it served")
+
+    def lost(pid: int, slot: int, how: str) -> None:
+        children.pop(pid, None)
+        if stopping:
+            return
+        now = time.monotonic()
+        crashes[:] = [t for t in crashes if now - t < 10] + [now]
+        print(f"msc-kg: serving process {pid} {how}; starting another", file=sys.stderr, flush=True)
+        if len(crashes) > 5:
+            time.sleep(1.0)
+        restarts.value += 1
+        balance.clear(slot)
+        spawn([slot])
+
+    def heard(fd: int) -> None:
+        nonlocal first, failed, stopping
+        loader = loaders[fd]
+        data = os.read(fd, 65536)
+        loader.buffer += data
+        *lines, loader.buffer = loader.buffer.split(b"\n")
+        for line in lines:
+            message = json.loads(line)
+            if "ready" in message and first is None:
+                first = message["ready"]
+                announce()
+            elif "pid" in message:
+                loader.started.add(message["slot"])
+                started(message["pid"], message["slot"])
+            elif "error" in message:
+                loader.error = (message["code"], message["error"])
+        if data:
+            return
+        os.close(fd)  # the loader is done: every message is in
+        del loaders[fd]
+        if first is None and failed is None:  # the first load failed: say why and stop
+            if not stopping:  # (a loader stopped by SIGTERM failed for no reason to tell)
+                failed, text = loader.error or (2, "error: the graph could not be loaded (see above)")
+                print(text, file=sys.stderr, flush=True)
+            stopping = True
+            return
+        missing = [slot for slot in loader.slots if slot not in loader.started]
+        if missing and not stopping:
+            text = loader.error[1] if loader.error else "its loader ended early (see above)"
+            print(f"msc-kg: no new serving process for slot(s) {missing}: {text}; trying again "
+                  f"in {RETRY:g} s", file=sys.stderr, flush=True)
+            for slot in missing:
+                pending[slot] = time.monotonic() + RETRY
 
     def on_signal(signum, frame):  # the loop below passes it on (a child forked while the
         nonlocal stopping  # handler ran would otherwise be missed)
@@ -132,58 +274,107 @@ def supervise(app, sock: socket.socket, processes: int, max_connections: int) ->
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    for slot in range(processes):
-        spawn(slot)
-    told: dict[int, float] = {}  # child → when it was last sent SIGTERM
+    spawn(list(range(processes)))
+    told: dict[int, float] = {}  # child or loader → when it was last sent SIGTERM
     try:
-        while children:
+        while children or loaders or (pending and not stopping):
+            now = time.monotonic()
             if stopping:
-                now = time.monotonic()
-                for pid in children:
+                for pid in [*children, *(loader.pid for loader in loaders.values())]:
                     if now - told.get(pid, -10.0) >= 5.0:  # again every 5 s until it exits
                         told[pid] = now
                         try:
                             os.kill(pid, signal.SIGTERM)
                         except ProcessLookupError:
                             pass
+            for slot, when in list(pending.items()):
+                if now >= when and not stopping:
+                    del pending[slot]
+                    spawn([slot])
             try:
-                ready, _, _ = select.select([notify_r], [], [], 0.2)
+                ready, _, _ = select.select([notify_r, *loaders], [], [], 0.2)
             except InterruptedError:
                 ready = []
-            notes = os.read(notify_r, 4096).split() if ready else []  # read even when stopping
+            for fd in ready:
+                if fd != notify_r:
+                    heard(fd)
+            notes = os.read(notify_r, 4096).split() if notify_r in ready else []  # read even when stopping
             for line in notes if not stopping else ():
                 pid = int(line)
                 if pid in children and pid not in retired:
                     retired.add(pid)
-                    engine.restart_counter.value += 1
-                    spawn(children[pid])
-            while children:
+                    restarts.value += 1
+                    spawn([children[pid]])
+            while True:
                 try:
                     pid, status = os.waitpid(-1, os.WNOHANG)
                 except ChildProcessError:
-                    children.clear()
                     break
                 if pid == 0:
                     break
-                slot = children.pop(pid, None)
-                if slot is None:
-                    continue  # not a serving process
                 if pid in retired:
                     retired.discard(pid)
-                    continue
-                if not stopping:  # died unexpectedly: replace it, backing off if it keeps dying
-                    now = time.monotonic()
-                    crashes[:] = [t for t in crashes if now - t < 10] + [now]
-                    print(f"msc-kg: serving process {pid} ended unexpectedly "
-                          f"({_describe(status)}); starting another", file=sys.stderr, flush=True)
-                    if len(crashes) > 5:
-                        time.sleep(1.0)
-                    engine.restart_counter.value += 1
-                    balance.clear(slot)
-                    spawn(slot)
+                    children.pop(pid, None)
+                elif pid in children:
+                    lost(pid, children[pid], f"ended unexpectedly ({_describe(status)})")
+                elif pid in loader_pids:
+                    loader_pids.discard(pid)
+                else:
+                    unknown_dead.add(pid)  # a serving process its loader has not named yet
     finally:
         os.close(notify_r)
         os.close(notify_w)
+        for fd in loaders:
+            os.close(fd)
+    return failed or 0
+
+
+def _load_and_fork(load, files, first, slots: list[int], adopt: bool, out: int, supervisor: int,
+                   serving: tuple, restarts) -> int:
+    """In a loader process: load the graph (again, when ``first`` holds the fingerprint of the
+    first load), fork a serving process for each slot — or, without ``adopt``, serve the one slot
+    itself — and tell the supervisor through ``out``; return the exit status."""
+    try:
+        if first is not None:
+            changed = _changed(first, fingerprint(files))
+            if changed:
+                raise StartError(2, f"{changed} changed since the server started; restart the "
+                                    "server to serve it (a serving process loading it now would "
+                                    "answer differently from the others)")
+        app = load(first is not None)
+    except StartError as exc:
+        _send(out, error=exc.message, code=exc.code)
+        return exc.code
+    if first is None:
+        _send(out, ready=fingerprint(files))
+    app.extensions["msc_kg"].engine.restart_counter = restarts
+    sock, notify_w, max_connections, balance = serving
+    if not adopt:
+        _send(out, pid=os.getpid(), slot=slots[0])
+        os.close(out)
+        return _child(app, sock, notify_w, max_connections, balance, slots[0])
+    loader = os.getpid()
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # until each has its own handlers
+    for slot in slots:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.close(out)
+                deadline = time.monotonic() + 10.0
+                while os.getppid() == loader and time.monotonic() < deadline:
+                    time.sleep(0.002)  # until the loader has exited and we are the supervisor's
+                _die_with_parent(supervisor)
+                code = _child(app, sock, notify_w, max_connections, balance, slot)
+            except BaseException:  # noqa: BLE001 — a serving process never returns into the loader
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        _send(out, pid=pid, slot=slot)
     return 0
 
 
