@@ -246,6 +246,26 @@ def test_help_exits_0():
     assert proc.returncode == 0 and "--service-allow" in proc.stdout
 
 
+@pytest.mark.parametrize("option, message", [
+    ("--port=70000", "argument --port: 70000 is out of range (at least 0, at most 65535)"),
+    ("--port=http", "argument --port: 'http' is not a whole number"),
+    ("--workers=0", "argument --workers: 0 is out of range (at least 1)"),
+    ("--timeout=-1", "argument --timeout: -1 is not a number of seconds above 0"),
+    ("--timeout=nan", "argument --timeout: nan is not a number of seconds above 0"),
+    ("--query-slots=0", "argument --query-slots: 0 is out of range (at least 1)"),
+    ("--max-rows=-5", "argument --max-rows: -5 is out of range (at least 1)"),
+    ("--memory-mb=-3", "argument --memory-mb: -3 is out of range (at least 0)"),
+    ("--max-connections=0", "argument --max-connections: 0 is out of range (at least 1)"),
+])
+def test_bad_option_values_stop_startup_with_a_message(option, message):
+    """Before, --port 70000 ended in a traceback and --workers 0 or --timeout -1 started a server
+    that served nothing or stopped every query at once."""
+    proc = subprocess.run([sys.executable, str(ROOT / "server.py"), option, "--data", str(DATA / "small.ttl")],
+                          cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True,
+                          text=True, timeout=20)
+    assert proc.returncode == 2 and proc.stderr.endswith(f"server.py: error: {message}\n"), proc.stderr
+
+
 def test_sigterm_drains_in_flight_and_exits_0():
     """A request in flight when SIGTERM arrives still gets its answer; then the exit code is 0."""
     port = free_port()

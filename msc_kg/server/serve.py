@@ -25,31 +25,57 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the msc-kg graph (or --data files) as a read-only SPARQL 1.1 endpoint.",
     )
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)")
-    p.add_argument("--port", type=int, default=8000, help="TCP port (default: %(default)s)")
+    p.add_argument("--port", type=_whole(0, 65535), default=8000,
+                   help="TCP port; 0 takes any free one (default: %(default)s)")
     p.add_argument("--data", nargs="+", metavar="FILE",
                    help="serve these RDF files (Turtle, TriG, N-Triples, N-Quads, RDF/XML, JSON-LD) "
                         "instead of the built graph")
-    p.add_argument("--timeout", type=float, default=DEFAULTS["timeout"],
+    p.add_argument("--timeout", type=_seconds, default=DEFAULTS["timeout"],
                    help="seconds before a query is stopped with 503 (default: %(default)s)")
-    p.add_argument("--query-slots", type=int, default=DEFAULTS["query_slots"],
+    p.add_argument("--query-slots", type=_whole(1), default=DEFAULTS["query_slots"],
                    help="queries a serving process evaluates at once; more wait, up to the "
                         "timeout, then get 503 (default: %(default)s)")
-    p.add_argument("--memory-mb", type=int, default=DEFAULTS["memory_mb"],
+    p.add_argument("--memory-mb", type=_whole(0), default=DEFAULTS["memory_mb"],
                    help="memory a serving process may add while answering queries before the "
-                        "queries it runs are stopped with 503 (default: %(default)s)")
-    p.add_argument("--max-rows", type=int, default=DEFAULTS["max_rows"],
+                        "queries it runs are stopped with 503; 0: no limit (default: %(default)s)")
+    p.add_argument("--max-rows", type=_whole(1), default=DEFAULTS["max_rows"],
                    help="rows/triples per response, announced in X-SPARQL-Max-Rows (default: %(default)s)")
-    p.add_argument("--max-body", type=int, default=DEFAULTS["max_body"],
+    p.add_argument("--max-body", type=_whole(1), default=DEFAULTS["max_body"],
                    help="largest POST body in bytes; larger gets 413 (default: %(default)s)")
     p.add_argument("--service-allow", nargs="+", default=[], metavar="URL",
                    help="SERVICE endpoints federated queries may call (default: none)")
-    p.add_argument("--workers", type=int, default=DEFAULTS["workers"],
+    p.add_argument("--workers", type=_whole(1), default=DEFAULTS["workers"],
                    help="serving processes, each answering many connections (default: %(default)s)")
-    p.add_argument("--max-connections", type=int, default=512,
+    p.add_argument("--max-connections", type=_whole(1), default=512,
                    help="open client connections (one thread each); more get 503 (default: %(default)s)")
     p.add_argument("--union-default-graph", action="store_true",
                    help="query the union of all named graphs as the default graph")
     return p
+
+
+def _whole(low: int, high: int | None = None):
+    """An argparse type: a whole number from ``low`` to ``high``."""
+    def whole(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or high is not None and value > high:
+            raise argparse.ArgumentTypeError(
+                f"{value} is out of range (at least {low}" + (f", at most {high})" if high is not None else ")"))
+        return value
+    return whole
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds above 0")
+    return value
 
 
 def main(argv=None) -> int:

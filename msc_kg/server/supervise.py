@@ -6,7 +6,7 @@ kernel then hands them to the supervisor (PR_SET_CHILD_SUBREAPER), and the loade
 graph goes away without a page being written. That matters because Oxigraph writes to the pages
 it reads (a lock per statement): every process that reads a page still shared with another makes
 its own copy, so a supervisor holding the graph made N serving processes cost N + 1 copies of it
-(measured at 5·10⁶ triples, PSS of the process tree after warm-up: 4.6 GB before, 3.1 GB now).
+(measured at 5·10⁶ triples, PSS of the process tree after warm-up: 4.6 GB before, 3.2 GB now).
 Each serving process touches its whole graph (inline.warm) before it forks its isolation worker,
 which then shares the warmed pages rather than holding on to the loader's.
 
