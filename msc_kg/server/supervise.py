@@ -319,8 +319,10 @@ def supervise(load, files, sock: socket.socket, processes: int, max_connections:
                     lost(pid, children[pid], f"ended unexpectedly ({_describe(status)})")
                 elif pid in loader_pids:
                     loader_pids.discard(pid)
-                else:
-                    unknown_dead.add(pid)  # a serving process its loader has not named yet
+                else:  # a serving process its loader has not named yet, or an isolation
+                    unknown_dead.add(pid)  # worker whose serving process ended before it
+            if not loaders:  # no loader left to name one
+                unknown_dead.clear()
     finally:
         os.close(notify_r)
         os.close(notify_w)
