@@ -513,7 +513,8 @@ def test_the_supervisor_never_holds_the_graph(tmp_path):
         stop_server(proc)
 
 
-def test_a_replacement_is_not_loaded_from_changed_data(tmp_path):
+@pytest.mark.parametrize("how", ["changed", "was removed"])
+def test_a_replacement_is_not_loaded_from_changed_data(tmp_path, how):
     """The files changed since the start: the replacement of a crashed serving process is not
     made (it would answer from other data than the other process); the supervisor says why and
     the other process goes on serving."""
@@ -524,8 +525,11 @@ def test_a_replacement_is_not_loaded_from_changed_data(tmp_path):
     try:
         wait_ready(port, proc)
         victim, survivor = sorted(serving_pids(proc))
-        with data.open("a") as fh:
-            fh.write("<http://e/new> <http://e/p> <http://e/o> .\n")
+        if how == "changed":
+            with data.open("a") as fh:
+                fh.write("<http://e/new> <http://e/p> <http://e/o> .\n")
+        else:
+            data.unlink()
         os.kill(victim, signal.SIGKILL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and victim in serving_pids(proc, settle=0):
@@ -539,6 +543,6 @@ def test_a_replacement_is_not_loaded_from_changed_data(tmp_path):
     err = proc.stderr.read()
     assert f"msc-kg: serving process {victim} ended unexpectedly (signal SIGKILL); starting another" in err
     assert re.search(r"msc-kg: no new serving process for slot\(s\) \[[01]\]: " + re.escape(str(data))
-                     + r" changed since the server started; restart the server to serve it \(a "
+                     + f" {how}" + r" since the server started; restart the server to serve it \(a "
                      r"serving process loading it now would answer differently from the others\); "
                      r"trying again in 10 s", err), err

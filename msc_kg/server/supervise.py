@@ -340,7 +340,8 @@ def _load_and_fork(load, files, first, slots: list[int], adopt: bool, out: int, 
         if first is not None:
             changed = _changed(first, fingerprint(files))
             if changed:
-                raise StartError(2, f"{changed} changed since the server started; restart the "
+                how = "changed" if os.path.exists(changed) else "was removed"
+                raise StartError(2, f"{changed} {how} since the server started; restart the "
                                     "server to serve it (a serving process loading it now would "
                                     "answer differently from the others)")
         app = load(first is not None)
