@@ -546,3 +546,37 @@ def test_a_replacement_is_not_loaded_from_changed_data(tmp_path, how):
                      + f" {how}" + r" since the server started; restart the server to serve it \(a "
                      r"serving process loading it now would answer differently from the others\); "
                      r"trying again in 10 s", err), err
+
+
+def test_without_a_subreaper_each_serving_process_loads_for_itself():
+    """Where PR_SET_CHILD_SUBREAPER is missing (not Linux), each serving process is a loader of
+    its own, a child of the supervisor: it serves, is replaced when it dies, and stops on SIGTERM."""
+    port = free_port()
+    code = ("import sys\n"
+            "from msc_kg.server import supervise\n"
+            "real = supervise._prctl\n"
+            "def prctl(option, value):\n"
+            "    if option == supervise.PR_SET_CHILD_SUBREAPER:\n"
+            "        print('refused PR_SET_CHILD_SUBREAPER', flush=True)\n"
+            "        return False\n"
+            "    return real(option, value)\n"
+            "supervise._prctl = prctl\n"
+            "from msc_kg.server.serve import main\n"
+            f"raise SystemExit(main(['--data', {str(DATA / 'small.ttl')!r}, '--port', '{port}']))\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_ready(port, proc)
+        pids = settled(proc)
+        assert len(pids) == 2
+        victim = min(pids)
+        os.kill(victim, signal.SIGKILL)
+        deadline, after = time.monotonic() + 15, pids
+        while time.monotonic() < deadline and victim in after:
+            time.sleep(0.1)
+            after = settled(proc)
+        assert len(after) == 2 and victim not in after
+        assert get(port, "ASK { ?s ?p ?o }")[0] == 200
+    finally:
+        stop_server(proc)
+    assert proc.stdout.read().startswith("refused PR_SET_CHILD_SUBREAPER\nmsc-kg SPARQL endpoint on")
