@@ -122,8 +122,11 @@ def wait_http(url: str, proc: subprocess.Popen | None, limit: float) -> None:
 
 
 def start_msc(data: list[str], port: int | None = None, timeout: float = 30.0,
-              max_rows: int = 10_000_000, extra: list[str] | None = None):
-    """Start this project's ``server.py --data ...``; return (proc, endpoint URL, seconds to ready)."""
+              max_rows: int = 10_000_000, extra: list[str] | None = None, peak: dict | None = None):
+    """Start this project's ``server.py --data ...``; return (proc, endpoint URL, seconds to ready).
+    With ``peak``, the process tree's PSS is sampled every 0.25 s until it answers, and the
+    highest figure put in ``peak["pss_mb"]`` (the graph is loaded in a process that has exited
+    by then, so no high-water mark shows it afterwards)."""
     port = port or free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     t = time.perf_counter()
@@ -131,11 +134,20 @@ def start_msc(data: list[str], port: int | None = None, timeout: float = 30.0,
         [sys.executable, str(ROOT / "server.py"), "--host", "127.0.0.1", "--port", str(port),
          "--timeout", str(timeout), "--max-rows", str(max_rows), "--data", *data, *(extra or [])],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    ready = threading.Event()
+    if peak is not None:
+        def sample():
+            while not ready.wait(0.25):
+                peak["pss_mb"] = max(peak.get("pss_mb", 0.0), memory(proc.pid)["pss_mb"])
+
+        threading.Thread(target=sample, daemon=True).start()
     try:
         wait_http(f"http://127.0.0.1:{port}/health", proc, limit=600)
     except Exception:
         stop(proc)
         raise
+    finally:
+        ready.set()
     return proc, f"http://127.0.0.1:{port}/sparql", time.perf_counter() - t
 
 

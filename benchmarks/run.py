@@ -7,7 +7,7 @@
 Per size (graphs from benchmarks/generate.py, cached in benchmarks/results/):
 * load time and memory: in-process pyoxigraph (``Store.bulk_load``), rdflib ``Graph.parse``,
   this project's ``server.py --data FILE`` (process start → /health answers; RSS/PSS of the
-  supervisor and its serving processes), ``oxigraph serve`` in memory (start + POST /store) and on disk
+  supervisor and its serving processes, and the highest PSS sampled while it loaded), ``oxigraph serve`` in memory (start + POST /store) and on disk
   (``oxigraph load`` + ``serve-read-only``), ``rdflib-endpoint serve FILE``;
 * per query (benchmarks/queries.py MIX + queries/*.rq): median and p95, in-process (pyoxigraph;
   rdflib only up to --rdflib-max triples) and over HTTP on loopback, this server and the Oxigraph
@@ -158,9 +158,10 @@ def _summary(times: list[float], **extra) -> dict:
 class Server:
     """A started HTTP endpoint: process, URL, load seconds, and how to stop it."""
 
-    def __init__(self, name, proc, url, load_s, cleanup=None, restart=None):
+    def __init__(self, name, proc, url, load_s, cleanup=None, restart=None, load_peak=None):
         self.name, self.proc, self.url, self.load_s = name, proc, url, load_s
         self.cleanup, self.restart = cleanup, restart
+        self.load_peak = load_peak  # highest PSS (MB) of its process tree while it loaded
 
     def stop(self):
         stop(self.proc)
@@ -219,8 +220,9 @@ def start_rdflib_endpoint(path: Path, timeout: float) -> Server:
 
 
 def start_this(path: Path, timeout: float) -> Server:
-    proc, url, load_s = start_msc([str(path)], timeout=timeout)
-    return Server("msc-kg", proc, url, load_s)
+    peak: dict = {}
+    proc, url, load_s = start_msc([str(path)], timeout=timeout, peak=peak)
+    return Server("msc-kg", proc, url, load_s, load_peak=peak.get("pss_mb"))
 
 
 WARMUP = 2  # untimed requests per query and server (this server forks 2 serving processes on 2 cores)
@@ -376,6 +378,8 @@ def bench_size(size: int, args, queries: dict[str, str], log) -> dict:
                 servers.append(srv)
                 res["load"][name] = round(srv.load_s, 3)
                 res["memory"][name] = {"after_load": memory(srv.proc.pid)}
+                if srv.load_peak is not None:
+                    res["memory"][name]["load_peak_pss_mb"] = srv.load_peak
                 log(f"  {name}: serving after {srv.load_s:.2f} s, {res['memory'][name]['after_load']}")
             if servers:
                 _http_group(servers, res, queries, args, record, log)
@@ -490,6 +494,8 @@ def markdown(report: dict) -> str:
             if "after_run" in mem:
                 m_ = f"{mem['after_load']['rss_mb']} / {mem['after_load']['pss_mb']} after load; " \
                      f"{mem['after_run']['rss_mb']} / {mem['after_run']['pss_mb']} after run"
+                if "load_peak_pss_mb" in mem:
+                    m_ += f"; PSS at most {mem['load_peak_pss_mb']} while loading"
             elif "main_hwm_mb" in mem:
                 m_ = f"peak {mem['main_hwm_mb']} (in-process)"
             else:
