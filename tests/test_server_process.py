@@ -580,3 +580,44 @@ def test_without_a_subreaper_each_serving_process_loads_for_itself():
     finally:
         stop_server(proc)
     assert proc.stdout.read().startswith("refused PR_SET_CHILD_SUBREAPER\nmsc-kg SPARQL endpoint on")
+
+
+def test_entity_tags_agree_across_serving_processes_and_replacements():
+    """Each serving process answers a query with the same ETag, a replacement included (it loads
+    the graph again, but takes the supervisor's tag salt), so If-None-Match works whichever answers."""
+    port = free_port()
+    proc = start("--data", str(DATA / "small.ttl"), "--port", str(port))
+    query = "/sparql?" + urllib.parse.urlencode({"query": "SELECT * WHERE { ?s ?p ?o }"})
+
+    def tags_by_process() -> dict[int, str]:
+        conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(4)]
+        try:
+            seen = {}
+            for conn in conns:  # held open together: the balance spreads them over both processes
+                conn.request("GET", "/health")
+                seen[conn] = json.loads(conn.getresponse().read())["process"]
+            tags = {}
+            for conn, pid in seen.items():
+                conn.request("GET", query, headers={"Accept": "application/sparql-results+json"})
+                response = conn.getresponse()
+                response.read()
+                tags.setdefault(pid, set()).add(response.getheader("ETag"))
+            return tags
+        finally:
+            for conn in conns:
+                conn.close()
+
+    try:
+        wait_ready(port, proc)
+        victim = min(settled(proc))
+        before = tags_by_process()
+        os.kill(victim, signal.SIGKILL)
+        deadline, pids = time.monotonic() + 15, {victim}
+        while time.monotonic() < deadline and (victim in pids or len(pids) != 2):
+            time.sleep(0.1)
+            pids = settled(proc)
+        after = tags_by_process()
+        assert len(before) == 2 and len(after) == 2 and set(after) == pids, (before, after, pids)
+        assert len({tag for tags in [*before.values(), *after.values()] for tag in tags}) == 1, (before, after)
+    finally:
+        stop_server(proc)

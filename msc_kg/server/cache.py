@@ -30,13 +30,14 @@ class ResponseCache:
         self._data: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
-        self.salt = os.urandom(8).hex()  # drawn before the serving processes fork: shared
+        self.salt = os.urandom(8).hex()  # server.py sets the supervisor's, shared by all its processes
 
     def tag(self, key) -> str:
         """The weak entity tag of the response to ``key`` (a tuple of strings and tuples).
 
         Python's hash of a string is SipHash keyed by a per-interpreter secret, which the serving
-        processes inherit from the supervisor, so they agree on it; a restart draws new ones.
+        processes inherit from the supervisor, so they agree on it, replacements included (they
+        also get its ``salt``); a restart draws new ones.
         """
         return f'W/"{self.salt}{hash(key) & 0xFFFFFFFFFFFFFFFF:016x}"'
 

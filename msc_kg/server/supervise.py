@@ -164,6 +164,7 @@ def supervise(load, files, sock: socket.socket, processes: int, max_connections:
     ``announce()`` runs when the first serving processes are forked."""
     adopt = _prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of our loaders become our children
     restarts = multiprocessing.Value("i", 0, lock=False)  # shown by /health
+    salt = os.urandom(8).hex()  # of the entity tags, the same in every serving process (cache.py)
     balance = Balance(processes)
     notify_r, notify_w = os.pipe()
     children: dict[int, int] = {}  # pid → its slot in ``balance``
@@ -201,7 +202,7 @@ def supervise(load, files, sock: socket.socket, processes: int, max_connections:
                 _name(b"msc-kg load")
                 _die_with_parent(parent)
                 code = _load_and_fork(load, files, first, slots, adopt, out_w, parent,
-                                      (sock, notify_w, max_connections, balance), restarts)
+                                      (sock, notify_w, max_connections, balance), (restarts, salt))
             except BaseException:  # noqa: BLE001 — a loader never returns into the supervisor
                 import traceback
 
@@ -332,10 +333,11 @@ def supervise(load, files, sock: socket.socket, processes: int, max_connections:
 
 
 def _load_and_fork(load, files, first, slots: list[int], adopt: bool, out: int, supervisor: int,
-                   serving: tuple, restarts) -> int:
+                   serving: tuple, shared: tuple) -> int:
     """In a loader process: load the graph (again, when ``first`` holds the fingerprint of the
     first load), fork a serving process for each slot — or, without ``adopt``, serve the one slot
-    itself — and tell the supervisor through ``out``; return the exit status."""
+    itself — and tell the supervisor through ``out``; return the exit status. ``shared``: the
+    supervisor's restart counter and entity-tag salt, which every serving process uses."""
     try:
         if first is not None:
             changed = _changed(first, fingerprint(files))
@@ -350,7 +352,8 @@ def _load_and_fork(load, files, first, slots: list[int], adopt: bool, out: int, 
         return exc.code
     if first is None:
         _send(out, ready=fingerprint(files))
-    app.extensions["msc_kg"].engine.restart_counter = restarts
+    state = app.extensions["msc_kg"]
+    state.engine.restart_counter, state.cache.salt = shared
     sock, notify_w, max_connections, balance = serving
     if not adopt:
         _send(out, pid=os.getpid(), slot=slots[0])
