@@ -57,8 +57,8 @@ def load_release(build_dir: Path | None = None, rebuild: bool = True):
     if manifest is None:
         raise MscKgError(f"no built release in {build_dir or paths.BUILD_DIR}; run `msc-kg build`")
     store = pyoxigraph.Store()
-    store.bulk_load(path=str(release_files(build_dir)[0]),
-                    format=pyoxigraph.RdfFormat.N_TRIPLES)
+    store.bulk_extend(pyoxigraph.parse(path=str(release_files(build_dir)[0]), rename_blank_nodes=False,
+                                       format=pyoxigraph.RdfFormat.N_TRIPLES))  # see dataset.load_files
     return store, manifest
 
 

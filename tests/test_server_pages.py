@@ -151,6 +151,23 @@ def test_data_files_of_every_format_load():
     assert values == ["default", "jsonld", "nq", "nt", "one", "rdfxml", "three", "two"]
 
 
+def test_one_ntriples_file_keeps_its_blank_node_labels_and_two_files_keep_theirs_apart(tmp_path):
+    """Loaded alone, an N-Triples file answers with its own blank-node labels, so every serving
+    process, a replacement included, gives the same; two files' nodes of one label stay two."""
+    from msc_kg.server import dataset
+
+    a, b = tmp_path / "a.nt", tmp_path / "b.nt"
+    a.write_text('_:n1 <http://e/p> "a" .\n_:n1 <http://e/q> "a2" .\n')
+    b.write_text('_:n1 <http://e/p> "b" .\n')
+    for _ in range(2):
+        assert [str(q.subject) for q in dataset.load_files([a])] == ["_:n1", "_:n1"]
+    store = dataset.load_files([a, b])
+    assert len({q.subject for q in store}) == 2 and len(store) == 3
+    nquads = tmp_path / "c.nq"
+    nquads.write_text('_:g1 <http://e/p> "c" <http://e/g> .\n')
+    assert [str(q.subject) for q in dataset.load_files([nquads])] == ["_:g1"]
+
+
 def test_syntax_error_names_file_and_line():
     import pytest
 
