@@ -7,8 +7,9 @@
 Per size (graphs from benchmarks/generate.py, cached in benchmarks/results/):
 * load time and memory: in-process pyoxigraph (``Store.bulk_load``), rdflib ``Graph.parse``,
   this project's ``server.py --data FILE`` (process start → /health answers; RSS/PSS of the
-  supervisor and its serving processes, and the highest PSS sampled while it loaded), ``oxigraph serve`` in memory (start + POST /store) and on disk
-  (``oxigraph load`` + ``serve-read-only``), ``rdflib-endpoint serve FILE``;
+  supervisor and its serving processes, and the highest PSS sampled while it loaded), ``oxigraph
+  serve`` in memory (start + POST /store) and on disk (``oxigraph load`` + ``serve-read-only``),
+  ``rdflib-endpoint serve FILE``;
 * per query (benchmarks/queries.py MIX + queries/*.rq): median and p95, in-process (pyoxigraph;
   rdflib only up to --rdflib-max triples) and over HTTP on loopback, this server and the Oxigraph
   server in memory side by side (both running; for each query one runs its requests back to back,
