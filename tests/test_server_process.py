@@ -621,3 +621,35 @@ def test_entity_tags_agree_across_serving_processes_and_replacements():
         assert len({tag for tags in [*before.values(), *after.values()] for tag in tags}) == 1, (before, after)
     finally:
         stop_server(proc)
+
+
+def test_changed_data_is_loaded_once_no_serving_process_is_left(tmp_path):
+    """Once every serving process is gone, none serves the data as first loaded: the files are
+    loaded as they are now (with new entity tags) rather than leaving the server with none."""
+    data = tmp_path / "small.ttl"
+    data.write_bytes((DATA / "small.ttl").read_bytes())
+    port = free_port()
+    proc = start("--data", str(data), "--port", str(port))
+    count = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+    try:
+        wait_ready(port, proc)
+        _, old_headers, _ = get(port, count, "text/csv")
+        with data.open("a") as fh:
+            fh.write("<http://e/new> <http://e/p> <http://e/o> .\n")
+        for pid in settled(proc):
+            os.kill(pid, signal.SIGKILL)
+        deadline, answer = time.monotonic() + 20, None
+        while time.monotonic() < deadline and answer != (200, f"n\r\n{SMALL_TRIPLES + 1}\r\n".encode()):
+            time.sleep(0.2)
+            try:
+                status, headers, body = get(port, count, "text/csv", timeout=2)
+            except OSError:  # no serving process took the connection yet
+                continue
+            answer = (status, body)
+        assert answer == (200, f"n\r\n{SMALL_TRIPLES + 1}\r\n".encode())
+        assert headers["ETag"] != old_headers["ETag"]
+    finally:
+        stop_server(proc)
+    err = proc.stderr.read()
+    assert (f"msc-kg: {data} changed since the server started and no serving process is left; "
+            "loading the files as they are now") in err

@@ -16,7 +16,8 @@ happening) — gets a loader of its own, which loads the same files again, so it
 the start did, while the others serve. It first checks that the files are unchanged since the start
 (size, modification time, inode): a process serving other data than the others would give other
 answers under the same entity tags. If they changed, or the load fails, the supervisor says why and
-tries again every RETRY s. SIGTERM or SIGINT to the supervisor is passed on: every process stops
+tries again every RETRY s; once no serving process is left, none serves the data as first loaded,
+so the files are loaded as they are now, as at a start but with new entity tags. SIGTERM or SIGINT to the supervisor is passed on: every process stops
 accepting, finishes the requests it is answering, and exits; the supervisor then returns 0. The
 supervisor itself never starts a thread or runs a query, so forking it is always safe. Without
 PR_SET_CHILD_SUBREAPER (not Linux), each serving process is a loader of its own.
@@ -176,10 +177,18 @@ def supervise(load, files, sock: socket.socket, processes: int, max_connections:
     crashes: list[float] = []
     first: list[list] | None = None  # the fingerprint of ``files`` as first loaded
     failed: int | None = None  # the exit status when the first load failed
+    announced = False  # announce() has run: a serving process was made once
     stopping = False
     parent = os.getpid()
 
     def spawn(slots: list[int]) -> None:
+        nonlocal first, salt
+        if first is not None and all(pid in retired for pid in children):
+            changed = _changed(first, fingerprint(files))
+            if changed:  # no process serves the data as first loaded: load it as at a start
+                print(f"msc-kg: {changed} changed since the server started and no serving "
+                      "process is left; loading the files as they are now", file=sys.stderr, flush=True)
+                first, salt = None, os.urandom(8).hex()  # new data: new entity tags
         if not adopt and len(slots) > 1:  # each serving process loads for itself
             for slot in slots:
                 spawn([slot])
@@ -238,7 +247,7 @@ def supervise(load, files, sock: socket.socket, processes: int, max_connections:
         spawn([slot])
 
     def heard(fd: int) -> None:
-        nonlocal first, failed, stopping
+        nonlocal first, failed, stopping, announced
         loader = loaders[fd]
         data = os.read(fd, 65536)
         loader.buffer += data
@@ -247,7 +256,9 @@ def supervise(load, files, sock: socket.socket, processes: int, max_connections:
             message = json.loads(line)
             if "ready" in message and first is None:
                 first = message["ready"]
-                announce()
+                if not announced:
+                    announced = True
+                    announce()
             elif "pid" in message:
                 loader.started.add(message["slot"])
                 started(message["pid"], message["slot"])
@@ -257,7 +268,7 @@ def supervise(load, files, sock: socket.socket, processes: int, max_connections:
             return
         os.close(fd)  # the loader is done: every message is in
         del loaders[fd]
-        if first is None and failed is None:  # the first load failed: say why and stop
+        if not announced and failed is None:  # the server's first load failed: say why and stop
             if not stopping:  # (a loader stopped by SIGTERM failed for no reason to tell)
                 failed, text = loader.error or (2, "error: the graph could not be loaded (see above)")
                 print(text, file=sys.stderr, flush=True)
@@ -296,10 +307,11 @@ def supervise(load, files, sock: socket.socket, processes: int, max_connections:
                             os.kill(pid, signal.SIGTERM)
                         except ProcessLookupError:
                             pass
-            for slot, when in list(pending.items()):
-                if now >= when and not stopping:
-                    del pending[slot]
-                    spawn([slot])
+            due = [slot for slot, when in pending.items() if now >= when and not stopping]
+            for slot in due:
+                del pending[slot]
+            if due:
+                spawn(due)
             try:
                 ready, _, _ = select.select([notify_r, wake_r, *loaders], [], [], 0.2)
             except InterruptedError:
