@@ -51,15 +51,12 @@ def load_release(build_dir: Path | None = None, rebuild: bool = True):
     """A pyoxigraph Store holding the validated release, and its manifest. With ``rebuild`` False
     the release is loaded as it is, fresh or not (a server loading it again for a new serving
     process must serve what the others serve); MscKgError when there is none."""
-    import pyoxigraph
+    from msc_kg.server.dataset import load_files  # as --data files are (blank-node labels kept)
 
     manifest = ensure_release(build_dir) if rebuild else read_manifest(build_dir)
     if manifest is None:
         raise MscKgError(f"no built release in {build_dir or paths.BUILD_DIR}; run `msc-kg build`")
-    store = pyoxigraph.Store()
-    store.bulk_extend(pyoxigraph.parse(path=str(release_files(build_dir)[0]), rename_blank_nodes=False,
-                                       format=pyoxigraph.RdfFormat.N_TRIPLES))  # see dataset.load_files
-    return store, manifest
+    return load_files([release_files(build_dir)[0]]), manifest
 
 
 def load_graph(build_dir: Path | None = None):

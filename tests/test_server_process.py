@@ -113,7 +113,7 @@ def test_timeout_over_http_while_others_are_served(running):
     while time.monotonic() < deadline and health(port)["worker_restarts"] == before:
         time.sleep(0.1)
     assert health(port)["worker_restarts"] == before + 1
-    assert len(settled(proc)) == 2  # and for its replacement to serve
+    assert len(serving_pids(proc)) == 2  # and for its replacement to serve
 
 
 def stop_server(proc: subprocess.Popen) -> None:
@@ -132,23 +132,10 @@ def health(port: int) -> dict:
         return json.loads(r.read())
 
 
-def serving_pids(proc: subprocess.Popen, settle: float = 10.0) -> set[int]:
-    """The serving processes of the supervisor ``proc``, once there are two of them (a retiring
-    process may still be finishing its last requests; a replacement's loader is not one)."""
-    path = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
-    deadline = time.monotonic() + settle
-    while True:
-        pids = {int(p) for p in path.read_text().split()} if path.exists() else set()
-        pids = {p for p in pids if _comm(p) == "msc-kg serve"}
-        if len(pids) == 2 or time.monotonic() > deadline:
-            return pids
-        time.sleep(0.05)
-
-
-def settled(proc: subprocess.Popen, limit: float = 15.0) -> set[int]:
-    """The serving processes once the supervisor's children are exactly two of them: no loader
-    making a replacement, no retiring process finishing its requests (those last seen after
-    ``limit`` s)."""
+def serving_pids(proc: subprocess.Popen, limit: float = 15.0) -> set[int]:
+    """The serving processes of the supervisor ``proc`` once its children are exactly two of them:
+    no loader making a replacement, no retiring process finishing its requests (or those seen
+    after ``limit`` s)."""
     path = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
     deadline = time.monotonic() + limit
     while True:
@@ -168,14 +155,14 @@ def _comm(pid: int) -> str | None:
 def test_timed_out_process_is_replaced(running):
     """The process that ran a runaway query retires; a fresh one takes its place and is counted."""
     port, proc = running
-    before, pids = health(port)["worker_restarts"], settled(proc)
+    before, pids = health(port)["worker_restarts"], serving_pids(proc)
     assert len(pids) == 2
     status, _, body = get(port, HEAVY)
     assert status == 503 and b"timed out after 1 s" in body
     deadline, after = time.monotonic() + 15, pids
     while time.monotonic() < deadline and after == pids:
         time.sleep(0.1)
-        after = settled(proc)
+        after = serving_pids(proc)
     assert len(after) == 2 and len(after - pids) == 1  # one replaced, the runaway stopped with it
     assert health(port)["worker_restarts"] == before + 1
     assert get(port, "ASK { ?s ?p ?o }")[0] == 200
@@ -532,10 +519,10 @@ def test_a_replacement_is_not_loaded_from_changed_data(tmp_path, how):
             data.unlink()
         os.kill(victim, signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and victim in serving_pids(proc, settle=0):
+        while time.monotonic() < deadline and victim in serving_pids(proc, limit=0):
             time.sleep(0.1)
         time.sleep(1)  # a replacement would be serving by now
-        assert serving_pids(proc, settle=0) == {survivor}
+        assert serving_pids(proc, limit=0) == {survivor}
         status, _, body = get(port, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", "text/csv")
         assert (status, body) == (200, f"n\r\n{SMALL_TRIPLES}\r\n".encode())
     finally:
@@ -567,14 +554,14 @@ def test_without_a_subreaper_each_serving_process_loads_for_itself():
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_ready(port, proc)
-        pids = settled(proc)
+        pids = serving_pids(proc)
         assert len(pids) == 2
         victim = min(pids)
         os.kill(victim, signal.SIGKILL)
         deadline, after = time.monotonic() + 15, pids
         while time.monotonic() < deadline and victim in after:
             time.sleep(0.1)
-            after = settled(proc)
+            after = serving_pids(proc)
         assert len(after) == 2 and victim not in after
         assert get(port, "ASK { ?s ?p ?o }")[0] == 200
     finally:
@@ -609,13 +596,13 @@ def test_entity_tags_agree_across_serving_processes_and_replacements():
 
     try:
         wait_ready(port, proc)
-        victim = min(settled(proc))
+        victim = min(serving_pids(proc))
         before = tags_by_process()
         os.kill(victim, signal.SIGKILL)
         deadline, pids = time.monotonic() + 15, {victim}
         while time.monotonic() < deadline and (victim in pids or len(pids) != 2):
             time.sleep(0.1)
-            pids = settled(proc)
+            pids = serving_pids(proc)
         after = tags_by_process()
         assert len(before) == 2 and len(after) == 2 and set(after) == pids, (before, after, pids)
         assert len({tag for tags in [*before.values(), *after.values()] for tag in tags}) == 1, (before, after)
@@ -636,7 +623,7 @@ def test_changed_data_is_loaded_once_no_serving_process_is_left(tmp_path):
         _, old_headers, _ = get(port, count, "text/csv")
         with data.open("a") as fh:
             fh.write("<http://e/new> <http://e/p> <http://e/o> .\n")
-        for pid in settled(proc):
+        for pid in serving_pids(proc):
             os.kill(pid, signal.SIGKILL)
         deadline, answer = time.monotonic() + 20, None
         while time.monotonic() < deadline and answer != (200, f"n\r\n{SMALL_TRIPLES + 1}\r\n".encode()):

@@ -4,7 +4,7 @@ Returned for ``GET /sparql`` without a query, as the SPARQL 1.1 Protocol's servi
 (https://www.w3.org/TR/sparql11-service-description/#accessing). Dataset statistics use VoID
 (https://www.w3.org/TR/void/#statistics). The SHACL conformance of the served data and the
 ontology/shapes versions come from the release manifest, in the msc-kg service vocabulary.
-Statistics are computed once at start-up (the data is read-only), before any query process forks.
+Statistics are computed once per load of the (read-only) data, before serving processes fork.
 """
 
 from __future__ import annotations

@@ -1,14 +1,14 @@
 """Query execution in the serving thread, with a watchdog that enforces the time and memory limits.
 
 Used by ``server.py`` (see msc_kg.server.supervise), where each serving process is one of several
-forked from a supervisor. Running the query in the thread that owns the client connection saves
-the two process wake-ups a worker round-trip costs (measured on loopback, label lookup on 10⁵
-triples: 1.2 ms → 0.9 ms per request), and pyoxigraph releases the GIL while it evaluates, so
-one process still runs many queries at once. Oxigraph cannot cancel a running query, so a query
-past its deadline, or a process past its memory limit, is handled by the watchdog thread: it
-answers the stuck request itself with 503 (msc_kg.server.http.Server.hijack) and retires the
-process — it stops accepting, lets its other requests finish, then exits, which stops the query
-— while the supervisor forks a fresh process and the others keep serving.
+a loader forked for the supervisor. Running the query in the thread that owns the client
+connection saves the two process wake-ups a worker round-trip costs (measured on loopback, label
+lookup on 10⁵ triples: 1.2 ms → 0.9 ms per request), and pyoxigraph releases the GIL while it
+evaluates, so one process still runs many queries at once. Oxigraph cannot cancel a running query,
+so a query past its deadline, or a process past its memory limit, is handled by the watchdog
+thread: it answers the stuck request itself with 503 (msc_kg.server.http.Server.hijack) and
+retires the process — it stops accepting, lets its other requests finish, then exits, which stops
+the query — while the supervisor has a fresh process made and the others keep serving.
 """
 
 from __future__ import annotations
@@ -221,8 +221,8 @@ def warm(store: ox.Store) -> None:
 
     Measured at 10⁶ triples, the first Table-1 matrix query in a process just forked took 646 ms
     and the next ones 192 ms: the first touch of each page of the shared graph is slow (Oxigraph
-    writes to the pages it reads, so each is copied then). These two scans (1 s there, 5 s at
-    5·10⁶ triples) take that cost before users' queries do. A failure only leaves the process cold.
+    writes to the pages it reads, so each is copied then). These two scans (1 s there, 9 s at
+    5·10⁶ triples with two processes warming at once) take that cost before users' queries do. A failure only leaves the process cold.
     """
     for query in WARM_QUERIES:
         try:
