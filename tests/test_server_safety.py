@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from server_fixtures import (  # noqa: F401
-    DATA, ENGINE_ABORT_START, SMALL_TRIPLES, SORT_ABORT, SORT_ABORT_STATUS, close, listener,
-    make_app, server_app, server_client,
+    DATA, ENGINE_ABORT_START, SMALL_TRIPLES, SORT_ABORT, SORT_ABORT_STATUS, _engine_aborts, close,
+    listener, make_app, server_app, server_client,
 )
 
 from msc_kg.server import dataset, safety
@@ -287,11 +287,38 @@ def test_quick_check_takes_common_queries_and_leaves_the_rest(query, form):
     ("SELECT ?a (GROUP_CONCAT(?f; separator='; ') AS ?n) WHERE { ?f ?p ?a } GROUP BY ?a ORDER BY ?n", False),
     ("SELECT ?x WHERE { ?x <http://e/p1/2> mscd:finding-syn-0000010 } ORDER BY STRLEN(STR(?x))", False),
     ("SELECT ?v WHERE { VALUES ?v { 1 'a' } }", False),  # nothing ordered
+    # values of its own that no ordering reaches: a variable is one name throughout the query
+    ("SELECT ?t (STRAFTER(STR(?c), 'id/') AS ?id) WHERE { ?c ?p ?t } ORDER BY ?t", False),
+    ("SELECT ?x ?v WHERE { VALUES ?v { 1 'a' } ?x ?p ?o } ORDER BY ?x", False),
+    ("SELECT ?x ?y WHERE { ?x ?p ?y } ORDER BY ?x LIMIT 5 VALUES ?y { 1 'a' }", False),
+    ("SELECT ?x ?id WHERE { { SELECT ?x WHERE { ?x ?p ?o } ORDER BY ?x LIMIT 5 } "
+     "BIND(CONCAT('id-', STR(?x)) AS ?id) }", False),
+    ("SELECT ?b WHERE { ?s ?p ?v BIND(EXISTS { ?s ?q 1 } AS ?b) } ORDER BY ?v", False),
+    # ... and values that reach it through bindings, in any order of the text
+    ("SELECT ?w WHERE { VALUES ?v { 1 'a' } BIND(?v AS ?w) } ORDER BY ?w", True),
+    ("SELECT ?w WHERE { BIND(STR(?v) AS ?w) BIND(?u AS ?v) BIND('a' AS ?u) } ORDER BY DESC(?w)", True),
+    ("SELECT (MAX(?u) AS ?m) WHERE { VALUES ?u { 1 'a' } } ORDER BY ?m", True),
+    ("SELECT (?u AS ?v) WHERE { VALUES ?u { 1 'a' } } ORDER BY ?v", True),
+    ("SELECT ?v2 WHERE { ?s ?p ?v BIND(IF(BOUND(?s), 'a', ?v) AS ?v2) } ORDER BY ?v2", True),
+    ("SELECT ?v WHERE { VALUES $v { 1 'a' } } ORDER BY ?v", True),  # $v is ?v
+    ("SELECT ?v WHERE { VALUES ?v { 1 'a' } } ORDER BY (EXISTS { ?s ?p ?o }) ?v", True),
+    ("SELECT ?x ?v WHERE { VALUES ?v { 1 'a' } ?x ?p ?o } ORDER BY ?x ?v", True),
 ])
 def test_queries_that_may_order_values_of_their_own_are_isolated(query, isolate):
     """safety.sorts_own_values, which routes a query to a worker process (see SORT_ABORT)."""
     assert safety.sorts_own_values(query) is isolate
     assert safety.check(query, "http://example.org/").isolate is isolate
+
+
+def test_the_engine_compares_only_what_is_ordered():
+    """The premise of sorts_own_values, asked of the engine: the mix of literals it aborts on when
+    ordering them, bound to a variable it does not order, is no danger (and is not isolated)."""
+    if SORT_ABORT_STATUS == 200:
+        pytest.skip("this Oxigraph no longer aborts on the mix")
+    prefix = SORT_ABORT.removesuffix("} } ORDER BY ?v")
+    beside = f"{prefix} }} VALUES ?x {{ <x:c> <x:a> <x:b> }} }} ORDER BY ?x"
+    assert not safety.sorts_own_values(beside) and not _engine_aborts(beside)
+    assert safety.sorts_own_values(beside + " ?v") and _engine_aborts(beside + " ?v")
 
 
 def test_engine_abort_is_a_400_with_the_reason(server_client):

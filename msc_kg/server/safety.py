@@ -223,11 +223,13 @@ def _quick(query: str) -> Scan | None:
 # typed literals (its ordering is not a total order and Rust's sort panics). The graph served
 # here does not set it off; a query can, with values of its own. A query with ORDER BY is
 # therefore evaluated in a separate process (inline.InlineEngine) when values of its own can
-# reach a binding or the ordering: a constant (a string, a number, true or false) or a call that
-# makes typed literals (STRDT, STRLANG, a cast or any function named by an IRI) inside VALUES, a
-# BIND or a SELECT expression ("... AS ?v"), or inside the ORDER BY clause itself. FILTER
-# constants and GROUP_CONCAT separators bind nothing. Over-approximate where unsure: a needless
-# isolation costs a pipe round trip, a missed one the serving process.
+# reach the ordering: a constant (a string, a number, true or false) or a call that makes typed
+# literals (STRDT, STRLANG, a cast or any function named by an IRI) inside the ORDER BY clause
+# itself, or inside VALUES, a BIND or a SELECT or GROUP BY expression ("... AS ?v") that binds a
+# variable the ORDER BY clause names, directly or through other such bindings (a variable is one
+# name throughout the query, subqueries included). FILTER constants and GROUP_CONCAT separators
+# bind nothing. Over-approximate where unsure: a needless isolation costs a pipe round trip, a
+# missed one the serving process.
 _ORDER_BY = re.compile(r"ORDER\s+BY")  # searched in the upper-cased text
 _MAKERS = frozenset({"TRUE", "FALSE", "STRDT", "STRLANG"})
 _STANDALONE_DIGIT = re.compile(r"[^\w:?$/#%]\d")  # a number's first digit after a delimiter
@@ -267,36 +269,69 @@ def sorts_own_values(query: str, upper: str | None = None, toks: list[str] | Non
     if not _maybe_own_values(rest, rest.upper() if body else upper):
         return False
     toks = texts(rest) if toks is None else toks
-    frames: list[list[bool]] = []  # per open bracket: [binds values (VALUES/AS), brings a value]
-    values_next = ordering = False
+    # per open bracket: [the variables a VALUES data block binds (or None), whether it holds a
+    # value of the query's own, the variables named in it if it is a "(" (else None)]. Only an
+    # expression's variables can be bound "AS ?v", and only "(" encloses an expression ("{"
+    # inside one is an EXISTS, whose value is no variable's).
+    frames: list[list] = []
+    owned: set[str] = set()  # variables bound to a value of the query's own
+    sources: dict[str, set[str]] = {}  # variable -> the variables of expressions bound to it
+    keys: set[str] = set()  # the variables the ORDER BY clauses name
+    listing: list[str] | None = None  # the variables of the VALUES clause being read
+    ordering = 0  # inside an ORDER BY clause: the number of brackets open at its start, plus one
     last = len(toks) - 1
-    for i, tok in enumerate(toks):
+    i = -1
+    while i < last:
+        i += 1
+        tok = toks[i]
         first = tok[0]
-        if first == "?" or first == "$":
-            continue  # a variable, the commonest token: neither a keyword nor a value of its own
+        if first == "?" or first == "$":  # a variable, the commonest token; ?v and $v are one
+            if listing is not None:
+                listing.append(tok[1:])
+            if ordering:
+                keys.add(tok[1:])
+            if frames and frames[-1][2] is not None:
+                frames[-1][2].add(tok[1:])
+            continue
         if tok in _OPEN:
-            frames.append([values_next and tok == "{", False])
-            values_next = values_next and tok != "{"
+            if listing is not None and tok == "{":
+                frames.append([listing, False, None])
+                listing = None
+            else:
+                frames.append([None, False, set() if tok == "(" else None])
             continue
         if tok in _CLOSE:
-            ordering = ordering and tok != "}"
             if frames:
-                binds, brings = frames.pop()
-                if binds and brings:
-                    return True
+                bound, brings, names = frames.pop()
+                if bound is not None and brings:
+                    owned.update(bound)
                 if frames:
-                    frames[-1][1] |= brings
+                    outer = frames[-1]
+                    outer[1] = outer[1] or brings
+                    if names and outer[2] is not None:
+                        outer[2] |= names
+            if ordering > len(frames) + 1:  # the bracket around the ORDER BY clause closed
+                ordering = 0
             continue
         up = tok.upper()
         if up == "VALUES":
-            values_next = True
+            listing = []
+            if ordering == len(frames) + 1:  # a trailing VALUES clause ends the ordering
+                ordering = 0
         elif up == "ORDER":
-            ordering = ordering or i < last and toks[i + 1].upper() == "BY"
+            if not ordering and i < last and toks[i + 1].upper() == "BY":
+                ordering = len(frames) + 1
         elif up == "LIMIT" or up == "OFFSET":
-            ordering = False
+            if ordering == len(frames) + 1:
+                ordering = 0
         elif up == "AS":
-            if frames:
-                frames[-1][0] = True
+            if i == last or toks[i + 1][0] not in "?$" or not frames or frames[-1][2] is None:
+                return True  # not "( expression AS ?v )": the query will not parse; be safe
+            i += 1
+            target = toks[i][1:]
+            if frames[-1][1]:
+                owned.add(target)
+            sources.setdefault(target, set()).update(frames[-1][2])
         # A constant, or a call of a function that makes typed literals (written out here:
         # measured, a function call per token was a fifth of the walk).
         elif ((first in "\"'" or first.isdigit() or first == "." and tok[1:2].isdigit()
@@ -306,7 +341,16 @@ def sorts_own_values(query: str, upper: str | None = None, toks: list[str] | Non
                 return True
             if frames:
                 frames[-1][1] = True
-    return False
+    if not keys or not owned:
+        return False
+    grown = True
+    while grown:  # owned values flow on through every binding that names an owned variable
+        grown = False
+        for target, names in sources.items():
+            if target not in owned and not owned.isdisjoint(names):
+                owned.add(target)
+                grown = True
+    return not keys.isdisjoint(owned)
 
 
 def check(query: str, base: str, service_allow: frozenset[str] | set[str] = frozenset()) -> Scan:
