@@ -303,6 +303,9 @@ def test_quick_check_takes_common_queries_and_leaves_the_rest(query, form):
     ("SELECT ?v WHERE { VALUES $v { 1 'a' } } ORDER BY ?v", True),  # $v is ?v
     ("SELECT ?v WHERE { VALUES ?v { 1 'a' } } ORDER BY (EXISTS { ?s ?p ?o }) ?v", True),
     ("SELECT ?x ?v WHERE { VALUES ?v { 1 'a' } ?x ?p ?o } ORDER BY ?x ?v", True),
+    # comments between tokens
+    ("SELECT ?v WHERE { VALUES ?v { 1 'a' } } ORDER # by what\n BY ?v", True),
+    ("SELECT ?v WHERE { ?s ?p ?l BIND(xsd:integer # a cast\n (?l) AS ?v) } ORDER BY ?v", True),
     # what looks like a separator is cut out of the cheap test only when it is one
     ("SELECT ?v WHERE { ?s ?p ?o FILTER(?o = 'separator=\"') BIND(\"a\" AS ?v) } ORDER BY ?v", True),
     ("SELECT ?v WHERE { BIND('1' AS ?v) } GROUP BY ?v ORDER BY (GROUP_CONCAT(?v; SEPARATOR=''))", True),
