@@ -244,14 +244,14 @@ _CALL_BY_NAME = re.compile(rf"(?:>|:[\w.\-]*){_GAP}*\(")  # an IRI or a prefixed
 _SEPARATOR = re.compile(r"""SEPARATOR\s*=\s*(?:"[^"\\\n]*"|'[^'\\\n]*')""")
 
 
-def _maybe_own_values(query: str, upper: str) -> bool:
-    """Cheap and conservative: False means no constant and no call by name, so no tokenising
-    (measured, the walk in sorts_own_values costs 30-60 µs on the benchmark's ORDER BY queries,
-    and case-insensitive regular expressions over the text 15-45 µs). The regular expressions
-    here cost about 20 ns a character, so they run only where a plain search finds what they
-    look for: a "(" for a call, an ASCII digit (SPARQL numbers have no other) for a number. Half
-    the competency queries quote nothing but GROUP_CONCAT separators, which bind nothing: those
-    are cut out first, and the tests look at what is left (upper-cased, as the tests need)."""
+def _maybe_own_values(upper: str) -> bool:
+    """Cheap and conservative, on the upper-cased query: False means no constant and no call by
+    name, so no tokenising (measured, the walk in sorts_own_values costs 30-60 µs on the
+    benchmark's ORDER BY queries, and case-insensitive regular expressions over the text 15-45
+    µs). The regular expressions here cost about 20 ns a character, so they run only where a
+    plain search finds what they look for: a "(" for a call, an ASCII digit (SPARQL numbers have
+    no other) for a number. Nine of the competency queries quote nothing but GROUP_CONCAT
+    separators, which bind nothing: those are cut out first, and the tests look at what is left."""
     if "SEPARATOR" in upper:
         upper = _SEPARATOR.sub(" ", upper)
     if '"' in upper or "'" in upper or any(word in upper for word in _MAKERS):
@@ -278,7 +278,7 @@ def sorts_own_values(query: str, upper: str | None = None, toks: list[str] | Non
     if "ORDER" not in upper or not _ORDER_BY.search(upper):
         return False
     rest = query[body:]
-    if not _maybe_own_values(rest, rest.upper() if body else upper):
+    if not _maybe_own_values(rest.upper() if body else upper):
         return False
     toks = texts(rest) if toks is None else toks
     # per open bracket: [the variables a VALUES data block binds (or None), whether it holds a
