@@ -59,14 +59,19 @@ def run_query(text: str, fmt: str = "table", store=None, notes: list[str] | None
     its own (msc_kg.server.safety.sorts_own_values: Oxigraph 0.5 aborts its process on some such
     orderings) is run in a forked child, as the endpoint does; if the engine aborts there,
     EngineAborted says why instead of this process dying with it. SyntaxError for a query that
-    does not parse, QueryFailed for one refused.
+    does not parse, or that the engine would read otherwise than SPARQL's grammar (as the endpoint,
+    msc_kg.server.misread); QueryFailed for one refused.
     """
-    from msc_kg.server.safety import Refused, decode_codepoint_escapes, sorts_own_values
+    from msc_kg.server.safety import (Refused, decode_codepoint_escapes, misread_reason,
+                                      sorts_own_values)
 
     try:
         text = decode_codepoint_escapes(text)
     except Refused as exc:
         raise SyntaxError(exc.message) from None
+    reason = misread_reason(text)  # the engine would read the query otherwise than it is written
+    if reason is not None:
+        raise SyntaxError(reason)
     if store is None:
         from msc_kg.release import load_release
 

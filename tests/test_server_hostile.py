@@ -142,3 +142,17 @@ def test_chain_over_the_operator_limit_is_refused(hostile_app):
     assert resp.status_code == 400
     assert resp.data == (b"Query has 5002 operators, separators and clauses; the limit is 5000 "
                          b"(use VALUES for long lists of values).\n")
+
+
+def test_a_comparison_the_grammar_reads_as_an_iri_is_refused_not_run():
+    """'?o<!!…!?s>' is one IRI to the grammar, and 300 000 nested "!" to the engine's parser, which
+    ran out of stack on it (msc_kg.server.misread): refused before it runs."""
+    app = make_app(max_body=400_000)
+    try:
+        client = app.test_client()
+        q = "SELECT * WHERE { ?s ?p ?o FILTER(?o<" + "!" * 300_000 + "?s>?p) }"
+        resp = client.post("/sparql", data=q.encode(), content_type="application/sparql-query")
+        assert resp.status_code == 400 and resp.data.startswith(b"Malformed query: '<!!!")
+        still_answers(client)
+    finally:
+        close(app)

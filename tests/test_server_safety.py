@@ -75,6 +75,57 @@ def test_service_not_allowed_makes_no_connection(server_client, listener, templa
     assert listener.connections == []
 
 
+@pytest.mark.parametrize("template", [
+    "SELECT * WHERE {{ ?s ?p ?o FILTER(?o<'>') SERVICE <{url}sparql> {{ ?a ?b ?c }} }} #'",
+    "SELECT * WHERE {{ ?s ?p ?o FILTER(?o<'>' || true) SERVICE <{url}sparql> {{ ?a ?b ?c }} }} #'",
+])
+def test_service_hidden_where_the_engine_reads_an_iri_as_code_is_refused(server_client, listener,
+                                                                          template):
+    """To the grammar "<'>" is an IRI, and the quote after it opens a string that hides SERVICE;
+    the engine reads "<" as "less than" and would call the endpoint (msc_kg.server.misread)."""
+    resp = server_client.get("/sparql", query_string={"query": template.format(url=listener.url)})
+    assert resp.status_code == 400
+    assert resp.data.startswith(b"Malformed query: \"<'>\" is an IRI (SPARQL takes the longest token)")
+    assert listener.connections == []
+
+
+@pytest.mark.parametrize("query, shown", [
+    ("SELECT * WHERE { FILTER (?x<?a&&?b>?y) }", "'<?a&&?b>' is an IRI"),  # W3C syn-bad-26
+    ("SELECT * { ?s ?p ?o FILTER(?o<" + "!" * 200_000 + "?s>?p) }", "!!!..."),  # crashed the engine
+    ("SELECT * { ?s ?p ?o FILTER(?o<'>' && " + "(" * 300 + "?s" + ")" * 300 + " = 'x') }", "\"<'>\""),
+    ("SELECT * { ?s ?p ?o BIND(STRLEN(?o)<1&&?p>2 AS ?v) }", "'<1&&?p>'"),
+    ('SELECT * { ?s ?p ?o FILTER("a"@en<?o>?p) }', "cannot follow 'en'"),
+    ("SELECT (?o<?s>?p AS ?v) { ?s ?p ?o }", "'<?s>'"),
+    ("SELECT ?s { ?s ?p ?o } ORDER BY DESC(?o<?s>?p)", "'<?s>'"),
+    ("SELECT * { ?s ?p ?o FILTER(?o<<a#b> '''x\n SERVICE <http://e/> {} ''') }", "as '<<'"),
+    ("SELECT * { ?s ?p <<a> }", "as '<<'"),
+])
+def test_iris_the_engine_would_read_as_code_are_refused(query, shown):
+    """msc_kg.server.misread: refused as the grammar says, before the scan's counts could be
+    fooled (a POST of the second crashed a serving process)."""
+    with pytest.raises(safety.Refused) as exc:
+        safety.check(query, "http://example.org/")
+    assert exc.value.status == 400 and exc.value.message.startswith("Malformed query: ")
+    assert shown in exc.value.message and len(exc.value.message) < 400
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT * { ?s ?p ?o FILTER(?o < <http://a>) }",
+    "SELECT * { ?s ?p ?o FILTER(?o = <http://a> || ?o IN (<http://b>, <http://c>)) }",
+    "SELECT * { ?s <http://a#b> ( ?x <http://x> <http://y> ) FILTER <http://f>(?o) }",
+    "SELECT * { ?s ?p ?o FILTER(?o = 'a'^^<http://dt>) BIND(<http://a> AS ?x) }",
+    "SELECT (COUNT(DISTINCT <http://a>) AS ?n) (<http://f>(?x) AS ?y) {}",
+    "SELECT ?x WHERE { ?x ?p ?o } GROUP BY ?x <http://f>(?o) ORDER BY ?x <http://f>(?o)",
+    "SELECT * { VALUES (?a ?b) { (<http://a> <http://b>) (1 <http://c>) } }",
+    "SELECT * { <<<http://s> <http://p> <http://o#x>>> ?q ?v }",  # a triple term (SPARQL 1.2)
+    "CONSTRUCT { ?s <http://p> (<http://a> <http://b>) } WHERE { ?s ?p ?o }",
+    "SELECT * { ?s (<http://p>/<http://q>)|!(<http://r>|^<http://t>) ?o }",
+    "SELECT * { ?s ?p ?o } #" + "?x<?a&&?b>?y " * 500,  # in a comment; long: the full scan
+])
+def test_iris_where_the_grammar_and_the_engine_agree_are_accepted(query):
+    assert safety.check(query, "http://example.org/").misread is None
+
+
 def test_service_keyword_in_string_or_iri_is_not_a_service(server_client, listener):
     q = ('SELECT * WHERE { ?s <http://x/SERVICE> "SERVICE <%s>" } # SERVICE <%s>' % (listener.url, listener.url))
     resp = server_client.get("/sparql", query_string={"query": q})

@@ -36,8 +36,6 @@ ENGINE_DEVIATIONS = {
     "dawg-data-r2/syntax-sparql1#syntax-lit-08":
         "a SPARQL 1.0 test: in SPARQL 1.1's grammar '123.' is an integer and a '.', so '123. .' "
         "has one '.' too many, and Oxigraph parses SPARQL 1.1",
-    "dawg-data-r2/syntax-sparql3#syn-bad-26":
-        "Oxigraph reads '?x<?a&&?b>?y' as two comparisons, not '<?a&&?b>' as an IRI token",
 }
 
 

@@ -17,6 +17,8 @@ from itertools import accumulate, repeat
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
+from msc_kg.server import misread
+
 # SPARQL 1.1 Query grammar §19.8 terminals, longest / most specific alternatives first.
 _COMMENT = r"\#[^\n\r]*"
 _IRI = r'<[^<>"{}|^`\\\x00-\x20]*>'
@@ -76,6 +78,7 @@ class Scan:
     operators: int = 0  # operator, separator and clause tokens (see MAX_OPERATORS)
     volatile: bool = False  # calls RAND/NOW/UUID/STRUUID/BNODE: never cached
     isolate: bool = False  # may order values of its own: evaluated apart (sorts_own_values)
+    misread: str | None = None  # why an IRI token the engine would read as code refuses the query
 
 
 def tokens(query: str) -> list[tuple[str, str]]:
@@ -147,9 +150,20 @@ def scan(query: str, base: str) -> Scan:
     result.form = next((u for u in upper if u in _FORMS), None)
     result.volatile = not VOLATILE.isdisjoint(upper)
     result.isolate = sorts_own_values(query, toks=toks)
+    result.misread = misread_reason(query, toks)
     if "SERVICE" in upper:
         result.services = _services(tokens(query), base)
     return result
+
+
+def misread_reason(query: str, toks: list[str] | None = None) -> str | None:
+    """Why ``query`` is refused as malformed, if the engine would read one of its IRI tokens as
+    code (msc_kg.server.misread); else None. ``toks``: its ``texts``, if the caller has them."""
+    reason = misread.in_expression(texts(query) if toks is None else toks)
+    if reason is None and "<<" in query:
+        spans = [(m.start(1), m.group(1)) for m in _SIGNIFICANT.finditer(query.rstrip())]
+        reason = misread.after_double_angle(spans, query)
+    return reason
 
 
 def _services(toks: list[tuple[str, str]], base: str) -> list[str]:
@@ -194,6 +208,12 @@ _SIMPLE_PROLOGUE = re.compile(
     re.ASCII | re.IGNORECASE | re.VERBOSE,
 )
 _RARE = ("SERVICE",) + tuple(VOLATILE - {"STRUUID"})  # STRUUID contains UUID
+# An IRI-like text the engine may read as code (msc_kg.server.misread): one starting as a variable,
+# a number, a bracket or "!" would start after "<" in a comparison, and a quote in one would start
+# a string for the engine. Real IRIs seldom look so; those that do go to the full scan. (A "#" in
+# one starts a comment for the engine that hides nothing the scan sees, but to the end of its line:
+# long strings, which may go on past it, go to the full scan as well.)
+_RISKY_IRI = re.compile(r"""<(?:[?$\d(!]|[^<>"{}|^`\\\x00-\x20']*')[^<>"{}|^`\\\x00-\x20]*>""")
 
 
 def _quick(query: str) -> Scan | None:
@@ -216,7 +236,11 @@ def _quick(query: str) -> Scan | None:
     m = _SIMPLE_PROLOGUE.match(query)
     if m is None:
         return None
-    return Scan(form=m.group(1).upper(), isolate=sorts_own_values(query, upper, body=m.start(1)))
+    body = m.start(1)  # the prologue's IRIs are read alike (the pattern takes each whole)
+    if query.find("<", body) >= 0 and ("<<" in query or "'''" in query or '"""' in query
+                                       or _RISKY_IRI.search(query, body)):
+        return None  # what the engine may read otherwise is for the full scan (misread)
+    return Scan(form=m.group(1).upper(), isolate=sorts_own_values(query, upper, body=body))
 
 
 # Oxigraph 0.5.13 aborts its process when it orders some mixes of numeric, string and other
@@ -377,6 +401,8 @@ def check(query: str, base: str, service_allow: frozenset[str] | set[str] = froz
             f"SPARQL Update ({result.form}) is not accepted: this endpoint is read-only "
             "(SPARQL 1.1 Protocol §2.2 is not offered).",
         )
+    if result.misread is not None:
+        raise Refused(400, result.misread)
     if result.depth > MAX_NESTING:
         raise Refused(400, f"Query nesting is {result.depth} levels deep; the limit is {MAX_NESTING}.")
     if result.operators > MAX_OPERATORS:
