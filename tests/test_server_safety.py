@@ -99,6 +99,7 @@ def test_service_hidden_where_the_engine_reads_an_iri_as_code_is_refused(server_
     ("SELECT ?s { ?s ?p ?o } ORDER BY DESC(?o<?s>?p)", "'<?s>'"),
     ("SELECT * { ?s ?p ?o FILTER(?o<<a#b> '''x\n SERVICE <http://e/> {} ''') }", "as '<<'"),
     ("SELECT * { ?s ?p <<a> }", "as '<<'"),
+    ("SELECT * { ?s ?p ?o FILTER(?o<ex:a&&?p>?o) }", "'<ex:a&&?p>'"),  # short: the quick path
 ])
 def test_iris_the_engine_would_read_as_code_are_refused(query, shown):
     """msc_kg.server.misread: refused as the grammar says, before the scan's counts could be
@@ -302,6 +303,9 @@ def test_quick_check_agrees_with_the_full_scan_on_prologues(query):
     ("INSERT DATA {}", None),
     ("SELECT * {" + "{" * 200 + "}" * 200 + "}", None),  # 201 opening brackets: full scan
     (" " * 5000 + "SELECT * {}", None),  # longer than MAX_OPERATORS: full scan
+    ("SELECT * { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?o }", "SELECT"),
+    ("SELECT * { ?s ?p ?o FILTER(?o<ex:a&&?p>?o) }", None),  # an IRI the engine reads as code
+    ("SELECT * { ?s <http://e/?q=1> ?o }", None),  # looks like one: the full scan tells
 ])
 def test_quick_check_takes_common_queries_and_leaves_the_rest(query, form):
     from msc_kg.server.safety import _quick

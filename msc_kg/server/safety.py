@@ -208,12 +208,13 @@ _SIMPLE_PROLOGUE = re.compile(
     re.ASCII | re.IGNORECASE | re.VERBOSE,
 )
 _RARE = ("SERVICE",) + tuple(VOLATILE - {"STRUUID"})  # STRUUID contains UUID
-# An IRI-like text the engine may read as code (msc_kg.server.misread): one starting as a variable,
-# a number, a bracket or "!" would start after "<" in a comparison, and a quote in one would start
-# a string for the engine. Real IRIs seldom look so; those that do go to the full scan. (A "#" in
-# one starts a comment for the engine that hides nothing the scan sees, but to the end of its line:
-# long strings, which may go on past it, go to the full scan as well.)
-_RISKY_IRI = re.compile(r"""<(?:[?$\d(!]|[^<>"{}|^`\\\x00-\x20']*')[^<>"{}|^`\\\x00-\x20]*>""")
+# An IRI-like text the engine may read as code after "<" in a comparison (msc_kg.server.misread):
+# one starting with a digit, or holding anything but letters, digits and -._~:/#%@ (a variable, an
+# operator, a bracket, a comma, a quote that would start a string for the engine). Real IRIs in a
+# query's body seldom do; those that do go to the full scan. (A "#" starts a comment for the
+# engine, which hides nothing the scan sees but runs to the end of its line: long strings, which
+# may go on past it, go to the full scan as well.)
+_RISKY_IRI = re.compile(r"""<(?:\d|[\w\-.~:/#%@]*[^\w\-.~:/#%@<>"{}|^`\\\x00-\x20])[^<>"{}|^`\\\x00-\x20]*>""")
 
 
 def _quick(query: str) -> Scan | None:
