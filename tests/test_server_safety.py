@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pyoxigraph as ox
@@ -476,3 +479,13 @@ def test_isolation_workers_fit_the_memory_limit(slots, memory_mb, loaded_mb, wor
     from msc_kg.server.inline import isolation_workers
 
     assert isolation_workers(slots, memory_mb, loaded_mb) == workers
+
+
+def test_comments_between_tokens_cannot_make_the_cheap_tests_backtrack():
+    """A comment is taken whole by the cheap tests' patterns: allowed to end anywhere, 'ORDER # #
+    # … X' (no BY) was split in exponentially many ways (15 "#": 0.6 s, 40: beyond any patience),
+    with the interpreter lock held, so the whole serving process stood still."""
+    code = ("import sys; from msc_kg.server import safety; gaps = ' #' * 40 + ' X'; "
+            "safety._ORDER_BY.search('ORDER' + gaps); safety._CALL_BY_NAME.search(':a' + gaps); "
+            "safety.check('SELECT * { ?s ?p ?o } ORDER' + gaps, 'http://x/')")
+    subprocess.run([sys.executable, "-c", code], timeout=30, check=True, cwd=Path(__file__).parent.parent)
