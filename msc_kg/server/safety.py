@@ -262,6 +262,9 @@ _GAP = r"(?:\s|#[^\r\n]*+)"
 _ORDER_BY = re.compile(rf"ORDER{_GAP}++BY")  # searched in the upper-cased text
 _MAKERS = frozenset({"TRUE", "FALSE", "STRDT", "STRLANG"})
 _STANDALONE_DIGIT = re.compile(r"[^\w:?$/#%]\d")  # a number's first digit after a delimiter
+# A LIMIT or OFFSET with its number, cut out in one pass (looking back from each digit instead
+# took time quadratic in the text: 4.5 s for 100 000 "LIMIT 1", holding the interpreter lock).
+_PAGING = re.compile(r"(?:LIMIT|OFFSET)\s++\d++")
 _CALL_BY_NAME = re.compile(rf"(?:>|:[\w.\-]*+){_GAP}*+\(")  # an IRI or a prefixed name, then "("
 
 
@@ -287,8 +290,9 @@ def _maybe_own_values(upper: str) -> bool:
         return True
     if not any(digit in upper for digit in "0123456789"):
         return False
-    return any(not upper[:m.start() + 1].rstrip().endswith(("LIMIT", "OFFSET"))
-               for m in _STANDALONE_DIGIT.finditer(upper))
+    if "LIMIT" in upper or "OFFSET" in upper:  # their numbers bind nothing
+        upper = _PAGING.sub(" ", upper)
+    return _STANDALONE_DIGIT.search(upper) is not None
 
 
 _OPEN, _CLOSE = frozenset("({["), frozenset(")}]")
