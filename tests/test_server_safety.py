@@ -497,3 +497,19 @@ def test_many_limits_do_not_make_the_cheap_test_quadratic():
     code = ("from msc_kg.server import safety; "
             "assert not safety._maybe_own_values('SELECT ?Y {} ORDER BY ?Y ' + 'LIMIT 1 ' * 400_000)")
     subprocess.run([sys.executable, "-c", code], timeout=30, check=True, cwd=Path(__file__).parent.parent)
+
+
+def test_the_sort_isolation_walk_stays_linear():
+    """Deep brackets each naming a variable (merged into every bracket around them: 26 s for
+    40 000 before the nesting limit was checked first), and long chains of bindings followed one
+    round per link, took time quadratic in the query."""
+    code = ("from msc_kg.server import safety\n"
+            "n = 60_000\n"
+            "deep = 'SELECT * { BIND(' + ''.join(f'(?v{i} + ' for i in range(n)) + '1' + ')' * n "
+            "+ ' AS ?z) } ORDER BY ?z'\n"
+            "try:\n    safety.check(deep, 'http://x/')\nexcept safety.Refused as exc:\n"
+            "    assert 'nesting' in exc.message\n"
+            "chain = ('SELECT ' + ' '.join(f'(?v{i + 1} AS ?v{i})' for i in range(20_000)) "
+            "+ \" { BIND('a' AS ?v20000) } ORDER BY ?v0\")\n"
+            "assert safety.check(chain, 'http://x/').isolate\n")
+    subprocess.run([sys.executable, "-c", code], timeout=30, check=True, cwd=Path(__file__).parent.parent)

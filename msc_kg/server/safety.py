@@ -149,8 +149,11 @@ def scan(query: str, base: str) -> Scan:
     result.operators = sum(map(_COUNTED.__contains__, upper))
     result.form = next((u for u in upper if u in _FORMS), None)
     result.volatile = not VOLATILE.isdisjoint(upper)
-    result.isolate = sorts_own_values(query, toks=toks)
-    result.misread = misread_reason(query, toks)
+    if result.depth <= MAX_NESTING and result.operators <= MAX_OPERATORS:  # else refused anyway:
+        # the walks below cost time that grows with nesting and names (measured before the limit
+        # was checked first: 26 s for 40 000 nested brackets, each naming a variable)
+        result.isolate = sorts_own_values(query, toks=toks)
+        result.misread = misread_reason(query, toks)
     if "SERVICE" in upper:
         result.services = _services(tokens(query), base)
     return result
@@ -296,6 +299,10 @@ def _maybe_own_values(upper: str) -> bool:
 
 
 _OPEN, _CLOSE = frozenset("({["), frozenset(")}]")
+# An expression naming more variables than this is taken to name them all, so no bracket passes
+# on more than this many names to the one around it (the walk stays linear in the query).
+_MAX_NAMES = 64
+_MANY = frozenset({"*"})  # "any variable": not a name (a variable's name has no "*")
 
 
 def sorts_own_values(query: str, upper: str | None = None, toks: list[str] | None = None,
@@ -333,8 +340,10 @@ def sorts_own_values(query: str, upper: str | None = None, toks: list[str] | Non
                 listing.append(tok[1:])
             if ordering:
                 keys.add(tok[1:])
-            if frames and frames[-1][2] is not None:
+            if frames and frames[-1][2] is not None and frames[-1][2] is not _MANY:
                 frames[-1][2].add(tok[1:])
+                if len(frames[-1][2]) > _MAX_NAMES:
+                    frames[-1][2] = _MANY
             continue
         if tok in _OPEN:
             if listing is not None and tok == "{":
@@ -351,8 +360,10 @@ def sorts_own_values(query: str, upper: str | None = None, toks: list[str] | Non
                 if frames:
                     outer = frames[-1]
                     outer[1] = outer[1] or brings
-                    if names and outer[2] is not None:
-                        outer[2] |= names
+                    if names and outer[2] is not None and outer[2] is not _MANY:
+                        outer[2] = _MANY if names is _MANY else outer[2] | names
+                        if len(outer[2]) > _MAX_NAMES:
+                            outer[2] = _MANY
             if ordering > len(frames) + 1:  # the bracket around the ORDER BY clause closed
                 ordering = 0
             continue
@@ -374,7 +385,11 @@ def sorts_own_values(query: str, upper: str | None = None, toks: list[str] | Non
             target = toks[i][1:]
             if frames[-1][1]:
                 owned.add(target)
-            sources.setdefault(target, set()).update(frames[-1][2])
+            names = frames[-1][2]
+            if names is _MANY or sources.get(target) is _MANY:
+                sources[target] = _MANY
+            else:
+                sources.setdefault(target, set()).update(names)
         # A constant, or a call of a function that makes typed literals (written out here:
         # measured, a function call per token was a fifth of the walk).
         elif ((first in "\"'" or first.isdigit() or first == "." and tok[1:2].isdigit()
@@ -386,13 +401,21 @@ def sorts_own_values(query: str, upper: str | None = None, toks: list[str] | Non
                 frames[-1][1] = True
     if not keys or not owned:
         return False
-    grown = True
-    while grown:  # owned values flow on through every binding that names an owned variable
-        grown = False
-        for target, names in sources.items():
-            if target not in owned and not owned.isdisjoint(names):
+    # Owned values flow on through every binding that names an owned variable: a search from the
+    # owned ones along binding -> bound edges, each taken once.
+    users: dict[str, list[str]] = {}
+    for target, names in sources.items():
+        if names is _MANY:  # too many to follow: it may name any of them
+            owned.add(target)
+        else:
+            for name in names:
+                users.setdefault(name, []).append(target)
+    todo = list(owned)
+    while todo:
+        for target in users.get(todo.pop(), ()):
+            if target not in owned:
                 owned.add(target)
-                grown = True
+                todo.append(target)
     return not keys.isdisjoint(owned)
 
 
