@@ -513,3 +513,15 @@ def test_the_sort_isolation_walk_stays_linear():
             "+ \" { BIND('a' AS ?v20000) } ORDER BY ?v0\")\n"
             "assert safety.check(chain, 'http://x/').isolate\n")
     subprocess.run([sys.executable, "-c", code], timeout=30, check=True, cwd=Path(__file__).parent.parent)
+
+
+def test_dotted_words_do_not_make_tokenising_quadratic():
+    """"a.a.a…" took a prefixed name to be tried from each part to the end of the run: 40 000
+    parts took 6.5 s with the interpreter lock held. A word now takes the dots between its parts;
+    the query still fails to parse (400), and quickly."""
+    code = ("from msc_kg.server import safety\n"
+            "q = 'SELECT * { ?s ?p ?o ' + 'a.' * 400_000 + ' SERVICE }'\n"
+            "assert safety.texts(q)[-4:] == ['a' + '.a' * 399_999, '.', 'SERVICE', '}']\n"
+            "safety.tokens(q)\n"
+            "safety.decode_codepoint_escapes(q + chr(92) + 'u0041')\n")
+    subprocess.run([sys.executable, "-c", code], timeout=30, check=True, cwd=Path(__file__).parent.parent)
