@@ -28,11 +28,11 @@ _TOKEN = re.compile(
     (?P<ws>\s+)
   | (?P<comment>""" + _COMMENT + r""")
   | (?P<iri>""" + _IRI + r""")
-  | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
-               |'(?:[^'\\\n\r]|\\.)*'|"(?:[^"\\\n\r]|\\.)*")
+  | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*+(?:'''|\\?\Z)|\"\"\"(?:[^"\\]|\\.|"(?!""))*+(?:\"\"\"|\\?\Z)
+               |'(?:[^'\\\n\r]|\\.)*+'?|"(?:[^"\\\n\r]|\\.)*+"?)
   | (?P<var>[?$][\w\u00B7\u0300-\u036F\u203F-\u2040]+)
   | (?P<pname>""" + _PREFIX_NAME + r"""(?:[\w:%\\\-](?:[\w.:%\\\-]*[\w:%\\\-])?)?)
-  | (?P<word>[^\W\d][\w\-]*+(?:\.[\w\-]++)*+|\d[\w.\-+]*)
+  | (?P<word>[^\W\d][\w\-]*+(?:\.++[\w\-]++)*+|\d[\w.\-+]*)
   | (?P<punct>\^\^|&&|\|\||<=|>=|!=|[{}()\[\];,.*/+\-=<>!|^@a])
   | (?P<other>.)
     """,
@@ -98,7 +98,10 @@ def tokens(query: str) -> list[tuple[str, str]]:
 # back to look for one is wasted work on every keyword and variable-free word. A word takes the
 # dots between its parts ("a.b.c", never valid SPARQL outside a prefixed name): when it took only
 # "a", a prefixed name was tried again from each part, each time to the end of the run, and a
-# query of "a." * 40 000 took 6.5 s to tokenise, holding the interpreter lock.
+# query of "a." * 40 000 took 6.5 s to tokenise, holding the interpreter lock. Runs of dots
+# between parts too ("a..b"). A string that does not close is one token to the end of its line
+# (a long one, of the text): tried again from each of its quotes, 16 000 "\'a" took 22 s. The
+# engine refuses such a query anyway: every string it reads closes here too.
 _SIGNIFICANT = re.compile(r"\s*+(" + re.sub(r"\(\?P<\w+>", "(?:", _TOKEN.pattern)
                           .replace("(?:\\s+)\n  |", "", 1).replace("(?:.)", "(?:\\S)")
                           .replace(r"[\w.\-]*)?:", r"[\w.\-]*+)?:", 1) + ")",
