@@ -68,6 +68,9 @@ def test_update_after_select_in_query_is_400(server_client):
     "BASE <{url}> SELECT * WHERE {{ SERVICE <sparql> {{ ?s ?p ?o }} }}",
     "SELECT * WHERE {{ BIND(<{url}> AS ?e) SERVICE ?e {{ ?s ?p ?o }} }}",
     "SELECT * WHERE {{ ?s ?p ?o FILTER(?s<?o) SERVICE<{url}>{{?a ?b ?c}} }}",
+    # an escape in a prefixed name: "ex:o\#x" is one name, not "ex:o\" and then a comment
+    "PREFIX ex: <http://e/> SELECT * WHERE {{ ?s ?p ex:o\\#x . SERVICE <{url}sparql> {{ ?a ?b ?c }} }}",
+    "PREFIX ex: <http://e/> SELECT * WHERE {{ ?s ?p ex:o\\'x . SERVICE <{url}sparql> {{ ?a ?b ?c }} }} #'",
     "SELECT * WHERE {{ SERV\\u0049CE <{url}sparql> {{ ?s ?p ?o }} }}",  # decoded before the scan
 ])
 def test_service_not_allowed_makes_no_connection(server_client, listener, template):
