@@ -7,7 +7,10 @@ Oxigraph never dereferences them (checked by the tests with a local listener) â€
 update, refused here like every other update form. The checks work on the SPARQL 1.1 lexical
 grammar (https://www.w3.org/TR/sparql11-query/#terminals): comments, strings and IRIs are
 tokenised first so that a keyword inside a string or an IRI is never mistaken for one and a real
-keyword cannot hide inside either. Anything the scanner cannot classify fails closed.
+keyword cannot hide inside either; where the engine would read a token otherwise than the grammar
+(an IRI after a term in an expression, see msc_kg.server.misread), the query is refused. Anything
+the scanner cannot classify fails closed. Every pattern and walk here takes time linear in the
+query (tests time hostile repetitions in a child process).
 """
 
 from __future__ import annotations
