@@ -90,8 +90,10 @@ class Scan:
 
 
 def tokens(query: str) -> list[tuple[str, str]]:
-    """The ``(kind, text)`` of the significant tokens of ``query`` (no spaces or comments)."""
-    return [(m.lastgroup, m.group()) for m in _TOKEN.finditer(query)
+    """The ``(kind, text)`` of the significant tokens of ``query`` (no spaces or comments). Like
+    ``texts``, it reads the query without its trailing whitespace, which a string left open at
+    the end would otherwise take in."""
+    return [(m.lastgroup, m.group()) for m in _TOKEN.finditer(query.rstrip())
             if m.lastgroup != "ws" and m.lastgroup != "comment"]
 
 
