@@ -134,6 +134,15 @@ def test_query_decodes_codepoint_escapes_as_the_endpoint_does(capsys):
                    "(a surrogate or beyond U+10FFFF); SPARQL 1.1 §19.2.\n")
 
 
+def test_query_the_engine_would_read_otherwise_does_not_parse(capsys):
+    """As at the endpoint (msc_kg.server.misread): "<?a&&?b>" is an IRI to the grammar."""
+    status, out, err = _query(capsys, "SELECT * WHERE { FILTER (?x<?a&&?b>?y) }")
+    assert status == 2 and out == ""
+    assert err == ("error: -: the query does not parse: Malformed query: '<?a&&?b>' is an IRI (SPARQL "
+                   "takes the longest token), and an IRI cannot follow '?x' in an expression; to "
+                   "compare, put spaces around '<' and '>'.\n")
+
+
 def test_query_unknown_function_is_an_expression_error_with_a_note(capsys):
     status, out, err = _query(capsys, "SELECT ?x WHERE { BIND(<http://example.org/f>(1) AS ?x) }")
     assert (status, out) == (0, "x\n\n")
