@@ -63,20 +63,21 @@ def run_query(text: str, fmt: str = "table", store=None, notes: list[str] | None
     msc_kg.server.misread); QueryFailed for one refused.
     """
     from msc_kg.server.safety import (Refused, decode_codepoint_escapes, misread_reason,
-                                      sorts_own_values)
+                                      sorts_own_values, texts)
 
     try:
         text = decode_codepoint_escapes(text)
     except Refused as exc:
         raise SyntaxError(exc.message) from None
-    reason = misread_reason(text)  # the engine would read the query otherwise than it is written
+    toks = texts(text)  # tokenised once for both checks
+    reason = misread_reason(text, toks)  # the engine would read it otherwise than it is written
     if reason is not None:
         raise SyntaxError(reason)
     if store is None:
         from msc_kg.release import load_release
 
         store, _ = load_release()
-    if sorts_own_values(text) and hasattr(os, "fork"):
+    if sorts_own_values(text, toks=toks) and hasattr(os, "fork"):
         rendered, unknown = _in_child(lambda: _render(store, text, fmt))
     else:
         rendered, unknown = _render(store, text, fmt)

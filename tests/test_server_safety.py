@@ -131,6 +131,7 @@ def test_iris_the_engine_would_read_as_code_are_refused(query, shown):
 ])
 def test_iris_where_the_grammar_and_the_engine_agree_are_accepted(query):
     assert safety.check(query, "http://example.org/").misread is None
+    assert safety.misread_reason(query) is None  # asked directly: short ones take the quick path
 
 
 def test_service_keyword_in_string_or_iri_is_not_a_service(server_client, listener):
@@ -484,6 +485,13 @@ def test_isolation_workers_fit_the_memory_limit(slots, memory_mb, loaded_mb, wor
     assert isolation_workers(slots, memory_mb, loaded_mb) == workers
 
 
+def _finishes_in_a_child(code: str, *args: str) -> None:
+    """Run ``code`` in a child Python within 30 s (TimeoutExpired otherwise: a regular expression
+    holds the interpreter lock, so a timer in this process could not stop it), and it succeeds."""
+    subprocess.run([sys.executable, "-c", code, *args], timeout=30, check=True,
+                   cwd=Path(__file__).parent.parent)
+
+
 def test_comments_between_tokens_cannot_make_the_cheap_tests_backtrack():
     """A comment is taken whole by the cheap tests' patterns: allowed to end anywhere, 'ORDER # #
     # … X' (no BY) was split in exponentially many ways (15 "#": 0.6 s, 40: beyond any patience),
@@ -491,7 +499,7 @@ def test_comments_between_tokens_cannot_make_the_cheap_tests_backtrack():
     code = ("import sys; from msc_kg.server import safety; gaps = ' #' * 40 + ' X'; "
             "safety._ORDER_BY.search('ORDER' + gaps); safety._CALL_BY_NAME.search(':a' + gaps); "
             "safety.check('SELECT * { ?s ?p ?o } ORDER' + gaps, 'http://x/')")
-    subprocess.run([sys.executable, "-c", code], timeout=30, check=True, cwd=Path(__file__).parent.parent)
+    _finishes_in_a_child(code)
 
 
 def test_many_limits_do_not_make_the_cheap_test_quadratic():
@@ -499,7 +507,7 @@ def test_many_limits_do_not_make_the_cheap_test_quadratic():
     4.5 s with the interpreter lock held; 400 000 would take minutes. They are cut out in one pass."""
     code = ("from msc_kg.server import safety; "
             "assert not safety._maybe_own_values('SELECT ?Y {} ORDER BY ?Y ' + 'LIMIT 1 ' * 400_000)")
-    subprocess.run([sys.executable, "-c", code], timeout=30, check=True, cwd=Path(__file__).parent.parent)
+    _finishes_in_a_child(code)
 
 
 def test_the_sort_isolation_walk_stays_linear():
@@ -515,7 +523,7 @@ def test_the_sort_isolation_walk_stays_linear():
             "chain = ('SELECT ' + ' '.join(f'(?v{i + 1} AS ?v{i})' for i in range(20_000)) "
             "+ \" { BIND('a' AS ?v20000) } ORDER BY ?v0\")\n"
             "assert safety.check(chain, 'http://x/').isolate\n")
-    subprocess.run([sys.executable, "-c", code], timeout=30, check=True, cwd=Path(__file__).parent.parent)
+    _finishes_in_a_child(code)
 
 
 def test_dotted_words_do_not_make_tokenising_quadratic():
@@ -527,7 +535,7 @@ def test_dotted_words_do_not_make_tokenising_quadratic():
             "assert safety.texts(q)[-4:] == ['a' + '.a' * 399_999, '.', 'SERVICE', '}']\n"
             "safety.tokens(q)\n"
             "safety.decode_codepoint_escapes(q + chr(92) + 'u0041')\n")
-    subprocess.run([sys.executable, "-c", code], timeout=30, check=True, cwd=Path(__file__).parent.parent)
+    _finishes_in_a_child(code)
 
 
 @pytest.mark.parametrize("unit", ["a..", ".a.", "\\'a", ":\\'", '1\\"'])
@@ -538,5 +546,4 @@ def test_unterminated_strings_and_dot_runs_do_not_make_tokenising_quadratic(unit
     (or, if long, of the text): the engine refuses the query anyway."""
     code = ("import sys; from msc_kg.server import safety; q = 'SELECT * { ' + sys.argv[1] * 200_000; "
             "safety.texts(q); safety.tokens(q)")
-    subprocess.run([sys.executable, "-c", code, unit], timeout=30, check=True,
-                   cwd=Path(__file__).parent.parent)
+    _finishes_in_a_child(code, unit)

@@ -222,7 +222,8 @@ def warm(store: ox.Store) -> None:
     Measured at 10⁶ triples, the first Table-1 matrix query in a process just forked took 646 ms
     and the next ones 192 ms: the first touch of each page of the shared graph is slow (Oxigraph
     writes to the pages it reads, so each is copied then). These two scans (1 s there, 9 s at
-    5·10⁶ triples with two processes warming at once) take that cost before users' queries do. A failure only leaves the process cold.
+    5·10⁶ triples with two processes warming at once) take that cost before users' queries do.
+    A failure only leaves the process cold.
     """
     for query in WARM_QUERIES:
         try:

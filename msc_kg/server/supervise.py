@@ -3,24 +3,25 @@
 The supervisor never holds the graph. A loader process it forks loads the graph and builds the app
 (serve.load), forks the serving processes, which share its pages copy-on-write, and exits; the
 kernel then hands them to the supervisor (PR_SET_CHILD_SUBREAPER), and the loader's mapping of the
-graph goes away without a page being written. That matters because Oxigraph writes to the pages
-it reads (a lock per statement): every process that reads a page still shared with another makes
-its own copy, so a supervisor holding the graph made N serving processes cost N + 1 copies of it
-(measured at 5·10⁶ triples, PSS of the process tree after warm-up: 4.6 GB before, 3.2 GB now).
-Each serving process touches its whole graph (inline.warm) before it forks its isolation worker,
-which then shares the warmed pages rather than holding on to the loader's.
+graph goes away without a page being written. That matters because Oxigraph writes to the pages it
+reads (a lock per statement): every process that reads a page still shared with another makes its
+own copy, so a supervisor holding the graph made N serving processes cost N + 1 copies of it
+(measured at 5·10⁶ triples, PSS of the process tree after warm-up: 4.6 GB before, 3.2 GB now). Each
+serving process touches its whole graph (inline.warm) before it forks its isolation worker, which
+then shares the warmed pages rather than holding on to the loader's.
 
 A replacement — for a process whose watchdog stopped a runaway query (it tells the supervisor
 through a pipe and retires) or one that died another way (after a short back-off when that keeps
-happening) — gets a loader of its own, which loads the same files again, so it takes as long as
-the start did, while the others serve. It first checks that the files are unchanged since the start
+happening) — gets a loader of its own, which loads the same files again, so it takes as long as the
+start did, while the others serve. It first checks that the files are unchanged since the start
 (size, modification time, inode): a process serving other data than the others would give other
 answers under the same entity tags. If they changed, or the load fails, the supervisor says why and
 tries again every RETRY s; once no serving process is left, none serves the data as first loaded,
-so the files are loaded as they are now, as at a start but with new entity tags. SIGTERM or SIGINT to the supervisor is passed on: every process stops
-accepting, finishes the requests it is answering, and exits; the supervisor then returns 0. The
-supervisor itself never starts a thread or runs a query, so forking it is always safe. Without
-PR_SET_CHILD_SUBREAPER (not Linux), each serving process is a loader of its own.
+so the files are loaded as they are now, as at a start but with new entity tags. SIGTERM or SIGINT
+to the supervisor is passed on: every process stops accepting, finishes the requests it is
+answering, and exits; the supervisor then returns 0. The supervisor itself never starts a thread or
+runs a query, so forking it is always safe. Without PR_SET_CHILD_SUBREAPER (not Linux), each
+serving process is a loader of its own.
 """
 
 from __future__ import annotations
@@ -372,7 +373,7 @@ def _load_and_fork(load, files, first, slots: list[int], adopt: bool, out: int, 
     except StartError as exc:
         _send(out, error=exc.message, code=exc.code)
         return exc.code
-    if first is None:
+    if first is None:  # taken after the load: a server's first load may rebuild the release
         _send(out, ready=fingerprint(files))
     state = app.extensions["msc_kg"]
     state.engine.restart_counter, state.cache.salt = shared
