@@ -349,6 +349,11 @@ def test_quick_check_takes_common_queries_and_leaves_the_rest(query, form):
     ("SELECT ?a (GROUP_CONCAT(?f; separator='; ') AS ?n) WHERE { ?f ?p ?a } GROUP BY ?a ORDER BY ?n", False),
     ("SELECT ?x WHERE { ?x <http://e/p1/2> mscd:finding-syn-0000010 } ORDER BY STRLEN(STR(?x))", False),
     ("SELECT ?v WHERE { VALUES ?v { 1 'a' } }", False),  # nothing ordered
+    ("SELECT ?v WHERE { VALUES ?v { :a-5 mscd:experiment-figure-2 } } ORDER BY ?v", False),
+    # the engine reads ":-5" as the name ":" and the number -5 (a name's local part starts with
+    # no "-"); ":.5" likewise
+    ("SELECT ?v WHERE { VALUES ?v { :-5 } } ORDER BY ?v", True),
+    ("SELECT ?v WHERE { VALUES ?v { :.5 } } ORDER BY ?v", True),
     # values of its own that no ordering reaches: a variable is one name throughout the query
     ("SELECT ?t (STRAFTER(STR(?c), 'id/') AS ?id) WHERE { ?c ?p ?t } ORDER BY ?t", False),
     ("SELECT ?x ?v WHERE { VALUES ?v { 1 'a' } ?x ?p ?o } ORDER BY ?x", False),
@@ -385,9 +390,16 @@ def test_queries_that_may_order_values_of_their_own_are_isolated(query, isolate)
     ('SELECT (GROUP_CONCAT(?f ; SEPARATOR = ", ") AS ?n) WHERE { ?f ?p ?a } ORDER BY ?n', False),
     ('SELECT (GROUP_CONCAT(?f; separator="\\"") AS ?n) WHERE { ?f ?p ?a } ORDER BY ?n', True),  # escape
     ("SELECT (GROUP_CONCAT(?f; separator='; ') AS ?n) WHERE { ?f ?p 'a' } ORDER BY ?n", True),
+    # digits inside prefixed names are no numbers; after an empty prefix's ":" they may be
+    ("SELECT ?x WHERE { ?x msc:p mscd:experiment-figure-2, ex:a.5, :b1 } ORDER BY ?x", False),
+    ("SELECT ?v WHERE { VALUES ?v { :-5 } } ORDER BY ?v", True),
+    ("SELECT ?v WHERE { VALUES ?v { :.5 } } ORDER BY ?v", True),
+    ("SELECT ?v WHERE { VALUES ?v { ex:a. 5 } } ORDER BY ?v", True),
+    ("SELECT ?v WHERE { VALUES ?v { ?x-2 } } ORDER BY ?v", True),
 ])
-def test_the_cheap_test_leaves_out_group_concat_separators(query, maybe):
-    """A query that quotes nothing else is settled without tokenising (safety._maybe_own_values)."""
+def test_the_cheap_test_leaves_out_separators_and_names(query, maybe):
+    """A query that quotes nothing but GROUP_CONCAT separators and holds no number outside its
+    prefixed names is settled without tokenising (safety._maybe_own_values)."""
     from msc_kg.server.safety import _maybe_own_values
 
     assert _maybe_own_values(query.upper()) is maybe
