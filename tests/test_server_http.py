@@ -132,6 +132,45 @@ def test_malformed_requests_get_400_and_close(serve, request_bytes, status, mess
     assert message in body_of(raw) and b"Connection: close" in raw
 
 
+@pytest.mark.parametrize("request_bytes, status, message", [
+    (b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", 400,
+     b"An HTTP/1.1 request carries exactly one Host header (RFC 9112 \xc2\xa73.2); this one has 0.\n"),
+    (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400,
+     b"An HTTP/1.1 request carries exactly one Host header (RFC 9112 \xc2\xa73.2); this one has 2.\n"),
+    (b"GET / HTTP/1.1\r\nHost: a/b@c\r\n\r\n", 400,
+     b"The Host header 'a/b@c' is not a host name or address with an optional port (RFC 9112 "
+     b"\xc2\xa73.2).\n"),
+    # llhttp takes the chunks and would pass the gzip bytes on as the body
+    (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 501,
+     b"Transfer-Encoding 'gzip' is not supported: send the body as it is, with Content-Length or "
+     b"chunked.\n"),
+])
+def test_host_and_transfer_coding_are_checked(serve, request_bytes, status, message):
+    """RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without one valid Host; §6.1:
+    a transfer coding it does not apply is answered 501."""
+    raw = exchange(serve(), request_bytes)
+    assert status_of(raw) == status
+    assert body_of(raw) == message and b"Connection: close" in raw
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GET / HTTP/1.0\r\n\r\n",  # HTTP/1.0 has no Host requirement
+    b"GET / HTTP/1.1\r\nHost: [::1]:8000\r\nConnection: close\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n",  # empty: a target without authority
+    b"GET http://x/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",  # absolute form
+])
+def test_valid_hosts_are_accepted(serve, request_bytes):
+    assert status_of(exchange(serve(), request_bytes)) == 200
+
+
+def test_options_star_describes_the_server(serve):
+    raw = exchange(serve(), b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 204 No Content\r\nAllow: GET, HEAD, POST, OPTIONS\r\n")
+    assert body_of(raw) == b""
+    raw = exchange(serve(), b"GET * HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status_of(raw) == 400 and body_of(raw) == b"The request target * is for OPTIONS only.\n"
+
+
 def test_oversized_head_gets_431(serve):
     addr = serve(max_head=4096)
     raw = exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 10_000 + b"\r\n\r\n")
