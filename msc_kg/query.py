@@ -57,13 +57,15 @@ def run_query(text: str, fmt: str = "table", store=None, notes: list[str] | None
     Oxigraph does not know is an expression error rather than a refusal (msc_kg.server.engine.
     evaluate); such functions are named in ``notes``, if given. A query that may order values of
     its own (msc_kg.server.safety.sorts_own_values: Oxigraph 0.5 aborts its process on some such
-    orderings) is run in a forked child, as the endpoint does; if the engine aborts there,
+    orderings), or numbers and other literals of the graph (msc_kg.server.sortrisk), is run in a
+    forked child, as the endpoint does; if the engine aborts there,
     EngineAborted says why instead of this process dying with it. SyntaxError for a query that
     does not parse, or that the engine would read otherwise than SPARQL's grammar (as the endpoint,
     msc_kg.server.misread); QueryFailed for one refused.
     """
     from msc_kg.server.safety import (Refused, decode_codepoint_escapes, misread_reason,
-                                      sorts_own_values, texts)
+                                      orders_graph_mix, sorts_own_values, texts)
+    from msc_kg.server.sortrisk import literal_kinds
 
     try:
         text = decode_codepoint_escapes(text)
@@ -77,7 +79,8 @@ def run_query(text: str, fmt: str = "table", store=None, notes: list[str] | None
         from msc_kg.release import load_release
 
         store, _ = load_release()
-    if sorts_own_values(text, toks=toks) and hasattr(os, "fork"):
+    apart = sorts_own_values(text, toks=toks) or orders_graph_mix(text, literal_kinds(store), toks)
+    if apart and hasattr(os, "fork"):
         rendered, unknown = _in_child(lambda: _render(store, text, fmt))
     else:
         rendered, unknown = _render(store, text, fmt)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import faulthandler
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -19,7 +22,7 @@ from server_fixtures import (  # noqa: F401
     listener, make_app, server_app, server_client,
 )
 
-from msc_kg.server import dataset, safety
+from msc_kg.server import dataset, safety, sortrisk
 
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 
@@ -559,3 +562,98 @@ def test_unterminated_strings_and_dot_runs_do_not_make_tokenising_quadratic(unit
     code = ("import sys; from msc_kg.server import safety; q = 'SELECT * { ' + sys.argv[1] * 200_000; "
             "safety.texts(q); safety.tokens(q)")
     _finishes_in_a_child(code, unit)
+
+
+# A query over the msc-kg release alone, with no value of its own, that Oxigraph 0.5.13 aborts
+# on: its ORDER BY compares the integers and strings of the graph's named individuals.
+GRAPH_MIX = ("SELECT ?o WHERE { ?s a <http://www.w3.org/2002/07/owl#NamedIndividual> ; ?p ?o "
+             "FILTER(isLiteral(?o)) } ORDER BY ?o")
+# Kinds of literal per predicate, as sortrisk.literal_kinds gives them.
+EX = "http://example.org/"
+KINDS = {EX + "label": sortrisk.TEXT, EX + "n": sortrisk.NUMBER, EX + "when": sortrisk.TEXT}
+PFX = f"PREFIX ex: <{EX}> "
+
+
+def test_literal_kinds_per_predicate():
+    store = ox.Store()
+    for p, o in [("label", ox.Literal("a")), ("label", ox.Literal("b", language="en")),
+                 ("n", ox.Literal("1", datatype=ox.NamedNode(XSD + "integer"))),
+                 ("mixed", ox.Literal("2.5", datatype=ox.NamedNode(XSD + "decimal"))),
+                 ("mixed", ox.Literal("x")), ("nan", ox.Literal("NaN", datatype=ox.NamedNode(XSD + "double"))),
+                 ("iri", ox.NamedNode(EX + "o"))]:
+        store.add(ox.Quad(ox.NamedNode(EX + "s"), ox.NamedNode(EX + p), o))
+    store.add(ox.Quad(ox.NamedNode(EX + "s"), ox.NamedNode(EX + "g"), ox.Literal("3", datatype=ox.NamedNode(XSD + "integer")),
+                      ox.NamedNode(EX + "graph")))
+    assert sortrisk.literal_kinds(store) == {
+        EX + "label": sortrisk.TEXT, EX + "n": sortrisk.NUMBER, EX + "mixed": sortrisk.BOTH,
+        EX + "nan": sortrisk.BOTH, EX + "g": sortrisk.NUMBER}  # a NaN compares with no number
+
+
+XSD = "http://www.w3.org/2001/XMLSchema#"
+
+
+@pytest.mark.parametrize("query, risky", [
+    # numbers and other literals may meet in the ordering
+    ("SELECT ?o WHERE { ?s ?p ?o } ORDER BY ?o", True),  # any predicate
+    ("SELECT ?o WHERE { { ?s ex:label ?o } UNION { ?s ex:n ?o } } ORDER BY DESC(?o)", True),
+    ("SELECT ?o WHERE { ?s ex:label ?a, ?o } ORDER BY ?o", True),  # object list: not followed
+    ("SELECT ?o WHERE { ?s ex:x|ex:n ?o } ORDER BY ?o", True),  # an alternative path
+    ("SELECT ?o WHERE { ?s ex:n ?n ; ex:label ?l BIND(COALESCE(?n, ?l) AS ?o) } ORDER BY ?o", True),
+    ("SELECT (SAMPLE(?x) AS ?o) WHERE { ?s ?p ?x } GROUP BY ?s ORDER BY ?o", True),
+    ("SELECT ?o WHERE { ?s ex:n ?o ; ex:label ?l } ORDER BY IF(BOUND(?o), ?o, ?l)", True),
+    ("SELECT ?o WHERE { ?s ex:p ( ?o ) } ORDER BY ?o", True),  # a collection's members
+    # one kind only, or no literal
+    ("SELECT ?o WHERE { ?s ex:label ?o } ORDER BY ?o", False),
+    ("SELECT ?o WHERE { ?s ex:n ?o } ORDER BY DESC(?o) LIMIT 5", False),
+    ("SELECT ?o WHERE { ?s ex:x/ex:label ?o ; ex:n ?n } ORDER BY ?o ?s", False),  # a sequence
+    ("SELECT ?s WHERE { ?s ?p ?o } ORDER BY ?s", False),  # subjects are IRIs or blank nodes
+    ("SELECT ?p WHERE { ?s ?p ?o } ORDER BY ?p", False),
+    ("SELECT ?o WHERE { ?s a ?o } ORDER BY ?o", False),
+    ("SELECT ?o WHERE { ?s ex:unknown ?o } ORDER BY ?o", False),  # no literal in the graph
+    ("SELECT ?s (COUNT(?o) AS ?n) WHERE { ?s ?p ?o } GROUP BY ?s ORDER BY DESC(?n) ?s", False),
+    ("SELECT ?o WHERE { ?s ?p ?x BIND(STR(?x) AS ?o) } ORDER BY ?o", False),
+    ("SELECT ?x WHERE { ?s ?p ?x } ORDER BY STR(?x) STRLEN(STR(?x))", False),
+    ("SELECT ?o ?b WHERE { ?s ex:label ?o BIND(EXISTS { ?s ex:n ?n } AS ?b) } ORDER BY ?b ?o", False),
+    ("SELECT ?o WHERE { ?s ex:label ?o FILTER(?o != 'x') ?s ex:n ?n } ORDER BY ?o", False),
+    ("SELECT ?o WHERE { ?s ?p ?o }", False),  # nothing ordered
+])
+def test_orderings_that_may_compare_numbers_with_other_literals_are_isolated(query, risky):
+    """safety.check with the graph's literal kinds (sortrisk): an ORDER BY that may take numbers
+    and other literals of the graph together runs in the isolation worker."""
+    assert safety.check(PFX + query, EX, frozenset(), KINDS).isolate is risky
+    assert not safety.check(PFX + query, EX).isolate  # no value of its own
+
+
+def test_a_graph_without_numbers_isolates_nothing():
+    assert not safety.check(PFX + "SELECT ?o WHERE { ?s ?p ?o } ORDER BY ?o", EX, frozenset(),
+                            {EX + "label": sortrisk.TEXT}).isolate
+
+
+def test_the_release_alone_can_set_off_the_engine_and_the_endpoint_survives_it():
+    """GRAPH_MIX aborted the engine on the release (asked directly, in a child process) and ended
+    a serving process; the endpoint now runs it apart and answers, and goes on serving."""
+    store, _ = dataset.release()
+    status = 400 if _engine_aborts_on(store, GRAPH_MIX) else 200
+    app = make_app(store, engine="inline", workers=1)
+    try:
+        assert app.extensions["msc_kg"].literal_kinds  # the release holds numbers and strings
+        direct = app.wsgi_app.direct
+        got, _, body = direct("GET", "/sparql", urlencode({"query": GRAPH_MIX}).encode(), [], b"")
+        assert got.startswith(str(status)) and (status == 200 or body.startswith(ENGINE_ABORT_START))
+        got, _, _ = direct("GET", "/sparql", urlencode({"query": ISOLATED_OK}).encode(), [], b"")
+        assert got.startswith("200")
+    finally:
+        close(app)
+
+
+def _engine_aborts_on(store, query: str) -> bool:
+    """Whether pyoxigraph aborts on ``query`` over the release, in a forked child."""
+    pid = os.fork()
+    if pid == 0:
+        faulthandler.disable()
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+        try:
+            list(store.query(query))
+        finally:
+            os._exit(0)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == -signal.SIGABRT

@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from msc_kg.namespaces import MSC, MSCD
 from msc_kg.server import config as config_mod
-from msc_kg.server import dataset, describe, endpoint, graphstore, negotiate, pages
+from msc_kg.server import dataset, describe, endpoint, graphstore, negotiate, pages, sortrisk
 from msc_kg.server.cache import ResponseCache
 from msc_kg.server.engine import Engine, EngineError, NotAcceptable
 from msc_kg.server.inline import InlineEngine
@@ -29,6 +29,7 @@ class State:
     cache: ResponseCache
     examples: list
     about: dict
+    literal_kinds: dict  # sortrisk.literal_kinds of the store, for safety.check
 
 
 def _about(store: ox.Store) -> dict:
@@ -53,6 +54,7 @@ def create_app(graph=None, config: dict | None = None) -> Flask:
     # Everything that reads the store directly happens here, before the workers fork.
     stats = describe.statistics(store, cfg["union_default_graph"])
     about = _about(store)
+    kinds = sortrisk.literal_kinds(store)
     if cfg["engine"] == "inline":
         engine = InlineEngine(store, timeout=cfg["timeout"], processes=cfg["workers"],
                               slots=cfg["query_slots"], memory_mb=cfg["memory_mb"])
@@ -63,7 +65,7 @@ def create_app(graph=None, config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = cfg["max_body"]
     app.extensions["msc_kg"] = State(cfg, engine, stats, ResponseCache(cfg["cache_size"], cfg["cache_mb"] * 1024 * 1024),
-                                     pages.example_queries(cfg["queries_dir"]), about)
+                                     pages.example_queries(cfg["queries_dir"]), about, kinds)
     _routes(app)
     app.wsgi_app = endpoint.SparqlFirst(app.wsgi_app, app.extensions["msc_kg"])
     return app

@@ -172,7 +172,7 @@ def query_view(state, request: QueryHTTP) -> Response | Plain | None:
         return None
     try:
         req.query = safety.decode_codepoint_escapes(req.query)
-        scan = safety.check(req.query, cfg["base_iri"], cfg["service_allow"])
+        scan = safety.check(req.query, cfg["base_iri"], cfg["service_allow"], state.literal_kinds)
     except safety.Refused as exc:
         return error(exc.status, exc.message)
     accept = req.accept or request.accept

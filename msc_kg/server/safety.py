@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 from msc_kg.server import misread
+from msc_kg.server.sortrisk import declared_prefixes, orders_mixed_literals
 
 # SPARQL 1.1 Query grammar §19.8 terminals, longest / most specific alternatives first.
 _COMMENT = r"\#[^\n\r]*"
@@ -448,11 +449,27 @@ def sorts_own_values(query: str, upper: str | None = None, toks: list[str] | Non
     return not keys.isdisjoint(owned)
 
 
-def check(query: str, base: str, service_allow: frozenset[str] | set[str] = frozenset()) -> Scan:
-    """Refuse updates, over-deep nesting and SERVICE outside ``service_allow``; return the scan."""
+def check(query: str, base: str, service_allow: frozenset[str] | set[str] = frozenset(),
+          kinds: dict[str, int] | None = None) -> Scan:
+    """Refuse updates, over-deep nesting and SERVICE outside ``service_allow``; return the scan.
+
+    With ``kinds`` (sortrisk.literal_kinds of the served graph), a query that may order numbers
+    and other literals of the graph together is marked for isolation as well."""
     quick = _quick(query)
-    if quick is not None:
-        return quick
+    result = quick if quick is not None else _checked_scan(query, base, service_allow)
+    if kinds and not result.isolate and _ORDER_BY.search(query.upper()):
+        result.isolate = orders_graph_mix(query, kinds)
+    return result
+
+
+def orders_graph_mix(query: str, kinds: dict[str, int], toks: list[str] | None = None) -> bool:
+    """sortrisk.orders_mixed_literals for a query's text (``toks``: its ``texts``, if at hand)."""
+    toks = texts(query) if toks is None else toks
+    return orders_mixed_literals(toks, kinds, declared_prefixes(toks))
+
+
+def _checked_scan(query: str, base: str, service_allow: frozenset[str] | set[str]) -> Scan:
+    """The full scan, refusing what it finds over the limits."""
     result = scan(query, base)
     if result.form in UPDATE_KEYWORDS:
         raise Refused(
