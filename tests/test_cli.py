@@ -84,6 +84,19 @@ def test_query_the_engine_aborts_on_is_an_error_not_a_crash(tmp_path):
         assert result.returncode == 0
 
 
+def test_query_ordering_numbers_and_strings_of_the_graph_runs_apart(tmp_path):
+    """The same for an ordering of the graph's own mixed literals (msc_kg.server.sortrisk)."""
+    from msc_kg.server.engine import ENGINE_ABORT
+
+    query = tmp_path / "mix.rq"
+    query.write_text("SELECT ?o WHERE { ?s a <http://www.w3.org/2002/07/owl#NamedIndividual> ; ?p ?o "
+                     "FILTER(isLiteral(?o)) } ORDER BY ?o")
+    result = run("query", str(query), "--format", "tsv")
+    assert "panicked" not in result.stderr
+    assert (result.returncode, result.stderr) == (2, f"error: {query}: {ENGINE_ABORT}\n") \
+        or result.returncode == 0 and result.stdout.startswith("?o\n")
+
+
 def test_query_ordering_values_of_its_own_runs_apart_and_answers(monkeypatch):
     """A query that may order values of its own runs in a child; its answer and the errors the
     engine raises come back as they would from this process."""
