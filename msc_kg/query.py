@@ -63,8 +63,8 @@ def run_query(text: str, fmt: str = "table", store=None, notes: list[str] | None
     does not parse, or that the engine would read otherwise than SPARQL's grammar (as the endpoint,
     msc_kg.server.misread); QueryFailed for one refused.
     """
-    from msc_kg.server.safety import (Refused, decode_codepoint_escapes, misread_reason,
-                                      orders_graph_mix, sorts_own_values, texts)
+    from msc_kg.server.safety import (Refused, decode_codepoint_escapes, has_order_by,
+                                      misread_reason, orders_graph_mix, sorts_own_values, texts)
     from msc_kg.server.sortrisk import literal_kinds
 
     try:
@@ -79,7 +79,8 @@ def run_query(text: str, fmt: str = "table", store=None, notes: list[str] | None
         from msc_kg.release import load_release
 
         store, _ = load_release()
-    apart = sorts_own_values(text, toks=toks) or orders_graph_mix(text, literal_kinds(store), toks)
+    apart = sorts_own_values(text, toks=toks) or (  # the graph's kinds are read only if ordered
+        has_order_by(text) and orders_graph_mix(text, literal_kinds(store), "", toks))
     if apart and hasattr(os, "fork"):
         rendered, unknown = _in_child(lambda: _render(store, text, fmt))
     else:

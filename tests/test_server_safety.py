@@ -602,6 +602,10 @@ XSD = "http://www.w3.org/2001/XMLSchema#"
     ("SELECT (SAMPLE(?x) AS ?o) WHERE { ?s ?p ?x } GROUP BY ?s ORDER BY ?o", True),
     ("SELECT ?o WHERE { ?s ex:n ?o ; ex:label ?l } ORDER BY IF(BOUND(?o), ?o, ?l)", True),
     ("SELECT ?o WHERE { ?s ex:p ( ?o ) } ORDER BY ?o", True),  # a collection's members
+    # names resolved as the engine does: a prefix declared relative to the base, a relative IRI
+    ("PREFIX r: <> SELECT ?o WHERE { { ?s r:n ?o } UNION { ?s r:label ?o } } ORDER BY ?o", True),
+    ("SELECT ?o WHERE { { ?s <n> ?o } UNION { ?s <label> ?o } } ORDER BY ?o", True),
+    ("SELECT ?o WHERE { ?s <n> ?o } ORDER BY ?o", False),
     # one kind only, or no literal
     ("SELECT ?o WHERE { ?s ex:label ?o } ORDER BY ?o", False),
     ("SELECT ?o WHERE { ?s ex:n ?o } ORDER BY DESC(?o) LIMIT 5", False),
@@ -636,7 +640,9 @@ def test_the_release_alone_can_set_off_the_engine_and_the_endpoint_survives_it()
     status = 400 if _engine_aborts_on(store, GRAPH_MIX) else 200
     app = make_app(store, engine="inline", workers=1)
     try:
-        assert app.extensions["msc_kg"].literal_kinds  # the release holds numbers and strings
+        kinds = app.extensions["msc_kg"].literal_kinds
+        assert sortrisk.mixes(kinds)  # the release holds numbers and strings
+        assert safety.check(GRAPH_MIX, EX, frozenset(), kinds).isolate
         direct = app.wsgi_app.direct
         got, _, body = direct("GET", "/sparql", urlencode({"query": GRAPH_MIX}).encode(), [], b"")
         assert got.startswith(str(status)) and (status == 200 or body.startswith(ENGINE_ABORT_START))

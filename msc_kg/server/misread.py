@@ -26,7 +26,8 @@ def _shown(text: str) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _is_iri(tok: str) -> bool:
+def is_iri(tok: str) -> bool:
+    """Whether the token text ``tok`` is an IRI ("<...>")."""
     return tok[0] == "<" and tok[-1] == ">" and len(tok) > 1
 
 
@@ -37,7 +38,7 @@ def _ends_term(tok: str, before: str) -> bool:
     if not tok:
         return False
     first = tok[0]
-    return (first in "?$'\")]" or first.isdigit() or _is_iri(tok)
+    return (first in "?$'\")]" or first.isdigit() or is_iri(tok)
             or ":" in tok or tok.upper() in ("TRUE", "FALSE") or before == "@")
 
 
@@ -69,7 +70,7 @@ def in_expression(toks: list[str]) -> str | None:
             if frames:
                 frames.pop()
                 clause.pop()
-        elif _is_iri(tok):
+        elif is_iri(tok):
             if frames and frames[-1] and prev and _ends_term(prev, before):
                 return (f"Malformed query: {_shown(tok)!r} is an IRI (SPARQL takes the longest "
                         f"token), and an IRI cannot follow {_shown(prev)!r} in an expression; to "
@@ -93,7 +94,7 @@ def after_double_angle(spans: list[tuple[int, str]], query: str) -> str | None:
     a "<<" it takes for a triple term: one preceded by an odd run of "<" (it pairs them from the
     left), as in "<<a#b>"; ``spans`` are its tokens' (start, text). Else None."""
     for start, tok in spans:
-        if _is_iri(tok) and start and query[start - 1] == "<":
+        if is_iri(tok) and start and query[start - 1] == "<":
             run = 1
             while run < start and query[start - run - 1] == "<":
                 run += 1  # each "<" is walked once: an IRI token stands between two runs

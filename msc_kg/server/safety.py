@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 from msc_kg.server import misread
-from msc_kg.server.sortrisk import declared_prefixes, orders_mixed_literals
+from msc_kg.server.sortrisk import mixes, orders_mixed_literals
 
 # SPARQL 1.1 Query grammar §19.8 terminals, longest / most specific alternatives first.
 _COMMENT = r"\#[^\n\r]*"
@@ -190,18 +190,27 @@ def misread_reason(query: str, toks: list[str] | None = None) -> str | None:
     return reason
 
 
+def prologue(toks: list[str], base: str) -> tuple[dict[str, str], str]:
+    """The prefixes a query declares (name without ":" -> absolute IRI, resolved against the base
+    in force where it is declared) and the base in force after its BASE declarations, from its
+    token texts. (The grammar puts every declaration before the query itself.)"""
+    prefixes = {}
+    for i, tok in enumerate(toks[:-1]):
+        upper = tok.upper()
+        if upper == "BASE" and misread.is_iri(toks[i + 1]):
+            base = urljoin(base, toks[i + 1][1:-1])
+        elif (upper == "PREFIX" and i + 2 < len(toks) and toks[i + 1].endswith(":")
+              and misread.is_iri(toks[i + 2])):
+            prefixes[toks[i + 1][:-1]] = urljoin(base, toks[i + 2][1:-1])
+    return prefixes, base
+
+
 def _services(toks: list[tuple[str, str]], base: str) -> list[str]:
     """The resolved IRIs of the SERVICE clauses, following BASE and PREFIX declarations."""
-    prefixes: dict[str, tuple[str, str]] = {}  # name → (base in force, IRI as written)
+    prefixes, base = prologue([text for _, text in toks], base)
     services = []
     for i, (kind, text) in enumerate(toks):
-        upper = text.upper()
-        if kind == "word" and upper == "BASE" and i + 1 < len(toks) and toks[i + 1][0] == "iri":
-            base = urljoin(base, toks[i + 1][1][1:-1])
-        elif kind == "word" and upper == "PREFIX" and i + 2 < len(toks):
-            if toks[i + 1][0] == "pname" and toks[i + 2][0] == "iri":
-                prefixes[toks[i + 1][1].rstrip(":")] = (base, toks[i + 2][1][1:-1])
-        elif kind == "word" and upper == "SERVICE":
+        if kind == "word" and text.upper() == "SERVICE":
             j = i + 1
             if j < len(toks) and toks[j][1].upper() == "SILENT":
                 j += 1
@@ -210,7 +219,7 @@ def _services(toks: list[tuple[str, str]], base: str) -> list[str]:
     return services
 
 
-def _resolve(token: tuple[str, str], prefixes: dict[str, tuple[str, str]], base: str) -> str:
+def _resolve(token: tuple[str, str], prefixes: dict[str, str], base: str) -> str:
     """The absolute IRI a SERVICE target denotes, or "" when it is not a constant IRI."""
     kind, text = token
     if kind == "iri":
@@ -218,7 +227,7 @@ def _resolve(token: tuple[str, str], prefixes: dict[str, tuple[str, str]], base:
     if kind == "pname" and "\\" not in text:
         prefix, _, local = text.partition(":")
         if prefix in prefixes:
-            return urljoin(*prefixes[prefix]) + local
+            return prefixes[prefix] + local
     return ""  # a variable or anything unexpected: never allowed
 
 
@@ -457,15 +466,26 @@ def check(query: str, base: str, service_allow: frozenset[str] | set[str] = froz
     and other literals of the graph together is marked for isolation as well."""
     quick = _quick(query)
     result = quick if quick is not None else _checked_scan(query, base, service_allow)
-    if kinds and not result.isolate and _ORDER_BY.search(query.upper()):
-        result.isolate = orders_graph_mix(query, kinds)
+    if kinds and not result.isolate:
+        result.isolate = orders_graph_mix(query, kinds, base)
     return result
 
 
-def orders_graph_mix(query: str, kinds: dict[str, int], toks: list[str] | None = None) -> bool:
-    """sortrisk.orders_mixed_literals for a query's text (``toks``: its ``texts``, if at hand)."""
+def has_order_by(query: str) -> bool:
+    """Whether ``query`` has an ORDER BY (or the words, in a string or comment: a cheap test)."""
+    return _ORDER_BY.search(query.upper()) is not None
+
+
+def orders_graph_mix(query: str, kinds: dict[str, int], base: str,
+                     toks: list[str] | None = None) -> bool:
+    """sortrisk.orders_mixed_literals for a query's text (``toks``: its ``texts``, if at hand),
+    relative IRIs resolved against ``base``; tokenised only when it has an ORDER BY and the graph
+    both kinds of literal."""
+    if not mixes(kinds) or not has_order_by(query):
+        return False
     toks = texts(query) if toks is None else toks
-    return orders_mixed_literals(toks, kinds, declared_prefixes(toks))
+    prefixes, base = prologue(toks, base)
+    return orders_mixed_literals(toks, kinds, prefixes, base)
 
 
 def _checked_scan(query: str, base: str, service_allow: frozenset[str] | set[str]) -> Scan:

@@ -15,6 +15,8 @@ once per load) and where the ordered variable is bound. Where unsure, it is judg
 
 from __future__ import annotations
 
+from urllib.parse import urljoin
+
 import pyoxigraph as ox
 
 NUMBER, TEXT = 1, 2  # kinds of literal: numbers, and every other literal
@@ -36,15 +38,24 @@ def literal_kinds(store: ox.Store) -> dict[str, int]:
     return kinds
 
 
+def mixes(kinds: dict[str, int]) -> bool:
+    """Whether a graph with these literal_kinds has numbers and other literals (else no ordering
+    of its values can mix them)."""
+    found = 0
+    for kind in kinds.values():
+        found |= kind
+    return found == BOTH
+
+
 # Calls whose value is always of one kind (or an error, which orders as unbound): numbers, or
-# never a number. Casts and other functions named by IRI, IF, COALESCE, MIN, MAX and SAMPLE may
-# give either, and so may any operator expression.
+# never a number. STRDT, casts and other functions named by IRI, IF, COALESCE, MIN, MAX and SAMPLE
+# may give either, and so may any operator expression.
 _ONE_KIND = frozenset({
     "COUNT", "SUM", "AVG", "STRLEN", "ABS", "ROUND", "CEIL", "FLOOR", "RAND", "YEAR", "MONTH",
     "DAY", "HOURS", "MINUTES", "SECONDS", "STR", "LANG", "DATATYPE", "IRI", "URI", "BNODE",
     "ENCODE_FOR_URI", "MD5", "SHA1", "SHA256", "SHA384", "SHA512", "STRUUID", "UUID",
     "GROUP_CONCAT", "LCASE", "UCASE", "SUBSTR", "CONCAT", "REPLACE", "STRBEFORE", "STRAFTER",
-    "STRDT", "STRLANG", "TZ", "TIMEZONE", "NOW", "BOUND", "ISIRI", "ISURI", "ISBLANK",
+    "STRLANG", "TZ", "TIMEZONE", "NOW", "BOUND", "ISIRI", "ISURI", "ISBLANK",
     "ISLITERAL", "ISNUMERIC", "REGEX", "CONTAINS", "STRSTARTS", "STRENDS", "SAMETERM",
     "LANGMATCHES", "EXISTS",
 })
@@ -75,21 +86,17 @@ def _is_term(tok: str) -> bool:
             or tok.upper() in ("TRUE", "FALSE"))
 
 
-def orders_mixed_literals(toks: list[str], kinds: dict[str, int], prefixes: dict[str, str]) -> bool:
+def orders_mixed_literals(toks: list[str], kinds: dict[str, int], prefixes: dict[str, str],
+                          base: str) -> bool:
     """Whether an ORDER BY condition of the query with tokens ``toks`` may order numbers and other
-    literals of a graph whose predicates have ``kinds`` of literal (see literal_kinds);
-    ``prefixes`` maps the query's declared prefixes ("ex:") to their IRIs."""
+    literals of a graph whose predicates have ``kinds`` of literal (see literal_kinds and mixes);
+    ``prefixes`` and ``base`` are the query's (safety.prologue)."""
     upper = [t.upper() for t in toks]
     if "ORDER" not in upper:
         return False
     match = _matches(toks)
     if match is None:
         return True  # the engine will refuse it; judged risky all the same
-    graph_kinds = 0
-    for kind in kinds.values():
-        graph_kinds |= kind
-    if graph_kinds != BOTH:
-        return False  # the graph has no number, or nothing but numbers: nothing to mix
     ordered: set[str] = set()  # the variables the ORDER BY conditions order by, bare
     listed = [False] * len(toks)  # tokens of ORDER BY and GROUP BY clauses: no pattern's
     n = len(toks)
@@ -137,8 +144,7 @@ def orders_mixed_literals(toks: list[str], kinds: dict[str, int], prefixes: dict
             projecting = True
         elif projecting and (up == "WHERE" or tok == "{"):
             projecting = False
-        elif tok == "(" and not projecting and i and toks[i - 1] not in ("(", ")") \
-                and _is_term(toks[i - 1]) and (i < 2 or upper[i - 2] not in _NO_COLLECTION_BEFORE
+        elif tok == "(" and not projecting and i and _is_term(toks[i - 1]) and (i < 2 or upper[i - 2] not in _NO_COLLECTION_BEFORE
                                               and upper[i - 2] not in _ONE_KIND):
             # "(" right after a term in a triple pattern opens a collection, whose members are
             # bound as objects of rdf:first; a call by IRI in FILTER or BIND is let through
@@ -147,7 +153,7 @@ def orders_mixed_literals(toks: list[str], kinds: dict[str, int], prefixes: dict
         if tok[0] not in "?$" or tok[1:] not in ordered or listed[i] \
                 or projecting and upper[i - 1] != "AS":
             continue
-        kind = _binding(toks, upper, match, i, kinds, prefixes)
+        kind = _binding(toks, upper, match, i, kinds, prefixes, base)
         found[tok[1:]] = found.get(tok[1:], 0) | kind
         if found[tok[1:]] == BOTH:
             return True
@@ -180,7 +186,7 @@ def _one_kind(toks, upper, match, start: int, end: int) -> bool:
             or toks[start + 1] == "{" and upper[start] == "EXISTS")
 
 
-def _binding(toks, upper, match, i: int, kinds, prefixes) -> int:
+def _binding(toks, upper, match, i: int, kinds, prefixes, base: str) -> int:
     """The kinds of literal the variable at toks[i] may be bound to there: 0 for a use (in an
     expression, a list, a subject or predicate position), else the kinds its predicate has."""
     prev = toks[i - 1] if i else ""
@@ -192,7 +198,7 @@ def _binding(toks, upper, match, i: int, kinds, prefixes) -> int:
             depth -= toks[k] in ("(", "{", "[")
             k -= 1
         return 0 if k >= 0 and _one_kind(toks, upper, match, k + 1, i - 1) else BOTH
-    if nxt not in _ENDS_OBJECT and upper[i + 1 if i + 1 < len(toks) else i] not in (
+    if nxt not in _ENDS_OBJECT and nxt.upper() not in (
             "FILTER", "OPTIONAL", "MINUS", "BIND", "VALUES", "GRAPH", "SERVICE", "UNION", "{"):
         return 0  # followed by more of a pattern: a subject or predicate, or inside an expression
     if prev in ("(", "[", "{", ".", "}", ";", "") or upper[i - 1] in ("BY", "SELECT", "DISTINCT",
@@ -208,22 +214,17 @@ def _binding(toks, upper, match, i: int, kinds, prefixes) -> int:
     if k >= 0 and toks[k] in ("/", "|", "^", "!", "(", ")", "*", "+", "?") \
             or not _after_term(toks, k + 1):
         return BOTH  # another path, or an expression after all
-    iri = _iri(prev, prefixes)
+    iri = _iri(prev, prefixes, base)
     return BOTH if iri is None else kinds.get(iri, 0)
 
 
-def _iri(tok: str, prefixes: dict[str, str]) -> str | None:
-    """The IRI a predicate token names, None when it cannot be told (relative or undeclared)."""
+def _iri(tok: str, prefixes: dict[str, str], base: str) -> str | None:
+    """The IRI a predicate token names, None when it cannot be told (undeclared, escaped, or
+    relative with no absolute base)."""
     if tok[0] == "<":
-        iri = tok[1:-1]
+        iri = urljoin(base, tok[1:-1])
         return iri if ":" in iri else None
     prefix, _, local = tok.partition(":")
-    base = prefixes.get(prefix + ":")
-    return None if base is None or "\\" in local or "%" in local else base + local
-
-
-def declared_prefixes(toks: list[str]) -> dict[str, str]:
-    """The prefixes a query declares ("ex:" -> IRI), from its tokens."""
-    return {toks[i + 1]: toks[i + 2][1:-1] for i in range(len(toks) - 2)
-            if toks[i].upper() == "PREFIX" and toks[i + 1].endswith(":") and toks[i + 2][0] == "<"}
+    namespace = prefixes.get(prefix)
+    return None if namespace is None or "\\" in local or "%" in local else namespace + local
 
