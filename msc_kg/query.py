@@ -65,7 +65,7 @@ def run_query(text: str, fmt: str = "table", store=None, notes: list[str] | None
     """
     from msc_kg.server.safety import (Refused, decode_codepoint_escapes, has_order_by,
                                       misread_reason, orders_graph_mix, sorts_own_values, texts)
-    from msc_kg.server.sortrisk import literal_kinds
+    from msc_kg.server.sortrisk import literal_kinds, mixes
 
     try:
         text = decode_codepoint_escapes(text)
@@ -79,8 +79,10 @@ def run_query(text: str, fmt: str = "table", store=None, notes: list[str] | None
         from msc_kg.release import load_release
 
         store, _ = load_release()
-    apart = sorts_own_values(text, toks=toks) or (  # the graph's kinds are read only if ordered
-        has_order_by(text) and orders_graph_mix(text, literal_kinds(store), "", toks))
+    apart = sorts_own_values(text, toks=toks)
+    if not apart and has_order_by(text):  # the graph's kinds are read only for an ordering
+        kinds = literal_kinds(store)
+        apart = mixes(kinds) and orders_graph_mix(text, kinds, "", toks)
     if apart and hasattr(os, "fork"):
         rendered, unknown = _in_child(lambda: _render(store, text, fmt))
     else:

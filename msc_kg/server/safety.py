@@ -18,10 +18,10 @@ from __future__ import annotations
 import re
 from itertools import accumulate, repeat
 from dataclasses import dataclass, field
-from urllib.parse import urljoin
 
 from msc_kg.server import misread
-from msc_kg.server.sortrisk import mixes, orders_mixed_literals
+from msc_kg.server.iri import resolve
+from msc_kg.server.sortrisk import orders_mixed_literals
 
 # SPARQL 1.1 Query grammar §19.8 terminals, longest / most specific alternatives first.
 _COMMENT = r"\#[^\n\r]*"
@@ -92,6 +92,10 @@ class Scan:
     volatile: bool = False  # calls RAND/NOW/UUID/STRUUID/BNODE: never cached
     isolate: bool = False  # may order values of its own: evaluated apart (sorts_own_values)
     misread: str | None = None  # why an IRI token the engine would read as code refuses the query
+    body: int = field(default=0, repr=False, compare=False)  # where the query follows a simple
+    # prologue (``_quick``; 0 after the full scan)
+    toks: list[str] | None = field(default=None, repr=False, compare=False)  # ``texts`` of
+    # query[body:], when a check needed them
 
 
 def tokens(query: str) -> list[tuple[str, str]]:
@@ -164,7 +168,7 @@ def _codepoint(m: re.Match) -> str:
 def scan(query: str, base: str) -> Scan:
     """Classify ``query``: its form, nesting depth and the resolved IRIs of its SERVICE clauses."""
     result = Scan()
-    toks = texts(query)
+    toks = result.toks = texts(query)
     upper = list(map(str.upper, toks))  # strings, IRIs and variables keep their delimiters
     result.depth = max(accumulate(map(_DEPTH.get, toks, repeat(0)), initial=0))
     result.operators = sum(map(_COUNTED.__contains__, upper))
@@ -190,18 +194,46 @@ def misread_reason(query: str, toks: list[str] | None = None) -> str | None:
     return reason
 
 
-def prologue(toks: list[str], base: str) -> tuple[dict[str, str], str]:
+def prologue(toks: list[str], base: str | None) -> tuple[dict[str, str], str | None]:
     """The prefixes a query declares (name without ":" -> absolute IRI, resolved against the base
-    in force where it is declared) and the base in force after its BASE declarations, from its
-    token texts. (The grammar puts every declaration before the query itself.)"""
-    prefixes = {}
-    for i, tok in enumerate(toks[:-1]):
-        upper = tok.upper()
-        if upper == "BASE" and misread.is_iri(toks[i + 1]):
-            base = urljoin(base, toks[i + 1][1:-1])
-        elif (upper == "PREFIX" and i + 2 < len(toks) and toks[i + 1].endswith(":")
+    in force where it is declared, as the engine resolves it) and the base in force after its
+    BASE declarations, from its token texts. The grammar puts every declaration before the query
+    itself, so the walk stops at the first token that is not one."""
+    declarations = []
+    i, n = 0, len(toks)
+    while i + 1 < n:
+        keyword = toks[i].upper()
+        if keyword == "BASE" and misread.is_iri(toks[i + 1]):
+            declarations.append((None, toks[i + 1]))
+            i += 2
+        elif (keyword == "PREFIX" and i + 2 < n and toks[i + 1].endswith(":")
               and misread.is_iri(toks[i + 2])):
-            prefixes[toks[i + 1][:-1]] = urljoin(base, toks[i + 2][1:-1])
+            declarations.append((toks[i + 1][:-1], toks[i + 2]))
+            i += 3
+        else:
+            break
+    return _declared(declarations, base)
+
+
+def simple_prologue(text: str, base: str | None) -> tuple[dict[str, str], str | None]:
+    """``prologue`` of a query's simple prologue (the ``text`` _SIMPLE_PROLOGUE matched before its
+    form keyword), read without tokenising: it holds declarations, whitespace and comments only."""
+    return _declared([(m.group(2)[:-1] if m.group(2) else None, m.group(1) or m.group(3))
+                      for m in _DECLARATION.finditer(text) if m.lastindex], base)
+
+
+def _declared(declarations: list[tuple[str | None, str]], base: str | None):
+    """The prefixes and the base after ``declarations`` (prefix name, or None for BASE; IRI token)
+    in order; one the engine would refuse leaves its prefix undeclared (for BASE: no base, None)."""
+    prefixes = {}
+    for name, iri in declarations:
+        value = resolve(base, iri[1:-1])
+        if name is None:
+            base = value
+        elif value is None:
+            prefixes.pop(name, None)
+        else:
+            prefixes[name] = value
     return prefixes, base
 
 
@@ -223,7 +255,7 @@ def _resolve(token: tuple[str, str], prefixes: dict[str, str], base: str) -> str
     """The absolute IRI a SERVICE target denotes, or "" when it is not a constant IRI."""
     kind, text = token
     if kind == "iri":
-        return urljoin(base, text[1:-1])
+        return resolve(base, text[1:-1]) or ""
     if kind == "pname" and "\\" not in text:
         prefix, _, local = text.partition(":")
         if prefix in prefixes:
@@ -240,6 +272,12 @@ _SIMPLE_PROLOGUE = re.compile(
     r"(SELECT|ASK|CONSTRUCT|DESCRIBE)(?=[\s*?$({])",
     re.ASCII | re.IGNORECASE | re.VERBOSE,
 )
+# One declaration, whitespace run or comment of such a prologue, in the same order: stepping
+# through the prologue with it cuts it as _SIMPLE_PROLOGUE's repetition did.
+_DECLARATION = re.compile(
+    rf"\s+|{_COMMENT}|BASE\s*({_IRI})|PREFIX\s+({_PREFIX_NAME})\s*({_IRI})",
+    re.ASCII | re.IGNORECASE | re.VERBOSE,
+)
 _RARE = ("SERVICE",) + tuple(VOLATILE - {"STRUUID"})  # STRUUID contains UUID
 # An IRI-like text the engine may read as code after "<" in a comparison (msc_kg.server.misread):
 # one starting with a digit, or holding anything but letters, digits and -._~:/#%@ (a variable, an
@@ -250,7 +288,7 @@ _RARE = ("SERVICE",) + tuple(VOLATILE - {"STRUUID"})  # STRUUID contains UUID
 _RISKY_IRI = re.compile(r"""<(?:\d|[\w\-.~:/#%@]*[^\w\-.~:/#%@<>"{}|^`\\\x00-\x20])[^<>"{}|^`\\\x00-\x20]*>""")
 
 
-def _quick(query: str) -> Scan | None:
+def _quick(query: str, ordering_kinds: bool = False) -> Scan | None:
     """The scan's verdict for a query that cheap tests settle without tokenising, else None.
 
     Measured, tokenising is about a tenth of a small query's time in the endpoint. Each test is
@@ -274,7 +312,11 @@ def _quick(query: str) -> Scan | None:
     if query.find("<", body) >= 0 and ("<<" in query or "'''" in query or '"""' in query
                                        or _RISKY_IRI.search(query, body)):
         return None  # what the engine may read otherwise is for the full scan (misread)
-    return Scan(form=m.group(1).upper(), isolate=sorts_own_values(query, upper, body=body))
+    # With ``ordering_kinds`` (the graph mixes kinds of literal: sortrisk), an ORDER BY query's
+    # body is tokenised here once, for the walk of sorts_own_values and for the sort check.
+    toks = texts(query[body:]) if ordering_kinds and _ORDER_BY.search(upper) else None
+    return Scan(form=m.group(1).upper(), isolate=sorts_own_values(query, upper, toks, body),
+                body=body, toks=toks)
 
 
 # Oxigraph 0.5.13 aborts its process when it orders some mixes of numeric, string and other
@@ -347,10 +389,10 @@ _MANY = frozenset({"*"})  # "any variable": not a name (a variable's name has no
 def sorts_own_values(query: str, upper: str | None = None, toks: list[str] | None = None,
                      body: int = 0) -> bool:
     """Whether ``query`` may order values it brings or makes itself (see above). ``upper`` (the
-    upper-cased query) and ``toks`` (its ``texts``) spare the work when the caller has them;
-    ``body`` is where the query follows a prologue of declarations and comments, which bring no
-    value (their IRIs are full of digits) and open no bracket, so the cheap test and the walk
-    start there."""
+    upper-cased query) and ``toks`` (the ``texts`` of query[body:]) spare the work when the
+    caller has them; ``body`` is where the query follows a prologue of declarations and
+    comments, which bring no value (their IRIs are full of digits) and open no bracket, so the
+    cheap test and the walk start there."""
     upper = query.upper() if upper is None else upper
     if "ORDER" not in upper or not _ORDER_BY.search(upper):
         return False
@@ -462,12 +504,13 @@ def check(query: str, base: str, service_allow: frozenset[str] | set[str] = froz
           kinds: dict[str, int] | None = None) -> Scan:
     """Refuse updates, over-deep nesting and SERVICE outside ``service_allow``; return the scan.
 
-    With ``kinds`` (sortrisk.literal_kinds of the served graph), a query that may order numbers
-    and other literals of the graph together is marked for isolation as well."""
-    quick = _quick(query)
+    With ``kinds`` (sortrisk.literal_kinds of the served graph, given only when it mixes numbers
+    and other literals: sortrisk.mixes), a query that may order the two together is marked for
+    isolation as well."""
+    quick = _quick(query, bool(kinds))
     result = quick if quick is not None else _checked_scan(query, base, service_allow)
     if kinds and not result.isolate:
-        result.isolate = orders_graph_mix(query, kinds, base)
+        result.isolate = orders_graph_mix(query, kinds, base, result.toks, result.body)
     return result
 
 
@@ -476,15 +519,16 @@ def has_order_by(query: str) -> bool:
     return _ORDER_BY.search(query.upper()) is not None
 
 
-def orders_graph_mix(query: str, kinds: dict[str, int], base: str,
-                     toks: list[str] | None = None) -> bool:
-    """sortrisk.orders_mixed_literals for a query's text (``toks``: its ``texts``, if at hand),
-    relative IRIs resolved against ``base``; tokenised only when it has an ORDER BY and the graph
-    both kinds of literal."""
-    if not mixes(kinds) or not has_order_by(query):
+def orders_graph_mix(query: str, kinds: dict[str, int], base: str | None,
+                     toks: list[str] | None = None, body: int = 0) -> bool:
+    """sortrisk.orders_mixed_literals for a query's text, relative IRIs resolved against ``base``,
+    on a graph whose ``kinds`` mix (sortrisk.mixes, left to the caller: it runs over every
+    predicate); tokenised only when it has an ORDER BY. ``toks``: the ``texts`` of query[body:],
+    if at hand; ``body`` > 0: where a simple prologue ends (Scan.body)."""
+    if not has_order_by(query):
         return False
-    toks = texts(query) if toks is None else toks
-    prefixes, base = prologue(toks, base)
+    toks = texts(query[body:]) if toks is None else toks
+    prefixes, base = simple_prologue(query[:body], base) if body else prologue(toks, base)
     return orders_mixed_literals(toks, kinds, prefixes, base)
 
 

@@ -15,9 +15,9 @@ once per load) and where the ordered variable is bound. Where unsure, it is judg
 
 from __future__ import annotations
 
-from urllib.parse import urljoin
-
 import pyoxigraph as ox
+
+from msc_kg.server.iri import resolve
 
 NUMBER, TEXT = 1, 2  # kinds of literal: numbers, and every other literal
 BOTH = NUMBER | TEXT
@@ -60,6 +60,7 @@ _ONE_KIND = frozenset({
     "LANGMATCHES", "EXISTS",
 })
 _OPEN = {"(": ")", "[": "]", "{": "}"}
+_BRACKETS = frozenset("()[]{}")
 # Tokens after which a "(" opens no collection: a call, a bracketed expression or a list.
 _NO_COLLECTION_BEFORE = frozenset({"FILTER", "BIND", "VALUES", "BY", "HAVING", "AS", "NOT"})
 _ENDS_OBJECT = frozenset({".", ";", ",", "}", "]"})
@@ -68,12 +69,13 @@ _ENDS_OBJECT = frozenset({".", ";", ",", "}", "]"})
 def _matches(toks: list[str]) -> list[int] | None:
     """For each bracket, the index of its partner (-1 elsewhere); None when they do not pair."""
     match, stack = [-1] * len(toks), []
-    for i, tok in enumerate(toks):
+    for i in [i for i, tok in enumerate(toks) if tok in _BRACKETS]:  # the brackets alone: faster
+        tok = toks[i]
         if tok in _OPEN:
             stack.append(i)
-        elif tok in (")", "]", "}"):
-            if not stack or _OPEN[toks[stack[-1]]] != tok:
-                return None
+        elif not stack or _OPEN[toks[stack[-1]]] != tok:
+            return None
+        else:
             match[i] = stack.pop()
             match[match[i]] = i
     return None if stack else match
@@ -91,7 +93,7 @@ def orders_mixed_literals(toks: list[str], kinds: dict[str, int], prefixes: dict
     """Whether an ORDER BY condition of the query with tokens ``toks`` may order numbers and other
     literals of a graph whose predicates have ``kinds`` of literal (see literal_kinds and mixes);
     ``prefixes`` and ``base`` are the query's (safety.prologue)."""
-    upper = [t.upper() for t in toks]
+    upper = list(map(str.upper, toks))
     if "ORDER" not in upper:
         return False
     match = _matches(toks)
@@ -222,8 +224,7 @@ def _iri(tok: str, prefixes: dict[str, str], base: str) -> str | None:
     """The IRI a predicate token names, None when it cannot be told (undeclared, escaped, or
     relative with no absolute base)."""
     if tok[0] == "<":
-        iri = urljoin(base, tok[1:-1])
-        return iri if ":" in iri else None
+        return resolve(base, tok[1:-1])
     prefix, _, local = tok.partition(":")
     namespace = prefixes.get(prefix)
     return None if namespace is None or "\\" in local or "%" in local else namespace + local
