@@ -47,18 +47,21 @@ def mixes(kinds: dict[str, int]) -> bool:
     return found == BOTH
 
 
-# Calls whose value is always of one kind (or an error, which orders as unbound): numbers, or
-# never a number. STRDT, casts and other functions named by IRI, IF, COALESCE, MIN, MAX and SAMPLE
-# may give either, and so may any operator expression.
-_ONE_KIND = frozenset({
-    "COUNT", "SUM", "AVG", "STRLEN", "ABS", "ROUND", "CEIL", "FLOOR", "RAND", "YEAR", "MONTH",
-    "DAY", "HOURS", "MINUTES", "SECONDS", "STR", "LANG", "DATATYPE", "IRI", "URI", "BNODE",
-    "ENCODE_FOR_URI", "MD5", "SHA1", "SHA256", "SHA384", "SHA512", "STRUUID", "UUID",
-    "GROUP_CONCAT", "LCASE", "UCASE", "SUBSTR", "CONCAT", "REPLACE", "STRBEFORE", "STRAFTER",
-    "STRLANG", "TZ", "TIMEZONE", "NOW", "BOUND", "ISIRI", "ISURI", "ISBLANK",
-    "ISLITERAL", "ISNUMERIC", "REGEX", "CONTAINS", "STRSTARTS", "STRENDS", "SAMETERM",
-    "LANGMATCHES", "EXISTS",
-})
+# Calls whose value is always of one kind (or an error, which orders as unbound), and that kind:
+# numbers, other literals, or no literal (an IRI or a blank node). A variable bound by one
+# (BIND(STRLEN(?l) AS ?v)) takes that kind, which may meet another binding's: ordering strings
+# with STRLEN's numbers aborted the engine on the release. STRDT, casts and other functions named
+# by IRI, IF, COALESCE, MIN, MAX and SAMPLE may give either, and so may any operator expression.
+_CALL_KINDS = {
+    **dict.fromkeys(("COUNT", "SUM", "AVG", "STRLEN", "ABS", "ROUND", "CEIL", "FLOOR", "RAND",
+                     "YEAR", "MONTH", "DAY", "HOURS", "MINUTES", "SECONDS"), NUMBER),
+    **dict.fromkeys(("STR", "LANG", "ENCODE_FOR_URI", "MD5", "SHA1", "SHA256", "SHA384", "SHA512",
+                     "STRUUID", "GROUP_CONCAT", "LCASE", "UCASE", "SUBSTR", "CONCAT", "REPLACE",
+                     "STRBEFORE", "STRAFTER", "STRLANG", "TZ", "TIMEZONE", "NOW", "BOUND", "ISIRI",
+                     "ISURI", "ISBLANK", "ISLITERAL", "ISNUMERIC", "REGEX", "CONTAINS", "STRSTARTS",
+                     "STRENDS", "SAMETERM", "LANGMATCHES", "EXISTS"), TEXT),
+    **dict.fromkeys(("DATATYPE", "IRI", "URI", "BNODE", "UUID"), 0),
+}
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _BRACKETS = frozenset("()[]{}")
 # Tokens after which a "(" opens no collection: a call, a bracketed expression or a list.
@@ -147,7 +150,7 @@ def orders_mixed_literals(toks: list[str], kinds: dict[str, int], prefixes: dict
         elif projecting and (up == "WHERE" or tok == "{"):
             projecting = False
         elif tok == "(" and not projecting and i and _is_term(toks[i - 1]) and (i < 2 or upper[i - 2] not in _NO_COLLECTION_BEFORE
-                                              and upper[i - 2] not in _ONE_KIND):
+                                              and upper[i - 2] not in _CALL_KINDS):
             # "(" right after a term in a triple pattern opens a collection, whose members are
             # bound as objects of rdf:first; a call by IRI in FILTER or BIND is let through
             if not (toks[i - 1][0] in "<" or ":" in toks[i - 1]) or _after_term(toks, i - 1):
@@ -174,23 +177,25 @@ def _expression(toks, upper, match, start: int, end: int) -> str | int | None:
         start, end = start + 1, end - 1  # "((?v))"
     if end - start == 1 and toks[start][0] in "?$":
         return toks[start][1:]
-    return 0 if _one_kind(toks, upper, match, start, end) else None
+    return 0 if _one_kind(toks, upper, match, start, end) is not None else None
 
 
-def _one_kind(toks, upper, match, start: int, end: int) -> bool:
-    """Whether the expression toks[start:end] is a call whose value is of one kind (_ONE_KIND),
-    or an EXISTS or NOT EXISTS (a boolean)."""
+def _one_kind(toks, upper, match, start: int, end: int) -> int | None:
+    """The kind of the expression toks[start:end] (see _CALL_KINDS) when it is a call whose value
+    is of one kind, or an EXISTS or NOT EXISTS (a boolean); else None."""
     if upper[start] == "NOT":
         start += 1
     if start + 1 >= end or match[start + 1] != end - 1:
-        return False
-    return (toks[start + 1] == "(" and upper[start] in _ONE_KIND
-            or toks[start + 1] == "{" and upper[start] == "EXISTS")
+        return None
+    if toks[start + 1] == "(" and upper[start] in _CALL_KINDS:
+        return _CALL_KINDS[upper[start]]
+    return TEXT if toks[start + 1] == "{" and upper[start] == "EXISTS" else None
 
 
 def _binding(toks, upper, match, i: int, kinds, prefixes, base: str) -> int:
     """The kinds of literal the variable at toks[i] may be bound to there: 0 for a use (in an
-    expression, a list, a subject or predicate position), else the kinds its predicate has."""
+    expression, a list, a subject or predicate position), the kind of the call it is bound to
+    ("(STRLEN(?l) AS ?v)"), else the kinds its predicate has."""
     prev = toks[i - 1] if i else ""
     nxt = toks[i + 1] if i + 1 < len(toks) else "}"
     if i >= 2 and upper[i - 1] == "AS":
@@ -199,7 +204,8 @@ def _binding(toks, upper, match, i: int, kinds, prefixes, base: str) -> int:
             depth += toks[k] in (")", "}", "]")
             depth -= toks[k] in ("(", "{", "[")
             k -= 1
-        return 0 if k >= 0 and _one_kind(toks, upper, match, k + 1, i - 1) else BOTH
+        kind = _one_kind(toks, upper, match, k + 1, i - 1) if k >= 0 else None
+        return BOTH if kind is None else kind
     if nxt not in _ENDS_OBJECT and nxt.upper() not in (
             "FILTER", "OPTIONAL", "MINUS", "BIND", "VALUES", "GRAPH", "SERVICE", "UNION", "{"):
         return 0  # followed by more of a pattern: a subject or predicate, or inside an expression
