@@ -64,7 +64,8 @@ def run_query(text: str, fmt: str = "table", store=None, notes: list[str] | None
     msc_kg.server.misread); QueryFailed for one refused.
     """
     from msc_kg.server.safety import (Refused, decode_codepoint_escapes, has_order_by,
-                                      misread_reason, orders_graph_mix, sorts_own_values, texts)
+                                      misread_reason, orders_graph_mix, orders_unread_values,
+                                      sorts_own_values, texts)
     from msc_kg.server.sortrisk import literal_kinds, mixes
 
     try:
@@ -79,7 +80,7 @@ def run_query(text: str, fmt: str = "table", store=None, notes: list[str] | None
         from msc_kg.release import load_release
 
         store, _ = load_release()
-    apart = sorts_own_values(text, toks=toks)
+    apart = sorts_own_values(text, toks=toks) or orders_unread_values(text, "SERVICE" in text.upper())
     if not apart and has_order_by(text):  # the graph's kinds are read only for an ordering
         kinds = literal_kinds(store)
         apart = mixes(kinds) and orders_graph_mix(text, kinds, "", toks)

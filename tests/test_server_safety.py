@@ -718,6 +718,16 @@ def test_an_ordering_is_tokenised_once_and_without_its_prologue(monkeypatch):
     assert calls == [query[len(PFX):]]
 
 
+@pytest.mark.parametrize("query", [
+    "SELECT ?o WHERE { SERVICE <http://x/sparql> { ?s ?p ?o } } ORDER BY ?o",
+    "SELECT ?o WHERE { ?s ex:label <<( ?a ex:n ?o )>> } ORDER BY ?o",
+])
+def test_orderings_of_values_the_kinds_do_not_cover_are_isolated(query):
+    """An allowed SERVICE's values and a triple term's contents are not in literal_kinds."""
+    assert safety.check(PFX + query, EX, frozenset({"http://x/sparql"})).isolate
+    assert not safety.check(PFX + query.replace("ORDER BY ?o", ""), EX, frozenset({"http://x/sparql"})).isolate
+
+
 def test_a_graph_without_numbers_isolates_nothing():
     """The endpoint keeps a graph's literal kinds only when they mix (safety.check takes them as
     such), so over strings alone no ordering is sent apart."""

@@ -506,12 +506,21 @@ def check(query: str, base: str, service_allow: frozenset[str] | set[str] = froz
 
     With ``kinds`` (sortrisk.literal_kinds of the served graph, given only when it mixes numbers
     and other literals: sortrisk.mixes), a query that may order the two together is marked for
-    isolation as well."""
+    isolation as well. So is one that orders and calls an allowed SERVICE, whose values could be
+    anything, or names a triple term ("<<"), whose contents literal_kinds does not read."""
     quick = _quick(query, bool(kinds))
     result = quick if quick is not None else _checked_scan(query, base, service_allow)
-    if kinds and not result.isolate:
+    if not result.isolate and orders_unread_values(query, bool(result.services)):
+        result.isolate = True
+    elif kinds and not result.isolate:
         result.isolate = orders_graph_mix(query, kinds, base, result.toks, result.body)
     return result
+
+
+def orders_unread_values(query: str, services: bool) -> bool:
+    """Whether ``query`` orders and calls a SERVICE (``services``) or names a triple term: values
+    that neither the walk for values of its own nor the graph's literal kinds read."""
+    return (services or "<<" in query) and has_order_by(query)
 
 
 def has_order_by(query: str) -> bool:
