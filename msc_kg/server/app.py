@@ -29,7 +29,7 @@ class State:
     cache: ResponseCache
     examples: list
     about: dict
-    literal_kinds: dict  # sortrisk.literal_kinds of the store if they mix (else empty), for safety.check
+    literal_kinds: sortrisk.GraphKinds  # of the store, for safety.check
 
 
 def _about(store: ox.Store) -> dict:
@@ -54,8 +54,7 @@ def create_app(graph=None, config: dict | None = None) -> Flask:
     # Everything that reads the store directly happens here, before the workers fork.
     stats = describe.statistics(store, cfg["union_default_graph"])
     about = _about(store)
-    kinds = sortrisk.literal_kinds(store)
-    kinds = kinds if sortrisk.mixes(kinds) else {}  # no ordering of this graph's values can mix
+    kinds = sortrisk.GraphKinds(sortrisk.literal_kinds(store))
     if cfg["engine"] == "inline":
         engine = InlineEngine(store, timeout=cfg["timeout"], processes=cfg["workers"],
                               slots=cfg["query_slots"], memory_mb=cfg["memory_mb"])

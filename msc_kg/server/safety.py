@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from msc_kg.server import misread
 from msc_kg.server.iri import resolve
-from msc_kg.server.sortrisk import orders_mixed_literals
+from msc_kg.server.sortrisk import BOTH, NUMBER, TEXT, GraphKinds, mixes, orders_mixed_literals
 
 # SPARQL 1.1 Query grammar §19.8 terminals, longest / most specific alternatives first.
 _COMMENT = r"\#[^\n\r]*"
@@ -96,6 +96,8 @@ class Scan:
     # prologue (``_quick``; 0 after the full scan)
     toks: list[str] | None = field(default=None, repr=False, compare=False)  # ``texts`` of
     # query[body:], when a check needed them
+    own: dict[str, int] | None = field(default_factory=dict, repr=False, compare=False)  # the
+    # kinds of its own values that may reach what it orders by (own_value_kinds)
 
 
 def tokens(query: str) -> list[tuple[str, str]]:
@@ -177,7 +179,8 @@ def scan(query: str, base: str) -> Scan:
     if result.depth <= MAX_NESTING and result.operators <= MAX_OPERATORS:  # else refused anyway:
         # the walks below cost time that grows with nesting and names (measured before the limit
         # was checked first: 26 s for 40 000 nested brackets, each naming a variable)
-        result.isolate = sorts_own_values(query, toks=toks)
+        result.own = own_value_kinds(query, toks=toks)
+        result.isolate = result.own is None or any(result.own.values())
         result.misread = misread_reason(query, toks)
     if "SERVICE" in upper:
         result.services = _services(tokens(query), base)
@@ -315,7 +318,8 @@ def _quick(query: str, ordering_kinds: bool = False) -> Scan | None:
     # With ``ordering_kinds`` (the graph mixes kinds of literal: sortrisk), an ORDER BY query's
     # body is tokenised here once, for the walk of sorts_own_values and for the sort check.
     toks = texts(query[body:]) if ordering_kinds and _ORDER_BY.search(upper) else None
-    return Scan(form=m.group(1).upper(), isolate=sorts_own_values(query, upper, toks, body),
+    own = own_value_kinds(query, upper, toks, body)
+    return Scan(form=m.group(1).upper(), isolate=own is None or any(own.values()), own=own,
                 body=body, toks=toks)
 
 
@@ -336,6 +340,7 @@ def _quick(query: str, ordering_kinds: bool = False) -> Scan | None:
 _GAP = r"(?:\s|#[^\r\n]*+)"
 _ORDER_BY = re.compile(rf"ORDER{_GAP}++BY")  # searched in the upper-cased text
 _MAKERS = frozenset({"TRUE", "FALSE", "STRDT", "STRLANG"})
+_TEXT_MAKERS = frozenset({"TRUE", "FALSE", "STRLANG"})  # makers of other literals than numbers
 # A number's first digit after a delimiter. The digit is matched first and the delimiter looked
 # back to: measured, five times faster than the other way round (a class tried at every position).
 _STANDALONE_DIGIT = re.compile(r"[0-9](?<=[^\w:?$/#%][0-9])")
@@ -388,24 +393,35 @@ _MANY = frozenset({"*"})  # "any variable": not a name (a variable's name has no
 
 def sorts_own_values(query: str, upper: str | None = None, toks: list[str] | None = None,
                      body: int = 0) -> bool:
-    """Whether ``query`` may order values it brings or makes itself (see above). ``upper`` (the
-    upper-cased query) and ``toks`` (the ``texts`` of query[body:]) spare the work when the
-    caller has them; ``body`` is where the query follows a prologue of declarations and
-    comments, which bring no value (their IRIs are full of digits) and open no bracket, so the
-    cheap test and the walk start there."""
+    """Whether ``query`` may order values it brings or makes itself (see above); the arguments
+    are own_value_kinds'."""
+    own = own_value_kinds(query, upper, toks, body)
+    return own is None or any(own.values())
+
+
+def own_value_kinds(query: str, upper: str | None = None, toks: list[str] | None = None,
+                    body: int = 0) -> dict[str, int] | None:
+    """For each variable ``query`` orders by that values it brings or makes itself may reach (see
+    above), their kinds (sortrisk.NUMBER, TEXT); None when unsure, so any. A string is TEXT
+    unless typed ("^^", which may make a number), and so are true, false and STRLANG's value; a
+    number is NUMBER; STRDT, casts and calls by IRI may make either. ``upper`` (the upper-cased
+    query) and ``toks`` (the ``texts`` of query[body:]) spare the work when the caller has them;
+    ``body`` is where the query follows a prologue of declarations and comments, which bring no
+    value (their IRIs are full of digits) and open no bracket, so the cheap test and the walk
+    start there."""
     upper = query.upper() if upper is None else upper
     if "ORDER" not in upper or not _ORDER_BY.search(upper):
-        return False
+        return {}
     rest = query[body:]
     if not _maybe_own_values(rest.upper() if body else upper):
-        return False
+        return {}
     toks = texts(rest) if toks is None else toks
-    # per open bracket: [the variables a VALUES data block binds (or None), whether it holds a
-    # value of the query's own, the variables named in it if it is a "(" (else None)]. Only an
+    # per open bracket: [the variables a VALUES data block binds (or None), the kinds of the
+    # values of the query's own it holds, the variables named in it if it is a "(" (else None)]. Only an
     # expression's variables can be bound "AS ?v", and only "(" encloses an expression ("{"
     # inside one is an EXISTS, whose value is no variable's).
     frames: list[list] = []
-    owned: set[str] = set()  # variables bound to a value of the query's own
+    owned: dict[str, int] = {}  # variables bound to values of the query's own: their kinds
     sources: dict[str, set[str]] = {}  # variable -> the variables of expressions bound to it
     keys: set[str] = set()  # the variables the ORDER BY clauses name
     listing: list[str] | None = None  # the variables of the VALUES clause being read
@@ -428,19 +444,20 @@ def sorts_own_values(query: str, upper: str | None = None, toks: list[str] | Non
             continue
         if tok in _OPEN:
             if listing is not None and tok == "{":
-                frames.append([listing, False, None])
+                frames.append([listing, 0, None])
                 listing = None
             else:
-                frames.append([None, False, set() if tok == "(" else None])
+                frames.append([None, 0, set() if tok == "(" else None])
             continue
         if tok in _CLOSE:
             if frames:
                 bound, brings, names = frames.pop()
                 if bound is not None and brings:
-                    owned.update(bound)
+                    for name in bound:
+                        owned[name] = owned.get(name, 0) | brings
                 if frames:
                     outer = frames[-1]
-                    outer[1] = outer[1] or brings
+                    outer[1] |= brings
                     if names and outer[2] is not None and outer[2] is not _MANY:
                         outer[2] = _MANY if names is _MANY else outer[2] | names
                         if len(outer[2]) > _MAX_NAMES:
@@ -461,11 +478,11 @@ def sorts_own_values(query: str, upper: str | None = None, toks: list[str] | Non
                 ordering = 0
         elif up == "AS":
             if i == last or toks[i + 1][0] not in "?$" or not frames or frames[-1][2] is None:
-                return True  # not "( expression AS ?v )": the query will not parse; be safe
+                return None  # not "( expression AS ?v )": the query will not parse; be safe
             i += 1
             target = toks[i][1:]
             if frames[-1][1]:
-                owned.add(target)
+                owned[target] = owned.get(target, 0) | frames[-1][1]
             names = frames[-1][2]
             if names is _MANY or sources.get(target) is _MANY:
                 sources[target] = _MANY
@@ -477,42 +494,56 @@ def sorts_own_values(query: str, upper: str | None = None, toks: list[str] | Non
                or up in _MAKERS or (first == "<" or ":" in tok) and i < last and toks[i + 1] == "(")
               and not (i >= 2 and toks[i - 2].upper() == "SEPARATOR")):
             if ordering:
-                return True
+                return None
             if frames:
-                frames[-1][1] = True
+                if first in "\"'":
+                    kind = BOTH if i < last and toks[i + 1] == "^^" else TEXT
+                elif first.isdigit() or first == ".":
+                    kind = NUMBER
+                else:  # true, false or STRLANG(...); else STRDT(...), a cast or a call by IRI
+                    kind = TEXT if up in _TEXT_MAKERS else BOTH
+                frames[-1][1] |= kind
     if not keys or not owned:
-        return False
+        return {}
     # Owned values flow on through every binding that names an owned variable: a search from the
     # owned ones along binding -> bound edges, each taken once.
     users: dict[str, list[str]] = {}
     for target, names in sources.items():
         if names is _MANY:  # too many to follow: it may name any of them
-            owned.add(target)
+            owned[target] = BOTH
         else:
             for name in names:
                 users.setdefault(name, []).append(target)
     todo = list(owned)
     while todo:
-        for target in users.get(todo.pop(), ()):
-            if target not in owned:
-                owned.add(target)
+        name = todo.pop()
+        for target in users.get(name, ()):
+            kind = owned.get(target, 0)
+            if kind | owned[name] != kind:
+                owned[target] = kind | owned[name]
                 todo.append(target)
-    return not keys.isdisjoint(owned)
+    return {key: owned[key] for key in keys if owned.get(key)}
 
 
 def check(query: str, base: str, service_allow: frozenset[str] | set[str] = frozenset(),
           kinds: dict[str, int] | None = None) -> Scan:
     """Refuse updates, over-deep nesting and SERVICE outside ``service_allow``; return the scan.
 
-    With ``kinds`` (sortrisk.literal_kinds of the served graph, given only when it mixes numbers
-    and other literals: sortrisk.mixes), a query that may order the two together is marked for
-    isolation as well. So is one that orders and calls an allowed SERVICE, whose values could be
-    anything, or names a triple term ("<<"), whose contents literal_kinds does not read."""
-    quick = _quick(query, bool(kinds))
+    The scan marks for isolation a query that may order values of its own. With ``kinds`` (the
+    served graph's sortrisk.literal_kinds, best as a sortrisk.GraphKinds), that is refined: a
+    query whose own values that reach its ordering are all strings (TEXT) runs inline unless
+    numbers of the graph or of a call may meet them; and one that may order numbers and other
+    literals of the graph together is marked as well. A query that orders and calls an allowed
+    SERVICE, whose values could be anything, or names a triple term ("<<"), whose contents
+    literal_kinds does not read, is marked in any case."""
+    mixing = kinds is not None and (kinds.mixes if isinstance(kinds, GraphKinds) else mixes(kinds))
+    quick = _quick(query, mixing)
     result = quick if quick is not None else _checked_scan(query, base, service_allow)
-    if not result.isolate and orders_unread_values(query, bool(result.services)):
+    if orders_unread_values(query, bool(result.services)):
         result.isolate = True
-    elif kinds and not result.isolate:
+    elif kinds is not None and result.own and all(kind == TEXT for kind in result.own.values()):
+        result.isolate = orders_graph_mix(query, kinds, base, result.toks, result.body, result.own)
+    elif mixing and not result.isolate:
         result.isolate = orders_graph_mix(query, kinds, base, result.toks, result.body)
     return result
 
@@ -529,16 +560,18 @@ def has_order_by(query: str) -> bool:
 
 
 def orders_graph_mix(query: str, kinds: dict[str, int], base: str | None,
-                     toks: list[str] | None = None, body: int = 0) -> bool:
+                     toks: list[str] | None = None, body: int = 0,
+                     own: dict[str, int] | None = None) -> bool:
     """sortrisk.orders_mixed_literals for a query's text, relative IRIs resolved against ``base``,
-    on a graph whose ``kinds`` mix (sortrisk.mixes, left to the caller: it runs over every
-    predicate); tokenised only when it has an ORDER BY. ``toks``: the ``texts`` of query[body:],
-    if at hand; ``body`` > 0: where a simple prologue ends (Scan.body)."""
+    on a graph with these literal ``kinds`` (whether they mix, sortrisk.mixes, is left to the
+    caller: it runs over every predicate), with the kinds of its ``own`` values that reach its
+    ordering (own_value_kinds); tokenised only when it has an ORDER BY. ``toks``: the ``texts``
+    of query[body:], if at hand; ``body`` > 0: where a simple prologue ends (Scan.body)."""
     if not has_order_by(query):
         return False
     toks = texts(query[body:]) if toks is None else toks
     prefixes, base = simple_prologue(query[:body], base) if body else prologue(toks, base)
-    return orders_mixed_literals(toks, kinds, prefixes, base)
+    return orders_mixed_literals(toks, kinds, prefixes, base, own)
 
 
 def _checked_scan(query: str, base: str, service_allow: frozenset[str] | set[str]) -> Scan:

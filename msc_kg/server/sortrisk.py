@@ -38,6 +38,14 @@ def literal_kinds(store: ox.Store) -> dict[str, int]:
     return kinds
 
 
+class GraphKinds(dict):
+    """literal_kinds of a served graph, with whether they mix (``mixes``, computed once)."""
+
+    def __init__(self, kinds: dict[str, int]):
+        super().__init__(kinds)
+        self.mixes = mixes(kinds)
+
+
 def mixes(kinds: dict[str, int]) -> bool:
     """Whether a graph with these literal_kinds has numbers and other literals (else no ordering
     of its values can mix them)."""
@@ -92,10 +100,12 @@ def _is_term(tok: str) -> bool:
 
 
 def orders_mixed_literals(toks: list[str], kinds: dict[str, int], prefixes: dict[str, str],
-                          base: str) -> bool:
+                          base: str, own: dict[str, int] | None = None) -> bool:
     """Whether an ORDER BY condition of the query with tokens ``toks`` may order numbers and other
     literals of a graph whose predicates have ``kinds`` of literal (see literal_kinds and mixes);
-    ``prefixes`` and ``base`` are the query's (safety.prologue)."""
+    ``prefixes`` and ``base`` are the query's (safety.prologue); ``own``: the kinds of the
+    query's own values that may reach each variable it orders by (safety.own_value_kinds)."""
+    own = own or {}
     upper = list(map(str.upper, toks))
     if "ORDER" not in upper:
         return False
@@ -160,7 +170,7 @@ def orders_mixed_literals(toks: list[str], kinds: dict[str, int], prefixes: dict
             continue
         kind = _binding(toks, upper, match, i, kinds, prefixes, base)
         found[tok[1:]] = found.get(tok[1:], 0) | kind
-        if found[tok[1:]] == BOTH:
+        if (found[tok[1:]] | own.get(tok[1:], 0)) == BOTH:
             return True
     return False
 
@@ -204,14 +214,18 @@ def _binding(toks, upper, match, i: int, kinds, prefixes, base: str) -> int:
             depth += toks[k] in (")", "}", "]")
             depth -= toks[k] in ("(", "{", "[")
             k -= 1
+        if k >= 0 and k + 2 == i - 1 and (toks[k + 1][0] in "\"'0123456789"
+                                          or upper[k + 1] in ("TRUE", "FALSE")):
+            return 0  # a constant: the query's own value, whose kind own_value_kinds gives
         kind = _one_kind(toks, upper, match, k + 1, i - 1) if k >= 0 else None
         return BOTH if kind is None else kind
     if nxt not in _ENDS_OBJECT and nxt.upper() not in (
             "FILTER", "OPTIONAL", "MINUS", "BIND", "VALUES", "GRAPH", "SERVICE", "UNION", "{"):
         return 0  # followed by more of a pattern: a subject or predicate, or inside an expression
     if prev in ("(", "[", "{", ".", "}", ";", "") or upper[i - 1] in ("BY", "SELECT", "DISTINCT",
-                                                                        "REDUCED", "GRAPH"):
-        return 0  # an expression's, a list's or a group's, not an object
+                                                                        "REDUCED", "GRAPH", "VALUES"):
+        return 0  # an expression's, a list's or a group's, not an object (a VALUES list's values
+        # are the query's own, whose kinds own_value_kinds gives)
     if not (prev[0] in "<" or ":" in prev or prev == "a"):
         return BOTH  # after a variable predicate, a path or in an object list: any literal
     if prev == "a":
