@@ -90,7 +90,8 @@ class Scan:
     depth: int = 0
     operators: int = 0  # operator, separator and clause tokens (see MAX_OPERATORS)
     volatile: bool = False  # calls RAND/NOW/UUID/STRUUID/BNODE: never cached
-    isolate: bool = False  # may order values of its own: evaluated apart (sorts_own_values)
+    isolate: bool = False  # evaluated apart: may order values of its own (sorts_own_values) or,
+    # with the graph's kinds, numbers with other literals (check)
     misread: str | None = None  # why an IRI token the engine would read as code refuses the query
     body: int = field(default=0, repr=False, compare=False)  # where the query follows a simple
     # prologue (``_quick``; 0 after the full scan)
@@ -316,7 +317,7 @@ def _quick(query: str, ordering_kinds: bool = False) -> Scan | None:
                                        or _RISKY_IRI.search(query, body)):
         return None  # what the engine may read otherwise is for the full scan (misread)
     # With ``ordering_kinds`` (the graph mixes kinds of literal: sortrisk), an ORDER BY query's
-    # body is tokenised here once, for the walk of sorts_own_values and for the sort check.
+    # body is tokenised here once, for the walk of own_value_kinds and for the sort check.
     toks = texts(query[body:]) if ordering_kinds and _ORDER_BY.search(upper) else None
     own = own_value_kinds(query, upper, toks, body)
     return Scan(form=m.group(1).upper(), isolate=own is None or any(own.values()), own=own,
@@ -417,9 +418,9 @@ def own_value_kinds(query: str, upper: str | None = None, toks: list[str] | None
         return {}
     toks = texts(rest) if toks is None else toks
     # per open bracket: [the variables a VALUES data block binds (or None), the kinds of the
-    # values of the query's own it holds, the variables named in it if it is a "(" (else None)]. Only an
-    # expression's variables can be bound "AS ?v", and only "(" encloses an expression ("{"
-    # inside one is an EXISTS, whose value is no variable's).
+    # values of the query's own it holds, the variables named in it if it is a "(" (else None)].
+    # Only an expression's variables can be bound "AS ?v", and only "(" encloses an expression
+    # ("{" inside one is an EXISTS, whose value is no variable's).
     frames: list[list] = []
     owned: dict[str, int] = {}  # variables bound to values of the query's own: their kinds
     sources: dict[str, set[str]] = {}  # variable -> the variables of expressions bound to it
