@@ -184,6 +184,23 @@ def test_cache_serves_repeat_without_engine(server_app):
     assert state.cache.hits == hits + 1
 
 
+def test_cache_answers_before_the_safety_checks(server_app, monkeypatch):
+    """A repeated query is answered from the cache without being checked again (its text passed
+    the checks when first asked); a refused one is checked, and refused, every time."""
+    from msc_kg.server import safety
+
+    checked = []
+    real = safety.check
+    monkeypatch.setattr(safety, "check", lambda query, *args: checked.append(query) or real(query, *args))
+    client = server_app.test_client()
+    q = {"query": "SELECT ?s WHERE { ?s ?p ?o FILTER(true) } ORDER BY ?s LIMIT 3"}
+    assert [client.get("/sparql", query_string=q).status_code for _ in range(3)] == [200] * 3
+    assert len(checked) == 1
+    refused = {"query": "SELECT * WHERE { SERVICE <http://example.org/sparql> { ?s ?p ?o } }"}
+    assert [client.get("/sparql", query_string=refused).status_code for _ in range(2)] == [403] * 2
+    assert len(checked) == 3
+
+
 def test_cache_key_is_the_query_text_format_and_dataset(server_app):
     """The same text, format and dataset hit the cache; any other text (even only another layout),
     format or dataset is another entry with its own entity tag."""
