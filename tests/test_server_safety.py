@@ -852,3 +852,24 @@ def test_random_orderings_that_abort_the_engine_are_all_isolated():
         if not safety.check(query, EX, frozenset(), kinds).isolate and _engine_aborts_on(store, query):
             missed.append(query)
     assert missed == []
+
+
+def test_orderings_of_literals_other_than_numbers_do_not_abort_the_engine():
+    """The premise on which the sort check lumps every literal but numbers into one kind (TEXT),
+    and lets strings of a query's own meet the graph's: 300 random mixes of 25-150 such literals,
+    ordered in child processes, set off no abort (2 000 did not either, when measured). With six
+    numbers added to the pool, some of the same 300 do."""
+    xsd = "http://www.w3.org/2001/XMLSchema#"
+    pool = ['"a"', '"zz"', '"B"', '"300"', '"4,4"', '""', '"é"', '"x"@en', '"y"@fr', '"300"@de',
+            "true", "false", f'"2020-01-02"^^<{xsd}date>', f'"2020-01-02T00:00:00Z"^^<{xsd}dateTime>',
+            f'"2020-01-02T00:00:00"^^<{xsd}dateTime>', f'"P1D"^^<{xsd}duration>',
+            f'"http://a"^^<{xsd}anyURI>', '"x"^^<http://example.org/dt>']
+    store = ox.Store()
+    aborted = []
+    for seed in range(300):
+        r = random.Random(seed)
+        values = " ".join(r.choice(pool) for _ in range(r.choice([25, 40, 80, 150])))
+        query = f"SELECT ?v WHERE {{ VALUES ?v {{ {values} }} }} ORDER BY ?v"
+        if _engine_aborts_on(store, query):
+            aborted.append(query)
+    assert aborted == []
