@@ -325,8 +325,8 @@ def _quick(query: str, ordering_kinds: bool = False) -> Scan | None:
 
 
 # Oxigraph 0.5.13 aborts its process when it orders some mixes of numeric, string and other
-# typed literals (its ordering is not a total order and Rust's sort panics). The graph served
-# here does not set it off; a query can, with values of its own. A query with ORDER BY is
+# typed literals (its ordering is not a total order and Rust's sort panics). The graph's values
+# can set it off (msc_kg.server.sortrisk), and so can a query's own. A query with ORDER BY is
 # therefore evaluated in a separate process (inline.InlineEngine) when values of its own can
 # reach the ordering: a constant (a string, a number, true or false) or a call that makes typed
 # literals (STRDT, STRLANG, a cast or any function named by an IRI) inside the ORDER BY clause
@@ -334,7 +334,8 @@ def _quick(query: str, ordering_kinds: bool = False) -> Scan | None:
 # variable the ORDER BY clause names, directly or through other such bindings (a variable is one
 # name throughout the query, subqueries included). FILTER constants and GROUP_CONCAT separators
 # bind nothing. Over-approximate where unsure: a needless isolation costs a pipe round trip, a
-# missed one the serving process.
+# missed one the serving process. With the graph's literal kinds, check lets an ordering run
+# inline whose own values are all literals other than numbers, when no number meets them.
 # Between two tokens there may be comments as well as spaces ("ORDER # c\n BY" is ORDER BY). A
 # comment is taken whole (possessive): were it allowed to end anywhere, "ORDER # # # … X" could be
 # split in exponentially many ways before the search fails (measured: 15 "#" took 0.6 s).
