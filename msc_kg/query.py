@@ -55,18 +55,17 @@ def run_query(text: str, fmt: str = "table", store=None, notes: list[str] | None
 
     As there, ``\\u`` escapes outside strings are decoded first (SPARQL 1.1 §19.2), and a function
     Oxigraph does not know is an expression error rather than a refusal (msc_kg.server.engine.
-    evaluate); such functions are named in ``notes``, if given. A query that may order values of
-    its own (msc_kg.server.safety.sorts_own_values: Oxigraph 0.5 aborts its process on some such
-    orderings), or numbers and other literals of the graph (msc_kg.server.sortrisk), is run in a
-    forked child, as the endpoint does; if the engine aborts there,
+    evaluate); such functions are named in ``notes``, if given. A query whose ordering may mix
+    numbers with other literals, of its own or of the graph (msc_kg.server.safety.orders_apart:
+    Oxigraph 0.5 aborts its process on some such orderings), is run in a forked child, as the
+    endpoint does; if the engine aborts there,
     EngineAborted says why instead of this process dying with it. SyntaxError for a query that
     does not parse, or that the engine would read otherwise than SPARQL's grammar (as the endpoint,
     msc_kg.server.misread); QueryFailed for one refused.
     """
     from msc_kg.server.safety import (Refused, decode_codepoint_escapes, has_order_by,
-                                      misread_reason, orders_graph_mix, orders_unread_values,
-                                      sorts_own_values, texts)
-    from msc_kg.server.sortrisk import literal_kinds, mixes
+                                      misread_reason, orders_apart, own_value_kinds, texts)
+    from msc_kg.server.sortrisk import literal_kinds
 
     try:
         text = decode_codepoint_escapes(text)
@@ -80,10 +79,9 @@ def run_query(text: str, fmt: str = "table", store=None, notes: list[str] | None
         from msc_kg.release import load_release
 
         store, _ = load_release()
-    apart = sorts_own_values(text, toks=toks) or orders_unread_values(text, "SERVICE" in text.upper())
-    if not apart and has_order_by(text):  # the graph's kinds are read only for an ordering
-        kinds = literal_kinds(store)
-        apart = mixes(kinds) and orders_graph_mix(text, kinds, "", toks)
+    kinds = literal_kinds(store) if has_order_by(text) else None  # read only for an ordering
+    apart = orders_apart(text, own_value_kinds(text, toks=toks), kinds, "",
+                         "SERVICE" in text.upper(), toks)
     if apart and hasattr(os, "fork"):
         rendered, unknown = _in_child(lambda: _render(store, text, fmt))
     else:

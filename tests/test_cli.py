@@ -118,6 +118,22 @@ def test_query_ordering_values_of_its_own_runs_apart_and_answers(monkeypatch):
     assert len(children) == 3  # nothing to order of its own: run here
 
 
+def test_query_decides_which_orderings_run_apart_as_the_endpoint_does(monkeypatch):
+    """Strings of its own ordered with the labels they match run here, as at the endpoint; the
+    same names with a number among them run in a child."""
+    from msc_kg import query as query_mod
+
+    children = []
+    in_child = query_mod._in_child
+    monkeypatch.setattr(query_mod, "_in_child", lambda work: children.append(1) or in_child(work))
+    query = ('PREFIX msc: <https://w3id.org/msc-kg/ontology/> SELECT ?n WHERE { '
+             'VALUES ?n { "HCT116" "HCT 116" } ?c msc:nameInReview ?n } ORDER BY ?n')
+    assert query_mod.run_query(query, "csv") == "n\r\nHCT 116\r\nHCT116\r\n"
+    assert children == []
+    assert query_mod.run_query(query.replace('"HCT 116"', '"HCT 116" 1'), "csv").startswith("n\r\n")
+    assert children == [1]
+
+
 def _query(capsys, text: str | bytes, *options: str) -> tuple[int, str, str]:
     """(exit status, stdout, stderr) of ``msc-kg query -`` given ``text`` on stdin."""
     import io

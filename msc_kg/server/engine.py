@@ -104,7 +104,7 @@ class EvaluationError(EngineError):
     status = 502
 
 
-# What a query that made the engine abort its process is told (see safety.sorts_own_values).
+# What a query that made the engine abort its process is told (see safety.orders_apart).
 ENGINE_ABORT = ("The engine aborted on this query. Oxigraph 0.5 does so when it orders a mix of "
                 "numbers, strings and literals of other datatypes (and when it runs out of "
                 "memory); order by STR() or DATATYPE() first, or leave such values out.")
@@ -450,8 +450,8 @@ class Engine:
             ready = worker.replies.poll(max(0.0, deadline - time.monotonic()))
             reply = worker.replies.recv() if ready else None
         except (EOFError, OSError):
-            # An abort on a query that orders values of its own is most likely the engine's
-            # ordering fault (safety.sorts_own_values); a memory-hungry one aborts as well.
+            # An abort on a query whose ordering may mix kinds of literal is most likely the
+            # engine's ordering fault (safety.orders_apart); a memory-hungry one aborts as well.
             if self._retire(worker, replace=not extra) == signal.SIGABRT and job.get("isolate"):
                 raise QueryRefused(ENGINE_ABORT) from None
             raise ResourceLimit(

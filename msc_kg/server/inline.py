@@ -138,11 +138,12 @@ class InlineEngine:
     def run(self, job: dict, timeout: float | None = None):
         """Execute ``job`` and return its Outcome or raise an EngineError (as Engine.run).
 
-        A job marked ``isolate`` (it may order values of its own, safety.sorts_own_values) runs
-        in a worker process of this serving process instead: if the engine aborts on it, the
-        worker dies, the client is told why, and a fresh worker is forked. Such jobs take turns
-        on the worker, but one that waited engine.GROW_AFTER s gets a worker of its own, which
-        ends with it (up to ``isolation_workers``), so a slow job holds up the others that long.
+        A job marked ``isolate`` (its ordering may mix numbers with other literals,
+        safety.orders_apart) runs in a worker process of this serving process instead: if the
+        engine aborts on it, the worker dies, the client is told why, and a fresh worker is
+        forked. Such jobs take turns on the worker, but one that waited engine.GROW_AFTER s gets
+        a worker of its own, which ends with it (up to ``isolation_workers``), so a slow job holds
+        up the others that long.
         """
         limit = self.timeout if timeout is None else timeout
         self._take(self._slots, "query", limit)

@@ -90,8 +90,7 @@ class Scan:
     depth: int = 0
     operators: int = 0  # operator, separator and clause tokens (see MAX_OPERATORS)
     volatile: bool = False  # calls RAND/NOW/UUID/STRUUID/BNODE: never cached
-    isolate: bool = False  # evaluated apart: may order values of its own (sorts_own_values) or,
-    # with the graph's kinds, numbers with other literals (check)
+    isolate: bool = False  # evaluated apart: its ordering may mix kinds of literal (orders_apart)
     misread: str | None = None  # why an IRI token the engine would read as code refuses the query
     body: int = field(default=0, repr=False, compare=False)  # where the query follows a simple
     # prologue (``_quick``; 0 after the full scan)
@@ -529,25 +528,36 @@ def own_value_kinds(query: str, upper: str | None = None, toks: list[str] | None
 
 def check(query: str, base: str, service_allow: frozenset[str] | set[str] = frozenset(),
           kinds: dict[str, int] | None = None) -> Scan:
-    """Refuse updates, over-deep nesting and SERVICE outside ``service_allow``; return the scan.
-
-    The scan marks for isolation a query that may order values of its own. With ``kinds`` (the
-    served graph's sortrisk.literal_kinds, best as a sortrisk.GraphKinds), that is refined: a
-    query whose own values that reach its ordering are all strings (TEXT) runs inline unless
-    numbers of the graph or of a call may meet them; and one that may order numbers and other
-    literals of the graph together is marked as well. A query that orders and calls an allowed
-    SERVICE, whose values could be anything, or names a triple term ("<<"), whose contents
-    literal_kinds does not read, is marked in any case."""
-    mixing = kinds is not None and (kinds.mixes if isinstance(kinds, GraphKinds) else mixes(kinds))
-    quick = _quick(query, mixing)
+    """Refuse updates, over-deep nesting and SERVICE outside ``service_allow``; return the scan,
+    marked for isolation as orders_apart says, with the served graph's literal ``kinds``
+    (sortrisk.literal_kinds, best as a sortrisk.GraphKinds) if given."""
+    quick = _quick(query, kinds is not None and _graph_mixes(kinds))
     result = quick if quick is not None else _checked_scan(query, base, service_allow)
-    if orders_unread_values(query, bool(result.services)):
-        result.isolate = True
-    elif kinds is not None and result.own and all(kind == TEXT for kind in result.own.values()):
-        result.isolate = orders_graph_mix(query, kinds, base, result.toks, result.body, result.own)
-    elif mixing and not result.isolate:
-        result.isolate = orders_graph_mix(query, kinds, base, result.toks, result.body)
+    result.isolate = orders_apart(query, result.own, kinds, base, bool(result.services),
+                                  result.toks, result.body)
     return result
+
+
+def orders_apart(query: str, own: dict[str, int] | None, kinds: dict[str, int] | None,
+                 base: str | None, services: bool = False, toks: list[str] | None = None,
+                 body: int = 0) -> bool:
+    """Whether ``query`` must be evaluated apart from the serving process (Oxigraph's sort fault):
+    it orders and calls a SERVICE (``services``) or names a triple term (orders_unread_values); or
+    values of its own (``own``: own_value_kinds) may reach its ordering that are or may be numbers;
+    or, without the graph's literal ``kinds``, any values of its own; or, with them, numbers of the
+    graph or of a call may meet the strings of its own or the graph's other literals there
+    (orders_graph_mix, to which ``toks`` and ``body`` go)."""
+    if own is None or orders_unread_values(query, services):
+        return True
+    if own:
+        return (kinds is None or any(kind != TEXT for kind in own.values())
+                or orders_graph_mix(query, kinds, base, toks, body, own))
+    return kinds is not None and _graph_mixes(kinds) and orders_graph_mix(query, kinds, base, toks, body)
+
+
+def _graph_mixes(kinds: dict[str, int]) -> bool:
+    """sortrisk.mixes, read from a GraphKinds without going over its predicates again."""
+    return kinds.mixes if isinstance(kinds, GraphKinds) else mixes(kinds)
 
 
 def orders_unread_values(query: str, services: bool) -> bool:
