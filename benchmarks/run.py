@@ -11,16 +11,20 @@ Per size (graphs from benchmarks/generate.py, cached in benchmarks/results/):
   serve`` in memory (start + POST /store) and on disk (``oxigraph load`` + ``serve-read-only``),
   ``rdflib-endpoint serve FILE``;
 * per query (benchmarks/queries.py MIX + queries/*.rq): median and p95, in-process (pyoxigraph;
-  rdflib only up to --rdflib-max triples) and over HTTP on loopback, this server and the Oxigraph
-  server in memory side by side (both running; for each query one runs its requests back to back,
-  then the other, which goes first changing from query to query, so that drifts of the machine's
-  speed touch both alike). HTTP figures are *cold*
+  rdflib only up to --rdflib-max triples) and over HTTP on loopback; this server, the Oxigraph
+  server in memory and in-process pyoxigraph side by side (all three running; for each query one
+  runs its requests back to back, then the next, the order reversing from query to query, so that
+  drifts of the machine's speed touch them alike). HTTP figures are *cold*
   (each request carries a unique unused PREFIX, so no result cache answers); this project's server is
   also measured *warm* (the same text repeated: its LRU cache answers);
 * download of the default graph as N-Triples through the Graph Store Protocol (this server's
   ``/data?default``, the Oxigraph server's ``/store?default``): the first request and the next three;
 * throughput with 1, 8 and 32 client threads over the mixed set (bounded requests and seconds);
-* scaling exponents: the log-log slope of load time and of each query median versus triples.
+* scaling exponents: the log-log slope of load time and of each query median versus triples;
+* the acceptance figures of issue #7 (``acceptance``): how many non-trivial queries this server
+  answers at most in the Oxigraph server's time, and at least 20x faster than rdflib-endpoint,
+  the trivial lookups' medians, throughput at 8 clients against the Oxigraph server's, errors,
+  and the most this server adds over the in-process engine on queries of 10 ms and more.
 
 Every query runs under a time limit (in-process engines run in a child process that is killed
 and restarted on timeout). Prints Markdown tables, writes benchmarks/results/bench-<time>.json.
@@ -273,17 +277,25 @@ class _Timer:
 
 
 def http_time(servers: list[Server], q: str, reps: int, budget: float, timeout: float,
-              cold: bool, reverse: bool = False) -> list[dict]:
+              cold: bool, reverse: bool = False, engine: InProcess | None = None) -> list[dict]:
     """Median/p95 of ``q`` over HTTP on each server: untimed warm-up requests first, then up to
     ``reps`` timed, back to back. With several servers, each runs its requests in turn (in the
     opposite order with ``reverse``, which the caller alternates from query to query), so that
     the servers are measured within seconds of each other (drifts of the machine's speed touch
-    them alike) and each in its own steady state."""
-    timers = [_Timer(srv, q, reps, budget, timeout, cold) for srv in servers]
+    them alike) and each in its own steady state. An in-process ``engine`` takes its turn last
+    (first with ``reverse``); its figure ends the list."""
+    timers: list = [_Timer(srv, q, reps, budget, timeout, cold) for srv in servers]
+    if engine is not None:
+        timers.append(engine)
+    figs = {}
     for t in (timers[::-1] if reverse else timers):
+        if isinstance(t, InProcess):
+            figs[id(t)] = t.time(q, reps, budget, timeout)
+            continue
         while t.result is None:
             t.step()
-    return [t.result for t in timers]
+        figs[id(t)] = t.result
+    return [figs[id(t)] for t in timers]
 
 
 # The default graph through each server's Graph Store Protocol (rdflib-endpoint has none).
@@ -336,24 +348,24 @@ def bench_size(size: int, args, queries: dict[str, str], log) -> dict:
     def record(target: str, name: str, fig: dict) -> None:
         res["queries"].setdefault(name, {})[target] = fig
 
-    # in-process engines
-    engines = [("pyoxigraph", "inproc-oxigraph")]
+    # in-process engines: rdflib's measured here, pyoxigraph's side by side with the HTTP servers
+    engines = {"inproc-oxigraph": InProcess("pyoxigraph", path)}
     if size <= args.rdflib_max:
-        engines.append(("rdflib", "inproc-rdflib"))
-    for kind, target in engines:
-        eng = InProcess(kind, path)
+        engines["inproc-rdflib"] = InProcess("rdflib", path)
+    for target, eng in engines.items():
         res["load"][target] = round(eng.load_s, 3)
         res["memory"][target] = {"main_hwm_mb": eng.hwm_mb}
         log(f"  {target}: loaded in {eng.load_s:.2f} s")
-        slow_budget = args.rdflib_budget if kind == "rdflib" else None
+    if "inproc-rdflib" in engines:
+        eng = engines.pop("inproc-rdflib")
         t_all = time.perf_counter()
         for name, q in queries.items():
-            if slow_budget and time.perf_counter() - t_all > slow_budget:
-                record(target, name, {"skipped": "rdflib time budget spent"})
+            if time.perf_counter() - t_all > args.rdflib_budget:
+                record("inproc-rdflib", name, {"skipped": "rdflib time budget spent"})
                 continue
-            record(target, name, eng.time(q, args.reps, args.budget,
-                                          args.rdflib_timeout if kind == "rdflib" else args.timeout))
+            record("inproc-rdflib", name, eng.time(q, args.reps, args.budget, args.rdflib_timeout))
         eng.close()
+    inproc = engines["inproc-oxigraph"]
 
     # HTTP servers, in groups started together; this server and the Oxigraph server in memory,
     # the two closest, are measured side by side (their requests interleaved)
@@ -367,6 +379,7 @@ def bench_size(size: int, args, queries: dict[str, str], log) -> dict:
     groups = [["msc-kg", "oxigraph-mem"], ["oxigraph-disk"], ["rdflib-endpoint"]]
     for group in groups:
         servers = []
+        engine = inproc if "msc-kg" in group else None
         try:
             for name in (n for n in group if n in starters):
                 try:
@@ -383,16 +396,20 @@ def bench_size(size: int, args, queries: dict[str, str], log) -> dict:
                     res["memory"][name]["load_peak_pss_mb"] = srv.load_peak
                 log(f"  {name}: serving after {srv.load_s:.2f} s, {res['memory'][name]['after_load']}")
             if servers:
-                _http_group(servers, res, queries, args, record, log)
+                _http_group(servers, res, queries, args, record, log, engine)
         finally:
             for srv in servers:
                 srv.stop()
+            if engine is not None:
+                engine.close()
+    res["acceptance"] = acceptance(res)
     return res
 
 
-def _http_group(servers: list[Server], res: dict, queries: dict[str, str], args, record, log) -> None:
-    """Per-query figures (cold: interleaved over ``servers``; warm: this server alone), then
-    throughput, one server after the other."""
+def _http_group(servers: list[Server], res: dict, queries: dict[str, str], args, record, log,
+                engine: InProcess | None = None) -> None:
+    """Per-query figures (cold: interleaved over ``servers`` and the in-process ``engine``, if
+    given; warm: this server alone), then throughput, one server after the other."""
     is_rdflib = servers[0].name == "rdflib-endpoint"
     limit = args.rdflib_timeout if is_rdflib else args.timeout
     t_all = time.perf_counter()
@@ -400,9 +417,12 @@ def _http_group(servers: list[Server], res: dict, queries: dict[str, str], args,
         if is_rdflib and time.perf_counter() - t_all > args.rdflib_budget:
             record(servers[0].name, qn, {"skipped": "rdflib time budget spent"})
             continue
-        figs = http_time(servers, q, args.reps, args.budget, limit, True, reverse=i % 2 == 1)
+        figs = http_time(servers, q, args.reps, args.budget, limit, True, reverse=i % 2 == 1,
+                         engine=engine)
         for srv, fig in zip(servers, figs):
             record(srv.name, qn, fig)
+        if engine is not None:
+            record("inproc-oxigraph", qn, figs[-1])
     for srv in servers:
         if srv.name == "msc-kg":
             for qn, q in queries.items():
@@ -431,6 +451,61 @@ def _http_group(servers: list[Server], res: dict, queries: dict[str, str], args,
                 log(f"  {target} x{clients}: {r['throughput_rps']} req/s, p50 {r['p50_ms']} ms,"
                     f" errors {r['errors']}")
         res["memory"][srv.name]["after_run"] = memory(srv.proc.pid)
+
+
+def _median(q: dict, target: str) -> float | None:
+    return (q.get(target) or {}).get("median_ms")
+
+
+def acceptance(res: dict) -> dict:
+    """The figures issue #7's acceptance names, from one size's results (see the module doc)."""
+    qs, out = res["queries"], {}
+    ratios = sorted((_median(q, "msc-kg") / _median(q, "oxigraph-mem"), n) for n, q in qs.items()
+                    if n not in TRIVIAL and _median(q, "msc-kg") and _median(q, "oxigraph-mem"))
+    if ratios:
+        out["vs_oxigraph"] = {
+            "queries": len(ratios), "at_most_oxigraph": sum(r <= 1 for r, _ in ratios),
+            "median_ratio": round(statistics.median(r for r, _ in ratios), 3),
+            "worst": [ratios[-1][1], round(ratios[-1][0], 3)]}
+    speedups = sorted((_median(q, "rdflib-endpoint") / _median(q, "msc-kg"), n) for n, q in qs.items()
+                      if _median(q, "msc-kg") and _median(q, "rdflib-endpoint"))
+    if speedups:
+        out["vs_rdflib_endpoint"] = {
+            "queries": len(speedups), "at_least_20x": sum(r >= 20 for r, _ in speedups),
+            "least": [speedups[0][1], round(speedups[0][0], 1)]}
+    out["trivial_ms"] = {n: _median(qs[n], "msc-kg") for n in sorted(TRIVIAL) if n in qs}
+    tp = res["throughput"]
+    if "8" in tp.get("msc-kg", {}) and "8" in tp.get("oxigraph-mem", {}):
+        out["throughput_8_vs_oxigraph"] = round(tp["msc-kg"]["8"]["throughput_rps"]
+                                                / tp["oxigraph-mem"]["8"]["throughput_rps"], 3)
+    out["errors"] = (sum(1 for q in qs.values() if (q.get("msc-kg") or {}).get("error")
+                         or (q.get("msc-kg") or {}).get("timeout"))
+                     + sum(v["errors"] for v in tp.get("msc-kg", {}).values()))
+    over = sorted((_median(q, "msc-kg") / _median(q, "inproc-oxigraph") - 1, n) for n, q in qs.items()
+                  if (_median(q, "inproc-oxigraph") or 0) >= 10 and _median(q, "msc-kg"))
+    if over:
+        out["over_inprocess_10ms"] = {"queries": len(over), "most": [over[-1][1], round(100 * over[-1][0], 1)]}
+    return out
+
+
+def _acceptance_lines(triples: int, acc: dict) -> list[str]:
+    out = [f"\n**Acceptance figures at {triples:,} triples** (issue #7)\n"]
+    if v := acc.get("vs_oxigraph"):
+        out.append(f"- cold median at most the Oxigraph server's (memory) on {v['at_most_oxigraph']} of "
+                   f"{v['queries']} non-trivial queries; median ratio {v['median_ratio']}×, "
+                   f"the highest {v['worst'][1]}× ({v['worst'][0]})")
+    if v := acc.get("vs_rdflib_endpoint"):
+        out.append(f"- at least 20× faster than rdflib-endpoint on {v['at_least_20x']} of {v['queries']} "
+                   f"queries both answered; the least {v['least'][1]}× ({v['least'][0]})")
+    if acc.get("trivial_ms"):
+        out.append("- trivial lookups, median ms: " + ", ".join(f"{n} {v}" for n, v in acc["trivial_ms"].items()))
+    if "throughput_8_vs_oxigraph" in acc:
+        out.append(f"- throughput at 8 clients: {acc['throughput_8_vs_oxigraph']:.0%} of the Oxigraph server's")
+    out.append(f"- errors (per-query figures and throughput): {acc['errors']}")
+    if v := acc.get("over_inprocess_10ms"):
+        out.append(f"- added over the in-process engine, on the {v['queries']} queries of 10 ms and more "
+                   f"there: at most {v['most'][1]}% ({v['most'][0]})")
+    return out
 
 
 TARGETS = ["inproc-oxigraph", "inproc-rdflib", "msc-kg", "msc-kg-warm", "oxigraph-mem",
@@ -488,6 +563,8 @@ def markdown(report: dict) -> str:
                       and "median_ms" in (s["queries"][n].get("msc-kg") or {})])
             out.append(f"| {len(cq)} competency queries (geo-mean, answered/all) | " + " | ".join(cells)
                        + f" | {f'{gm:.2g}×' if gm else '–'} | |")
+        if s.get("acceptance"):
+            out += _acceptance_lines(s["triples"], s["acceptance"])
         out.append(f"\n**Load / memory at {s['triples']:,} triples**\n")
         out.append("| engine | load s | memory MB (RSS of process tree / PSS) |\n|---|---:|---|")
         for t, v in s["load"].items():
