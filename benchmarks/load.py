@@ -218,9 +218,9 @@ _nonce_lock = threading.Lock()
 def nonce(q: str) -> str:
     """``q`` made unique by an unused PREFIX declaration in front.
 
-    Not a comment: msc-kg keys its result cache on the query's tokens, so queries that differ
-    only in comments share an entry; an extra declaration is a different token stream for every
-    cache while no engine's evaluation changes.
+    Not a comment, which a cache keyed on the query's tokens would ignore (msc-kg's is keyed on
+    its exact text; others may not be): an extra declaration is a different token stream for
+    every cache while no engine's evaluation changes.
     """
     with _nonce_lock:
         k = next(_nonce)
