@@ -12,9 +12,9 @@ Per size (graphs from benchmarks/generate.py, cached in benchmarks/results/):
   ``rdflib-endpoint serve FILE``;
 * per query (benchmarks/queries.py MIX + queries/*.rq): median and p95, in-process (pyoxigraph;
   rdflib only up to --rdflib-max triples) and over HTTP on loopback; this server, the Oxigraph
-  server in memory and in-process pyoxigraph side by side (all three running; for each query one
-  runs its requests back to back, then the next, the order reversing from query to query, so that
-  drifts of the machine's speed touch them alike). HTTP figures are *cold*
+  server in memory and in-process pyoxigraph side by side (all three running; for each query each
+  sends a block of its requests back to back, then the next, over three rounds in alternating
+  order, so that drifts of the machine's speed touch them alike). HTTP figures are *cold*
   (each request carries a unique unused PREFIX, so no result cache answers); this project's server is
   also measured *warm* (the same text repeated: its LRU cache answers);
 * download of the default graph as N-Triples through the Graph Store Protocol (this server's
@@ -91,14 +91,15 @@ def _engine_child(kind: str, path: str, conn) -> None:
             msg = conn.recv()
         except EOFError:
             return
-        _, q, reps, budget = msg
+        _, q, reps, budget, warm = msg
         times, rows = [], None
         start = time.perf_counter()
         try:
-            t = time.perf_counter()
-            rows = run(q)  # warm-up, untimed unless it already spent the budget
-            if time.perf_counter() - t > budget:
-                times.append(time.perf_counter() - t)
+            if warm:
+                t = time.perf_counter()
+                rows = run(q)  # warm-up, untimed unless it already spent the budget
+                if time.perf_counter() - t > budget:
+                    times.append(time.perf_counter() - t)
             while len(times) < reps and time.perf_counter() - start <= budget:
                 t = time.perf_counter()
                 rows = run(q)
@@ -136,7 +137,15 @@ class InProcess:
         return load_s, hwm
 
     def time(self, q: str, reps: int, budget: float, timeout: float) -> dict:
-        self.conn.send(("run", q, reps, budget))
+        """Median/p95 of ``q``: one untimed run, then up to ``reps`` timed within ``budget``."""
+        out = self.samples(q, reps, budget, timeout)
+        return out if isinstance(out, dict) else _summary(out[0], rows=out[1])
+
+    def samples(self, q: str, reps: int, budget: float, timeout: float,
+                warm: bool = True) -> tuple[list[float], int] | dict:
+        """(seconds of each timed run, rows) of ``q`` as ``time`` runs it (without the untimed
+        first run unless ``warm``), or the figure of a timeout or error."""
+        self.conn.send(("run", q, reps, budget, warm))
         if not self.conn.poll(timeout + budget):
             self.close()
             self._start(600)
@@ -144,7 +153,7 @@ class InProcess:
         status, a, b = self.conn.recv()
         if status != "ok":
             return {"error": a}
-        return _summary(a, rows=b)
+        return a, b
 
     def close(self) -> None:
         if self.proc.is_alive():
@@ -231,10 +240,11 @@ def start_this(path: Path, timeout: float) -> Server:
 
 
 WARMUP = 2  # untimed requests per query and server (this server forks 2 serving processes on 2 cores)
+ROUNDS = 3  # each server's timed requests of a query come in this many blocks (see http_time)
 
 
 class _Timer:
-    """Timed requests of one query to one server, one ``step()`` at a time (see ``http_time``)."""
+    """Timed requests of one query to one server, a block at a time (see ``http_time``)."""
 
     def __init__(self, srv: Server, q: str, reps: int, budget: float, timeout: float, cold: bool):
         self.srv, self.q, self.reps, self.budget, self.cold = srv, q, reps, budget, cold
@@ -242,8 +252,22 @@ class _Timer:
         self.k, self.spent, self.times, self.rows, self.first = 0, 0.0, [], None, None
         self.result: dict | None = None  # set when done
 
+    def run(self, upto: int, budget: float) -> None:
+        """Requests until ``upto`` of them are timed or ``budget`` seconds are spent in all (the
+        warm-up requests come first); sets ``result`` when this server's figure is complete."""
+        while self.result is None and len(self.times) < upto and (self.k <= WARMUP or self.spent <= budget):
+            self.step()
+        if self.result is None and (len(self.times) >= self.reps or self.spent > self.budget):
+            self.finish()
+
+    def finish(self) -> None:
+        """Make the figure of the requests timed so far."""
+        if self.result is None:
+            self.result = _summary(self.times, rows=self.rows, first_ms=round(self.first * 1000, 3))
+        self.cl.close()
+
     def step(self) -> None:
-        """One request; sets ``result`` when this server's figure is complete."""
+        """One request; sets ``result`` on an error, a timeout or a slow query's one sample."""
         try:
             text = nonce(self.q) if self.cold else self.q
             t = time.perf_counter()
@@ -267,11 +291,10 @@ class _Timer:
             if dt > self.budget and k > 0:  # slow query: the budget allows one sample, never the
                 # first request (its process may not have touched the graph yet: a fresh isolation
                 # worker took 1.2 s for a query it then answered in 0.15 s at 10^6 triples)
-                self.result = _summary([dt], rows=self.rows, first_ms=round(self.first * 1000, 3))
+                self.times.append(dt)
+                self.finish()
         elif self.result is None:
             self.times.append(dt)
-            if self.spent > self.budget or k + 1 >= self.reps + WARMUP:
-                self.result = _summary(self.times, rows=self.rows, first_ms=round(self.first * 1000, 3))
         if self.result is not None:
             self.cl.close()
 
@@ -279,23 +302,35 @@ class _Timer:
 def http_time(servers: list[Server], q: str, reps: int, budget: float, timeout: float,
               cold: bool, reverse: bool = False, engine: InProcess | None = None) -> list[dict]:
     """Median/p95 of ``q`` over HTTP on each server: untimed warm-up requests first, then up to
-    ``reps`` timed, back to back. With several servers, each runs its requests in turn (in the
-    opposite order with ``reverse``, which the caller alternates from query to query), so that
-    the servers are measured within seconds of each other (drifts of the machine's speed touch
-    them alike) and each in its own steady state. An in-process ``engine`` takes its turn last
-    (first with ``reverse``); its figure ends the list."""
-    timers: list = [_Timer(srv, q, reps, budget, timeout, cold) for srv in servers]
+    ``reps`` timed within ``budget`` seconds. With several servers, each sends its requests back
+    to back in blocks, one server after the other, over ROUNDS rounds whose order reverses from
+    one to the next (``reverse``, which the caller alternates from query to query, sets the
+    first), so that the servers are measured within seconds of each other, each in its own
+    steady state, and a slow spell of the machine falls on more than one block. An in-process
+    ``engine`` takes its turn after the servers (before them in reversed rounds); its figure ends
+    the list."""
+    timers = [_Timer(srv, q, reps, budget, timeout, cold) for srv in servers]
+    members: list = timers + ([engine] if engine is not None else [])
+    engine_times: list[float] = []
+    engine_fig, rows = None, None
+    for r in range(ROUNDS):
+        upto, share = math.ceil(reps * (r + 1) / ROUNDS), budget * (r + 1) / ROUNDS
+        for m in (members[::-1] if reverse != (r % 2 == 1) else members):
+            if isinstance(m, _Timer):
+                m.run(upto, share)
+            elif engine_fig is None and len(engine_times) < upto and sum(engine_times) <= share:
+                out = m.samples(q, upto - len(engine_times), budget / ROUNDS, timeout, warm=r == 0)
+                if isinstance(out, dict):
+                    engine_fig = out
+                else:
+                    engine_times += out[0]
+                    rows = out[1]
+    for t in timers:
+        t.finish()
+    figs = [t.result for t in timers]
     if engine is not None:
-        timers.append(engine)
-    figs = {}
-    for t in (timers[::-1] if reverse else timers):
-        if isinstance(t, InProcess):
-            figs[id(t)] = t.time(q, reps, budget, timeout)
-            continue
-        while t.result is None:
-            t.step()
-        figs[id(t)] = t.result
-    return [figs[id(t)] for t in timers]
+        figs.append(engine_fig or _summary(engine_times, rows=rows))
+    return figs
 
 
 # The default graph through each server's Graph Store Protocol (rdflib-endpoint has none).

@@ -54,3 +54,49 @@ def test_acceptance_without_peers_names_only_what_was_measured():
     acc = run.acceptance({"queries": {"optional": {"msc-kg": _fig(1.2)}}, "throughput": {}})
     assert acc == {"trivial_ms": {}, "errors": 0}
     assert run._acceptance_lines(10, acc)[1:] == ["- errors (per-query figures and throughput): 0"]
+
+
+def test_servers_are_timed_in_alternating_blocks_over_rounds():
+    """http_time: each server's warm-up and timed requests come in ROUNDS blocks, the order of the
+    servers reversing from round to round, and each gets its ``reps`` timed requests in all."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    log: list[str] = []
+
+    def serve(name):
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                log.append(name)
+                body = b'{"head": {"vars": []}, "results": {"bindings": [{}]}}'
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        return httpd, run.Server(name, None, f"http://127.0.0.1:{httpd.server_port}/sparql", 0.0)
+
+    (ha, a), (hb, b) = serve("a"), serve("b")
+    try:
+        figs = run.http_time([a, b], "SELECT * {}", reps=7, budget=60.0, timeout=10.0, cold=True)
+    finally:
+        ha.shutdown()
+        hb.shutdown()
+    runs = []
+    for name in log:
+        if runs and runs[-1][0] == name:
+            runs[-1][1] += 1
+        else:
+            runs.append([name, 1])
+    assert run.ROUNDS == 3 and run.WARMUP == 2
+    # round 1: a, b (2 warm-up + 3 timed each); round 2: b, a (2 each); round 3: a, b (2 each)
+    assert runs == [["a", 5], ["b", 7], ["a", 4], ["b", 2]]
+    assert [f["n"] for f in figs] == [7, 7]
+    assert [f["rows"] for f in figs] == [1, 1]
