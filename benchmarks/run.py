@@ -403,7 +403,7 @@ def bench_size(size: int, args, queries: dict[str, str], log) -> dict:
     inproc = engines["inproc-oxigraph"]
 
     # HTTP servers, in groups started together; this server and the Oxigraph server in memory,
-    # the two closest, are measured side by side (their requests interleaved)
+    # the two closest, are measured side by side with the in-process engine (http_time)
     starters = {"msc-kg": start_this}
     if (BIN / "oxigraph").exists():
         starters["oxigraph-mem"] = start_oxigraph_memory
