@@ -62,6 +62,8 @@ REQUESTS = {
     "service description": _get(None, headers="Accept: text/turtle\r\n"),
     "head": _get(Q).replace(b"GET", b"HEAD", 1),
     "encoded path": _get(Q).replace(b"/sparql", b"/%73parql", 1),
+    "trailing slash": _get(Q).replace(b"/sparql", b"/sparql/", 1),
+    "post direct, trailing slash": _post(Q, "application/sparql-query", "/sparql/"),
 }
 
 

@@ -99,6 +99,19 @@ def test_post_direct(server_client):
     assert count_of(resp) == SMALL_TRIPLES
 
 
+def test_sparql_with_a_trailing_slash_is_the_endpoint(server_client):
+    """/sparql/ (as the Protocol's examples write it) answers as /sparql does: queries by GET and
+    both POSTs, the service description, and the CORS preflight."""
+    assert count_of(server_client.get("/sparql/", query_string={"query": COUNT})) == SMALL_TRIPLES
+    assert count_of(server_client.post("/sparql/", data={"query": COUNT})) == SMALL_TRIPLES
+    resp = server_client.post("/sparql/", data=b"ASK {}", content_type="application/sparql-query")
+    assert resp.status_code == 200 and json.loads(resp.data) == {"head": {}, "boolean": True}
+    desc = server_client.get("/sparql/", headers={"Accept": "text/turtle"})
+    assert desc.status_code == 200 and desc.data == server_client.get(
+        "/sparql", headers={"Accept": "text/turtle"}).data
+    assert server_client.options("/sparql/").headers["Allow"] == "GET, HEAD, OPTIONS, POST"
+
+
 def test_head_has_no_body(server_client):
     """HEAD answers the query's headers (type, length, tag) as GET does, without the body."""
     get = server_client.get("/sparql", query_string={"query": COUNT})

@@ -76,6 +76,7 @@ def _routes(app: Flask) -> None:
     state: State = app.extensions["msc_kg"]
 
     @app.route("/sparql", methods=["GET", "POST", "OPTIONS"])
+    @app.route("/sparql/", methods=["GET", "POST", "OPTIONS"])
     def sparql():  # GET, HEAD and POST are answered by endpoint.SparqlFirst before Flask
         return Response(b"", status=200, mimetype="text/plain",  # OPTIONS (CORS preflight)
                         headers={"Allow": "GET, HEAD, OPTIONS, POST"})

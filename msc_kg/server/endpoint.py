@@ -81,6 +81,9 @@ class QueryHTTP:
 
 
 QUERY_METHODS = ("GET", "POST", "HEAD")  # HEAD: a GET whose body the HTTP server leaves out
+# The endpoint's paths: /sparql/ too, as the SPARQL 1.1 Protocol's examples write it ("POST /sparql/")
+# and as clients given a base URL often ask.
+PATHS = ("/sparql", "/sparql/")
 _DIRECT_HEADERS = {b"accept": "accept", b"content-type": "content_type",
                    b"if-none-match": "if_none_match", b"content-encoding": "content_encoding"}
 
@@ -98,7 +101,7 @@ class SparqlFirst:
         self.state = state
 
     def __call__(self, environ, start_response):
-        if environ.get("PATH_INFO") != "/sparql" or environ.get("REQUEST_METHOD") not in QUERY_METHODS:
+        if environ.get("PATH_INFO") not in PATHS or environ.get("REQUEST_METHOD") not in QUERY_METHODS:
             return self.flask_wsgi(environ, start_response)
         request = Request(environ)
         request.max_content_length = self.state.config["max_body"]
@@ -117,7 +120,7 @@ class SparqlFirst:
     def direct(self, method: str, path: str, query_string: bytes, headers, body: bytes):
         """(status line, headers, body) for a /sparql query request given as its parts, or None
         for anything else (the service description, other paths): those go through WSGI."""
-        if path != "/sparql" or method not in QUERY_METHODS:
+        if path not in PATHS or method not in QUERY_METHODS:
             return None
         req = QueryHTTP(method, query_string, body if method == "POST" else None)
         for name, value in headers:
