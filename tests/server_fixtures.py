@@ -24,7 +24,7 @@ MANIFEST = {"conforms": True, "ontology_version": "0.1.0", "shapes_version": "0.
 # Oxigraph 0.5.13 orders this mix of numeric, string and custom-datatype literals with a comparison
 # that is not a total order; Rust's sort detects it and panics, and pyoxigraph, built to abort on
 # a panic, takes down the process that ran the query (found by fuzzing the W3C queries). The
-# endpoint evaluates such queries in a worker process (safety.sorts_own_values).
+# endpoint evaluates such queries in a worker process (safety.orders_apart).
 _LITERALS = ('27 6 300 29 4 3.5 "5"^^xsd:decimal "5,5"^^<http://example.org/myCustomDatatype> 23 30 5 '
              '"456"^^xsd:decimal "23"^^xsd:float "30000"^^xsd:double "4,4" 3 "3"^^xsd:decimal "300" '
              '333 5.5 42')

@@ -84,17 +84,28 @@ def test_query_the_engine_aborts_on_is_an_error_not_a_crash(tmp_path):
         assert result.returncode == 0
 
 
-def test_query_ordering_numbers_and_strings_of_the_graph_runs_apart(tmp_path):
-    """The same for an ordering of the graph's own mixed literals (msc_kg.server.sortrisk)."""
+def test_query_ordering_numbers_and_strings_of_the_graph_runs_apart(tmp_path, monkeypatch):
+    """The same for an ordering of the graph's own mixed literals (msc_kg.server.sortrisk): it is
+    run in a child, and answers or says the engine aborted, without a crash."""
+    from msc_kg import query as query_mod
     from msc_kg.server.engine import ENGINE_ABORT
 
+    text = ("SELECT ?o WHERE { ?s a <http://www.w3.org/2002/07/owl#NamedIndividual> ; ?p ?o "
+            "FILTER(isLiteral(?o)) } ORDER BY ?o")
     query = tmp_path / "mix.rq"
-    query.write_text("SELECT ?o WHERE { ?s a <http://www.w3.org/2002/07/owl#NamedIndividual> ; ?p ?o "
-                     "FILTER(isLiteral(?o)) } ORDER BY ?o")
+    query.write_text(text)
     result = run("query", str(query), "--format", "tsv")
     assert "panicked" not in result.stderr
     assert (result.returncode, result.stderr) == (2, f"error: {query}: {ENGINE_ABORT}\n") \
         or result.returncode == 0 and result.stdout.startswith("?o\n")
+    children = []
+    in_child = query_mod._in_child
+    monkeypatch.setattr(query_mod, "_in_child", lambda work: children.append(1) or in_child(work))
+    try:
+        query_mod.run_query(text, "tsv")
+    except query_mod.EngineAborted:
+        pass
+    assert children == [1]
 
 
 def test_query_ordering_values_of_its_own_runs_apart_and_answers(monkeypatch):

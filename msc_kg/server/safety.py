@@ -90,7 +90,8 @@ class Scan:
     depth: int = 0
     operators: int = 0  # operator, separator and clause tokens (see MAX_OPERATORS)
     volatile: bool = False  # calls RAND/NOW/UUID/STRUUID/BNODE: never cached
-    isolate: bool = False  # evaluated apart: its ordering may mix kinds of literal (orders_apart)
+    isolate: bool = False  # evaluated apart: its ordering may mix kinds of literal (set by check,
+    # as orders_apart says)
     misread: str | None = None  # why an IRI token the engine would read as code refuses the query
     body: int = field(default=0, repr=False, compare=False)  # where the query follows a simple
     # prologue (``_quick``; 0 after the full scan)
@@ -179,8 +180,7 @@ def scan(query: str, base: str) -> Scan:
     if result.depth <= MAX_NESTING and result.operators <= MAX_OPERATORS:  # else refused anyway:
         # the walks below cost time that grows with nesting and names (measured before the limit
         # was checked first: 26 s for 40 000 nested brackets, each naming a variable)
-        result.own = own_value_kinds(query, toks=toks)
-        result.isolate = result.own is None or any(result.own.values())
+        result.own = own_value_kinds(query, toks=toks)  # check decides isolation (orders_apart)
         result.misread = misread_reason(query, toks)
     if "SERVICE" in upper:
         result.services = _services(tokens(query), base)
@@ -318,9 +318,8 @@ def _quick(query: str, ordering_kinds: bool = False) -> Scan | None:
     # With ``ordering_kinds`` (the graph mixes kinds of literal: sortrisk), an ORDER BY query's
     # body is tokenised here once, for the walk of own_value_kinds and for the sort check.
     toks = texts(query[body:]) if ordering_kinds and _ORDER_BY.search(upper) else None
-    own = own_value_kinds(query, upper, toks, body)
-    return Scan(form=m.group(1).upper(), isolate=own is None or any(own.values()), own=own,
-                body=body, toks=toks)
+    return Scan(form=m.group(1).upper(), own=own_value_kinds(query, upper, toks, body), body=body,
+                toks=toks)
 
 
 # Oxigraph 0.5.13 aborts its process when it orders some mixes of numeric, string and other
@@ -364,7 +363,7 @@ _SEPARATOR = re.compile(r"""SEPARATOR\s*=\s*(?:"[^"\\\n]*"|'[^'\\\n]*')""")
 
 def _maybe_own_values(upper: str) -> bool:
     """Cheap and conservative, on the upper-cased query: False means no constant and no call by
-    name, so no tokenising (measured, the walk in sorts_own_values costs 30-60 µs on the
+    name, so no tokenising (measured, the walk in own_value_kinds costs 30-60 µs on the
     benchmark's ORDER BY queries, and case-insensitive regular expressions over the text 15-45
     µs). The regular expressions here cost about 20 ns a character, so they run only where a
     plain search finds what they look for: a "(" for a call, an ASCII digit (SPARQL numbers have
@@ -390,14 +389,6 @@ _OPEN, _CLOSE = frozenset("({["), frozenset(")}]")
 # on more than this many names to the one around it (the walk stays linear in the query).
 _MAX_NAMES = 64
 _MANY = frozenset({"*"})  # "any variable": not a name (a variable's name has no "*")
-
-
-def sorts_own_values(query: str, upper: str | None = None, toks: list[str] | None = None,
-                     body: int = 0) -> bool:
-    """Whether ``query`` may order values it brings or makes itself (see above); the arguments
-    are own_value_kinds'."""
-    own = own_value_kinds(query, upper, toks, body)
-    return own is None or any(own.values())
 
 
 def own_value_kinds(query: str, upper: str | None = None, toks: list[str] | None = None,
