@@ -268,6 +268,70 @@ def test_inline_engine_query_slots_bound_concurrency():
     assert engine.run({"query": "ASK {}", "form": "ASK", "results_fmt": "json", "max_rows": 10}).body
 
 
+class _Timed:
+    """Stands in for the engine's evaluation: each call takes ``seconds`` and the most calls
+    running at once are counted (inline._execute is replaced by ``__call__``)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.running = self.most = 0
+
+    def __call__(self, store, job):
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        time.sleep(job["seconds"])
+        with self.lock:
+            self.running -= 1
+        return ("ok", "boolean", "json", b"true", 1, False, ())
+
+
+def _at_once(engine, seconds: list[float], gap: float = 0.0) -> list[float]:
+    """Run jobs of these durations on ``engine``, each thread started ``gap`` s after the last;
+    return the seconds each took, from its start."""
+    took = [0.0] * len(seconds)
+
+    def one(k):
+        t = time.monotonic()
+        engine.run({"query": "ASK {}", "form": "ASK", "seconds": seconds[k]})
+        took[k] = time.monotonic() - t
+
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(len(seconds))]
+    for th in threads:
+        th.start()
+        time.sleep(gap)
+    for th in threads:
+        th.join(10)
+    return took
+
+
+@pytest.mark.parametrize("queue_ms, most", [(5000, 1), (0, 3)])
+def test_inline_engine_evaluates_one_query_at_a_time_while_it_may(monkeypatch, queue_ms, most):
+    """A serving process evaluates its queries one after the other (faster than side by side,
+    InlineEngine._take_turn) when they may wait long enough; with --queue-ms 0, all at once."""
+    from msc_kg.server import inline
+
+    timed = _Timed()
+    monkeypatch.setattr(inline, "_execute", timed)
+    engine = inline.InlineEngine(ox.Store(), slots=4, queue_ms=queue_ms)
+    took = _at_once(engine, [0.2, 0.2, 0.2], gap=0.02)
+    assert timed.most == most
+    assert max(took) >= (0.55 if most == 1 else 0.2)
+
+
+def test_inline_engine_quick_query_waits_at_most_queue_ms_behind_a_slow_one(monkeypatch):
+    """A quick query arriving behind a slow one waits --queue-ms from the slow one's start, then
+    runs beside it: it is not held up for the slow query's whole time."""
+    from msc_kg.server import inline
+
+    timed = _Timed()
+    monkeypatch.setattr(inline, "_execute", timed)
+    engine = inline.InlineEngine(ox.Store(), slots=4, queue_ms=150)
+    slow, quick = _at_once(engine, [1.0, 0.05], gap=0.05)
+    assert timed.most == 2 and slow >= 1.0
+    assert 0.1 <= quick < 0.5  # ~0.1 s of waiting, then its own 0.05 s
+
+
 @pytest.mark.parametrize("accept", ["application/n-triples", "application/n-quads"])
 @pytest.mark.parametrize("query, lines, truncated", [
     ("CONSTRUCT WHERE { ?s ?p ?o }", 100, True),  # 2 000 triples, cut to the cap

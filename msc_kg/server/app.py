@@ -57,7 +57,8 @@ def create_app(graph=None, config: dict | None = None) -> Flask:
     kinds = sortrisk.GraphKinds(sortrisk.literal_kinds(store))
     if cfg["engine"] == "inline":
         engine = InlineEngine(store, timeout=cfg["timeout"], processes=cfg["workers"],
-                              slots=cfg["query_slots"], memory_mb=cfg["memory_mb"])
+                              slots=cfg["query_slots"], memory_mb=cfg["memory_mb"],
+                              queue_ms=cfg["queue_ms"])
     else:
         engine = Engine(store, workers=cfg["workers"], timeout=cfg["timeout"], memory_mb=cfg["memory_mb"])
     atexit.register(engine.close)

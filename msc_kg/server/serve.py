@@ -31,11 +31,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", nargs="+", metavar="FILE",
                    help="serve these RDF files (Turtle, TriG, N-Triples, N-Quads, RDF/XML, JSON-LD) "
                         "instead of the built graph")
-    p.add_argument("--timeout", type=_seconds, default=DEFAULTS["timeout"],
+    p.add_argument("--timeout", type=_amount("seconds"), default=DEFAULTS["timeout"],
                    help="seconds before a query is stopped with 503 (default: %(default)s)")
     p.add_argument("--query-slots", type=_whole(1), default=DEFAULTS["query_slots"],
                    help="queries a serving process evaluates at once; more wait, up to the "
                         "timeout, then get 503 (default: %(default)s)")
+    p.add_argument("--queue-ms", type=_amount("milliseconds", zero=True), default=DEFAULTS["queue_ms"],
+                   help="how long a query waits for the one its serving process is evaluating, "
+                        "rather than evaluating beside it: one at a time is faster; 0 runs them "
+                        "side by side at once (default: %(default)s)")
     p.add_argument("--memory-mb", type=_whole(0), default=DEFAULTS["memory_mb"],
                    help="memory a serving process may add while answering queries before the "
                         "queries it runs are stopped with 503; 0: no limit (default: %(default)s)")
@@ -68,15 +72,19 @@ def _whole(low: int, high: int | None = None):
     return whole
 
 
-def _seconds(text: str) -> float:
-    """An argparse type: a finite number of seconds above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds above 0")
-    return value
+def _amount(unit: str, zero: bool = False):
+    """An argparse type: a finite number of ``unit`` above 0 (or 0 too, with ``zero``)."""
+    bound = "0 or more" if zero else "above 0"
+
+    def amount(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of {unit}") from None
+        if not (0 <= value if zero else 0 < value) or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{text} is not a number of {unit} {bound}")
+        return value
+    return amount
 
 
 def main(argv=None) -> int:
@@ -91,6 +99,7 @@ def main(argv=None) -> int:
     config = {"timeout": args.timeout, "max_rows": args.max_rows, "max_body": args.max_body,
               "service_allow": args.service_allow, "workers": args.workers, "engine": "inline",
               "memory_mb": args.memory_mb, "query_slots": args.query_slots,
+              "queue_ms": args.queue_ms,
               "union_default_graph": args.union_default_graph}
     try:
         sock = listen(args.host, args.port)
