@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--query-slots", type=_whole(1), default=DEFAULTS["query_slots"],
                    help="queries a serving process evaluates at once; more wait, up to the "
                         "timeout, then get 503 (default: %(default)s)")
-    p.add_argument("--queue-ms", type=_amount("milliseconds", zero=True), default=DEFAULTS["queue_ms"],
+    p.add_argument("--queue-ms", type=_amount("milliseconds", zero=True),
+                   default=DEFAULTS["queue_ms"],
                    help="how long a query waits for the one its serving process is evaluating, "
                         "rather than evaluating beside it: one at a time is faster; 0 runs them "
                         "side by side at once (default: %(default)s)")
