@@ -332,6 +332,17 @@ def test_inline_engine_quick_query_waits_at_most_queue_ms_behind_a_slow_one(monk
     assert 0.1 <= quick < 0.5  # ~0.1 s of waiting, then its own 0.05 s
 
 
+def test_queue_ms_reaches_the_inline_engine():
+    """--queue-ms is 20 by default and the queue_ms setting sets the inline engine's wait."""
+    from msc_kg.server.serve import build_parser
+    from server_fixtures import make_app
+
+    assert build_parser().parse_args([]).queue_ms == 20.0
+    assert build_parser().parse_args(["--queue-ms", "0"]).queue_ms == 0.0
+    app = make_app(engine="inline", workers=1, queue_ms=7)
+    assert app.extensions["msc_kg"].engine.queue_s == 0.007
+
+
 @pytest.mark.parametrize("accept", ["application/n-triples", "application/n-quads"])
 @pytest.mark.parametrize("query, lines, truncated", [
     ("CONSTRUCT WHERE { ?s ?p ?o }", 100, True),  # 2 000 triples, cut to the cap
