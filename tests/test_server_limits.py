@@ -307,7 +307,7 @@ def _at_once(engine, seconds: list[float], gap: float = 0.0) -> list[float]:
 
 @pytest.mark.parametrize("queue_ms, most", [(5000, 1), (0, 3)])
 def test_inline_engine_evaluates_one_query_at_a_time_while_it_may(monkeypatch, queue_ms, most):
-    """A serving process evaluates its queries one after the other (faster than side by side,
+    """A serving process evaluates its queries one after the other (cheaper than side by side,
     InlineEngine._take_turn) when they may wait long enough; with --queue-ms 0, all at once."""
     from msc_kg.server import inline
 

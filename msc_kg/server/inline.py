@@ -5,7 +5,7 @@ a loader forked for the supervisor. Running the query in the thread that owns th
 connection saves the two process wake-ups a worker round-trip costs (measured on loopback, label
 lookup on 10⁵ triples: 1.2 ms → 0.9 ms per request), and pyoxigraph releases the GIL while it
 evaluates, so one process can still run many queries at once (it runs them one at a time while
-they can wait a little: that is faster, see InlineEngine._take_turn). Oxigraph cannot cancel a
+they can wait a little, which costs less processor time, see InlineEngine._take_turn). Oxigraph cannot cancel a
 running query, so a query past its deadline, or a process past its memory limit, is handled by
 the watchdog thread: it answers the stuck request itself with 503
 (msc_kg.server.http.Server.hijack) and retires the process — it stops accepting, lets its other
@@ -179,12 +179,14 @@ class InlineEngine:
         """Wait for the query this process is evaluating, if it is young; True if this one now
         evaluates on its own (then release ``_turn`` after it), False if beside others.
 
-        Measured on 10⁵ triples, two queries evaluated at once in one process took 1.4x as long
-        as one after the other (two processes: 1.0x; the engine's shared locks, most likely), so a
-        serving process evaluates one query at a time while it can: a query waits until the one
-        running ends, but at most ``queue_s`` from its arrival, and not at all once the running
-        one has taken ``queue_s`` (a slow query does not hold up the quick ones for long; they
-        then run beside it, up to the query slots). Measured with 8 clients on the benchmark's
+        Beside another in the same process a query costs about 1.4x the processor time (measured
+        on 10⁵ triples, 20 Table-1 matrix queries: 0.25 s in two threads of one process, 0.18 s in
+        two processes, 0.35 s one after the other in one; the engine's shared locks, most likely),
+        and the serving processes already keep the cores busy, so a serving process evaluates one
+        query at a time while it can: a query waits until the one running ends, but at most
+        ``queue_s`` from its arrival, and not at all once the running one has taken ``queue_s``
+        (a slow query does not hold up the quick ones for long; they then run beside it, up to
+        the query slots). Measured with 8 clients on the benchmark's
         mix at 10⁵ triples (runs of 3-8 rounds against ``--queue-ms 0``): 1-6% more queries a
         second (4% on its heavier queries alone), p99 latency 110-120 instead of 120-145 ms,
         and a median latency of 17 instead of 12 ms (waiting in line, not sharing the cores).
