@@ -313,7 +313,7 @@ def test_inline_engine_evaluates_one_query_at_a_time_while_it_may(monkeypatch, q
 
     timed = _Timed()
     monkeypatch.setattr(inline, "_execute", timed)
-    engine = inline.InlineEngine(ox.Store(), slots=4, queue_ms=queue_ms)
+    engine = inline.InlineEngine(ox.Store(), processes=inline.cores(), slots=4, queue_ms=queue_ms)
     took = _at_once(engine, [0.2, 0.2, 0.2], gap=0.02)
     assert timed.most == most
     assert max(took) >= (0.55 if most == 1 else 0.2)
@@ -326,7 +326,7 @@ def test_inline_engine_quick_query_waits_at_most_queue_ms_behind_a_slow_one(monk
 
     timed = _Timed()
     monkeypatch.setattr(inline, "_execute", timed)
-    engine = inline.InlineEngine(ox.Store(), slots=4, queue_ms=150)
+    engine = inline.InlineEngine(ox.Store(), processes=inline.cores(), slots=4, queue_ms=150)
     slow, quick = _at_once(engine, [1.0, 0.05], gap=0.05)
     assert timed.most == 2 and slow >= 1.0
     assert 0.1 <= quick < 0.5  # ~0.1 s of waiting, then its own 0.05 s
@@ -334,13 +334,24 @@ def test_inline_engine_quick_query_waits_at_most_queue_ms_behind_a_slow_one(monk
 
 def test_queue_ms_reaches_the_inline_engine():
     """--queue-ms is 20 by default and the queue_ms setting sets the inline engine's wait."""
+    from msc_kg.server.inline import cores
     from msc_kg.server.serve import build_parser
     from server_fixtures import make_app
 
     assert build_parser().parse_args([]).queue_ms == 20.0
     assert build_parser().parse_args(["--queue-ms", "0"]).queue_ms == 0.0
-    app = make_app(engine="inline", workers=1, queue_ms=7)
+    app = make_app(engine="inline", workers=cores(), queue_ms=7)
     assert app.extensions["msc_kg"].engine.queue_s == 0.007
+
+
+@pytest.mark.parametrize("processes, queue_s", [(4, 0.02), (6, 0.02), (2, 0.0), (1, 0.0)])
+def test_no_waiting_with_fewer_serving_processes_than_cores(monkeypatch, processes, queue_s):
+    """On 4 cores with fewer than 4 serving processes (--workers 1 for a large graph, say), a query
+    evaluated beside another uses a core that would idle, so none waits for its turn."""
+    from msc_kg.server import inline
+
+    monkeypatch.setattr(inline, "cores", lambda: 4)
+    assert inline.InlineEngine(ox.Store(), processes=processes, queue_ms=20).queue_s == queue_s
 
 
 @pytest.mark.parametrize("accept", ["application/n-triples", "application/n-quads"])

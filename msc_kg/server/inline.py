@@ -31,6 +31,14 @@ from msc_kg.server.engine import Engine, ResourceLimit, _execute, outcome, timeo
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
+def cores() -> int:
+    """The processors this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def rss_bytes() -> int:
     """This process's resident set size (0 where /proc is not available)."""
     try:
@@ -118,7 +126,9 @@ class InlineEngine:
         self.size = processes
         self.slots = slots
         self.memory_mb = memory_mb
-        self.queue_s = queue_ms / 1000  # how long a query may wait for its turn (see _take_turn)
+        # how long a query may wait for its turn (see _take_turn); none with fewer serving
+        # processes than cores, where a query beside another uses a core that would idle
+        self.queue_s = queue_ms / 1000 if processes >= cores() else 0.0
         self._turn = threading.Lock()  # held by the query this process evaluates on its own
         self._turn_since = 0.0  # when its holder took it (time.monotonic)
         self._slots = queue.SimpleQueue()  # one token per query evaluated at once in a process:
@@ -182,14 +192,15 @@ class InlineEngine:
         Beside another in the same process a query costs about 1.4x the processor time (measured
         on 10⁵ triples, 20 Table-1 matrix queries: 0.25 s in two threads of one process, 0.18 s in
         two processes, 0.35 s one after the other in one; the engine's shared locks, most likely),
-        and the serving processes already keep the cores busy, so a serving process evaluates one
-        query at a time while it can: a query waits until the one running ends, but at most
-        ``queue_s`` from its arrival, and not at all once the running one has taken ``queue_s``
-        (a slow query does not hold up the quick ones for long; they then run beside it, up to
-        the query slots). Measured with 8 clients on the benchmark's
-        mix at 10⁵ triples (runs of 3-8 rounds against ``--queue-ms 0``): 1-6% more queries a
-        second (4% on its heavier queries alone), p99 latency 110-120 instead of 120-145 ms,
-        and a median latency of 17 instead of 12 ms (waiting in line, not sharing the cores).
+        and with as many serving processes as cores (server.py's default up to 4 cores) they keep
+        the cores busy already, so a serving process evaluates one query at a time while it can: a
+        query waits until the one running ends, but at most ``queue_s`` from its arrival, and not
+        at all once the running one has taken ``queue_s`` (a slow query does not hold up the quick
+        ones for long; they then run beside it, up to the query slots). With fewer serving
+        processes than cores ``queue_s`` is 0. Measured with 8 clients on the benchmark's mix at
+        10⁵ triples (runs of 3-8 rounds against ``--queue-ms 0``): 1-6% more queries a second (4%
+        on its heavier queries alone), p99 latency 110-120 instead of 120-145 ms, and a median
+        latency of 17 instead of 12 ms (waiting in line, not sharing the cores).
         """
         turn = self._turn
         if turn.acquire(False):  # the common case, and never a wait
