@@ -332,13 +332,43 @@ def test_inline_engine_quick_query_waits_at_most_queue_ms_behind_a_slow_one(monk
     assert 0.1 <= quick < 0.5  # ~0.1 s of waiting, then its own 0.05 s
 
 
+class _Evaluated:
+    """Stands in for the serving processes' shared counts (msc_kg.server.balance.Balance): the
+    other processes evaluate ``others`` queries; this one's are counted as they come and go."""
+
+    def __init__(self, others: int):
+        self.others, self.mine = others, 0
+
+    def evaluating(self, change: int) -> None:
+        self.mine += change
+
+    def evaluated(self) -> int:
+        return self.others + self.mine
+
+
+@pytest.mark.parametrize("others, most", [(0, 2), (1, 1)])
+def test_a_query_waits_its_turn_only_while_every_core_is_busy(monkeypatch, others, most):
+    """On two cores with two serving processes: while the other process evaluates nothing, a core
+    is free and a second query here runs at once, however long it might wait (a third waits: both
+    cores are busy then); while the other evaluates a query, they take turns."""
+    from msc_kg.server import inline
+
+    timed = _Timed()
+    monkeypatch.setattr(inline, "_execute", timed)
+    monkeypatch.setattr(inline, "cores", lambda: 2)
+    engine = inline.InlineEngine(ox.Store(), processes=2, slots=4, queue_ms=5000)
+    engine.balance = _Evaluated(others)
+    _at_once(engine, [0.2, 0.2, 0.2], gap=0.02)
+    assert timed.most == most and engine.balance.mine == 0
+
+
 def test_queue_ms_reaches_the_inline_engine():
-    """--queue-ms is 20 by default and the queue_ms setting sets the inline engine's wait."""
+    """--queue-ms is 100 by default and the queue_ms setting sets the inline engine's wait."""
     from msc_kg.server.inline import cores
     from msc_kg.server.serve import build_parser
     from server_fixtures import make_app
 
-    assert build_parser().parse_args([]).queue_ms == 20.0
+    assert build_parser().parse_args([]).queue_ms == 100.0
     assert build_parser().parse_args(["--queue-ms", "0"]).queue_ms == 0.0
     app = make_app(engine="inline", workers=cores(), queue_ms=7)
     assert app.extensions["msc_kg"].engine.queue_s == 0.007

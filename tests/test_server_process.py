@@ -456,7 +456,7 @@ def test_balance_defers_only_to_a_live_less_busy_process():
 
     mine = Balance(3)
     other = Balance(0)
-    other.counts = mine.counts  # two serving processes sharing the array
+    other.counts, other.busy = mine.counts, mine.busy  # two serving processes sharing the arrays
     mine.join(0)
     mine.set(2)
     assert not mine.defer(2)  # no other process serves yet
@@ -470,6 +470,31 @@ def test_balance_defers_only_to_a_live_less_busy_process():
     other.join(1)
     mine.clear(1)  # the supervisor saw it die
     assert not mine.defer(5)
+
+
+def test_balance_counts_the_queries_each_process_evaluates():
+    """What InlineEngine._take_turn reads: the queries all serving processes are evaluating; a
+    process that retires or dies counts for none."""
+    from msc_kg.server.balance import Balance
+
+    mine = Balance(2)
+    other = Balance(0)
+    other.counts, other.busy = mine.counts, mine.busy  # two serving processes sharing the arrays
+    mine.join(0)
+    other.join(1)
+    mine.evaluating(1)
+    mine.evaluating(1)
+    other.evaluating(1)
+    assert list(mine.busy) == [2, 1] and mine.evaluated() == other.evaluated() == 3
+    mine.evaluating(-1)
+    assert mine.evaluated() == 2
+    other.leave()  # retired: its slot counts for nothing, and it writes no more
+    other.evaluating(-1)
+    assert list(mine.busy) == [1, 0]
+    other.join(1)
+    other.evaluating(1)
+    mine.clear(1)  # the supervisor saw it die
+    assert mine.evaluated() == 1
 
 
 def _status_kb(pid: int, field: str) -> int:

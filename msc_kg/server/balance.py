@@ -1,4 +1,5 @@
-"""Open-connection counts shared by the serving processes, so that the least busy one accepts.
+"""Counts the serving processes share: open connections, so that the least busy one accepts, and
+queries each is evaluating, so that a query waits its turn only while every core is busy.
 
 All serving processes wait on the one listening socket and the kernel wakes them all for a new
 connection; whichever calls accept() first gets it. Measured with 8 keep-alive clients and two
@@ -7,6 +8,11 @@ with six was saturated (its Python work shares one interpreter lock) while the o
 process now publishes how many connections it has open, and one that has more than another live
 process waits a moment before accepting, so the less busy one takes the connection; if nobody
 takes it, the busier process accepts after all (no connection waits more than a few ms).
+
+A serving process evaluates one query at a time while the others can wait a little
+(msc_kg.server.inline.InlineEngine._take_turn): beside another in the same process a query costs
+more processor time. That is worth a wait only while the other serving processes keep the other
+cores busy; while one of them idles, a core is free, and a second query evaluated at once uses it.
 """
 
 from __future__ import annotations
@@ -18,16 +24,20 @@ ABSENT = -1  # a slot without a serving process (not started, retired, or dead)
 
 
 class Balance:
-    """A shared array of open-connection counts, one slot per serving process."""
+    """Shared arrays of open-connection counts and of queries being evaluated, one slot per
+    serving process."""
 
     def __init__(self, slots: int):
         self.counts = multiprocessing.Array("i", [ABSENT] * slots, lock=False)
+        self.busy = multiprocessing.Array("i", [0] * slots, lock=False)
         self.slot: int | None = None  # this process's slot, once it serves
         self._lock = threading.Lock()  # set() and leave() run in different threads
+        self._evaluating = 0  # queries this process is evaluating (published in ``busy``)
 
     def join(self, slot: int) -> None:
         """In a new serving process: take ``slot`` (replacing any process that had it)."""
         self.slot = slot
+        self.busy[slot] = self._evaluating
         self.counts[slot] = 0
 
     def leave(self) -> None:
@@ -35,11 +45,24 @@ class Balance:
         with self._lock:
             if self.slot is not None:
                 self.counts[self.slot] = ABSENT
+                self.busy[self.slot] = 0
                 self.slot = None
 
     def clear(self, slot: int) -> None:
         """In the supervisor: mark the slot of a process that died as free."""
         self.counts[slot] = ABSENT
+        self.busy[slot] = 0
+
+    def evaluating(self, change: int) -> None:
+        """Count a query this process starts (1) or ends (-1) evaluating, and publish the count."""
+        with self._lock:
+            self._evaluating += change
+            if self.slot is not None:
+                self.busy[self.slot] = self._evaluating
+
+    def evaluated(self) -> int:
+        """The queries all serving processes are evaluating now."""
+        return sum(self.busy[:])
 
     def set(self, open_connections: int) -> None:
         """Publish this process's number of open connections."""

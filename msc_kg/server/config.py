@@ -16,9 +16,9 @@ DEFAULTS = {
     # serving processes of server.py
     "query_slots": 4,  # inline engine: queries evaluated at once per serving process; more wait
     # (up to the timeout, then 503) so that a flood of heavy queries cannot swamp the cores
-    "queue_ms": 20.0,  # inline engine: how long a query waits for the one its process is
+    "queue_ms": 100.0,  # inline engine: how long a query waits for the one its process is
     # evaluating, rather than evaluating beside it (which costs more; InlineEngine._take_turn);
-    # none waits with fewer serving processes than cores
+    # none waits while a core is free
     "engine": "process",  # "process": a pool of forked query workers (create_app's default);
     # "inline": queries run in the serving thread under a watchdog (server.py, see supervise.py)
     "memory_mb": 2048,  # memory a query process may add beyond the loaded graph (address space

@@ -29,6 +29,7 @@ from msc_kg.server import http, stream
 from msc_kg.server.engine import Engine, ResourceLimit, _execute, outcome, timeout_message
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+TURN_POLL = 0.005  # seconds between a waiting query's looks for a free core (InlineEngine._take_turn)
 
 
 def cores() -> int:
@@ -120,7 +121,7 @@ class InlineEngine:
     """The engine interface of msc_kg.server.engine.Engine, evaluating in the calling thread."""
 
     def __init__(self, store: ox.Store, *, timeout: float = 30.0, processes: int = 1,
-                 slots: int = 4, memory_mb: int | None = 2048, queue_ms: float = 20.0):
+                 slots: int = 4, memory_mb: int | None = 2048, queue_ms: float = 100.0):
         self.store = store
         self.timeout = timeout
         self.size = processes
@@ -128,7 +129,9 @@ class InlineEngine:
         self.memory_mb = memory_mb
         # how long a query may wait for its turn (see _take_turn); none with fewer serving
         # processes than cores, where a query beside another uses a core that would idle
-        self.queue_s = queue_ms / 1000 if processes >= cores() else 0.0
+        self.cores = cores()
+        self.queue_s = queue_ms / 1000 if processes >= self.cores else 0.0
+        self.balance = None  # in a serving process: the counts the processes share (balance.py)
         self._turn = threading.Lock()  # held by the query this process evaluates on its own
         self._turn_since = 0.0  # when its holder took it (time.monotonic)
         self._slots = queue.SimpleQueue()  # one token per query evaluated at once in a process:
@@ -170,6 +173,9 @@ class InlineEngine:
         watched = (self.watchdog.watch(time.monotonic() + limit, self._release)
                    if self.watchdog else None)
         turn = self._take_turn()
+        balance = self.balance
+        if balance is not None:
+            balance.evaluating(1)
         try:
             reply = _execute(self.store, job)
         except MemoryError:
@@ -177,6 +183,8 @@ class InlineEngine:
         except Exception as exc:  # noqa: BLE001 — a server bug: reported as 500
             reply = ("bug", f"{type(exc).__name__}: {exc}")
         finally:
+            if balance is not None:
+                balance.evaluating(-1)
             if turn:
                 self._turn.release()
             if watched is None or self.watchdog.done(watched):
@@ -191,16 +199,19 @@ class InlineEngine:
 
         Beside another in the same process a query costs about 1.4x the processor time (measured
         on 10⁵ triples, 20 Table-1 matrix queries: 0.25 s in two threads of one process, 0.18 s in
-        two processes, 0.35 s one after the other in one; the engine's shared locks, most likely),
-        and with as many serving processes as cores (server.py's default up to 4 cores) they keep
-        the cores busy already, so a serving process evaluates one query at a time while it can: a
-        query waits until the one running ends, but at most ``queue_s`` from its arrival, and not
-        at all once the running one has taken ``queue_s`` (a slow query does not hold up the quick
-        ones for long; they then run beside it, up to the query slots). With fewer serving
-        processes than cores ``queue_s`` is 0. Measured with 8 clients on the benchmark's mix at
-        10⁵ triples (runs of 3-8 rounds against ``--queue-ms 0``): 1-6% more queries a second (4%
-        on its heavier queries alone), p99 latency 110-120 instead of 120-145 ms, and a median
-        latency of 17 instead of 12 ms (waiting in line, not sharing the cores).
+        two processes, 0.35 s one after the other in one; the engine's shared locks, most likely:
+        the Oxigraph server's threads pay it too, 45 ms of processor time for a scan alone and
+        61 ms with two at once), so while every core is evaluating a query (``balance``, the counts
+        the serving processes share) a query waits until the one running here ends, at most
+        ``queue_s`` from its arrival, and not at all once the running one has taken ``queue_s``
+        (a slow query does not hold up the quick ones for long; they then run beside it, up to
+        the query slots). While a core is free, it runs at once. With fewer serving processes
+        than cores ``queue_s`` is 0: a query beside another uses a core that would idle.
+
+        Measured with 8 clients on the benchmark's mix at 10⁵ triples (5 rounds side by side):
+        328 queries a second with ``queue_s`` 0.1, 308 with 0.02, 310 with 0 (the Oxigraph server
+        298); p99 latency 83, 125 and 136 ms (163); the median 20, 17 and 13 ms (11), the price of
+        waiting in line rather than sharing the cores.
         """
         turn = self._turn
         if turn.acquire(False):  # the common case, and never a wait
@@ -209,9 +220,9 @@ class InlineEngine:
         arrived = time.monotonic()
         while True:
             wait = min(self._turn_since, arrived) + self.queue_s - time.monotonic()
-            if wait <= 0:
-                return False
-            if turn.acquire(timeout=wait):
+            if wait <= 0 or self.balance is not None and self.balance.evaluated() < self.cores:
+                return False  # waited enough, or a core is free
+            if turn.acquire(timeout=min(wait, TURN_POLL)):
                 self._turn_since = time.monotonic()
                 return True
 

@@ -39,9 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queue-ms", type=_amount("milliseconds", zero=True),
                    default=DEFAULTS["queue_ms"],
                    help="how long a query waits for the one its serving process is evaluating, "
-                        "rather than evaluating beside it, which costs more processor time; 0 "
-                        "runs them side by side at once, and so do fewer serving processes than "
-                        "cores (default: %(default)s)")
+                        "rather than evaluating beside it, which costs more processor time; "
+                        "none waits while a core is free; 0 runs them side by side at once "
+                        "(default: %(default)s)")
     p.add_argument("--memory-mb", type=_whole(0), default=DEFAULTS["memory_mb"],
                    help="memory a serving process may add while answering queries before the "
                         "queries it runs are stopped with 503; 0: no limit (default: %(default)s)")

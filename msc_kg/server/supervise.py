@@ -133,6 +133,7 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int, balan
         headers |= CORS_HEADERS
     state.engine.watchdog = Watchdog(server, cfg["timeout"], cfg["memory_mb"], retire,
                                      headers=headers)
+    state.engine.balance = balance  # a query waits its turn only while every core is busy
     threading.stack_size(QUERY_STACK)  # connection threads, created from here on, run queries
     balance.join(slot)
     server.serve_forever()
