@@ -4,10 +4,10 @@ Used by ``server.py`` (see msc_kg.server.supervise), where each serving process 
 a loader forked for the supervisor. Running the query in the thread that owns the client
 connection saves the two process wake-ups a worker round-trip costs (measured on loopback, label
 lookup on 10⁵ triples: 1.2 ms → 0.9 ms per request), and pyoxigraph releases the GIL while it
-evaluates, so one process can still run many queries at once (it runs them one at a time while
-they can wait a little, which costs less processor time, see InlineEngine._take_turn). Oxigraph cannot cancel a
-running query, so a query past its deadline, or a process past its memory limit, is handled by
-the watchdog thread: it answers the stuck request itself with 503
+evaluates, so one process can still run many queries at once (while every core is busy it runs
+them one at a time, which costs less processor time, see InlineEngine._take_turn). Oxigraph cannot
+cancel a running query, so a query past its deadline, or a process past its memory limit, is
+handled by the watchdog thread: it answers the stuck request itself with 503
 (msc_kg.server.http.Server.hijack) and retires the process — it stops accepting, lets its other
 requests finish, then exits, which stops the query — while the supervisor has a fresh process made
 and the others keep serving.
