@@ -285,18 +285,17 @@ class _Timer:
         k, self.k = self.k, self.k + 1
         if status != 200:
             self.result = {"error": f"HTTP {status}: {body[:200]!r}"}
-        elif k == 0:
-            self.rows, self.first = count_results(self.q, body), dt
-        if self.result is None and k < WARMUP:
-            if dt > self.budget and k > 0:  # slow query: the budget allows one sample, never the
-                # first request (its process may not have touched the graph yet: a fresh isolation
-                # worker took 1.2 s for a query it then answered in 0.15 s at 10^6 triples)
-                self.times.append(dt)
-                self.finish()
-        elif self.result is None:
-            self.times.append(dt)
-        if self.result is not None:
             self.cl.close()
+            return
+        if k == 0:
+            self.rows, self.first = count_results(self.q, body), dt
+        if k >= WARMUP:
+            self.times.append(dt)
+        elif dt > self.budget and k > 0:  # slow query: the budget allows one sample, never the
+            # first request (its process may not have touched the graph yet: a fresh isolation
+            # worker took 1.2 s for a query it then answered in 0.15 s at 10^6 triples)
+            self.times.append(dt)
+            self.finish()
 
 
 def http_time(servers: list[Server], q: str, reps: int, budget: float, timeout: float,
@@ -656,8 +655,7 @@ def exponents(sizes: list[dict]) -> dict:
             ex["load"][t] = k
     for name in sizes[0]["queries"]:
         for t in ("inproc-oxigraph", "msc-kg", "oxigraph-mem"):
-            pts = [(s["triples"], (s["queries"].get(name, {}).get(t) or {}).get("median_ms"))
-                   for s in sizes]
+            pts = [(s["triples"], _median(s["queries"].get(name, {}), t)) for s in sizes]
             if (k := slope(pts)) is not None:
                 ex["queries"].setdefault(name, {})[t] = k
     return ex

@@ -3,6 +3,7 @@ on hand-made results whose answers are known."""
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -89,12 +90,7 @@ def test_servers_are_timed_in_alternating_blocks_over_rounds():
     finally:
         ha.shutdown()
         hb.shutdown()
-    runs = []
-    for name in log:
-        if runs and runs[-1][0] == name:
-            runs[-1][1] += 1
-        else:
-            runs.append([name, 1])
+    runs = [[name, len(list(block))] for name, block in itertools.groupby(log)]
     assert run.ROUNDS == 3 and run.WARMUP == 2
     # round 1: a, b (2 warm-up + 3 timed each); round 2: b, a (2 each); round 3: a, b (2 each)
     assert runs == [["a", 5], ["b", 7], ["a", 4], ["b", 2]]

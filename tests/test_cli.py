@@ -84,6 +84,16 @@ def test_query_the_engine_aborts_on_is_an_error_not_a_crash(tmp_path):
         assert result.returncode == 0
 
 
+def _children(monkeypatch) -> list:
+    """A list that gets an item each time msc-kg query runs a query in a forked child."""
+    from msc_kg import query as query_mod
+
+    children = []
+    in_child = query_mod._in_child
+    monkeypatch.setattr(query_mod, "_in_child", lambda work: children.append(1) or in_child(work))
+    return children
+
+
 def test_query_ordering_numbers_and_strings_of_the_graph_runs_apart(tmp_path, monkeypatch):
     """The same for an ordering of the graph's own mixed literals (msc_kg.server.sortrisk): it is
     run in a child, and answers or says the engine aborted, without a crash."""
@@ -98,9 +108,7 @@ def test_query_ordering_numbers_and_strings_of_the_graph_runs_apart(tmp_path, mo
     assert "panicked" not in result.stderr
     assert (result.returncode, result.stderr) == (2, f"error: {query}: {ENGINE_ABORT}\n") \
         or result.returncode == 0 and result.stdout.startswith("?o\n")
-    children = []
-    in_child = query_mod._in_child
-    monkeypatch.setattr(query_mod, "_in_child", lambda work: children.append(1) or in_child(work))
+    children = _children(monkeypatch)
     try:
         query_mod.run_query(text, "tsv")
     except query_mod.EngineAborted:
@@ -113,9 +121,7 @@ def test_query_ordering_values_of_its_own_runs_apart_and_answers(monkeypatch):
     engine raises come back as they would from this process."""
     from msc_kg import query as query_mod
 
-    children = []
-    in_child = query_mod._in_child
-    monkeypatch.setattr(query_mod, "_in_child", lambda work: children.append(1) or in_child(work))
+    children = _children(monkeypatch)
     query = 'SELECT ?x WHERE { VALUES ?x { "b" "a" 1 } } ORDER BY STR(?x)'
     assert query_mod.run_query(query, "csv") == "x\r\n1\r\na\r\nb\r\n"
     with pytest.raises(SyntaxError, match="error at 1:"):
@@ -134,9 +140,7 @@ def test_query_decides_which_orderings_run_apart_as_the_endpoint_does(monkeypatc
     same names with a number among them run in a child."""
     from msc_kg import query as query_mod
 
-    children = []
-    in_child = query_mod._in_child
-    monkeypatch.setattr(query_mod, "_in_child", lambda work: children.append(1) or in_child(work))
+    children = _children(monkeypatch)
     query = ('PREFIX msc: <https://w3id.org/msc-kg/ontology/> SELECT ?n WHERE { '
              'VALUES ?n { "HCT116" "HCT 116" } ?c msc:nameInReview ?n } ORDER BY ?n')
     assert query_mod.run_query(query, "csv") == "n\r\nHCT 116\r\nHCT116\r\n"

@@ -286,6 +286,16 @@ class _Timed:
         return ("ok", "boolean", "json", b"true", 1, False, ())
 
 
+@pytest.fixture
+def timed(monkeypatch) -> _Timed:
+    """The inline engine's evaluation replaced by a _Timed."""
+    from msc_kg.server import inline
+
+    stand_in = _Timed()
+    monkeypatch.setattr(inline, "_execute", stand_in)
+    return stand_in
+
+
 def _at_once(engine, seconds: list[float], gap: float = 0.0) -> list[float]:
     """Run jobs of these durations on ``engine``, each thread started ``gap`` s after the last;
     return the seconds each took, from its start."""
@@ -306,60 +316,43 @@ def _at_once(engine, seconds: list[float], gap: float = 0.0) -> list[float]:
 
 
 @pytest.mark.parametrize("queue_ms, most", [(5000, 1), (0, 3)])
-def test_inline_engine_evaluates_one_query_at_a_time_while_it_may(monkeypatch, queue_ms, most):
+def test_inline_engine_evaluates_one_query_at_a_time_while_it_may(timed, queue_ms, most):
     """A serving process evaluates its queries one after the other (cheaper than side by side,
     InlineEngine._take_turn) when they may wait long enough; with --queue-ms 0, all at once."""
     from msc_kg.server import inline
 
-    timed = _Timed()
-    monkeypatch.setattr(inline, "_execute", timed)
     engine = inline.InlineEngine(ox.Store(), processes=inline.cores(), slots=4, queue_ms=queue_ms)
     took = _at_once(engine, [0.2, 0.2, 0.2], gap=0.02)
     assert timed.most == most
     assert max(took) >= (0.55 if most == 1 else 0.2)
 
 
-def test_inline_engine_quick_query_waits_at_most_queue_ms_behind_a_slow_one(monkeypatch):
+def test_inline_engine_quick_query_waits_at_most_queue_ms_behind_a_slow_one(timed):
     """A quick query arriving behind a slow one waits --queue-ms from the slow one's start, then
     runs beside it: it is not held up for the slow query's whole time."""
     from msc_kg.server import inline
 
-    timed = _Timed()
-    monkeypatch.setattr(inline, "_execute", timed)
     engine = inline.InlineEngine(ox.Store(), processes=inline.cores(), slots=4, queue_ms=150)
     slow, quick = _at_once(engine, [1.0, 0.05], gap=0.05)
     assert timed.most == 2 and slow >= 1.0
     assert 0.1 <= quick < 0.5  # ~0.1 s of waiting, then its own 0.05 s
 
 
-class _Evaluated:
-    """Stands in for the serving processes' shared counts (msc_kg.server.balance.Balance): the
-    other processes evaluate ``others`` queries; this one's are counted as they come and go."""
-
-    def __init__(self, others: int):
-        self.others, self.mine = others, 0
-
-    def evaluating(self, change: int) -> None:
-        self.mine += change
-
-    def evaluated(self) -> int:
-        return self.others + self.mine
-
-
 @pytest.mark.parametrize("others, most", [(0, 2), (1, 1)])
-def test_a_query_waits_its_turn_only_while_every_core_is_busy(monkeypatch, others, most):
+def test_a_query_waits_its_turn_only_while_every_core_is_busy(timed, monkeypatch, others, most):
     """On two cores with two serving processes: while the other process evaluates nothing, a core
     is free and a second query here runs at once, however long it might wait (a third waits: both
     cores are busy then); while the other evaluates a query, they take turns."""
     from msc_kg.server import inline
+    from msc_kg.server.balance import Balance
 
-    timed = _Timed()
-    monkeypatch.setattr(inline, "_execute", timed)
     monkeypatch.setattr(inline, "cores", lambda: 2)
     engine = inline.InlineEngine(ox.Store(), processes=2, slots=4, queue_ms=5000)
-    engine.balance = _Evaluated(others)
+    engine.balance = Balance(2)  # this process in slot 0, the other's count in slot 1
+    engine.balance.join(0)
+    engine.balance.busy[1] = others
     _at_once(engine, [0.2, 0.2, 0.2], gap=0.02)
-    assert timed.most == most and engine.balance.mine == 0
+    assert timed.most == most and engine.balance.busy[0] == 0
 
 
 def test_queue_ms_reaches_the_inline_engine():

@@ -863,8 +863,9 @@ def test_random_orderings_that_abort_the_engine_are_all_isolated():
 def test_orderings_of_literals_other_than_numbers_do_not_abort_the_engine():
     """The premise on which the sort check lumps every literal but numbers into one kind (TEXT),
     and lets strings of a query's own meet the graph's: 300 random mixes of 25-150 such literals,
-    ordered in child processes, set off no abort (2 000 did not either, when measured). With six
-    numbers added to the pool, some of the same 300 do."""
+    ordered in child processes, set off no abort (2 000 did not either, when measured; with six
+    numbers added to the pool, some of the same 300 did, which test_random_orderings_that_abort_
+    the_engine_are_all_isolated relies on)."""
     pool = ['"a"', '"zz"', '"B"', '"300"', '"4,4"', '""', '"é"', '"x"@en', '"y"@fr', '"300"@de',
             "true", "false", f'"2020-01-02"^^<{XSD}date>', f'"2020-01-02T00:00:00Z"^^<{XSD}dateTime>',
             f'"2020-01-02T00:00:00"^^<{XSD}dateTime>', f'"P1D"^^<{XSD}duration>',

@@ -31,7 +31,7 @@ class Balance:
         self.counts = multiprocessing.Array("i", [ABSENT] * slots, lock=False)
         self.busy = multiprocessing.Array("i", [0] * slots, lock=False)
         self.slot: int | None = None  # this process's slot, once it serves
-        self._lock = threading.Lock()  # set() and leave() run in different threads
+        self._lock = threading.Lock()  # set(), evaluating() and leave() run in different threads
         self._evaluating = 0  # queries this process is evaluating (published in ``busy``)
 
     def join(self, slot: int) -> None:
