@@ -144,6 +144,30 @@ def test_chain_over_the_operator_limit_is_refused(hostile_app):
                          b"(use VALUES for long lists of values).\n")
 
 
+@pytest.mark.parametrize("query, members", [
+    ("SELECT * WHERE { ?s ?p (" + " 1" * 40_000 + ") }", 39_999),
+    ("ASK { (" + " <http://e/x>" * 5_002 + ") ?p ?o }", 5_001),
+    ("SELECT * WHERE { ?s ?p (" + " (1)" * 5_002 + ") }", 5_001),
+])
+def test_long_collections_are_refused(hostile_app, query, members):
+    """Collection members follow each other with no operator between: 40 000 of them crashed the
+    process evaluating the query (the engine's parser recurses along them). They count towards
+    the operator limit, and the message says so."""
+    client = hostile_app.test_client()
+    resp = client.post("/sparql", data=query.encode(), content_type="application/sparql-query")
+    assert resp.status_code == 400
+    assert resp.data == (f"Query's RDF collections hold {members} members after the first of "
+                         "each; the limit is 5000 (use VALUES for long lists of values).\n").encode()
+    still_answers(client)
+
+
+def test_collections_within_the_limit_are_answered(hostile_app):
+    q = "CONSTRUCT { <http://e/s> <http://e/p> (" + " 1" * 4_000 + ") } WHERE {}"
+    resp = hostile_app.test_client().post("/sparql", data={"query": q},
+                                          headers={"Accept": "application/n-triples"})
+    assert resp.status_code == 200 and resp.data.count(b"#first> \"1\"") == 4_000
+
+
 def test_a_comparison_the_grammar_reads_as_an_iri_is_refused_not_run():
     """'?o<!!…!?s>' is one IRI to the grammar, and 300 000 nested "!" to the engine's parser, which
     ran out of stack on it (msc_kg.server.misread): refused before it runs."""

@@ -89,6 +89,7 @@ class Scan:
     services: list[str] = field(default_factory=list)
     depth: int = 0
     operators: int = 0  # operator, separator and clause tokens (see MAX_OPERATORS)
+    members: int = 0  # terms of collections and triple terms after their first (see MAX_OPERATORS)
     volatile: bool = False  # calls RAND/NOW/UUID/STRUUID/BNODE: never cached
     isolate: bool = False  # evaluated apart: its ordering may mix kinds of literal (set by check,
     # as orders_apart says)
@@ -175,9 +176,12 @@ def scan(query: str, base: str) -> Scan:
     upper = list(map(str.upper, toks))  # strings, IRIs and variables keep their delimiters
     result.depth = max(accumulate(map(_DEPTH.get, toks, repeat(0)), initial=0))
     result.operators = sum(map(_COUNTED.__contains__, upper))
+    if len(toks) > MAX_OPERATORS:  # fewer tokens hold fewer members
+        result.members = collection_members(toks)
     result.form = next((u for u in upper if u in _FORMS), None)
     result.volatile = not VOLATILE.isdisjoint(upper)
-    if result.depth <= MAX_NESTING and result.operators <= MAX_OPERATORS:  # else refused anyway:
+    if result.depth <= MAX_NESTING and max(result.operators, result.members) <= MAX_OPERATORS:
+        # else refused anyway:
         # the walks below cost time that grows with nesting and names (measured before the limit
         # was checked first: 26 s for 40 000 nested brackets, each naming a variable)
         result.own = own_value_kinds(query, toks=toks)  # check decides isolation (orders_apart)
@@ -185,6 +189,36 @@ def scan(query: str, base: str) -> Scan:
     if "SERVICE" in upper:
         result.services = _services(tokens(query), base)
     return result
+
+
+def _is_term(tok: str) -> bool:
+    """A variable, IRI, literal, number, prefixed name, blank node label, "a", true or false."""
+    first = tok[0]
+    return (first in "?$\"'" or first.isdigit() or ":" in tok or tok in ("a", "true", "false")
+            or first == "<" and tok[-1] == ">" and len(tok) > 1 and tok != "<=" and tok != ">=")
+
+
+def collection_members(toks: list[str]) -> int:
+    """How many terms (or bracketed terms) follow another directly inside round brackets: the
+    members of RDF collections ``(1 2 3)`` and of triple terms ``<<( s p o )>>`` after their
+    first, which no operator separates. The engine's parser recurses along a collection: 40 000
+    members crashed a serving process (found by hostile testing), so they count towards
+    MAX_OPERATORS."""
+    count, rounds, previous = 0, 0, False  # ``previous``: the token before ended a member
+    for tok in toks:
+        if tok == "(" or tok == "[":
+            count += previous and rounds > 0
+            rounds += tok == "("
+            previous = False
+        elif tok == ")" or tok == "]":
+            rounds -= tok == ")"
+            previous = True
+        elif _is_term(tok):
+            count += previous and rounds > 0
+            previous = True
+        else:
+            previous = False
+    return count
 
 
 def misread_reason(query: str, toks: list[str] | None = None) -> str | None:
@@ -593,6 +627,10 @@ def _checked_scan(query: str, base: str, service_allow: frozenset[str] | set[str
     if result.operators > MAX_OPERATORS:
         raise Refused(400, f"Query has {result.operators} operators, separators and clauses; the "
                            f"limit is {MAX_OPERATORS} (use VALUES for long lists of values).")
+    if result.members > MAX_OPERATORS:
+        raise Refused(400, f"Query's RDF collections hold {result.members} members after the first "
+                           f"of each; the limit is {MAX_OPERATORS} (use VALUES for long lists of "
+                           "values).")
     for target in result.services:
         if not target or re.search(r"[\\\s]", target) or target not in service_allow:
             shown = target or "a non-constant IRI"
