@@ -212,6 +212,47 @@ def test_memory_hungry_query_is_stopped_over_http():
         stop_server(proc)
 
 
+def _serving(proc: subprocess.Popen) -> set[int]:
+    """The supervisor's children that are serving processes, now."""
+    path = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    return {int(p) for p in path.read_text().split() if _comm(int(p)) == "msc-kg serve"}
+
+
+def test_a_process_past_twice_its_memory_limit_ends_without_waiting_for_slow_readers():
+    """A client that does not read a large response holds up a retiring process; the query that
+    went over the memory limit cannot be stopped and took memory all that time (found by hostile
+    testing: 12 GB against a 2 GB limit). Past twice its limit the process ends at once."""
+    port = free_port()
+    proc = start("--data", str(DATA / "small.ttl"), "--port", str(port), "--timeout", "60",
+                 "--memory-mb", "64", "--workers", "1")
+    slow = None
+    try:
+        wait_ready(port, proc)
+        (first,) = _serving(proc)
+        numbers = " ".join(map(str, range(100)))
+        big = (f"SELECT ?v WHERE {{ VALUES ?a {{ {numbers} }} VALUES ?b {{ {numbers} }} "
+               f"VALUES ?c {{ 1 2 3 4 5 6 7 8 9 10 }} BIND(CONCAT(STR(?a), \"{'x' * 200}\") AS ?v) }}")
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.sendall(f"GET /sparql?{urllib.parse.urlencode({'query': big})} HTTP/1.1\r\n"
+                     "Host: localhost\r\n\r\n".encode())  # 25 MB of results, never read
+        time.sleep(1)
+        bomb = ('SELECT (STRLEN(?a28) AS ?n) WHERE { BIND("aaaaaaaaaa" AS ?a0) '
+                + " ".join(f"BIND(CONCAT(?a{i}, ?a{i}) AS ?a{i + 1})" for i in range(28)) + " }")
+        status, _, body = get(port, bomb, timeout=70)
+        assert status == 503 and b"memory limit" in body, body
+        deadline = time.monotonic() + 10
+        while first in _serving(proc) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert first not in _serving(proc)  # it did not wait the 65 s for the slow reader
+        assert get(port, "ASK { ?s ?p ?o }")[0] == 200
+    finally:
+        if slow is not None:
+            slow.close()
+        stop_server(proc)
+    assert f"serving process {first} ends: a query went on taking memory past twice its limit" \
+        in proc.stderr.read()
+
+
 def test_port_in_use_is_a_clear_error(running):
     port, _ = running
     proc = start("--data", str(DATA / "small.ttl"), "--port", str(port))

@@ -9,7 +9,8 @@ them one at a time, which costs less processor time, see InlineEngine._take_turn
 cancel a running query, so a query past its deadline, or a process past its memory limit, is
 handled by the watchdog thread: it answers the stuck request itself with 503
 (msc_kg.server.http.Server.hijack) and retires the process — it stops accepting, lets its other
-requests finish, then exits, which stops the query — while the supervisor has a fresh process made
+requests finish (a second after a memory breach; none once that query has taken twice the limit),
+then exits, which stops the query — while the supervisor has a fresh process made
 and the others keep serving.
 """
 
@@ -19,6 +20,7 @@ import functools
 import itertools
 import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -63,22 +65,38 @@ class Watchdog:
         self.server = server
         self.headers = headers  # sent with its 503s, as the endpoint sends with its own
         self.timeout = timeout
-        self.limit = rss_bytes() + memory_mb * 1024 * 1024 if memory_mb else None
+        start = rss_bytes()
+        self.limit = start + memory_mb * 1024 * 1024 if memory_mb else None
+        # Past this, after a breach of the limit, the process ends at once (see _run)
+        self.ceiling = start + 2 * memory_mb * 1024 * 1024 if memory_mb else None
         self.retire = retire
         self.tick = tick
         self.jobs: dict[int, tuple] = {}
         self._numbers = itertools.count()
         self.breached = threading.Event()
+        self.reason: str | None = None  # "memory" or "timeout", once breached
         threading.Thread(target=self._run, daemon=True, name="msc-kg-watchdog").start()
 
     def _run(self) -> None:
         while True:
             time.sleep(self.tick)
+            if self.reason == "memory" and rss_bytes() > self.ceiling:
+                # The query that went over cannot be stopped and still takes memory while the
+                # process drains (a client reading a large response slowly holds the drain):
+                # measured, 12 GB against a 2 GB limit in 35 s. Ending now stops it.
+                print(f"msc-kg: serving process {os.getpid()} ends: a query went on taking memory "
+                      "past twice its limit", file=sys.stderr, flush=True)
+                os._exit(1)
             now = time.monotonic()
             running = self.jobs.copy().items()  # copied in one step, not iterated while it changes
             over = self.limit is not None and len(running) > 0 and rss_bytes() > self.limit
             victims = [job for number, job in running if (over or now > job[0])
                        and self.jobs.pop(number, None) is not None]  # claimed here, not by done()
+            if victims and not self.breached.is_set():
+                # retired first: no new connection comes to this process while it answers them
+                self.reason = "memory" if over else "timeout"
+                self.breached.set()
+                self.retire(self.reason)
             for _, client, request_no, release in victims:
                 if release is not None:
                     release()  # its thread stays stuck until the process exits
@@ -89,9 +107,6 @@ class Watchdog:
                     message = timeout_message(self.timeout)
                 if client is not None:
                     self.server.hijack(client, request_no, 503, message, self.headers)
-            if victims and not self.breached.is_set():
-                self.breached.set()
-                self.retire("memory" if over else "timeout")
 
     def watch(self, deadline: float, release=None) -> int:
         """Watch the calling thread's query until ``deadline``; return its number for ``done``.

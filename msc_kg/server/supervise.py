@@ -46,6 +46,7 @@ from msc_kg.server.inline import Watchdog, warm
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 PR_SET_PDEATHSIG, PR_SET_NAME, PR_SET_CHILD_SUBREAPER = 1, 15, 36
 RETRY = 10.0  # seconds between attempts to load the graph for a replacement serving process
+MEMORY_GRACE = 1.0  # seconds a serving process past its memory limit lets other requests finish
 
 
 class StartError(Exception):
@@ -138,7 +139,10 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int, balan
     balance.join(slot)
     server.serve_forever()
     balance.leave()
-    server.shutdown(grace=cfg["timeout"] + 5)
+    # After a breach of the memory limit the query that made it still runs and takes memory: the
+    # other requests get a second to finish, not the timeout
+    memory = state.engine.watchdog.reason == "memory"
+    server.shutdown(grace=MEMORY_GRACE if memory else cfg["timeout"] + 5)
     return 0
 
 
