@@ -9,6 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from server_fixtures import SMALL_TRIPLES, close, make_app
 
+from msc_kg.server import safety
+
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 OK = {200, 400, 403, 406, 413, 415}
 
@@ -103,6 +105,26 @@ def test_memory_hungry_query_is_contained():
         resp = client.post("/sparql", data={"query": q})
         assert resp.status_code == 503
         assert b"memory limit" in resp.data
+        still_answers(client)
+    finally:
+        close(app)
+
+
+def test_isolated_query_out_of_memory_is_told_so():
+    """A query that may order values of its own runs in a worker process; when it runs out of
+    memory there the engine aborts as it does on its ordering fault, and the client was told of
+    that fault with a 400 (found by hostile testing). A worker that grew by half its limit or
+    more ran out of memory: 503, and the query may be retried once simplified."""
+    app = make_app(timeout=30.0, memory_mb=64, engine="inline")
+    try:
+        client = app.test_client()
+        q = ("SELECT ?x WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n ?o . ?q ?r ?t "
+             "BIND(1 AS ?x) } ORDER BY ?x")
+        assert safety.check(q, "http://e/").isolate
+        resp = client.post("/sparql", data={"query": q})
+        assert resp.status_code == 503 and resp.headers["Retry-After"] == "5"
+        assert resp.data == (b"The query went over the memory limit of a query worker (--memory-mb) "
+                             b"and was stopped; simplify it or add LIMIT, then retry.\n")
         still_answers(client)
     finally:
         close(app)

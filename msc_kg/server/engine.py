@@ -110,6 +110,19 @@ ENGINE_ABORT = ("The engine aborted on this query. Oxigraph 0.5 does so when it 
                 "memory); order by STR() or DATATYPE() first, or leave such values out.")
 
 
+MEMORY_MESSAGE = ("The query went over the memory limit of a query worker (--memory-mb) and was "
+                  "stopped; simplify it or add LIMIT, then retry.")
+
+
+def rss_bytes() -> int:
+    """This process's resident set size in bytes (0 where /proc is not available)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def timeout_message(limit: float) -> str:
     """What a client is told when its query ran past ``limit`` seconds and was stopped."""
     return f"Query timed out after {limit:g} s and was stopped; simplify it or add LIMIT."
@@ -338,6 +351,7 @@ class _Worker:
     pid: int
     jobs: Connection
     replies: Connection
+    born: int = 0  # its resident bytes when forked (its parent's then), see Engine._out_of_memory
 
 
 # How long a job waits for a busy pool's worker before forking one of its own (Engine max_workers).
@@ -391,21 +405,24 @@ class Engine:
                     os._exit(code)
             os.close(job_r)
             os.close(rep_w)
-            worker = _Worker(pid, Connection(job_w, readable=False), Connection(rep_r, writable=False))
+            worker = _Worker(pid, Connection(job_w, readable=False), Connection(rep_r, writable=False),
+                             rss_bytes())
             self._all[pid] = worker
             return worker
 
-    def _retire(self, worker: _Worker, replace: bool = True, failed: bool = True) -> int:
+    def _retire(self, worker: _Worker, replace: bool = True, failed: bool = True) -> tuple[int, int]:
         """Kill and reap a worker and, if ``replace``, put a fresh one in the pool; return the
-        signal that ended the old one (0 if unknown). ``failed`` counts it in ``restarts``."""
+        signal that ended the old one (0 if unknown) and its peak resident bytes. ``failed``
+        counts it in ``restarts``."""
         try:
             os.kill(worker.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        ended = 0
+        ended = peak = 0
         try:
-            _, status = os.waitpid(worker.pid, 0)
+            _, status, usage = os.wait4(worker.pid, 0)
             ended = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
+            peak = usage.ru_maxrss * 1024
         except ChildProcessError:
             pass
         worker.jobs.close()
@@ -415,7 +432,13 @@ class Engine:
         self.restarts += failed
         if replace and not self._closed:
             self._idle.put(self._spawn())
-        return ended
+        return ended, peak
+
+    def _out_of_memory(self, worker: _Worker, peak: int) -> bool:
+        """Whether a worker that aborted most likely ran out of memory: it grew by half its
+        limit or more (Oxigraph aborts when an allocation fails; hostile testing found such
+        queries told they had met the engine's ordering fault)."""
+        return bool(self.memory_mb) and peak - worker.born >= self.memory_mb * 1024 * 1024 // 2
 
     def _grow(self) -> _Worker | None:
         """A new worker for the caller's job, or None when the pool is at ``max_size``."""
@@ -451,8 +474,12 @@ class Engine:
             reply = worker.replies.recv() if ready else None
         except (EOFError, OSError):
             # An abort on a query whose ordering may mix kinds of literal is most likely the
-            # engine's ordering fault (safety.orders_apart); a memory-hungry one aborts as well.
-            if self._retire(worker, replace=not extra) == signal.SIGABRT and job.get("isolate"):
+            # engine's ordering fault (safety.orders_apart), unless the worker grew by half its
+            # memory limit or more: a memory-hungry query aborts as well.
+            ended, peak = self._retire(worker, replace=not extra)
+            if self._out_of_memory(worker, peak):
+                raise ResourceLimit(MEMORY_MESSAGE) from None
+            if ended == signal.SIGABRT and job.get("isolate"):
                 raise QueryRefused(ENGINE_ABORT) from None
             raise ResourceLimit(
                 "The query stopped its worker (memory limit or nesting too deep for the parser)."

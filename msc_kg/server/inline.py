@@ -28,9 +28,8 @@ from collections.abc import Iterator
 import pyoxigraph as ox
 
 from msc_kg.server import http, stream
-from msc_kg.server.engine import Engine, ResourceLimit, _execute, outcome, timeout_message
+from msc_kg.server.engine import Engine, ResourceLimit, _execute, outcome, rss_bytes, timeout_message
 
-PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 TURN_POLL = 0.005  # seconds between a waiting query's looks for a free core (InlineEngine._take_turn)
 
 
@@ -40,15 +39,6 @@ def cores() -> int:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
-
-
-def rss_bytes() -> int:
-    """This process's resident set size (0 where /proc is not available)."""
-    try:
-        with open("/proc/self/statm") as fh:
-            return int(fh.read().split()[1]) * PAGE
-    except (OSError, ValueError, IndexError):
-        return 0
 
 
 class Watchdog:
