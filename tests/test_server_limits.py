@@ -243,6 +243,23 @@ def test_cache_is_bounded_by_bytes():
     assert cache.bytes == 810
 
 
+def test_cache_counts_the_query_texts_of_its_keys():
+    """Long queries with short answers (a 990 KB comment before ASK {}) kept 250 MB in a process
+    whose cache counted only bodies: the texts of a key (query, dataset IRIs) count too."""
+    from msc_kg.server.cache import ResponseCache
+
+    cache = ResponseCache(size=100, max_bytes=1000)
+    key = ("#" * 143 + "\nASK {}", ("application/sparql-results+json", "json"), None,
+           ("http://e/g",), None)
+    cache.put(key, (b"x" * 10, "text/plain", {}))
+    assert cache.bytes == 150 + 31 + 4 + 10 + 10
+    for i in range(10):
+        cache.put(("#" * 189 + f"{i}", None, None, None, None), (b"x" * 10, "text/plain", {}))
+    assert cache.bytes == 1000 and len(cache) == 5 and cache.get(key) is None
+    cache.put(("#" * 251, None, None, None, None), (b"", "text/plain", {}))  # over a quarter
+    assert len(cache) == 5 and cache.bytes == 1000
+
+
 def test_inline_engine_query_slots_bound_concurrency():
     """With one slot busy, another query waits and, past its limit, gets 503 naming the slots."""
     from msc_kg.server.engine import ResourceLimit

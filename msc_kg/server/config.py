@@ -27,7 +27,7 @@ DEFAULTS = {
     "base_iri": INSTANCE_NS,  # relative IRIs in queries resolve against this base
     "cors": True,  # Access-Control-Allow-Origin: * and preflight answers
     "cache_size": 256,  # responses kept in the LRU cache (0 disables it)
-    "cache_mb": 64,  # and at most this many MB of response bodies in it (per process)
+    "cache_mb": 64,  # and at most this many MB of response bodies and query texts (per process)
     "cache_max_age": 300,  # Cache-Control max-age of query responses, seconds
     "manifest": None,  # release manifest (conforms, versions) shown in the service description
     "queries_dir": QUERIES_DIR,  # *.rq example queries shown on the landing page
