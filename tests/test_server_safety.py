@@ -130,6 +130,10 @@ def test_iris_the_engine_would_read_as_code_are_refused(query, shown):
     "SELECT ?x WHERE { ?x ?p ?o } GROUP BY ?x <http://f>(?o) ORDER BY ?x <http://f>(?o)",
     "SELECT * { VALUES (?a ?b) { (<http://a> <http://b>) (1 <http://c>) } }",
     "SELECT * { <<<http://s> <http://p> <http://o#x>>> ?q ?v }",  # a triple term (SPARQL 1.2)
+    # triple terms written "<<( s p o )>>" (hostile testing found these refused)
+    "SELECT ?t { BIND(<<( <http://e/a> <http://e/b> <http://e/c> )>> AS ?t) }",
+    "SELECT * { ?s ?p <<( <http://e/a> <http://e/b> ?o )>> FILTER(?s < <http://e/z>) }",
+    "SELECT * { ?s ?p ?o FILTER(?o = <<( ?s <http://e/b> <<( <http://e/a> <http://e/b> 1 )>> )>>) }",
     "CONSTRUCT { ?s <http://p> (<http://a> <http://b>) } WHERE { ?s ?p ?o }",
     "SELECT * { ?s (<http://p>/<http://q>)|!(<http://r>|^<http://t>) ?o }",
     "SELECT * { ?s ?p ?o } #" + "?x<?a&&?b>?y " * 500,  # in a comment; long: the full scan

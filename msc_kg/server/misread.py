@@ -56,7 +56,9 @@ def in_expression(toks: list[str]) -> str | None:
             projection = False
         elif tok == "(" or tok == "[":
             up = prev.upper()
-            if frames and frames[-1] or projection or clause[-1]:
+            if tok == "(" and prev == "<" and before == "<":
+                expression = False  # "<<(": a triple term (SPARQL 1.2), whose members are terms
+            elif frames and frames[-1] or projection or clause[-1]:
                 expression = True
             elif tok == "[" or up in _LIST_AFTER:
                 expression = False
