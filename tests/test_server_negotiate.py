@@ -91,6 +91,29 @@ def test_python_tsv_writer_escapes_line_breaks():
     assert (body, rows, truncated) == (b'?s\t?o\n<http://e/a>\t"x\\ny"\n', 1, False)
 
 
+# Base directions and nested triple terms (RDF 1.2); the Python writer lost the directions and
+# wrote a triple term's TSV field as three terms (found by hostile testing)
+RDF12 = ('SELECT ?x ?t ?n WHERE { BIND("a"@en--rtl AS ?x) BIND(<<( <http://e/s> <http://e/p> '
+         '<<( <http://e/a> <http://e/b> "c"@en--ltr )>> )>> AS ?t) BIND("q"@fr AS ?n) }')
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml", "tsv"])
+def test_python_writer_writes_rdf_12_terms_as_oxigraph_does(fmt):
+    """The writer used when a query's own LIMIT is over the cap (or it ends with VALUES)."""
+    from msc_kg.server.results import RESULTS_FORMATS, write_solutions
+    import pyoxigraph as ox
+    store = ox.Store()
+    body, rows, truncated = write_solutions(store.query(RDF12), fmt, 10)
+    assert (body, rows, truncated) == (store.query(RDF12).serialize(format=RESULTS_FORMATS[fmt]), 1, False)
+
+
+def test_python_csv_writer_writes_a_triple_term_as_its_values():
+    from msc_kg.server.results import write_solutions
+    import pyoxigraph as ox
+    body, _, _ = write_solutions(ox.Store().query(RDF12), "csv", 10)
+    assert body == b"x,t,n\r\na,http://e/s http://e/p http://e/a http://e/b c,q\r\n"
+
+
 @pytest.mark.parametrize("accept, body", [
     ("application/sparql-results+json", b'{"head":{},"boolean":true}'),
     ("text/csv", b"true"),

@@ -25,6 +25,7 @@ from msc_kg.namespaces import MSC, MSCD
 
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+ITS = "http://www.w3.org/2005/11/its"  # its:dir, a literal's base direction in XML results
 
 PREFIXES = {
     "msc": MSC,
@@ -65,6 +66,8 @@ def _json_term(term) -> dict:
         out = {"type": "literal", "value": term.value}
         if term.language:
             out["xml:lang"] = term.language
+            if term.direction:  # base direction, RDF 1.2 (as Oxigraph writes it)
+                out["its:dir"] = term.direction.value
         elif term.datatype.value != XSD_STRING:
             out["datatype"] = term.datatype.value
         return out
@@ -86,7 +89,10 @@ def _xml_term(term) -> str:
         return f"<bnode>{escape(term.value)}</bnode>"
     if isinstance(term, ox.Literal):
         if term.language:
-            return f"<literal xml:lang={quoteattr(term.language)}>{escape(term.value)}</literal>"
+            direction = (f' its:dir={quoteattr(term.direction.value)} xmlns:its="{ITS}" its:version="2.0"'
+                         if term.direction else "")
+            return (f"<literal xml:lang={quoteattr(term.language)}{direction}>{escape(term.value)}"
+                    "</literal>")
         if term.datatype.value != XSD_STRING:
             return f"<literal datatype={quoteattr(term.datatype.value)}>{escape(term.value)}</literal>"
         return f"<literal>{escape(term.value)}</literal>"
@@ -94,16 +100,28 @@ def _xml_term(term) -> str:
             f"{_xml_term(term.predicate)}</predicate><object>{_xml_term(term.object)}</object></triple>")
 
 
+def _csv_text(term) -> str:
+    """One RDF term's CSV text (§2: lexical forms; a triple term's three, space-separated)."""
+    if isinstance(term, ox.BlankNode):
+        return f"_:{term.value}"
+    if isinstance(term, (ox.NamedNode, ox.Literal)):
+        return term.value
+    return f"{_csv_text(term.subject)} {_csv_text(term.predicate)} {_csv_text(term.object)}"
+
+
+def _tsv_text(term) -> str:
+    """One RDF term as a TSV field (§3: its Turtle / N-Triples form; a triple term's "<<( … )>>")."""
+    if isinstance(term, (ox.NamedNode, ox.BlankNode, ox.Literal)):
+        return str(term)
+    return (f"<<( {_tsv_text(term.subject)} {_tsv_text(term.predicate)} "
+            f"{_tsv_text(term.object)} )>>")
+
+
 def _csv_field(term) -> str:
-    """One RDF term as a CSV field (§2: lexical forms, quoted when needed)."""
+    """One RDF term as a CSV field, quoted when needed."""
     if term is None:
         return ""
-    if isinstance(term, ox.BlankNode):
-        text = f"_:{term.value}"
-    elif isinstance(term, (ox.NamedNode, ox.Literal)):
-        text = term.value
-    else:
-        text = str(term)
+    text = _csv_text(term)
     if any(c in text for c in '",\r\n'):
         text = '"' + text.replace('"', '""') + '"'
     return text
@@ -147,7 +165,7 @@ def write_solutions(solutions, fmt: str, max_rows: int) -> tuple[bytes, int, boo
         body = ("\r\n".join(lines) + "\r\n").encode()
     elif fmt == "tsv":
         lines = ["\t".join(f"?{n}" for n in names)]
-        lines += ["\t".join("" if row[n] is None else str(row[n]) for n in names) for row in rows]
+        lines += ["\t".join("" if row[n] is None else _tsv_text(row[n]) for n in names) for row in rows]
         body = ("\n".join(lines) + "\n").encode()
     else:
         raise ValueError(f"unknown results format {fmt!r}")
