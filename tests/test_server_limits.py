@@ -174,6 +174,20 @@ def test_etag_and_304(server_client):
     assert csv.headers["ETag"] != tag  # another representation, another tag
 
 
+def test_post_with_a_matching_etag_is_412(server_client):
+    """RFC 9110 §13.1.2: a request other than GET or HEAD whose If-None-Match matches gets 412, not
+    304 (hostile testing found a POST answered 304); one that does not match is answered."""
+    q = {"query": "SELECT ?s WHERE { ?s a ?c } ORDER BY DESC(?s)"}
+    tag = server_client.post("/sparql", data=q).headers["ETag"]
+    for given in (tag, "*"):
+        resp = server_client.post("/sparql", data=q, headers={"If-None-Match": given})
+        assert resp.status_code == 412 and resp.headers["ETag"] == tag
+        assert resp.data == (b"Precondition Failed: the answer's entity tag matches If-None-Match; a "
+                             b"POST gets 304 Not Modified only as a GET (RFC 9110 \xc2\xa713.1.2).\n")
+    resp = server_client.post("/sparql", data=q, headers={"If-None-Match": '"nope"'})
+    assert resp.status_code == 200 and resp.headers["ETag"] == tag
+
+
 def test_cache_serves_repeat_without_engine(server_app):
     state = server_app.extensions["msc_kg"]
     q = {"query": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o . FILTER(true) }"}

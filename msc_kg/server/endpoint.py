@@ -192,6 +192,10 @@ def query_view(state, request: QueryHTTP) -> Response | Plain | None:
             return cached  # an error response
     body_bytes, ctype, headers, lines = cached
     if request.if_none_match and "ETag" in headers and etag_matches(request.if_none_match, headers["ETag"]):
+        if request.method == "POST":  # 304 answers GET and HEAD only (RFC 9110 §13.1.2)
+            return error(412, "Precondition Failed: the answer's entity tag matches If-None-Match; "
+                              "a POST gets 304 Not Modified only as a GET (RFC 9110 §13.1.2).",
+                         {"ETag": headers["ETag"]})
         return Plain(b"", None, headers, "304 Not Modified")
     return Plain(body_bytes, ctype, headers, lines=lines)
 
