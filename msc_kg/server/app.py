@@ -168,4 +168,6 @@ def _routes(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        if exc.code == 405 and request.path == "/data":  # a method no route names (PROPFIND):
+            return graphstore.view(state, request)  # the read-only store's 405 and Allow
         return endpoint.http_error(exc, state.config)
