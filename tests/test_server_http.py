@@ -270,6 +270,37 @@ def test_http_10_closes_unless_keep_alive(serve):
         assert b'"path": "/again"' in s.recv(65536)
 
 
+def test_http_10_with_a_transfer_coding_is_answered_then_closed(serve):
+    """RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing; the
+    connection is closed after it, keep-alive or not (hostile testing found it kept open)."""
+    raw = exchange(serve(), b"POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: "
+                            b"chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /next HTTP/1.0\r\n\r\n")
+    assert status_of(raw) == 200 and b"Connection: close" in raw
+    assert raw.count(b"HTTP/1.1 ") == 1  # the request after it is not read
+
+
+@pytest.mark.parametrize("method", [b"BREW", b"get", b"FOO"])
+def test_unknown_method_is_501(serve, method):
+    """RFC 9110 §9.1: a method the server does not know gets 501 (it got 400, hostile testing);
+    methods are case-sensitive."""
+    raw = exchange(serve(), method + b" / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status_of(raw) == 501 and b"Connection: close" in raw
+    assert body_of(raw) == (b"The method '" + method + b"' is not implemented here (methods are "
+                            b"case-sensitive); this server answers GET, HEAD, POST, OPTIONS.\n")
+
+
+def test_the_servers_own_errors_carry_its_error_headers(serve):
+    """The app's CORS headers go with the server's own 4xx and 5xx too, so that a browser can read
+    why (they were missing on 413, 414, 400, 408 and 501: hostile testing)."""
+    addr = serve(max_head=4096, max_body=10, error_headers={"Access-Control-Allow-Origin": "*"})
+    for request in (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n",
+                    b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+                    b"BREW / HTTP/1.1\r\nHost: x\r\n\r\n", b"GARBAGE\r\n\r\n"):
+        raw = exchange(addr, request)
+        assert status_of(raw) in (400, 413, 414, 501)
+        assert raw.count(b"\r\nAccess-Control-Allow-Origin: *\r\n") == 1, raw
+
+
 def test_expect_100_continue(serve):
     addr = serve()
     with socket.create_connection(addr, timeout=5) as s:

@@ -18,6 +18,7 @@ A request the parser rejects gets 400 with the parser's reason; the app is never
 
 from __future__ import annotations
 
+import re
 import select
 import socket
 import struct
@@ -107,6 +108,7 @@ class _Parser:
         req.version = self.parser.get_http_version()
         req.keep_alive = self.parser.should_keep_alive()
         hosts = 0
+        coded = False  # a Transfer-Encoding header
         for name, value in req.headers:
             lname = name.lower()
             if lname == b"host":
@@ -115,6 +117,7 @@ class _Parser:
                     raise _Reject(400, f"The Host header {_shown(value)} is not a host name or "
                                        "address with an optional port (RFC 9112 §3.2).")
             elif lname == b"transfer-encoding":
+                coded = True
                 # llhttp takes "gzip, chunked" as chunked and would pass the gzip bytes on as the
                 # body; a coding other than chunked is not applied here (RFC 9112 §6.1).
                 codings = [c.strip().lower() for c in value.split(b",")]
@@ -132,6 +135,8 @@ class _Parser:
                                        "bytes (--max-body).")
             elif lname == b"expect" and value.lower() == b"100-continue":
                 self.expect_continue = True
+        if coded and req.version == "1.0":  # its framing is faulty: close after answering it
+            req.keep_alive = False  # (RFC 9112 §6.1)
         if hosts > 1 or not hosts and req.version == "1.1":
             raise _Reject(400, "An HTTP/1.1 request carries exactly one Host header (RFC 9112 "
                                f"§3.2); this one has {hosts}.")
@@ -169,11 +174,29 @@ class _Parser:
             self.parser = httptools.HttpRequestParser(self)
             if rest:
                 self.feed(rest)
+        except httptools.HttpParserInvalidMethodError:
+            raise _unknown_method(data) from None
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__ if isinstance(exc.__context__, _Reject) else None
             raise cause or _Reject(400, f"Malformed HTTP request: {exc}") from None
         except httptools.HttpParserError as exc:
             raise _Reject(400, f"Malformed HTTP request: {exc}") from None
+
+
+# A request line's method, a token (RFC 9110 §5.6.2), and the methods the parser knows
+_METHOD = re.compile(rb"(?:\r\n)*([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ")
+_KNOWN = frozenset({b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"PATCH", b"CONNECT",
+                    b"TRACE"})
+
+
+def _unknown_method(data: bytes) -> _Reject:
+    """501 for a request whose method is a token the parser does not know (RFC 9110 §9.1: a
+    lower-case "get", "BREW"); 400 when the request line is malformed."""
+    m = _METHOD.match(data)
+    if m is None or m.group(1) in _KNOWN:  # the invalid method is another pipelined request's
+        return _Reject(400, "Malformed HTTP request: Invalid method encountered")
+    return _Reject(501, f"The method {_shown(m.group(1))} is not implemented here (methods are "
+                        f"case-sensitive); this server answers {ALLOWED}.")
 
 
 def _shown(value: bytes) -> str:
@@ -252,8 +275,11 @@ class Server:
 
     def __init__(self, app, sock: socket.socket, *, max_connections: int = 512,
                  max_head: int = 65536, max_body: int = 1_000_000, read_timeout: float = 30.0,
-                 idle_timeout: float = 30.0, direct=None, balance=None):
+                 idle_timeout: float = 30.0, direct=None, balance=None,
+                 error_headers: dict | None = None):
         self.app = app
+        self.error_headers = error_headers or {}  # sent with the server's own error responses
+        # (the app's CORS headers, so that a browser can read why a request was refused)
         self.balance = balance  # msc_kg.server.balance.Balance when several processes serve
         self.direct = direct  # optional fast path: (method, path, query, headers, body) →
         # (status, headers, body) or None to call the WSGI app
@@ -659,10 +685,9 @@ class Server:
                 client.sock.sendall(more)
         return True
 
-    @staticmethod
-    def _simple(status: int, message: str, close: bool, headers: dict | None = None) -> bytes:
+    def _simple(self, status: int, message: str, close: bool, headers: dict | None = None) -> bytes:
         body = (message.rstrip() + "\n").encode("utf-8")
-        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        extra = "".join(f"{k}: {v}\r\n" for k, v in {**self.error_headers, **(headers or {})}.items())
         head = (f"HTTP/1.1 {status} {REASONS.get(status, '')}\r\nContent-Type: text/plain; charset=utf-8\r\n"
                 f"Content-Length: {len(body)}\r\n{_date_line()}\r\nServer: msc-kg\r\n{extra}"
                 + ("Connection: close\r\n" if close else "") + "\r\n")

@@ -107,7 +107,7 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int, balan
     resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
     server = Server(app, sock, max_connections=max_connections, max_body=cfg["max_body"],
                     read_timeout=30.0, idle_timeout=30.0, direct=app.wsgi_app.direct,
-                    balance=balance)
+                    balance=balance, error_headers=CORS_HEADERS if cfg["cors"] else None)
 
     def retire(reason: str) -> None:
         server.accepting = False
@@ -129,11 +129,9 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int, balan
     # and so that the first query needing the worker does not wait for it (10⁶ triples: 16 ms).
     warm(state.engine.store)
     state.engine.start_isolation()
-    headers = {"Retry-After": "5"}  # what endpoint.query_view sends with a 503
-    if cfg["cors"]:
-        headers |= CORS_HEADERS
+    # what endpoint.query_view sends with a 503 (the server adds the CORS headers)
     state.engine.watchdog = Watchdog(server, cfg["timeout"], cfg["memory_mb"], retire,
-                                     headers=headers)
+                                     headers={"Retry-After": "5"})
     state.engine.balance = balance  # a query waits its turn only while every core is busy
     threading.stack_size(QUERY_STACK)  # connection threads, created from here on, run queries
     balance.join(slot)
