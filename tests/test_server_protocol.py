@@ -198,6 +198,17 @@ def test_huge_body_is_413():
         close(app)
 
 
+def test_a_byte_order_mark_before_the_query_is_not_part_of_it(server_client):
+    """A query file saved with a byte order mark (some Windows editors) and sent as it is: the
+    engine said "error at 1:10: expected CONSTRUCT" (hostile testing); it is read as the CLI
+    reads it (utf-8-sig)."""
+    bom = "\ufeff" + COUNT
+    direct = server_client.post("/sparql", data=bom.encode(), content_type="application/sparql-query")
+    url = server_client.get("/sparql", query_string={"query": bom})
+    assert direct.status_code == url.status_code == 200
+    assert count_of(direct) == count_of(url) == SMALL_TRIPLES
+
+
 @pytest.mark.parametrize("how", ["direct", "form", "url"])
 def test_non_utf8_is_400(server_client, how):
     """A byte sequence that is not UTF-8 is refused, not replaced silently."""

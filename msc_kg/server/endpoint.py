@@ -172,6 +172,8 @@ def query_view(state, request: QueryHTTP) -> Response | Plain | None:
         return error(exc.status, exc.message, exc.headers)
     if req is None:
         return None
+    if req.query[0] == "\ufeff":  # a byte order mark (a file saved by some editors) is not part
+        req.query = req.query[1:]  # of the query, as the CLI reads it (utf-8-sig)
     try:
         req.query = safety.decode_codepoint_escapes(req.query)
     except safety.Refused as exc:
