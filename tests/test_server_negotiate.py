@@ -26,6 +26,9 @@ CONSTRUCT = ("PREFIX msc: <https://w3id.org/msc-kg/ontology/> "
     ("text/tab-separated-values, */*;q=0.1", "text/tab-separated-values"),
     ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "application/xml"),
     ("*/*;q=0.1, text/csv;q=0", "application/sparql-results+json"),
+    # a comma inside a quoted parameter value belongs to it (it split the range: hostile testing)
+    ('text/csv;foo="a,b", application/json;q=0.5', "text/csv"),
+    ('text/csv;x="a\\",b";q=0.1, text/tab-separated-values;q=0.5', "text/tab-separated-values"),
 ])
 def test_choose_results(accept, expected):
     assert negotiate.choose(accept, negotiate.RESULTS)[0] == expected
@@ -34,6 +37,7 @@ def test_choose_results(accept, expected):
 @pytest.mark.parametrize("accept", [
     "image/png", "text/csv;q=0", "garbage", ";;;,,,", "*/*;q=0", "text/csv;q=2",
     "text/csv;q=abc", "x" * 10_000, ",".join(["image/png"] * 5000),
+    '"' * 60_000, 'text/csv;a="' + '\\"' * 30_000, ',' * 60_000,  # each read once: not quadratic
 ])
 def test_choose_none_acceptable(accept):
     assert negotiate.choose(accept, negotiate.RESULTS) is None

@@ -46,7 +46,26 @@ TEXT_TYPES = {"text/csv", "text/tab-separated-values", "text/turtle", "text/plai
               "text/xml", "application/n-triples", "application/n-quads", "application/trig"}
 
 _TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_RANGE = re.compile(rf"^\s*({_TOKEN})/({_TOKEN})\s*((?:;\s*{_TOKEN}\s*=\s*(?:{_TOKEN}|\"[^\"]*\")\s*)*)$")
+_QUOTED = r'"(?:[^"\\]|\\.)*+"'  # RFC 9110 §5.6.4, backslash escapes included
+_RANGE = re.compile(rf"^\s*({_TOKEN})/({_TOKEN})\s*((?:;\s*{_TOKEN}\s*=\s*(?:{_TOKEN}|{_QUOTED})\s*)*+)$")
+# The pieces of a list: a quoted string (its commas are its own; unclosed, it runs to the end), a
+# run of other characters, a comma. Possessive: each character is read once, whatever the header.
+_PIECES = re.compile(r'"(?:[^"\\]|\\.)*+"?|[^,"]++|,')
+
+
+def _elements(header: str, limit: int = 64) -> list[str]:
+    """The first ``limit`` elements of a comma-separated header value (RFC 9110 §5.6.1)."""
+    elements, current = [], []
+    for piece in _PIECES.findall(header):
+        if piece != ",":
+            current.append(piece)
+            continue
+        elements.append("".join(current))
+        current = []
+        if len(elements) == limit:
+            return elements
+    elements.append("".join(current))
+    return elements
 _Q = re.compile(r";\s*q\s*=\s*([^;\s]*)", re.IGNORECASE)
 _WEIGHT = re.compile(r"^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$")  # RFC 9110 §12.4.2 qvalue
 
@@ -56,7 +75,7 @@ def parse_accept(header: str | None) -> list[tuple[str, str, float]]:
     if header is None or not header.strip():
         return [("*", "*", 1.0)]
     ranges = []
-    for part in header.split(",")[:64]:  # a hostile header cannot make this quadratic
+    for part in _elements(header):  # at most 64: a hostile header cannot make this quadratic
         m = _RANGE.match(part)
         if not m:
             continue
