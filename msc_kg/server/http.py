@@ -13,7 +13,8 @@ body of at most ``max_body`` bytes (413, checked on Content-Length before the bo
 while reading a chunked body), a whole request within ``read_timeout`` seconds (408, so a client
 trickling bytes cannot hold a thread), and keep-alive connections closed after ``idle_timeout``
 seconds of silence.
-A request the parser rejects gets 400 with the parser's reason; the app is never called with it.
+A request the parser rejects gets 400 with the parser's reason (501 for a method it does not know);
+the app is never called with it.
 """
 
 from __future__ import annotations
