@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from server_fixtures import server_app, server_client  # noqa: F401
@@ -170,3 +171,27 @@ def test_406_for_construct_as_csv(server_client):
 def test_hostile_accept_never_500(server_client, accept):
     resp = server_client.get("/sparql", query_string={"query": "ASK {}"}, headers={"Accept": accept})
     assert resp.status_code in (200, 406)
+
+
+@pytest.mark.parametrize("query, accept, offered", [
+    ('SELECT ?x WHERE { BIND("a\\u0001b" AS ?x) }', "application/sparql-results+xml", "JSON, CSV or TSV"),
+    ('SELECT ?x WHERE { BIND("a\\uFFFEb" AS ?x) }', "application/sparql-results+xml", "JSON, CSV or TSV"),
+    ('CONSTRUCT { <http://e/s> <http://e/p> ?x } WHERE { BIND("a\\u001Fb" AS ?x) }',
+     "application/rdf+xml", "Turtle, N-Triples or JSON-LD"),
+])
+def test_xml_cannot_carry_c0_controls(server_client, query, accept, offered):
+    """XML 1.0 has no way to write U+0001 or U+FFFE, even as a reference; the engine wrote them
+    raw, a malformed document (hostile testing): 406 naming the character and other formats."""
+    resp = server_client.get("/sparql", query_string={"query": query}, headers={"Accept": accept})
+    char = re.search(r"\\u(\w{4})", query).group(1).upper()
+    assert resp.status_code == 406
+    assert resp.get_data(as_text=True) == (f"No acceptable format: the answer holds U+{char}, a "
+                                           f"character XML 1.0 cannot carry, even escaped; ask for "
+                                           f"{offered}.\n")
+    assert server_client.get("/sparql", query_string={"query": query}).status_code == 200
+
+
+def test_xml_carries_tabs_and_line_breaks(server_client):
+    resp = server_client.get("/sparql", query_string={"query": 'SELECT ?x { BIND("a\\tb\\nc\\rd" AS ?x) }'},
+                             headers={"Accept": "application/sparql-results+xml"})
+    assert resp.status_code == 200 and b"<literal>a\tb\nc\rd</literal>" in resp.data

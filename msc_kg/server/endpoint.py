@@ -230,6 +230,8 @@ def _evaluate(state, req, key: tuple, results_choice, graph_choice) -> tuple | R
     except EngineError as exc:
         return engine_error(exc)
     chosen = results_choice if outcome.kind in ("results", "boolean") else graph_choice
+    if outcome.fmt in ("xml", "rdfxml") and (bad := _NOT_XML.search(outcome.body)):
+        return _not_xml(bad.group().decode(), outcome.kind == "graph")
     headers = {"Vary": "Accept", "X-SPARQL-Max-Rows": str(cfg["max_rows"])}
     if outcome.truncated:
         headers["X-SPARQL-Truncated"] = "true"
@@ -249,6 +251,19 @@ def _evaluate(state, req, key: tuple, results_choice, graph_choice) -> tuple | R
     if not scan.volatile:
         state.cache.put(key, answer)
     return answer
+
+
+# Characters XML 1.0 cannot carry, not even as references (§2.2): C0 controls other than tab, line
+# feed and carriage return, and U+FFFE and U+FFFF. Oxigraph writes them as they are, which makes
+# the document malformed.
+_NOT_XML = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
+
+
+def _not_xml(char: str, graph: bool) -> Response:
+    """406 for an answer that XML cannot carry, naming the character and the formats that can."""
+    others = "Turtle, N-Triples or JSON-LD" if graph else "JSON, CSV or TSV"
+    return error(406, f"No acceptable format: the answer holds U+{ord(char):04X}, a character XML "
+                      f"1.0 cannot carry, even escaped; ask for {others}.", {"Vary": "Accept"})
 
 
 def etag_matches(if_none_match: str, tag: str) -> bool:
