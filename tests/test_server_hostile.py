@@ -166,6 +166,20 @@ def test_chain_over_the_operator_limit_is_refused(hostile_app):
                          b"(use VALUES for long lists of values).\n")
 
 
+@pytest.mark.parametrize("sign", ["+", "-"])
+def test_signed_number_chain_is_refused(hostile_app, sign):
+    """"1+1+1…" was one token to the scan (a number with signs in it), so its operators went
+    uncounted, and 100 000 of them crashed a serving process (hostile testing): a sign in a number
+    now follows its exponent's e or E only."""
+    q = "SELECT (1" + f"{sign}1" * 60_000 + " AS ?x) {}"
+    client = hostile_app.test_client()
+    resp = client.post("/sparql", data=q.encode(), content_type="application/sparql-query")
+    assert resp.status_code == 400
+    assert resp.data == (b"Query has 60000 operators, separators and clauses; the limit is 5000 "
+                         b"(use VALUES for long lists of values).\n")
+    still_answers(client)
+
+
 @pytest.mark.parametrize("query, members", [
     ("SELECT * WHERE { ?s ?p (" + " 1" * 40_000 + ") }", 39_999),
     ("ASK { (" + " <http://e/x>" * 5_002 + ") ?p ?o }", 5_001),
