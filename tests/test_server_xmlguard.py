@@ -39,6 +39,21 @@ def test_billion_laughs_is_refused_at_once_naming_the_entity(tmp_path):
         "entities yourself, or convert the file to Turtle or N-Triples.")
 
 
+def test_billion_laughs_of_parameter_entities_is_refused(tmp_path):
+    """The parser expands "&l8;" declared as "<!ENTITY % l8 …>" too: a 741-byte file made each
+    serving process 2.9 GB (hostile testing)."""
+    path = write(tmp_path, laughs(9).replace("<!ENTITY ", "<!ENTITY % "))
+    with pytest.raises(dataset.DataError) as info:
+        dataset.load_files([path])
+    assert str(info.value).startswith(f"{path}: its entity 'l5' would expand to 10,000,000 characters")
+
+
+def test_a_short_parameter_entity_loads_as_the_parser_reads_it(tmp_path):
+    text = laughs(1).replace("<!ENTITY ", "<!ENTITY % ")
+    store = dataset.load_files([write(tmp_path, text)])
+    assert [q.object.value for q in store] == ["ha" * 500]
+
+
 def test_billion_laughs_after_a_utf8_byte_order_mark_is_refused(tmp_path):
     path = tmp_path / "bom.rdf"
     path.write_bytes(b"\xef\xbb\xbf" + laughs().encode("utf-8"))
