@@ -460,3 +460,39 @@ def test_warm_touches_every_graph_and_never_raises():
             raise OSError("gone")
 
     assert warm(Broken()) is None
+
+
+def test_after_a_memory_breach_later_queries_are_not_stopped_for_it():
+    """The query that went over the memory limit still holds the memory while its process retires;
+    a query that came after it was answered 503 "went over its memory limit" at the next check
+    (hostile testing). It is stopped only by its own timeout now."""
+    import time
+
+    from msc_kg.server.inline import Watchdog
+
+    class Server:  # records what the watchdog answers, for whom
+        def __init__(self):
+            self.answered = []
+
+        def hijack(self, client, request_no, status, message, headers=None):
+            self.answered.append((client, status, message))
+            return True
+
+    retired = []
+    server = Server()
+    dog = Watchdog(server, timeout=60, memory_mb=1, retire=retired.append, tick=0.01)
+    dog.ceiling = 1 << 62  # this test's process must not end
+    ballast = bytearray(16 << 20)  # over the 1 MB limit
+    ballast[::4096] = b"x" * len(ballast[::4096])  # touched, so resident
+    dog.jobs[0] = (time.monotonic() + 60, "first", 1, None)
+    deadline = time.monotonic() + 5
+    while not server.answered and time.monotonic() < deadline:
+        time.sleep(0.01)
+    dog.jobs[1] = (time.monotonic() + 0.2, "second", 1, None)
+    time.sleep(0.1)
+    assert retired == ["memory"] and [c for c, _, _ in server.answered] == ["first"]
+    assert "memory limit" in server.answered[0][2]
+    time.sleep(0.3)  # past its own deadline: stopped for that
+    assert [c for c, _, _ in server.answered] == ["first", "second"]
+    assert server.answered[1][2] == "Query timed out after 60 s and was stopped; simplify it or add LIMIT."
+    del ballast

@@ -305,8 +305,8 @@ class Server:
         waiting.register(self.sock, select.POLLIN)
         while self.accepting:
             try:
-                if not waiting.poll(250):
-                    continue  # wake up regularly to notice shutdown()
+                if not waiting.poll(250) or not self.accepting:
+                    continue  # wake up regularly to notice shutdown(), which may come meanwhile
                 if self.balance is not None and self.balance.defer(len(self._conns)):
                     time.sleep(self.DEFER)  # a less busy serving process was woken too
                     if not waiting.poll(0):

@@ -79,7 +79,10 @@ class Watchdog:
                 os._exit(1)
             now = time.monotonic()
             running = self.jobs.copy().items()  # copied in one step, not iterated while it changes
-            over = self.limit is not None and len(running) > 0 and rss_bytes() > self.limit
+            # once retired for memory, the query that went over still holds it: the queries
+            # that come after it are not stopped for that (the ceiling above guards the process)
+            over = (self.limit is not None and self.reason != "memory" and len(running) > 0
+                    and rss_bytes() > self.limit)
             victims = [job for number, job in running if (over or now > job[0])
                        and self.jobs.pop(number, None) is not None]  # claimed here, not by done()
             if victims and not self.breached.is_set():
