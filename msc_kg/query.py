@@ -6,6 +6,7 @@ import os
 import pickle
 import re
 import resource
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,36 +60,67 @@ def run_query(text: str, fmt: str = "table", store=None, notes: list[str] | None
     numbers with other literals, of its own or of the graph (msc_kg.server.safety.orders_apart:
     Oxigraph 0.5 aborts its process on some such orderings), is run in a forked child, as the
     endpoint does; if the engine aborts there,
-    EngineAborted says why instead of this process dying with it. SyntaxError for a query that
-    does not parse, or that the engine would read otherwise than SPARQL's grammar (as the endpoint,
-    msc_kg.server.misread); QueryFailed for one refused.
+    EngineAborted says why instead of this process dying with it. The endpoint's limits apply
+    (msc_kg.server.safety.check: nesting, operators, collection members; the engine's parser
+    recurses and crashed this process past them), and the query runs on the endpoint's stack
+    size. SyntaxError for a query that does not parse, that the engine would read otherwise than
+    SPARQL's grammar (as the endpoint, msc_kg.server.misread) or that is over a limit;
+    QueryFailed for one refused (an update, or SERVICE: federated queries are not run here).
     """
-    from msc_kg.server.safety import (Refused, decode_codepoint_escapes, has_order_by,
-                                      misread_reason, orders_apart, own_value_kinds, texts)
+    from msc_kg.server.safety import Refused, check, decode_codepoint_escapes, has_order_by
     from msc_kg.server.sortrisk import literal_kinds
 
     try:
         text = decode_codepoint_escapes(text)
     except Refused as exc:
         raise SyntaxError(exc.message) from None
-    toks = texts(text)  # tokenised once for both checks
-    reason = misread_reason(text, toks)  # the engine would read it otherwise than it is written
-    if reason is not None:
-        raise SyntaxError(reason)
     if store is None:
         from msc_kg.release import load_release
 
         store, _ = load_release()
     kinds = literal_kinds(store) if has_order_by(text) else None  # read only for an ordering
-    apart = orders_apart(text, own_value_kinds(text, toks=toks), kinds, "",
-                         "SERVICE" in text.upper(), toks)
+    try:
+        apart = check(text, "", frozenset(), kinds).isolate
+    except Refused as exc:
+        if exc.message.startswith("Malformed query"):
+            raise SyntaxError(exc.message) from None
+        if "SERVICE" in exc.message[:8]:
+            raise QueryFailed("federated queries (SERVICE) are not run by msc-kg query; the endpoint "
+                              "runs them for the endpoints given with --service-allow.") from None
+        raise QueryFailed(exc.message) from None
     if apart and hasattr(os, "fork"):
-        rendered, unknown = _in_child(lambda: _render(store, text, fmt))
+        rendered, unknown = _in_child(lambda: _on_query_stack(lambda: _render(store, text, fmt)))
     else:
-        rendered, unknown = _render(store, text, fmt)
+        rendered, unknown = _on_query_stack(lambda: _render(store, text, fmt))
     if notes is not None and unknown:
         notes.append(f"unknown function(s) evaluated as errors: {', '.join(f'<{u}>' for u in unknown)}")
     return rendered
+
+
+def _on_query_stack(work):
+    """``work()`` in a thread with the endpoint's stack size (engine.QUERY_STACK): its value, or
+    the exception it raised."""
+    from msc_kg.server.engine import QUERY_STACK
+
+    box: list = []
+
+    def run():
+        try:
+            box.append(("ok", work()))
+        except BaseException as exc:  # noqa: BLE001 — raised again in the caller
+            box.append(("raised", exc))
+
+    previous = threading.stack_size(QUERY_STACK)
+    try:
+        thread = threading.Thread(target=run, name="msc-kg-query")
+        thread.start()
+    finally:
+        threading.stack_size(previous)
+    thread.join()
+    kind, value = box[0]
+    if kind == "raised":
+        raise value
+    return value
 
 
 def _in_child(work):

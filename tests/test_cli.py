@@ -187,6 +187,33 @@ def test_query_the_engine_would_read_otherwise_does_not_parse(capsys):
                    "compare, put spaces around '<' and '>'.\n")
 
 
+@pytest.mark.parametrize("query, message", [
+    ("SELECT * WHERE " + "{" * 10_000 + "}" * 10_000,
+     "Query nesting is 10000 levels deep; the limit is 200."),
+    ("SELECT (1" + "+1" * 100_000 + " AS ?x) {}",
+     "Query has 100000 operators, separators and clauses; the limit is 5000 (use VALUES for long "
+     "lists of values)."),
+    ("SELECT * { ?s ?p (" + " 1" * 40_000 + ") }",
+     "Query's RDF collections hold 39999 members after the first of each; the limit is 5000 (use "
+     "VALUES for long lists of values)."),
+    ("SELECT * { SERVICE <http://127.0.0.1:9/x> { ?s ?p ?o } }",
+     "federated queries (SERVICE) are not run by msc-kg query; the endpoint runs them for the "
+     "endpoints given with --service-allow."),
+])
+def test_query_over_the_endpoints_limits_is_refused(capsys, query, message):
+    """Past the limits the engine's parser overflowed its stack and the CLI died with SIGSEGV and
+    no word; a SERVICE was fetched (hostile testing). The endpoint's checks apply here too."""
+    status, out, err = _query(capsys, query)
+    assert (status, out, err) == (2, "", f"error: -: {message}\n")
+
+
+def test_query_runs_on_the_endpoints_stack(capsys):
+    """4 900 BINDs in a row (3 000 overflow an 8 MB stack) are answered, as at the endpoint."""
+    binds = " ".join(f"BIND({i} AS ?b{i})" for i in range(4_900))
+    status, out, _ = _query(capsys, f"SELECT ?b4899 WHERE {{ {binds} }}")
+    assert (status, out) == (0, "b4899\n4899\n")
+
+
 def test_query_unknown_function_is_an_expression_error_with_a_note(capsys):
     status, out, err = _query(capsys, "SELECT ?x WHERE { BIND(<http://example.org/f>(1) AS ?x) }")
     assert (status, out) == (0, "x\n\n")
