@@ -34,8 +34,9 @@ def _cmd_validate(args) -> int:
     from msc_kg.reason import check
 
     for extra in args.with_files:
-        if not Path(extra).exists():
-            print(f"error: {extra}: no such file", file=sys.stderr)
+        if not Path(extra).is_file():  # a folder, or a FIFO that would block the parser
+            reason = "no such file" if not Path(extra).exists() else "not a regular file"
+            print(f"error: {extra}: {reason}", file=sys.stderr)
             return USAGE
     loaded, report = assemble(source_files() + [Path(f) for f in args.with_files])
     print(report.text())

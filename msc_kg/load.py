@@ -56,8 +56,27 @@ def parse_file(path: Path) -> Graph:
     path = Path(path)
     fmt = _FORMATS.get(path.suffix.lower(), "turtle")
     graph = Graph()
+    if path.exists() and not path.is_file():  # a folder, or a FIFO that would block forever
+        raise SourceParseError(path, None, "is not a regular file")
+    data = None
+    if fmt in ("json-ld", "xml") and path.is_file():
+        try:  # rdflib would fetch a JSON-LD file's remote @context; Oxigraph's parser does not
+            if fmt == "json-ld":
+                data = _json_ld_as_ntriples(path)
+            else:  # the server's guards: no entity bomb, well-formed XML
+                from msc_kg.server import xmlguard
+
+                xmlguard.check(path)
+                xmlguard.well_formed(path)
+        except (ValueError, SyntaxError) as exc:
+            line = getattr(exc, "lineno", None) or next(
+                (int(m.group(1)) for m in [re.match(r"line (\d+)", str(exc))] if m), None)
+            raise SourceParseError(path, line, f"does not parse as {fmt}: {exc}") from exc
     try:
-        graph.parse(path, format=fmt)
+        if data is not None:
+            graph.parse(data=data, format="nt")
+        else:
+            graph.parse(path, format=fmt)
     except FileNotFoundError as exc:
         raise SourceParseError(path, None, "file not found") from exc
     except UnicodeDecodeError as exc:  # the position is in the bytes read, not in the file
@@ -70,6 +89,16 @@ def parse_file(path: Path) -> Graph:
         line = next((int(m.group(1)) for p in _LINE_PATTERNS if (m := p.search(text))), None)
         raise SourceParseError(path, line, f"does not parse as {fmt}: {text[:500]}") from exc
     return graph
+
+
+def _json_ld_as_ntriples(path: Path) -> str:
+    """A JSON-LD file read by Oxigraph, which refuses remote contexts instead of fetching them (rdflib
+    fetched them: hostile testing), as N-Triples for rdflib."""
+    import pyoxigraph as ox
+
+    triples = [ox.Triple(q.subject, q.predicate, q.object)
+               for q in ox.parse(path=path, format=ox.RdfFormat.JSON_LD)]
+    return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode("utf-8")
 
 
 def load(files: list[Path] | None = None) -> Loaded:

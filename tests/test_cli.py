@@ -1,5 +1,6 @@
 """The msc-kg command line: help, exit codes and readable reports."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from msc_kg.cli import main
+from server_fixtures import listener  # noqa: F401
 
 DATA = Path(__file__).parent / "data"
 
@@ -54,6 +56,34 @@ def test_validate_inconsistent_axiom_exits_1(capsys):
 def test_validate_missing_file_exits_2(capsys):
     assert main(["validate", "--with", "no/such/file.ttl"]) == 2
     assert "no/such/file.ttl: no such file" in capsys.readouterr().err
+
+
+def test_validate_a_folder_or_fifo_exits_2(capsys, tmp_path):
+    """A FIFO blocked the parser for ever; a folder 'did not parse' (hostile testing)."""
+    fifo = tmp_path / "pipe.ttl"
+    os.mkfifo(fifo)
+    for path in (fifo, tmp_path):
+        assert main(["validate", "--with", str(path)]) == 2
+        assert capsys.readouterr().err == f"error: {path}: not a regular file\n"
+
+
+def test_validate_json_ld_fetches_no_remote_context(capsys, tmp_path, listener):
+    """rdflib fetched a remote @context (and @import) of a --with file (hostile testing); the file
+    is read by Oxigraph's parser, which refuses to."""
+    path = tmp_path / "remote.jsonld"
+    path.write_text('{"@context": "%sctx", "@id": "http://e/a", "http://e/p": "x"}' % listener.url)
+    assert main(["validate", "--with", str(path)]) == 1
+    assert f"{path}: does not parse as json-ld: No LoadDocumentCallback" in capsys.readouterr().err
+    assert listener.connections == []
+
+
+def test_validate_truncated_rdf_xml_names_the_line(capsys, tmp_path):
+    path = tmp_path / "cut.rdf"
+    path.write_text('<?xml version="1.0"?>\n<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
+                    '<rdf:Description rdf:about="http://e/a">\n')
+    assert main(["validate", "--with", str(path)]) == 1
+    assert (f"{path}:4: does not parse as xml: line 4, column 1: not well-formed XML: no element "
+            "found (RDF/XML is XML)") in capsys.readouterr().err
 
 
 def test_query_missing_file_exits_2(capsys):
