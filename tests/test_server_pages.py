@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pyoxigraph as ox
 from server_fixtures import (  # noqa: F401
     DATA, SMALL_TRIPLES, close, make_app, server_app, server_client, subject_heads,
@@ -77,6 +79,20 @@ def test_landing_page_without_queries(tmp_path):
     try:
         html = app.test_client().get("/").data.decode()
         assert "No example queries" in html
+    finally:
+        close(app)
+
+
+def test_an_example_query_cannot_end_the_script_block(tmp_path):
+    """The examples travel as JSON in a <script> block; json.dumps leaves "</script>" as it is, so
+    a query file holding it (in a comment) would end the block (hostile testing: latent)."""
+    (tmp_path / "q.rq").write_text("# Purpose: x </script><script>alert(1)</script>\n"
+                                   "# Returns: y\nASK {}\n")
+    app = make_app(queries_dir=tmp_path)
+    try:
+        html = app.test_client().get("/").data.decode()
+        block = html.split('<script id="examples-data" type="application/json">')[1].split("</script>")[0]
+        assert "<" not in block and json.loads(block)[0]["query"].startswith("# Purpose: x </script>")
     finally:
         close(app)
 

@@ -104,7 +104,8 @@ def _routes(app: Flask) -> None:
     def landing():
         return render_template("landing.html", stats=state.stats, about=state.about,
                                examples=state.examples, cfg=state.config,
-                               examples_json=json.dumps(state.examples))
+                               # "<" escaped: a query's "</script>" cannot end the block
+                               examples_json=json.dumps(state.examples).replace("<", "\\u003c"))
 
     @app.get("/id/<path:local>")
     def instance(local):
