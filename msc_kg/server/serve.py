@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_whole(1), default=DEFAULTS["workers"],
                    help="serving processes, each answering many connections (default: %(default)s)")
     p.add_argument("--max-connections", type=_whole(1), default=512,
-                   help="open client connections (one thread each); more get 503 (default: %(default)s)")
+                   help="open client connections per serving process (one thread each); more get "
+                        "503 (default: %(default)s)")
     p.add_argument("--union-default-graph", action="store_true",
                    help="query the union of all named graphs as the default graph")
     return p
