@@ -63,9 +63,9 @@ def run_query(text: str, fmt: str = "table", store=None, notes: list[str] | None
     EngineAborted says why instead of this process dying with it. The endpoint's limits apply
     (msc_kg.server.safety.check: nesting, operators, collection members; the engine's parser
     recurses and crashed this process past them), and the query runs on the endpoint's stack
-    size. SyntaxError for a query that does not parse, that the engine would read otherwise than
-    SPARQL's grammar (as the endpoint, msc_kg.server.misread) or that is over a limit;
-    QueryFailed for one refused (an update, or SERVICE: federated queries are not run here).
+    size. SyntaxError for a query that does not parse or that the engine would read otherwise
+    than SPARQL's grammar (as the endpoint, msc_kg.server.misread); QueryFailed for one refused
+    (over a limit, an update, or SERVICE: federated queries are not run here).
     """
     from msc_kg.server.safety import Refused, check, decode_codepoint_escapes, has_order_by
     from msc_kg.server.sortrisk import literal_kinds
