@@ -126,7 +126,9 @@ def test_entity_jsonld_and_ntriples(server_client):
 
 
 def test_entity_missing_and_invalid(server_client):
-    assert server_client.get("/id/nothing-here").status_code == 404
+    missing = server_client.get("/id/nothing-here")
+    assert missing.status_code == 404 and missing.headers["Vary"] == "Accept"
+    assert missing.data == b"404 Not Found: https://w3id.org/msc-kg/id/nothing-here is not in this graph.\n"
     assert server_client.get("/entity", query_string={"iri": "not an iri"}).status_code == 400
     assert server_client.get("/entity").status_code == 400
     assert server_client.get("/id/thing-a", headers={"Accept": "image/png"}).status_code == 406

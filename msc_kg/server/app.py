@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 import pyoxigraph as ox
-from flask import Flask, Response, abort, render_template, request
+from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from msc_kg.namespaces import MSC, MSCD
@@ -141,8 +141,9 @@ def _routes(app: Flask) -> None:
         try:
             found = state.engine.run(job)
             out, inc, label = pages.entity_rows(found.body)
-            if not out and not inc:
-                abort(404, f"{iri} is not in this graph.")
+            if not out and not inc:  # Vary: with another Accept, a 406 (hostile testing)
+                return endpoint.error(404, f"404 Not Found: {iri} is not in this graph.",
+                                      {"Vary": "Accept"})
             if fmt == "html":
                 body = render_template("entity.html", iri=iri, label=label, out=out, inc=inc,
                                        link=pages.local_link, short=_short, quote=quote)
