@@ -105,6 +105,18 @@ def test_entity_html_for_browsers(server_client):
     assert "<h1>Thing A</h1>" in html
     assert '<a href="/id/thing-b">Thing B</a>' in html
     assert resp.headers["Vary"] == "Accept"
+    # a property of the project links to its page here; another to its own address, since the
+    # graph holds it only as a property (its page here said 404: hostile testing)
+    assert '<a href="/ontology/knows">msc:knows</a>' in html
+    assert '<a href="http://www.w3.org/2000/01/rdf-schema#label">rdfs:label</a>' in html
+
+
+def test_property_links_go_only_to_web_addresses():
+    from msc_kg.server.pages import property_link
+
+    assert property_link("javascript:alert(1)") == "/entity?iri=javascript%3Aalert%281%29"
+    assert property_link("urn:x:p") == "/entity?iri=urn%3Ax%3Ap"
+    assert property_link("https://w3id.org/msc-kg/ontology/actor") == "/ontology/actor"
 
 
 def test_entity_turtle_for_rdf_clients(server_client):

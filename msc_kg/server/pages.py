@@ -55,6 +55,15 @@ def local_link(iri: str) -> str:
     return "/entity?iri=" + quote(iri, safe="")
 
 
+def property_link(iri: str) -> str:
+    """Where a property's name links: its page here for the project's own terms, else the IRI
+    itself when it is an http(s) address (rdfs:label's page here would say it is not in the graph,
+    which holds it only as a property: hostile testing), else the page here."""
+    if not iri.startswith((INSTANCE_NS, ONTOLOGY_NS)) and iri.startswith(("http://", "https://")):
+        return iri
+    return local_link(iri)
+
+
 def short(iri: str, prefixes: dict[str, str]) -> str:
     """``iri`` as a prefixed name when a prefix matches."""
     for prefix, ns in prefixes.items():
