@@ -51,6 +51,8 @@ _RANGE = re.compile(rf"^\s*({_TOKEN})/({_TOKEN})\s*((?:;\s*{_TOKEN}\s*=\s*(?:{_T
 # The pieces of a list: a quoted string (its commas are its own; unclosed, it runs to the end), a
 # run of other characters, a comma. Possessive: each character is read once, whatever the header.
 _PIECES = re.compile(r'"(?:[^"\\]|\\.)*+"?|[^,"]++|,')
+_Q = re.compile(r";\s*q\s*=\s*([^;\s]*)", re.IGNORECASE)
+_WEIGHT = re.compile(r"^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$")  # RFC 9110 §12.4.2 qvalue
 
 
 def _elements(header: str, limit: int = 64) -> list[str]:
@@ -66,8 +68,6 @@ def _elements(header: str, limit: int = 64) -> list[str]:
             return elements
     elements.append("".join(current))
     return elements
-_Q = re.compile(r";\s*q\s*=\s*([^;\s]*)", re.IGNORECASE)
-_WEIGHT = re.compile(r"^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$")  # RFC 9110 §12.4.2 qvalue
 
 
 def parse_accept(header: str | None) -> list[tuple[str, str, float]]:
