@@ -184,6 +184,10 @@ def test_signed_number_chain_is_refused(hostile_app, sign):
     ("SELECT * WHERE { ?s ?p (" + " 1" * 40_000 + ") }", 39_999),
     ("ASK { (" + " <http://e/x>" * 5_002 + ") ?p ?o }", 5_001),
     ("SELECT * WHERE { ?s ?p (" + " (1)" * 5_002 + ") }", 5_001),
+    # language-tagged literals and TRUE (keywords ignore case) were not counted, and 40 000 of
+    # the first crashed the engine as well
+    ("SELECT * WHERE { ?s ?p (" + ' "a"@en' * 5_002 + ") }", 5_001),
+    ("SELECT * WHERE { ?s ?p (" + " TRUE" * 5_002 + ") }", 5_001),
 ])
 def test_long_collections_are_refused(hostile_app, query, members):
     """Collection members follow each other with no operator between: 40 000 of them crashed the

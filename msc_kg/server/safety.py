@@ -194,8 +194,8 @@ def scan(query: str, base: str) -> Scan:
 def _is_term(tok: str) -> bool:
     """A variable, IRI, literal, number, prefixed name, blank node label, "a", true or false."""
     first = tok[0]
-    return (first in "?$\"'" or first.isdigit() or ":" in tok or tok in ("a", "true", "false")
-            or first == "<" and tok[-1] == ">" and len(tok) > 1 and tok != "<=" and tok != ">=")
+    return (first in "?$\"'" or first.isdigit() or ":" in tok or tok == "a"
+            or tok.lower() in ("true", "false") or misread.is_iri(tok))
 
 
 def collection_members(toks: list[str]) -> int:
@@ -203,8 +203,9 @@ def collection_members(toks: list[str]) -> int:
     members of RDF collections ``(1 2 3)`` and of triple terms ``<<( s p o )>>`` after their
     first, which no operator separates. The engine's parser recurses along a collection: 40 000
     members crashed a serving process (found by hostile testing), so they count towards
-    MAX_OPERATORS."""
+    MAX_OPERATORS. A language tag ends its literal ("a"@en "b"@en: two members)."""
     count, rounds, previous = 0, 0, False  # ``previous``: the token before ended a member
+    before = ""
     for tok in toks:
         if tok == "(" or tok == "[":
             count += previous and rounds > 0
@@ -217,7 +218,8 @@ def collection_members(toks: list[str]) -> int:
             count += previous and rounds > 0
             previous = True
         else:
-            previous = False
+            previous = before == "@"  # a language tag
+        before = tok
     return count
 
 
