@@ -66,11 +66,10 @@ def parse_file(path: Path) -> Graph:
             else:  # the server's guards: no entity bomb, well-formed XML
                 from msc_kg.server import xmlguard
 
-                xmlguard.check(path)
-                xmlguard.well_formed(path)
-        except (ValueError, SyntaxError) as exc:
-            line = getattr(exc, "lineno", None) or next(
-                (int(m.group(1)) for m in [re.match(r"line (\d+)", str(exc))] if m), None)
+                xmlguard.guard(path)
+        except (ValueError, SyntaxError) as exc:  # Oxigraph's SyntaxError has the line;
+            found = re.match(r"line (\d+)", str(exc))  # xmlguard's message starts with it
+            line = getattr(exc, "lineno", None) or (int(found.group(1)) if found else None)
             raise SourceParseError(path, line, f"does not parse as {fmt}: {exc}") from exc
     try:
         if data is not None:

@@ -84,7 +84,7 @@ def run_query(text: str, fmt: str = "table", store=None, notes: list[str] | None
     except Refused as exc:
         if exc.message.startswith("Malformed query"):
             raise SyntaxError(exc.message) from None
-        if "SERVICE" in exc.message[:8]:
+        if exc.message.startswith("SERVICE"):
             raise QueryFailed("federated queries (SERVICE) are not run by msc-kg query; the endpoint "
                               "runs them for the endpoints given with --service-allow.") from None
         raise QueryFailed(exc.message) from None

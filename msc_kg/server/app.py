@@ -146,7 +146,8 @@ def _routes(app: Flask) -> None:
                                       {"Vary": "Accept"})
             if fmt == "html":
                 body = render_template("entity.html", iri=iri, label=label, out=out, inc=inc,
-                                       link=pages.local_link, plink=pages.property_link, short=_short, quote=quote)
+                                       link=pages.local_link, plink=pages.property_link,
+                                       short=_short, quote=quote)
                 return Response(body, content_type="text/html; charset=utf-8",
                                  headers={"Vary": "Accept"})
             job = {"query": pages.ENTITY_CONSTRUCT.format(e=node), "graph_fmt": fmt,

@@ -63,8 +63,7 @@ class Watchdog:
         self.tick = tick
         self.jobs: dict[int, tuple] = {}
         self._numbers = itertools.count()
-        self.breached = threading.Event()
-        self.reason: str | None = None  # "memory" or "timeout", once breached
+        self.reason: str | None = None  # "memory" or "timeout", once breached (then it retired)
         threading.Thread(target=self._run, daemon=True, name="msc-kg-watchdog").start()
 
     def _run(self) -> None:
@@ -85,10 +84,9 @@ class Watchdog:
                     and rss_bytes() > self.limit)
             victims = [job for number, job in running if (over or now > job[0])
                        and self.jobs.pop(number, None) is not None]  # claimed here, not by done()
-            if victims and not self.breached.is_set():
+            if victims and self.reason is None:
                 # retired first: no new connection comes to this process while it answers them
                 self.reason = "memory" if over else "timeout"
-                self.breached.set()
                 self.retire(self.reason)
             for _, client, request_no, release in victims:
                 if release is not None:

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import mmap
 import re
-from xml.parsers import expat
 from pathlib import Path
+from xml.parsers import expat
 
 MAX_ENTITY = 1 << 20  # characters one entity may expand to
 _ADVICE = ("RDF/XML entity expansion this large is refused, because it would exhaust memory. Expand "
@@ -63,6 +63,13 @@ def check(path: Path) -> None:
     if added > limit:
         raise ValueError(f"its entity references would add {added:,} characters (limit {limit:,} for "
                          f"a file of this size); {_ADVICE}")
+
+
+def guard(path: Path) -> None:
+    """Both checks an RDF/XML file passes before a parser reads it: ``check``, then
+    ``well_formed`` (ValueError naming what is wrong)."""
+    check(path)
+    well_formed(path)
 
 
 def well_formed(path: Path) -> None:
