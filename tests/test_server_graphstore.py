@@ -129,6 +129,10 @@ def test_etag_and_not_modified(client):
     assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == tag
     other = client.get("/data?default", headers={"Accept": "application/n-triples"})
     assert other.headers["ETag"] != tag  # a different representation
+    assert client.get("/data?default", headers={"If-Match": "*"}).status_code == 200
+    failed = client.get("/data?default", headers={"If-Match": tag})  # weak: never matches strongly
+    assert failed.status_code == 412 and failed.headers["ETag"] == tag
+    assert failed.data.startswith(b"Precondition Failed: If-Match compares entity tags strongly")
 
 
 @contextlib.contextmanager

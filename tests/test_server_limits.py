@@ -188,6 +188,26 @@ def test_post_with_a_matching_etag_is_412(server_client):
     assert resp.status_code == 200 and resp.headers["ETag"] == tag
 
 
+def test_if_match_holds_only_for_any(server_client):
+    """RFC 9110 §13.1.1: If-Match compares strongly, and the answers' tags are weak, so only "*"
+    holds; any list of tags gets 412 (it was ignored: hostile testing). A request that fails
+    without the condition fails as it would (§13.2.1)."""
+    q = {"query": "SELECT ?s WHERE { ?s a ?c } ORDER BY ?s"}
+    tag = server_client.get("/sparql", query_string=q).headers["ETag"]
+    assert tag.startswith('W/"')
+    assert server_client.get("/sparql", query_string=q, headers={"If-Match": " * "}).status_code == 200
+    for given in (tag, tag.removeprefix("W/"), '"other", ' + tag):
+        for send in (server_client.get, server_client.post):
+            resp = (send("/sparql", query_string=q, headers={"If-Match": given}) if send == server_client.get
+                    else send("/sparql", data=q, headers={"If-Match": given}))
+            assert resp.status_code == 412 and resp.headers["ETag"] == tag, (given, send)
+            assert resp.data == (b"Precondition Failed: If-Match compares entity tags strongly (RFC "
+                                 b"9110 \xc2\xa713.1.1) and this server's tags are weak (W/), so none "
+                                 b"can match; only If-Match: * holds.\n")
+    bad = server_client.get("/sparql", query_string={"query": "SELECT WHERE {"}, headers={"If-Match": tag})
+    assert bad.status_code == 400
+
+
 def test_cache_serves_repeat_without_engine(server_app):
     state = server_app.extensions["msc_kg"]
     q = {"query": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o . FILTER(true) }"}

@@ -3,7 +3,8 @@
 Status codes (SPARQL 1.1 Protocol §2.1.5, RFC 9110 §15): 200 results; 304 when If-None-Match
 matches the ETag; 400 malformed / missing / repeated query or bad parameters (the parser's message
 with line:column); 403 update or non-allowed SERVICE; 406 no acceptable format; 413 body over
-``max_body``; 415 wrong POST content type or a compressed body; 502 an allowed SERVICE failed;
+``max_body``; 412 a POST whose If-None-Match matches, or an If-Match other than "*"; 415 wrong
+POST content type or a compressed body; 502 an allowed SERVICE failed;
 503 timeout or worker resource limit. Every query response carries ``X-SPARQL-Max-Rows``; a capped
 one also ``X-SPARQL-Truncated: true`` and ``X-SPARQL-Rows`` — never a silent truncation; one
 calling extension functions the engine does not know, ``X-SPARQL-Unknown-Functions``.
@@ -62,7 +63,7 @@ def add_cors(resp: Response, request: Request | None, cfg: dict) -> Response:
             resp.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
             resp.headers["Access-Control-Allow-Headers"] = (
                 request.headers.get("Access-Control-Request-Headers")
-                or "Accept, Content-Type, If-None-Match")
+                or "Accept, Content-Type, If-None-Match, If-Match")
             resp.headers["Access-Control-Max-Age"] = "86400"
     return resp
 
@@ -78,6 +79,7 @@ class QueryHTTP:
     accept: str | None = None
     if_none_match: str | None = None
     content_encoding: str | None = None
+    if_match: str | None = None
 
 
 QUERY_METHODS = ("GET", "POST", "HEAD")  # HEAD: a GET whose body the HTTP server leaves out
@@ -85,7 +87,8 @@ QUERY_METHODS = ("GET", "POST", "HEAD")  # HEAD: a GET whose body the HTTP serve
 # and as clients given a base URL often ask.
 PATHS = ("/sparql", "/sparql/")
 _DIRECT_HEADERS = {b"accept": "accept", b"content-type": "content_type",
-                   b"if-none-match": "if_none_match", b"content-encoding": "content_encoding"}
+                   b"if-none-match": "if_none_match", b"content-encoding": "content_encoding",
+                   b"if-match": "if_match"}
 
 
 class SparqlFirst:
@@ -110,7 +113,7 @@ class SparqlFirst:
             resp = query_view(self.state, QueryHTTP(
                 request.method, request.query_string, body, environ.get("CONTENT_TYPE"),
                 environ.get("HTTP_ACCEPT"), environ.get("HTTP_IF_NONE_MATCH"),
-                environ.get("HTTP_CONTENT_ENCODING")))
+                environ.get("HTTP_CONTENT_ENCODING"), environ.get("HTTP_IF_MATCH")))
             if resp is None:
                 resp = service_description(self.state, request)
         except HTTPException as exc:
@@ -193,6 +196,8 @@ def query_view(state, request: QueryHTTP) -> Response | Plain | None:
         if not isinstance(cached, tuple):
             return cached  # an error response
     body_bytes, ctype, headers, lines = cached
+    if request.if_match is not None and (failed := if_match_fails(request.if_match, headers)):
+        return failed
     if request.if_none_match and "ETag" in headers and etag_matches(request.if_none_match, headers["ETag"]):
         if request.method == "POST":  # 304 answers GET and HEAD only (RFC 9110 §13.1.2)
             return error(412, "Precondition Failed: the answer's entity tag matches If-None-Match; "
@@ -264,6 +269,18 @@ def _not_xml(char: str, graph: bool) -> Response:
     others = "Turtle, N-Triples or JSON-LD" if graph else "JSON, CSV or TSV"
     return error(406, f"No acceptable format: the answer holds U+{ord(char):04X}, a character XML "
                       f"1.0 cannot carry, even escaped; ask for {others}.", {"Vary": "Accept"})
+
+
+def if_match_fails(if_match: str, headers: dict) -> Response | None:
+    """412 unless If-Match is "*" (RFC 9110 §13.1.1): it compares entity tags strongly, and every
+    tag this server gives is weak (see msc_kg.server.cache), so no listed tag can match. Asked
+    after the answer is known: a request that would fail without the condition fails as it would
+    (§13.2.1)."""
+    if if_match.strip() == "*":
+        return None
+    return error(412, "Precondition Failed: If-Match compares entity tags strongly (RFC 9110 "
+                      "§13.1.1) and this server's tags are weak (W/), so none can match; only "
+                      "If-Match: * holds.", {"ETag": headers["ETag"]} if "ETag" in headers else {})
 
 
 def etag_matches(if_none_match: str, tag: str) -> bool:

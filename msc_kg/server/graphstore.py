@@ -19,7 +19,7 @@ import pyoxigraph as ox
 from werkzeug.wrappers import Request, Response
 
 from msc_kg.server import negotiate, protocol
-from msc_kg.server.endpoint import engine_error, error, etag_matches
+from msc_kg.server.endpoint import engine_error, error, etag_matches, if_match_fails
 from msc_kg.server.engine import SORTED_MAX, EngineError, write_graph
 from msc_kg.server.protocol import ProtocolError
 
@@ -89,7 +89,7 @@ def view(state, request: Request) -> Response:
         cached = (found.body, negotiate.content_type(media), _headers(state, key))
         state.cache.put(key, cached)
     body, ctype, headers = cached
-    return _not_modified(request, headers) or Response(body, content_type=ctype, headers=headers)
+    return _preconditions(request, headers) or Response(body, content_type=ctype, headers=headers)
 
 
 def statements(stats: dict, graph: str | None) -> int:
@@ -105,8 +105,12 @@ def _headers(state, key) -> dict:
             "Cache-Control": f"public, max-age={state.config['cache_max_age']}"}
 
 
-def _not_modified(request: Request, headers: dict) -> Response | None:
-    """304 when the request's If-None-Match matches the response's ETag, else None."""
+def _preconditions(request: Request, headers: dict) -> Response | None:
+    """412 for an If-Match other than "*" (endpoint.if_match_fails), 304 when the request's
+    If-None-Match matches the response's ETag, else None."""
+    if_match = request.headers.get("If-Match")
+    if if_match is not None and (failed := if_match_fails(if_match, headers)):
+        return failed
     inm = request.headers.get("If-None-Match")
     if inm and etag_matches(inm, headers["ETag"]):
         return Response(status=304, headers=headers)
@@ -119,7 +123,7 @@ def _streamed(state, request: Request, graph: str | None, fmt: str, media: str, 
     (chunked transfer coding over HTTP/1.1), by an engine that reads the store in the serving
     process (server.py's)."""
     headers = _headers(state, key)
-    unchanged = _not_modified(request, headers)
+    unchanged = _preconditions(request, headers)
     if unchanged is not None:
         return unchanged
     write = functools.partial(write_graph, state.engine.store, graph, fmt,
