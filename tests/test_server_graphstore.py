@@ -406,3 +406,37 @@ def test_large_graph_missing_named_graph_is_still_404(streaming):
     raw = _exchange(address, b"GET /data?graph=http%3A%2F%2Fexample.org%2Fnope HTTP/1.1\r\nHost: t\r\n"
                              b"Connection: close\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 404") and b"The graph <http://example.org/nope> is not in this store." in raw
+
+
+@pytest.mark.parametrize("stream_min", [10**9, 0])
+def test_rdfxml_of_a_graph_xml_cannot_carry_is_406(monkeypatch, stream_min):
+    """A literal holding U+0001 or U+FFFE makes Oxigraph's RDF/XML malformed (it writes them raw):
+    the download is refused naming the character, streamed (checked by a query before the first
+    byte) or not (the written body searched), as /sparql refuses such an answer; other graphs and
+    syntaxes are served (they were served malformed: hostile testing)."""
+    from msc_kg.server import graphstore
+
+    monkeypatch.setattr(graphstore, "STREAM_MIN", stream_min)
+    store = ox.Store()
+    store.load(b'<http://example.org/s> <http://example.org/p> "a\\u0001b" .\n'
+               b'<http://example.org/s> <http://example.org/p> "fine" <http://example.org/ok> .\n'
+               b'<http://example.org/s> <http://example.org/p> "c\\uFFFEd" <http://example.org/bad> .\n',
+               format=ox.RdfFormat.N_QUADS)
+    app = make_app(store, engine="inline")
+    try:
+        client = app.test_client()
+        xml = {"Accept": "application/rdf+xml"}
+        for graph, char in (("default", "0001"), ("graph=http://example.org/bad", "FFFE")):
+            for _ in range(2):  # the second time from what the first learnt
+                resp = client.get(f"/data?{graph}", headers=xml)
+                assert resp.status_code == 406, graph
+                assert resp.get_data(as_text=True) == (
+                    f"No acceptable format: the answer holds U+{char}, a character XML 1.0 cannot "
+                    "carry, even escaped; ask for Turtle, N-Triples or JSON-LD.\n")
+        ok = client.get("/data?graph=http://example.org/ok", headers=xml)
+        assert ok.status_code == 200 and triples(ok, ox.RdfFormat.RDF_XML) == {
+            (f"<{EX}s>", f"<{EX}p>", '"fine"')}
+        turtle = client.get("/data?default", headers={"Accept": "text/turtle"})
+        assert turtle.status_code == 200 and triples(turtle) == {(f"<{EX}s>", f"<{EX}p>", '"a\\u0001b"')}
+    finally:
+        close(app)

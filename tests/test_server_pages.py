@@ -134,7 +134,34 @@ def test_entity_jsonld_and_ntriples(server_client):
                            headers={"Accept": "application/n-triples"})
     assert nt.data == b'<http://example.org/relative> <http://www.w3.org/2000/01/rdf-schema#label> "relative" .\n'
     short = server_client.get("/entity/thing-b", headers={"Accept": "application/n-triples"})
-    assert short.status_code == 200 and short.data.count(b"\n") == 4
+    assert short.status_code == 200 and short.data.count(b"\n") == 6  # 3 own, thing-a's link to it,
+    # the labels of msc:Thing and thing-a
+
+
+def test_entity_seen_only_as_an_object_gets_what_points_at_it(server_client):
+    """As the page shows it: RDF clients get the triples pointing at an entity too (one seen only as
+    an object was served an empty graph: hostile testing), with the labels of their subjects."""
+    nt = server_client.get("/ontology/Other", headers={"Accept": "application/n-triples"})
+    assert nt.status_code == 200
+    assert sorted(nt.data.decode().splitlines()) == [
+        '<https://w3id.org/msc-kg/id/thing-c> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> '
+        '<https://w3id.org/msc-kg/ontology/Other> .',
+        '<https://w3id.org/msc-kg/id/thing-c> <http://www.w3.org/2000/01/rdf-schema#label> '
+        '"C, \\"quoted\\"" .']
+
+
+def test_entity_used_only_as_a_property_is_404_saying_so(server_client):
+    """A property the graph uses but says nothing about has no page, and the 404 says it is used
+    (it said "not in this graph": hostile testing)."""
+    for path, uses in (("/entity?iri=http%3A%2F%2Fwww.w3.org%2F2000%2F01%2Frdf-schema%23label",
+                        "6 statements"), ("/ontology/value", "1 statement")):
+        resp = server_client.get(path, headers={"Accept": "text/turtle"})
+        assert resp.status_code == 404 and resp.headers["Vary"] == "Accept"
+        iri = ("http://www.w3.org/2000/01/rdf-schema#label" if "label" in path
+               else "https://w3id.org/msc-kg/ontology/value")
+        assert resp.get_data(as_text=True) == (
+            f"404 Not Found: {iri} is not described in this graph: it occurs only as the property "
+            f"of {uses}.\n")
 
 
 def test_entity_missing_and_invalid(server_client):
@@ -259,3 +286,21 @@ def test_service_description_writes_each_subject_once(server_client):
     body = server_client.get("/sparql", headers={"Accept": "text/turtle"}).data.decode()
     assert subject_heads(body) == ["<http://localhost/sparql>", "_:dataset", "_:defaultGraph",
                                    "_:validation"]
+
+
+def test_entity_rdfxml_xml_cannot_carry_is_406():
+    """An entity whose description holds U+0001 is refused as RDF/XML, naming it (Oxigraph wrote a
+    malformed document), and served as Turtle."""
+    store = ox.Store()
+    store.load(b'<https://w3id.org/msc-kg/id/x> <http://www.w3.org/2000/01/rdf-schema#label> "a\\u0001" .',
+               format=ox.RdfFormat.N_TRIPLES)
+    app = make_app(store)
+    try:
+        client = app.test_client()
+        xml = client.get("/id/x", headers={"Accept": "application/rdf+xml"})
+        assert xml.status_code == 406 and xml.get_data(as_text=True) == (
+            "No acceptable format: the answer holds U+0001, a character XML 1.0 cannot carry, even "
+            "escaped; ask for Turtle, N-Triples or JSON-LD.\n")
+        assert client.get("/id/x", headers={"Accept": "text/turtle"}).status_code == 200
+    finally:
+        close(app)

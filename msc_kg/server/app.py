@@ -5,7 +5,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import pyoxigraph as ox
@@ -30,6 +30,9 @@ class State:
     examples: list
     about: dict
     literal_kinds: sortrisk.GraphKinds  # of the store, for safety.check
+    # per graph ("" the default graph), its first character XML 1.0 cannot carry, or "" (learnt
+    # at the first RDF/XML download too large to search after writing: graphstore._xml_unsafe)
+    xml_unsafe: dict = field(default_factory=dict)
 
 
 def _about(store: ox.Store) -> dict:
@@ -142,7 +145,7 @@ def _routes(app: Flask) -> None:
             found = state.engine.run(job)
             out, inc, label = pages.entity_rows(found.body)
             if not out and not inc:  # Vary: with another Accept, a 406 (hostile testing)
-                return endpoint.error(404, f"404 Not Found: {iri} is not in this graph.",
+                return endpoint.error(404, f"404 Not Found: {iri} is {_missing(node)}.",
                                       {"Vary": "Accept"})
             if fmt == "html":
                 body = render_template("entity.html", iri=iri, label=label, out=out, inc=inc,
@@ -157,8 +160,21 @@ def _routes(app: Flask) -> None:
             raise
         except EngineError as exc:
             return endpoint.engine_error(exc)
+        if fmt == "rdfxml" and (refused := endpoint.not_xml(result.body, graph=True)):
+            return refused
         return Response(result.body, content_type=negotiate.content_type(media),
                         headers={"Vary": "Accept"})
+
+    def _missing(node: str) -> str:
+        """Why an entity has no page: absent, or used only as a property (hostile testing: the
+        page of rdfs:label said it was not in the graph, which uses it thousands of times)."""
+        job = {"query": pages.ENTITY_AS_PROPERTY.format(e=node), "results_fmt": "json",
+               "max_rows": 1}
+        uses = int(json.loads(state.engine.run(job).body)["results"]["bindings"][0]["n"]["value"])
+        if not uses:
+            return "not in this graph"
+        return (f"not described in this graph: it occurs only as the property of "
+                f"{uses} statement{'s' if uses > 1 else ''}")
 
     def _short(iri: str) -> str:
         from msc_kg.server.results import PREFIXES

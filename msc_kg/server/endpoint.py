@@ -235,8 +235,8 @@ def _evaluate(state, req, key: tuple, results_choice, graph_choice) -> tuple | R
     except EngineError as exc:
         return engine_error(exc)
     chosen = results_choice if outcome.kind in ("results", "boolean") else graph_choice
-    if outcome.fmt in ("xml", "rdfxml") and (bad := _NOT_XML.search(outcome.body)):
-        return _not_xml(bad.group().decode(), outcome.kind == "graph")
+    if outcome.fmt in ("xml", "rdfxml") and (refused := not_xml(outcome.body, outcome.kind == "graph")):
+        return refused
     headers = {"Vary": "Accept", "X-SPARQL-Max-Rows": str(cfg["max_rows"])}
     if outcome.truncated:
         headers["X-SPARQL-Truncated"] = "true"
@@ -264,7 +264,14 @@ def _evaluate(state, req, key: tuple, results_choice, graph_choice) -> tuple | R
 _NOT_XML = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
 
 
-def _not_xml(char: str, graph: bool) -> Response:
+def not_xml(body: bytes, graph: bool) -> Response | None:
+    """not_xml_response for the first character of ``body`` that XML 1.0 cannot carry, if any
+    (``graph``: an RDF graph, else query results)."""
+    bad = _NOT_XML.search(body)
+    return None if bad is None else not_xml_response(bad.group().decode(), graph)
+
+
+def not_xml_response(char: str, graph: bool) -> Response:
     """406 for an answer that XML cannot carry, naming the character and the formats that can."""
     others = "Turtle, N-Triples or JSON-LD" if graph else "JSON, CSV or TSV"
     return error(406, f"No acceptable format: the answer holds U+{ord(char):04X}, a character XML "

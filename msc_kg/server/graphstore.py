@@ -13,13 +13,16 @@ download of more than STREAM_MIN statements is sent while it is written instead,
 from __future__ import annotations
 
 import functools
+import json
+import re
 from collections.abc import Iterator
 
 import pyoxigraph as ox
 from werkzeug.wrappers import Request, Response
 
 from msc_kg.server import negotiate, protocol
-from msc_kg.server.endpoint import engine_error, error, etag_matches, if_match_fails
+from msc_kg.server.endpoint import (engine_error, error, etag_matches, if_match_fails, not_xml,
+                                    not_xml_response)
 from msc_kg.server.engine import SORTED_MAX, EngineError, write_graph
 from msc_kg.server.protocol import ProtocolError
 
@@ -86,6 +89,8 @@ def view(state, request: Request) -> Response:
             found = state.engine.run(job)
         except EngineError as exc:
             return engine_error(exc)
+        if fmt == "rdfxml" and (refused := not_xml(found.body, graph=True)):
+            return refused
         cached = (found.body, negotiate.content_type(media), _headers(state, key))
         state.cache.put(key, cached)
     body, ctype, headers = cached
@@ -126,6 +131,13 @@ def _streamed(state, request: Request, graph: str | None, fmt: str, media: str, 
     unchanged = _preconditions(request, headers)
     if unchanged is not None:
         return unchanged
+    if fmt == "rdfxml":  # checked before the first byte is sent, which fixes the status
+        try:
+            char = _xml_unsafe(state, graph)
+        except EngineError as exc:
+            return engine_error(exc)
+        if char:
+            return not_xml_response(char, graph=True)
     write = functools.partial(write_graph, state.engine.store, graph, fmt,
                               state.config["union_default_graph"], large=size > SORTED_MAX)
     body = state.engine.stream(write)
@@ -135,6 +147,29 @@ def _streamed(state, request: Request, graph: str | None, fmt: str, media: str, 
         except EngineError as exc:  # no query slot: said before any header is sent
             return engine_error(exc)
     return Response(body, content_type=negotiate.content_type(media), headers=headers)
+
+
+# The first literal of a graph holding a character XML 1.0 cannot carry (endpoint._NOT_XML; IRIs,
+# language tags and datatypes cannot hold one).
+_UNSAFE_QUERY = ("SELECT ?o WHERE { ?s ?p ?o FILTER(isLITERAL(?o) && REGEX(STR(?o), "
+                 '"[\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\uFFFE\\uFFFF]")) } LIMIT 1')
+
+
+def _xml_unsafe(state, graph: str) -> str:
+    """The first character of ``graph`` ("" the default graph) that XML 1.0 cannot carry, "" if
+    none: a streamed RDF/XML download is checked before it starts, by one query per graph and
+    serving process (the store is read-only), where a smaller one's written body is searched."""
+    if graph not in state.xml_unsafe:
+        job = {"query": _UNSAFE_QUERY, "form": "SELECT", "results_fmt": "json", "max_rows": 1,
+               "union": state.config["union_default_graph"] and not graph,
+               "default_graph": [graph] if graph else None}
+        rows = json.loads(state.engine.run(job).body)["results"]["bindings"]
+        found = _UNSAFE_CHAR.search(rows[0]["o"]["value"]) if rows else None
+        state.xml_unsafe[graph] = found.group() if found else ""
+    return state.xml_unsafe[graph]
+
+
+_UNSAFE_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _primed(chunks: Iterator[bytes]) -> Iterator[bytes]:

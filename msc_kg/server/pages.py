@@ -19,11 +19,14 @@ SELECT ?dir ?p ?x ?xlabel WHERE {{
   OPTIONAL {{ ?x <%s> ?xlabel }}
 }} ORDER BY DESC(?dir) ?p ?x
 """ % LABEL
-# What RDF clients get (DESCRIBE-like): the entity's triples and the labels of their objects.
+# What RDF clients get, as the page shows it: the entity's triples, the triples pointing at it,
+# and the labels of the other ends (an entity seen only as an object was served an empty graph).
 ENTITY_CONSTRUCT = """
-CONSTRUCT {{ {e} ?p ?o . ?o <%s> ?l }}
-WHERE {{ {e} ?p ?o OPTIONAL {{ ?o <%s> ?l }} }}
-""" % (LABEL, LABEL)
+CONSTRUCT {{ {e} ?p ?o . ?o <%s> ?l . ?s ?q {e} . ?s <%s> ?k }}
+WHERE {{ {{ {e} ?p ?o OPTIONAL {{ ?o <%s> ?l }} }} UNION {{ ?s ?q {e} OPTIONAL {{ ?s <%s> ?k }} }} }}
+""" % (LABEL, LABEL, LABEL, LABEL)
+# How many statements use the entity as their property: asked when it is neither subject nor object.
+ENTITY_AS_PROPERTY = "SELECT (COUNT(*) AS ?n) WHERE {{ ?s {e} ?o }}"
 
 
 def example_queries(folder: Path) -> list[dict]:
