@@ -432,11 +432,43 @@ def test_rdfxml_of_a_graph_xml_cannot_carry_is_406(monkeypatch, stream_min):
                 assert resp.status_code == 406, graph
                 assert resp.get_data(as_text=True) == (
                     f"No acceptable format: the answer holds U+{char}, a character XML 1.0 cannot "
-                    "carry, even escaped; ask for Turtle, N-Triples or JSON-LD.\n")
+                    "carry, even escaped; ask for Turtle or N-Triples.\n")
         ok = client.get("/data?graph=http://example.org/ok", headers=xml)
         assert ok.status_code == 200 and triples(ok, ox.RdfFormat.RDF_XML) == {
             (f"<{EX}s>", f"<{EX}p>", '"fine"')}
         turtle = client.get("/data?default", headers={"Accept": "text/turtle"})
         assert turtle.status_code == 200 and triples(turtle) == {(f"<{EX}s>", f"<{EX}p>", '"a\\u0001b"')}
+    finally:
+        close(app)
+
+
+@pytest.mark.parametrize("stream_min", [10**9, 0])
+def test_downloads_a_syntax_cannot_carry_are_406(monkeypatch, stream_min):
+    """A property RDF/XML cannot name and a triple term JSON-LD cannot carry: the download is
+    refused naming the reason, streamed (found by a query before the first byte) or not (found in
+    the written body); it was served malformed with 200, or failed with 500 (hostile testing)."""
+    from msc_kg.server import graphstore
+
+    monkeypatch.setattr(graphstore, "STREAM_MIN", stream_min)
+    store = ox.Store()
+    store.load(b'<http://example.org/s> <http://example.org/123> "o" .\n'
+               b'<http://example.org/s> <http://example.org/p> <<( <http://example.org/a> '
+               b'<http://example.org/b> "c" )>> <http://example.org/g> .\n', format=ox.RdfFormat.N_QUADS)
+    app = make_app(store, engine="inline")
+    try:
+        client = app.test_client()
+        for target, accept, reason in (
+                ("/data?default", "application/rdf+xml",
+                 "has a property <http://example.org/123> that RDF/XML cannot name: no XML name ends its IRI"),
+                ("/data?graph=http://example.org/g", "application/ld+json",
+                 "holds RDF 1.2 triple terms, which JSON-LD cannot carry"),
+                ("/data", "application/ld+json", "holds RDF 1.2 triple terms, which JSON-LD cannot carry")):
+            resp = client.get(target, headers={"Accept": accept})
+            assert resp.status_code == 406, target
+            assert resp.get_data(as_text=True) == (f"No acceptable format: the answer {reason}; ask "
+                                                   "for Turtle or N-Triples.\n")
+        assert client.get("/data?default", headers={"Accept": "application/ld+json"}).status_code == 200
+        assert client.get("/data?graph=http://example.org/g",
+                          headers={"Accept": "application/rdf+xml"}).status_code == 200
     finally:
         close(app)

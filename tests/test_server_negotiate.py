@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import xml.etree.ElementTree as ET
 
 import pytest
 from server_fixtures import server_app, server_client  # noqa: F401
@@ -177,7 +178,7 @@ def test_hostile_accept_never_500(server_client, accept):
     ('SELECT ?x WHERE { BIND("a\\u0001b" AS ?x) }', "application/sparql-results+xml", "JSON, CSV or TSV"),
     ('SELECT ?x WHERE { BIND("a\\uFFFEb" AS ?x) }', "application/sparql-results+xml", "JSON, CSV or TSV"),
     ('CONSTRUCT { <http://e/s> <http://e/p> ?x } WHERE { BIND("a\\u001Fb" AS ?x) }',
-     "application/rdf+xml", "Turtle, N-Triples or JSON-LD"),
+     "application/rdf+xml", "Turtle or N-Triples"),
 ])
 def test_xml_cannot_carry_c0_controls(server_client, query, accept, offered):
     """XML 1.0 has no way to write U+0001 or U+FFFE, even as a reference; the engine wrote them
@@ -195,3 +196,34 @@ def test_xml_carries_tabs_and_line_breaks(server_client):
     resp = server_client.get("/sparql", query_string={"query": 'SELECT ?x { BIND("a\\tb\\nc\\rd" AS ?x) }'},
                              headers={"Accept": "application/sparql-results+xml"})
     assert resp.status_code == 200 and b"<literal>a\tb\nc\rd</literal>" in resp.data
+
+
+@pytest.mark.parametrize("prop", ["http://e/123", "http://e/p#", "http://e/a/"])
+def test_rdfxml_cannot_name_a_property_without_an_xml_name_ending(server_client, prop):
+    """Oxigraph writes such a property as an element named "oxprefix:", which no namespace-aware
+    XML parser reads, and the endpoint served it with 200 (hostile testing): 406 naming it."""
+    query = f'CONSTRUCT {{ <http://e/s> <{prop}> "o" }} WHERE {{}}'
+    resp = server_client.get("/sparql", query_string={"query": query},
+                             headers={"Accept": "application/rdf+xml"})
+    assert resp.status_code == 406 and resp.headers["Vary"] == "Accept"
+    assert resp.get_data(as_text=True) == (
+        f"No acceptable format: the answer has a property <{prop}> that RDF/XML cannot name: no "
+        "XML name ends its IRI; ask for Turtle or N-Triples.\n")
+    ok = server_client.get("/sparql", query_string={"query": query.replace(prop, "http://e/p1")},
+                           headers={"Accept": "application/rdf+xml"})
+    assert ok.status_code == 200
+    ET.fromstring(ok.data)  # namespace-aware: it read the refused ones as malformed
+
+
+def test_jsonld_cannot_carry_triple_terms(server_client):
+    """Oxigraph's JSON-LD writer refuses RDF 1.2 triple terms; the endpoint answered 502 ("query
+    evaluation failed": hostile testing). 406 naming the reason; Turtle carries them."""
+    query = 'CONSTRUCT { <http://e/s> <http://e/p> <<( <http://e/a> <http://e/b> "c" )>> } WHERE {}'
+    resp = server_client.get("/sparql", query_string={"query": query},
+                             headers={"Accept": "application/ld+json"})
+    assert resp.status_code == 406 and resp.headers["Vary"] == "Accept"
+    assert resp.get_data(as_text=True) == (
+        "No acceptable format: the answer holds RDF 1.2 triple terms, which JSON-LD cannot carry; "
+        "ask for Turtle or N-Triples.\n")
+    turtle = server_client.get("/sparql", query_string={"query": query}, headers={"Accept": "text/turtle"})
+    assert turtle.status_code == 200 and b"<<(" in turtle.data

@@ -300,7 +300,28 @@ def test_entity_rdfxml_xml_cannot_carry_is_406():
         xml = client.get("/id/x", headers={"Accept": "application/rdf+xml"})
         assert xml.status_code == 406 and xml.get_data(as_text=True) == (
             "No acceptable format: the answer holds U+0001, a character XML 1.0 cannot carry, even "
-            "escaped; ask for Turtle, N-Triples or JSON-LD.\n")
+            "escaped; ask for Turtle or N-Triples.\n")
+        assert client.get("/id/x", headers={"Accept": "text/turtle"}).status_code == 200
+    finally:
+        close(app)
+
+
+def test_entity_in_a_syntax_that_cannot_carry_it_is_406():
+    """An entity pointed at by a property RDF/XML cannot name, or holding a triple term, is refused
+    in that syntax, naming why (malformed RDF/XML with 200, and 502 for JSON-LD: hostile testing)."""
+    store = ox.Store()
+    store.load(b'<https://w3id.org/msc-kg/id/x> <http://example.org/p#> '
+               b'<<( <http://example.org/a> <http://example.org/b> "c" )>> .', format=ox.RdfFormat.N_TRIPLES)
+    app = make_app(store)
+    try:
+        client = app.test_client()
+        for accept, reason in (("application/rdf+xml", "has a property <http://example.org/p#> that "
+                                "RDF/XML cannot name: no XML name ends its IRI"),
+                               ("application/ld+json", "holds RDF 1.2 triple terms, which JSON-LD "
+                                "cannot carry")):
+            resp = client.get("/id/x", headers={"Accept": accept})
+            assert resp.status_code == 406 and resp.get_data(as_text=True) == (
+                f"No acceptable format: the answer {reason}; ask for Turtle or N-Triples.\n")
         assert client.get("/id/x", headers={"Accept": "text/turtle"}).status_code == 200
     finally:
         close(app)

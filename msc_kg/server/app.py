@@ -14,7 +14,8 @@ from werkzeug.exceptions import HTTPException
 
 from msc_kg.namespaces import MSC, MSCD
 from msc_kg.server import config as config_mod
-from msc_kg.server import dataset, describe, endpoint, graphstore, negotiate, pages, sortrisk
+from msc_kg.server import (dataset, describe, endpoint, graphstore, negotiate, pages, sortrisk,
+                           unwritable)
 from msc_kg.server.cache import ResponseCache
 from msc_kg.server.engine import Engine, EngineError, NotAcceptable
 from msc_kg.server.inline import InlineEngine
@@ -30,9 +31,9 @@ class State:
     examples: list
     about: dict
     literal_kinds: sortrisk.GraphKinds  # of the store, for safety.check
-    # per graph ("" the default graph), its first character XML 1.0 cannot carry, or "" (learnt
-    # at the first RDF/XML download too large to search after writing: graphstore._xml_unsafe)
-    xml_unsafe: dict = field(default_factory=dict)
+    # per (graph, syntax) of a download too large to search after writing, why the syntax cannot
+    # carry it, or None (graphstore._unwritable)
+    unwritable: dict = field(default_factory=dict)
 
 
 def _about(store: ox.Store) -> dict:
@@ -160,7 +161,7 @@ def _routes(app: Flask) -> None:
             raise
         except EngineError as exc:
             return endpoint.engine_error(exc)
-        if fmt == "rdfxml" and (refused := endpoint.not_xml(result.body, graph=True)):
+        if (refused := unwritable.check(result.body, fmt, graph=True)) is not None:
             return refused
         return Response(result.body, content_type=negotiate.content_type(media),
                         headers={"Vary": "Accept"})

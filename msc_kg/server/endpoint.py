@@ -19,7 +19,7 @@ from urllib.parse import quote
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from msc_kg.server import describe, negotiate, protocol, safety
+from msc_kg.server import describe, negotiate, protocol, safety, unwritable
 from msc_kg.server.engine import EngineError, NotAcceptable
 from msc_kg.server.results import write_triples
 
@@ -37,7 +37,8 @@ def error(status: int, message: str, headers: dict | None = None) -> Response:
 
 def engine_error(exc: EngineError) -> Response:
     """The response to a job the engine did not complete (a 503 says when to retry)."""
-    return error(exc.status, exc.message, {"Retry-After": "5"} if exc.status == 503 else {})
+    headers = {503: {"Retry-After": "5"}, 406: {"Vary": "Accept"}}.get(exc.status, {})
+    return error(exc.status, exc.message, headers)
 
 
 def http_error(exc: HTTPException, cfg: dict) -> Response:
@@ -235,7 +236,7 @@ def _evaluate(state, req, key: tuple, results_choice, graph_choice) -> tuple | R
     except EngineError as exc:
         return engine_error(exc)
     chosen = results_choice if outcome.kind in ("results", "boolean") else graph_choice
-    if outcome.fmt in ("xml", "rdfxml") and (refused := not_xml(outcome.body, outcome.kind == "graph")):
+    if (refused := unwritable.check(outcome.body, outcome.fmt, outcome.kind == "graph")) is not None:
         return refused
     headers = {"Vary": "Accept", "X-SPARQL-Max-Rows": str(cfg["max_rows"])}
     if outcome.truncated:
@@ -256,26 +257,6 @@ def _evaluate(state, req, key: tuple, results_choice, graph_choice) -> tuple | R
     if not scan.volatile:
         state.cache.put(key, answer)
     return answer
-
-
-# Characters XML 1.0 cannot carry, not even as references (§2.2): C0 controls other than tab, line
-# feed and carriage return, and U+FFFE and U+FFFF. Oxigraph writes them as they are, which makes
-# the document malformed.
-_NOT_XML = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
-
-
-def not_xml(body: bytes, graph: bool) -> Response | None:
-    """not_xml_response for the first character of ``body`` that XML 1.0 cannot carry, if any
-    (``graph``: an RDF graph, else query results)."""
-    bad = _NOT_XML.search(body)
-    return None if bad is None else not_xml_response(bad.group().decode(), graph)
-
-
-def not_xml_response(char: str, graph: bool) -> Response:
-    """406 for an answer that XML cannot carry, naming the character and the formats that can."""
-    others = "Turtle, N-Triples or JSON-LD" if graph else "JSON, CSV or TSV"
-    return error(406, f"No acceptable format: the answer holds U+{ord(char):04X}, a character XML "
-                      f"1.0 cannot carry, even escaped; ask for {others}.", {"Vary": "Accept"})
 
 
 def if_match_fails(if_match: str, headers: dict) -> Response | None:

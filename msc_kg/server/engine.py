@@ -35,7 +35,7 @@ from multiprocessing.connection import Connection
 
 import pyoxigraph as ox
 
-from msc_kg.server import results
+from msc_kg.server import results, unwritable
 
 
 # Stack of every thread that evaluates queries: Oxigraph's parser and planner recurse (see
@@ -68,6 +68,12 @@ class QueryRefused(EngineError):
 
 class NotAcceptable(EngineError):
     """No acceptable media type for the kind of result the query produced."""
+
+    status = 406
+
+
+class Unwritable(EngineError):
+    """An answer the negotiated syntax cannot carry (msc_kg.server.unwritable)."""
 
     status = 406
 
@@ -142,8 +148,21 @@ class Outcome:
 
 def _execute(store: ox.Store, job: dict) -> tuple:
     """Run one job in a worker; return a picklable tuple for the server."""
-    if "dump" in job:
-        return _dump(store, job["dump"], job["graph_fmt"], job.get("union", False))
+    try:
+        if "dump" in job:
+            return _dump(store, job["dump"], job["graph_fmt"], job.get("union", False))
+        return _answer(store, job)
+    except OSError as exc:  # Oxigraph reports evaluation failures (e.g. SERVICE) as OSError,
+        if _NO_RDF_12 in str(exc):  # and a writer that cannot carry a triple term as well
+            return ("unwritable", unwritable.TRIPLE_TERMS)
+        return ("error", str(exc))
+
+
+_NO_RDF_12 = "does not support RDF 1.2"  # Oxigraph 0.5.13's JSON-LD writer, given a triple term
+
+
+def _answer(store: ox.Store, job: dict) -> tuple:
+    """_execute for a query."""
     kwargs = {"base_iri": job.get("base"), "use_default_graph_as_union": job.get("union", False)}
     if job.get("default_graph") is not None:
         kwargs["default_graph"] = [ox.NamedNode(i) for i in job["default_graph"]]
@@ -175,8 +194,6 @@ def _execute(store: ox.Store, job: dict) -> tuple:
         return ("syntax", str(exc))
     except QueryRefused as exc:
         return ("refused", exc.message)
-    except OSError as exc:  # Oxigraph reports evaluation failures (e.g. SERVICE) as OSError
-        return ("error", str(exc))
 
 
 # The union of all graphs as triples, each once (the default graph of --union-default-graph).
@@ -236,6 +253,8 @@ def outcome(reply: tuple) -> Outcome:
         raise QueryRefused(reply[1])
     if status == "not_acceptable":
         raise NotAcceptable(reply[1])
+    if status == "unwritable":
+        raise Unwritable(unwritable.refusal_text(reply[1], graph=True))
     if status == "missing":
         raise GraphNotFound(f"The graph <{reply[1]}> is not in this store.")
     if status == "limit":

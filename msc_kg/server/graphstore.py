@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from collections.abc import Iterator
 
 import pyoxigraph as ox
 from werkzeug.wrappers import Request, Response
 
-from msc_kg.server import negotiate, protocol
-from msc_kg.server.endpoint import (engine_error, error, etag_matches, if_match_fails, not_xml,
-                                    not_xml_response)
+from msc_kg.server import negotiate, protocol, unwritable
+from msc_kg.server.endpoint import engine_error, error, etag_matches, if_match_fails
 from msc_kg.server.engine import SORTED_MAX, EngineError, write_graph
 from msc_kg.server.protocol import ProtocolError
 
@@ -89,7 +87,7 @@ def view(state, request: Request) -> Response:
             found = state.engine.run(job)
         except EngineError as exc:
             return engine_error(exc)
-        if fmt == "rdfxml" and (refused := not_xml(found.body, graph=True)):
+        if (refused := unwritable.check(found.body, fmt, graph=True)) is not None:
             return refused
         cached = (found.body, negotiate.content_type(media), _headers(state, key))
         state.cache.put(key, cached)
@@ -131,13 +129,12 @@ def _streamed(state, request: Request, graph: str | None, fmt: str, media: str, 
     unchanged = _preconditions(request, headers)
     if unchanged is not None:
         return unchanged
-    if fmt == "rdfxml":  # checked before the first byte is sent, which fixes the status
-        try:
-            char = _xml_unsafe(state, graph)
-        except EngineError as exc:
-            return engine_error(exc)
-        if char:
-            return not_xml_response(char, graph=True)
+    try:  # checked before the first byte is sent, which fixes the status
+        reason = _unwritable(state, graph, fmt)
+    except EngineError as exc:
+        return engine_error(exc)
+    if reason is not None:
+        return unwritable.refusal(reason, graph=True)
     write = functools.partial(write_graph, state.engine.store, graph, fmt,
                               state.config["union_default_graph"], large=size > SORTED_MAX)
     body = state.engine.stream(write)
@@ -149,27 +146,48 @@ def _streamed(state, request: Request, graph: str | None, fmt: str, media: str, 
     return Response(body, content_type=negotiate.content_type(media), headers=headers)
 
 
-# The first literal of a graph holding a character XML 1.0 cannot carry (endpoint._NOT_XML; IRIs,
-# language tags and datatypes cannot hold one).
-_UNSAFE_QUERY = ("SELECT ?o WHERE { ?s ?p ?o FILTER(isLITERAL(?o) && REGEX(STR(?o), "
-                 '"[\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\uFFFE\\uFFFF]")) } LIMIT 1')
+# What a streamed download's syntax may not carry (see msc_kg.server.unwritable), looked for in the
+# graph itself: the first literal holding a character XML 1.0 cannot carry (IRIs, language tags and
+# datatypes cannot hold one), the properties (each tried through the RDF/XML writer), a triple term.
+_LOOK_FOR = {
+    "rdfxml": ("SELECT ?o WHERE { %s FILTER(isLITERAL(?o) && REGEX(STR(?o), "
+               '"[\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\uFFFE\\uFFFF]")) } LIMIT 1',
+               "SELECT DISTINCT ?p WHERE { %s }"),
+    "jsonld": ("SELECT ?o WHERE { %s FILTER(isTRIPLE(?o)) } LIMIT 1",),
+}
+_STATEMENTS = "?s ?p ?o"
+_DATASET_STATEMENTS = "{ ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } }"
 
 
-def _xml_unsafe(state, graph: str) -> str:
-    """The first character of ``graph`` ("" the default graph) that XML 1.0 cannot carry, "" if
-    none: a streamed RDF/XML download is checked before it starts, by one query per graph and
-    serving process (the store is read-only), where a smaller one's written body is searched."""
-    if graph not in state.xml_unsafe:
-        job = {"query": _UNSAFE_QUERY, "form": "SELECT", "results_fmt": "json", "max_rows": 1,
-               "union": state.config["union_default_graph"] and not graph,
-               "default_graph": [graph] if graph else None}
-        rows = json.loads(state.engine.run(job).body)["results"]["bindings"]
-        found = _UNSAFE_CHAR.search(rows[0]["o"]["value"]) if rows else None
-        state.xml_unsafe[graph] = found.group() if found else ""
-    return state.xml_unsafe[graph]
+def _unwritable(state, graph: str | None, fmt: str) -> str | None:
+    """Why ``graph`` ("" the default graph, None the dataset) cannot be written in ``fmt``, or None:
+    one query per kind of trouble, once per graph, syntax and serving process (the store is
+    read-only), before a streamed download starts, where a smaller one's written body is searched
+    (unwritable.check)."""
+    key = (graph, fmt)
+    if key not in state.unwritable:
+        state.unwritable[key] = None
+        for query in _LOOK_FOR.get(fmt, ()):
+            pattern = _DATASET_STATEMENTS if graph is None else _STATEMENTS
+            job = {"query": query % pattern, "form": "SELECT", "results_fmt": "json",
+                   "max_rows": state.config["max_rows"],
+                   "union": state.config["union_default_graph"] and graph == "",
+                   "default_graph": [graph] if graph else None}
+            rows = json.loads(state.engine.run(job).body)["results"]["bindings"]
+            reason = next(filter(None, map(_trouble, rows)), None)
+            if reason is not None:
+                state.unwritable[key] = reason
+                break
+    return state.unwritable[key]
 
 
-_UNSAFE_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+def _trouble(row: dict) -> str | None:
+    """unwritable's reason for one row of a _LOOK_FOR query."""
+    if "p" in row:
+        return unwritable.property_problem(row["p"]["value"])
+    if row["o"]["type"] == "triple":
+        return unwritable.TRIPLE_TERMS
+    return unwritable.xml_problem(row["o"]["value"].encode())
 
 
 def _primed(chunks: Iterator[bytes]) -> Iterator[bytes]:

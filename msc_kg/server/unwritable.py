@@ -1,0 +1,68 @@
+"""Answers a syntax cannot carry, found before they are sent, and the 406 that says why.
+
+Oxigraph 0.5.13 writes some answers malformed or not at all: characters XML 1.0 cannot carry even
+escaped (U+0001, U+FFFE) go raw into XML results and RDF/XML; a property whose IRI has no ending
+that is an XML name (``…/123``, ``…/p#``, ``…/a/``) becomes an element named ``oxprefix:``, which
+no namespace-aware XML parser reads; and JSON-LD refuses RDF 1.2 triple terms with an error. Such an
+answer is refused with 406, naming the reason and the syntaxes that carry it (hostile testing found
+them served as 200 with malformed bodies, or as 500 and 502).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pyoxigraph as ox
+from werkzeug.wrappers import Response
+
+# Characters XML 1.0 cannot carry, not even as references (§2.2): C0 controls other than tab, line
+# feed and carriage return, and U+FFFE and U+FFFF (UTF-8 encoded).
+_NOT_XML = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
+# An element name ending in ":" (in markup: "<" in text and attribute values is always escaped),
+# and the namespace its start tag declares, which is then the property's whole IRI.
+_EMPTY_LOCAL = re.compile(rb'<[^\s<>/!?]*:[\s/>](?:[^>]*?xmlns:[^=\s]*="([^"]*)")?')
+TRIPLE_TERMS = "holds RDF 1.2 triple terms, which JSON-LD cannot carry"
+GRAPH_SYNTAXES = "Turtle or N-Triples"  # they carry every graph
+RESULT_SYNTAXES = "JSON, CSV or TSV"
+
+
+def xml_problem(body: bytes) -> str | None:
+    """Why ``body`` (XML query results or RDF/XML) is no XML document a client can read, or None."""
+    bad = _NOT_XML.search(body)
+    if bad is not None:
+        return (f"holds U+{ord(bad.group().decode()):04X}, a character XML 1.0 cannot carry, "
+                "even escaped")
+    empty = _EMPTY_LOCAL.search(body)
+    if empty is not None:
+        iri = f" <{empty.group(1).decode()}>" if empty.group(1) else ""
+        return f"has a property{iri} that RDF/XML cannot name: no XML name ends its IRI"
+    return None
+
+
+def property_problem(iri: str) -> str | None:
+    """xml_problem of the RDF/XML Oxigraph writes for one statement with the property ``iri``."""
+    triple = ox.Triple(ox.NamedNode("urn:s"), ox.NamedNode(iri), ox.Literal(""))
+    return xml_problem(ox.serialize([triple], format=ox.RdfFormat.RDF_XML))
+
+
+def refusal_text(reason: str, graph: bool) -> str:
+    """What the 406 for an answer that ``reason`` keeps from the negotiated syntax says
+    (``graph``: an RDF graph, else query results)."""
+    return (f"No acceptable format: the answer {reason}; ask for "
+            f"{GRAPH_SYNTAXES if graph else RESULT_SYNTAXES}.")
+
+
+def refusal(reason: str, graph: bool) -> Response:
+    """The 406 of refusal_text, as a plain-text response."""
+    resp = Response(refusal_text(reason, graph) + "\n", status=406, mimetype="text/plain")
+    resp.headers["Vary"] = "Accept"
+    return resp
+
+
+def check(body: bytes, fmt: str, graph: bool) -> Response | None:
+    """refusal of a written ``body`` in ``fmt`` (a format key of msc_kg.server.negotiate), if any."""
+    if fmt in ("xml", "rdfxml"):
+        reason = xml_problem(body)
+        if reason is not None:
+            return refusal(reason, graph)
+    return None
