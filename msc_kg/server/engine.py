@@ -181,7 +181,9 @@ def _answer(store: ox.Store, job: dict) -> tuple:
             fmt = job.get("results_fmt")
             if fmt is None:
                 return ("not_acceptable", "results")
-            write = results.write_bounded if bounded else results.write_solutions
+            # Oxigraph's CSV writer leaves a triple term's field unquoted, whatever it holds
+            own = fmt == "csv" and job.get("triple_terms")
+            write = results.write_bounded if bounded and not own else results.write_solutions
             return ("ok", "results", fmt, *write(result, fmt, max_rows), unknown)
         fmt = job.get("graph_fmt")
         if fmt is None:
