@@ -314,6 +314,31 @@ def test_expect_100_continue(serve):
     assert json.loads(body_of(raw))["body"] == "ASK {}"
 
 
+def test_http_10_expect_is_ignored(serve):
+    """An HTTP/1.0 client does not wait for 100 Continue, so the expectation is ignored (RFC 9110
+    §10.1.1); it was answered with an HTTP/1.1 interim response (hostile testing)."""
+    raw = exchange(serve(), b"POST /q HTTP/1.0\r\nHost: x\r\nContent-Length: 6\r\n"
+                            b"Expect: 100-continue\r\n\r\nASK {}")
+    assert raw.startswith(b"HTTP/1.1 200 OK\r\n") and b"100 Continue" not in raw
+    assert json.loads(body_of(raw))["body"] == "ASK {}"
+
+
+def test_other_http_versions_get_505(serve):
+    """llhttp reads "HTTP/2.0" in a request line, which was answered as HTTP/1.1 (hostile testing)."""
+    raw = exchange(serve(), b"GET / HTTP/2.0\r\nHost: x\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 505 HTTP Version Not Supported\r\n")
+    assert body_of(raw) == ("HTTP/2.0 is not supported: this server speaks HTTP/1.1 and HTTP/1.0 "
+                            "(RFC 9110 §15.6.6).\n").encode()
+
+
+def test_upgrade_is_not_passed_on(serve):
+    """Upgrade is not offered, so the app does not see it: werkzeug's routing took a websocket
+    Upgrade for a websocket request and answered 400 on every page (hostile testing)."""
+    raw = exchange(serve(), b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+                            b"Upgrade: websocket\r\n\r\n")
+    assert status_of(raw) == 200 and "HTTP_UPGRADE" not in json.loads(body_of(raw))["headers"]
+
+
 def test_underscore_headers_are_dropped(serve):
     raw = exchange(serve(), b"GET / HTTP/1.1\r\nHost: x\r\nX_Forwarded_For: evil\r\nX-Real: ok\r\n"
                             b"Connection: close\r\n\r\n")

@@ -35,7 +35,7 @@ import httptools
 
 REASONS = {400: "Bad Request", 408: "Request Timeout", 413: "Content Too Large", 414: "URI Too Long",
            431: "Request Header Fields Too Large", 500: "Internal Server Error",
-           501: "Not Implemented", 503: "Service Unavailable"}
+           501: "Not Implemented", 503: "Service Unavailable", 505: "HTTP Version Not Supported"}
 # The characters of a Host field value: uri-host [":" port] (RFC 3986 §3.2.2, reg-name and IP
 # literals), percent-encoded octets included.
 _HOST_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~%!$&'()*+,;=:[]")
@@ -107,6 +107,9 @@ class _Parser:
         req = self.current
         req.method = self.parser.get_method()
         req.version = self.parser.get_http_version()
+        if not req.version.startswith("1."):  # llhttp reads "HTTP/2.0" as a request line too
+            raise _Reject(505, f"HTTP/{req.version} is not supported: this server speaks HTTP/1.1 "
+                               "and HTTP/1.0 (RFC 9110 §15.6.6).")
         req.keep_alive = self.parser.should_keep_alive()
         hosts = 0
         coded = False  # a Transfer-Encoding header
@@ -134,8 +137,8 @@ class _Parser:
                 if length > self.max_body:
                     raise _Reject(413, f"Request body too large: the limit is {self.max_body} "
                                        "bytes (--max-body).")
-            elif lname == b"expect" and value.lower() == b"100-continue":
-                self.expect_continue = True
+            elif lname == b"expect" and value.lower() == b"100-continue" and req.version == "1.1":
+                self.expect_continue = True  # an HTTP/1.0 client never waits for it (RFC 9110 §10.1.1)
         if coded and req.version == "1.0":  # its framing is faulty: close after answering it
             req.keep_alive = False  # (RFC 9112 §6.1)
         if hosts > 1 or not hosts and req.version == "1.1":
@@ -525,7 +528,9 @@ class Server:
             if key == "CONTENT_TYPE":
                 environ["CONTENT_TYPE"] = val
                 continue
-            if key in ("CONTENT_LENGTH", "TRANSFER_ENCODING", "CONNECTION", "KEEP_ALIVE"):
+            if key in ("CONTENT_LENGTH", "TRANSFER_ENCODING", "CONNECTION", "KEEP_ALIVE", "UPGRADE"):
+                # Upgrade is not offered (RFC 9110 §7.8: ignored): given, werkzeug's routing took a
+                # "websocket" request for one and answered 400 on every page (hostile testing)
                 if key == "CONNECTION":
                     environ["HTTP_CONNECTION"] = val
                 continue
