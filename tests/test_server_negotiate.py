@@ -160,8 +160,10 @@ def test_describe(server_client):
 def test_406_for_select_as_turtle(server_client):
     resp = server_client.get("/sparql", query_string={"query": SELECT_B}, headers={"Accept": "text/turtle"})
     assert resp.status_code == 406
-    assert b"No acceptable format for a select result" in resp.data
+    assert b"No acceptable format for a SELECT result" in resp.data
     assert b"application/sparql-results+json" in resp.data
+    ask = server_client.get("/sparql", query_string={"query": "ASK {}"}, headers={"Accept": "text/turtle"})
+    assert ask.status_code == 406 and ask.data.startswith(b"No acceptable format for an ASK result; ")
 
 
 def test_406_for_construct_as_csv(server_client):

@@ -170,6 +170,8 @@ def test_entity_missing_and_invalid(server_client):
     assert missing.data == b"404 Not Found: https://w3id.org/msc-kg/id/nothing-here is not in this graph.\n"
     assert server_client.get("/entity", query_string={"iri": "not an iri"}).status_code == 400
     assert server_client.get("/entity").status_code == 400
+    twice = server_client.get("/entity?iri=http%3A%2F%2Fexample.org%2Frelative&iri=urn%3Ax")
+    assert twice.status_code == 400 and twice.data == b"Give one entity: ?iri= is given 2 times.\n"
     assert server_client.get("/id/thing-a", headers={"Accept": "image/png"}).status_code == 406
 
 

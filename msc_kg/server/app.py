@@ -126,7 +126,10 @@ def _routes(app: Flask) -> None:
 
     @app.get("/entity")
     def entity_by_iri():
-        iri = request.args.get("iri")
+        iris = request.args.getlist("iri")
+        if len(iris) > 1:  # /sparql refuses a repeated query alike (the first was taken)
+            return endpoint.error(400, f"Give one entity: ?iri= is given {len(iris)} times.")
+        iri = iris[0] if iris else None
         if not iri:
             return endpoint.error(400, "Give the entity as ?iri=<absolute IRI>.")
         return _entity(iri)

@@ -323,8 +323,14 @@ class Plain:
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [self.body]
 
 
+# What a query's result is, by its form (or by the kind of result the engine reports)
+_RESULT_NAMES = {"SELECT": "a SELECT result", "results": "a SELECT result", "ASK": "an ASK result",
+                 "boolean": "an ASK result", "CONSTRUCT": "a CONSTRUCT result",
+                 "DESCRIBE": "a DESCRIBE result", "graph": "an RDF graph"}
+
+
 def _not_acceptable(form: str, table) -> Response:
     """406 naming what the query's form can be served as."""
-    return error(406, f"No acceptable format for a {form.lower()} result; offered: "
+    return error(406, f"No acceptable format for {_RESULT_NAMES[form]}; offered: "
                       f"{negotiate.offered(table)}.", {"Vary": "Accept"})
 
