@@ -11,6 +11,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -95,3 +96,29 @@ def test_release_loads_completely(oxigraph_server, store):
     """The server holds exactly as many triples as the release."""
     count = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
     assert _their_rows(oxigraph_server, count) == _our_rows(store, count)
+
+
+def test_the_engine_keeps_values_not_every_datatype(release, store):
+    """What the README says the engine changes, and nothing else: Oxigraph keeps a typed literal by
+    its value, so xsd:nonNegativeInteger (the Web Annotation positions) comes back as xsd:integer
+    and a decimal in its canonical form ("5.0" as "5"); every other literal is served as released."""
+    out, _ = release
+    xsd = "http://www.w3.org/2001/XMLSchema#"
+    released = Counter(str(t.object) for t in ox.parse(path=str(out / "msc-kg.nt"),
+                                                     format=ox.RdfFormat.N_TRIPLES)
+                       if isinstance(t.object, ox.Literal))
+    served = Counter(str(q.object) for q in store if isinstance(q.object, ox.Literal))
+    gone, new = released - served, served - released
+    changed = Counter()
+    for text, n in gone.items():
+        lit = next(ox.parse(f"<x:s> <x:p> {text} .", format=ox.RdfFormat.N_TRIPLES)).object
+        kind = lit.datatype.value.removeprefix(xsd)
+        if kind == "nonNegativeInteger":
+            target = f'"{int(lit.value)}"^^<{xsd}integer>'
+        else:
+            assert kind == "decimal", text  # "5.0" -> "5": trailing zeros and point dropped
+            target = f'"{format(Decimal(lit.value).normalize(), "f")}"^^<{xsd}decimal>'
+        new[target] -= n
+        changed[kind] += n
+    assert not +new and not -new  # each served form accounts for the released ones it replaced
+    assert changed["nonNegativeInteger"] > 0 and changed["decimal"] > 0
