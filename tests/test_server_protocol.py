@@ -42,11 +42,22 @@ def test_codepoint_escapes_are_decoded_before_parsing(server_client):
 
 
 @pytest.mark.parametrize("escape", ["\\uD800", "\\U00110000"])
-def test_codepoint_escape_naming_no_character_is_400(server_client, escape):
-    resp = server_client.get("/sparql", query_string={"query": f"SELECT ?a{escape} WHERE {{}}"})
+@pytest.mark.parametrize("where", ["SELECT ?a{} WHERE {{}}", 'SELECT * {{ BIND("a{}" AS ?x) }}',
+                                   "SELECT * {{ BIND('''{}''' AS ?x) }}",
+                                   'SELECT * {{ BIND("\\\\\\\\{}" AS ?x) }}'])
+def test_codepoint_escape_naming_no_character_is_400(server_client, escape, where):
+    """Outside strings and in them (the engine said "expected ENCODE_FOR_URI" there: hostile
+    testing), after two escaped backslashes too."""
+    resp = server_client.get("/sparql", query_string={"query": where.format(escape)})
     assert resp.status_code == 400
     assert resp.data.decode() == (f"The codepoint escape {escape} names no character (a surrogate or "
                                   "beyond U+10FFFF); SPARQL 1.1 §19.2.\n")
+
+
+def test_an_escaped_backslash_before_u_is_no_escape(server_client):
+    resp = server_client.get("/sparql", query_string={"query": 'SELECT * { BIND("\\\\uD800" AS ?x) }'})
+    assert resp.status_code == 200
+    assert json.loads(resp.data)["results"]["bindings"] == [{"x": {"type": "literal", "value": "\\uD800"}}]
 
 
 def test_unknown_extension_function_is_an_expression_error(server_client):

@@ -140,6 +140,8 @@ def texts(query: str) -> list[str]:
 
 
 _CODEPOINT = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+# The same inside a string, where a backslash may be escaped itself ("\\\\u0041" is no escape)
+_STRING_CODEPOINT = re.compile(r"(?<!\\)(?:\\\\)*+\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8}))")
 _KEPT = frozenset({"string", "comment"})
 
 
@@ -149,12 +151,15 @@ def decode_codepoint_escapes(query: str) -> str:
     so ``?x\u0078`` is the variable ``?xx``). Oxigraph decodes them itself only inside strings and
     IRIs; strings are left to it, and an IRI with an escape is decoded here to the same IRI (the
     IRI token holds no backslash, so ``<\u0078>`` is not one until decoded). Raises Refused (400)
-    for an escape that names no character."""
+    for an escape that names no character, strings included."""
     if "\\u" not in query and "\\U" not in query:
         return query
     out, start = [], 0  # an escape spans tokens ("\\" then "u0078"), so runs between kept ones
     for m in _TOKEN.finditer(query):
         if m.lastgroup in _KEPT:
+            if m.lastgroup == "string":  # checked, not decoded: the engine's message for an
+                for escape in _STRING_CODEPOINT.finditer(m.group()):  # escape naming no character
+                    _codepoint(escape)  # was "expected ENCODE_FOR_URI" (hostile testing)
             out += [_CODEPOINT.sub(_codepoint, query[start:m.start()]), m.group()]
             start = m.end()
     out.append(_CODEPOINT.sub(_codepoint, query[start:]))
@@ -162,9 +167,11 @@ def decode_codepoint_escapes(query: str) -> str:
 
 
 def _codepoint(m: re.Match) -> str:
-    value = int(m.group(1) or m.group(2), 16)
+    digits = m.group(1) or m.group(2)
+    value = int(digits, 16)
     if value > 0x10FFFF or 0xD800 <= value <= 0xDFFF:
-        raise Refused(400, f"The codepoint escape {m.group()} names no character (a surrogate or "
+        escape = ("\\u" if m.group(1) else "\\U") + digits
+        raise Refused(400, f"The codepoint escape {escape} names no character (a surrogate or "
                            "beyond U+10FFFF); SPARQL 1.1 §19.2.")
     return chr(value)
 
