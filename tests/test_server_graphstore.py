@@ -136,12 +136,12 @@ def test_etag_and_not_modified(client):
 
 
 @contextlib.contextmanager
-def serving(app):
+def serving(app, **settings):
     """``app`` served over HTTP by server.py's server on a free loopback port: (host, port)."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(8)
-    server = Server(app, sock, direct=app.wsgi_app.direct)
+    server = Server(app, sock, direct=app.wsgi_app.direct, **settings)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -470,5 +470,36 @@ def test_downloads_a_syntax_cannot_carry_are_406(monkeypatch, stream_min):
         assert client.get("/data?default", headers={"Accept": "application/ld+json"}).status_code == 200
         assert client.get("/data?graph=http://example.org/g",
                           headers={"Accept": "application/rdf+xml"}).status_code == 200
+    finally:
+        close(app)
+
+
+def test_a_client_that_stops_reading_frees_its_download_slot(monkeypatch):
+    """A chunk not taken whole within the read timeout ends the download: the kernel's send timeout
+    counts from the last progress, and a client that stopped reading held its slot three times
+    the timeout (90 s at the default 30 s: hostile testing) as the kernel took a little more now
+    and then."""
+    import time
+
+    from msc_kg.server import graphstore
+
+    monkeypatch.setattr(graphstore, "STREAM_MIN", 0)
+    store = ox.Store()
+    store.extend(ox.Quad(ox.NamedNode(f"{EX}s{i}"), ox.NamedNode(f"{EX}p"), ox.Literal("x" * 100),
+                         ox.DefaultGraph()) for i in range(100_000))  # 15 MB: more than buffers hold
+    app = make_app(store, engine="inline")
+    try:
+        with serving(app, read_timeout=2.0) as address:
+            slots = app.extensions["msc_kg"].engine._downloads
+            with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.connect(address)
+                s.sendall(b"GET /data?default HTTP/1.1\r\nHost: t\r\nAccept: application/n-triples\r\n\r\n")
+                s.recv(100)  # the head came: the download holds a slot
+                start = time.monotonic()
+                while slots.qsize() < 4 and time.monotonic() - start < 30:
+                    time.sleep(0.05)
+                took = time.monotonic() - start
+        assert slots.qsize() == 4 and took < 10, took  # 2 s and the writer's stop; 30+ before
     finally:
         close(app)

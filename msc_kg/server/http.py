@@ -19,6 +19,7 @@ the app is never called with it.
 
 from __future__ import annotations
 
+import functools
 import re
 import select
 import socket
@@ -213,11 +214,34 @@ def _kernel_timeout(conn: socket.socket, seconds: float) -> None:
     """Time out a blocking socket's receives and sends after ``seconds`` (SO_RCVTIMEO and
     SO_SNDTIMEO). Python's own socket timeout polls before every receive and send: two system
     calls more per request."""
-    sec = int(seconds)
-    usec = max(int((seconds - sec) * 1_000_000), 0 if sec else 1)  # (0, 0) would mean "never"
-    value = struct.pack("ll", sec, usec)
+    value = _timeval(seconds)
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+
+
+def _timeval(seconds: float) -> bytes:
+    """``seconds`` as the struct timeval of a socket timeout; (0, 0) would mean "never"."""
+    sec = int(seconds)
+    return struct.pack("ll", sec, max(int((seconds - sec) * 1_000_000), 0 if sec else 1))
+
+
+def _send_within(conn: socket.socket, seconds: float, data: bytes) -> None:
+    """sendall, but TimeoutError once ``data`` has not all been taken within ``seconds``. The
+    kernel's send timeout counts from the last progress: a client that stopped reading held a
+    streamed download (and its slot) for 90 s as the kernel took a little more now and then
+    (hostile testing). The socket's send timeout is put back after."""
+    before = conn.getsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, 16)
+    deadline = time.monotonic() + seconds
+    view = memoryview(data)
+    try:
+        while view:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"the client took less than {len(data)} bytes in {seconds:g} s")
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(left))
+            view = view[conn.send(view):]
+    finally:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, before)
 
 
 def _linger(conn: socket.socket, seconds: float = 1.0, limit: int = 1 << 20) -> None:
@@ -608,7 +632,7 @@ class Server:
                 return False
             if head_only:
                 return keep
-            send, chunks = client.sock.sendall, iter(body)
+            send, chunks = functools.partial(_send_within, client.sock, self.read_timeout), iter(body)
             while True:
                 try:
                     chunk = next(chunks)
