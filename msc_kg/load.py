@@ -6,16 +6,19 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rdflib import Graph, URIRef
+import pyoxigraph as ox
+from rdflib import BNode, Graph, Literal, URIRef
 
 from msc_kg import paths
 from msc_kg.errors import SourceParseError
 from msc_kg.namespaces import MSC, MSCD
+from msc_kg.server import xmlguard
 
-# rdflib's parsers name the line in different ways; these cover Turtle/N-Triples and RDF/XML.
-_LINE_PATTERNS = [re.compile(r"at line (\d+)"), re.compile(r"line (\d+)"), re.compile(r":(\d+):\d+:")]
 _FORMATS = {".ttl": "turtle", ".nt": "nt", ".owl": "xml", ".rdf": "xml", ".jsonld": "json-ld",
             ".nq": "nquads", ".trig": "trig"}
+_OX_FORMATS = {"turtle": ox.RdfFormat.TURTLE, "nt": ox.RdfFormat.N_TRIPLES, "xml": ox.RdfFormat.RDF_XML,
+               "json-ld": ox.RdfFormat.JSON_LD, "nquads": ox.RdfFormat.N_QUADS, "trig": ox.RdfFormat.TRIG}
+_XSD_STRING = ox.NamedNode("http://www.w3.org/2001/XMLSchema#string")
 
 
 @dataclass
@@ -52,52 +55,61 @@ def _first_bad_utf8(path: Path) -> tuple[int, int, str]:
 
 
 def parse_file(path: Path) -> Graph:
-    """Parse one RDF file, or raise SourceParseError naming the file and the line."""
+    """Parse one RDF file, or raise SourceParseError naming the file and the line.
+
+    Oxigraph's parser reads it, as the server's ``--data`` does: it gives the line and column of
+    an error, fetches no remote JSON-LD ``@context`` and does not recurse in Python (rdflib's
+    Turtle parser ran out of recursion depth on deep collections: hostile testing). Its triples
+    are then copied term by term into the rdflib Graph that pySHACL needs."""
     path = Path(path)
     fmt = _FORMATS.get(path.suffix.lower(), "turtle")
-    graph = Graph()
-    if path.exists() and not path.is_file():  # a folder, or a FIFO that would block forever
+    if not path.exists():
+        raise SourceParseError(path, None, "file not found")
+    if not path.is_file():  # a folder, or a FIFO that would block forever
         raise SourceParseError(path, None, "is not a regular file")
-    data = None
-    if fmt in ("json-ld", "xml") and path.is_file():
-        try:  # rdflib would fetch a JSON-LD file's remote @context; Oxigraph's parser does not
-            if fmt == "json-ld":
-                data = _json_ld_as_ntriples(path)
-            else:  # the server's guards: no entity bomb, well-formed XML
-                from msc_kg.server import xmlguard
-
-                xmlguard.guard(path)
-        except (ValueError, SyntaxError) as exc:  # Oxigraph's SyntaxError has the line;
-            found = re.match(r"line (\d+)", str(exc))  # xmlguard's message starts with it
-            line = getattr(exc, "lineno", None) or (int(found.group(1)) if found else None)
-            raise SourceParseError(path, line, f"does not parse as {fmt}: {exc}") from exc
     try:
-        if data is not None:
-            graph.parse(data=data, format="nt")
-        else:
-            graph.parse(path, format=fmt)
-    except FileNotFoundError as exc:
-        raise SourceParseError(path, None, "file not found") from exc
-    except UnicodeDecodeError as exc:  # the position is in the bytes read, not in the file
-        line, column, reason = _first_bad_utf8(path)
-        raise SourceParseError(path, line, f"is not UTF-8 text (column {column}: {reason}); RDF "
-                                           "files are read as UTF-8") from exc
-    except Exception as exc:  # rdflib raises many parser-specific types; all mean "bad syntax"
-        message = str(exc).strip().splitlines()
-        text = " ".join(line.strip() for line in message if line.strip())
-        line = next((int(m.group(1)) for p in _LINE_PATTERNS if (m := p.search(text))), None)
-        raise SourceParseError(path, line, f"does not parse as {fmt}: {text[:500]}") from exc
+        if fmt == "xml":  # the server's guards: no entity bomb, well-formed XML
+            xmlguard.guard(path)
+        parser = ox.parse(path=path, format=_OX_FORMATS[fmt], base_iri=path.resolve().as_uri(),
+                          rename_blank_nodes=True)  # "_:b" of two files are two nodes, as in rdflib
+        graph = Graph()
+        for quad in parser:  # a named graph's triples are read into the one graph
+            graph.add((_term(path, quad.subject), _term(path, quad.predicate), _term(path, quad.object)))
+    except SyntaxError as exc:  # Oxigraph's has the line; its message the line and column
+        if "Invalid UTF-8" in exc.msg:
+            line, column, reason = _first_bad_utf8(path)
+            raise SourceParseError(path, line, f"is not UTF-8 text (column {column}: {reason}); RDF "
+                                               "files are read as UTF-8") from None
+        raise SourceParseError(path, exc.lineno, f"does not parse as {fmt}: {exc.msg}") from None
+    except ValueError as exc:  # xmlguard's message starts with the line
+        found = re.match(r"line (\d+)", str(exc))
+        raise SourceParseError(path, int(found.group(1)) if found else None,
+                               f"does not parse as {fmt}: {exc}") from None
+    except (OSError, MemoryError) as exc:  # unreadable, or one statement over the parser's buffer
+        raise SourceParseError(path, None, f"cannot be read: {exc}") from None
+    for prefix, namespace in parser.prefixes.items():  # known once the whole file is read
+        graph.bind(prefix, namespace)
     return graph
 
 
-def _json_ld_as_ntriples(path: Path) -> str:
-    """A JSON-LD file read by Oxigraph, which refuses remote contexts instead of fetching them (rdflib
-    fetched them: hostile testing), as N-Triples for rdflib."""
-    import pyoxigraph as ox
-
-    triples = [ox.Triple(q.subject, q.predicate, q.object)
-               for q in ox.parse(path=path, format=ox.RdfFormat.JSON_LD)]
-    return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode("utf-8")
+def _term(path: Path, term):
+    """An Oxigraph term as rdflib's, or SourceParseError for the RDF 1.2 terms rdflib cannot hold."""
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
+    if isinstance(term, ox.Triple):
+        raise SourceParseError(path, None, "uses RDF 1.2 triple terms (<<( … )>>), which the "
+                                           "validator (rdflib, pySHACL) cannot read")
+    if term.direction is not None:  # rdflib has no base direction; dropping it would validate
+        # other data than the server serves
+        raise SourceParseError(path, None, f"uses RDF 1.2 base direction ({term.direction}), which "
+                                           "the validator (rdflib, pySHACL) cannot read")
+    if term.language is not None:
+        return Literal(term.value, lang=term.language)
+    if term.datatype == _XSD_STRING:  # a plain "x", as rdflib's parsers give it
+        return Literal(term.value)
+    return Literal(term.value, datatype=URIRef(term.datatype.value))
 
 
 def load(files: list[Path] | None = None) -> Loaded:

@@ -86,6 +86,43 @@ def test_validate_truncated_rdf_xml_names_the_line(capsys, tmp_path):
             "found (RDF/XML is XML)") in capsys.readouterr().err
 
 
+NESTED = "@prefix : <http://e/> .\n:a :b {} .\n"
+
+
+def test_validate_reads_a_deep_collection_as_the_servers_loader(capsys, tmp_path):
+    """rdflib's Turtle parser recursed: 3000 nested collections, which the server's --data loads,
+    failed with "maximum recursion depth exceeded" (hostile testing). Oxigraph's parser reads them."""
+    path = tmp_path / "deep.ttl"
+    path.write_text(NESTED.format("(" * 3000 + ")" * 3000))
+    assert main(["validate", "--with", str(path)]) == 0
+    assert capsys.readouterr().out.startswith("Conforms")
+
+
+def test_validate_deep_invalid_blank_nodes_name_line_and_column(capsys, tmp_path):
+    path = tmp_path / "deep.ttl"
+    path.write_text(NESTED.format("[" * 3000 + "]" * 3000))
+    assert main(["validate", "--with", str(path)]) == 1
+    assert capsys.readouterr().err == (f"{path}:2: does not parse as turtle: Parser error at line 2 "
+                                       "column 8: [ is not a valid predicate\n")
+
+
+@pytest.mark.parametrize("name, text, rdf12", [
+    ("dir.jsonld", '{"@context": {"@vocab": "http://e/"}, "@id": "http://e/a", '
+                   '"p": {"@value": "x", "@direction": "rtl", "@language": "en"}}', "base direction (rtl)"),
+    ("dir.ttl", NESTED.format('"x"@en--ltr'), "base direction (ltr)"),
+    ("triple.ttl", NESTED.format("<<( :s :p :o )>>"), "triple terms (<<( … )>>)"),
+])
+def test_validate_refuses_rdf_1_2_terms_it_cannot_read(capsys, tmp_path, name, text, rdf12):
+    """A JSON-LD "@direction" the server serves gave "does not parse as json-ld: Invalid line:
+    --rtl ." (an internal N-Triples round trip; hostile testing). rdflib holds no base direction
+    nor triple term: the file is refused as one that does not parse, saying why."""
+    path = tmp_path / name
+    path.write_text(text)
+    assert main(["validate", "--with", str(path)]) == 1
+    assert capsys.readouterr().err == (f"{path}: uses RDF 1.2 {rdf12}, which the validator (rdflib, "
+                                       "pySHACL) cannot read\n")
+
+
 def test_query_missing_file_exits_2(capsys):
     assert main(["query", "no/such/query.rq"]) == 2
 
@@ -267,3 +304,86 @@ def test_query_not_utf8_is_a_usage_error_naming_the_byte(capsys, tmp_path):
     assert capsys.readouterr().err == (f"error: {bad}: not UTF-8 text (byte 27: invalid continuation byte); "
                                        "SPARQL is read as UTF-8\n")
     assert _query(capsys, b"\xef\xbb\xbfASK {}") == (0, "true\n", "")  # a byte order mark is skipped
+
+
+def test_query_reads_no_device_fifo_or_folder(tmp_path):
+    """`msc-kg query /dev/zero` read 15 GB in 10 s (hostile testing); a FIFO would block. A file
+    that is not regular is refused as validate --with refuses it (in a child with 2 GB of address
+    space, so a regression fails instead of swamping the machine)."""
+    import resource
+
+    fifo = tmp_path / "pipe.rq"
+    os.mkfifo(fifo)
+    limit = lambda: resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))  # noqa: E731
+    for path in ("/dev/zero", fifo, tmp_path):
+        result = subprocess.run([sys.executable, "-m", "msc_kg.cli", "query", str(path)], capture_output=True,
+                                text=True, timeout=60, preexec_fn=limit)
+        assert (result.returncode, result.stderr) == (
+            2, f"error: {path}: not a regular file; give - to read a query piped to stdin\n")
+
+
+def test_query_on_stdin_is_read_up_to_the_endpoints_body_limit(capsys):
+    """stdin is read up to the endpoint's default request-body limit, and a byte more is refused."""
+    import io
+
+    from msc_kg.server.config import DEFAULTS
+
+    limit = DEFAULTS["max_body"]
+    stream = io.BytesIO(b"#" * (2 * limit))
+    sys.stdin = stdin = io.TextIOWrapper(stream)  # kept: dropping it would close the stream
+    try:
+        assert main(["query", "-"]) == 2
+    finally:
+        sys.stdin = sys.__stdin__
+    assert stream.tell() == limit + 1 and not stdin.closed
+    assert capsys.readouterr().err == (f"error: -: the query is longer than {limit} bytes, the endpoint's "
+                                       "default request-body limit (--max-body)\n")
+    assert _query(capsys, b"ASK {}" + b" " * (limit - 6)) == (0, "true\n", "")
+
+
+TRIPLE_TERM = 'SELECT ?t ?d { BIND(<<( <http://a> <http://b> "c"@en--rtl )>> AS ?t) BIND("x"@ar AS ?d) }'
+
+
+def test_query_table_shows_every_kind_of_term(capsys):
+    """A triple term crashed the table with a traceback (it has no .value); blank nodes lost their
+    _: and literals their language and direction (hostile testing)."""
+    import pyoxigraph as ox
+
+    from msc_kg.query import run_query
+
+    assert _query(capsys, TRIPLE_TERM) == (0, "t\td\n<<( http://a http://b c@en--rtl )>>\tx@ar\n", "")
+    store = ox.Store()
+    store.add(ox.Quad(ox.BlankNode("b1"), ox.NamedNode("http://p"), ox.Literal("1", datatype=ox.NamedNode(
+        "http://www.w3.org/2001/XMLSchema#integer"))))
+    assert run_query("SELECT ?s ?p ?o { ?s ?p ?o }", store=store) == "s\tp\to\n_:b1\thttp://p\t1\n"
+
+
+@pytest.mark.parametrize("fmt, expected", [
+    ("json", '{"head":{"vars":["t","d"]},"results":{"bindings":[{"t":{"type":"triple","value":{"subject":'
+             '{"type":"uri","value":"http://a"},"predicate":{"type":"uri","value":"http://b"},"object":'
+             '{"type":"literal","value":"c","xml:lang":"en","its:dir":"rtl"}}},"d":{"type":"literal",'
+             '"value":"x","xml:lang":"ar"}}]}}'),
+    ("csv", "t,d\r\nhttp://a http://b c,x\r\n"),
+    ("csv", None),  # a comma inside the triple term: quoted, as the endpoint writes it
+    ("tsv", '?t\t?d\n<<( <http://a> <http://b> "c"@en--rtl )>>\t"x"@ar\n'),
+])
+def test_query_writes_triple_terms_in_every_format(capsys, fmt, expected):
+    if expected is None:
+        assert _query(capsys, TRIPLE_TERM.replace('"c"', '"c,\\nd"'), "--format", fmt) == (
+            0, 't,d\r\n"http://a http://b c,\nd",x\r\n', "")
+        return
+    assert _query(capsys, TRIPLE_TERM, "--format", fmt) == (0, expected, "")
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_query_error_while_rendering_leaves_no_engine_object_to_another_thread(monkeypatch):
+    """The engine's solutions, held by the frames of an error raised while rendering them, were
+    dropped by the main thread: a RuntimeError on top of the error (hostile testing)."""
+    import gc
+
+    from msc_kg import query as query_mod
+
+    monkeypatch.setattr(query_mod, "_cell", lambda term: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        query_mod.run_query("SELECT ?x { BIND(1 AS ?x) }")
+    gc.collect()  # raised "PyQuerySolutions is unsendable, but is being dropped on another thread"
