@@ -165,8 +165,8 @@ def _unwritable(state, graph: str | None, fmt: str) -> str | None:
     read-only), before a streamed download starts, where a smaller one's written body is searched
     (unwritable.check)."""
     key = (graph, fmt)
-    if key not in state.unwritable:
-        state.unwritable[key] = None
+    if key not in state.unwritable:  # kept once every query has answered (EngineError otherwise)
+        reason = None
         for query in _LOOK_FOR.get(fmt, ()):
             pattern = _DATASET_STATEMENTS if graph is None else _STATEMENTS
             job = {"query": query % pattern, "form": "SELECT", "results_fmt": "json",
@@ -176,8 +176,8 @@ def _unwritable(state, graph: str | None, fmt: str) -> str | None:
             rows = json.loads(state.engine.run(job).body)["results"]["bindings"]
             reason = next(filter(None, map(_trouble, rows)), None)
             if reason is not None:
-                state.unwritable[key] = reason
                 break
+        state.unwritable[key] = reason
     return state.unwritable[key]
 
 
