@@ -26,13 +26,13 @@ GRAPH_SYNTAXES = "Turtle or N-Triples"  # they carry every graph
 RESULT_SYNTAXES = "JSON, CSV or TSV"
 
 
-def xml_problem(body: bytes) -> str | None:
-    """Why ``body`` (XML query results or RDF/XML) is no XML document a client can read, or None."""
+def xml_problem(body: bytes, rdfxml: bool = True) -> str | None:
+    """Why ``body`` (RDF/XML, or XML query results) is no XML document a client can read, or None."""
     bad = _NOT_XML.search(body)
     if bad is not None:
         return (f"holds U+{ord(bad.group().decode()):04X}, a character XML 1.0 cannot carry, "
                 "even escaped")
-    empty = _EMPTY_LOCAL.search(body)
+    empty = _EMPTY_LOCAL.search(body) if rdfxml else None  # results name no properties
     if empty is not None:
         iri = f" <{empty.group(1).decode()}>" if empty.group(1) else ""
         return f"has a property{iri} that RDF/XML cannot name: no XML name ends its IRI"
@@ -62,7 +62,7 @@ def refusal(reason: str, graph: bool) -> Response:
 def check(body: bytes, fmt: str, graph: bool) -> Response | None:
     """refusal of a written ``body`` in ``fmt`` (a format key of msc_kg.server.negotiate), if any."""
     if fmt in ("xml", "rdfxml"):
-        reason = xml_problem(body)
+        reason = xml_problem(body, rdfxml=fmt == "rdfxml")
         if reason is not None:
             return refusal(reason, graph)
     return None
