@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from rdflib import RDF, Graph, Namespace
+from rdflib import RDF, Graph, Namespace, URIRef
 from rdflib.collection import Collection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +50,8 @@ class Case:
     query: Path
     data: list[Path] = field(default_factory=list)
     graph_data: list[Path] = field(default_factory=list)
+    result: Path | None = None  # mf:result, the expected answer (evaluation tests)
+    lax: bool = False  # mf:resultCardinality mf:LaxCardinality: duplicates may differ (REDUCED)
 
 
 def suite_root() -> Path | None:
@@ -120,7 +122,10 @@ def _case(g: Graph, entry, prefix: str) -> Case | None:
     name = f"{prefix}#{urlparse(str(entry)).fragment or str(entry).rsplit('/', 1)[-1]}"
     if kind != "eval":
         return Case(name, kind, _path(action))
+    result = g.value(entry, MF.result)
     return Case(name, kind, _path(g.value(action, QT.query)),
                 sorted(_path(d) for d in g.objects(action, QT.data)),
-                sorted(_path(d) for d in g.objects(action, QT.graphData)))
+                sorted(_path(d) for d in g.objects(action, QT.graphData)),
+                _path(result) if isinstance(result, URIRef) else None,
+                (entry, MF.resultCardinality, MF.LaxCardinality) in g)
 
