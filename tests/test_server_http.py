@@ -339,6 +339,31 @@ def test_upgrade_is_not_passed_on(serve):
     assert status_of(raw) == 200 and "HTTP_UPGRADE" not in json.loads(body_of(raw))["headers"]
 
 
+def test_upgrade_request_body_is_its_body_not_a_request(serve):
+    """llhttp ends a request asking to Upgrade at its head: its body ran as a request of its own
+    (a smuggling route behind a proxy that passes Upgrade on: hostile testing). It is read as the
+    body, whole or in pieces; a chunked one is refused."""
+    addr = serve()
+    inner = b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+    head = (b"POST /q HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, close\r\nUpgrade: websocket\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(inner))
+    raw = exchange(addr, head + inner)
+    assert raw.count(b"HTTP/1.1 ") == 1 and b"/smuggled" not in raw.split(b"\r\n\r\n", 1)[0]
+    assert json.loads(body_of(raw))["body"] == inner.decode()
+    with socket.create_connection(addr, timeout=5) as s:  # the body in three pieces
+        s.sendall(head + inner[:5])
+        time.sleep(0.1)
+        s.sendall(inner[5:20])
+        time.sleep(0.1)
+        s.sendall(inner[20:])
+        raw = b"".join(iter(lambda: s.recv(65536), b""))
+    assert json.loads(body_of(raw))["body"] == inner.decode() and raw.count(b"HTTP/1.1 ") == 1
+    chunked = exchange(addr, b"POST /q HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n"
+                             b"Transfer-Encoding: chunked\r\n\r\n5\r\nASK{}\r\n0\r\n\r\n")
+    assert status_of(chunked) == 400 and body_of(chunked).startswith(
+        b"A request asking to Upgrade cannot carry a chunked body here")
+
+
 def test_underscore_headers_are_dropped(serve):
     raw = exchange(serve(), b"GET / HTTP/1.1\r\nHost: x\r\nX_Forwarded_For: evil\r\nX-Real: ok\r\n"
                             b"Connection: close\r\n\r\n")

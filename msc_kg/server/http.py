@@ -84,6 +84,7 @@ class _Parser:
         self.body_bytes = 0
         self.in_head = False
         self.expect_continue = False
+        self.body_left = 0  # bytes still to come of the body of a request that asked to Upgrade
 
     # --- callbacks (names fixed by httptools)
     def on_message_begin(self):
@@ -157,6 +158,25 @@ class _Parser:
         self.done.append(self.current)
         self.current = None
 
+    def _upgrade_body(self) -> None:
+        """llhttp ends a request that asks to Upgrade at its head and would parse its body as the
+        next request (hostile testing: a POST's body ran as a request of its own, a smuggling
+        route behind a proxy that passes Upgrade on; curl --http2 sends such POSTs): its
+        Content-Length bytes are read as its body here, and a chunked one is refused."""
+        req = self.done[-1] if self.done else None
+        if req is None:
+            return
+        for name, value in req.headers:
+            lname = name.lower()
+            if lname == b"transfer-encoding":
+                raise _Reject(400, "A request asking to Upgrade cannot carry a chunked body here "
+                                   "(Upgrade is not offered): send it without Upgrade, or with "
+                                   "Content-Length.")
+            if lname == b"content-length" and int(value) > 0:
+                self.done.pop()
+                req.complete = False
+                self.current, self.body_left = req, int(value)
+
     def _long_url(self) -> _Reject:
         return _Reject(414, f"Request URL too long: the limit is {self.max_head} bytes; send a long "
                             "query with POST (Content-Type application/sparql-query, or a form).")
@@ -168,6 +188,15 @@ class _Parser:
 
     def feed(self, data: bytes) -> None:
         """Parse ``data``; complete requests are appended to ``done``."""
+        if self.body_left:  # the body of an Upgrade request, which llhttp does not read
+            taken, data = data[:self.body_left], data[self.body_left:]
+            self.body_left -= len(taken)
+            self.on_body(taken)
+            if self.body_left:
+                return
+            self.on_message_complete()
+            if not data:
+                return
         try:
             self.parser.feed_data(data)
             if self.current is not None and self.in_head:
@@ -177,6 +206,7 @@ class _Parser:
         except httptools.HttpParserUpgrade as exc:  # Upgrade (h2c, websocket) is not offered:
             rest = data[exc.args[0]:] if exc.args else b""  # answer in HTTP/1.1, keep parsing
             self.parser = httptools.HttpRequestParser(self)
+            self._upgrade_body()
             if rest:
                 self.feed(rest)
         except httptools.HttpParserInvalidMethodError:
