@@ -8,6 +8,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
+import pyoxigraph as ox
 import pytest
 from server_fixtures import server_app, server_client  # noqa: F401
 
@@ -211,8 +212,8 @@ def test_rdfxml_cannot_name_a_property_without_an_xml_name_ending(server_client,
                              headers={"Accept": "application/rdf+xml"})
     assert resp.status_code == 406 and resp.headers["Vary"] == "Accept"
     assert resp.get_data(as_text=True) == (
-        f"No acceptable format: the answer has a property <{prop}> that RDF/XML cannot name: no "
-        "XML name ends its IRI; ask for Turtle or N-Triples.\n")
+        f"No acceptable format: the answer uses <{prop}>, which RDF/XML cannot write as an element: "
+        "no XML name ends the IRI; ask for Turtle or N-Triples.\n")
     ok = server_client.get("/sparql", query_string={"query": query.replace(prop, "http://e/p1")},
                            headers={"Accept": "application/rdf+xml"})
     assert ok.status_code == 200
@@ -262,3 +263,14 @@ def test_csv_quotes_triple_terms_of_the_data():
         assert app.extensions["msc_kg"].triple_terms is True
     finally:
         close(app)
+
+
+def test_rdfxml_blank_nodes_are_xml_names(server_client):
+    """A CONSTRUCT's blank nodes get labels Oxigraph draws, mostly starting with a digit, which it
+    wrote as rdf:nodeID values, not XML names (hostile testing): every label gets a prefix."""
+    query = "CONSTRUCT { ?b <http://e/p> ?s . <http://e/x> <http://e/q> ?b } WHERE { ?s ?p ?o BIND(BNODE() AS ?b) }"
+    body = server_client.get("/sparql", query_string={"query": query},
+                             headers={"Accept": "application/rdf+xml"}).data
+    ids = re.findall(rb'rdf:nodeID="([^"]*)"', body)
+    assert ids and all(i.startswith(b"b") for i in ids)
+    assert len(list(ox.parse(body, format=ox.RdfFormat.RDF_XML))) == 2 * len(set(ids))

@@ -317,8 +317,8 @@ def test_entity_in_a_syntax_that_cannot_carry_it_is_406():
     app = make_app(store)
     try:
         client = app.test_client()
-        for accept, reason in (("application/rdf+xml", "has a property <http://example.org/p#> that "
-                                "RDF/XML cannot name: no XML name ends its IRI"),
+        for accept, reason in (("application/rdf+xml", "uses <http://example.org/p#>, which RDF/XML "
+                                "cannot write as an element: no XML name ends the IRI"),
                                ("application/ld+json", "holds RDF 1.2 triple terms, which JSON-LD "
                                 "cannot carry")):
             resp = client.get("/id/x", headers={"Accept": accept})

@@ -216,6 +216,19 @@ def _dump(store: ox.Store, graph: str | None, fmt: str, union: bool) -> tuple:
 
 def write_graph(store: ox.Store, graph: str | None, fmt: str, union: bool, output=None,
                 large: bool = False) -> bytes | None:
+    """_write_graph, with RDF/XML's node labels made XML names (results.node_ids)."""
+    if fmt != "rdfxml":
+        return _write_graph(store, graph, fmt, union, output, large)
+    if output is None:
+        return results.node_ids(_write_graph(store, graph, fmt, union, None, large))
+    fixed = results.NodeIds(output)
+    _write_graph(store, graph, fmt, union, fixed, large)
+    fixed.flush()
+    return None
+
+
+def _write_graph(store: ox.Store, graph: str | None, fmt: str, union: bool, output=None,
+                 large: bool = False) -> bytes | None:
     """Write ``graph`` ("" the default graph, an IRI a named graph the store holds, None the
     dataset) in ``fmt`` into the binary file-like ``output``, or return it as bytes without one.
     Up to SORTED_MAX statements in a prefixed syntax are written sorted, more in the store's order;

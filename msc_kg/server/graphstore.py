@@ -125,16 +125,16 @@ def _streamed(state, request: Request, graph: str | None, fmt: str, media: str, 
     """A graph of ``size`` statements, too large to keep in the cache, sent while it is written
     (chunked transfer coding over HTTP/1.1), by an engine that reads the store in the serving
     process (server.py's)."""
+    try:  # checked before the first byte is sent, which fixes the status, and before the
+        reason = _unwritable(state, graph, fmt)  # preconditions, which a 406 overrides (RFC 9110
+    except EngineError as exc:  # §13.2.1), as it does for a smaller graph's
+        return engine_error(exc)
+    if reason is not None:
+        return unwritable.refusal(reason, graph=True)
     headers = _headers(state, key)
     unchanged = _preconditions(request, headers)
     if unchanged is not None:
         return unchanged
-    try:  # checked before the first byte is sent, which fixes the status
-        reason = _unwritable(state, graph, fmt)
-    except EngineError as exc:
-        return engine_error(exc)
-    if reason is not None:
-        return unwritable.refusal(reason, graph=True)
     write = functools.partial(write_graph, state.engine.store, graph, fmt,
                               state.config["union_default_graph"], large=size > SORTED_MAX)
     body = state.engine.stream(write)
@@ -148,11 +148,16 @@ def _streamed(state, request: Request, graph: str | None, fmt: str, media: str, 
 
 # What a streamed download's syntax may not carry (see msc_kg.server.unwritable), looked for in the
 # graph itself: the first literal holding a character XML 1.0 cannot carry (IRIs, language tags and
-# datatypes cannot hold one), the properties (each tried through the RDF/XML writer), a triple term.
+# datatypes cannot hold one), as an object or a triple term's; the names RDF/XML writes as
+# elements, properties and classes, a triple term's property too (each tried through the writer);
+# a triple term.
 _LOOK_FOR = {
-    "rdfxml": ("SELECT ?o WHERE { %s FILTER(isLITERAL(?o) && REGEX(STR(?o), "
+    "rdfxml": ("SELECT ?o WHERE { %s BIND(IF(isTRIPLE(?o), OBJECT(?o), ?o) AS ?v) "
+               "FILTER(isLITERAL(?v) && REGEX(STR(?v), "
                '"[\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\uFFFE\\uFFFF]")) } LIMIT 1',
-               "SELECT DISTINCT ?p WHERE { %s }"),
+               "SELECT DISTINCT ?n WHERE { %s BIND(?p AS ?n) }",
+               "SELECT DISTINCT ?n WHERE { %s FILTER(?p = <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> && isIRI(?o)) BIND(?o AS ?n) }",
+               "SELECT DISTINCT ?n WHERE { %s FILTER(isTRIPLE(?o)) BIND(PREDICATE(?o) AS ?n) }"),
     "jsonld": ("SELECT ?o WHERE { %s FILTER(isTRIPLE(?o)) } LIMIT 1",),
 }
 _STATEMENTS = "?s ?p ?o"
@@ -183,8 +188,8 @@ def _unwritable(state, graph: str | None, fmt: str) -> str | None:
 
 def _trouble(row: dict) -> str | None:
     """unwritable's reason for one row of a _LOOK_FOR query."""
-    if "p" in row:
-        return unwritable.property_problem(row["p"]["value"])
+    if "n" in row:
+        return unwritable.name_problem(row["n"]["value"])
     if row["o"]["type"] == "triple":
         return unwritable.TRIPLE_TERMS
     return unwritable.xml_problem(row["o"]["value"].encode())

@@ -278,6 +278,40 @@ def statement_order(statement) -> tuple:
             str(statement.subject), str(statement.predicate), str(statement.object))
 
 
+# A start tag's rdf:nodeID attribute, up to its value ("<" in text and attribute values is always
+# escaped, so a raw one starts markup).
+_NODE_ID = re.compile(rb'(<[^<>]*?\srdf:nodeID=")')
+
+
+def node_ids(rdfxml: bytes) -> bytes:
+    """RDF/XML from Oxigraph with every rdf:nodeID prefixed by "b". Oxigraph writes a blank node's
+    label as it is, and the labels it draws are hexadecimal, so most of them start with a digit,
+    which an rdf:nodeID (an XML name) may not: its own parser refused them (hostile testing). The
+    same prefix on every label keeps them apart, and a label names a node in one document only."""
+    return _NODE_ID.sub(rb"\1b", rdfxml)
+
+
+class NodeIds:
+    """A binary writer passing RDF/XML on to ``out`` through node_ids, never cutting a tag."""
+
+    def __init__(self, out):
+        self.out, self.held = out, b""
+
+    def write(self, data) -> int:
+        text = self.held + bytes(data)
+        cut = text.rfind(b">") + 1
+        if cut:
+            self.out.write(node_ids(text[:cut]))
+        self.held = text[cut:]
+        return len(data)
+
+    def flush(self) -> None:
+        """Pass on what is held (the end of the document)."""
+        if self.held:
+            self.out.write(node_ids(self.held))
+            self.held = b""
+
+
 def write_triples(triples, fmt: str, max_rows: int, prefixes: dict | None = None,
                   grouped: bool = False) -> tuple[bytes, int, bool]:
     """Serialise at most ``max_rows`` triples of a graph; return (body, triples written, truncated).
@@ -311,4 +345,5 @@ def write_triples(triples, fmt: str, max_rows: int, prefixes: dict | None = None
     if rdf_format.supports_datasets:
         items = [ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in items]
     prefixes = (prefixes or PREFIXES) if fmt in PREFIXED else None
-    return ox.serialize(items, format=rdf_format, prefixes=prefixes), len(items), truncated
+    body = ox.serialize(items, format=rdf_format, prefixes=prefixes)
+    return node_ids(body) if fmt == "rdfxml" else body, len(items), truncated

@@ -35,14 +35,20 @@ def xml_problem(body: bytes, rdfxml: bool = True) -> str | None:
     empty = _EMPTY_LOCAL.search(body) if rdfxml else None  # results name no properties
     if empty is not None:
         iri = f" <{empty.group(1).decode()}>" if empty.group(1) else ""
-        return f"has a property{iri} that RDF/XML cannot name: no XML name ends its IRI"
+        return (f"uses{iri or ' a property or class'}, which RDF/XML cannot write as an element: no "
+                "XML name ends the IRI")
     return None
 
 
-def property_problem(iri: str) -> str | None:
-    """xml_problem of the RDF/XML Oxigraph writes for one statement with the property ``iri``."""
-    triple = ox.Triple(ox.NamedNode("urn:s"), ox.NamedNode(iri), ox.Literal(""))
-    return xml_problem(ox.serialize([triple], format=ox.RdfFormat.RDF_XML))
+def name_problem(iri: str) -> str | None:
+    """xml_problem of the RDF/XML Oxigraph writes for ``iri`` as a property and as a class (an
+    element names each: a typed node for a class)."""
+    node, named = ox.NamedNode("urn:s"), ox.NamedNode(iri)
+    triples = [ox.Triple(node, named, ox.Literal("")), ox.Triple(node, _RDF_TYPE, named)]
+    return xml_problem(ox.serialize(triples, format=ox.RdfFormat.RDF_XML))
+
+
+_RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 
 
 def refusal_text(reason: str, graph: bool) -> str:
