@@ -12,7 +12,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from msc_kg import paths
 from msc_kg.errors import SourceParseError
 from msc_kg.namespaces import MSC, MSCD
-from msc_kg.server import xmlguard
+from msc_kg.server import jsonguard, xmlguard
 
 _FORMATS = {".ttl": "turtle", ".nt": "nt", ".owl": "xml", ".rdf": "xml", ".jsonld": "json-ld",
             ".nq": "nquads", ".trig": "trig"}
@@ -70,6 +70,8 @@ def parse_file(path: Path) -> Graph:
     try:
         if fmt == "xml":  # the server's guards: no entity bomb, well-formed XML
             xmlguard.guard(path)
+        if fmt == "json-ld":  # and no nesting the JSON-LD parser cannot take
+            jsonguard.check(path)
         parser = ox.parse(path=path, format=_OX_FORMATS[fmt], base_iri=path.resolve().as_uri(),
                           rename_blank_nodes=True)  # "_:b" of two files are two nodes, as in rdflib
         graph = Graph()
@@ -81,7 +83,7 @@ def parse_file(path: Path) -> Graph:
             raise SourceParseError(path, line, f"is not UTF-8 text (column {column}: {reason}); RDF "
                                                "files are read as UTF-8") from None
         raise SourceParseError(path, exc.lineno, f"does not parse as {fmt}: {exc.msg}") from None
-    except ValueError as exc:  # xmlguard's message starts with the line
+    except ValueError as exc:  # the guards' messages start with the line
         found = re.match(r"line (\d+)", str(exc))
         raise SourceParseError(path, int(found.group(1)) if found else None,
                                f"does not parse as {fmt}: {exc}") from None

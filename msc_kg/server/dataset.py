@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from msc_kg.server import xmlguard
+from msc_kg.server import jsonguard, xmlguard
 
 EXTENSIONS = {
     ".ttl": ox.RdfFormat.TURTLE, ".turtle": ox.RdfFormat.TURTLE,
@@ -57,6 +57,8 @@ def load_files(paths) -> ox.Store:
             if fmt == ox.RdfFormat.RDF_XML:
                 xmlguard.guard(path)  # Oxigraph would expand a "billion laughs" until it
                 # aborts, and serve what it read of a truncated file
+            if fmt == ox.RdfFormat.JSON_LD:
+                jsonguard.check(path)  # Oxigraph's parser recurses into every level
             if len(paths) == 1 and fmt in LABELLED:
                 store.bulk_extend(ox.parse(path=path, format=fmt, rename_blank_nodes=False))
             else:
