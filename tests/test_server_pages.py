@@ -327,3 +327,22 @@ def test_entity_in_a_syntax_that_cannot_carry_it_is_406():
         assert client.get("/id/x", headers={"Accept": "text/turtle"}).status_code == 200
     finally:
         close(app)
+
+
+def test_entity_cut_at_the_row_cap_says_so():
+    """An entity with more statements than --max-rows was cut silently (hostile testing: a class
+    with 300 000 instances); its page and its RDF now say so, as /sparql's answers do."""
+    app = make_app(max_rows=2)
+    try:
+        client = app.test_client()
+        page = client.get("/ontology/Thing", headers={"Accept": "text/html"})
+        assert page.headers["X-SPARQL-Truncated"] == "true" and page.headers["X-SPARQL-Rows"] == "2"
+        assert b"Only the first 2 statements are shown" in page.data
+        nt = client.get("/ontology/Thing", headers={"Accept": "application/n-triples"})
+        assert nt.headers["X-SPARQL-Truncated"] == "true" and nt.data.count(b"\n") == 2
+        whole = client.get("/entity?iri=http%3A%2F%2Fexample.org%2Frelative",
+                           headers={"Accept": "text/html"})  # one statement: not cut
+        assert "X-SPARQL-Truncated" not in whole.headers and whole.headers["X-SPARQL-Max-Rows"] == "2"
+        assert b"Only the first" not in whole.data
+    finally:
+        close(app)

@@ -155,9 +155,10 @@ def _routes(app: Flask) -> None:
             if fmt == "html":
                 body = render_template("entity.html", iri=iri, label=label, out=out, inc=inc,
                                        link=pages.local_link, plink=pages.property_link,
-                                       short=_short, quote=quote)
+                                       short=_short, quote=quote,
+                                       cut=state.config["max_rows"] if found.truncated else None)
                 return Response(body, content_type="text/html; charset=utf-8",
-                                 headers={"Vary": "Accept"})
+                                 headers=_cap_headers(found))
             job = {"query": pages.ENTITY_CONSTRUCT.format(e=node), "graph_fmt": fmt,
                    "max_rows": state.config["max_rows"], "grouped": True}
             result = state.engine.run(job)
@@ -168,7 +169,15 @@ def _routes(app: Flask) -> None:
         if (refused := unwritable.check(result.body, fmt, graph=True)) is not None:
             return refused
         return Response(result.body, content_type=negotiate.content_type(media),
-                        headers={"Vary": "Accept"})
+                        headers=_cap_headers(result))
+
+    def _cap_headers(outcome) -> dict:
+        """An entity page's headers, saying so when --max-rows cut it, as /sparql says it (it was
+        cut silently: hostile testing)."""
+        headers = {"Vary": "Accept", "X-SPARQL-Max-Rows": str(state.config["max_rows"])}
+        if outcome.truncated:
+            headers |= {"X-SPARQL-Truncated": "true", "X-SPARQL-Rows": str(outcome.rows)}
+        return headers
 
     def _missing(node: str) -> str:
         """Why an entity has no page: absent, or used only as a property (hostile testing: the
