@@ -266,11 +266,29 @@ def test_csv_quotes_triple_terms_of_the_data():
 
 
 def test_rdfxml_blank_nodes_are_xml_names(server_client):
-    """A CONSTRUCT's blank nodes get labels Oxigraph draws, mostly starting with a digit, which it
-    wrote as rdf:nodeID values, not XML names (hostile testing): every label gets a prefix."""
+    """Every rdf:nodeID gets a prefix (a label kept from an N-Triples file may start with a digit,
+    which an XML name may not: hostile testing), and the document reads back."""
     query = "CONSTRUCT { ?b <http://e/p> ?s . <http://e/x> <http://e/q> ?b } WHERE { ?s ?p ?o BIND(BNODE() AS ?b) }"
     body = server_client.get("/sparql", query_string={"query": query},
                              headers={"Accept": "application/rdf+xml"}).data
     ids = re.findall(rb'rdf:nodeID="([^"]*)"', body)
     assert ids and all(i.startswith(b"b") for i in ids)
     assert len(list(ox.parse(body, format=ox.RdfFormat.RDF_XML))) == 2 * len(set(ids))
+
+
+@pytest.mark.parametrize("query, accept", [
+    ('SELECT ?x { BIND("a\\r\\nb" AS ?x) }', "application/sparql-results+xml"),
+    ('SELECT ?x { BIND("a\\r\\nb" AS ?x) } LIMIT 100000000', "application/sparql-results+xml"),
+    ('CONSTRUCT { <http://e/s> <http://e/p> ?x } WHERE { BIND("a\\r\\nb" AS ?x) }', "application/rdf+xml"),
+])
+def test_xml_keeps_carriage_returns(server_client, query, accept):
+    """A raw carriage return in XML is read as a line feed, so "a\\r\\nb" came back as "a\\nb"
+    (hostile testing): it is written as a reference, by Oxigraph's writers and the endpoint's."""
+    resp = server_client.get("/sparql", query_string={"query": query}, headers={"Accept": accept})
+    assert resp.status_code == 200 and b"\r" not in resp.data and b"a&#13;\nb" in resp.data
+    if accept == "application/rdf+xml":
+        [triple] = ox.parse(resp.data, format=ox.RdfFormat.RDF_XML)
+        assert triple.object.value == "a\r\nb"
+    else:
+        [row] = ox.parse_query_results(resp.data, format=ox.QueryResultsFormat.XML)
+        assert row["x"].value == "a\r\nb"

@@ -216,12 +216,12 @@ def _dump(store: ox.Store, graph: str | None, fmt: str, union: bool) -> tuple:
 
 def write_graph(store: ox.Store, graph: str | None, fmt: str, union: bool, output=None,
                 large: bool = False) -> bytes | None:
-    """_write_graph, with RDF/XML's node labels made XML names (results.node_ids)."""
+    """_write_graph, with RDF/XML's node labels made XML names (results.fix_rdfxml)."""
     if fmt != "rdfxml":
         return _write_graph(store, graph, fmt, union, output, large)
     if output is None:
-        return results.node_ids(_write_graph(store, graph, fmt, union, None, large))
-    fixed = results.NodeIds(output)
+        return results.fix_rdfxml(_write_graph(store, graph, fmt, union, None, large))
+    fixed = results.FixedRdfXml(output)
     _write_graph(store, graph, fmt, union, fixed, large)
     fixed.flush()
     return None

@@ -158,7 +158,7 @@ def write_solutions(solutions, fmt: str, max_rows: int) -> tuple[bytes, int, boo
                     out.write(f"<binding name={quoteattr(n)}>{_xml_term(term)}</binding>")
             out.write("</result>")
         out.write("</results></sparql>")  # byte for byte what Oxigraph writes
-        body = out.getvalue().encode()
+        body = fix_xml(out.getvalue().encode())
     elif fmt == "csv":
         lines = [",".join(_csv_field(ox.Literal(n)) for n in names)]
         lines += [",".join(_csv_field(row[n]) for n in names) for row in rows]
@@ -227,6 +227,8 @@ def write_bounded(solutions, fmt: str, max_rows: int) -> tuple[bytes, int, bool]
     """
     oxfmt = RESULTS_FORMATS[fmt]
     body = solutions.serialize(format=oxfmt)
+    if fmt == "xml":
+        body = fix_xml(body)
     bound = _row_bound(body, fmt, max_rows)
     if bound <= max_rows:
         return body, bound, False
@@ -283,16 +285,24 @@ def statement_order(statement) -> tuple:
 _NODE_ID = re.compile(rb'(<[^<>]*?\srdf:nodeID=")')
 
 
-def node_ids(rdfxml: bytes) -> bytes:
-    """RDF/XML from Oxigraph with every rdf:nodeID prefixed by "b". Oxigraph writes a blank node's
-    label as it is, and the labels it draws are hexadecimal, so most of them start with a digit,
-    which an rdf:nodeID (an XML name) may not: its own parser refused them (hostile testing). The
-    same prefix on every label keeps them apart, and a label names a node in one document only."""
-    return _NODE_ID.sub(rb"\1b", rdfxml)
+def fix_rdfxml(rdfxml: bytes) -> bytes:
+    """RDF/XML from Oxigraph with every rdf:nodeID prefixed by "b", and carriage returns written
+    as references (fix_xml). Oxigraph writes a blank node's label as it is, and a label kept from
+    an N-Triples file may start with a digit, which an rdf:nodeID (an XML name) may not: its own
+    parser refused them (hostile testing). The same prefix on every label keeps them apart, and a
+    label names a node in one document only."""
+    return _NODE_ID.sub(rb"\1b", fix_xml(rdfxml))
 
 
-class NodeIds:
-    """A binary writer passing RDF/XML on to ``out`` through node_ids, never cutting a tag."""
+def fix_xml(xml: bytes) -> bytes:
+    """Oxigraph's XML with each carriage return written as "&#13;": it writes them raw, and XML
+    parsers read a raw one as a line feed (a value changed silently: hostile testing). Its own
+    markup holds none."""
+    return xml.replace(b"\r", b"&#13;") if b"\r" in xml else xml
+
+
+class FixedRdfXml:
+    """A binary writer passing RDF/XML on to ``out`` through fix_rdfxml, never cutting a tag."""
 
     def __init__(self, out):
         self.out, self.held = out, b""
@@ -301,14 +311,14 @@ class NodeIds:
         text = self.held + bytes(data)
         cut = text.rfind(b">") + 1
         if cut:
-            self.out.write(node_ids(text[:cut]))
+            self.out.write(fix_rdfxml(text[:cut]))
         self.held = text[cut:]
         return len(data)
 
     def flush(self) -> None:
         """Pass on what is held (the end of the document)."""
         if self.held:
-            self.out.write(node_ids(self.held))
+            self.out.write(fix_rdfxml(self.held))
             self.held = b""
 
 
@@ -346,4 +356,4 @@ def write_triples(triples, fmt: str, max_rows: int, prefixes: dict | None = None
         items = [ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in items]
     prefixes = (prefixes or PREFIXES) if fmt in PREFIXED else None
     body = ox.serialize(items, format=rdf_format, prefixes=prefixes)
-    return node_ids(body) if fmt == "rdfxml" else body, len(items), truncated
+    return fix_rdfxml(body) if fmt == "rdfxml" else body, len(items), truncated
