@@ -144,8 +144,8 @@ def _routes(app: Flask) -> None:
             return endpoint.error(406, "No acceptable format; offered: "
                                   f"{negotiate.offered(negotiate.ENTITY)}.", {"Vary": "Accept"})
         media, fmt = choice
-        job = {"query": pages.ENTITY_SELECT.format(e=node), "results_fmt": "json",
-               "max_rows": state.config["max_rows"]}
+        cap = min(state.config["max_rows"], pages.MAX_ROWS)
+        job = {"query": pages.ENTITY_SELECT.format(e=node), "results_fmt": "json", "max_rows": cap}
         try:
             found = state.engine.run(job)
             out, inc, label = pages.entity_rows(found.body)
@@ -156,11 +156,11 @@ def _routes(app: Flask) -> None:
                 body = render_template("entity.html", iri=iri, label=label, out=out, inc=inc,
                                        link=pages.local_link, plink=pages.property_link,
                                        short=_short, quote=quote,
-                                       cut=state.config["max_rows"] if found.truncated else None)
+                                       cut=cap if found.truncated else None)
                 return Response(body, content_type="text/html; charset=utf-8",
-                                 headers=_cap_headers(found))
+                                 headers=_cap_headers(found, cap))
             job = {"query": pages.ENTITY_CONSTRUCT.format(e=node), "graph_fmt": fmt,
-                   "max_rows": state.config["max_rows"], "grouped": True}
+                   "max_rows": cap, "grouped": True}
             result = state.engine.run(job)
         except NotAcceptable:  # not reachable: the format was negotiated above
             raise
@@ -169,12 +169,12 @@ def _routes(app: Flask) -> None:
         if (refused := unwritable.check(result.body, fmt, graph=True)) is not None:
             return refused
         return Response(result.body, content_type=negotiate.content_type(media),
-                        headers=_cap_headers(result))
+                        headers=_cap_headers(result, cap))
 
-    def _cap_headers(outcome) -> dict:
-        """An entity page's headers, saying so when --max-rows cut it, as /sparql says it (it was
-        cut silently: hostile testing)."""
-        headers = {"Vary": "Accept", "X-SPARQL-Max-Rows": str(state.config["max_rows"])}
+    def _cap_headers(outcome, cap: int) -> dict:
+        """An entity page's headers, saying so when its cap cut it, as /sparql says it (it was cut
+        silently: hostile testing)."""
+        headers = {"Vary": "Accept", "X-SPARQL-Max-Rows": str(cap)}
         if outcome.truncated:
             headers |= {"X-SPARQL-Truncated": "true", "X-SPARQL-Rows": str(outcome.rows)}
         return headers
