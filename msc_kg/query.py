@@ -200,13 +200,23 @@ def _render(store, text: str, fmt: str) -> tuple[str, list[str]]:
 
 def _cell(term) -> str:
     """A term as the table shows it: an IRI as is, a blank node as _:label, a literal with its
-    @lang or @lang--dir, a triple term as <<( s p o )>> of its parts shown alike; "" if unbound."""
+    @lang or @lang--dir, a triple term as <<( s p o )>> of its parts shown alike; "" if unbound.
+    A backslash, tab, line feed or carriage return is written as its escape (\\, \t, \n, \r):
+    taken raw, they broke the table's rows and columns (hostile testing)."""
+    return _plain(term).translate(_ESCAPES)
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _plain(term) -> str:
+    """_cell before its escapes."""
     import pyoxigraph
 
     if term is None:
         return ""
     if isinstance(term, pyoxigraph.Triple):  # RDF 1.2: it has no .value (hostile testing)
-        return f"<<( {_cell(term.subject)} {_cell(term.predicate)} {_cell(term.object)} )>>"
+        return f"<<( {_plain(term.subject)} {_plain(term.predicate)} {_plain(term.object)} )>>"
     if isinstance(term, pyoxigraph.BlankNode):
         return f"_:{term.value}"
     if isinstance(term, pyoxigraph.Literal) and term.language:

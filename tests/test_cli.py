@@ -387,3 +387,10 @@ def test_query_error_while_rendering_leaves_no_engine_object_to_another_thread(m
     with pytest.raises(ZeroDivisionError):
         query_mod.run_query("SELECT ?x { BIND(1 AS ?x) }")
     gc.collect()  # raised "PyQuerySolutions is unsendable, but is being dropped on another thread"
+
+
+def test_query_table_escapes_what_would_break_its_rows(capsys):
+    """A tab or line break inside a literal broke the table's columns and rows (hostile testing):
+    they, carriage returns and backslashes are written as escapes, in triple terms too."""
+    query = r'SELECT ?x ?y { BIND("a\tb\nc\rd\\e" AS ?x) BIND(<<( <http://a> <http://b> "x\ty" )>> AS ?y) }'
+    assert _query(capsys, query) == (0, "x\ty\n" r"a\tb\nc\rd\\e" "\t" r"<<( http://a http://b x\ty )>>" "\n", "")
