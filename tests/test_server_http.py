@@ -329,6 +329,11 @@ def test_other_http_versions_get_505(serve):
     assert raw.startswith(b"HTTP/1.1 505 HTTP Version Not Supported\r\n")
     assert body_of(raw) == ("HTTP/2.0 is not supported: this server speaks HTTP/1.1 and HTTP/1.0 "
                             "(RFC 9110 §15.6.6).\n").encode()
+    for version in (b"3.0", b"1.2", b"9.9"):  # llhttp's "Invalid HTTP version" (a 400)
+        raw = exchange(serve(), b"GET / HTTP/" + version + b"\r\nHost: x\r\n\r\n")
+        assert raw.startswith(b"HTTP/1.1 505 HTTP Version Not Supported\r\n"), version
+        assert body_of(raw) == ("This HTTP version is not supported: this server speaks HTTP/1.1 "
+                                "and HTTP/1.0 (RFC 9110 §15.6.6).\n").encode()
 
 
 def test_upgrade_is_not_passed_on(serve):

@@ -110,8 +110,7 @@ class _Parser:
         req.method = self.parser.get_method()
         req.version = self.parser.get_http_version()
         if not req.version.startswith("1."):  # llhttp reads "HTTP/2.0" as a request line too
-            raise _Reject(505, f"HTTP/{req.version} is not supported: this server speaks HTTP/1.1 "
-                               "and HTTP/1.0 (RFC 9110 §15.6.6).")
+            raise _version(req.version)
         req.keep_alive = self.parser.should_keep_alive()
         hosts = 0
         coded = False  # a Transfer-Encoding header
@@ -215,7 +214,15 @@ class _Parser:
             cause = exc.__context__ if isinstance(exc.__context__, _Reject) else None
             raise cause or _Reject(400, f"Malformed HTTP request: {exc}") from None
         except httptools.HttpParserError as exc:
+            if str(exc) == "Invalid HTTP version":  # llhttp's for HTTP/3.0 or 1.2 (read as 1.x
+                raise _version(None) from None  # but for 1.0 and 1.1 only, and 2.0, see above)
             raise _Reject(400, f"Malformed HTTP request: {exc}") from None
+
+
+def _version(version: str | None) -> _Reject:
+    """505 for a request in another HTTP version than 1.0 and 1.1 (``version``, if known)."""
+    return _Reject(505, f"{'HTTP/' + version if version else 'This HTTP version'} is not supported: "
+                        "this server speaks HTTP/1.1 and HTTP/1.0 (RFC 9110 §15.6.6).")
 
 
 # A request line's method, a token (RFC 9110 §5.6.2), and the methods the parser knows
