@@ -156,7 +156,8 @@ _LOOK_FOR = {
                "FILTER(isLITERAL(?v) && REGEX(STR(?v), "
                '"[\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\uFFFE\\uFFFF]")) } LIMIT 1',
                "SELECT DISTINCT ?n WHERE { %s BIND(?p AS ?n) }",
-               "SELECT DISTINCT ?n WHERE { %s FILTER(?p = <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> && isIRI(?o)) BIND(?o AS ?n) }",
+               "SELECT DISTINCT ?n WHERE { %s FILTER(?p = <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
+               "&& isIRI(?o)) BIND(?o AS ?n) }",
                "SELECT DISTINCT ?n WHERE { %s FILTER(isTRIPLE(?o)) BIND(PREDICATE(?o) AS ?n) }"),
     "jsonld": ("SELECT ?o WHERE { %s FILTER(isTRIPLE(?o)) } LIMIT 1",),
 }
