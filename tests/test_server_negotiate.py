@@ -200,7 +200,8 @@ def test_xml_cannot_carry_c0_controls(server_client, query, accept, offered):
 def test_xml_carries_tabs_and_line_breaks(server_client):
     resp = server_client.get("/sparql", query_string={"query": 'SELECT ?x { BIND("a\\tb\\nc\\rd" AS ?x) }'},
                              headers={"Accept": "application/sparql-results+xml"})
-    assert resp.status_code == 200 and b"<literal>a\tb\nc\rd</literal>" in resp.data
+    assert resp.status_code == 200 and b"<literal>a\tb\nc&#13;d</literal>" in resp.data  # a raw
+    # carriage return would be read as a line feed (see test_xml_keeps_carriage_returns)
 
 
 @pytest.mark.parametrize("prop", ["http://e/123", "http://e/p#", "http://e/a/"])
