@@ -369,6 +369,18 @@ def test_upgrade_request_body_is_its_body_not_a_request(serve):
         b"A request asking to Upgrade cannot carry a chunked body here")
 
 
+def test_many_upgrade_requests_in_one_read_are_all_answered(serve):
+    """Each request asking to Upgrade made the parser go on by recursion: 1 000 of them in one read
+    overflowed the stack and none was answered (hostile testing)."""
+    request = b"GET /u HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: a\r\n\r\n"
+    addr = serve(max_head=1 << 20)
+    with socket.create_connection(addr, timeout=10) as s:
+        s.sendall(request * 1500 + b"GET /last HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        raw = b"".join(iter(lambda: s.recv(1 << 16), b""))
+    assert raw.count(b"HTTP/1.1 200 OK\r\n") == 1501
+    assert json.loads(body_of(raw.rsplit(b"HTTP/1.1 ", 1)[1]))["path"] == "/last"
+
+
 def test_underscore_headers_are_dropped(serve):
     raw = exchange(serve(), b"GET / HTTP/1.1\r\nHost: x\r\nX_Forwarded_For: evil\r\nX-Real: ok\r\n"
                             b"Connection: close\r\n\r\n")

@@ -186,16 +186,23 @@ class _Parser:
             raise _Reject(431, f"Request head too large: the limit is {self.max_head} bytes.")
 
     def feed(self, data: bytes) -> None:
-        """Parse ``data``; complete requests are appended to ``done``."""
+        """Parse ``data``; complete requests are appended to ``done``. A loop, not a recursion,
+        goes on after each request that asked to Upgrade: 1 000 of them in one read overflowed
+        the interpreter's stack, and none was answered (hostile testing)."""
+        while data:
+            data = self._feed_part(data)
+
+    def _feed_part(self, data: bytes) -> bytes:
+        """Parse ``data`` up to the end of a request that asked to Upgrade; return the rest."""
         if self.body_left:  # the body of an Upgrade request, which llhttp does not read
             taken, data = data[:self.body_left], data[self.body_left:]
             self.body_left -= len(taken)
             self.on_body(taken)
             if self.body_left:
-                return
+                return b""
             self.on_message_complete()
             if not data:
-                return
+                return b""
         try:
             self.parser.feed_data(data)
             if self.current is not None and self.in_head:
@@ -203,11 +210,9 @@ class _Parser:
                 if self.raw_head > self.max_head:
                     raise _Reject(431, f"Request head too large: the limit is {self.max_head} bytes.")
         except httptools.HttpParserUpgrade as exc:  # Upgrade (h2c, websocket) is not offered:
-            rest = data[exc.args[0]:] if exc.args else b""  # answer in HTTP/1.1, keep parsing
-            self.parser = httptools.HttpRequestParser(self)
+            self.parser = httptools.HttpRequestParser(self)  # answer in HTTP/1.1, keep parsing
             self._upgrade_body()
-            if rest:
-                self.feed(rest)
+            return data[exc.args[0]:] if exc.args else b""
         except httptools.HttpParserInvalidMethodError:
             raise _unknown_method(data) from None
         except httptools.HttpParserCallbackError as exc:
@@ -217,6 +222,7 @@ class _Parser:
             if str(exc) == "Invalid HTTP version":  # llhttp's for HTTP/3.0 or 1.2 (read as 1.x
                 raise _version(None) from None  # but for 1.0 and 1.1 only, and 2.0, see above)
             raise _Reject(400, f"Malformed HTTP request: {exc}") from None
+        return b""
 
 
 def _version(version: str | None) -> _Reject:
