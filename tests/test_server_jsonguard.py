@@ -44,3 +44,17 @@ def test_server_loader_and_validate_refuse_it_by_name(tmp_path, capsys):
     assert str(raised.value) == f"{deep}: line 1: {MESSAGE}"
     assert main(["validate", "--with", str(deep)]) == 1
     assert capsys.readouterr().err == f"{deep}:1: does not parse as json-ld: line 1: {MESSAGE}\n"
+
+
+def test_an_open_string_of_escaped_quotes_takes_linear_time(tmp_path):
+    """A string left open was tried again from each of its escaped quotes: 40 000 took 17 s
+    (hostile testing). Oxigraph then refuses the file as it is."""
+    import time
+
+    bad = tmp_path / "open.jsonld"
+    bad.write_bytes(b'{"a":"' + b'\\"' * 200_000 + b"\n{[[[[\n")
+    start = time.monotonic()
+    jsonguard.check(bad)  # not too deep: the parser says what is wrong
+    assert time.monotonic() - start < 2
+    with pytest.raises(DataError, match="^" + str(bad).replace("/", "/") + ": "):
+        load_files([bad])

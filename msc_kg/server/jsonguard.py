@@ -11,10 +11,15 @@ from pathlib import Path
 # thousand, which ended the process with a segmentation fault and no message (hostile testing:
 # msc-kg validate --with, and the server's loader). Real JSON-LD nests a few levels.
 MAX_DEPTH = 500
-# A JSON string (it holds no raw line break), replaced by an empty one before brackets are counted
-_STRING = re.compile(rb'"(?:[^"\\\n]|\\.)*+"')
+# A JSON string (it holds no raw line break), replaced by an empty one before brackets are counted;
+# one left open runs to the end of its line (tried again from each of its escaped quotes, 40 000 of
+# them took 17 s: hostile testing)
+_STRING = re.compile(rb'"(?:[^"\\\n]|\\[^\n])*+(?:"|\\?(?=\n)|\\?\Z)')
 _BRACKETS = re.compile(rb"[\[\]{}]")
-_DELTA = {b"{": 1, b"[": 1, b"}": -1, b"]": -1}
+_OTHER_BYTES = bytes(b for b in range(256) if b not in b"[]{}")  # deleted: the brackets are left
+_DELTA = [0] * 256  # each bracket's change of depth, by its byte
+_DELTA[ord("{")] = _DELTA[ord("[")] = 1
+_DELTA[ord("}")] = _DELTA[ord("]")] = -1
 BLOCK = 1 << 22  # bytes read at a time, then up to the end of their line
 
 
@@ -25,13 +30,15 @@ def check(path: Path) -> None:
         while block := stream.read(BLOCK):
             block += stream.readline()  # no string is cut: none holds a line break
             text = _STRING.sub(b'""', block)
-            levels = list(accumulate(map(_DELTA.__getitem__, _BRACKETS.findall(text)), initial=depth))
-            if max(levels) > MAX_DEPTH:
-                at = next(m.start() for m, level in zip(_BRACKETS.finditer(text), levels[1:])
+            brackets = text.translate(None, _OTHER_BYTES)  # a byte each: 1/10 of a minified file
+            if max(accumulate(map(_DELTA.__getitem__, brackets), initial=depth)) > MAX_DEPTH:
+                levels = accumulate(map(_DELTA.__getitem__, brackets), initial=depth)
+                next(levels)
+                at = next(m.start() for m, level in zip(_BRACKETS.finditer(text), levels)
                           if level > MAX_DEPTH)
                 where = line + text.count(b"\n", 0, at)
                 raise ValueError(f"line {where}: JSON nested more than "
                                  f"{MAX_DEPTH} levels deep; the JSON-LD parser's time and memory grow "
                                  "with the square of the depth, and it fails past a few thousand")
-            depth = levels[-1]
+            depth += sum(map(_DELTA.__getitem__, brackets))
             line += block.count(b"\n")
