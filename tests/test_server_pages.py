@@ -339,7 +339,12 @@ def test_entity_cut_at_the_row_cap_says_so():
         assert page.headers["X-SPARQL-Truncated"] == "true" and page.headers["X-SPARQL-Rows"] == "2"
         assert b"Only the first 2 statements are shown" in page.data
         nt = client.get("/ontology/Thing", headers={"Accept": "application/n-triples"})
-        assert nt.headers["X-SPARQL-Truncated"] == "true" and nt.data.count(b"\n") == 2
+        assert nt.headers["X-SPARQL-Truncated"] == "true"
+        assert sorted(nt.data.decode().splitlines()) == [  # the page's first 2 statements, and a label
+            '<https://w3id.org/msc-kg/id/thing-a> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> '
+            '<https://w3id.org/msc-kg/ontology/Thing> .',
+            '<https://w3id.org/msc-kg/id/thing-a> <http://www.w3.org/2000/01/rdf-schema#label> "Thing A" .',
+            '<https://w3id.org/msc-kg/ontology/Thing> <http://www.w3.org/2000/01/rdf-schema#label> "thing"@en .']
         whole = client.get("/entity?iri=http%3A%2F%2Fexample.org%2Frelative",
                            headers={"Accept": "text/html"})  # one statement: not cut
         assert "X-SPARQL-Truncated" not in whole.headers and whole.headers["X-SPARQL-Max-Rows"] == "2"
@@ -358,5 +363,27 @@ def test_entity_pages_show_at_most_their_own_cap(monkeypatch):
     try:
         resp = app.test_client().get("/ontology/Thing", headers={"Accept": "text/turtle"})
         assert resp.headers["X-SPARQL-Max-Rows"] == "2" and resp.headers["X-SPARQL-Truncated"] == "true"
+    finally:
+        close(app)
+
+
+def test_entity_cap_counts_statements_not_labels():
+    """Each label of a statement's other end made a row of its own, so a cap of rows showed fewer
+    statements than it said, and RDF clients got other nodes' labels in place of the entity's own
+    statements (hostile testing)."""
+    from msc_kg.server import pages
+
+    lines = [f'<http://e/s> <http://e/p> <http://e/o{i}> .\n<http://e/o{i}> <{pages.LABEL}> "a{i}" , "b{i}" .'
+             for i in range(5)]
+    store = ox.Store()
+    store.load("\n".join(lines).encode(), format=ox.RdfFormat.TURTLE)
+    app = make_app(store, max_rows=4)
+    try:
+        client = app.test_client()
+        page = client.get("/entity?iri=http%3A%2F%2Fe%2Fs", headers={"Accept": "text/html"})
+        assert page.headers["X-SPARQL-Rows"] == "4" and page.data.count(b'href="/entity?iri=http%3A%2F%2Fe%2Fo') == 8
+        nt = client.get("/entity?iri=http%3A%2F%2Fe%2Fs", headers={"Accept": "application/n-triples"})
+        own = [line for line in nt.data.decode().splitlines() if line.startswith("<http://e/s>")]
+        assert len(own) == 4 and nt.data.count(b"\n") == 12  # 4 statements, 2 labels each
     finally:
         close(app)

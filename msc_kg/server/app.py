@@ -144,11 +144,14 @@ def _routes(app: Flask) -> None:
             return endpoint.error(406, "No acceptable format; offered: "
                                   f"{negotiate.offered(negotiate.ENTITY)}.", {"Vary": "Accept"})
         media, fmt = choice
-        cap = min(state.config["max_rows"], pages.MAX_ROWS)
-        job = {"query": pages.ENTITY_SELECT.format(e=node), "results_fmt": "json", "max_rows": cap}
+        cap = min(state.config["max_rows"], pages.MAX_ROWS)  # statements shown
+        rows = (cap + 1) * pages.LABELS  # with the labels of their other ends
+        job = {"query": pages.ENTITY_SELECT.format(e=node, limit=cap + 1), "results_fmt": "json",
+               "max_rows": rows}
         try:
             found = state.engine.run(job)
-            out, inc, label = pages.entity_rows(found.body)
+            out, inc, label, cut = pages.entity_rows(found.body, cap)
+            cut = cut or found.truncated  # a row cap past LABELS labels a node
             if not out and not inc:  # Vary: with another Accept, a 406 (hostile testing)
                 return endpoint.error(404, f"404 Not Found: {iri} is {_missing(node)}.",
                                       {"Vary": "Accept"})
@@ -156,11 +159,11 @@ def _routes(app: Flask) -> None:
                 body = render_template("entity.html", iri=iri, label=label, out=out, inc=inc,
                                        link=pages.local_link, plink=pages.property_link,
                                        short=_short, quote=quote,
-                                       cut=cap if found.truncated else None)
+                                       cut=cap if cut else None)
                 return Response(body, content_type="text/html; charset=utf-8",
-                                 headers=_cap_headers(found, cap))
-            job = {"query": pages.ENTITY_CONSTRUCT.format(e=node), "graph_fmt": fmt,
-                   "max_rows": cap, "grouped": True}
+                                 headers=_cap_headers(cut, cap))
+            job = {"query": pages.ENTITY_CONSTRUCT.format(e=node, limit=cap), "graph_fmt": fmt,
+                   "max_rows": rows, "grouped": True}
             result = state.engine.run(job)
         except NotAcceptable:  # not reachable: the format was negotiated above
             raise
@@ -169,14 +172,14 @@ def _routes(app: Flask) -> None:
         if (refused := unwritable.check(result.body, fmt, graph=True)) is not None:
             return refused
         return Response(result.body, content_type=negotiate.content_type(media),
-                        headers=_cap_headers(result, cap))
+                        headers=_cap_headers(cut, cap))
 
-    def _cap_headers(outcome, cap: int) -> dict:
-        """An entity page's headers, saying so when its cap cut it, as /sparql says it (it was cut
-        silently: hostile testing)."""
+    def _cap_headers(cut: bool, cap: int) -> dict:
+        """An entity page's headers, saying so when it shows only the first ``cap`` statements,
+        as /sparql says it of its rows (it was cut silently: hostile testing)."""
         headers = {"Vary": "Accept", "X-SPARQL-Max-Rows": str(cap)}
-        if outcome.truncated:
-            headers |= {"X-SPARQL-Truncated": "true", "X-SPARQL-Rows": str(outcome.rows)}
+        if cut:
+            headers |= {"X-SPARQL-Truncated": "true", "X-SPARQL-Rows": str(cap)}
         return headers
 
     def _missing(node: str) -> str:

@@ -13,21 +13,32 @@ LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 # Statements an entity page shows at most (or --max-rows, if lower): a class with 300 000 instances
 # made a 17 MB page in 5-8 s, and four at once timed out (hostile testing); /sparql gives the rest.
 MAX_ROWS = 1000
+LABELS = 20  # labels of a statement's other end a page reads at most, on average
 
-# One SELECT gives everything an entity page shows: outgoing (dir "out") and incoming ("in")
-# triples with a label for the other end. {e} is the entity as an N-Triples IRI (validated).
+# The entity's statements, outgoing (dir "out") and incoming ("in"), the first {limit} of them in
+# the page's order. {e} is the entity as an N-Triples IRI (validated). The cap counts statements,
+# not rows: each label of the other end made a row of its own (hostile testing).
+_STATEMENTS = """{{ SELECT ?dir ?p ?x WHERE {{
+    {{ {e} ?p ?x BIND("out" AS ?dir) }} UNION {{ ?x ?p {e} BIND("in" AS ?dir) }}
+  }} ORDER BY DESC(?dir) ?p ?x LIMIT {limit} }}"""
+# One SELECT gives everything an entity page shows: those statements with a label for the other
+# end; asked for one statement more than shown, which tells whether the page is cut.
 ENTITY_SELECT = """
 SELECT ?dir ?p ?x ?xlabel WHERE {{
-  {{ {e} ?p ?x BIND("out" AS ?dir) }} UNION {{ ?x ?p {e} BIND("in" AS ?dir) }}
+  %s
   OPTIONAL {{ ?x <%s> ?xlabel }}
 }} ORDER BY DESC(?dir) ?p ?x
-""" % LABEL
-# What RDF clients get, as the page shows it: the entity's triples, the triples pointing at it,
-# and the labels of the other ends (an entity seen only as an object was served an empty graph).
+""" % (_STATEMENTS, LABEL)
+# What RDF clients get, as the page shows it: the same statements (an entity seen only as an
+# object was served an empty graph) and the labels of their other ends.
 ENTITY_CONSTRUCT = """
-CONSTRUCT {{ {e} ?p ?o . ?o <%s> ?l . ?s ?q {e} . ?s <%s> ?k }}
-WHERE {{ {{ {e} ?p ?o OPTIONAL {{ ?o <%s> ?l }} }} UNION {{ ?s ?q {e} OPTIONAL {{ ?s <%s> ?k }} }} }}
-""" % (LABEL, LABEL, LABEL, LABEL)
+CONSTRUCT {{ ?s ?p ?o . ?x <%s> ?l }}
+WHERE {{
+  %s
+  BIND(IF(?dir = "out", {e}, ?x) AS ?s) BIND(IF(?dir = "out", ?x, {e}) AS ?o)
+  OPTIONAL {{ ?x <%s> ?l }}
+}}
+""" % (LABEL, _STATEMENTS, LABEL)
 # How many statements use the entity as their property: asked when it is neither subject nor object.
 ENTITY_AS_PROPERTY = "SELECT (COUNT(*) AS ?n) WHERE {{ ?s {e} ?o }}"
 
@@ -78,11 +89,16 @@ def short(iri: str, prefixes: dict[str, str]) -> str:
     return iri
 
 
-def entity_rows(body: bytes) -> tuple[list[dict], list[dict], str | None]:
-    """Split the ENTITY_SELECT JSON results into outgoing rows, incoming rows and the label."""
+def entity_rows(body: bytes, cap: int) -> tuple[list[dict], list[dict], str | None, bool]:
+    """Split the ENTITY_SELECT JSON results into outgoing rows, incoming rows, the label and
+    whether the entity has more than ``cap`` statements (the rows of the one after are dropped)."""
     data = json.loads(body)
     out, inc, label = [], [], None
+    seen: dict[tuple, None] = {}
     for b in data["results"]["bindings"]:
+        seen.setdefault((b["dir"]["value"], b["p"]["value"], json.dumps(b["x"], sort_keys=True)))
+        if len(seen) > cap:
+            return out, inc, label, True
         row = {"p": b["p"]["value"], "x": b["x"], "xlabel": b.get("xlabel", {}).get("value")}
         if b["dir"]["value"] == "out":
             if row["p"] == LABEL and label is None and b["x"]["type"] == "literal":
@@ -90,4 +106,4 @@ def entity_rows(body: bytes) -> tuple[list[dict], list[dict], str | None]:
             out.append(row)
         else:
             inc.append(row)
-    return out, inc, label
+    return out, inc, label, False
