@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pyoxigraph as ox
 from server_fixtures import (  # noqa: F401
@@ -385,5 +386,23 @@ def test_entity_cap_counts_statements_not_labels():
         nt = client.get("/entity?iri=http%3A%2F%2Fe%2Fs", headers={"Accept": "application/n-triples"})
         own = [line for line in nt.data.decode().splitlines() if line.startswith("<http://e/s>")]
         assert len(own) == 4 and nt.data.count(b"\n") == 12  # 4 statements, 2 labels each
+    finally:
+        close(app)
+
+
+def test_entity_page_orders_mixed_literals_by_text():
+    """The page's order does not compare the other ends themselves (the engine aborts on some
+    orderings of numbers mixed with other literals): one property's numbers, strings, dates and
+    language-tagged strings come ordered by their text."""
+    values = ['"10"^^<http://www.w3.org/2001/XMLSchema#integer>', '"9"^^<http://www.w3.org/2001/XMLSchema#integer>',
+              '"b"', '"a"@en', '"2020-01-02"^^<http://www.w3.org/2001/XMLSchema#date>', '"1.5"^^<http://www.w3.org/2001/XMLSchema#decimal>']
+    store = ox.Store()
+    store.load("".join(f"<http://e/s> <http://e/p> {v} .\n" for v in values * 10).encode(),
+               format=ox.RdfFormat.N_TRIPLES)
+    app = make_app(store)
+    try:
+        page = app.test_client().get("/entity?iri=http%3A%2F%2Fe%2Fs", headers={"Accept": "text/html"})
+        cells = re.findall(r"<td>([^<]*)(?:<small>|</td>)", page.get_data(as_text=True))
+        assert page.status_code == 200 and [c.strip() for c in cells] == ["1.5", "10", "2020-01-02", "9", "a", "b"]
     finally:
         close(app)

@@ -15,20 +15,25 @@ LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 MAX_ROWS = 1000
 LABELS = 20  # labels of a statement's other end a page reads at most, on average
 
+# The page's order: by direction, property, then the other end's text, datatype and language. Not
+# by the other end itself: the engine aborts its process on some orderings of numbers mixed with
+# other literals (see msc_kg.server.sortrisk), which one property's objects may be; these keys are
+# strings and IRIs (or unbound), which order totally.
+_ORDER = "DESC(?dir) ?p STR(?x) DATATYPE(?x) LANG(?x)"
 # The entity's statements, outgoing (dir "out") and incoming ("in"), the first {limit} of them in
 # the page's order. {e} is the entity as an N-Triples IRI (validated). The cap counts statements,
 # not rows: each label of the other end made a row of its own (hostile testing).
 _STATEMENTS = """{{ SELECT ?dir ?p ?x WHERE {{
     {{ {e} ?p ?x BIND("out" AS ?dir) }} UNION {{ ?x ?p {e} BIND("in" AS ?dir) }}
-  }} ORDER BY DESC(?dir) ?p ?x LIMIT {limit} }}"""
+  }} ORDER BY %s LIMIT {limit} }}""" % _ORDER
 # One SELECT gives everything an entity page shows: those statements with a label for the other
 # end; asked for one statement more than shown, which tells whether the page is cut.
 ENTITY_SELECT = """
 SELECT ?dir ?p ?x ?xlabel WHERE {{
   %s
   OPTIONAL {{ ?x <%s> ?xlabel }}
-}} ORDER BY DESC(?dir) ?p ?x
-""" % (_STATEMENTS, LABEL)
+}} ORDER BY %s
+""" % (_STATEMENTS, LABEL, _ORDER)
 # What RDF clients get, as the page shows it: the same statements (an entity seen only as an
 # object was served an empty graph) and the labels of their other ends.
 ENTITY_CONSTRUCT = """
