@@ -409,23 +409,32 @@ def test_large_graph_missing_named_graph_is_still_404(streaming):
     assert raw.startswith(b"HTTP/1.1 404") and b"The graph <http://example.org/nope> is not in this store." in raw
 
 
+@contextlib.contextmanager
+def quads_client(monkeypatch, stream_min: int, nquads: bytes):
+    """A test client of the inline engine over ``nquads``, which streams the downloads of more than
+    ``stream_min`` statements."""
+    from msc_kg.server import graphstore
+
+    monkeypatch.setattr(graphstore, "STREAM_MIN", stream_min)
+    store = ox.Store()
+    store.load(nquads, format=ox.RdfFormat.N_QUADS)
+    app = make_app(store, engine="inline")
+    try:
+        yield app.test_client()
+    finally:
+        close(app)
+
+
 @pytest.mark.parametrize("stream_min", [10**9, 0])
 def test_rdfxml_of_a_graph_xml_cannot_carry_is_406(monkeypatch, stream_min):
     """A literal holding U+0001 or U+FFFE makes Oxigraph's RDF/XML malformed (it writes them raw):
     the download is refused naming the character, streamed (checked by a query before the first
     byte) or not (the written body searched), as /sparql refuses such an answer; other graphs and
     syntaxes are served (they were served malformed: hostile testing)."""
-    from msc_kg.server import graphstore
-
-    monkeypatch.setattr(graphstore, "STREAM_MIN", stream_min)
-    store = ox.Store()
-    store.load(b'<http://example.org/s> <http://example.org/p> "a\\u0001b" .\n'
-               b'<http://example.org/s> <http://example.org/p> "fine" <http://example.org/ok> .\n'
-               b'<http://example.org/s> <http://example.org/p> "c\\uFFFEd" <http://example.org/bad> .\n',
-               format=ox.RdfFormat.N_QUADS)
-    app = make_app(store, engine="inline")
-    try:
-        client = app.test_client()
+    with quads_client(monkeypatch, stream_min,
+                      b'<http://example.org/s> <http://example.org/p> "a\\u0001b" .\n'
+                      b'<http://example.org/s> <http://example.org/p> "fine" <http://example.org/ok> .\n'
+                      b'<http://example.org/s> <http://example.org/p> "c\\uFFFEd" <http://example.org/bad> .\n') as client:
         xml = {"Accept": "application/rdf+xml"}
         for graph, char in (("default", "0001"), ("graph=http://example.org/bad", "FFFE")):
             for _ in range(2):  # the second time from what the first learnt
@@ -439,8 +448,6 @@ def test_rdfxml_of_a_graph_xml_cannot_carry_is_406(monkeypatch, stream_min):
             (f"<{EX}s>", f"<{EX}p>", '"fine"')}
         turtle = client.get("/data?default", headers={"Accept": "text/turtle"})
         assert turtle.status_code == 200 and triples(turtle) == {(f"<{EX}s>", f"<{EX}p>", '"a\\u0001b"')}
-    finally:
-        close(app)
 
 
 @pytest.mark.parametrize("stream_min", [10**9, 0])
@@ -448,16 +455,10 @@ def test_downloads_a_syntax_cannot_carry_are_406(monkeypatch, stream_min):
     """A property RDF/XML cannot name and a triple term JSON-LD cannot carry: the download is
     refused naming the reason, streamed (found by a query before the first byte) or not (found in
     the written body); it was served malformed with 200, or failed with 500 (hostile testing)."""
-    from msc_kg.server import graphstore
-
-    monkeypatch.setattr(graphstore, "STREAM_MIN", stream_min)
-    store = ox.Store()
-    store.load(b'<http://example.org/s> <http://example.org/123> "o" .\n'
-               b'<http://example.org/s> <http://example.org/p> <<( <http://example.org/a> '
-               b'<http://example.org/b> "c" )>> <http://example.org/g> .\n', format=ox.RdfFormat.N_QUADS)
-    app = make_app(store, engine="inline")
-    try:
-        client = app.test_client()
+    with quads_client(monkeypatch, stream_min,
+                      b'<http://example.org/s> <http://example.org/123> "o" .\n'
+                      b'<http://example.org/s> <http://example.org/p> <<( <http://example.org/a> '
+                      b'<http://example.org/b> "c" )>> <http://example.org/g> .\n') as client:
         for target, accept, reason in (
                 ("/data?default", "application/rdf+xml",
                  "uses <http://example.org/123>, which RDF/XML cannot write as an element: no XML name "
@@ -472,8 +473,6 @@ def test_downloads_a_syntax_cannot_carry_are_406(monkeypatch, stream_min):
         assert client.get("/data?default", headers={"Accept": "application/ld+json"}).status_code == 200
         assert client.get("/data?graph=http://example.org/g",
                           headers={"Accept": "application/rdf+xml"}).status_code == 200
-    finally:
-        close(app)
 
 
 def test_a_client_that_stops_reading_frees_its_download_slot(monkeypatch):
@@ -509,21 +508,14 @@ def test_a_client_that_stops_reading_frees_its_download_slot(monkeypatch):
 
 @pytest.mark.parametrize("stream_min", [10**9, 0])
 def test_rdfxml_downloads_name_blank_nodes_and_classes_as_xml_can(monkeypatch, stream_min):
-    """Oxigraph wrote a blank node's label as its rdf:nodeID, and the labels it draws mostly start
-    with a digit, which an XML name may not (its own parser refused them); and a class with no
+    """Oxigraph wrote a blank node's label as its rdf:nodeID, and one kept from an N-Triples file may
+    start with a digit, which an XML name may not (its own parser refused them); and a class with no
     XML-name ending as a typed node named "oxprefix:". Streamed or not, labels get a prefix, such a
     class a 406, and a 406 comes before the preconditions (hostile testing)."""
-    from msc_kg.server import graphstore
-
-    monkeypatch.setattr(graphstore, "STREAM_MIN", stream_min)
-    store = ox.Store()
-    store.load(b'_:1a <http://example.org/p> _:2b .\n<http://example.org/s> <http://example.org/q> _:1a .\n'
-               b'<http://example.org/t> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://example.org/C> <http://example.org/ok> .\n'
-               b'<http://example.org/t> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://example.org/123> <http://example.org/bad> .\n',
-               format=ox.RdfFormat.N_QUADS)
-    app = make_app(store, engine="inline")
-    try:
-        client = app.test_client()
+    with quads_client(monkeypatch, stream_min,
+                      b'_:1a <http://example.org/p> _:2b .\n<http://example.org/s> <http://example.org/q> _:1a .\n'
+                      b'<http://example.org/t> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://example.org/C> <http://example.org/ok> .\n'
+                      b'<http://example.org/t> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://example.org/123> <http://example.org/bad> .\n') as client:
         xml = {"Accept": "application/rdf+xml"}
         body = client.get("/data?default", headers=xml).data
         ids = re.findall(rb'rdf:nodeID="([^"]*)"', body)
@@ -537,5 +529,3 @@ def test_rdfxml_downloads_name_blank_nodes_and_classes_as_xml_can(monkeypatch, s
             assert bad.get_data(as_text=True) == (
                 "No acceptable format: the answer uses <http://example.org/123>, which RDF/XML cannot "
                 "write as an element: no XML name ends the IRI; ask for Turtle or N-Triples.\n")
-    finally:
-        close(app)

@@ -14,8 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from msc_kg.namespaces import MSC, MSCD
 from msc_kg.server import config as config_mod
-from msc_kg.server import (dataset, describe, endpoint, graphstore, negotiate, pages, sortrisk,
-                           unwritable)
+from msc_kg.server import dataset, describe, endpoint, graphstore, negotiate, pages, sortrisk
 from msc_kg.server.cache import ResponseCache
 from msc_kg.server.engine import Engine, EngineError, NotAcceptable
 from msc_kg.server.inline import InlineEngine
@@ -169,7 +168,7 @@ def _routes(app: Flask) -> None:
             raise
         except EngineError as exc:
             return endpoint.engine_error(exc)
-        if (refused := unwritable.check(result.body, fmt, graph=True)) is not None:
+        if (refused := endpoint.refuse_unwritable(result.body, fmt, graph=True)) is not None:
             return refused
         return Response(result.body, content_type=negotiate.content_type(media),
                         headers=_cap_headers(cut, cap))

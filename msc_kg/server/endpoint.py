@@ -241,7 +241,7 @@ def _evaluate(state, req, key: tuple, results_choice, graph_choice) -> tuple | R
     except EngineError as exc:
         return engine_error(exc)
     chosen = results_choice if outcome.kind in ("results", "boolean") else graph_choice
-    if (refused := unwritable.check(outcome.body, outcome.fmt, outcome.kind == "graph")) is not None:
+    if (refused := refuse_unwritable(outcome.body, outcome.fmt, outcome.kind == "graph")) is not None:
         return refused
     headers = {"Vary": "Accept", "X-SPARQL-Max-Rows": str(cfg["max_rows"])}
     if outcome.truncated:
@@ -277,6 +277,17 @@ def may_hold_triple_terms(state, query: str) -> bool:
         found = state.engine.run({"query": _ANY_TRIPLE_TERM, "results_fmt": "json", "max_rows": 1})
         state.triple_terms = b"true" in found.body
     return state.triple_terms
+
+
+def unwritable_refusal(reason: str, graph: bool) -> Response:
+    """406 for an answer that ``reason`` (msc_kg.server.unwritable) keeps from its syntax."""
+    return error(406, unwritable.refusal_text(reason, graph), {"Vary": "Accept"})
+
+
+def refuse_unwritable(body: bytes, fmt: str, graph: bool) -> Response | None:
+    """unwritable_refusal of a written ``body`` in ``fmt``, if its syntax cannot carry it."""
+    reason = unwritable.problem(body, fmt)
+    return None if reason is None else unwritable_refusal(reason, graph)
 
 
 def if_match_fails(if_match: str, headers: dict) -> Response | None:

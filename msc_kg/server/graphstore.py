@@ -20,7 +20,8 @@ import pyoxigraph as ox
 from werkzeug.wrappers import Request, Response
 
 from msc_kg.server import negotiate, protocol, unwritable
-from msc_kg.server.endpoint import engine_error, error, etag_matches, if_match_fails
+from msc_kg.server.endpoint import (engine_error, error, etag_matches, if_match_fails,
+                                    refuse_unwritable, unwritable_refusal)
 from msc_kg.server.engine import SORTED_MAX, EngineError, write_graph
 from msc_kg.server.protocol import ProtocolError
 
@@ -87,7 +88,7 @@ def view(state, request: Request) -> Response:
             found = state.engine.run(job)
         except EngineError as exc:
             return engine_error(exc)
-        if (refused := unwritable.check(found.body, fmt, graph=True)) is not None:
+        if (refused := refuse_unwritable(found.body, fmt, graph=True)) is not None:
             return refused
         cached = (found.body, negotiate.content_type(media), _headers(state, key))
         state.cache.put(key, cached)
@@ -130,7 +131,7 @@ def _streamed(state, request: Request, graph: str | None, fmt: str, media: str, 
     except EngineError as exc:  # §13.2.1), as it does for a smaller graph's
         return engine_error(exc)
     if reason is not None:
-        return unwritable.refusal(reason, graph=True)
+        return unwritable_refusal(reason, graph=True)
     headers = _headers(state, key)
     unchanged = _preconditions(request, headers)
     if unchanged is not None:
@@ -169,7 +170,7 @@ def _unwritable(state, graph: str | None, fmt: str) -> str | None:
     """Why ``graph`` ("" the default graph, None the dataset) cannot be written in ``fmt``, or None:
     one query per kind of trouble, once per graph, syntax and serving process (the store is
     read-only), before a streamed download starts, where a smaller one's written body is searched
-    (unwritable.check)."""
+    (endpoint.refuse_unwritable)."""
     key = (graph, fmt)
     if key not in state.unwritable:  # kept once every query has answered (EngineError otherwise)
         reason = None

@@ -1,4 +1,4 @@
-"""Answers a syntax cannot carry, found before they are sent, and the 406 that says why.
+"""Answers a syntax cannot carry, found before they are sent, and what the 406 says.
 
 Oxigraph 0.5.13 writes some answers malformed or not at all: characters XML 1.0 cannot carry even
 escaped (U+0001, U+FFFE) go raw into XML results and RDF/XML; a property whose IRI has no ending
@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 
 import pyoxigraph as ox
-from werkzeug.wrappers import Response
 
 # Characters XML 1.0 cannot carry, not even as references (§2.2): C0 controls other than tab, line
 # feed and carriage return, and U+FFFE and U+FFFF (UTF-8 encoded).
@@ -58,17 +57,7 @@ def refusal_text(reason: str, graph: bool) -> str:
             f"{GRAPH_SYNTAXES if graph else RESULT_SYNTAXES}.")
 
 
-def refusal(reason: str, graph: bool) -> Response:
-    """The 406 of refusal_text, as a plain-text response."""
-    resp = Response(refusal_text(reason, graph) + "\n", status=406, mimetype="text/plain")
-    resp.headers["Vary"] = "Accept"
-    return resp
-
-
-def check(body: bytes, fmt: str, graph: bool) -> Response | None:
-    """refusal of a written ``body`` in ``fmt`` (a format key of msc_kg.server.negotiate), if any."""
-    if fmt in ("xml", "rdfxml"):
-        reason = xml_problem(body, rdfxml=fmt == "rdfxml")
-        if reason is not None:
-            return refusal(reason, graph)
-    return None
+def problem(body: bytes, fmt: str) -> str | None:
+    """Why a written ``body`` in ``fmt`` (a format key of msc_kg.server.negotiate) cannot be
+    served as it is, or None."""
+    return xml_problem(body, rdfxml=fmt == "rdfxml") if fmt in ("xml", "rdfxml") else None
