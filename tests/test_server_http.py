@@ -314,6 +314,62 @@ def test_expect_100_continue(serve):
     assert json.loads(body_of(raw))["body"] == "ASK {}"
 
 
+def _read_responses(s: socket.socket, count: int) -> list[bytes]:
+    """``count`` responses with Content-Length bodies (or interim ones) read from ``s``."""
+    out, buf = [], b""
+    while len(out) < count:
+        while b"\r\n\r\n" not in buf:
+            buf += s.recv(65536)
+        head, buf = buf.split(b"\r\n\r\n", 1)
+        length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)
+        while len(buf) < length:
+            buf += s.recv(65536)
+        out.append(head + b"\r\n\r\n" + buf[:length])
+        buf = buf[length:]
+    return out
+
+
+def test_100_continue_follows_the_responses_before_it(serve):
+    """A pipelined request expecting 100-continue behind another gets its interim response after
+    the earlier request's response, not in front of it (RFC 9112 §9.3.2: responses in the order
+    of the requests; the 100 Continue came first, hostile testing)."""
+    with socket.create_connection(serve(), timeout=5) as s:
+        s.sendall(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /q HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Length: 6\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")
+        first, interim = _read_responses(s, 2)
+        assert first.startswith(b"HTTP/1.1 200 OK\r\n") and b'"path": "/a"' in first
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        s.sendall(b"ASK {}")
+        (last,) = _read_responses(s, 1)
+    assert json.loads(body_of(last))["body"] == "ASK {}"
+
+
+def test_no_100_continue_once_the_body_is_in(serve):
+    """A body sent with its head, without waiting, needs no interim response (RFC 9110 §10.1.1)."""
+    raw = exchange(serve(), b"POST /q HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n"
+                            b"Expect: 100-continue\r\nConnection: close\r\n\r\nASK {}")
+    assert raw.startswith(b"HTTP/1.1 200 OK\r\n") and b"100 Continue" not in raw
+
+
+def test_requests_before_a_malformed_one_are_answered(serve):
+    """Pipelined requests that arrive whole in front of a malformed one are answered, in order,
+    before the 400 that closes the connection (only the 400 was sent, hostile testing)."""
+    raw = exchange(serve(), b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+                            b"GARBAGE\r\n\r\n")
+    parts = raw.split(b"HTTP/1.1 ")[1:]
+    assert [p[:3] for p in parts] == [b"200", b"200", b"400"]
+    assert b'"path": "/a"' in parts[0] and b'"path": "/b"' in parts[1]
+    assert b"Malformed HTTP request" in parts[2] and b"Connection: close" in parts[2]
+
+
+def test_a_closing_request_before_a_malformed_one_ends_the_exchange(serve):
+    """Connection: close on the first request ends the connection after its response: what
+    follows it is not read, so no 400."""
+    raw = exchange(serve(), b"GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGARBAGE\r\n\r\n")
+    assert raw.count(b"HTTP/1.1 ") == 1 and raw.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
 def test_http_10_expect_is_ignored(serve):
     """An HTTP/1.0 client does not wait for 100 Continue, so the expectation is ignored (RFC 9110
     §10.1.1); it was answered with an HTTP/1.1 interim response (hostile testing)."""

@@ -58,7 +58,7 @@ class _Reject(Exception):
 class _Request:
     """One parsed request (filled in by the parser callbacks)."""
 
-    __slots__ = ("url", "headers", "body", "method", "version", "keep_alive", "complete")
+    __slots__ = ("url", "headers", "body", "method", "version", "keep_alive", "complete", "expect")
 
     def __init__(self):
         self.url = b""
@@ -68,6 +68,7 @@ class _Request:
         self.version = "1.1"
         self.keep_alive = True
         self.complete = False
+        self.expect = False  # asked for 100 Continue, not yet sent
 
 
 class _Parser:
@@ -83,7 +84,6 @@ class _Parser:
         self.raw_head = 0  # bytes fed while a head was incomplete (httptools buffers a header)
         self.body_bytes = 0
         self.in_head = False
-        self.expect_continue = False
         self.body_left = 0  # bytes still to come of the body of a request that asked to Upgrade
 
     # --- callbacks (names fixed by httptools)
@@ -139,7 +139,7 @@ class _Parser:
                     raise _Reject(413, f"Request body too large: the limit is {self.max_body} "
                                        "bytes (--max-body).")
             elif lname == b"expect" and value.lower() == b"100-continue" and req.version == "1.1":
-                self.expect_continue = True  # an HTTP/1.0 client never waits for it (RFC 9110 §10.1.1)
+                req.expect = True  # an HTTP/1.0 client never waits for it (RFC 9110 §10.1.1)
         if coded and req.version == "1.0":  # its framing is faulty: close after answering it
             req.keep_alive = False  # (RFC 9112 §6.1)
         if hosts > 1 or not hosts and req.version == "1.1":
@@ -168,6 +168,7 @@ class _Parser:
         for name, value in req.headers:
             lname = name.lower()
             if lname == b"transfer-encoding":
+                self.done.pop()  # refused, not answered
                 raise _Reject(400, "A request asking to Upgrade cannot carry a chunked body here "
                                    "(Upgrade is not offered): send it without Upgrade, or with "
                                    "Content-Length.")
@@ -492,6 +493,9 @@ class Server:
         parser = _Parser(self.max_head, self.max_body)
         started = None  # when the first byte of the request being read arrived
         limit = None  # the receive timeout set in the kernel
+        refused = None  # the parser's refusal, sent once the requests complete before it are
+        # answered (hostile testing: a valid request pipelined in front of a malformed one got
+        # only the 400)
         while True:
             if parser.done:
                 req = parser.done.pop(0)
@@ -504,6 +508,14 @@ class Server:
                     return
                 started = time.monotonic() if parser.current is not None else None
                 continue
+            if refused is not None:
+                conn.sendall(self._simple(refused.status, refused.message, close=True))
+                _linger(conn)
+                return
+            pending = parser.current
+            if pending is not None and pending.expect:  # only once the responses before it are
+                pending.expect = False  # sent: they come in the order of the requests (RFC 9112
+                conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")  # §9.3.2); none if its body is in
             if started is None:
                 wait = self.idle_timeout
             else:
@@ -527,12 +539,7 @@ class Server:
             try:
                 parser.feed(data)
             except _Reject as exc:
-                conn.sendall(self._simple(exc.status, exc.message, close=True))
-                _linger(conn)
-                return
-            if parser.expect_continue:
-                parser.expect_continue = False
-                conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+                refused = exc
             if parser.done:
                 started = None
 
