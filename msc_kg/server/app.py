@@ -33,7 +33,6 @@ class State:
     # per (graph, syntax) of a download too large to search after writing, why the syntax cannot
     # carry it, or None (graphstore._unwritable)
     unwritable: dict = field(default_factory=dict)
-    triple_terms: bool | None = None  # whether the store holds one (endpoint.may_hold_triple_terms)
 
 
 def _about(store: ox.Store) -> dict:

@@ -228,11 +228,6 @@ def _evaluate(state, req, key: tuple, results_choice, graph_choice) -> tuple | R
         "max_rows": cfg["max_rows"],
         "isolate": scan.isolate,  # the inline engine evaluates it in a separate process
     }
-    if job["results_fmt"] == "csv":
-        try:
-            job["triple_terms"] = may_hold_triple_terms(state, req.query)
-        except EngineError as exc:
-            return engine_error(exc)
     try:
         outcome = state.engine.run(job)
     except NotAcceptable as exc:
@@ -262,21 +257,6 @@ def _evaluate(state, req, key: tuple, results_choice, graph_choice) -> tuple | R
     if not scan.volatile:
         state.cache.put(key, answer)
     return answer
-
-
-_ANY_TRIPLE_TERM = ("ASK { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } "
-                    "FILTER(isTRIPLE(?o)) }")
-
-
-def may_hold_triple_terms(state, query: str) -> bool:
-    """Whether the answer to ``query`` may hold RDF 1.2 triple terms: it writes one ("<<" or
-    TRIPLE), or the store holds one (asked once per serving process, at the first CSV request)."""
-    if "<<" in query or "TRIPLE" in query.upper():
-        return True
-    if state.triple_terms is None:
-        found = state.engine.run({"query": _ANY_TRIPLE_TERM, "results_fmt": "json", "max_rows": 1})
-        state.triple_terms = b"true" in found.body
-    return state.triple_terms
 
 
 def unwritable_refusal(reason: str, graph: bool) -> Response:

@@ -181,9 +181,9 @@ def _answer(store: ox.Store, job: dict) -> tuple:
             fmt = job.get("results_fmt")
             if fmt is None:
                 return ("not_acceptable", "results")
-            # Oxigraph's CSV writer leaves a triple term's field unquoted, whatever it holds
-            own = fmt == "csv" and job.get("triple_terms")
-            write = results.write_bounded if bounded and not own else results.write_solutions
+            # Oxigraph's CSV writer quotes literals only: an IRI holding a comma (RFC 3987 allows
+            # it) or a triple term made a row of more fields than the header (hostile testing)
+            write = results.write_bounded if bounded and fmt != "csv" else results.write_solutions
             return ("ok", "results", fmt, *write(result, fmt, max_rows), unknown)
         fmt = job.get("graph_fmt")
         if fmt is None:

@@ -12,7 +12,6 @@ triples) are written by pyoxigraph.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -191,7 +190,7 @@ def limit_plan(query: str, max_rows: int) -> str | None:
     return "own" if int(m.group(1) or m.group(2)) <= max_rows else None
 
 
-_MIN_ROW_BYTES = {"json": 3, "xml": 17, "csv": 2, "tsv": 1}  # "{}," / "<result></result>" / line ends
+_MIN_ROW_BYTES = {"json": 3, "xml": 17, "tsv": 1}  # "{}," / "<result></result>" / line ends
 
 
 def _row_bound(body: bytes, fmt: str, max_rows: int) -> int:
@@ -208,8 +207,6 @@ def _row_bound(body: bytes, fmt: str, max_rows: int) -> int:
         return body.count(b"\n") - 1
     if fmt == "xml":  # "<" in text is escaped, so every "<result>" opens a row
         return body.count(b"<result>")
-    if fmt == "csv":  # header line + one line per row, plus any line break inside quoted values
-        return body.count(b"\r\n") - 1
     bound = body.count(b"{") - 3  # JSON: each row opens an object; 3 belong to the frame
     if bound <= max_rows:
         return bound
@@ -221,7 +218,8 @@ def _row_bound(body: bytes, fmt: str, max_rows: int) -> int:
 
 
 def write_bounded(solutions, fmt: str, max_rows: int) -> tuple[bytes, int, bool]:
-    """Serialise with Oxigraph solutions known to hold at most ``max_rows + 1`` rows.
+    """Serialise with Oxigraph solutions known to hold at most ``max_rows + 1`` rows, as JSON,
+    XML or TSV (its CSV writer leaves IRIs unquoted: write_solutions writes CSV).
 
     Returns (body, rows, truncated); when not truncated, ``rows`` may be an upper bound.
     """
@@ -232,13 +230,6 @@ def write_bounded(solutions, fmt: str, max_rows: int) -> tuple[bytes, int, bool]
     bound = _row_bound(body, fmt, max_rows)
     if bound <= max_rows:
         return body, bound, False
-    if fmt == "csv":  # CSV results are lossy (Oxigraph will not parse them): cut the records
-        records = list(csv.reader(io.StringIO(body.decode("utf-8"), newline="")))
-        if len(records) - 1 <= max_rows:
-            return body, len(records) - 1, False
-        out = io.StringIO()
-        csv.writer(out, lineterminator="\r\n").writerows(records[:max_rows + 1])
-        return out.getvalue().encode("utf-8"), max_rows, True
     rows = sum(1 for _ in ox.parse_query_results(body, format=oxfmt))
     if rows <= max_rows:
         return body, rows, False
