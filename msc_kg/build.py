@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,10 +17,11 @@ from rdflib.namespace import OWL
 
 from msc_kg import __version__, paths
 from msc_kg.derive import derive
-from msc_kg.errors import ReasonerUnavailable, ValidationFailed
+from msc_kg.errors import BuildError, ReasonerUnavailable, ValidationFailed
 from msc_kg.load import Loaded, load, parse_file, source_files
 from msc_kg.mappings import MAPPINGS_TSV, write_sssom
 from msc_kg.reason import ReasonerResult, check
+from msc_kg.release import MANIFEST, file_record
 from msc_kg.validate import Report, shapes_graph, validate_loaded
 
 # One table of release formats: file suffix -> rdflib serializer name.
@@ -106,13 +110,32 @@ def build(out_dir: Path | None = None, reasoner: bool = True, write_owl: bool = 
         except ReasonerUnavailable as exc:
             note = str(exc)
     out = Path(out_dir or paths.BUILD_DIR)
-    out.mkdir(parents=True, exist_ok=True)
     graph = loaded.graph
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    except OSError as exc:
+        raise BuildError(f"{out}: cannot write the release there: {exc.strerror or exc}") from None
+    try:
+        manifest = _write(stage, graph, shapes, report, note, loaded, started)
+        _publish(stage, out, owl_release() if write_owl else None)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return Built(graph, report, verdict, note, manifest)
+
+
+def _write(stage: Path, graph: Graph, shapes: Graph, report: Report, note: str, loaded: Loaded,
+           started: float) -> dict:
+    """Write every artefact and the manifest into ``stage``; return the manifest."""
     for suffix, fmt in RELEASE_FORMATS.items():
-        graph.serialize(out / f"msc-kg.{suffix}", format=fmt, encoding="utf-8")
-    write_sssom(out / "msc-kg.sssom.tsv")
-    if write_owl:
-        paths.ONTOLOGY_OWL.write_text(owl_release(), encoding="utf-8")
+        name = f"msc-kg.{suffix}"
+        try:
+            graph.serialize(stage / name, format=fmt, encoding="utf-8")
+        except OSError as exc:
+            raise BuildError(f"{name}: cannot be written: {exc.strerror or exc}") from None
+        except Exception as exc:  # noqa: BLE001 — rdflib's writers raise what they like
+            raise BuildError(f"{name}: the {fmt} writer refused the graph: {exc}") from None
+    write_sssom(stage / "msc-kg.sssom.tsv")
     manifest = {
         "version": __version__,
         "source_digest": source_digest(),
@@ -122,7 +145,37 @@ def build(out_dir: Path | None = None, reasoner: bool = True, write_owl: bool = 
         "ontology_version": _version_of(graph, "https://w3id.org/msc-kg/ontology"),
         "shapes_version": _version_of(shapes, "https://w3id.org/msc-kg/shapes"),
         "files": [str(p.relative_to(paths.ROOT)) for p in loaded.files],
+        # what load_release checks before it serves a file (an interrupted copy is caught)
+        "artefacts": {p.name: file_record(p) for p in sorted(stage.iterdir())},
         "seconds": round(time.perf_counter() - started, 2),
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return Built(graph, report, verdict, note, manifest)
+    (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def _publish(stage: Path, out: Path, owl: str | None) -> None:
+    """Move the staged release into ``out``, the manifest last, and write the ontology's RDF/XML.
+
+    The old manifest goes first: until the new one is in place the folder holds no release
+    (release.load_release refuses it, or builds again), never a mix of two builds with a manifest
+    vouching for them (hostile testing: a build interrupted while it rewrote msc-kg.nt left 30 of
+    17 511 triples, served as the fresh release). Each file is moved by a rename, whole or not at
+    all; the stage is beside ``out``, on the same file system.
+    """
+    (out / MANIFEST).unlink(missing_ok=True)
+    for path in sorted(stage.iterdir()):
+        if path.name != MANIFEST:
+            os.replace(path, out / path.name)
+    if owl is not None:
+        _write_whole(paths.ONTOLOGY_OWL, owl)
+    os.replace(stage / MANIFEST, out / MANIFEST)
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` by a rename: never left half written."""
+    part = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        part.write_text(text, encoding="utf-8")
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)

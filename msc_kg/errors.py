@@ -24,6 +24,10 @@ class ValidationFailed(MscKgError):
         super().__init__(report.text())
 
 
+class BuildError(MscKgError):
+    """An artefact of the release could not be written; the previous release is left as it was."""
+
+
 class ReasonerUnavailable(MscKgError):
     """The OWL reasoner cannot run here (HermiT needs a Java runtime)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -12,18 +13,51 @@ MANIFEST = "manifest.json"
 
 
 def read_manifest(build_dir: Path | None = None) -> dict | None:
-    """The manifest of the last build, or None when there is none."""
+    """The manifest of the last build, or None when there is none (or it is not a manifest)."""
     path = Path(build_dir or paths.BUILD_DIR) / MANIFEST
-    if not path.exists():
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    return manifest if isinstance(manifest, dict) else None
 
 
-def is_fresh(manifest: dict | None) -> bool:
-    """True when the manifest was built from exactly the current sources."""
+def file_record(path: Path) -> dict:
+    """The size and SHA-256 of a release file, as the manifest records them."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+    return {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def damage(manifest: dict, build_dir: Path | None = None, names=None) -> str | None:
+    """What is wrong with the release files ``names`` (default: all the manifest lists) against
+    the manifest, or None when each is there as it was written."""
+    folder = Path(build_dir or paths.BUILD_DIR)
+    recorded = manifest.get("artefacts")
+    if not isinstance(recorded, dict):
+        return f"{folder / MANIFEST} lists no artefacts (written by an older build)"
+    for name in names or sorted(recorded):
+        path = folder / name
+        if name not in recorded:
+            return f"{path} is not in the manifest"
+        if not path.is_file():
+            return f"{path} is missing"
+        if file_record(path) != recorded[name]:
+            return (f"{path} is not the file the build wrote ({path.stat().st_size} bytes, "
+                    f"{recorded[name].get('bytes')} recorded): a build was interrupted or the file "
+                    "changed")
+    return None
+
+
+def is_fresh(manifest: dict | None, build_dir: Path | None = None) -> bool:
+    """True when the manifest was built from exactly the current sources and the files it lists
+    are as the build wrote them."""
     from msc_kg.build import source_digest
 
-    return bool(manifest) and manifest.get("source_digest") == source_digest()
+    return (bool(manifest) and manifest.get("source_digest") == source_digest()
+            and damage(manifest, build_dir) is None)
 
 
 def ensure_release(build_dir: Path | None = None) -> dict:
@@ -34,7 +68,7 @@ def ensure_release(build_dir: Path | None = None) -> dict:
     The reasoner is left to `msc-kg build`: it needs Java and takes seconds.
     """
     manifest = read_manifest(build_dir)
-    if is_fresh(manifest):
+    if is_fresh(manifest, build_dir):
         return manifest
     from msc_kg.build import build
 
@@ -56,14 +90,20 @@ def load_release(build_dir: Path | None = None, rebuild: bool = True):
     manifest = ensure_release(build_dir) if rebuild else read_manifest(build_dir)
     if manifest is None:
         raise MscKgError(f"no built release in {build_dir or paths.BUILD_DIR}; run `msc-kg build`")
-    return load_files([release_files(build_dir)[0]]), manifest
+    graph = release_files(build_dir)[0]
+    if problem := damage(manifest, build_dir, [graph.name]):
+        raise MscKgError(f"{problem}; run `msc-kg build`")
+    return load_files([graph]), manifest
 
 
 def load_graph(build_dir: Path | None = None):
     """The release as an rdflib Graph, for Python users who work with rdflib."""
     from rdflib import Graph
 
-    ensure_release(build_dir)
+    manifest = ensure_release(build_dir)
+    path = release_files(build_dir)[0]
+    if problem := damage(manifest, build_dir, [path.name]):
+        raise MscKgError(f"{problem}; run `msc-kg build`")
     graph = Graph()
-    graph.parse(release_files(build_dir)[0], format="nt")
+    graph.parse(path, format="nt")
     return graph

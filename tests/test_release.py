@@ -1,0 +1,120 @@
+"""The release folder is replaced whole or not at all, and a damaged one is never served
+(msc_kg.build._publish, msc_kg.release.damage): hostile testing interrupted a build while it
+rewrote msc-kg.nt, and 30 of 17 511 triples were served as the fresh release."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from msc_kg import build as build_mod
+from msc_kg import release as release_mod
+from msc_kg.errors import BuildError, MscKgError
+
+
+@pytest.fixture()
+def copy(release, tmp_path):
+    """A copy of the session's release folder, to damage."""
+    out, manifest = release
+    folder = tmp_path / "build"
+    shutil.copytree(out, folder)
+    return folder, manifest
+
+
+def _snapshot(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_manifest_records_every_artefact(release):
+    out, manifest = release
+    assert sorted(manifest["artefacts"]) == ["msc-kg.jsonld", "msc-kg.nt", "msc-kg.owl",
+                                             "msc-kg.sssom.tsv", "msc-kg.ttl"]
+    assert manifest["artefacts"]["msc-kg.nt"] == release_mod.file_record(out / "msc-kg.nt")
+    assert release_mod.damage(manifest, out) is None
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}-")]  # no stage left
+
+
+def test_a_truncated_graph_is_refused_by_name(copy):
+    folder, manifest = copy
+    nt = folder / "msc-kg.nt"
+    nt.write_bytes(nt.read_bytes()[:4513])
+    with pytest.raises(MscKgError) as raised:
+        release_mod.load_release(folder, rebuild=False)
+    recorded = manifest["artefacts"]["msc-kg.nt"]["bytes"]
+    assert str(raised.value) == (
+        f"{nt} is not the file the build wrote (4513 bytes, {recorded} recorded): a build was "
+        "interrupted or the file changed; run `msc-kg build`")
+    assert not release_mod.is_fresh(manifest, folder)  # so ensure_release builds again
+
+
+def test_a_missing_artefact_makes_the_release_stale(copy):
+    folder, manifest = copy
+    (folder / "msc-kg.jsonld").unlink()
+    assert release_mod.damage(manifest, folder) == f"{folder / 'msc-kg.jsonld'} is missing"
+    assert not release_mod.is_fresh(manifest, folder)
+    release_mod.load_release(folder, rebuild=False)  # the graph itself is intact: served
+
+
+def test_an_older_manifest_without_artefacts_is_stale(copy):
+    folder, manifest = copy
+    old = {k: v for k, v in manifest.items() if k != "artefacts"}
+    assert release_mod.damage(old, folder) == (
+        f"{folder / 'manifest.json'} lists no artefacts (written by an older build)")
+
+
+def test_a_manifest_that_is_not_json_is_no_release(copy):
+    folder, _ = copy
+    (folder / "manifest.json").write_text("{ not json", encoding="utf-8")
+    assert release_mod.read_manifest(folder) is None
+    with pytest.raises(MscKgError, match="^no built release in "):
+        release_mod.load_release(folder, rebuild=False)
+
+
+def test_a_writer_failure_leaves_the_previous_release_as_it_was(copy, monkeypatch):
+    """rdflib's RDF/XML writer refuses a predicate it cannot shorten to an XML name
+    (``mscd:123``): the build stopped with a traceback after writing half the release."""
+    folder, _ = copy
+    before = _snapshot(folder)
+    real = build_mod.Graph.serialize
+
+    def refuse_xml(self, destination=None, format="turtle", **kwargs):
+        if format == "xml":
+            raise ValueError("Can't split 'https://w3id.org/msc-kg/id/123'")
+        return real(self, destination, format=format, **kwargs)
+
+    monkeypatch.setattr(build_mod.Graph, "serialize", refuse_xml)
+    with pytest.raises(BuildError) as raised:
+        build_mod.build(out_dir=folder, reasoner=False, write_owl=False)
+    assert str(raised.value) == ("msc-kg.owl: the xml writer refused the graph: Can't split "
+                                 "'https://w3id.org/msc-kg/id/123'")
+    assert _snapshot(folder) == before
+    assert [p.name for p in folder.parent.iterdir()] == ["build"]  # the stage is gone
+
+
+def test_a_publish_cut_short_leaves_no_manifest(copy, monkeypatch):
+    """Killed while the staged files are moved in: no manifest vouches for the mix."""
+    folder, _ = copy
+    moved = []
+    real = build_mod.os.replace
+
+    def die_after_two(src, dst):
+        if len(moved) == 2:
+            raise KeyboardInterrupt
+        moved.append(dst)
+        real(src, dst)
+
+    monkeypatch.setattr(build_mod.os, "replace", die_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        build_mod.build(out_dir=folder, reasoner=False, write_owl=False)
+    assert not (folder / "manifest.json").exists()
+    with pytest.raises(MscKgError, match="^no built release in "):
+        release_mod.load_release(folder, rebuild=False)
+
+
+def test_the_ontology_rdfxml_is_replaced_by_a_rename(tmp_path):
+    target = tmp_path / "msc-kg.owl"
+    target.write_text("old", encoding="utf-8")
+    build_mod._write_whole(target, "new")
+    assert target.read_text(encoding="utf-8") == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["msc-kg.owl"]
