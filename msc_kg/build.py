@@ -135,6 +135,7 @@ def _write(stage: Path, graph: Graph, shapes: Graph, report: Report, note: str, 
             raise BuildError(f"{name}: cannot be written: {exc.strerror or exc}") from None
         except Exception as exc:  # noqa: BLE001 — rdflib's writers raise what they like
             raise BuildError(f"{name}: the {fmt} writer refused the graph: {exc}") from None
+    _read_back(stage / "msc-kg.nt")
     write_sssom(stage / "msc-kg.sssom.tsv")
     manifest = {
         "version": __version__,
@@ -151,6 +152,18 @@ def _write(stage: Path, graph: Graph, shapes: Graph, report: Report, note: str, 
     }
     (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
+
+
+def _read_back(path: Path) -> None:
+    """BuildError unless Oxigraph, which serves the release, reads ``path`` (rdflib writes what it
+    holds unchecked: a relative IRI made every consumer of a release fail, hostile testing)."""
+    import pyoxigraph as ox
+
+    try:
+        for _ in ox.parse(path=path, format=ox.RdfFormat.N_TRIPLES):
+            pass
+    except SyntaxError as exc:
+        raise BuildError(f"{path.name}: the release as written does not read back: {exc}") from None
 
 
 def _publish(stage: Path, out: Path, owl: str | None) -> None:

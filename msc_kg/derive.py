@@ -38,6 +38,8 @@ def anchors(graph: Graph, text: str | None = None) -> Graph:
     out.add((REVIEW_TEXT, RDFS.label, Literal("Plain text of the review (source/review.txt, cleaned)")))
     out.add((REVIEW_TEXT, DCTERMS.isFormatOf, URIRef(MSCD + "review")))
     for statement, quote in graph.subject_objects(MSCNS.evidence):
+        if not isinstance(statement, URIRef):
+            continue  # a blank node has no IRI to mint fragments of; validation refuses it
         span = locate(str(quote), text)
         if span is None:
             continue  # validation reports it; nothing to anchor

@@ -118,3 +118,12 @@ def test_the_ontology_rdfxml_is_replaced_by_a_rename(tmp_path):
     build_mod._write_whole(target, "new")
     assert target.read_text(encoding="utf-8") == "new"
     assert [p.name for p in tmp_path.iterdir()] == ["msc-kg.owl"]
+
+
+def test_a_release_the_server_cannot_read_is_not_published(tmp_path):
+    """rdflib writes relative IRIs unchecked; the N-Triples is read back by Oxigraph first."""
+    nt = tmp_path / "msc-kg.nt"
+    nt.write_text("<http://e/s> <http://e/p> <http://e/o> .\n<d1#anchor> <http://e/p> <http://e/o> .\n",
+                  encoding="utf-8")
+    with pytest.raises(BuildError, match=r"^msc-kg\.nt: the release as written does not read back: .*line 2"):
+        build_mod._read_back(nt)

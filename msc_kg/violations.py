@@ -1,0 +1,45 @@
+"""The quality checks of queries/violations/*-violation.rq as validation problems (each row one)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyoxigraph as ox
+from rdflib import BNode, Graph, Literal, URIRef
+
+from msc_kg import paths
+
+
+def queries(folder: Path | None = None) -> list[Path]:
+    """The violation queries, in name order."""
+    return sorted(Path(folder or paths.QUERIES_DIR / "violations").glob("*-violation.rq"))
+
+
+def purpose(text: str) -> str:
+    """A query's "# Purpose:" line: the rule a row of its breaks."""
+    for line in text.splitlines():
+        if line.startswith("# Purpose:"):
+            return line.removeprefix("# Purpose:").strip()
+    return "a quality check of queries/violations"
+
+
+def rows(graph: Graph, folder: Path | None = None):
+    """(query file, rule, row as {variable: rdflib term}) for every row any violation query finds
+    in ``graph`` (evaluated by Oxigraph on a copy of it)."""
+    store = ox.Store()
+    store.load(graph.serialize(format="nt", encoding="utf-8"), format=ox.RdfFormat.N_TRIPLES)
+    for path in queries(folder):
+        text = path.read_text(encoding="utf-8")
+        solutions = store.query(text)
+        names = [v.value for v in solutions.variables]
+        for solution in solutions:
+            yield path, purpose(text), {n: _term(solution[n]) for n in names if solution[n] is not None}
+
+
+def _term(term):
+    """The rdflib term of an Oxigraph term."""
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
+    return Literal(term.value, lang=term.language, datatype=None if term.language else URIRef(term.datatype.value))
