@@ -201,6 +201,36 @@ def test_long_collections_are_refused(hostile_app, query, members):
     still_answers(client)
 
 
+@pytest.mark.parametrize("query, count", [
+    ("SELECT (COUNT(*) AS ?c) { VALUES (?x ?y) { " + " ".join(f"({i} {i})" for i in range(8_000)) + " } }",
+     8_000),
+    ("SELECT (COUNT(*) AS ?c) { VALUES (?x ?y ?z) { " + " (1 UNDEF 'a')" * 3_000 + " } }", 3_000),
+    ("SELECT (COUNT(*) AS ?c) { VALUES ?x { " + " ".join(f"-{i}" for i in range(6_000)) + " } }", 6_000),
+    ("SELECT (COUNT(*) AS ?c) { VALUES ?x { " + " +1.5e0" * 6_000 + " } }", 6_000),
+])
+def test_values_rows_and_signed_numbers_are_no_collections_or_operators(hostile_app, query, count):
+    """A VALUES block of 5 000 two-value rows was refused as RDF collections, and 4 999 signed
+    numbers as operators, both with the advice to use VALUES (hostile testing): the engine's
+    parser reads a data block in a loop. Its inside counts towards neither limit."""
+    client = hostile_app.test_client()
+    resp = client.post("/sparql", data=query.encode(), content_type="application/sparql-query",
+                       headers={"Accept": "text/csv"})
+    assert resp.status_code == 200, resp.data
+    assert resp.data == f"c\r\n{count}\r\n".encode()
+
+
+@pytest.mark.parametrize("query", [
+    # what follows a data block is counted as before
+    "SELECT * { VALUES ?x { 1 } BIND(1" + " || 1" * 5_001 + " AS ?y) }",
+    # a block that never closes is no data block
+    "SELECT * { VALUES ?x { " + "1 - " * 5_001 + "1 }" .replace("}", ""),
+])
+def test_operators_around_data_blocks_still_count(hostile_app, query):
+    resp = hostile_app.test_client().post("/sparql", data=query.encode(),
+                                          content_type="application/sparql-query")
+    assert resp.status_code == 400 and resp.data.startswith(b"Query has 50"), resp.data
+
+
 def test_collections_within_the_limit_are_answered(hostile_app):
     q = "CONSTRUCT { <http://e/s> <http://e/p> (" + " 1" * 4_000 + ") } WHERE {}"
     resp = hostile_app.test_client().post("/sparql", data={"query": q},

@@ -183,8 +183,10 @@ def scan(query: str, base: str) -> Scan:
     upper = list(map(str.upper, toks))  # strings, IRIs and variables keep their delimiters
     result.depth = max(accumulate(map(_DEPTH.get, toks, repeat(0)), initial=0))
     result.operators = sum(map(_COUNTED.__contains__, upper))
-    if len(toks) > MAX_OPERATORS:  # fewer tokens hold fewer members
-        result.members = collection_members(toks)
+    if result.operators > MAX_OPERATORS or len(toks) > MAX_OPERATORS:  # fewer tokens hold fewer
+        counted, counted_upper = outside_data_blocks(toks, upper)  # members
+        result.operators = sum(map(_COUNTED.__contains__, counted_upper))
+        result.members = collection_members(counted)
     result.form = next((u for u in upper if u in _FORMS), None)
     result.volatile = not VOLATILE.isdisjoint(upper)
     if result.depth <= MAX_NESTING and max(result.operators, result.members) <= MAX_OPERATORS:
@@ -203,6 +205,37 @@ def _is_term(tok: str) -> bool:
     first = tok[0]
     return (first in "?$\"'" or first.isdigit() or ":" in tok or tok == "a"
             or tok.lower() in ("true", "false") or misread.is_iri(tok))
+
+
+def outside_data_blocks(toks: list[str], upper: list[str]) -> tuple[list[str], list[str]]:
+    """``toks`` and ``upper`` without what the braces of each VALUES data block hold (SPARQL 1.1
+    grammar [61]-[65]): rows and values, which the engine's parser reads in a loop, not by
+    recursion (measured: 80 000 rows of two values, 0.15 s on an 8 MB stack). Counted as
+    collection members and operators, a two-variable VALUES of 5 000 rows and 4 999 signed numbers
+    were refused, with the advice to use VALUES (hostile testing). A block whose "}" does not come
+    is kept whole."""
+    spans, i, n = [], 0, len(toks)
+    while i < n:
+        if upper[i] == "VALUES":
+            j = i + 1
+            if j < n and toks[j] == "(":  # the variable list
+                while j < n and toks[j] != ")" and toks[j][0] in "?$(":
+                    j += 1
+            j += 1  # past the single variable or the ")"
+            if j < n and toks[j] == "{":
+                end = next((k for k in range(j + 1, n) if toks[k] in ("}", "{")), n)
+                if end < n and toks[end] == "}":
+                    spans.append((j + 1, end))
+                    i = end
+        i += 1
+    if not spans:
+        return toks, upper
+    keep_toks, keep_upper, start = [], [], 0
+    for begin, end in spans:
+        keep_toks += toks[start:begin]
+        keep_upper += upper[start:begin]
+        start = end
+    return keep_toks + toks[start:], keep_upper + upper[start:]
 
 
 def collection_members(toks: list[str]) -> int:
