@@ -212,6 +212,35 @@ def test_memory_hungry_query_is_stopped_over_http():
         stop_server(proc)
 
 
+def test_isolated_queries_share_the_memory_limit():
+    """Each isolation worker had the whole --memory-mb to itself, so queries running apart at once
+    took their sum: eight took 13 GB against 2 x 2 GB (hostile testing). Three that take about
+    130 MB each against a limit of 300 MB: the worker that grew most is stopped while the serving
+    process and its workers have grown past the limit together, and at least one is answered."""
+    port = free_port()
+    proc = start("--data", str(DATA / "small.ttl"), "--port", str(port), "--timeout", "30",
+                 "--memory-mb", "300", "--workers", "1")
+    binds = " ".join(f"BIND(CONCAT(?a{i - 1}, ?a{i - 1}) AS ?a{i})" for i in range(1, 21))
+    query = (f'SELECT ?k (COUNT(*) AS ?n) WHERE {{ BIND("{"0123456789abcdef" * 4}" AS ?a0) {binds} '
+             + " ".join(f"?s{i} ?p{i} ?o{i} ." for i in range(6))
+             + ' VALUES ?k { 1 "a" } } GROUP BY ?k ORDER BY ?k')  # ordered apart: VALUES mixes kinds
+    answers = []
+    try:
+        wait_ready(port, proc)
+        threads = [threading.Thread(target=lambda i=i: answers.append(get(port, f"{query} # {i}", timeout=60)))
+                   for i in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        statuses = sorted(status for status, _, _ in answers)
+        assert 200 in statuses and 503 in statuses, answers
+        assert all(b"memory limit" in body for status, _, body in answers if status == 503), answers
+        assert get(port, "ASK { ?s ?p ?o }")[0] == 200
+    finally:
+        stop_server(proc)
+
+
 def _serving(proc: subprocess.Popen) -> set[int]:
     """The supervisor's children that are serving processes, now."""
     path = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")

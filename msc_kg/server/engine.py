@@ -120,13 +120,17 @@ MEMORY_MESSAGE = ("The query went over the memory limit of a query worker (--mem
                   "stopped; simplify it or add LIMIT, then retry.")
 
 
-def rss_bytes() -> int:
-    """This process's resident set size in bytes (0 where /proc is not available)."""
+def rss_bytes(pid: int | str = "self") -> int:
+    """The resident set size in bytes of this process, or of ``pid`` (0 where /proc is not
+    available or the process is gone)."""
     try:
-        with open("/proc/self/statm") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        with open(f"/proc/{pid}/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * _PAGE
     except (OSError, ValueError, IndexError):
         return 0
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def timeout_message(limit: float) -> str:
@@ -416,6 +420,8 @@ class Engine:
         self._all: dict[int, _Worker] = {}
         self._lock = threading.Lock()
         self._forking = 0  # workers being added by _grow, counted against max_size
+        self._busy: dict[int, _Worker] = {}  # pid -> worker, while it runs a job
+        self._over_memory: set[int] = set()  # pids stopped by stop_for_memory
         self.restarts = 0
         self._closed = False
         for _ in range(workers):
@@ -474,6 +480,23 @@ class Engine:
         queries told they had met the engine's ordering fault)."""
         return bool(self.memory_mb) and peak - worker.born >= self.memory_mb * 1024 * 1024 // 2
 
+    def busy_growth(self) -> list[tuple[int, int]]:
+        """(resident bytes grown since its fork, pid) of each worker running a job now."""
+        out = []
+        for pid, worker in list(self._busy.items()):
+            resident = rss_bytes(pid)
+            if resident:
+                out.append((resident - worker.born, pid))
+        return out
+
+    def stop_for_memory(self, pid: int) -> None:
+        """Kill the worker ``pid``, whose job is then answered as over the memory limit."""
+        self._over_memory.add(pid)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            self._over_memory.discard(pid)
+
     def _grow(self) -> _Worker | None:
         """A new worker for the caller's job, or None when the pool is at ``max_size``."""
         with self._lock:
@@ -502,6 +525,7 @@ class Engine:
                 raise ResourceLimit(
                     f"All {self.max_size} query workers stayed busy for {limit:g} s; retry later."
                 ) from None
+        self._busy[worker.pid] = worker
         try:
             worker.jobs.send(job)
             ready = worker.replies.poll(max(0.0, deadline - time.monotonic()))
@@ -510,7 +534,11 @@ class Engine:
             # An abort on a query whose ordering may mix kinds of literal is most likely the
             # engine's ordering fault (safety.orders_apart), unless the worker grew by half its
             # memory limit or more: a memory-hungry query aborts as well.
+            self._busy.pop(worker.pid, None)
             ended, peak = self._retire(worker, replace=not extra)
+            if worker.pid in self._over_memory:
+                self._over_memory.discard(worker.pid)
+                raise ResourceLimit(MEMORY_MESSAGE) from None
             if self._out_of_memory(worker, peak):
                 raise ResourceLimit(MEMORY_MESSAGE) from None
             if ended == signal.SIGABRT and job.get("isolate"):
@@ -518,6 +546,7 @@ class Engine:
             raise ResourceLimit(
                 "The query stopped its worker (memory limit or nesting too deep for the parser)."
             ) from None
+        self._busy.pop(worker.pid, None)
         if reply is None:
             self._retire(worker, replace=not extra)
             raise QueryTimeout(timeout_message(limit))

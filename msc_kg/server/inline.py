@@ -51,11 +51,13 @@ class Watchdog:
     """
 
     def __init__(self, server: http.Server, timeout: float, memory_mb: int | None, retire,
-                 tick: float = 0.05, headers: dict | None = None):
+                 tick: float = 0.05, headers: dict | None = None, isolation=None):
         self.server = server
         self.headers = headers  # sent with its 503s, as the endpoint sends with its own
         self.timeout = timeout
-        start = rss_bytes()
+        self.isolation = isolation  # gives this process's isolation workers (an Engine) or None
+        self.start = start = rss_bytes()
+        self.budget = memory_mb * 1024 * 1024 if memory_mb else None
         self.limit = start + memory_mb * 1024 * 1024 if memory_mb else None
         # Past this, after a breach of the limit, the process ends at once (see _run)
         self.ceiling = start + 2 * memory_mb * 1024 * 1024 if memory_mb else None
@@ -88,6 +90,8 @@ class Watchdog:
                 # retired first: no new connection comes to this process while it answers them
                 self.reason = "memory" if over else "timeout"
                 self.retire(self.reason)
+            if self.budget is not None and self.isolation is not None:
+                self._trim(self.isolation())
             for _, client, request_no, release in victims:
                 if release is not None:
                     release()  # its thread stays stuck until the process exits
@@ -98,6 +102,15 @@ class Watchdog:
                     message = timeout_message(self.timeout)
                 if client is not None:
                     self.server.hijack(client, request_no, 503, message, self.headers)
+
+    def _trim(self, workers) -> None:
+        """Stop the isolation worker that grew most while this process and its workers running
+        queries have grown past the limit together. Each worker's own limit (engine._worker_main)
+        is the whole of it, so isolated queries at once took their sum: eight took 13 GB against
+        the 2 x 2 GB of two serving processes (hostile testing)."""
+        grown = workers.busy_growth() if workers is not None else []
+        if grown and max(0, rss_bytes() - self.start) + sum(g for g, _ in grown) > self.budget:
+            workers.stop_for_memory(max(grown)[1])
 
     def watch(self, deadline: float, release=None) -> int:
         """Watch the calling thread's query until ``deadline``; return its number for ``done``.
@@ -251,6 +264,10 @@ class InlineEngine:
         except queue.Empty:
             raise ResourceLimit(f"All {self.slots} {kind} slots of this server process stayed busy "
                                 f"for {limit:g} s; retry later.") from None
+
+    def isolation(self) -> Engine | None:
+        """The isolation workers, if any were forked yet."""
+        return self._sandbox
 
     def start_isolation(self) -> None:
         """Fork the isolation worker now rather than at the first job that needs it."""

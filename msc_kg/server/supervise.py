@@ -131,7 +131,7 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int, balan
     state.engine.start_isolation()
     # what endpoint.query_view sends with a 503 (the server adds the CORS headers)
     state.engine.watchdog = Watchdog(server, cfg["timeout"], cfg["memory_mb"], retire,
-                                     headers={"Retry-After": "5"})
+                                     headers={"Retry-After": "5"}, isolation=state.engine.isolation)
     state.engine.balance = balance  # a query waits its turn only while every core is busy
     threading.stack_size(QUERY_STACK)  # connection threads, created from here on, run queries
     balance.join(slot)
