@@ -186,12 +186,18 @@ def test_an_engine_abort_is_a_400_and_costs_no_serving_process(running):
     such query is evaluated by a fresh worker."""
     port, proc = running
     pids = serving_pids(proc)
+    before = health(port)["worker_restarts"]
     for _ in range(2):
         status, _, body = get(port, SORT_ABORT)
         assert status == SORT_ABORT_STATUS
         assert SORT_ABORT_STATUS == 200 or body.startswith(ENGINE_ABORT_START)
     assert serving_pids(proc) == pids
     assert all(get(port, "ASK { ?s ?p ?o }")[0] == 200 for _ in range(5))
+    # one count for the server, whichever serving process answers: each added its own isolation
+    # workers' replacements, so probes went back and forth (hostile testing)
+    answers = [health(port) for _ in range(12)]
+    assert {a["worker_restarts"] for a in answers} == {before + 2 * (SORT_ABORT_STATUS == 400)}
+    assert len({a["process"] for a in answers}) == 2
 
 
 def test_memory_hungry_query_is_stopped_over_http():

@@ -410,7 +410,7 @@ class Engine:
     """
 
     def __init__(self, store: ox.Store, *, workers: int = 2, timeout: float = 30.0,
-                 memory_mb: int | None = 2048, max_workers: int | None = None):
+                 memory_mb: int | None = 2048, max_workers: int | None = None, on_restart=None):
         self.store = store
         self.timeout = timeout
         self.memory_mb = memory_mb
@@ -423,6 +423,7 @@ class Engine:
         self._busy: dict[int, _Worker] = {}  # pid -> worker, while it runs a job
         self._over_memory: set[int] = set()  # pids stopped by stop_for_memory
         self.restarts = 0
+        self.on_restart = on_restart  # called for each worker replaced after a failure
         self._closed = False
         for _ in range(workers):
             self._idle.put(self._spawn())
@@ -470,6 +471,8 @@ class Engine:
         with self._lock:
             self._all.pop(worker.pid, None)
         self.restarts += failed
+        if failed and self.on_restart is not None:
+            self.on_restart()
         if replace and not self._closed:
             self._idle.put(self._spawn())
         return ended, peak

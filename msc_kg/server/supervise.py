@@ -41,7 +41,7 @@ from msc_kg.server.balance import Balance
 from msc_kg.server.endpoint import CORS_HEADERS
 from msc_kg.server.engine import QUERY_STACK
 from msc_kg.server.http import Server
-from msc_kg.server.inline import Watchdog, warm
+from msc_kg.server.inline import Watchdog, count, warm
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 PR_SET_PDEATHSIG, PR_SET_NAME, PR_SET_CHILD_SUBREAPER = 1, 15, 36
@@ -168,7 +168,8 @@ def supervise(load, files, sock: socket.socket, processes: int, max_connections:
     code. ``load(True)`` loads it again for a replacement, once ``files`` are found unchanged.
     ``announce()`` runs when the first serving processes are forked."""
     adopt = _prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of our loaders become our children
-    restarts = multiprocessing.Value("i", 0, lock=False)  # shown by /health
+    # shown by /health; serving processes add their isolation workers' replacements (inline.py)
+    restarts = multiprocessing.Value("i", 0)
     salt = os.urandom(8).hex()  # of the entity tags, the same in every serving process (cache.py)
     balance = Balance(processes)
     notify_r, notify_w = os.pipe()
@@ -246,7 +247,7 @@ def supervise(load, files, sock: socket.socket, processes: int, max_connections:
         print(f"msc-kg: serving process {pid} {how}; starting another", file=sys.stderr, flush=True)
         if len(crashes) > 5:
             time.sleep(1.0)
-        restarts.value += 1
+        count(restarts)
         balance.clear(slot)
         spawn([slot])
 
@@ -330,7 +331,7 @@ def supervise(load, files, sock: socket.socket, processes: int, max_connections:
                 pid = int(line)
                 if pid in children and pid not in retired:
                     retired.add(pid)
-                    restarts.value += 1
+                    count(restarts)
                     spawn([children[pid]])
             while True:
                 try:
