@@ -132,15 +132,15 @@ def health(port: int) -> dict:
         return json.loads(r.read())
 
 
-def serving_pids(proc: subprocess.Popen, limit: float = 15.0) -> set[int]:
-    """The serving processes of the supervisor ``proc`` once its children are exactly two of them:
-    no loader making a replacement, no retiring process finishing its requests (or those seen
-    after ``limit`` s)."""
+def serving_pids(proc: subprocess.Popen, limit: float = 15.0, count: int = 2) -> set[int]:
+    """The serving processes of the supervisor ``proc`` once its children are exactly ``count`` of
+    them: no loader making a replacement, no retiring process finishing its requests (or those
+    seen after ``limit`` s)."""
     path = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
     deadline = time.monotonic() + limit
     while True:
         pids = {int(p) for p in path.read_text().split()} if path.exists() else set()
-        if len(pids) == 2 and all(_comm(p) == "msc-kg serve" for p in pids) or time.monotonic() > deadline:
+        if len(pids) == count and all(_comm(p) == "msc-kg serve" for p in pids) or time.monotonic() > deadline:
             return {p for p in pids if _comm(p) == "msc-kg serve"}
         time.sleep(0.05)
 
@@ -712,6 +712,62 @@ def test_entity_tags_agree_across_serving_processes_and_replacements():
         assert len({tag for tags in [*before.values(), *after.values()] for tag in tags}) == 1, (before, after)
     finally:
         stop_server(proc)
+
+
+def _driven(tmp_path, how: str):
+    """tests/data/supervise_driver.py on a free port, its first serving process loaded."""
+    port, flag = free_port(), tmp_path / "fail"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "data" / "supervise_driver.py"),
+                             str(port), str(flag), how], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    wait_ready(port, proc)
+    return port, flag, proc
+
+
+def test_while_no_serving_process_is_left_the_supervisor_answers_503(tmp_path):
+    """Connections waited unanswered while loaders failed and nothing served (hostile testing)."""
+    port, flag, proc = _driven(tmp_path, "error")
+    try:
+        flag.touch()
+        for pid in serving_pids(proc, count=1):
+            os.kill(pid, signal.SIGKILL)
+        deadline, answer = time.monotonic() + 10, None
+        while time.monotonic() < deadline and (answer is None or answer[0] != 503):
+            try:
+                answer = get(port, "ASK {}", timeout=2)
+            except OSError:
+                time.sleep(0.1)
+        status, headers, body = answer
+        assert status == 503 and headers["Retry-After"] == "0.3"
+        assert body == (b"No serving process is running: a new one is being loaded (see the "
+                        b"server's log if this lasts); retry shortly.\n")
+        flag.unlink()  # the next loader succeeds
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and get(port, "ASK {}", timeout=2)[0] != 200:
+            time.sleep(0.1)
+        assert get(port, "ASK {}")[0] == 200 and proc.poll() is None
+    finally:
+        stop_server(proc)
+
+
+def test_loaders_that_keep_crashing_end_the_server(tmp_path):
+    """Each loader failed alike once code changed on disk, and the supervisor tried forever with
+    nothing serving; after GIVE_UP of them in a row it ends, for a process manager to restart it."""
+    port, flag, proc = _driven(tmp_path, "crash")
+    try:
+        flag.touch()
+        for pid in serving_pids(proc, count=1):
+            os.kill(pid, signal.SIGKILL)
+        assert proc.wait(20) == 1
+        err = proc.stderr.read()
+        assert err.count("ImportError: cannot import name 'added_in_upgrade'") == 3
+        assert err.rstrip().endswith(
+            "msc-kg: 3 loaders in a row ended early (see above) and no serving process is left; "
+            "stopping, so that the server can be started afresh (code changed on disk under a "
+            "running server does this)")
+    finally:
+        if proc.poll() is None:
+            stop_server(proc)
 
 
 def test_changed_data_is_loaded_once_no_serving_process_is_left(tmp_path):

@@ -17,7 +17,9 @@ start did, while the others serve. It first checks that the files are unchanged 
 (size, modification time, inode): a process serving other data than the others would give other
 answers under the same entity tags. If they changed, or the load fails, the supervisor says why and
 tries again every RETRY s; once no serving process is left, none serves the data as first loaded,
-so the files are loaded as they are now, as at a start but with new entity tags. SIGTERM or SIGINT
+so the files are loaded as they are now, as at a start but with new entity tags. While no serving
+process takes connections, the supervisor answers each 503 itself (it reads no request and runs no
+query); after GIVE_UP loaders in a row end without a word, it stops with status 1. SIGTERM or SIGINT
 to the supervisor is passed on: every process stops accepting, finishes the requests it is
 answering, and exits; the supervisor then returns 0. The supervisor itself never starts a thread or
 runs a query, so forking it is always safe. Without PR_SET_CHILD_SUBREAPER (not Linux), each
@@ -46,6 +48,14 @@ from msc_kg.server.inline import Watchdog, count, warm
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 PR_SET_PDEATHSIG, PR_SET_NAME, PR_SET_CHILD_SUBREAPER = 1, 15, 36
 RETRY = 10.0  # seconds between attempts to load the graph for a replacement serving process
+# Loaders that end without a word (an exception, not a StartError) in a row while no serving process
+# is left, before the supervisor gives up: code changed on disk under a running server made every
+# loader fail alike (an ImportError between the modules it had imported and the new ones), and it
+# kept the socket open with nothing answering it (hostile testing). Ending lets a process manager
+# start the server afresh.
+GIVE_UP = 3
+UNAVAILABLE = ("No serving process is running: a new one is being loaded (see the server's log "
+               "if this lasts); retry shortly.\n").encode()
 MEMORY_GRACE = 1.0  # seconds a serving process past its memory limit lets other requests finish
 
 
@@ -184,6 +194,7 @@ def supervise(load, files, sock: socket.socket, processes: int, max_connections:
     failed: int | None = None  # the exit status when the first load failed
     announced = False  # announce() has run: a serving process was made once
     stopping = False
+    crashed_loaders = 0  # loaders in a row that ended without a word while none was serving
     parent = os.getpid()
 
     def spawn(slots: list[int]) -> None:
@@ -281,11 +292,23 @@ def supervise(load, files, sock: socket.socket, processes: int, max_connections:
             return
         missing = [slot for slot in loader.slots if slot not in loader.started]
         if missing and not stopping:
+            nonlocal crashed_loaders
+            crashed_loaders = 0 if loader.error or not unserved() else crashed_loaders + 1
+            if crashed_loaders >= GIVE_UP:
+                failed, stopping = 1, True
+                print(f"msc-kg: {GIVE_UP} loaders in a row ended early (see above) and no serving "
+                      "process is left; stopping, so that the server can be started afresh (code "
+                      "changed on disk under a running server does this)", file=sys.stderr, flush=True)
+                return
             text = loader.error[1] if loader.error else "its loader ended early (see above)"
             print(f"msc-kg: no new serving process for slot(s) {missing}: {text}; trying again "
                   f"in {RETRY:g} s", file=sys.stderr, flush=True)
             for slot in missing:
                 pending[slot] = time.monotonic() + RETRY
+
+    def unserved() -> bool:
+        """No serving process takes connections (none, or every one retiring)."""
+        return all(pid in retired for pid in children)
 
     def on_signal(signum, frame):  # the loop below passes it on (a child forked while the
         nonlocal stopping  # handler ran would otherwise be missed)
@@ -317,13 +340,18 @@ def supervise(load, files, sock: socket.socket, processes: int, max_connections:
                 del pending[slot]
             if due:
                 spawn(due)
+            # while nothing serves, the supervisor answers 503 itself (connections waited unanswered)
+            answer = announced and not stopping and unserved()
             try:
-                ready, _, _ = select.select([notify_r, wake_r, *loaders], [], [], 0.2)
+                ready, _, _ = select.select([notify_r, wake_r, *loaders, *([sock] if answer else [])],
+                                            [], [], 0.2)
             except InterruptedError:
                 ready = []
             for fd in ready:
                 if fd == wake_r:
                     os.read(wake_r, 4096)
+                elif fd is sock:
+                    _unavailable(sock)
                 elif fd != notify_r:
                     heard(fd)
             notes = os.read(notify_r, 4096).split() if notify_r in ready else []  # read even when stopping
@@ -409,6 +437,29 @@ def _load_and_fork(load, files, first, slots: list[int], adopt: bool, out: int, 
                 os._exit(code)
         _send(out, pid=pid, slot=slot)
     return 0
+
+
+def _unavailable(sock: socket.socket) -> None:
+    """Answer one waiting connection 503 without blocking: what it sent so far is read first (so
+    closing it does not reset the connection before the answer is read)."""
+    sock.setblocking(False)  # as the serving processes have it (http.Server): never a wait here
+    try:
+        conn, _ = sock.accept()
+    except OSError:
+        return  # a serving process took it
+    with conn:
+        conn.setblocking(False)
+        try:
+            conn.recv(65536)
+        except OSError:
+            pass
+        head = (f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                f"Retry-After: {RETRY:g}\r\nConnection: close\r\nContent-Length: {len(UNAVAILABLE)}\r\n\r\n")
+        try:
+            conn.sendall(head.encode() + UNAVAILABLE)
+            conn.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
 
 
 def _describe(status: int) -> str:
