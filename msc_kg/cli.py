@@ -1,24 +1,35 @@
 """The `msc-kg` command line: build, validate, stats, query, serve.
 
 Exit codes (as pySHACL's CLI): 0 success / conforming, 1 data does not conform (or does not
-parse, or is inconsistent), 2 usage or I/O error.
+parse, or is inconsistent), 2 usage or I/O error; 130 interrupted (Ctrl-C), 141 stdout closed
+by its reader (`| head -1`), as a shell reports cat or grep ended by SIGINT or SIGPIPE.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import sys
 from pathlib import Path
 
 from msc_kg import __version__
 
 OK, NOT_CONFORMING, USAGE = 0, 1, 2
+# 128 + SIGINT (2) and 128 + SIGPIPE (13): what a shell shows for cat, grep or git ended so. They
+# ended with a traceback and exit 1, which for validate says "does not conform" (hostile testing).
+INTERRUPTED, PIPE_CLOSED = 130, 141
+DAMAGED = "the release is damaged; run `msc-kg build`"
 
 
 def _cmd_build(args) -> int:
     from msc_kg.build import build
 
+    if args.out is not None and (problem := _unwritable_folder(args.out)):  # told before the
+        # build's seconds of validation, not after them as a traceback (hostile testing)
+        print(f"error: --out {args.out}: {problem}", file=sys.stderr)
+        return USAGE
     built = build(out_dir=args.out, reasoner=not args.no_reason)
     print(built.report.text())
     print(built.reasoner_note)
@@ -28,14 +39,31 @@ def _cmd_build(args) -> int:
     return OK
 
 
+def _unwritable_folder(out: Path) -> str | None:
+    """Why the build could not write into the folder ``out``, as far as can be told without
+    making it (a file in its place or on its path, a parent it may not write in), or None."""
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return "not a folder" if existing == out else f"{existing} is not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return "not writable" if existing == out else f"{existing} is not writable"
+    return None
+
+
 def _cmd_validate(args) -> int:
     from msc_kg.build import assemble
     from msc_kg.load import source_files
     from msc_kg.reason import check
+    from msc_kg.server.dataset import EXTENSIONS, unknown_extension
 
     for extra in args.with_files:
         if reason := _not_a_file(extra):
             print(f"error: {extra}: {reason}", file=sys.stderr)
+            return USAGE
+        if Path(extra).suffix.lower() not in EXTENSIONS:  # as serve --data: not read as Turtle
+            print(f"error: {extra}: {unknown_extension(Path(extra))}", file=sys.stderr)
             return USAGE
     loaded, report = assemble(source_files() + [Path(f) for f in args.with_files])
     print(report.text())
@@ -47,9 +75,14 @@ def _cmd_validate(args) -> int:
 
 
 def _cmd_stats(args) -> int:
+    from msc_kg.server.dataset import DataError
     from msc_kg.stats import stats, stats_text
 
-    figures = stats()
+    try:
+        figures = stats()
+    except DataError as exc:  # the release's graph does not load: one line, exit 2, as serve
+        print(f"error: {exc} ({DAMAGED})", file=sys.stderr)
+        return USAGE
     print(json.dumps(figures, indent=2) if args.json else stats_text(figures))
     return OK
 
@@ -73,6 +106,7 @@ def _read_at_most(name: str, size: int) -> bytes:
 def _cmd_query(args) -> int:
     from msc_kg.query import EngineAborted, QueryFailed, run_query
     from msc_kg.server.config import DEFAULTS
+    from msc_kg.server.dataset import DataError
 
     limit = DEFAULTS["max_body"]
     if args.file != "-" and (reason := _not_a_file(args.file)):  # as validate --with
@@ -101,6 +135,9 @@ def _cmd_query(args) -> int:
         return USAGE
     except (EngineAborted, QueryFailed) as exc:
         print(f"error: {args.file}: {exc}", file=sys.stderr)
+        return USAGE
+    except DataError as exc:  # the release's graph does not load: one line, exit 2, as serve
+        print(f"error: {exc} ({DAMAGED})", file=sys.stderr)
         return USAGE
     for note in notes:
         print(f"note: {args.file}: {note}", file=sys.stderr)
@@ -139,14 +176,27 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from msc_kg.errors import Inconsistent, MscKgError, ReasonerUnavailable, SourceParseError, ValidationFailed
-
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["serve"]:  # the server parses its own options (same as server.py)
         from msc_kg.server.serve import main as serve_main
 
-        return serve_main(argv[1:])
-    args = parser().parse_args(argv)
+        return serve_main(argv[1:], prog="msc-kg serve")
+    try:
+        status = _run(parser().parse_args(argv))
+        sys.stdout.flush()  # a closed pipe is told here, not as the interpreter exits
+        return status
+    except KeyboardInterrupt:
+        print("msc-kg: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except BrokenPipeError:  # the reader went away, as `head -1` does: nothing more to say
+        _stdout_to_devnull()
+        return PIPE_CLOSED
+
+
+def _run(args) -> int:
+    """Run the command; a reported error is one line on stderr and its exit code."""
+    from msc_kg.errors import Inconsistent, MscKgError, ReasonerUnavailable, SourceParseError, ValidationFailed
+
     try:
         return args.func(args)
     except (SourceParseError, ValidationFailed, Inconsistent) as exc:
@@ -158,6 +208,25 @@ def main(argv: list[str] | None = None) -> int:
     except MscKgError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return USAGE
+    except BrokenPipeError:
+        raise
+    except OSError as exc:  # a file or folder that cannot be read or written: not a traceback
+        # and exit 1, "does not conform" (hostile testing)
+        reason = exc.strerror or str(exc)
+        print(f"error: {exc.filename}: {reason}" if exc.filename else f"error: {reason}", file=sys.stderr)
+        return USAGE
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at the null device: its flush as the interpreter exits would find the closed
+    pipe again and print "Exception ignored … BrokenPipeError" (Python's documented recipe)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, io.UnsupportedOperation):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 if __name__ == "__main__":

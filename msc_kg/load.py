@@ -13,11 +13,8 @@ from msc_kg import paths
 from msc_kg.errors import SourceParseError
 from msc_kg.namespaces import MSC, MSCD
 from msc_kg.server import jsonguard, xmlguard
+from msc_kg.server.dataset import EXTENSIONS, parse_error, unknown_extension
 
-_FORMATS = {".ttl": "turtle", ".nt": "nt", ".owl": "xml", ".rdf": "xml", ".jsonld": "json-ld",
-            ".nq": "nquads", ".trig": "trig"}
-_OX_FORMATS = {"turtle": ox.RdfFormat.TURTLE, "nt": ox.RdfFormat.N_TRIPLES, "xml": ox.RdfFormat.RDF_XML,
-               "json-ld": ox.RdfFormat.JSON_LD, "nquads": ox.RdfFormat.N_QUADS, "trig": ox.RdfFormat.TRIG}
 _XSD_STRING = ox.NamedNode("http://www.w3.org/2001/XMLSchema#string")
 
 
@@ -57,22 +54,27 @@ def _first_bad_utf8(path: Path) -> tuple[int, int, str]:
 def parse_file(path: Path) -> Graph:
     """Parse one RDF file, or raise SourceParseError naming the file and the line.
 
-    Oxigraph's parser reads it, as the server's ``--data`` does: it gives the line and column of
-    an error, fetches no remote JSON-LD ``@context`` and does not recurse in Python (rdflib's
-    Turtle parser ran out of recursion depth on deep collections: hostile testing). Its triples
-    are then copied term by term into the rdflib Graph that pySHACL needs."""
+    Oxigraph's parser reads it, as the server's ``--data`` does, in the format the server's table
+    gives its extension (msc_kg.server.dataset.EXTENSIONS; an extension it does not name is
+    refused): it gives the line and column of an error, fetches no remote JSON-LD ``@context`` and
+    does not recurse in Python (rdflib's Turtle parser ran out of recursion depth on deep
+    collections: hostile testing). Its triples are then copied term by term into the rdflib Graph
+    that pySHACL needs."""
     path = Path(path)
-    fmt = _FORMATS.get(path.suffix.lower(), "turtle")
     if not path.exists():
         raise SourceParseError(path, None, "file not found")
     if not path.is_file():  # a folder, or a FIFO that would block forever
         raise SourceParseError(path, None, "is not a regular file")
+    fmt = EXTENSIONS.get(path.suffix.lower())
+    if fmt is None:
+        raise SourceParseError(path, None, unknown_extension(path))
+    label = fmt.name.lower()  # "does not parse as turtle", "as json-ld"
     try:
-        if fmt == "xml":  # the server's guards: no entity bomb, well-formed XML
+        if fmt == ox.RdfFormat.RDF_XML:  # the server's guards: no entity bomb, well-formed XML
             xmlguard.guard(path)
-        if fmt == "json-ld":  # and no nesting the JSON-LD parser cannot take
+        if fmt == ox.RdfFormat.JSON_LD:  # and no nesting the JSON-LD parser cannot take
             jsonguard.check(path)
-        parser = ox.parse(path=path, format=_OX_FORMATS[fmt], base_iri=path.resolve().as_uri(),
+        parser = ox.parse(path=path, format=fmt, base_iri=path.resolve().as_uri(),
                           rename_blank_nodes=True)  # "_:b" of two files are two nodes, as in rdflib
         graph = Graph()
         for quad in parser:  # a named graph's triples are read into the one graph
@@ -82,11 +84,12 @@ def parse_file(path: Path) -> Graph:
             line, column, reason = _first_bad_utf8(path)
             raise SourceParseError(path, line, f"is not UTF-8 text (column {column}: {reason}); RDF "
                                                "files are read as UTF-8") from None
-        raise SourceParseError(path, exc.lineno, f"does not parse as {fmt}: {exc.msg}") from None
+        line, _, reason = parse_error(path, fmt, exc)  # said plainly where Oxigraph does not
+        raise SourceParseError(path, line, f"does not parse as {label}: {reason}") from None
     except ValueError as exc:  # the guards' messages start with the line
         found = re.match(r"line (\d+)", str(exc))
         raise SourceParseError(path, int(found.group(1)) if found else None,
-                               f"does not parse as {fmt}: {exc}") from None
+                               f"does not parse as {label}: {exc}") from None
     except (OSError, MemoryError) as exc:  # unreadable, or one statement over the parser's buffer
         raise SourceParseError(path, None, f"cannot be read: {exc}") from None
     for prefix, namespace in parser.prefixes.items():  # known once the whole file is read

@@ -43,8 +43,10 @@ def test_validate_shape_violation_exits_1_naming_focus_and_message(capsys):
     fixture = DATA / "invalid" / "finding-missing-evidence.ttl"
     assert main(["validate", "--with", str(fixture)]) == 1
     out = capsys.readouterr().out
-    assert out.startswith("Does not conform: 1 problem(s)")
+    assert out.startswith("Does not conform: 2 problem(s)")  # the shape and the quality check
     assert f"{fixture}: mscd:test-f1 msc:evidence: a statement needs exactly one non-empty evidence sentence" in out
+    assert (f"{fixture}: mscd:test-f1: Every finding, claim and quantitative outcome has an evidence "
+            "sentence anchored in the review. (statement-without-evidence-violation.rq)") in out
 
 
 @pytest.mark.skipif(not __import__("shutil").which("java"), reason="HermiT needs Java")
@@ -73,7 +75,10 @@ def test_validate_json_ld_fetches_no_remote_context(capsys, tmp_path, listener):
     path = tmp_path / "remote.jsonld"
     path.write_text('{"@context": "%sctx", "@id": "http://e/a", "http://e/p": "x"}' % listener.url)
     assert main(["validate", "--with", str(path)]) == 1
-    assert f"{path}: does not parse as json-ld: No LoadDocumentCallback" in capsys.readouterr().err
+    assert capsys.readouterr().err == (f"{path}:1: does not parse as json-ld: the JSON-LD context "
+                                       f"\"{listener.url}ctx\" (@context) is not fetched: remote contexts "
+                                       "are never loaded, from the network or another file; put the "
+                                       "context itself in the file\n")
     assert listener.connections == []
 
 
@@ -82,7 +87,7 @@ def test_validate_truncated_rdf_xml_names_the_line(capsys, tmp_path):
     path.write_text('<?xml version="1.0"?>\n<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
                     '<rdf:Description rdf:about="http://e/a">\n')
     assert main(["validate", "--with", str(path)]) == 1
-    assert (f"{path}:4: does not parse as xml: line 4, column 1: not well-formed XML: no element "
+    assert (f"{path}:4: does not parse as rdf/xml: line 4, column 1: not well-formed XML: no element "
             "found (RDF/XML is XML)") in capsys.readouterr().err
 
 
@@ -131,6 +136,18 @@ def test_serve_help_is_the_servers_help():
     result = run("serve", "--help")
     assert result.returncode == 0
     assert "--timeout" in result.stdout and "--data" in result.stdout
+
+
+def test_serve_help_and_usage_errors_name_msc_kg_serve():
+    """They named the program server.py (hostile testing); server.py itself still says so."""
+    assert run("serve", "--help").stdout.startswith("usage: msc-kg serve [-h]")
+    result = run("serve", "--port", "x")
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: msc-kg serve [-h]")
+    assert "\nmsc-kg serve: error: argument --port: 'x' is not a whole number\n" in result.stderr
+    from msc_kg.server.serve import build_parser
+
+    assert build_parser().prog == "server.py"
 
 
 def test_query_the_engine_aborts_on_is_an_error_not_a_crash(tmp_path):

@@ -4,6 +4,7 @@ import pytest
 
 from msc_kg.errors import SourceParseError
 from msc_kg.load import load, parse_file, source_files
+from msc_kg.server.dataset import DataError, load_files
 
 
 def test_sources_include_ontology_rules_and_every_triples_file():
@@ -43,3 +44,99 @@ def test_file_not_in_utf8_names_line_and_column(tmp_path):
         parse_file(bad)
     assert str(info.value) == (f"{bad}:2: is not UTF-8 text (column 15: invalid continuation byte); "
                                "RDF files are read as UTF-8")
+
+
+ONE_TRIPLE = {  # one triple <http://ex.org/a> <http://ex.org/b> "x", in each syntax
+    "turtle": '<http://ex.org/a> <http://ex.org/b> "x" .\n',
+    "n-quads": '<http://ex.org/a> <http://ex.org/b> "x" <http://ex.org/g> .\n',
+    "rdf/xml": ('<?xml version="1.0"?>\n<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+                'xmlns:ex="http://ex.org/">\n<rdf:Description rdf:about="http://ex.org/a"><ex:b>x</ex:b>'
+                '</rdf:Description>\n</rdf:RDF>\n'),
+    "json-ld": '{"@id": "http://ex.org/a", "http://ex.org/b": "x"}\n',
+    "trig": '<http://ex.org/g> { <http://ex.org/a> <http://ex.org/b> "x" . }\n',
+}
+
+
+@pytest.mark.parametrize("suffix, syntax", [
+    (".xml", "rdf/xml"), (".owl", "rdf/xml"), (".json", "json-ld"), (".jsonld", "json-ld"),
+    (".nquads", "n-quads"), (".nq", "n-quads"), (".ntriples", "turtle"), (".nt", "turtle"),
+    (".turtle", "turtle"), (".n3", "turtle"), (".trig", "trig"), (".TTL", "turtle"),
+])
+def test_every_extension_the_server_reads_is_read_in_its_format(tmp_path, suffix, syntax):
+    """validate --with read .xml, .json and .nquads files as Turtle ("does not parse as turtle"),
+    which serve --data reads by its own table (hostile testing): one table, the server's, now."""
+    path = tmp_path / f"one{suffix}"
+    path.write_text(ONE_TRIPLE[syntax])
+    assert {tuple(map(str, t)) for t in parse_file(path)} == {("http://ex.org/a", "http://ex.org/b", "x")}
+    assert len(load_files([path])) == 1  # as the server loads it
+
+
+@pytest.mark.parametrize("name", ["data.txt", "data"])
+def test_unknown_extension_is_refused_naming_the_known_ones_as_the_server_does(tmp_path, name):
+    """A .txt file was parsed as Turtle, silently; the server refuses it by name."""
+    path = tmp_path / name
+    path.write_text(ONE_TRIPLE["turtle"])
+    with pytest.raises(SourceParseError) as info:
+        parse_file(path)
+    what = "unknown RDF file extension '.txt'" if name.endswith(".txt") else "no RDF file extension"
+    assert str(info.value) == (f"{path}: {what} (known: .json, .jsonld, .n3, .nq, .nquads, .nt, "
+                               ".ntriples, .owl, .rdf, .trig, .ttl, .turtle, .xml)")
+    with pytest.raises(DataError) as served:
+        load_files([path])
+    assert str(served.value) == str(info.value)
+
+
+BOM = "\ufeff"
+RDF = ('<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:ex="http://ex.org/">\n'
+       '<rdf:Description rdf:about="http://ex.org/a"><ex:b>{}</ex:b></rdf:Description>\n</rdf:RDF>\n')
+SERVED_NO_LINE = ("<!ENTITY values should be enclosed in double quotes",
+                  "No LoadDocumentCallback has been set to load remote contexts")
+
+
+@pytest.mark.parametrize("name, text, line, column, reason", [
+    ("xxe.rdf", '<?xml version="1.0"?>\n<!DOCTYPE rdf:RDF [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n'
+                + RDF.format("&xxe;"),
+     2, 20, "the external entity declaration <!ENTITY xxe SYSTEM \"file:///etc/passwd\"> is refused: an "
+            "external entity is never read, as it could read a local file or the network; put its value "
+            "in the declaration, in double quotes, or expand it"),
+    ("pe.rdf", '<?xml version="1.0"?>\n<!DOCTYPE rdf:RDF [\n  <!ENTITY % pe PUBLIC "-//x//y" '
+               '"http://ex.org/d">\n]>\n' + RDF.format("x"),
+     3, 3, "the external entity declaration <!ENTITY % pe PUBLIC \"-//x//y\" \"http://ex.org/d\"> is "
+           "refused: an external entity is never read, as it could read a local file or the network; "
+           "put its value in the declaration, in double quotes, or expand it"),
+    ("squote.rdf", '<?xml version="1.0"?>\n<!DOCTYPE rdf:RDF [<!ENTITY ok "http://ex.org/"><!ENTITY ex '
+                   "'http://ex.org/'>]>\n" + RDF.format("&ok;&ex;"),
+     2, 49, "the entity declaration <!ENTITY ex 'http://ex.org/'> has its value in single quotes, which "
+            "XML allows but the RDF/XML parser does not; write it in double quotes"),
+    ("remote.jsonld", '{\n  "@context": "http://127.0.0.1:9/ctx.jsonld",\n  "@id": "http://ex.org/a"}\n',
+     2, None, "the JSON-LD context \"http://127.0.0.1:9/ctx.jsonld\" (@context) is not fetched: remote "
+              "contexts are never loaded, from the network or another file; put the context itself in the "
+              "file"),
+    ("import.jsonld", '{"@context": {"@import": "ctx.jsonld"}, "@id": "http://ex.org/a"}\n',
+     1, None, "the JSON-LD context \"ctx.jsonld\" (@import) is not fetched: remote contexts are never "
+              "loaded, from the network or another file; put the context itself in the file"),
+    ("bom.ttl", f'{BOM}@prefix ex: <http://ex.org/> .\r\nex:a ex:b "x" .\r\n',
+     1, 1, "the file starts with a byte order mark (U+FEFF), which the Turtle parser does not accept; "
+           "save it as UTF-8 without a byte order mark"),
+    ("bom.nt", f'{BOM}<http://ex.org/a> <http://ex.org/b> "x" .\n',
+     1, 1, "the file starts with a byte order mark (U+FEFF), which the N-Triples parser does not accept; "
+           "save it as UTF-8 without a byte order mark"),
+    ("midbom.ttl", f'@prefix ex: <http://ex.org/> .\n{BOM}ex:a ex:b "x" .\n',
+     2, 1, "Parser error at line 2 between columns 1 and 6: The prefix <U+FEFF>ex: has not been declared"),
+])
+def test_parse_errors_say_what_is_refused_and_where(tmp_path, name, text, line, column, reason):
+    """Oxigraph's messages named no line and another problem (an external or single-quoted entity:
+    "<!ENTITY values should be enclosed in double quotes"; a remote context: "No LoadDocumentCallback
+    has been set"), or printed a byte order mark raw, invisibly (hostile testing). validate and
+    serve --data give the same reason; nothing is fetched."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SourceParseError) as info:
+        parse_file(path)
+    assert info.value.line == line
+    assert info.value.reason.endswith(f": {reason}")
+    with pytest.raises(DataError) as served:
+        load_files([path])
+    where = f"line {line}" + (f", column {column}" if column else "")
+    assert str(served.value) == f"{path}: {where}: {reason}"
+    assert BOM not in str(served.value) and not any(old in str(served.value) for old in SERVED_NO_LINE)

@@ -17,6 +17,9 @@ import pyoxigraph as ox
 
 from msc_kg.server import jsonguard, xmlguard
 
+# The one table of RDF file extensions: serve --data, msc-kg validate --with and the build's
+# sources (msc_kg.load) read a file by it, and refuse one it does not name (hostile testing:
+# validate had a table of its own, which read .xml, .json, .nquads and .txt files as Turtle).
 EXTENSIONS = {
     ".ttl": ox.RdfFormat.TURTLE, ".turtle": ox.RdfFormat.TURTLE,
     ".trig": ox.RdfFormat.TRIG,
@@ -26,6 +29,39 @@ EXTENSIONS = {
     ".rdf": ox.RdfFormat.RDF_XML, ".owl": ox.RdfFormat.RDF_XML, ".xml": ox.RdfFormat.RDF_XML,
     ".jsonld": ox.RdfFormat.JSON_LD, ".json": ox.RdfFormat.JSON_LD,
 }
+_BOM = b"\xef\xbb\xbf"  # U+FEFF in UTF-8
+
+
+def unknown_extension(path: Path) -> str:
+    """Why ``path`` is not read: EXTENSIONS does not name its extension (the known ones listed)."""
+    known = ", ".join(sorted(EXTENSIONS))
+    if not path.suffix:
+        return f"no RDF file extension (known: {known})"
+    return f"unknown RDF file extension {path.suffix!r} (known: {known})"
+
+
+def parse_error(path: Path, fmt: ox.RdfFormat, exc: SyntaxError) -> tuple[int | None, int | None, str]:
+    """The line, column and reason of Oxigraph's SyntaxError on ``path``, said plainly where its
+    message names no position or another problem than the real one (hostile testing): a byte order
+    mark, an RDF/XML entity that is external or single-quoted (msc_kg.server.xmlguard), a JSON-LD
+    context that would have to be fetched (msc_kg.server.jsonguard); an invisible character of the
+    message is named (``<U+FEFF>``), not printed raw."""
+    message = exc.args[0] if exc.args else str(exc)
+    if (exc.lineno, exc.offset) == (1, 1) and _starts_with_bom(path):
+        return 1, 1, (f"the file starts with a byte order mark (U+FEFF), which the {fmt.name} parser "
+                      "does not accept; save it as UTF-8 without a byte order mark")
+    if fmt == ox.RdfFormat.RDF_XML and "<!ENTITY" in message and (found := xmlguard.refused_entity(path)):
+        return found
+    if fmt == ox.RdfFormat.JSON_LD and "LoadDocumentCallback" in message:
+        line, reason = jsonguard.remote_context(path)
+        return line, None, reason
+    return exc.lineno, exc.offset, "".join(c if c.isprintable() else f"<U+{ord(c):04X}>" for c in message)
+
+
+def _starts_with_bom(path: Path) -> bool:
+    """Whether ``path`` begins with a UTF-8 byte order mark."""
+    with open(path, "rb") as stream:
+        return stream.read(len(_BOM)) == _BOM
 
 
 class DataError(Exception):
@@ -48,8 +84,7 @@ def load_files(paths) -> ox.Store:
     for path in paths:
         fmt = EXTENSIONS.get(path.suffix.lower())
         if fmt is None:
-            raise DataError(f"{path}: unknown RDF file extension {path.suffix!r} "
-                            f"(known: {', '.join(sorted(EXTENSIONS))})")
+            raise DataError(f"{path}: {unknown_extension(path)}")
         if not os.access(path, os.R_OK) or not path.is_file():
             reason = "no such file" if not path.exists() else "not a readable file"
             raise DataError(f"{path}: cannot read: {reason}")
@@ -64,8 +99,9 @@ def load_files(paths) -> ox.Store:
             else:
                 store.bulk_load(path=path, format=fmt, base_iri=path.resolve().as_uri())
         except SyntaxError as exc:
-            where = f"line {exc.lineno}, column {exc.offset}" if exc.lineno else "position unknown"
-            raise DataError(f"{path}: {where}: {exc.args[0] if exc.args else exc}") from None
+            line, column, reason = parse_error(path, fmt, exc)
+            where = f"line {line}" + (f", column {column}" if column else "") if line else "position unknown"
+            raise DataError(f"{path}: {where}: {reason}") from None
         except (ValueError, OSError) as exc:
             raise DataError(f"{path}: {exc}") from None
         except MemoryError as exc:  # Oxigraph's parsers hold one statement in a bounded buffer

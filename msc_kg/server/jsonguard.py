@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import re
 from itertools import accumulate
 from pathlib import Path
@@ -21,6 +22,10 @@ _DELTA = [0] * 256  # each bracket's change of depth, by its byte
 _DELTA[ord("{")] = _DELTA[ord("[")] = 1
 _DELTA[ord("}")] = _DELTA[ord("]")] = -1
 BLOCK = 1 << 20  # bytes read at a time (a backslash never ends one: no escape is cut in two)
+# The first context given by reference: Oxigraph's parser fetches none and says only "No
+# LoadDocumentCallback has been set to load remote contexts", naming neither it nor its line
+# (hostile testing)
+_CONTEXT_REF = re.compile(rb'"(@context|@import)"\s*:\s*(?:\[\s*)?"((?:[^"\\\n]|\\.)*)"')
 
 
 def check(path: Path) -> None:
@@ -51,3 +56,17 @@ def check(path: Path) -> None:
                                  "with the square of the depth, and it fails past a few thousand")
             depth += sum(map(_DELTA.__getitem__, brackets))
             line += block.count(b"\n")
+
+
+def remote_context(path: Path) -> tuple[int | None, str]:
+    """The line and reason for a JSON-LD file whose context is a document to load (a URL, or a
+    file name): none is loaded, so nothing is read from the network nor another file."""
+    advice = ("remote contexts are never loaded, from the network or another file; put the context "
+              "itself in the file")
+    if path.stat().st_size:
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            if found := _CONTEXT_REF.search(data):
+                key, ref = (g.decode("utf-8", "replace") for g in found.groups())
+                line = data[:found.start()].count(b"\n") + 1  # a copy, on an error only
+                return line, f"the JSON-LD context \"{ref}\" ({key}) is not fetched: {advice}"
+    return None, f"a JSON-LD context of the file is not fetched: {advice}"

@@ -17,12 +17,12 @@ import sys
 from pathlib import Path
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``server.py`` / ``msc-kg serve`` options."""
+def build_parser(prog: str = "server.py") -> argparse.ArgumentParser:
+    """The ``server.py`` / ``msc-kg serve`` options, its help and usage errors naming ``prog``."""
     from msc_kg.server.config import DEFAULTS
 
     p = argparse.ArgumentParser(
-        prog="server.py",
+        prog=prog,
         description="Serve the msc-kg graph (or --data files) as a read-only SPARQL 1.1 endpoint.",
     )
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)")
@@ -90,12 +90,16 @@ def _amount(unit: str, zero: bool = False):
     return amount
 
 
-def main(argv=None) -> int:
+def main(argv=None, prog: str = "server.py") -> int:
     """Run the server until SIGTERM/SIGINT; return the process exit code."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     # Imported here, once: every loader, a replacement's too, is forked from this process and
     # inherits them (measured: they were 0.07 s of a replacement's start for a 12-triple graph).
-    for module in ("msc_kg.server.app", "msc_kg.server.dataset"):
+    # All of them: a replacement's loader that imported the release's build code itself read the
+    # code on disk, which an upgrade had changed under the running server, against the modules
+    # imported here, and every replacement failed (hostile testing: an ImportError).
+    release = () if args.data else ("msc_kg.release", "msc_kg.build")
+    for module in ("msc_kg.server.app", "msc_kg.server.dataset", *release):
         importlib.import_module(module)
     from msc_kg.server.supervise import supervise
 

@@ -38,6 +38,11 @@ _ANGLE = re.compile(rb"[<>]")
 # "&name;" expands (hostile testing: nine levels of them made a 741-byte file 2.9 GB in memory)
 _ENTITY = re.compile(rb"""<!ENTITY\s+(?:%\s+)?([^\s"'>%]+)\s+(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 _REFERENCE = re.compile(rb"&([^\s&;#<>\"']+);")
+# An entity declaration and what follows its name: a double-quoted value is the one form the parser
+# reads; for a single-quoted one or an external entity (SYSTEM, PUBLIC) it says only "<!ENTITY
+# values should be enclosed in double quotes", with no position (hostile testing)
+_DECLARED = re.compile(rb"""<!ENTITY\s+(%\s+)?([^\s"'>%]+)\s+("|'|SYSTEM\b|PUBLIC\b)""", re.IGNORECASE)
+_UNTIL_CLOSE = re.compile(rb"[^>]{0,200}")
 
 
 def growth_limit(size: int) -> int:
@@ -86,6 +91,34 @@ def well_formed(path: Path) -> None:
     except expat.ExpatError as exc:
         raise ValueError(f"line {exc.lineno}, column {exc.offset + 1}: not well-formed XML: "
                          f"{expat.ErrorString(exc.code)} (RDF/XML is XML)") from None
+
+
+def refused_entity(path: Path) -> tuple[int, int, str] | None:
+    """Line, column and reason for the first entity declaration of ``path`` that the parser refuses
+    without saying which or why: an external entity (never read: it could read a local file or the
+    network) or a value in single quotes (XML allows them, the parser does not); None if none."""
+    if path.stat().st_size == 0:
+        return None
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        doctype = _DOCTYPE.search(data)
+        for m in _DECLARED.finditer(data, doctype.start() if doctype else 0):
+            if m.group(3) == b'"':
+                continue
+            line = data[:m.start()].count(b"\n") + 1  # a copy, on an error only
+            column = m.start() - data.rfind(b"\n", 0, m.start())
+            close = _UNTIL_CLOSE.match(data, m.end())
+            declaration = data[m.start():close.end()] + (b">" if data[close.end():close.end() + 1] == b">"
+                                                         else "…".encode())  # cut at 200 bytes
+            declaration = " ".join(declaration.decode("utf-8", "replace").split())
+            if m.group(3) == b"'":
+                return line, column, (f"the entity declaration {declaration} has its value in single "
+                                      "quotes, which XML allows but the RDF/XML parser does not; write it "
+                                      "in double quotes")
+            return line, column, (f"the external entity declaration {declaration} is refused: an "
+                                  "external entity is never read, as it could read a local file or the "
+                                  "network; put its value in the declaration, in double quotes, or "
+                                  "expand it")
+    return None
 
 
 def _declarations(data) -> dict[bytes, list[bytes]]:

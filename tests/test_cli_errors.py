@@ -1,0 +1,168 @@
+"""The command line's operational errors: one line and exit 2, Ctrl-C 130, a closed stdout 141."""
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from msc_kg.cli import main
+from msc_kg.server.dataset import DataError, load_files
+
+CLI = [sys.executable, "-m", "msc_kg.cli"]
+DAMAGED = "(the release is damaged; run `msc-kg build`)"
+
+
+def _to_closed_pipe(args, env=None, stdin=None) -> subprocess.CompletedProcess:
+    """``msc-kg args`` writing to a pipe whose reader is gone, as in ``| true``: every write fails."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        child = subprocess.Popen([*CLI, *args], stdin=subprocess.PIPE, stdout=write_end,
+                                 stderr=subprocess.PIPE, env=env)
+    finally:
+        os.close(write_end)
+    _, err = child.communicate(stdin, timeout=300)
+    return subprocess.CompletedProcess(args, child.returncode, None, err.decode())
+
+
+@pytest.fixture
+def release_env(release):
+    """The environment of a child process reading the session's release (not the project's build/)."""
+    return {**os.environ, "MSC_KG_BUILD": str(release[0])}
+
+
+def test_query_and_stats_to_a_closed_pipe_end_quietly_with_141(release_env):
+    """`| true` (or `| head -1`) gave a BrokenPipeError traceback and exit 1 (hostile testing):
+    they end as cat or grep do on SIGPIPE, 128 + 13, nothing on stderr."""
+    query = _to_closed_pipe(["query", "-"], release_env, b"SELECT * { ?s ?p ?o }")
+    stats = _to_closed_pipe(["stats"], release_env)
+    assert (query.returncode, query.stderr) == (141, "")
+    assert (stats.returncode, stats.stderr) == (141, "")
+
+
+def test_conforming_validate_to_a_closed_pipe_is_not_exit_1(monkeypatch, assembled):
+    """Exit 1 says "does not conform": a conforming validate whose reader went away exited 1."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    monkeypatch.setattr("msc_kg.build.assemble", lambda files: assembled)  # the session's graph
+    monkeypatch.setattr(sys, "stdout", open(write_end, "w", encoding="utf-8"))
+    try:
+        assert main(["validate"]) == 141
+    finally:
+        sys.stdout.close()  # its fd now the null device: the pending text goes there
+
+
+def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("msc_kg.stats.stats", interrupted)
+    try:
+        status = main(["stats"])
+    except KeyboardInterrupt:  # would end the test session, not fail this test
+        pytest.fail("KeyboardInterrupt escaped msc-kg stats")
+    assert status == 130
+    assert capsys.readouterr() == ("", "msc-kg: interrupted\n")
+
+
+@pytest.mark.skipif(not Path("/proc/self/wchan").exists(), reason="tells a blocked read by /proc")
+def test_sigint_while_reading_the_query_is_exit_130_without_traceback():
+    """Ctrl-C printed a KeyboardInterrupt traceback (hostile testing)."""
+    child = subprocess.Popen([*CLI, "query", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while "pipe" not in Path(f"/proc/{child.pid}/wchan").read_text():  # waits on its stdin
+        assert time.monotonic() < deadline, "msc-kg query - never read its stdin"
+        time.sleep(0.05)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=60)
+    assert (child.returncode, err) == (130, "msc-kg: interrupted\n")
+
+
+def _damaged_release(release, tmp_path) -> Path:
+    """A copy of the session's release whose msc-kg.nt does not parse, its manifest vouching for it
+    (so it is neither rebuilt nor refused as changed: the graph's load itself fails)."""
+    folder = tmp_path / "build"
+    shutil.copytree(release[0], folder)
+    graph = folder / "msc-kg.nt"
+    graph.write_bytes(graph.read_bytes()[:100_000].rsplit(b"\n", 1)[0] + b"\n<http://e/a> <http://e/b")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    if "artefacts" in manifest:
+        manifest["artefacts"]["msc-kg.nt"] = {"bytes": graph.stat().st_size,
+                                              "sha256": hashlib.sha256(graph.read_bytes()).hexdigest()}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+@pytest.mark.parametrize("command", [["stats"], ["query", "-"]])
+def test_a_damaged_release_is_one_line_and_exit_2(release, tmp_path, monkeypatch, capsys, command):
+    """A DataError traceback and exit 1 (hostile testing): one line naming the file, the line and
+    what is wrong, exit 2, as serve says it."""
+    import io
+
+    folder = _damaged_release(release, tmp_path)
+    monkeypatch.setattr("msc_kg.paths.BUILD_DIR", folder)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"ASK {}")))
+    with pytest.raises(DataError) as served:
+        load_files([folder / "msc-kg.nt"])
+    assert main(command) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"error: {served.value} {DAMAGED}\n"
+    assert err.startswith(f"error: {folder / 'msc-kg.nt'}: line ")
+
+
+def test_build_out_a_file_is_refused_before_the_build(tmp_path, monkeypatch, capsys):
+    """A FileExistsError traceback and exit 1, after the seconds of validation (hostile testing)."""
+    def build(**kwargs):
+        raise AssertionError("the build ran")
+
+    monkeypatch.setattr("msc_kg.build.build", build)
+    a_file = tmp_path / "release.txt"
+    a_file.write_text("")
+    assert main(["build", "--no-reason", "--out", str(a_file)]) == 2
+    assert capsys.readouterr().err == f"error: --out {a_file}: not a folder\n"
+    assert main(["build", "--no-reason", "--out", str(a_file / "sub")]) == 2
+    assert capsys.readouterr().err == f"error: --out {a_file / 'sub'}: {a_file} is not a folder\n"
+
+
+def test_an_os_error_of_a_command_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    """A FileNotFoundError for --out /proc/nope ended in a traceback and exit 1 (hostile testing)."""
+    def build(**kwargs):
+        raise FileNotFoundError(2, "No such file or directory", "/proc/nope")
+
+    monkeypatch.setattr("msc_kg.build.build", build)
+    assert main(["build", "--no-reason", "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == "error: /proc/nope: No such file or directory\n"
+
+
+def test_validate_with_an_unknown_extension_exits_2_as_serve_data_refuses_it(tmp_path, capsys):
+    """A .txt file was read as Turtle (hostile testing); refused before anything is validated,
+    in serve --data's words."""
+    path = tmp_path / "data.txt"
+    path.write_text("<http://ex.org/a> <http://ex.org/b> <http://ex.org/c> .\n")
+    with pytest.raises(DataError) as served:
+        load_files([path])
+    assert main(["validate", "--with", str(path)]) == 2
+    assert capsys.readouterr().err == f"error: {served.value}\n"
+
+
+def test_validate_with_xml_json_and_nquads_reads_them_as_serve_data_does(tmp_path, capsys):
+    """Each was read as Turtle and "did not parse" (hostile testing)."""
+    files = {"a.xml": ('<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+                       'xmlns:ex="http://ex.org/"><rdf:Description rdf:about="http://ex.org/a">'
+                       '<ex:b>x</ex:b></rdf:Description></rdf:RDF>\n'),
+             "b.json": '{"@id": "http://ex.org/b", "http://ex.org/b": "x"}\n',
+             "c.nquads": '<http://ex.org/c> <http://ex.org/b> "x" <http://ex.org/g> .\n'}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert main(["validate", "--with", *(str(tmp_path / name) for name in files)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("Conforms") and err == ""
