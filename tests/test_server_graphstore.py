@@ -318,7 +318,8 @@ def test_large_graph_is_sent_chunked_while_written(streaming):
     assert len(list(ox.parse(turtle.encode(), format=ox.RdfFormat.TURTLE))) == 2
     conn.close()
     assert _streams_left(app) == (0, 4)
-    assert app.extensions["msc_kg"].cache.get(("graph-store", None, "nquads")) is None  # not kept
+    assert app.extensions["msc_kg"].cache.get(
+        ("graph-store", None, ("application/n-quads", "nquads"))) is None  # not kept
 
 
 def test_large_graph_to_http_10_client_ends_with_the_connection(streaming):
@@ -529,3 +530,54 @@ def test_rdfxml_downloads_name_blank_nodes_and_classes_as_xml_can(monkeypatch, s
             assert bad.get_data(as_text=True) == (
                 "No acceptable format: the answer uses <http://example.org/123>, which RDF/XML cannot "
                 "write as an element: no XML name ends the IRI; ask for Turtle or N-Triples.\n")
+
+
+def test_format_parameters_naming_one_format_agree(client):
+    """``output=ntriples&format=nt`` were refused as disagreeing (hostile testing)."""
+    resp = client.get("/data?default&output=ntriples&format=nt")
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == "application/n-triples; charset=utf-8"
+    bad = client.get("/data?default&output=ntriples&format=turtle")
+    assert bad.status_code == 400 and bad.get_data(as_text=True) == (
+        "The format parameters disagree (ntriples, turtle); give one format.\n")
+
+
+def test_each_media_type_of_one_syntax_keeps_its_own_content_type(client):
+    """text/plain and application/n-triples are one syntax written alike, but the cache kept the
+    first one's Content-Type (and entity tag) for both."""
+    plain = client.get("/data?default", headers={"Accept": "text/plain"})
+    nt = client.get("/data?default", headers={"Accept": "application/n-triples"})
+    assert plain.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert nt.headers["Content-Type"] == "application/n-triples; charset=utf-8"
+    assert plain.data == nt.data and plain.headers["ETag"] != nt.headers["ETag"]
+
+
+@pytest.mark.parametrize("stream_min", [10**9, 0])
+def test_downloads_fall_back_to_an_acceptable_syntax_that_carries_them(monkeypatch, stream_min):
+    """A download the preferred syntax cannot carry got 406 although Accept took another too
+    (hostile testing): the best acceptable syntax left answers, streamed (checked before the first
+    byte) or not, with that syntax's entity tag; 406 when a format parameter named the syntax."""
+    with quads_client(monkeypatch, stream_min,
+                      b'<http://example.org/s> <http://example.org/123> "a\\u0001b" .\n'
+                      b'<http://example.org/s> <http://example.org/p> <<( <http://example.org/a> '
+                      b'<http://example.org/b> "c" )>> <http://example.org/g> .\n') as client:
+        for target, accept, ctype, fmt in (
+                ("/data?default", "application/rdf+xml, text/turtle;q=0.5", "text/turtle; charset=utf-8",
+                 ox.RdfFormat.TURTLE),
+                ("/data?default", "application/rdf+xml, */*;q=0.1", "text/turtle; charset=utf-8",
+                 ox.RdfFormat.TURTLE),
+                ("/data?graph=http://example.org/g", "application/ld+json, application/n-triples;q=0.5",
+                 "application/n-triples; charset=utf-8", ox.RdfFormat.N_TRIPLES),
+                ("/data", "application/ld+json, */*;q=0.1", "application/n-quads; charset=utf-8",
+                 ox.RdfFormat.N_QUADS)):
+            for _ in range(2):  # the second time from what the first learnt
+                resp = client.get(target, headers={"Accept": accept})
+                assert resp.status_code == 200 and resp.headers["Content-Type"] == ctype, target
+                assert resp.headers["Vary"] == "Accept" and len(list(ox.parse(resp.data, format=fmt)))
+            own = client.get(target, headers={"Accept": ctype.split(";")[0]})
+            assert own.headers["ETag"] == resp.headers["ETag"]
+            assert client.get(target, headers={"Accept": accept,
+                                               "If-None-Match": resp.headers["ETag"]}).status_code == 304
+        named = client.get("/data?default&format=rdfxml", headers={"Accept": "*/*"})
+        assert named.status_code == 406 and named.get_data(as_text=True) == (
+            "No acceptable format: the answer holds U+0001, a character XML 1.0 cannot carry, even "
+            "escaped; ask for Turtle or N-Triples.\n")

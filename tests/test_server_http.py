@@ -31,7 +31,7 @@ def echo_app(environ, start_response):
         "method": environ["REQUEST_METHOD"], "path": environ["PATH_INFO"],
         "query": environ["QUERY_STRING"], "body": environ["wsgi.input"].read().decode("latin-1"),
         "headers": {k: v for k, v in environ.items() if k.startswith("HTTP_")},
-        "content_type": environ.get("CONTENT_TYPE"),
+        "content_type": environ.get("CONTENT_TYPE"), "server_name": environ["SERVER_NAME"],
     }).encode()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return [body]
@@ -161,6 +161,98 @@ def test_host_and_transfer_coding_are_checked(serve, request_bytes, status, mess
 ])
 def test_valid_hosts_are_accepted(serve, request_bytes):
     assert status_of(exchange(serve(), request_bytes)) == 200
+
+
+def _host_refused(value: str) -> bytes:
+    return (f"The Host header {value!r} is not a host name or address with an optional port "
+            "(RFC 9112 §3.2).\n").encode()
+
+
+@pytest.mark.parametrize("host, message", [
+    # only the characters were checked: these reached the app, which took them for no host
+    ("x:abc", _host_refused("x:abc")),  # a port is digits
+    ("x::", _host_refused("x::")),
+    ("[zz]", _host_refused("[zz]")),  # an IP literal that is none
+    ("[::1", _host_refused("[::1")),
+    ("[::1]x", _host_refused("[::1]x")),
+    ("[fe80::1%25en0]", _host_refused("[fe80::1%25en0]")),  # a zone identifier
+    ("a,b", _host_refused("a,b")),  # two Host lines joined into one
+    ("a%zz", _host_refused("a%zz")),
+    ("x:99999999", "The Host header 'x:99999999' names a port out of the range 1 to 65535 "
+                   "(RFC 9112 §3.2).\n".encode()),
+    ("x:65536", "The Host header 'x:65536' names a port out of the range 1 to 65535 "
+                "(RFC 9112 §3.2).\n".encode()),
+    ("x:0", "The Host header 'x:0' names a port out of the range 1 to 65535 "
+            "(RFC 9112 §3.2).\n".encode()),
+])
+def test_host_value_is_checked_as_host_and_port(serve, host, message):
+    """RFC 9112 §3.2: a Host header field with an invalid field value is answered 400; valid is
+    uri-host [":" port] (RFC 3986 §3.2.2-3), not only its characters (hostile testing)."""
+    for version in (b"1.1", b"1.0"):  # HTTP/1.0 need not send one, but one it sends is checked
+        raw = exchange(serve(), b"GET / HTTP/" + version + b"\r\nHost: " + host.encode()
+                       + b"\r\nConnection: close\r\n\r\n")
+        assert status_of(raw) == 400 and body_of(raw) == message
+
+
+@pytest.mark.parametrize("target, message", [
+    (b"http://u:p@x/", "The request target's authority 'u:p@x' carries user information, which an "
+                       "http URI may not (RFC 9110 §4.2.4).\n"),
+    (b"http://x:0/", "The request target's authority 'x:0' names a port out of the range 1 to 65535 "
+                     "(RFC 9112 §3.2).\n"),
+])
+def test_absolute_form_authority_is_checked(serve, target, message):
+    raw = exchange(serve(), b"GET " + target + b" HTTP/1.1\r\nHost: y\r\nConnection: close\r\n\r\n")
+    assert status_of(raw) == 400 and body_of(raw) == message.encode()
+
+
+@pytest.mark.parametrize("target, host, app_host", [
+    (b"/", b"x", "x"),
+    (b"/", b"X.example:8311", "X.example:8311"),
+    (b"/", b"[::1]:8000", "[::1]:8000"),
+    (b"/", b"127.0.0.1:08311", "127.0.0.1:8311"),  # the same port
+    (b"/", b"localhost:", "localhost"),  # an empty port is the default one (RFC 3986 §6.2.3)
+    (b"/", b"", None),  # empty: the target has no authority; the server's own address stands in
+    (b"/", b"my_host:8311", None),  # valid, but werkzeug would take it for no host at all
+    (b"/", b"a%41", None),
+    (b"/", b"[v1.x]", None),  # an IPvFuture
+    # absolute form: its authority, not Host (RFC 9112 §3.2.2)
+    (b"http://other.example/sparql", b"y", "other.example"),
+    (b"http://[::1]:8080/", b"y", "[::1]:8080"),
+    (b"http://other.example/", b"", "other.example"),
+])
+def test_the_app_gets_the_host_the_request_names(serve, target, host, app_host):
+    raw = exchange(serve(), b"GET " + target + b" HTTP/1.1\r\nHost: " + host
+                   + b"\r\nConnection: close\r\n\r\n")
+    got = json.loads(body_of(raw))
+    assert status_of(raw) == 200 and got["headers"].get("HTTP_HOST") == app_host
+    assert got["server_name"] == "127.0.0.1"
+
+
+def test_http_10_absolute_form_names_its_host(serve):
+    raw = exchange(serve(), b"GET http://other.example:81/ HTTP/1.0\r\n\r\n")
+    assert json.loads(body_of(raw))["headers"] == {"HTTP_HOST": "other.example:81"}
+
+
+def test_server_name_is_the_address_reached_not_any_address():
+    """Bound to every interface, SERVER_NAME (the app's host without a usable Host) is the
+    address the connection reached: 0.0.0.0 is no address to ask."""
+    sock = socket.socket()
+    sock.bind(("0.0.0.0", 0))
+    sock.listen(4)
+    server = Server(echo_app, sock)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        for host in (b"", b"my_host"):
+            raw = exchange(("127.0.0.1", sock.getsockname()[1]),
+                           b"GET / HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n")
+            got = json.loads(body_of(raw))
+            assert got["server_name"] == "127.0.0.1" and "HTTP_HOST" not in got["headers"]
+    finally:
+        server.accepting = False
+        thread.join(2)
+        server.shutdown(0.5)
+        sock.close()
 
 
 def test_options_star_describes_the_server(serve):

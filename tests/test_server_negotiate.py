@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 
 import pyoxigraph as ox
 import pytest
-from server_fixtures import server_app, server_client  # noqa: F401
+from server_fixtures import close, make_app, server_app, server_client  # noqa: F401
 
 from msc_kg.server import negotiate
 
@@ -302,3 +302,145 @@ def test_xml_keeps_carriage_returns(server_client, query, accept):
     else:
         [row] = ox.parse_query_results(resp.data, format=ox.QueryResultsFormat.XML)
         assert row["x"].value == "a\r\nb"
+
+
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+XML_CANNOT = 'SELECT ?x WHERE { BIND("a\\u0001b" AS ?x) }'
+RDFXML_CANNOT = 'CONSTRUCT { <http://e/s> <http://e/123> "o" } WHERE {}'
+NEITHER = ('CONSTRUCT { <http://e/s> <http://e/123> <<( <http://e/a> <http://e/b> "c" )>> } '
+           'WHERE {}')  # RDF/XML cannot name the property, JSON-LD cannot carry the triple term
+NEITHER_406 = ("No acceptable format: the answer uses <http://e/123>, which RDF/XML cannot write "
+               "as an element: no XML name ends the IRI, and holds RDF 1.2 triple terms, which "
+               "JSON-LD cannot carry; ask for Turtle or N-Triples.\n")
+
+
+@pytest.mark.parametrize("accept, refused, table, expected", [
+    (BROWSER, {"xml"}, negotiate.RESULTS, ("application/sparql-results+json", "json")),
+    ("application/xml, text/csv;q=0.5, */*;q=0.1", {"xml"}, negotiate.RESULTS, ("text/csv", "csv")),
+    ("application/sparql-results+xml, */*;q=0.5, application/json;q=0", {"xml"}, negotiate.RESULTS,
+     ("application/sparql-results+json", "json")),
+    ("application/sparql-results+xml, text/xml;q=0.5", {"xml"}, negotiate.RESULTS, None),
+    ("application/rdf+xml, application/ld+json;q=0.5, text/turtle;q=0.1", {"rdfxml"}, negotiate.GRAPH,
+     ("application/ld+json", "jsonld")),
+    ("application/rdf+xml, application/ld+json;q=0.5, text/turtle;q=0.1", {"rdfxml", "jsonld"},
+     negotiate.GRAPH, ("text/turtle", "turtle")),
+    ("application/ld+json, application/json;q=0.9", {"jsonld"}, negotiate.GRAPH, None),
+])
+def test_fallback_is_the_best_acceptable_syntax_left(accept, refused, table, expected):
+    """RFC 9110 §15.5.7: the negotiation again, without the syntaxes that cannot carry the answer
+    (every media type of each), q-values and wildcards honoured."""
+    assert negotiate.fallback(accept, table, refused) == expected
+
+
+def _counting(monkeypatch, app) -> list:
+    """The jobs ``app``'s engine is given from now on."""
+    engine, jobs = app.extensions["msc_kg"].engine, []
+    run = engine.run
+
+    def counted(job, *args, **kwargs):
+        jobs.append(job)
+        return run(job, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "run", counted)
+    return jobs
+
+
+@pytest.mark.parametrize("accept, ctype, body", [
+    (BROWSER, "application/sparql-results+json",
+     b'{"head":{"vars":["x"]},"results":{"bindings":[{"x":{"type":"literal","value":"a\\u0001b"}}]}}'),
+    ("application/sparql-results+xml, application/sparql-results+json;q=0.5",
+     "application/sparql-results+json",
+     b'{"head":{"vars":["x"]},"results":{"bindings":[{"x":{"type":"literal","value":"a\\u0001b"}}]}}'),
+    ("application/sparql-results+xml, text/csv;q=0.1", "text/csv; charset=utf-8", b"x\r\na\x01b\r\n"),
+])
+def test_results_xml_cannot_carry_fall_back_to_an_acceptable_syntax(monkeypatch, accept, ctype, body):
+    """A browser's Accept (XML at q=0.9, */* at 0.8) or a list naming JSON or CSV got 406 for an
+    answer XML cannot carry (hostile testing): the best acceptable syntax left answers. Evaluated
+    again in that syntax (README); the next request evaluates nothing, and an XML-only request
+    still gets the 406, not the cached JSON."""
+    app = make_app()
+    try:
+        client, jobs = app.test_client(), _counting(monkeypatch, app)
+        for evaluated in (2, 0):
+            resp = client.get("/sparql", query_string={"query": XML_CANNOT}, headers={"Accept": accept})
+            assert resp.status_code == 200 and resp.headers["Content-Type"] == ctype
+            assert resp.headers["Vary"] == "Accept" and resp.data == body
+            assert len(jobs) == evaluated
+            jobs.clear()
+        only = client.get("/sparql", query_string={"query": XML_CANNOT},
+                          headers={"Accept": "application/sparql-results+xml"})
+        assert only.status_code == 406
+        assert only.get_data(as_text=True) == (
+            "No acceptable format: the answer holds U+0001, a character XML 1.0 cannot carry, even "
+            "escaped; ask for JSON, CSV or TSV.\n")
+    finally:
+        close(app)
+
+
+@pytest.mark.parametrize("params", [{"format": "xml"}, {"output": "application/sparql-results+xml"}])
+def test_a_syntax_named_by_a_parameter_has_no_fallback(server_client, params):
+    """format=, output= or results= names one syntax: 406 when it cannot carry the answer, whatever
+    the Accept header would also take."""
+    resp = server_client.get("/sparql", query_string={"query": XML_CANNOT, **params},
+                             headers={"Accept": BROWSER})
+    assert resp.status_code == 406 and resp.headers["Vary"] == "Accept"
+    assert resp.get_data(as_text=True) == (
+        "No acceptable format: the answer holds U+0001, a character XML 1.0 cannot carry, even "
+        "escaped; ask for JSON, CSV or TSV.\n")
+    graph = server_client.get("/sparql", query_string={"query": RDFXML_CANNOT, "format": "rdfxml"},
+                              headers={"Accept": "*/*"})
+    assert graph.status_code == 406
+
+
+@pytest.mark.parametrize("query, accept, ctype, triples", [
+    (RDFXML_CANNOT, "application/rdf+xml, text/turtle;q=0.1", "text/turtle; charset=utf-8",
+     ox.RdfFormat.TURTLE),
+    (RDFXML_CANNOT, "application/rdf+xml, application/ld+json;q=0.5", "application/ld+json",
+     ox.RdfFormat.JSON_LD),
+    (NEITHER, "application/rdf+xml, application/ld+json;q=0.5, */*;q=0.1", "text/turtle; charset=utf-8",
+     ox.RdfFormat.TURTLE),
+    (NEITHER, "application/ld+json, application/n-triples;q=0.2, text/turtle;q=0.1",
+     "application/n-triples; charset=utf-8", ox.RdfFormat.N_TRIPLES),
+])
+def test_graphs_fall_back_evaluated_once(monkeypatch, query, accept, ctype, triples):
+    """RDF/XML that cannot name a property, JSON-LD that cannot carry a triple term: the next
+    acceptable syntax answers (406 before: hostile testing), from one evaluation (the engine writes
+    N-Triples, which carry every graph); the next request evaluates nothing."""
+    app = make_app()
+    try:
+        client, jobs = app.test_client(), _counting(monkeypatch, app)
+        for evaluated in (1, 0):
+            resp = client.get("/sparql", query_string={"query": query}, headers={"Accept": accept})
+            assert resp.status_code == 200 and resp.headers["Content-Type"] == ctype
+            assert [str(t.predicate) for t in ox.parse(resp.data, format=triples)] == ["<http://e/123>"]
+            assert len(jobs) == evaluated
+            jobs.clear()
+    finally:
+        close(app)
+
+
+def test_a_graph_no_acceptable_syntax_carries_is_406_naming_each_reason(server_client):
+    resp = server_client.get("/sparql", query_string={"query": NEITHER},
+                             headers={"Accept": "application/rdf+xml, application/ld+json;q=0.5"})
+    assert resp.status_code == 406 and resp.get_data(as_text=True) == NEITHER_406
+    again = server_client.get("/sparql", query_string={"query": NEITHER},  # from the cache
+                              headers={"Accept": "application/rdf+xml, application/ld+json;q=0.5"})
+    assert again.status_code == 406 and again.get_data(as_text=True) == NEITHER_406
+
+
+def test_a_fallback_answer_has_the_entity_tag_of_its_own_syntax(server_client):
+    """Cached under the key of the syntax it is in: its tag is not the refused syntax's, answers
+    304 to a request that would get it again, not to one that negotiates another syntax."""
+    resp = server_client.get("/sparql", query_string={"query": RDFXML_CANNOT},
+                             headers={"Accept": "application/rdf+xml, text/turtle;q=0.1"})
+    turtle = server_client.get("/sparql", query_string={"query": RDFXML_CANNOT},
+                               headers={"Accept": "text/turtle"})
+    nt = server_client.get("/sparql", query_string={"query": RDFXML_CANNOT},
+                           headers={"Accept": "application/rdf+xml, application/n-triples;q=0.1"})
+    assert resp.headers["Content-Type"] == turtle.headers["Content-Type"]
+    assert resp.headers["ETag"] == turtle.headers["ETag"] != nt.headers["ETag"]
+    tag = {"If-None-Match": resp.headers["ETag"]}
+    assert server_client.get("/sparql", query_string={"query": RDFXML_CANNOT}, headers={
+        "Accept": "application/rdf+xml, text/turtle;q=0.1", **tag}).status_code == 304
+    assert server_client.get("/sparql", query_string={"query": RDFXML_CANNOT}, headers={
+        "Accept": "application/rdf+xml, application/n-triples;q=0.1", **tag}).status_code == 200

@@ -6,6 +6,7 @@ import json
 import re
 
 import pyoxigraph as ox
+import pytest
 from server_fixtures import (  # noqa: F401
     DATA, SMALL_TRIPLES, close, make_app, server_app, server_client, subject_heads,
 )
@@ -404,5 +405,66 @@ def test_entity_page_orders_mixed_literals_by_text():
         page = app.test_client().get("/entity?iri=http%3A%2F%2Fe%2Fs", headers={"Accept": "text/html"})
         cells = re.findall(r"<td>([^<]*)(?:<small>|</td>)", page.get_data(as_text=True))
         assert page.status_code == 200 and [c.strip() for c in cells] == ["1.5", "10", "2020-01-02", "9", "a", "b"]
+    finally:
+        close(app)
+
+
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.mark.parametrize("path, params, ctype", [
+    ("/id/thing-a", {"format": "ntriples"}, "application/n-triples; charset=utf-8"),
+    ("/ontology/Thing", {"output": "jsonld"}, "application/ld+json"),
+    ("/entity", {"iri": "https://w3id.org/msc-kg/id/thing-a", "format": "rdfxml"}, "application/rdf+xml"),
+    ("/id/thing-a", {"format": "text/html"}, "text/html; charset=utf-8"),
+    ("/sparql", {"format": "ntriples"}, "application/n-triples; charset=utf-8"),
+    ("/sparql", {"format": "nt", "output": "n-triples"}, "application/n-triples; charset=utf-8"),
+    ("/.well-known/void", {"format": "rdfxml"}, "application/rdf+xml"),
+    ("/.well-known/void", {"results": "json"}, "application/ld+json"),
+])
+def test_documents_a_browser_opens_honour_format_parameters(server_client, path, params, ctype):
+    """Entity pages, the service description and VoID answered Turtle (or HTML) to ``format=``,
+    silently (hostile testing): it stands in for Accept there as on /sparql and /data."""
+    resp = server_client.get(path, query_string=params, headers={"Accept": BROWSER})
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == ctype
+
+
+@pytest.mark.parametrize("path", ["/id/thing-a", "/sparql", "/.well-known/void"])
+def test_documents_refuse_a_bad_format_parameter(server_client, path):
+    unknown = server_client.get(path, query_string={"format": "yaml"})
+    assert unknown.status_code == 400 and unknown.get_data(as_text=True).startswith(
+        "Unknown result format 'yaml'; give a media type or one of json, xml, csv, ")
+    disagree = server_client.get(path, query_string={"format": "nt", "output": "turtle"})
+    assert disagree.status_code == 400 and disagree.get_data(as_text=True) == (
+        "The format parameters disagree (nt, turtle); give one format.\n")
+    assert server_client.get(path, query_string={"format": "csv"}).status_code == 406
+
+
+def test_entity_falls_back_to_an_acceptable_syntax_that_carries_it():
+    """An entity RDF/XML cannot name and JSON-LD cannot carry got 406 although Accept took another
+    syntax too (hostile testing): the best acceptable one left answers, HTML included; 406 when a
+    format parameter named the syntax, or none acceptable carries it."""
+    store = ox.Store()
+    store.load(b'<https://w3id.org/msc-kg/id/x> <http://example.org/p#> '
+               b'<<( <http://example.org/a> <http://example.org/b> "c" )>> .', format=ox.RdfFormat.N_TRIPLES)
+    app = make_app(store)
+    try:
+        client = app.test_client()
+        for accept, ctype in (("application/rdf+xml, text/turtle;q=0.5", "text/turtle; charset=utf-8"),
+                              ("application/ld+json, application/rdf+xml;q=0.9, text/html;q=0.5",
+                               "text/html; charset=utf-8"),
+                              ("application/ld+json, */*;q=0.1", "text/turtle; charset=utf-8")):
+            resp = client.get("/id/x", headers={"Accept": accept})
+            assert resp.status_code == 200 and resp.headers["Content-Type"] == ctype, accept
+            assert resp.headers["Vary"] == "Accept" and b"example.org/p#" in resp.data
+        none = client.get("/id/x", headers={"Accept": "application/rdf+xml, application/ld+json;q=0.5"})
+        assert none.status_code == 406 and none.get_data(as_text=True) == (
+            "No acceptable format: the answer uses <http://example.org/p#>, which RDF/XML cannot write "
+            "as an element: no XML name ends the IRI, and holds RDF 1.2 triple terms, which JSON-LD "
+            "cannot carry; ask for Turtle or N-Triples.\n")
+        named = client.get("/id/x", query_string={"format": "jsonld"}, headers={"Accept": BROWSER})
+        assert named.status_code == 406 and named.get_data(as_text=True) == (
+            "No acceptable format: the answer holds RDF 1.2 triple terms, which JSON-LD cannot carry; "
+            "ask for Turtle or N-Triples.\n")
     finally:
         close(app)

@@ -423,3 +423,50 @@ def test_bad_format_parameter_is_400(server_client, params, message):
 def test_format_parameter_media_type_not_offered_is_406(server_client):
     resp = server_client.get("/sparql", query_string={"query": SELECT_ONE, "format": "image/png"})
     assert resp.status_code == 406
+
+
+@pytest.mark.parametrize("params, query, ctype", [
+    ({"format": "csv", "output": "text/csv"}, SELECT_ONE, "text/csv; charset=utf-8"),
+    ({"format": "json", "output": "application/sparql-results+json"}, SELECT_ONE, JSON),
+    ({"format": "json", "output": "application/json"}, SELECT_ONE, JSON),
+    ({"format": "nt", "output": "ntriples", "results": "N-Triples"}, "CONSTRUCT WHERE { ?s ?p ?o }",
+     "application/n-triples; charset=utf-8"),
+    ({"format": "ttl", "results": "turtle"}, "CONSTRUCT WHERE { ?s ?p ?o }", "text/turtle; charset=utf-8"),
+    ({"format": "rdf", "output": "rdfxml"}, "CONSTRUCT WHERE { ?s ?p ?o }", "application/rdf+xml"),
+    ({"format": "xml", "output": "application/rdf+xml"}, "CONSTRUCT WHERE { ?s ?p ?o }",
+     "application/rdf+xml"),
+])
+def test_format_parameters_naming_one_format_agree(server_client, params, query, ctype):
+    """What the values stand for is compared, not how they are written: ``nt`` and ``ntriples``,
+    ``csv`` and ``text/csv`` were refused as disagreeing (hostile testing)."""
+    resp = server_client.get("/sparql", query_string={"query": query, **params})
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == ctype
+
+
+@pytest.mark.parametrize("values, message", [
+    (["json", "csv"], "The format parameters disagree (csv, json); give one format."),
+    (["nt", "turtle"], "The format parameters disagree (nt, turtle); give one format."),
+    (["xml", "application/sparql-results+json"],
+     "The format parameters disagree (application/sparql-results+json, xml); give one format."),
+    (["csv", "yaml"], "Unknown result format 'yaml'; give a media type or one of json, xml, csv, tsv, "
+                      "turtle, ttl, ntriples, n-triples, nt, rdfxml, rdf, rdf+xml, jsonld, json-ld, "
+                      "nquads, n-quads, trig (or use the Accept header)."),
+])
+def test_format_parameters_naming_two_formats_for_one_kind_of_answer_disagree(values, message):
+    from msc_kg.server import protocol
+
+    with pytest.raises(protocol.ProtocolError) as err:
+        protocol.format_accept(values)
+    assert (err.value.status, err.value.message) == (400, message)
+
+
+@pytest.mark.parametrize("values, accept", [
+    (["CSV", " text/csv "], "text/csv"),
+    (["nt", "ntriples", "n-triples"], "application/n-triples"),
+    (["json", "application/sparql-results+json"],
+     "application/sparql-results+json, application/sparql-results+json, application/ld+json"),
+])
+def test_format_parameters_stand_for_one_accept_header(values, accept):
+    from msc_kg.server import protocol
+
+    assert protocol.format_accept(values) == accept

@@ -82,8 +82,25 @@ def _routes(app: Flask) -> None:
     @app.route("/sparql", methods=["GET", "POST", "OPTIONS"])
     @app.route("/sparql/", methods=["GET", "POST", "OPTIONS"])
     def sparql():  # GET, HEAD and POST are answered by endpoint.SparqlFirst before Flask
-        return Response(b"", status=200, mimetype="text/plain",  # OPTIONS (CORS preflight)
-                        headers={"Allow": "GET, HEAD, OPTIONS, POST"})
+        if request.method == "OPTIONS":  # the CORS preflight, at any spelling of the path
+            return Response(b"", status=200, mimetype="text/plain",
+                            headers={"Allow": "GET, HEAD, OPTIONS, POST"})
+        return _sparql_elsewhere(request.url_rule.rule)
+
+    def _sparql_elsewhere(path: str) -> Response:
+        """308 to ``path`` for a query sent to another spelling of it: the router reads "//sparql"
+        (a base URL ending in "/", then "/sparql") as /sparql, and every query there was answered
+        200 with an empty body (hostile testing). A 308 keeps the method and body (RFC 9110
+        §15.4.9), as werkzeug's own redirect of "/sparql//" does."""
+        given = request.environ.get("PATH_INFO", "")
+        if given == path:  # SparqlFirst is not in front: a redirect would come back here
+            return endpoint.error(500, f"500 Internal Server Error: {path} was not answered by "
+                                       "the query endpoint.")
+        # the query string as it came: a header value carries printable ASCII
+        query = quote(request.query_string, safe="".join(map(chr, range(33, 127))))
+        return endpoint.error(308, f"308 Permanent Redirect: the endpoint is {path}, not {given}: "
+                                   "send the request there.",
+                              {"Location": path + (f"?{query}" if query else "")})
 
     @app.route("/data", methods=["GET", "HEAD", "OPTIONS", "POST", "PUT", "DELETE", "PATCH"])
     def graph_store():  # SPARQL 1.1 Graph Store Protocol, read-only (msc_kg.server.graphstore)
@@ -137,11 +154,13 @@ def _routes(app: Flask) -> None:
             node = str(ox.NamedNode(iri))  # validated and written as <...>: safe to splice in
         except ValueError:
             return endpoint.error(400, f"Not a valid IRI: {iri!r}")
-        choice = negotiate.choose(request.headers.get("Accept"), negotiate.ENTITY)
+        wanted = endpoint.wanted_by(request)  # format= too (it was ignored: hostile testing)
+        if not isinstance(wanted, endpoint.Wanted):
+            return wanted  # a bad format parameter
+        choice = negotiate.choose(wanted.accept, negotiate.ENTITY)
         if choice is None:
             return endpoint.error(406, "No acceptable format; offered: "
                                   f"{negotiate.offered(negotiate.ENTITY)}.", {"Vary": "Accept"})
-        media, fmt = choice
         cap = min(state.config["max_rows"], pages.MAX_ROWS)  # statements shown
         rows = (cap + 1) * pages.LABELS  # with the labels of their other ends
         job = {"query": pages.ENTITY_SELECT.format(e=node, limit=cap + 1), "results_fmt": "json",
@@ -153,24 +172,39 @@ def _routes(app: Flask) -> None:
             if not out and not inc:  # Vary: with another Accept, a 406 (hostile testing)
                 return endpoint.error(404, f"404 Not Found: {iri} is {_missing(node)}.",
                                       {"Vary": "Accept"})
-            if fmt == "html":
-                body = render_template("entity.html", iri=iri, label=label, out=out, inc=inc,
-                                       link=pages.local_link, plink=pages.property_link,
-                                       short=_short, quote=quote,
-                                       cut=cap if cut else None)
-                return Response(body, content_type="text/html; charset=utf-8",
-                                 headers=_cap_headers(cut, cap))
-            job = {"query": pages.ENTITY_CONSTRUCT.format(e=node, limit=cap), "graph_fmt": fmt,
-                   "max_rows": rows, "grouped": True}
-            result = state.engine.run(job)
+            if choice[1] != "html":
+                choice, body = _entity_graph(node, cap, rows, wanted, choice)
         except NotAcceptable:  # not reachable: the format was negotiated above
             raise
         except EngineError as exc:
             return endpoint.engine_error(exc)
-        if (refused := endpoint.refuse_unwritable(result.body, fmt, graph=True)) is not None:
-            return refused
-        return Response(result.body, content_type=negotiate.content_type(media),
+        if choice is None:
+            return body  # the 406: no acceptable syntax carries the graph
+        if choice[1] == "html":
+            body = render_template("entity.html", iri=iri, label=label, out=out, inc=inc,
+                                   link=pages.local_link, plink=pages.property_link,
+                                   short=_short, quote=quote,
+                                   cut=cap if cut else None)
+            return Response(body, content_type="text/html; charset=utf-8",
+                            headers=_cap_headers(cut, cap))
+        return Response(body, content_type=negotiate.content_type(choice[0]),
                         headers=_cap_headers(cut, cap))
+
+    def _entity_graph(node: str, cap: int, rows: int, wanted, choice):
+        """(choice, body) of an entity's RDF in the negotiated syntax or, where that cannot carry
+        it, the best acceptable one left (HTML: no body, the page is rendered); (None, the 406)
+        when none is (RFC 9110 §15.5.7: a browser's */*;q=0.8 got a 406: hostile testing)."""
+        spare = wanted.spare(choice, negotiate.ENTITY)  # written as N-Triples, then as chosen
+        job = {"query": pages.ENTITY_CONSTRUCT.format(e=node, limit=cap),
+               "graph_fmt": "ntriples" if spare else choice[1], "max_rows": rows, "grouped": True}
+        body = state.engine.run(job).body
+        if not spare:
+            refusal = endpoint.refuse_unwritable(body, choice[1], graph=True)
+            return (choice, body) if refusal is None else (None, refusal)
+        refused: list = []
+        choice, body = endpoint.carried(wanted, negotiate.ENTITY, choice, body, rows, refused,
+                                        grouped=True)
+        return (choice, body) if choice is not None else (None, endpoint.refusal(refused))
 
     def _cap_headers(cut: bool, cap: int) -> dict:
         """An entity page's headers, saying so when it shows only the first ``cap`` statements,

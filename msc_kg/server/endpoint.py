@@ -2,7 +2,8 @@
 
 Status codes (SPARQL 1.1 Protocol §2.1.5, RFC 9110 §15): 200 results; 304 when If-None-Match
 matches the ETag; 400 malformed / missing / repeated query or bad parameters (the parser's message
-with line:column); 403 update or non-allowed SERVICE; 406 no acceptable format; 413 body over
+with line:column); 403 update or non-allowed SERVICE; 406 no acceptable format (or none
+acceptable can carry the answer: the best one left answers otherwise); 413 body over
 ``max_body``; 412 a POST whose If-None-Match matches, or an If-Match other than "*"; 415 wrong
 POST content type or a compressed body; 502 an allowed SERVICE failed;
 503 timeout or worker resource limit. Every query response carries ``X-SPARQL-Max-Rows``; a capped
@@ -20,8 +21,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from msc_kg.server import describe, negotiate, protocol, safety, unwritable
-from msc_kg.server.engine import EngineError, NotAcceptable
+from msc_kg.server.engine import EngineError, NotAcceptable, Unwritable
 from msc_kg.server.results import write_triples
+from msc_kg.server.unwritable import CannotCarry
 
 _PRINTABLE = "".join(map(chr, range(33, 127)))  # a header carries an IRI as a URI (RFC 3987 §3.1)
 CORS_EXPOSE = ("X-SPARQL-Max-Rows, X-SPARQL-Truncated, X-SPARQL-Rows, X-SPARQL-Unknown-Functions, "
@@ -148,10 +150,31 @@ class SparqlFirst:
         return resp.status, resp.headers.to_wsgi_list(), resp.get_data()
 
 
+def requested_format(args) -> str | None:
+    """The Accept header a document's format/output/results parameters stand for (protocol.
+    format_accept), or None; ProtocolError (400) for an unknown name or a disagreement. The
+    documents a browser opens honour them as /sparql and /data do: the service description and
+    entity pages answered Turtle to ``format=ntriples`` (hostile testing)."""
+    return protocol.format_accept(v for k in protocol.FORMAT_PARAMS for v in args.getlist(k))
+
+
+def wanted_by(request: Request) -> Wanted | Response:
+    """What a request for a document accepts (its format parameter, else its Accept header), or
+    the 400 for a bad format parameter."""
+    try:
+        given = requested_format(request.args)
+    except protocol.ProtocolError as exc:
+        return error(exc.status, exc.message)
+    return Wanted(given or request.headers.get("Accept"), given is not None)
+
+
 def service_description(state, request: Request) -> Response:
     """GET /sparql without a query (and /.well-known/void, VoID §7.2): the SD + VoID document,
     Turtle unless negotiated otherwise."""
-    choice = negotiate.choose(request.headers.get("Accept"), negotiate.GRAPH)
+    wanted = wanted_by(request)
+    if not isinstance(wanted, Wanted):
+        return wanted  # a bad format parameter
+    choice = negotiate.choose(wanted.accept, negotiate.GRAPH)
     if choice is None:
         return error(406, f"No acceptable format; the service description is available as "
                           f"{negotiate.offered(negotiate.GRAPH)}.", {"Vary": "Accept"})
@@ -185,15 +208,14 @@ def query_view(state, request: QueryHTTP) -> Response | Plain | None:
     accept = req.accept or request.accept
     results_choice = negotiate.choose(accept, negotiate.RESULTS)
     graph_choice = negotiate.choose(accept, negotiate.GRAPH)
-    key = (req.query, results_choice, graph_choice,
-           tuple(req.default_graph) if req.default_graph is not None else None,
-           tuple(req.named_graphs) if req.named_graphs is not None else None)
     # Looked up before the safety checks: a cached answer's text passed them when it was first
-    # asked (refusals, 406s and volatile queries are never kept), and the checks cost up to
-    # 0.2 ms of a longer query's time, more than the cached answer itself.
-    cached = state.cache.get(key)
-    if cached is None:
-        cached = _evaluate(state, req, key, results_choice, graph_choice)
+    # asked (refusals and volatile queries are never kept; that a syntax cannot carry an answer is,
+    # as CannotCarry), and the checks cost up to 0.2 ms of a longer query's time, more than the
+    # cached answer itself.
+    cached = state.cache.get(_key(req, results_choice, graph_choice))
+    if cached is None or type(cached) is CannotCarry:
+        cached = _answer(state, req, Wanted(accept, req.accept is not None), results_choice,
+                         graph_choice, cached)
         if not isinstance(cached, tuple):
             return cached  # an error response
     body_bytes, ctype, headers, lines = cached
@@ -208,23 +230,81 @@ def query_view(state, request: QueryHTTP) -> Response | Plain | None:
     return Plain(body_bytes, ctype, headers, lines=lines)
 
 
-def _evaluate(state, req, key: tuple, results_choice, graph_choice) -> tuple | Response:
+def _key(req, results_choice, graph_choice) -> tuple:
+    """The response cache's key of a query's answer in the syntaxes chosen for results and graphs."""
+    return (req.query, results_choice, graph_choice,
+            tuple(req.default_graph) if req.default_graph is not None else None,
+            tuple(req.named_graphs) if req.named_graphs is not None else None)
+
+
+@dataclass(slots=True)
+class Wanted:
+    """What a request accepts, for the syntax it is answered in when the negotiated one cannot
+    carry the answer (msc_kg.server.unwritable)."""
+
+    accept: str | None
+    named: bool  # by a format/output/results parameter: that syntax or none (406)
+
+    def after(self, table, refused) -> tuple[str, str] | None:
+        """The best acceptable syntax of ``table`` but those of ``refused`` (format keys), or None:
+        none is left, or the client named its syntax by a parameter."""
+        return None if self.named else negotiate.fallback(self.accept, table, refused)
+
+    def spare(self, choice, table, refused=()) -> bool:
+        """Whether a graph to be written in ``choice`` is to be written as N-Triples first, which
+        carry every graph (carried): its syntax may not carry it, and another is acceptable."""
+        return (choice is not None and choice[1] in unwritable.MAY_NOT_CARRY and
+                self.after(table, {choice[1], *(r.choice[1] for r in refused)}) is not None)
+
+
+def _answer(state, req, wanted: Wanted, results_choice, graph_choice, cached) -> tuple | Response:
+    """The answer no cached one holds for the negotiated syntaxes (``cached``: None, or that one of
+    them cannot carry it), evaluated; where the negotiated syntax cannot carry it, the cached or
+    evaluated answer in the best acceptable syntax left (RFC 9110 §15.5.7), or a 406 when none is."""
+    refused: list[CannotCarry] = []
+    while True:
+        if cached is None:
+            cached = _evaluate(state, req, wanted, results_choice, graph_choice, refused)
+        if type(cached) is not CannotCarry:
+            return cached
+        refused.append(cached)
+        table = negotiate.GRAPH if cached.graph else negotiate.RESULTS
+        choice = wanted.after(table, {r.choice[1] for r in refused})
+        if choice is None:
+            return refusal(refused)
+        if cached.graph:
+            graph_choice = choice
+        else:  # evaluated again in that syntax: see _evaluate
+            results_choice = choice
+        cached = state.cache.get(_key(req, results_choice, graph_choice))
+
+
+def _evaluate(state, req, wanted: Wanted, results_choice, graph_choice,
+              refused: list) -> tuple | CannotCarry | Response:
     """Check and evaluate a query no cached answer holds: (body, content type, headers, header
-    lines), kept in the cache unless the query is volatile, or an error response."""
+    lines), kept in the cache unless the query is volatile; CannotCarry, kept alike, when the
+    negotiated syntax cannot carry the answer; or an error response.
+
+    A graph whose negotiated syntax may not carry it, when another is acceptable, is written as
+    N-Triples by the engine and here in the first acceptable syntax that carries it (``refused``
+    gets those that do not): the query is evaluated once. Query results XML cannot carry are
+    evaluated again in the syntax to fall back on (``_answer``): writing every XML answer from
+    another syntax instead cost 1.5 times what evaluating and writing it did (10⁴-10⁵ rows)."""
     cfg = state.config
     try:
         scan = safety.check(req.query, cfg["base_iri"], cfg["service_allow"], state.literal_kinds)
     except safety.Refused as exc:
         return error(exc.status, exc.message)
-    wanted = {"SELECT": (results_choice, negotiate.RESULTS), "ASK": (results_choice, negotiate.RESULTS),
-              "CONSTRUCT": (graph_choice, negotiate.GRAPH), "DESCRIBE": (graph_choice, negotiate.GRAPH)}
-    if scan.form in wanted and wanted[scan.form][0] is None:
-        return _not_acceptable(scan.form, wanted[scan.form][1])
+    forms = {"SELECT": (results_choice, negotiate.RESULTS), "ASK": (results_choice, negotiate.RESULTS),
+             "CONSTRUCT": (graph_choice, negotiate.GRAPH), "DESCRIBE": (graph_choice, negotiate.GRAPH)}
+    if scan.form in forms and forms[scan.form][0] is None:
+        return _not_acceptable(scan.form, forms[scan.form][1])
+    spare = wanted.spare(graph_choice, negotiate.GRAPH, refused)
     job = {
         "query": req.query, "form": scan.form, "base": cfg["base_iri"], "union": cfg["union_default_graph"],
         "default_graph": req.default_graph, "named_graphs": req.named_graphs,
         "results_fmt": results_choice[1] if results_choice else None,
-        "graph_fmt": graph_choice[1] if graph_choice else None,
+        "graph_fmt": "ntriples" if spare else graph_choice[1] if graph_choice else None,
         "max_rows": cfg["max_rows"],
         "isolate": scan.isolate,  # the inline engine evaluates it in a separate process
     }
@@ -233,11 +313,23 @@ def _evaluate(state, req, key: tuple, results_choice, graph_choice) -> tuple | R
     except NotAcceptable as exc:
         table = negotiate.GRAPH if exc.message == "graph" else negotiate.RESULTS
         return _not_acceptable(exc.message, table)
+    except Unwritable:  # the one answer the engine does not write: triple terms in JSON-LD
+        found = CannotCarry(b"", unwritable.TRIPLE_TERMS, True, graph_choice)
+        return _kept(state, req, scan, results_choice, graph_choice, found)
     except EngineError as exc:
         return engine_error(exc)
-    chosen = results_choice if outcome.kind in ("results", "boolean") else graph_choice
-    if (refused := refuse_unwritable(outcome.body, outcome.fmt, outcome.kind == "graph")) is not None:
-        return refused
+    graph = outcome.kind == "graph"
+    if graph and spare:
+        graph_choice, outcome.body = carried(
+            wanted, negotiate.GRAPH, graph_choice, outcome.body, cfg["max_rows"], refused,
+            keep=lambda found: _kept(state, req, scan, results_choice, graph_choice, found))
+        if graph_choice is None:
+            return refusal(refused)
+    elif (reason := unwritable.problem(outcome.body, outcome.fmt)) is not None:
+        found = CannotCarry(b"", reason, graph, graph_choice if graph else results_choice)
+        return _kept(state, req, scan, results_choice, graph_choice, found)
+    chosen = graph_choice if graph else results_choice
+    key = _key(req, results_choice, graph_choice)  # of the syntax answered in: its own ETag
     headers = {"Vary": "Accept", "X-SPARQL-Max-Rows": str(cfg["max_rows"])}
     if outcome.truncated:
         headers["X-SPARQL-Truncated"] = "true"
@@ -257,6 +349,39 @@ def _evaluate(state, req, key: tuple, results_choice, graph_choice) -> tuple | R
     if not scan.volatile:
         state.cache.put(key, answer)
     return answer
+
+
+def _kept(state, req, scan, results_choice, graph_choice, found: CannotCarry) -> CannotCarry:
+    """``found``, kept in the cache under the key of the answer in its syntax unless the query is
+    volatile: the next request for that syntax falls back (or gets its 406) without evaluating."""
+    if not scan.volatile:
+        key = (_key(req, results_choice, found.choice) if found.graph
+               else _key(req, found.choice, graph_choice))
+        state.cache.put(key, found)
+    return found
+
+
+def carried(wanted: Wanted, table, choice, ntriples: bytes, max_rows: int, refused: list,
+            grouped: bool = False, keep=None) -> tuple[tuple[str, str] | None, bytes]:
+    """A graph written as N-Triples (see Wanted.spare) in the negotiated ``choice`` or, where its
+    syntax cannot carry it, the best acceptable syntax of ``table`` left: (choice, body); (None,
+    b"") when none is left (``refused`` says why), an HTML choice with no body (the caller renders
+    the page). ``keep`` is given each CannotCarry found."""
+    while choice is not None and choice[1] != "html":
+        body, reason = unwritable.written_as(ntriples, choice[1], max_rows, grouped)
+        if reason is None:
+            return choice, body
+        refused.append(CannotCarry(b"", reason, True, choice))
+        if keep is not None:
+            keep(refused[-1])
+        choice = wanted.after(table, {r.choice[1] for r in refused})
+    return choice, b""
+
+
+def refusal(refused: list) -> Response:
+    """The 406 for an answer no acceptable syntax can carry, naming why for each one tried."""
+    reasons = ", and ".join(dict.fromkeys(r.reason for r in refused))
+    return unwritable_refusal(reasons, refused[0].graph)
 
 
 def unwritable_refusal(reason: str, graph: bool) -> Response:

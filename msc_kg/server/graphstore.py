@@ -2,7 +2,8 @@
 
 ``GET /data?default`` is the default graph, ``GET /data?graph=<IRI>`` one named graph (indirect
 graph identification, https://www.w3.org/TR/sparql11-http-rdf-update/#indirect-graph-identification),
-each in a negotiated RDF syntax (Turtle unless asked otherwise); ``GET /data`` with neither is the
+each in a negotiated RDF syntax (Turtle unless asked otherwise; the best acceptable one left when
+that one cannot carry the graph, see msc_kg.server.unwritable); ``GET /data`` with neither is the
 whole dataset, in N-Quads, TriG or JSON-LD; a ``format`` parameter may stand in for Accept, as on
 /sparql. A graph comes whole: the row cap of query results does not apply (the time and memory
 limits do). The store is read-only, so PUT, POST, DELETE and PATCH get 405. Responses carry an ETag
@@ -20,10 +21,11 @@ import pyoxigraph as ox
 from werkzeug.wrappers import Request, Response
 
 from msc_kg.server import negotiate, protocol, unwritable
-from msc_kg.server.endpoint import (engine_error, error, etag_matches, if_match_fails,
-                                    refuse_unwritable, unwritable_refusal)
-from msc_kg.server.engine import SORTED_MAX, EngineError, write_graph
+from msc_kg.server.endpoint import (Wanted, engine_error, error, etag_matches, if_match_fails,
+                                    refusal, requested_format)
+from msc_kg.server.engine import SORTED_MAX, EngineError, Unwritable, write_graph
 from msc_kg.server.protocol import ProtocolError
+from msc_kg.server.unwritable import CannotCarry
 
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 # Downloads of more statements than this are sent while they are written (msc_kg.server.stream),
@@ -67,31 +69,50 @@ def view(state, request: Request) -> Response:
         return Response(b"", status=200, mimetype="text/plain", headers={"Allow": ALLOW})
     try:
         graph = target(request.args)
-        accept = protocol.format_accept(v for k in protocol.FORMAT_PARAMS for v in request.args.getlist(k))
+        given = requested_format(request.args)
     except ProtocolError as exc:
         return error(exc.status, exc.message)
     table = negotiate.DATASET if graph is None else negotiate.GRAPH
-    choice = negotiate.choose(accept or request.headers.get("Accept"), table)
+    wanted = Wanted(given or request.headers.get("Accept"), given is not None)
+    choice = negotiate.choose(wanted.accept, table)
     if choice is None:
         what = "the dataset" if graph is None else "a graph"
         return error(406, f"No acceptable format for {what}; offered: {negotiate.offered(table)}.",
                      {"Vary": "Accept"})
+    refused: list[CannotCarry] = []
+    while True:  # RFC 9110 §15.5.7: 406 only when no acceptable syntax can carry the graph
+        answer = _download(state, request, graph, choice)
+        if type(answer) is not CannotCarry:
+            return answer
+        refused.append(answer)
+        choice = wanted.after(table, {r.choice[1] for r in refused})
+        if choice is None:
+            return refusal(refused)
+
+
+def _download(state, request: Request, graph: str | None, choice) -> Response | CannotCarry:
+    """``graph`` in the syntax of ``choice`` (media type, format key), or that the syntax cannot
+    carry it (kept in the cache, as the answer is, under the key of both)."""
     media, fmt = choice
-    key = ("graph-store", graph, fmt)
+    key = ("graph-store", graph, choice)  # the media type too: text/plain and N-Triples differ
     cached = state.cache.get(key)
     size = statements(state.stats, graph)
     if cached is None and hasattr(state.engine, "stream") and size > STREAM_MIN:
-        return _streamed(state, request, graph, fmt, media, key, size)
+        return _streamed(state, request, graph, choice, key, size)
     if cached is None:
         job = {"dump": graph, "graph_fmt": fmt, "union": state.config["union_default_graph"]}
         try:
             found = state.engine.run(job)
+            reason = unwritable.problem(found.body, fmt)
+        except Unwritable:  # the one answer the engine does not write: triple terms in JSON-LD
+            reason = unwritable.TRIPLE_TERMS
         except EngineError as exc:
             return engine_error(exc)
-        if (refused := refuse_unwritable(found.body, fmt, graph=True)) is not None:
-            return refused
-        cached = (found.body, negotiate.content_type(media), _headers(state, key))
+        cached = (CannotCarry(b"", reason, True, choice) if reason is not None else
+                  (found.body, negotiate.content_type(media), _headers(state, key)))
         state.cache.put(key, cached)
+    if type(cached) is CannotCarry:
+        return cached
     body, ctype, headers = cached
     return _preconditions(request, headers) or Response(body, content_type=ctype, headers=headers)
 
@@ -121,17 +142,18 @@ def _preconditions(request: Request, headers: dict) -> Response | None:
     return None
 
 
-def _streamed(state, request: Request, graph: str | None, fmt: str, media: str, key,
-              size: int) -> Response:
+def _streamed(state, request: Request, graph: str | None, choice, key,
+              size: int) -> Response | CannotCarry:
     """A graph of ``size`` statements, too large to keep in the cache, sent while it is written
     (chunked transfer coding over HTTP/1.1), by an engine that reads the store in the serving
-    process (server.py's)."""
+    process (server.py's); or that the syntax of ``choice`` cannot carry it."""
+    media, fmt = choice
     try:  # checked before the first byte is sent, which fixes the status, and before the
         reason = _unwritable(state, graph, fmt)  # preconditions, which a 406 overrides (RFC 9110
     except EngineError as exc:  # §13.2.1), as it does for a smaller graph's
         return engine_error(exc)
-    if reason is not None:
-        return unwritable_refusal(reason, graph=True)
+    if reason is not None:  # the caller tries the next acceptable syntax
+        return CannotCarry(b"", reason, True, choice)
     headers = _headers(state, key)
     unchanged = _preconditions(request, headers)
     if unchanged is not None:

@@ -20,6 +20,7 @@ the app is never called with it.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import re
 import select
 import socket
@@ -40,6 +41,15 @@ REASONS = {400: "Bad Request", 408: "Request Timeout", 413: "Content Too Large",
 # The characters of a Host field value: uri-host [":" port] (RFC 3986 §3.2.2, reg-name and IP
 # literals), percent-encoded octets included.
 _HOST_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~%!$&'()*+,;=:[]")
+# A reg-name (RFC 3986 §3.2.2, an IPv4 address included) but for ",": two Host field lines joined
+# into one read "a,b" (RFC 9110 §5.3), which is no host.
+_REG_NAME = re.compile(rb"(?:[A-Za-z0-9\-._~!$&'()*+;=]|%[0-9A-Fa-f]{2})*")
+_IP_FUTURE = re.compile(rb"[vV][0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+")
+# The host names and addresses werkzeug's Request.host takes (werkzeug.sansio.utils._host_re); it
+# takes any other for no host at all, and the service description named http:///sparql.
+_APP_HOST = re.compile(r"[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]")
+_ANY_ADDRESS = ("0.0.0.0", "::")  # a listening socket bound to every interface
+_ABSOLUTE = re.compile(rb"[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")  # absolute-form: its authority
 ALLOWED = "GET, HEAD, POST, OPTIONS"  # the methods some resource of the endpoint answers
 # A body larger than this is written after the head by a second send instead of being copied
 # behind it (measured: joining a 148 MB graph download to its head cost 0.08-0.1 s).
@@ -118,9 +128,7 @@ class _Parser:
             lname = name.lower()
             if lname == b"host":
                 hosts += 1
-                if not _HOST_CHARS.issuperset(value):
-                    raise _Reject(400, f"The Host header {_shown(value)} is not a host name or "
-                                       "address with an optional port (RFC 9112 §3.2).")
+                _host_parts(value, "The Host header")
             elif lname == b"transfer-encoding":
                 coded = True
                 # llhttp takes "gzip, chunked" as chunked and would pass the gzip bytes on as the
@@ -224,6 +232,74 @@ class _Parser:
                 raise _version(None) from None  # but for 1.0 and 1.1 only, and 2.0, see above)
             raise _Reject(400, f"Malformed HTTP request: {exc}") from None
         return b""
+
+
+def _host_parts(value: bytes, what: str) -> tuple[bytes, bytes]:
+    """``value``'s uri-host and port, or 400: RFC 9112 §3.2 refuses a Host with an invalid value.
+    Only its characters were checked, and "x:abc", "[zz]", "a,b" or "x:99999999" reached the app,
+    which took them for no host (hostile testing)."""
+    parts = _split_host(value) if _HOST_CHARS.issuperset(value) else None
+    if parts is None:
+        raise _Reject(400, f"{what} {_shown(value)} is not a host name or address with an optional "
+                           "port (RFC 9112 §3.2).")
+    port = parts[1]
+    if port and (len(port) > 5 or not 0 < int(port) <= 65535):
+        raise _Reject(400, f"{what} {_shown(value)} names a port out of the range 1 to 65535 "
+                           "(RFC 9112 §3.2).")
+    return parts
+
+
+def _split_host(value: bytes) -> tuple[bytes, bytes] | None:
+    """``value`` as uri-host and port (RFC 3986 §3.2.2-3: the port is *DIGIT, so it may be
+    empty), or None when it is not host [":" port]."""
+    if value[:1] == b"[":
+        literal, bracket, rest = value[1:].partition(b"]")
+        host = value[:len(literal) + 2] if bracket and _ip_literal(literal) else None
+    else:
+        name, colon, port = value.partition(b":")
+        host, rest = (name if _REG_NAME.fullmatch(name) else None), colon + port
+    if host is None or rest and (rest[:1] != b":" or rest[1:] and not rest[1:].isdigit()):
+        return None
+    return host, rest[1:]
+
+
+def _ip_literal(literal: bytes) -> bool:
+    """Whether the text between "[" and "]" is an IPv6 address or an IPvFuture (RFC 3986 §3.2.2;
+    no zone identifier)."""
+    if _IP_FUTURE.fullmatch(literal):
+        return True
+    try:
+        return b"%" not in literal and bool(ipaddress.IPv6Address(literal.decode("ascii")))
+    except ValueError:
+        return False
+
+
+def _target_authority(url: bytes) -> bytes | None:
+    """The authority of an absolute-form request target ("http://host:port/path"), which stands
+    for the Host header (RFC 9112 §3.2.2); None for another form. 400 for one that is no
+    host[:port] or has user information (RFC 9110 §4.2.4)."""
+    m = _ABSOLUTE.match(url) if url[:1] != b"/" else None
+    if m is None:
+        return None
+    authority = m.group(1)
+    if b"@" in authority:
+        raise _Reject(400, f"The request target's authority {_shown(authority)} carries user "
+                           "information, which an http URI may not (RFC 9110 §4.2.4).")
+    _host_parts(authority, "The request target's authority")
+    return authority
+
+
+def _app_host(value: bytes | None) -> str | None:
+    """The Host to give the app for a valid ``value`` (RFC 3986 §6.2.3: an empty port and a port's
+    leading zeros dropped), or None where the server's own address stands in: no Host or an
+    empty one (RFC 9112 §3.2: the target has no authority), or one werkzeug would take for none
+    (a name with "_" or "%", an IPvFuture)."""
+    if not value:
+        return None
+    host, port = (part.decode("ascii") for part in _host_parts(value, "The Host header"))
+    if not _APP_HOST.fullmatch(host):
+        return None
+    return host + (f":{int(port)}" if port else "")
 
 
 def _version(version: str | None) -> _Reject:
@@ -612,11 +688,26 @@ class Server:
             environ[key] = f"{environ[key]},{val}" if key in environ else val
         return environ
 
+    def _set_host(self, environ: dict, authority: bytes | None, sock: socket.socket) -> None:
+        """Give the app the host the request names: an absolute-form target's authority rather
+        than Host (RFC 9112 §3.2.2; it was ignored), else Host. Where neither names one the app
+        can use (an empty Host made the service description's http:///sparql: hostile testing),
+        HTTP_HOST is left out and SERVER_NAME is the address the client reached, not 0.0.0.0."""
+        given = authority if authority is not None else environ.get("HTTP_HOST", "").encode("latin-1")
+        host = _app_host(given)
+        if host is not None:
+            environ["HTTP_HOST"] = host
+            return
+        environ.pop("HTTP_HOST", None)
+        if self.server_name in _ANY_ADDRESS:  # without its IPv6 zone, which no URL carries
+            environ["SERVER_NAME"] = sock.getsockname()[0].partition("%")[0]
+
     def _respond(self, client: Connection, addr, req: _Request) -> bool:
         """Run the app for ``req`` and send its response; return whether to keep the connection."""
         conn = client.sock
         try:
             path, query = self._target(req)
+            authority = _target_authority(req.url)
         except _Reject as exc:
             conn.sendall(self._simple(exc.status, exc.message, close=True))
             _linger(conn)
@@ -633,7 +724,9 @@ class Server:
             answer = self.direct and self.direct(req.method.decode("latin-1"), path, query,
                                                  req.headers, body)
             if not answer:
-                answer = self._call_app(self._environ(req, addr, path, query, body))
+                environ = self._environ(req, addr, path, query, body)
+                self._set_host(environ, authority, client.sock)
+                answer = self._call_app(environ)
         except Exception:  # noqa: BLE001 — a bug of the app: log it, answer 500, keep serving
             traceback.print_exc()
             self._send(client, self._simple(500, "Internal server error.", close=True))

@@ -4,7 +4,8 @@ Media-type selection follows RFC 9110 §12.5.1 (Accept, q-values, ``type/*`` and
 specific matching range decides an offer's q; ``q=0`` means "not acceptable") and the formats
 the SPARQL 1.1 Protocol §2.1.6 names for each query form. Ties go to the earlier table row, so
 the first row of each table is the default for ``*/*`` or a missing Accept header. Malformed
-ranges are ignored; if none remains acceptable the caller answers 406 (RFC 9110 §15.5.7).
+ranges are ignored; if none remains acceptable the caller answers 406 (RFC 9110 §15.5.7), and so
+it does when no acceptable syntax can carry the answer (``fallback``).
 """
 
 from __future__ import annotations
@@ -117,6 +118,13 @@ def choose(accept: str | None, table) -> tuple[str, str] | None:
         if q > best_q:
             best, best_q = (media, key), q
     return best
+
+
+def fallback(accept: str | None, table, refused) -> tuple[str, str] | None:
+    """``choose`` over ``table`` without the rows of the syntaxes (format keys) in ``refused``: the
+    best acceptable syntax left when those cannot carry an answer (RFC 9110 §15.5.7: 406 only when
+    no acceptable one can), or None."""
+    return choose(accept, tuple(row for row in table if row[1] not in refused))
 
 
 def content_type(media: str) -> str:

@@ -19,6 +19,8 @@ from urllib.parse import unquote_to_bytes
 
 import pyoxigraph as ox
 
+from msc_kg.server import negotiate
+
 FORM = "application/x-www-form-urlencoded"
 SPARQL_QUERY = "application/sparql-query"
 SPARQL_UPDATE = "application/sparql-update"
@@ -182,13 +184,18 @@ def parse(method: str, content_type: str | None, url_query: bytes, body: bytes |
 def format_accept(values) -> str | None:
     """The Accept header the values of format/output/results parameters stand for (None when none
     is given or all are empty, as an HTML form's unselected field sends them)."""
-    values = {v.strip().lower() for v in values} - {""}  # names and media types ignore case
+    values = sorted({v.strip().lower() for v in values} - {""})  # names and media types ignore case
     if not values:
         return None
-    if len(values) > 1:
-        raise ProtocolError(400, f"The format parameters disagree ({', '.join(sorted(values))}); "
+    accepts = [_accept_of(v) for v in values]
+    if len(accepts) > 1 and _disagree(accepts):
+        raise ProtocolError(400, f"The format parameters disagree ({', '.join(values)}); "
                                  "give one format.")
-    value = values.pop()
+    return ", ".join(dict.fromkeys(accepts))
+
+
+def _accept_of(value: str) -> str:
+    """The Accept header one format parameter's value stands for (lower-cased, not empty)."""
     if "/" in value:  # a media type, as Virtuoso takes it
         return value
     accept = FORMAT_NAMES.get(value)
@@ -196,6 +203,20 @@ def format_accept(values) -> str | None:
         raise ProtocolError(400, f"Unknown result format {value!r}; give a media type or one of "
                                  f"{', '.join(FORMAT_NAMES)} (or use the Accept header).")
     return accept
+
+
+# The kinds of answer a format is chosen for: query results, graphs and entity pages, datasets.
+_KINDS = (negotiate.RESULTS, negotiate.ENTITY, negotiate.DATASET)
+
+
+def _disagree(accepts: list[str]) -> bool:
+    """Whether the Accept headers of several format parameters choose different formats for one kind
+    of answer. What they stand for is compared, not how they are written: ``nt`` and ``ntriples``,
+    ``csv`` and ``text/csv`` were refused as disagreeing (hostile testing)."""
+    for table in _KINDS:
+        if len({choice[1] for a in accepts if (choice := negotiate.choose(a, table))}) > 1:
+            return True
+    return False
 
 
 def _empty_query() -> ProtocolError:

@@ -5,14 +5,19 @@ escaped (U+0001, U+FFFE) go raw into XML results and RDF/XML; a property whose I
 that is an XML name (``…/123``, ``…/p#``, ``…/a/``) becomes an element named ``oxprefix:``, which
 no namespace-aware XML parser reads; and JSON-LD refuses RDF 1.2 triple terms with an error. Such an
 answer is refused with 406, naming the reason and the syntaxes that carry it (hostile testing found
-them served as 200 with malformed bodies, or as 500 and 502).
+them served as 200 with malformed bodies, or as 500 and 502) — unless the request accepts another
+syntax that carries it, which then answers (RFC 9110 §15.5.7; the 406 was answered to a browser's
+``*/*;q=0.8`` and to ``Accept`` lists naming Turtle or JSON too: hostile testing).
 """
 
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 import pyoxigraph as ox
+
+from msc_kg.server.results import write_triples
 
 # Characters XML 1.0 cannot carry, not even as references (§2.2): C0 controls other than tab, line
 # feed and carriage return, and U+FFFE and U+FFFF (UTF-8 encoded).
@@ -23,6 +28,19 @@ _EMPTY_LOCAL = re.compile(rb'<[^\s<>/!?]*:[\s/>](?:[^>]*?xmlns:[^=\s]*="([^"]*)"
 TRIPLE_TERMS = "holds RDF 1.2 triple terms, which JSON-LD cannot carry"
 GRAPH_SYNTAXES = "Turtle or N-Triples"  # they carry every graph
 RESULT_SYNTAXES = "JSON, CSV or TSV"
+# The syntaxes (format keys of msc_kg.server.negotiate) that cannot carry every answer.
+MAY_NOT_CARRY = frozenset({"xml", "rdfxml", "jsonld"})
+_NO_RDF_12 = "does not support RDF 1.2"  # Oxigraph 0.5.13's JSON-LD writer, given a triple term
+
+
+class CannotCarry(NamedTuple):
+    """That the syntax of ``choice`` (media type, format key) cannot carry an answer, and why; kept
+    in the response cache under that answer's key (``body`` is empty: the cache counts its size)."""
+
+    body: bytes
+    reason: str
+    graph: bool  # an RDF graph, else query results
+    choice: tuple[str, str]
 
 
 def xml_problem(body: bytes, rdfxml: bool = True) -> str | None:
@@ -61,3 +79,20 @@ def problem(body: bytes, fmt: str) -> str | None:
     """Why a written ``body`` in ``fmt`` (a format key of msc_kg.server.negotiate) cannot be
     served as it is, or None."""
     return xml_problem(body, rdfxml=fmt == "rdfxml") if fmt in ("xml", "rdfxml") else None
+
+
+def written_as(ntriples: bytes, fmt: str, max_rows: int,
+               grouped: bool = False) -> tuple[bytes, str | None]:
+    """A graph written as N-Triples (which carry every graph) written in ``fmt`` instead, as the
+    engine writes it (results.write_triples): (body, None), or (b"", why ``fmt`` cannot carry it)."""
+    if fmt == "ntriples":
+        return ntriples, None
+    triples = ox.parse(ntriples, format=ox.RdfFormat.N_TRIPLES)
+    try:
+        body = write_triples(triples, fmt, max_rows, grouped=grouped)[0]
+    except OSError as exc:  # as engine._execute reads the JSON-LD writer's refusal
+        if _NO_RDF_12 not in str(exc):
+            raise
+        return b"", TRIPLE_TERMS
+    reason = problem(body, fmt)
+    return (body, None) if reason is None else (b"", reason)

@@ -1,0 +1,178 @@
+"""The endpoint behind its own HTTP server, on the addresses it names and is reached at: the service
+description's URLs follow the request's host (hostile testing: an empty Host made them
+http:///sparql, and an absolute-form target's authority was ignored), and other spellings of
+/sparql ("//sparql") are redirected to it, not answered 200 with an empty body."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+from server_fixtures import close, make_app
+from werkzeug.test import Client
+
+from msc_kg.server.http import Server
+
+
+@pytest.fixture(scope="module")
+def served():
+    """The app over the small graph on a loopback port, with the direct path: (host, port)."""
+    app = make_app(engine="inline")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    server = Server(app, sock, direct=app.wsgi_app.direct)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield sock.getsockname()
+    server.accepting = False
+    server.shutdown(0.5)
+    sock.close()
+    close(app)
+
+
+def exchange(addr, data: bytes) -> tuple[str, dict, bytes]:
+    """Send one request; its status line, headers (by lower-case name) and body."""
+    with socket.create_connection(addr, timeout=10) as s:
+        s.sendall(data)
+        raw = b""
+        while chunk := s.recv(65536):
+            raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    return status, {k.lower(): v for k, _, v in (line.partition(": ") for line in lines)}, body
+
+
+def get(addr, target: str, host: str | None = "x", version: str = "1.1", extra: str = "") -> tuple:
+    head = f"GET {target} HTTP/{version}\r\n" + (f"Host: {host}\r\n" if host is not None else "")
+    return exchange(addr, f"{head}{extra}Connection: close\r\n\r\n".encode())
+
+
+def described(addr, target: str = "/sparql", **kw) -> tuple[bytes, bytes]:
+    """The sd:endpoint and void:dataDump of the service description answered to the request."""
+    status, _, body = get(addr, target, extra="Accept: application/n-triples\r\n", **kw)
+    assert status == "HTTP/1.1 200 OK", body
+    objects = {}
+    for line in body.splitlines():
+        _, p, o = line.split(b" ", 3)[:3]
+        objects[p] = o
+    return (objects[b"<http://www.w3.org/ns/sparql-service-description#endpoint>"],
+            objects[b"<http://rdfs.org/ns/void#dataDump>"])
+
+
+# ------------------------------------------------------------------ the service description's host
+
+@pytest.mark.parametrize("target", ["/sparql", "/.well-known/void"])
+def test_empty_host_describes_the_servers_own_address(served, target):
+    """An empty Host (RFC 9112 §3.2: a target without authority) is no host: the address the
+    client reached stands in, as for HTTP/1.0 without Host; it was http:///sparql."""
+    own = f"http://127.0.0.1:{served[1]}".encode()
+    assert described(served, target, host="") == (b"<%b/sparql>" % own, b"<%b/data>" % own)
+    assert described(served, target, host=None, version="1.0") == (b"<%b/sparql>" % own,
+                                                                   b"<%b/data>" % own)
+
+
+@pytest.mark.parametrize("host, base", [
+    ("endpoint.example:8311", b"http://endpoint.example:8311"),
+    ("localhost:", b"http://localhost"),  # an empty port is the default one (RFC 3986 §6.2.3)
+    ("[::1]:08311", b"http://[::1]:8311"),
+    ("my_host:8311", None),  # a name werkzeug takes for no host: the server's own address
+])
+def test_host_names_the_described_urls(served, host, base):
+    base = base or f"http://127.0.0.1:{served[1]}".encode()
+    assert described(served, host=host) == (b"<%b/sparql>" % base, b"<%b/data>" % base)
+
+
+def test_absolute_form_target_names_the_described_urls(served):
+    """RFC 9112 §3.2.2: the server MUST ignore Host and use the target's authority."""
+    assert described(served, "http://other.example:8080/sparql", host="localhost:8311") == (
+        b"<http://other.example:8080/sparql>", b"<http://other.example:8080/data>")
+    assert described(served, "http://other.example/.well-known/void", host=None, version="1.0") == (
+        b"<http://other.example/sparql>", b"<http://other.example/data>")
+
+
+@pytest.mark.parametrize("host", ["x:abc", "x::", "[zz]", "a,b", "x:99999999"])
+def test_invalid_host_is_400_not_a_description(served, host):
+    status, _, body = get(served, "/sparql", host=host)
+    assert status == "HTTP/1.1 400 Bad Request"
+    assert body.startswith(f"The Host header {host!r} ".encode())
+
+
+def test_werkzeugs_own_redirect_names_the_address_reached(served):
+    """/sparql// is redirected by werkzeug, with a Location built from the host: http:///sparql/
+    under an empty Host before."""
+    status, headers, _ = get(served, "/sparql//?query=ASK%7B%7D", host="")
+    assert status == "HTTP/1.1 308 PERMANENT REDIRECT"
+    assert headers["location"] == f"http://127.0.0.1:{served[1]}/sparql/?query=ASK%7B%7D"
+
+
+# ------------------------------------------------------------------ //sparql
+
+def _redirected(path: str, given: str) -> bytes:
+    return f"308 Permanent Redirect: the endpoint is {path}, not {given}: send the request there.\n".encode()
+
+
+@pytest.mark.parametrize("target, location, path, given", [
+    ("//sparql?query=ASK%7B%7D", "/sparql?query=ASK%7B%7D", "/sparql", "//sparql"),
+    ("///sparql?query=ASK%7B%7D&format=json", "/sparql?query=ASK%7B%7D&format=json", "/sparql",
+     "///sparql"),
+    ("//sparql/?query=ASK%7B%7D", "/sparql/?query=ASK%7B%7D", "/sparql/", "//sparql/"),
+    ("//sparql", "/sparql", "/sparql", "//sparql"),  # the service description
+    ("/%2Fsparql?query=ASK%7B%7D", "/sparql?query=ASK%7B%7D", "/sparql", "//sparql"),
+])
+def test_doubled_slash_is_redirected_to_the_endpoint(served, target, location, path, given):
+    """A base URL ending in "/" joined to "/sparql" gives //sparql, which Flask's router read as
+    /sparql and answered every query 200 with an empty body: a 308 to /sparql, query string kept
+    (as werkzeug answers /sparql//), and the redirected request answers."""
+    status, headers, body = get(served, target)
+    assert (status, headers["location"], body) == ("HTTP/1.1 308 PERMANENT REDIRECT", location,
+                                                   _redirected(path, given))
+    assert headers["content-type"] == "text/plain; charset=utf-8"
+    assert headers["access-control-allow-origin"] == "*"  # a browser may follow it
+    status, _, body = get(served, location)
+    assert status == "HTTP/1.1 200 OK" and body
+
+
+def test_doubled_slash_post_and_head_are_redirected(served):
+    """A 308 keeps the method and body (RFC 9110 §15.4.9): the POST is repeated at /sparql."""
+    status, headers, body = exchange(served, b"POST //sparql HTTP/1.1\r\nHost: x\r\n"
+                                             b"Content-Type: application/sparql-query\r\n"
+                                             b"Content-Length: 6\r\nConnection: close\r\n\r\nASK {}")
+    assert (status, headers["location"], body) == ("HTTP/1.1 308 PERMANENT REDIRECT", "/sparql",
+                                                   _redirected("/sparql", "//sparql"))
+    status, headers, body = exchange(served, b"HEAD //sparql/?query=ASK%7B%7D HTTP/1.1\r\nHost: x\r\n"
+                                             b"Connection: close\r\n\r\n")
+    assert (status, headers["location"], body) == ("HTTP/1.1 308 PERMANENT REDIRECT",
+                                                   "/sparql/?query=ASK%7B%7D", b"")
+
+
+@pytest.mark.parametrize("target", ["/sparql", "/sparql/", "//sparql", "///sparql/"])
+def test_preflight_is_answered_at_every_spelling(served, target):
+    """The CORS preflight cannot follow a redirect: it is answered where it is sent."""
+    status, headers, body = exchange(served, f"OPTIONS {target} HTTP/1.1\r\nHost: x\r\n"
+                                             "Origin: http://a.example\r\n"
+                                             "Access-Control-Request-Method: POST\r\n"
+                                             "Connection: close\r\n\r\n".encode())
+    assert (status, body) == ("HTTP/1.1 200 OK", b"")
+    assert headers["allow"] == "GET, HEAD, OPTIONS, POST"
+    assert headers["access-control-allow-methods"] == "GET, POST, OPTIONS"
+
+
+def test_doubled_slash_other_methods_are_405_as_at_the_endpoint(served):
+    for target in ("/sparql", "//sparql"):
+        status, headers, _ = exchange(served, f"PUT {target} HTTP/1.1\r\nHost: x\r\n"
+                                              "Content-Length: 0\r\nConnection: close\r\n\r\n".encode())
+        assert status == "HTTP/1.1 405 METHOD NOT ALLOWED"
+        assert headers["allow"] == "GET, HEAD, OPTIONS, POST"
+
+
+def test_placeholder_never_answers_a_query_with_an_empty_200():
+    """Without endpoint.SparqlFirst in front, /sparql itself reaches the placeholder view: an
+    error naming it, not an empty 200 (nor a redirect to itself)."""
+    app = make_app(engine="inline")
+    try:
+        resp = Client(app.wsgi_app.flask_wsgi).get("/sparql", query_string={"query": "ASK {}"})
+        assert resp.status_code == 500 and "Location" not in resp.headers
+        assert resp.data == b"500 Internal Server Error: /sparql was not answered by the query endpoint.\n"
+    finally:
+        close(app)
