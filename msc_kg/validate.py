@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rdflib import BNode, Graph, Namespace, URIRef
+from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import RDF, SH
 
 from msc_kg import paths, violations
@@ -59,9 +59,16 @@ def shapes_graph(shapes_dir: Path | None = None) -> Graph:
 
 
 def _short(graph: Graph, node) -> str:
+    """A node as the report shows it: prefixed where it can be, a literal in its lexical form (n3
+    writes rdflib's value: "yes"^^xsd:boolean came out as "false", hostile testing)."""
     try:
+        if isinstance(node, Literal):
+            text = '"' + str(node).replace("\\", "\\\\").replace('"', '\\"') + '"'
+            if node.language:
+                return f"{text}@{node.language}"
+            return text + (f"^^{node.datatype.n3(graph.namespace_manager)}" if node.datatype else "")
         return node.n3(graph.namespace_manager)
-    except Exception:  # blank nodes and odd literals: fall back to their string form
+    except Exception:  # blank nodes and odd terms: fall back to their string form
         return str(node)
 
 

@@ -83,3 +83,17 @@ def test_the_report_counts_the_problems_it_lists():
 
     twice = Problem("f.ttl", "mscd:x", "", "wrong")
     assert Report([twice, twice]).text() == "Does not conform: 1 problem(s)\n  f.ttl: mscd:x: wrong"
+
+
+def test_an_ill_typed_literal_is_quoted_as_written_and_quietly(shapes, tmp_path, capfd):
+    """rdflib's normalising quoted "yes"^^xsd:boolean as "false", and its casts printed warnings
+    and a traceback beside the report (hostile testing)."""
+    fixture = tmp_path / "bool.ttl"
+    fixture.write_text((INVALID[0].parent / "cell-line-bad-accession.ttl").read_text(encoding="utf-8")
+                       .replace('msc:cellosaurusAccession "CVCL_12"',
+                                'msc:misidentified "yes"^^xsd:boolean ; msc:referenceNumber "abc"^^xsd:integer'),
+                       encoding="utf-8")
+    report = validate_loaded(full_graph(load(base_files() + [fixture])), shapes)
+    assert "msc:misidentified is one xsd:boolean (value: \"yes\"^^xsd:boolean)" in report.text()
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""
