@@ -157,12 +157,9 @@ def _execute(store: ox.Store, job: dict) -> tuple:
             return _dump(store, job["dump"], job["graph_fmt"], job.get("union", False))
         return _answer(store, job)
     except OSError as exc:  # Oxigraph reports evaluation failures (e.g. SERVICE) as OSError,
-        if _NO_RDF_12 in str(exc):  # and a writer that cannot carry a triple term as well
+        if unwritable.NO_RDF_12 in str(exc):  # and a writer that cannot carry a triple term as well
             return ("unwritable", unwritable.TRIPLE_TERMS)
         return ("error", str(exc))
-
-
-_NO_RDF_12 = "does not support RDF 1.2"  # Oxigraph 0.5.13's JSON-LD writer, given a triple term
 
 
 def _answer(store: ox.Store, job: dict) -> tuple:

@@ -30,7 +30,7 @@ GRAPH_SYNTAXES = "Turtle or N-Triples"  # they carry every graph
 RESULT_SYNTAXES = "JSON, CSV or TSV"
 # The syntaxes (format keys of msc_kg.server.negotiate) that cannot carry every answer.
 MAY_NOT_CARRY = frozenset({"xml", "rdfxml", "jsonld"})
-_NO_RDF_12 = "does not support RDF 1.2"  # Oxigraph 0.5.13's JSON-LD writer, given a triple term
+NO_RDF_12 = "does not support RDF 1.2"  # Oxigraph 0.5.13's JSON-LD writer, given a triple term
 
 
 class CannotCarry(NamedTuple):
@@ -91,7 +91,7 @@ def written_as(ntriples: bytes, fmt: str, max_rows: int,
     try:
         body = write_triples(triples, fmt, max_rows, grouped=grouped)[0]
     except OSError as exc:  # as engine._execute reads the JSON-LD writer's refusal
-        if _NO_RDF_12 not in str(exc):
+        if NO_RDF_12 not in str(exc):
             raise
         return b"", TRIPLE_TERMS
     reason = problem(body, fmt)
