@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import subprocess
@@ -68,6 +69,34 @@ def subject_heads(turtle: str) -> list[str]:
 def close(app) -> None:
     """Stop an app's worker processes."""
     app.extensions["msc_kg"].engine.close()
+
+
+@contextlib.contextmanager
+def serving(app):
+    """``app`` served by msc_kg.server.http on a loopback port, with the direct path: (host, port)."""
+    from msc_kg.server.http import Server
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    server = Server(app, sock, direct=app.wsgi_app.direct)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield sock.getsockname()
+    finally:
+        server.accepting = False
+        server.shutdown(0.5)
+        sock.close()
+
+
+def raw_exchange(addr, data: bytes) -> bytes:
+    """Send ``data`` on a new connection and read until the server closes it."""
+    with socket.create_connection(addr, timeout=10) as s:
+        s.sendall(data)
+        raw = b""
+        while chunk := s.recv(65536):
+            raw += chunk
+    return raw
 
 
 @pytest.fixture(scope="module")

@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
-import threading
 from urllib.parse import quote, urlencode
 
 import pytest
-from server_fixtures import close, make_app
+from server_fixtures import close, make_app, serving
 
-from msc_kg.server.http import Server
 
 DATA0 = "http://kasei.us/2009/09/sparql/data/data0.rdf"
 Q_DATA0 = f"default-graph-uri={quote(DATA0, safe='')}"
@@ -34,16 +31,11 @@ RESULTS = ("application/sparql-results+xml", "application/sparql-results+json")
 def address():
     """The endpoint over the small fixture graph, served by msc_kg.server.http on loopback."""
     app = make_app(engine="inline")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    server = Server(app, sock, direct=app.wsgi_app.direct)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield sock.getsockname()
-    server.accepting = False
-    server.shutdown(0.5)
-    sock.close()
-    close(app)
+    try:
+        with serving(app) as served:
+            yield served
+    finally:
+        close(app)
 
 
 def send(address, method: str, target: str, headers: dict | None = None, body: bytes | None = None):

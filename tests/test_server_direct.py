@@ -8,7 +8,7 @@ import threading
 from urllib.parse import quote
 
 import pytest
-from server_fixtures import close, make_app
+from server_fixtures import close, make_app, raw_exchange
 
 from msc_kg.server.http import Server
 
@@ -90,12 +90,7 @@ def servers():
 
 
 def _exchange(addr, data: bytes) -> tuple[str, list[str], bytes]:
-    with socket.create_connection(addr, timeout=10) as s:
-        s.sendall(data)
-        raw = b""
-        while chunk := s.recv(65536):
-            raw += chunk
-    head, _, body = raw.partition(b"\r\n\r\n")
+    head, _, body = raw_exchange(addr, data).partition(b"\r\n\r\n")
     status, *headers = head.decode("latin-1").split("\r\n")
     return status, sorted(h for h in headers if not h.startswith("Date:")), body
 

@@ -5,40 +5,27 @@ http:///sparql, and an absolute-form target's authority was ignored), and other 
 
 from __future__ import annotations
 
-import socket
-import threading
 
 import pytest
-from server_fixtures import close, make_app
+from server_fixtures import close, make_app, raw_exchange, serving
 from werkzeug.test import Client
 
-from msc_kg.server.http import Server
 
 
 @pytest.fixture(scope="module")
 def served():
     """The app over the small graph on a loopback port, with the direct path: (host, port)."""
     app = make_app(engine="inline")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    server = Server(app, sock, direct=app.wsgi_app.direct)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield sock.getsockname()
-    server.accepting = False
-    server.shutdown(0.5)
-    sock.close()
-    close(app)
+    try:
+        with serving(app) as address:
+            yield address
+    finally:
+        close(app)
 
 
 def exchange(addr, data: bytes) -> tuple[str, dict, bytes]:
     """Send one request; its status line, headers (by lower-case name) and body."""
-    with socket.create_connection(addr, timeout=10) as s:
-        s.sendall(data)
-        raw = b""
-        while chunk := s.recv(65536):
-            raw += chunk
-    head, _, body = raw.partition(b"\r\n\r\n")
+    head, _, body = raw_exchange(addr, data).partition(b"\r\n\r\n")
     status, *lines = head.decode("latin-1").split("\r\n")
     return status, {k.lower(): v for k, _, v in (line.partition(": ") for line in lines)}, body
 

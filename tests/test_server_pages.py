@@ -310,13 +310,19 @@ def test_entity_rdfxml_xml_cannot_carry_is_406():
         close(app)
 
 
-def test_entity_in_a_syntax_that_cannot_carry_it_is_406():
-    """An entity pointed at by a property RDF/XML cannot name, or holding a triple term, is refused
-    in that syntax, naming why (malformed RDF/XML with 200, and 502 for JSON-LD: hostile testing)."""
+def _hard_to_write() -> ox.Store:
+    """An entity RDF/XML cannot write (its property has no XML-name ending) and JSON-LD cannot
+    carry (a triple term)."""
     store = ox.Store()
     store.load(b'<https://w3id.org/msc-kg/id/x> <http://example.org/p#> '
                b'<<( <http://example.org/a> <http://example.org/b> "c" )>> .', format=ox.RdfFormat.N_TRIPLES)
-    app = make_app(store)
+    return store
+
+
+def test_entity_in_a_syntax_that_cannot_carry_it_is_406():
+    """An entity pointed at by a property RDF/XML cannot name, or holding a triple term, is refused
+    in that syntax, naming why (malformed RDF/XML with 200, and 502 for JSON-LD: hostile testing)."""
+    app = make_app(_hard_to_write())
     try:
         client = app.test_client()
         for accept, reason in (("application/rdf+xml", "uses <http://example.org/p#>, which RDF/XML "
@@ -444,10 +450,7 @@ def test_entity_falls_back_to_an_acceptable_syntax_that_carries_it():
     """An entity RDF/XML cannot name and JSON-LD cannot carry got 406 although Accept took another
     syntax too (hostile testing): the best acceptable one left answers, HTML included; 406 when a
     format parameter named the syntax, or none acceptable carries it."""
-    store = ox.Store()
-    store.load(b'<https://w3id.org/msc-kg/id/x> <http://example.org/p#> '
-               b'<<( <http://example.org/a> <http://example.org/b> "c" )>> .', format=ox.RdfFormat.N_TRIPLES)
-    app = make_app(store)
+    app = make_app(_hard_to_write())
     try:
         client = app.test_client()
         for accept, ctype in (("application/rdf+xml, text/turtle;q=0.5", "text/turtle; charset=utf-8"),
