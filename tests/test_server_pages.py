@@ -423,6 +423,7 @@ BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
     ("/ontology/Thing", {"output": "jsonld"}, "application/ld+json"),
     ("/entity", {"iri": "https://w3id.org/msc-kg/id/thing-a", "format": "rdfxml"}, "application/rdf+xml"),
     ("/id/thing-a", {"format": "text/html"}, "text/html; charset=utf-8"),
+    ("/id/thing-a", {"format": "html"}, "text/html; charset=utf-8"),  # a name, as the others have
     ("/sparql", {"format": "ntriples"}, "application/n-triples; charset=utf-8"),
     ("/sparql", {"format": "nt", "output": "n-triples"}, "application/n-triples; charset=utf-8"),
     ("/.well-known/void", {"format": "rdfxml"}, "application/rdf+xml"),

@@ -412,7 +412,7 @@ def test_format_parameter_for_graphs_and_in_a_form(server_client):
 @pytest.mark.parametrize("params, message", [
     ({"format": "yaml"}, "Unknown result format 'yaml'; give a media type or one of json, xml, csv, "
                          "tsv, turtle, ttl, ntriples, n-triples, nt, rdfxml, rdf, rdf+xml, jsonld, "
-                         "json-ld, nquads, n-quads, trig (or use the Accept header).\n"),
+                         "json-ld, nquads, n-quads, trig, html (or use the Accept header).\n"),
     ({"format": "json", "output": "csv"}, "The format parameters disagree (csv, json); give one format.\n"),
 ])
 def test_bad_format_parameter_is_400(server_client, params, message):
@@ -450,7 +450,7 @@ def test_format_parameters_naming_one_format_agree(server_client, params, query,
      "The format parameters disagree (application/sparql-results+json, xml); give one format."),
     (["csv", "yaml"], "Unknown result format 'yaml'; give a media type or one of json, xml, csv, tsv, "
                       "turtle, ttl, ntriples, n-triples, nt, rdfxml, rdf, rdf+xml, jsonld, json-ld, "
-                      "nquads, n-quads, trig (or use the Accept header)."),
+                      "nquads, n-quads, trig, html (or use the Accept header)."),
 ])
 def test_format_parameters_naming_two_formats_for_one_kind_of_answer_disagree(values, message):
     from msc_kg.server import protocol

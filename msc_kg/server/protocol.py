@@ -37,6 +37,7 @@ FORMAT_NAMES = {
     "rdfxml": "application/rdf+xml", "rdf": "application/rdf+xml", "rdf+xml": "application/rdf+xml",
     "jsonld": "application/ld+json", "json-ld": "application/ld+json",
     "nquads": "application/n-quads", "n-quads": "application/n-quads", "trig": "application/trig",
+    "html": "text/html",  # entity pages (a browser's address bar: ?format=html)
 }
 
 
