@@ -116,6 +116,23 @@ def test_python_writer_writes_rdf_12_terms_as_oxigraph_does(fmt):
     assert (body, rows, truncated) == (store.query(RDF12).serialize(format=RESULTS_FORMATS[fmt]), 1, False)
 
 
+EDGES = ('SELECT ?a ?b ?c ?d ?e WHERE { BIND("  a b  " AS ?a) BIND(" x "@en AS ?b) '
+         'BIND("\\t\\n y \\r\\n" AS ?c) BIND(" " AS ?d) BIND(" 1"^^<http://e/t> AS ?e) }')
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml", "tsv"])
+def test_python_writer_keeps_white_space_at_the_ends_as_oxigraph_does(fmt):
+    """Oxigraph writes white space at either end of a literal in XML as character references; the
+    endpoint's writer wrote it raw, which Oxigraph's own XML parser then trimmed (hostile testing)."""
+    from msc_kg.server.results import RESULTS_FORMATS, write_solutions
+    import pyoxigraph as ox
+    store = ox.Store()
+    body, _, _ = write_solutions(store.query(EDGES), fmt, 10)
+    assert body == store.query(EDGES).serialize(format=RESULTS_FORMATS[fmt])
+    read = next(iter(ox.parse_query_results(body, format=RESULTS_FORMATS[fmt])))
+    assert [read[v].value for v in "abcde"] == ["  a b  ", " x ", "\t\n y \r\n", " ", " 1"]
+
+
 def test_python_csv_writer_writes_a_triple_term_as_its_values():
     from msc_kg.server.results import write_solutions
     import pyoxigraph as ox

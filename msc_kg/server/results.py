@@ -80,6 +80,16 @@ def _json_term(term) -> dict:
     }
 
 
+_EDGE_SPACE = re.compile(r"\A[ \t\n\r]+|[ \t\n\r]+\Z")
+
+
+def _xml_text(value: str) -> str:
+    """A literal's text for XML results, escaped as Oxigraph writes it: white space at either end
+    as character references, which a parser that trims text keeps (Oxigraph's own XML results
+    parser trimmed the spaces this writer wrote raw: hostile testing)."""
+    return _EDGE_SPACE.sub(lambda m: "".join(f"&#{ord(c)};" for c in m.group()), escape(value))
+
+
 def _xml_term(term) -> str:
     """One RDF term as a SPARQL XML results binding body (§2.3.1)."""
     if isinstance(term, ox.NamedNode):
@@ -90,11 +100,11 @@ def _xml_term(term) -> str:
         if term.language:
             direction = (f' its:dir={quoteattr(term.direction.value)} xmlns:its="{ITS}" its:version="2.0"'
                          if term.direction else "")
-            return (f"<literal xml:lang={quoteattr(term.language)}{direction}>{escape(term.value)}"
+            return (f"<literal xml:lang={quoteattr(term.language)}{direction}>{_xml_text(term.value)}"
                     "</literal>")
         if term.datatype.value != XSD_STRING:
-            return f"<literal datatype={quoteattr(term.datatype.value)}>{escape(term.value)}</literal>"
-        return f"<literal>{escape(term.value)}</literal>"
+            return f"<literal datatype={quoteattr(term.datatype.value)}>{_xml_text(term.value)}</literal>"
+        return f"<literal>{_xml_text(term.value)}</literal>"
     return (f"<triple><subject>{_xml_term(term.subject)}</subject><predicate>"
             f"{_xml_term(term.predicate)}</predicate><object>{_xml_term(term.object)}</object></triple>")
 
