@@ -111,9 +111,11 @@ def build(out_dir: Path | None = None, reasoner: bool = True, write_owl: bool = 
             note = str(exc)
     out = Path(out_dir or paths.BUILD_DIR)
     graph = loaded.graph
-    try:
+    try:  # the stage is inside ``out``, so on its file system whatever is mounted where (staged
+        # beside it, a build/ that was a mount point lost its manifest to a failed rename: hostile
+        # testing)
         out.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+        stage = Path(tempfile.mkdtemp(prefix=".stage-", dir=out))
     except OSError as exc:
         raise BuildError(f"{out}: cannot write the release there: {exc.strerror or exc}") from None
     try:
@@ -173,7 +175,7 @@ def _publish(stage: Path, out: Path, owl: str | None) -> None:
     (release.load_release refuses it, or builds again), never a mix of two builds with a manifest
     vouching for them (hostile testing: a build interrupted while it rewrote msc-kg.nt left 30 of
     17 511 triples, served as the fresh release). Each file is moved by a rename, whole or not at
-    all; the stage is beside ``out``, on the same file system.
+    all; the stage is a folder of ``out``, on the same file system.
     """
     (out / MANIFEST).unlink(missing_ok=True)
     for path in sorted(stage.iterdir()):

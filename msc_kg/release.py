@@ -42,6 +42,8 @@ def damage(manifest: dict, build_dir: Path | None = None, names=None) -> str | N
         path = folder / name
         if name not in recorded:
             return f"{path} is not in the manifest"
+        if not isinstance(recorded[name], dict):  # a traceback, not a rebuild (hostile testing)
+            return f"{folder / MANIFEST} does not record the size and SHA-256 of {name}"
         if not path.is_file():
             return f"{path} is missing"
         if file_record(path) != recorded[name]:

@@ -32,7 +32,7 @@ def test_manifest_records_every_artefact(release):
                                              "msc-kg.sssom.tsv", "msc-kg.ttl"]
     assert manifest["artefacts"]["msc-kg.nt"] == release_mod.file_record(out / "msc-kg.nt")
     assert release_mod.damage(manifest, out) is None
-    assert not [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}-")]  # no stage left
+    assert not [p for p in out.iterdir() if p.name.startswith(".stage-")]  # no stage left
 
 
 def test_a_truncated_graph_is_refused_by_name(copy):
@@ -54,6 +54,33 @@ def test_a_missing_artefact_makes_the_release_stale(copy):
     assert release_mod.damage(manifest, folder) == f"{folder / 'msc-kg.jsonld'} is missing"
     assert not release_mod.is_fresh(manifest, folder)
     release_mod.load_release(folder, rebuild=False)  # the graph itself is intact: served
+
+
+def test_a_record_that_is_no_size_and_hash_is_damage(copy):
+    """A hand-edited record made query, stats and the server end in a traceback (hostile testing)."""
+    folder, manifest = copy
+    broken = dict(manifest, artefacts=dict(manifest["artefacts"], **{"msc-kg.nt": "x"}))
+    expected = f"{folder / 'manifest.json'} does not record the size and SHA-256 of msc-kg.nt"
+    assert release_mod.damage(broken, folder) == expected
+    (folder / "manifest.json").write_text(__import__("json").dumps(broken), encoding="utf-8")
+    with pytest.raises(MscKgError, match="^" + __import__("re").escape(expected + "; run `msc-kg build`")):
+        release_mod.load_release(folder, rebuild=False)
+
+
+def test_the_stage_is_on_the_release_folder_s_file_system(copy, monkeypatch):
+    """Staged beside build/, a build/ that was a mount point (a container volume) lost its manifest
+    when the first rename failed across file systems (hostile testing): the stage is inside it."""
+    folder, _ = copy
+    stages = []
+    real = build_mod.tempfile.mkdtemp
+
+    def seen(**kwargs):
+        stages.append(kwargs["dir"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(build_mod.tempfile, "mkdtemp", seen)
+    build_mod.build(out_dir=folder, reasoner=False, write_owl=False)
+    assert stages == [folder]
 
 
 def test_an_older_manifest_without_artefacts_is_stale(copy):
@@ -88,8 +115,7 @@ def test_a_writer_failure_leaves_the_previous_release_as_it_was(copy, monkeypatc
         build_mod.build(out_dir=folder, reasoner=False, write_owl=False)
     assert str(raised.value) == ("msc-kg.owl: the xml writer refused the graph: Can't split "
                                  "'https://w3id.org/msc-kg/id/123'")
-    assert _snapshot(folder) == before
-    assert [p.name for p in folder.parent.iterdir()] == ["build"]  # the stage is gone
+    assert _snapshot(folder) == before  # the stage (a folder of it) is gone too
 
 
 def test_a_publish_cut_short_leaves_no_manifest(copy, monkeypatch):

@@ -741,6 +741,11 @@ def test_while_no_serving_process_is_left_the_supervisor_answers_503(tmp_path):
         assert status == 503 and headers["Retry-After"] == "0.3"
         assert body == (b"No serving process is running: a new one is being loaded (see the "
                         b"server's log if this lasts); retry shortly.\n")
+        assert headers["Access-Control-Allow-Origin"] == "*"  # a browser can read it
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:  # HEAD: no body
+            s.sendall(b"HEAD /sparql HTTP/1.1\r\nHost: x\r\n\r\n")
+            raw = b"".join(iter(lambda: s.recv(65536), b""))
+        assert raw.startswith(b"HTTP/1.1 503 ") and raw.endswith(b"\r\n\r\n"), raw
         flag.unlink()  # the next loader succeeds
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and get(port, "ASK {}", timeout=2)[0] != 200:

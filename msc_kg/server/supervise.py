@@ -40,7 +40,7 @@ import threading
 import time
 
 from msc_kg.server.balance import Balance
-from msc_kg.server.endpoint import CORS_HEADERS
+from msc_kg.server.endpoint import CORS_HEADERS, CORS_LINES
 from msc_kg.server.engine import QUERY_STACK
 from msc_kg.server.http import Server
 from msc_kg.server.inline import Watchdog, count, warm
@@ -440,8 +440,8 @@ def _load_and_fork(load, files, first, slots: list[int], adopt: bool, out: int, 
 
 
 def _unavailable(sock: socket.socket) -> None:
-    """Answer one waiting connection 503 without blocking: what it sent so far is read first (so
-    closing it does not reset the connection before the answer is read)."""
+    """Answer one waiting connection 503, waiting at most 0.1 s for its request: what it sent is
+    read first (so closing it does not reset the connection before the answer is read)."""
     sock.setblocking(False)  # as the serving processes have it (http.Server): never a wait here
     try:
         conn, _ = sock.accept()
@@ -449,14 +449,16 @@ def _unavailable(sock: socket.socket) -> None:
         return  # a serving process took it
     with conn:
         conn.setblocking(False)
-        try:
-            conn.recv(65536)
+        try:  # the request, if it comes within 0.1 s: HEAD gets no body (the supervisor waits no
+            asked = conn.recv(65536) if select.select([conn], [], [], 0.1)[0] else b""  # longer)
         except OSError:
-            pass
+            asked = b""
         head = (f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                f"Retry-After: {RETRY:g}\r\nConnection: close\r\nContent-Length: {len(UNAVAILABLE)}\r\n\r\n")
+                f"Retry-After: {RETRY:g}\r\nConnection: close\r\nContent-Length: {len(UNAVAILABLE)}\r\n"
+                f"{CORS_LINES}\r\n").encode()  # CORS: a browser read it as a network error
+        no_body = asked.lstrip(b"\r\n").startswith(b"HEAD ")  # RFC 9112 §6.3
         try:
-            conn.sendall(head.encode() + UNAVAILABLE)
+            conn.sendall(head + (b"" if no_body else UNAVAILABLE))
             conn.shutdown(socket.SHUT_WR)
         except OSError:
             pass
