@@ -476,6 +476,42 @@ def test_downloads_a_syntax_cannot_carry_are_406(monkeypatch, stream_min):
                           headers={"Accept": "application/rdf+xml"}).status_code == 200
 
 
+@pytest.mark.parametrize("stream_min", [10**9, 0])
+@pytest.mark.parametrize("nested, reason", [
+    (b'<<( <http://example.org/c> <http://example.org/d> "bad\\u0001x" )>>',
+     "holds U+0001, a character XML 1.0 cannot carry, even escaped"),
+    (b'<<( <http://example.org/c> <http://example.org/456> <http://example.org/d> )>>',
+     "uses <http://example.org/456>, which RDF/XML cannot write as an element: no XML name ends the IRI"),
+])
+def test_what_rdfxml_cannot_carry_is_found_in_nested_triple_terms(monkeypatch, stream_min, nested, reason):
+    """A streamed download looked one level into triple terms: a literal or a property two levels
+    in went out as RDF/XML no XML parser reads, with 200 (hostile testing). Found at any depth now,
+    streamed or not, and Turtle answers where it is acceptable."""
+    with quads_client(monkeypatch, stream_min,
+                      b'<http://example.org/z> <http://example.org/q> <<( <http://example.org/a> '
+                      b'<http://example.org/b> ' + nested + b' )>> .\n') as client:
+        refused = client.get("/data?default", headers={"Accept": "application/rdf+xml"})
+        assert refused.status_code == 406
+        assert refused.get_data(as_text=True) == (f"No acceptable format: the answer {reason}; ask for "
+                                                  "Turtle or N-Triples.\n")
+        fallback = client.get("/data?default", headers={"Accept": "application/rdf+xml, text/turtle;q=0.5"})
+        assert fallback.status_code == 200 and fallback.content_type == "text/turtle; charset=utf-8"
+
+
+def test_too_many_nested_triple_terms_to_look_through_are_not_streamed_as_rdfxml(monkeypatch):
+    from msc_kg.server import graphstore
+
+    monkeypatch.setattr(graphstore, "NESTED_MAX", 2)
+    monkeypatch.setattr(graphstore, "_NESTED", graphstore._NESTED.replace("LIMIT 10001", "LIMIT 3"))
+    quads = b"".join(b'<http://example.org/z%d> <http://example.org/q> <<( <http://example.org/a> '
+                     b'<http://example.org/b> <<( <http://example.org/c> <http://example.org/d> "x" )>> )>> .\n'
+                     % i for i in range(3))
+    with quads_client(monkeypatch, 0, quads) as client:
+        resp = client.get("/data?default", headers={"Accept": "application/rdf+xml"})
+        assert resp.status_code == 406 and "more than 10000 statements with nested triple terms" in \
+            resp.get_data(as_text=True)
+
+
 def test_a_client_that_stops_reading_frees_its_download_slot(monkeypatch):
     """A chunk not taken whole within the read timeout ends the download: the kernel's send timeout
     counts from the last progress, and a client that stopped reading held its slot three times

@@ -186,6 +186,13 @@ _LOOK_FOR = {
 }
 _STATEMENTS = "?s ?p ?o"
 _DATASET_STATEMENTS = "{ ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } }"
+# The queries above look one level into triple terms. Statements whose triple term holds another
+# (RDF 1.2 nests them through objects, to any depth) are written as RDF/XML and that body searched,
+# as a smaller download's is, up to NESTED_MAX of them (hostile testing: a literal or property two
+# levels in went out in a 200 that no XML parser reads).
+NESTED_MAX = 10_000
+_NESTED = ("CONSTRUCT { ?s ?p ?o } WHERE { %s FILTER(isTRIPLE(?o) && isTRIPLE(OBJECT(?o))) } "
+           f"LIMIT {NESTED_MAX + 1}")
 
 
 def _unwritable(state, graph: str | None, fmt: str) -> str | None:
@@ -206,8 +213,23 @@ def _unwritable(state, graph: str | None, fmt: str) -> str | None:
             reason = next(filter(None, map(_trouble, rows)), None)
             if reason is not None:
                 break
+        if reason is None and fmt == "rdfxml":
+            reason = _nested_trouble(state, graph)
         state.unwritable[key] = reason
     return state.unwritable[key]
+
+
+def _nested_trouble(state, graph: str | None) -> str | None:
+    """unwritable's reason for the statements of ``graph`` with nested triple terms, written as
+    RDF/XML (see _NESTED), or None."""
+    pattern = _DATASET_STATEMENTS if graph is None else _STATEMENTS
+    job = {"query": _NESTED % pattern, "form": "CONSTRUCT", "graph_fmt": "rdfxml",
+           "max_rows": NESTED_MAX + 1, "union": state.config["union_default_graph"] and graph == "",
+           "default_graph": [graph] if graph else None}
+    found = state.engine.run(job)
+    if found.rows > NESTED_MAX:
+        return unwritable.NESTED_UNCHECKED
+    return unwritable.problem(found.body, "rdfxml")
 
 
 def _trouble(row: dict) -> str | None:

@@ -26,6 +26,10 @@ _NOT_XML = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
 # and the namespace its start tag declares, which is then the property's whole IRI.
 _EMPTY_LOCAL = re.compile(rb'<[^\s<>/!?]*:[\s/>](?:[^>]*?xmlns:[^=\s]*="([^"]*)")?')
 TRIPLE_TERMS = "holds RDF 1.2 triple terms, which JSON-LD cannot carry"
+# graphstore.NESTED_MAX: more statements with nested triple terms than a streamed RDF/XML download
+# is looked through for what RDF/XML cannot carry before it starts
+NESTED_UNCHECKED = ("holds more than 10000 statements with nested triple terms, more than a download "
+                    "is looked through for what RDF/XML cannot carry before it starts")
 GRAPH_SYNTAXES = "Turtle or N-Triples"  # they carry every graph
 RESULT_SYNTAXES = "JSON, CSV or TSV"
 # The syntaxes (format keys of msc_kg.server.negotiate) that cannot carry every answer.
