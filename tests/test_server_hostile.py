@@ -207,6 +207,8 @@ def test_long_collections_are_refused(hostile_app, query, members):
     ("SELECT (COUNT(*) AS ?c) { VALUES (?x ?y ?z) { " + " (1 UNDEF 'a')" * 3_000 + " } }", 3_000),
     ("SELECT (COUNT(*) AS ?c) { VALUES ?x { " + " ".join(f"-{i}" for i in range(6_000)) + " } }", 6_000),
     ("SELECT (COUNT(*) AS ?c) { VALUES ?x { " + " +1.5e0" * 6_000 + " } }", 6_000),
+    ("SELECT (COUNT(*) AS ?c) { VALUES (" + " ".join(f"?v{i}" for i in range(5_002)) + ") { ("
+     + " 1" * 5_002 + ") } }", 1),  # the variable list is no collection either
 ])
 def test_values_rows_and_signed_numbers_are_no_collections_or_operators(hostile_app, query, count):
     """A VALUES block of 5 000 two-value rows was refused as RDF collections, and 4 999 signed
