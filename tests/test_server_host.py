@@ -76,6 +76,11 @@ def test_absolute_form_target_names_the_described_urls(served):
         b"<http://other.example:8080/sparql>", b"<http://other.example:8080/data>")
     assert described(served, "http://other.example/.well-known/void", host=None, version="1.0") == (
         b"<http://other.example/sparql>", b"<http://other.example/data>")
+    # an empty port, as in Host (it was "not a valid URL" here only: hostile testing)
+    assert described(served, "http://ex.org:/.well-known/void", host="ex.org:") == (
+        b"<http://ex.org/sparql>", b"<http://ex.org/data>")
+    assert described(served, "http://[::1]:/sparql", host="x") == (
+        b"<http://[::1]/sparql>", b"<http://[::1]/data>")
 
 
 @pytest.mark.parametrize("host", ["x:abc", "x::", "[zz]", "a,b", "x:99999999"])

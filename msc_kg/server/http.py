@@ -643,6 +643,10 @@ class Server:
         if path[:1] == b"/" and b"%" not in path and b"#" not in url:
             return path.decode("latin-1"), query  # plain origin-form: its bytes were checked by
             # the request parser, which rejects what parse_url would
+        absolute = _ABSOLUTE.match(url)
+        if absolute and absolute.group(1).endswith(b":"):  # an empty port (RFC 3986 §3.2.3), which
+            url = url[:absolute.end(1) - 1] + url[absolute.end(1):]  # the URL parser refuses; Host
+            # may have one too (hostile testing)
         try:  # origin-form "/path?query" or absolute-form "http://host/path?query"
             url = httptools.parse_url(url)
         except httptools.HttpParserInvalidURLError:
