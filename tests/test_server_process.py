@@ -714,14 +714,36 @@ def test_entity_tags_agree_across_serving_processes_and_replacements():
         stop_server(proc)
 
 
-def _driven(tmp_path, how: str):
-    """tests/data/supervise_driver.py on a free port, its first serving process loaded."""
+def _driven(tmp_path, how: str, wait: bool = True, env: dict | None = None):
+    """tests/data/supervise_driver.py on a free port, its first serving process loaded (``wait``)."""
     port, flag = free_port(), tmp_path / "fail"
     proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "data" / "supervise_driver.py"),
                              str(port), str(flag), how], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    wait_ready(port, proc)
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, **(env or {})))
+    if wait:
+        wait_ready(port, proc)
     return port, flag, proc
+
+
+def test_requests_during_the_first_load_wait_for_the_first_serving_process(tmp_path):
+    """Only once a serving process was started does the supervisor answer 503 while none serves:
+    a request sent while the server first loaded got it as soon as the load was done."""
+    port, _, proc = _driven(tmp_path, "error", wait=False, env={"SLOW_START": "1"})
+    try:
+        deadline = time.monotonic() + 10
+        while True:  # connected while the graph loads: it waits in the listen queue
+            try:
+                conn = socket.create_connection(("127.0.0.1", port), timeout=10)
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        with conn:
+            conn.sendall(b"GET /sparql?query=ASK%7B%7D HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            raw = b"".join(iter(lambda: conn.recv(65536), b""))
+        assert raw.startswith(b"HTTP/1.1 200 OK\r\n"), raw[:200]
+    finally:
+        stop_server(proc)
 
 
 def test_while_no_serving_process_is_left_the_supervisor_answers_503(tmp_path):

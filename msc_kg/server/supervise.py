@@ -193,6 +193,7 @@ def supervise(load, files, sock: socket.socket, processes: int, max_connections:
     first: list[list] | None = None  # the fingerprint of ``files`` as first loaded
     failed: int | None = None  # the exit status when the first load failed
     announced = False  # announce() has run: a serving process was made once
+    served = False  # a serving process was started: before, connections wait for the first
     stopping = False
     crashed_loaders = 0  # loaders in a row that ended without a word while none was serving
     parent = os.getpid()
@@ -244,7 +245,9 @@ def supervise(load, files, sock: socket.socket, processes: int, max_connections:
         loader_pids.add(pid)
 
     def started(pid: int, slot: int) -> None:
+        nonlocal served
         children[pid] = slot
+        served = True
         if pid in unknown_dead:  # it died before its loader's message arrived
             unknown_dead.discard(pid)
             lost(pid, slot, "ended before it served")
@@ -340,8 +343,10 @@ def supervise(load, files, sock: socket.socket, processes: int, max_connections:
                 del pending[slot]
             if due:
                 spawn(due)
-            # while nothing serves, the supervisor answers 503 itself (connections waited unanswered)
-            answer = announced and not stopping and unserved()
+            # while nothing serves, the supervisor answers 503 itself (connections waited unanswered);
+            # not before the first serving process is started (a start's first requests wait for it:
+            # the load was announced before it was forked, and a request in between got the 503)
+            answer = served and not stopping and unserved()
             try:
                 ready, _, _ = select.select([notify_r, wake_r, *loaders, *([sock] if answer else [])],
                                             [], [], 0.2)

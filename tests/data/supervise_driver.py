@@ -4,6 +4,7 @@ exception, as code changed on disk under a running server made it (``argv[3]`` "
 
 import os
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -19,6 +20,8 @@ port, flag, how = int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 
 
 def load(again: bool):
+    if not again and os.environ.get("SLOW_START"):  # a first load that takes a while
+        time.sleep(1.5)
     if again and flag.exists():
         if how == "error":
             raise sv.StartError(2, "error: the data cannot be loaded now")
