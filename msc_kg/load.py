@@ -139,6 +139,19 @@ def _quiet_casts():
         logger.setLevel(level)
 
 
+def oxigraph_copy(graph: Graph) -> ox.Store:
+    """An Oxigraph store holding ``graph``'s triples, to query it with Oxigraph's engine (the
+    quality checks of validation, the reasoner's look for disjoint typings)."""
+    store = ox.Store()
+    store.load(graph.serialize(format="nt", encoding="utf-8"), format=ox.RdfFormat.N_TRIPLES)
+    return store
+
+
+def rdflib_term(term):
+    """An Oxigraph term of a query answer as rdflib's (as the loader copies a file's)."""
+    return _term(None, term)
+
+
 def load(files: list[Path] | None = None) -> Loaded:
     """Parse every file first, then merge: a file that does not parse leaves nothing loaded."""
     files = [Path(f) for f in (files if files is not None else source_files())]

@@ -58,10 +58,9 @@ SELECT DISTINCT ?x ?a ?b WHERE {
 
 def disjoint_typings(graph: Graph) -> list[str]:
     """Each individual of ``graph`` typed with two disjoint classes, as a sentence."""
-    import pyoxigraph as ox
+    from msc_kg.load import oxigraph_copy
 
-    store = ox.Store()
-    store.load(graph.serialize(format="nt", encoding="utf-8"), format=ox.RdfFormat.N_TRIPLES)
+    store = oxigraph_copy(graph)
     seen, out = set(), []
     for row in store.query(_DISJOINT_TYPES):
         x, a, b = (_short(row[k].value) for k in ("x", "a", "b"))

@@ -93,7 +93,8 @@ def load_release(build_dir: Path | None = None, rebuild: bool = True):
     if manifest is None:
         raise MscKgError(f"no built release in {build_dir or paths.BUILD_DIR}; run `msc-kg build`")
     graph = release_files(build_dir)[0]
-    if problem := damage(manifest, build_dir, [graph.name]):
+    # ensure_release checked every file (is_fresh) or wrote them: hashed once at a start, not twice
+    if not rebuild and (problem := damage(manifest, build_dir, [graph.name])):
         raise MscKgError(f"{problem}; run `msc-kg build`")
     return load_files([graph]), manifest
 
@@ -102,10 +103,8 @@ def load_graph(build_dir: Path | None = None):
     """The release as an rdflib Graph, for Python users who work with rdflib."""
     from rdflib import Graph
 
-    manifest = ensure_release(build_dir)
+    ensure_release(build_dir)  # fresh and whole (is_fresh), or built now
     path = release_files(build_dir)[0]
-    if problem := damage(manifest, build_dir, [path.name]):
-        raise MscKgError(f"{problem}; run `msc-kg build`")
     graph = Graph()
     graph.parse(path, format="nt")
     return graph

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pyoxigraph as ox
-from rdflib import BNode, Graph, Literal, URIRef
+from rdflib import Graph
 
 from msc_kg import paths
+from msc_kg.load import oxigraph_copy, rdflib_term
 
 
 def queries(folder: Path | None = None) -> list[Path]:
@@ -26,20 +26,11 @@ def purpose(text: str) -> str:
 def rows(graph: Graph, folder: Path | None = None):
     """(query file, rule, row as {variable: rdflib term}) for every row any violation query finds
     in ``graph`` (evaluated by Oxigraph on a copy of it)."""
-    store = ox.Store()
-    store.load(graph.serialize(format="nt", encoding="utf-8"), format=ox.RdfFormat.N_TRIPLES)
+    store = oxigraph_copy(graph)
     for path in queries(folder):
         text = path.read_text(encoding="utf-8")
         solutions = store.query(text)
         names = [v.value for v in solutions.variables]
         for solution in solutions:
-            yield path, purpose(text), {n: _term(solution[n]) for n in names if solution[n] is not None}
-
-
-def _term(term):
-    """The rdflib term of an Oxigraph term."""
-    if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return BNode(term.value)
-    return Literal(term.value, lang=term.language, datatype=None if term.language else URIRef(term.datatype.value))
+            yield path, purpose(text), {n: rdflib_term(solution[n]) for n in names
+                                        if solution[n] is not None}
