@@ -172,6 +172,7 @@ NOT_ONTOLOGY_TERMS = {"CellLine", "ReviewStatement", "DocumentPart", "AnimalMode
 DELIBERATELY_UNMAPPED = {
     "msc:Immunosuppression": "the reference row pairs 'immunosuppression' with GO:0006955 immune response, its opposite",
     "mscd:gap-junction-inhibitor": "a generic inhibitor; the reference row's CHEBI:30853 is 18alpha-GA (mscd:18alpha-GA)",
+    "mscd:Smad": "the protein family of 'TGF-β/Smad pathway'; the reference row's HGNC:6770 is one member, SMAD4 (mscd:SMAD4)",
 }
 
 
