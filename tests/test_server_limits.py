@@ -516,3 +516,27 @@ def test_after_a_memory_breach_later_queries_are_not_stopped_for_it(monkeypatch)
     time.sleep(0.3)  # past its own deadline: stopped for that
     assert [c for c, _, _ in server.answered] == ["first", "second"]
     assert server.answered[1][2] == "Query timed out after 60 s and was stopped; simplify it or add LIMIT."
+
+
+# Well formed, and long to evaluate without any data: 10⁸ combinations of its own values.
+_VALUES = " ".join(str(i) for i in range(100))
+OWN_PRODUCT = ("ASK { " + " ".join(f"VALUES ?{v} {{ {_VALUES} }}" for v in "abcd")
+               + " FILTER(?a + ?b + ?c + ?d < 0) }")
+
+
+def test_a_query_no_accepted_format_has_is_parsed_under_the_timeout(big_app):
+    """An ASK asked for as Turtle gets its 406 only once the engine has parsed it (a malformed one
+    gets 400): that check ran in the serving thread with no limit, and an ASK of doubled strings
+    grew a serving process to 24 GB (hostile testing). Now it is a job like any other: stopped at
+    the timeout, and a malformed query still gets its 400."""
+    start = time.monotonic()
+    resp = big_app.test_client().get("/sparql", query_string={"query": OWN_PRODUCT},
+                                     headers={"Accept": "text/turtle"})
+    assert resp.status_code == 503 and b"Query timed out after 1 s" in resp.data
+    assert time.monotonic() - start < 1.0 + 2.0
+    resp = big_app.test_client().get("/sparql", query_string={"query": "ASK { ?s ?p ?o }"},
+                                     headers={"Accept": "text/turtle"})
+    assert resp.status_code == 406 and b"No acceptable format for an ASK result" in resp.data
+    resp = big_app.test_client().get("/sparql", query_string={"query": "ASK { ?s ?p }"},
+                                     headers={"Accept": "text/turtle"})
+    assert resp.status_code == 400 and resp.data.startswith(b"Malformed query: ")

@@ -163,7 +163,10 @@ def _execute(store: ox.Store, job: dict) -> tuple:
 
 
 def _answer(store: ox.Store, job: dict) -> tuple:
-    """_execute for a query."""
+    """_execute for a query; one marked ``parse_only`` (no format its form has was accepted) is
+    evaluated with an empty store, for its syntax error or the "not_acceptable" reply."""
+    if job.get("parse_only"):
+        store = ox.Store()
     kwargs = {"base_iri": job.get("base"), "use_default_graph_as_union": job.get("union", False)}
     if job.get("default_graph") is not None:
         kwargs["default_graph"] = [ox.NamedNode(i) for i in job["default_graph"]]
