@@ -592,3 +592,40 @@ def test_request_target_shortcut_matches_parse_url(tail):
     except httptools.HttpParserError:
         return  # refused before any target is decoded
     assert _target(keep.url) == _target_by_parse_url(keep.url)
+
+
+def test_a_client_that_stops_reading_a_large_answer_is_dropped():
+    """A response beyond http.PACED bytes goes out in parts, each within read_timeout: ten clients
+    reading 100 bytes every 5 s of 30 MB answers held every connection slot for as long as they
+    liked (hostile testing). Here the client reads nothing for 2 s, then all it can: the server
+    gave up after read_timeout, so the answer is cut and the connection closed."""
+    size = 32 << 20
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                                  ("Content-Length", str(size))])
+        return [b"x" * size]
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    server = Server(app, sock, read_timeout=0.5)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with socket.socket() as client:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            client.connect(sock.getsockname())
+            client.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(2.0)
+            client.settimeout(5.0)
+            got = 0
+            try:
+                while chunk := client.recv(1 << 20):
+                    got += len(chunk)
+            except ConnectionResetError:
+                pass
+        assert 0 < got < size
+    finally:
+        server.accepting = False
+        server.shutdown(0.5)
+        sock.close()
