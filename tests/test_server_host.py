@@ -110,7 +110,6 @@ def _redirected(path: str, given: str) -> bytes:
      "///sparql"),
     ("//sparql/?query=ASK%7B%7D", "/sparql/?query=ASK%7B%7D", "/sparql/", "//sparql/"),
     ("//sparql", "/sparql", "/sparql", "//sparql"),  # the service description
-    ("/%2Fsparql?query=ASK%7B%7D", "/sparql?query=ASK%7B%7D", "/sparql", "//sparql"),
 ])
 def test_doubled_slash_is_redirected_to_the_endpoint(served, target, location, path, given):
     """A base URL ending in "/" joined to "/sparql" gives //sparql, which Flask's router read as

@@ -35,7 +35,7 @@ from urllib.parse import unquote_to_bytes
 
 import httptools
 
-REASONS = {400: "Bad Request", 408: "Request Timeout", 413: "Content Too Large", 414: "URI Too Long",
+REASONS = {400: "Bad Request", 404: "Not Found", 408: "Request Timeout", 413: "Content Too Large", 414: "URI Too Long",
            431: "Request Header Fields Too Large", 500: "Internal Server Error",
            501: "Not Implemented", 503: "Service Unavailable", 505: "HTTP Version Not Supported"}
 # The characters of a Host field value: uri-host [":" port] (RFC 3986 §3.2.2, reg-name and IP
@@ -650,11 +650,17 @@ class Server:
         if absolute and absolute.group(1).endswith(b":"):  # an empty port (RFC 3986 §3.2.3), which
             url = url[:absolute.end(1) - 1] + url[absolute.end(1):]  # the URL parser refuses; Host
             # may have one too (hostile testing)
+        if b"#" in url:  # origin-form and absolute-form have no fragment (RFC 9112 §3.2):
+            # "/sparql#f?query=…" was answered as /sparql, the query dropped (hostile testing)
+            raise _Reject(400, "The request target has a fragment ('#'); a client sends none.")
         try:  # origin-form "/path?query" or absolute-form "http://host/path?query"
             url = httptools.parse_url(url)
         except httptools.HttpParserInvalidURLError:
             raise _Reject(400, "The request target is not a valid URL.") from None
-        return unquote_to_bytes(url.path or b"/").decode("latin-1"), url.query or b""
+        path = url.path or b"/"
+        if b"%2f" in path.lower():  # not a "/" (RFC 3986 §2.2): decoded, /sparql%2F was /sparql/
+            raise _Reject(404, "Not found: an encoded '/' (%2F) names no resource here.")
+        return unquote_to_bytes(path).decode("latin-1"), url.query or b""
 
     def _environ(self, req: _Request, addr, path: str, query: bytes, body: bytes) -> dict:
         environ = {
@@ -713,6 +719,8 @@ class Server:
         """Run the app for ``req`` and send its response; return whether to keep the connection."""
         conn = client.sock
         try:
+            if req.method == b"CONNECT":  # its target is an authority, and no tunnel is offered
+                raise _Reject(501, "CONNECT is not implemented: this server is no proxy.")
             path, query = self._target(req)
             authority = _target_authority(req.url)
         except _Reject as exc:
