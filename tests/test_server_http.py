@@ -4,6 +4,7 @@ keep-alive, and hostile clients (malformed heads, oversized heads and bodies, sl
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -662,3 +663,20 @@ def test_targets_a_resource_cannot_have(serve, request_bytes, status, message):
 def test_an_encoded_character_other_than_slash_is_decoded(serve):
     raw = exchange(serve(), b"GET /sp%61rql HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert status_of(raw) == 200 and json.loads(body_of(raw))["path"] == "/sparql"
+
+
+def test_a_pipelined_head_is_not_charged_with_the_body_before_it(serve):
+    """A 40 KB head after a POST with a 40 KB body, sent so that one read holds the end of the
+    body and the start of the head, got 431: the body's bytes were counted as head (hostile
+    testing). The limit is 64 KB of head."""
+    addr = serve()
+    post = b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 40000\r\n\r\n" + b"b" * 40000
+    get = b"GET /b HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 40000 + b"\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(addr, timeout=5) as s:
+        for part in (post + get[:100], get[100:30000], get[30000:]):
+            s.sendall(part)
+            time.sleep(0.2)
+        raw = b""
+        while chunk := s.recv(65536):
+            raw += chunk
+    assert re.findall(rb"HTTP/1\.1 (\d{3}) ", raw) == [b"200", b"200"]
