@@ -25,7 +25,8 @@ OBOINOWL = Namespace("http://www.geneontology.org/formats/oboInOwl#")
 COLUMNS = ["subject_id", "subject_label", "predicate_id", "object_id", "object_label",
            "mapping_justification", "source", "comment"]
 PREDICATES = {"skos:exactMatch": SKOS.exactMatch, "skos:closeMatch": SKOS.closeMatch,
-              "skos:broadMatch": SKOS.broadMatch, "skos:narrowMatch": SKOS.narrowMatch}
+              "skos:broadMatch": SKOS.broadMatch, "skos:narrowMatch": SKOS.narrowMatch,
+              "skos:relatedMatch": SKOS.relatedMatch}  # related: a part (a chain, a subunit), an isomer
 XREF_PREDICATES = {"skos:exactMatch"}  # oboInOwl:hasDbXref only where the match is exact
 PROJECT_PREFIXES = {"msc": MSC, "mscd": MSCD}
 # External terms that are OWL classes in their source ontology (declared in the import module).

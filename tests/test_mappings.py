@@ -171,7 +171,11 @@ NOT_ONTOLOGY_TERMS = {"CellLine", "ReviewStatement", "DocumentPart", "AnimalMode
 # Name matches to a reference row that are not the same thing (the reason is why no mapping is made).
 DELIBERATELY_UNMAPPED = {
     "msc:Immunosuppression": "the reference row pairs 'immunosuppression' with GO:0006955 immune response, its opposite",
-    "mscd:gap-junction-inhibitor": "a generic inhibitor; the reference row's CHEBI:30853 is 18alpha-GA (mscd:18alpha-GA)",
+    "mscd:gap-junction-inhibitor": "a generic inhibitor; the reference row's CHEBI:30853 is glycyrrhetinic acid (generic/18beta), related to mscd:18alpha-GA",
+    **dict.fromkeys(("mscd:gap-junction", "mscd:tight-junction", "mscd:adherens-junction", "mscd:desmosome",
+                     "mscd:exosomes", "mscd:ECM", "mscd:microvesicles"),
+                    "mapped through its class (rdf:type): the class and its individual both exactMatch one GO "
+                    "term made the individual equivalent to its class"),
     "mscd:Smad": "the protein family of 'TGF-β/Smad pathway'; the reference row's HGNC:6770 is one member, SMAD4 (mscd:SMAD4)",
 }
 
@@ -337,7 +341,6 @@ MONDO = (
     "Cholangiocarcinoma MONDO:0019087",
     "Glioma MONDO:0021042",
     "ColonCancer MONDO:0021063",
-    "BrainTumour MONDO:0021211",
 )
 HGNC = (
     "Akt narrowMatch HGNC:391",
@@ -345,7 +348,7 @@ HGNC = (
     "BCL2 exactMatch HGNC:990",
     "BDNF exactMatch HGNC:1033",
     "CD28 exactMatch HGNC:1653",
-    "CD3 narrowMatch HGNC:1674",
+    "CD3 relatedMatch HGNC:1674",
     "CD90 exactMatch HGNC:11801",
     "CX43 exactMatch HGNC:4274",
     "DKK1 exactMatch HGNC:2891",
@@ -383,15 +386,15 @@ HGNC = (
     "MEK1-2 narrowMatch HGNC:6842",
     "MPG exactMatch HGNC:7211",
     "MSH2 exactMatch HGNC:7325",
-    "NF-kB narrowMatch HGNC:7794",
-    "NF-kB narrowMatch HGNC:9955",
+    "NF-kB relatedMatch HGNC:7794",
+    "NF-kB relatedMatch HGNC:9955",
     "NRG1 exactMatch HGNC:7997",
     "NT-3 exactMatch HGNC:8023",
     "NeuN exactMatch HGNC:27097",
     "OGT exactMatch HGNC:8127",
     "PAFAH1B1 exactMatch HGNC:8574",
     "PCNA exactMatch HGNC:8729",
-    "PI3K narrowMatch HGNC:8975",
+    "PI3K relatedMatch HGNC:8975",
     "PLOD3 exactMatch HGNC:9083",
     "PTEN exactMatch HGNC:9588",
     "RALA exactMatch HGNC:9839",
@@ -403,10 +406,10 @@ HGNC = (
     "TNF-alpha exactMatch HGNC:11892",
     "TRAIL exactMatch HGNC:11925",
     "Twist1 exactMatch HGNC:12428",
-    "VEGF closeMatch HGNC:12680",
+    "VEGF narrowMatch HGNC:12680",
     "alpha-SMA exactMatch HGNC:130",
     "calbindin closeMatch HGNC:1434",
-    "collagen-I narrowMatch HGNC:2197",
+    "collagen-I relatedMatch HGNC:2197",
     "galectin-3 exactMatch HGNC:6563",
     "galectin-9 exactMatch HGNC:6570",
     "p21 exactMatch HGNC:1784",
@@ -455,11 +458,11 @@ def test_findings_by_hgnc_gene(store):
         ("HGNC:7794", "NF-kappaB"), ("HGNC:6018", "interleukin-6")]} == {
         ("HGNC:11766", "transforming growth factor-beta"): ("narrowMatch", 10),
         ("HGNC:391", "Akt"): ("narrowMatch", 4),
-        ("HGNC:8975", "PI3K"): ("narrowMatch", 3),
+        ("HGNC:8975", "PI3K"): ("relatedMatch", 3),
         ("HGNC:5465", "insulin-like growth factor-1 receptor"): ("exactMatch", 2),
         ("HGNC:6871", "ERK"): ("narrowMatch", 3),
         ("HGNC:6840", "MEK1/2"): ("narrowMatch", 1),
-        ("HGNC:7794", "NF-kappaB"): ("narrowMatch", 3),
+        ("HGNC:7794", "NF-kappaB"): ("relatedMatch", 3),
         ("HGNC:6018", "interleukin-6"): ("exactMatch", 7),
     }
     # detection markers are no mediators, so they reach no finding here
