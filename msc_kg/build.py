@@ -80,8 +80,12 @@ def owl_release(ttl: Path = paths.ONTOLOGY_TTL) -> str:
 
 
 def full_graph(loaded: Loaded) -> Loaded:
-    """The curated graph plus everything derived from it."""
-    loaded.graph += derive(loaded.graph)
+    """The curated graph plus everything derived from it, with the derived graph's prefixes (the
+    release's Turtle declared oboInOwl as ns1:)."""
+    derived = derive(loaded.graph)
+    loaded.graph += derived
+    for prefix, namespace in derived.namespaces():
+        loaded.graph.bind(prefix, namespace, override=False)
     return loaded
 
 

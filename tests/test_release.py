@@ -35,6 +35,16 @@ def test_manifest_records_every_artefact(release):
     assert not [p for p in out.iterdir() if p.name.startswith(".stage-")]  # no stage left
 
 
+def test_the_release_turtle_names_every_prefix_it_declares(release):
+    """The derived cross-references lost their prefixes when added to the graph: the release's
+    Turtle declared oboInOwl as ns1: (audit for linkers)."""
+    out, _ = release
+    declared = [line.split()[1] for line in (out / "msc-kg.ttl").read_text(encoding="utf-8").splitlines()
+                if line.startswith("@prefix")]
+    assert "oboInOwl:" in declared and "oa:" in declared and "prov:" in declared
+    assert not [p for p in declared if p[:2] == "ns" and p[2:-1].isdigit()]
+
+
 def test_a_truncated_graph_is_refused_by_name(copy):
     folder, manifest = copy
     nt = folder / "msc-kg.nt"
