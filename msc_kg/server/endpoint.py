@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from msc_kg.server import describe, negotiate, protocol, safety, unwritable
-from msc_kg.server.engine import EngineError, NotAcceptable, Unwritable
+from msc_kg.server.engine import EngineError, NotAcceptable, QuerySyntaxError, Unwritable
 from msc_kg.server.results import write_triples
 from msc_kg.server.unwritable import CannotCarry
 
@@ -199,12 +199,15 @@ def query_view(state, request: QueryHTTP) -> Response | Plain | None:
         return error(exc.status, exc.message, exc.headers)
     if req is None:
         return None
+    sent = req.query
     if req.query[0] == "\ufeff":  # a byte order mark (a file saved by some editors) is not part
         req.query = req.query[1:]  # of the query, as the CLI reads it (utf-8-sig)
     try:
         req.query = safety.decode_codepoint_escapes(req.query)
     except safety.Refused as exc:
         return error(exc.status, exc.message)
+    if req.query is not sent:
+        req.sent = sent
     accept = req.accept or request.accept
     results_choice = negotiate.choose(accept, negotiate.RESULTS)
     graph_choice = negotiate.choose(accept, negotiate.GRAPH)
@@ -322,6 +325,9 @@ def _evaluate(state, req, wanted: Wanted, results_choice, graph_choice,
     except Unwritable:  # the one answer the engine does not write: triple terms in JSON-LD
         found = CannotCarry(b"", unwritable.TRIPLE_TERMS, True, graph_choice)
         return _kept(state, req, scan, results_choice, graph_choice, found)
+    except QuerySyntaxError as exc:
+        return engine_error(QuerySyntaxError(safety.position_as_sent(exc.message, req.sent))
+                            if req.sent is not None else exc)
     except EngineError as exc:
         return engine_error(exc)
     graph = outcome.kind == "graph"

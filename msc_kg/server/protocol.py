@@ -59,6 +59,8 @@ class QueryRequest:
     default_graph: list[str] | None
     named_graphs: list[str] | None
     accept: str | None = None  # from a format/output/results parameter; it overrides Accept
+    sent: str | None = None  # the query as sent, where the engine is given another text (a byte
+    # order mark dropped, escapes decoded): its error positions are counted in this one
 
 
 MAX_FIELDS = 10_000
