@@ -180,6 +180,22 @@ def test_entity_missing_and_invalid(server_client):
 def test_health(server_client):
     data = server_client.get("/health").get_json()
     assert data["status"] == "ok" and data["triples"] == SMALL_TRIPLES and data["workers"] == 2
+    assert data["serving_processes"] == 2
+
+
+def test_health_counts_the_serving_processes_alive(server_app, monkeypatch):
+    """/health said "workers": 2, status ok, while one of two serving processes was gone and could
+    not be replaced (hostile testing): it counts those that take connections (balance.Balance)."""
+    from msc_kg.server.balance import Balance
+
+    balance = Balance(2)
+    balance.join(0)  # slot 1 has no serving process
+    monkeypatch.setattr(server_app.extensions["msc_kg"].engine, "balance", balance, raising=False)
+    data = server_app.test_client().get("/health").get_json()
+    assert (data["status"], data["workers"], data["serving_processes"]) == ("degraded", 2, 1)
+    balance.counts[1] = 3  # a replacement took the slot, with 3 open connections
+    data = server_app.test_client().get("/health").get_json()
+    assert (data["status"], data["serving_processes"]) == ("ok", 2)
 
 
 def test_cors_preflight_and_simple(server_client):

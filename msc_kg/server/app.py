@@ -116,8 +116,13 @@ def _routes(app: Flask) -> None:
 
     @app.get("/health")
     def health():
-        return {"status": "ok", "triples": state.stats["triples"], "workers": state.engine.size,
-                "process": os.getpid(),
+        # serving processes alive, where the supervisor runs several (server.py): "workers" said
+        # 2 while one was gone and could not be replaced (hostile testing); "degraded" then
+        balance = getattr(state.engine, "balance", None)
+        serving = balance.live() if balance is not None else state.engine.size
+        return {"status": "ok" if serving >= state.engine.size else "degraded",
+                "triples": state.stats["triples"], "workers": state.engine.size,
+                "serving_processes": serving, "process": os.getpid(),
                 "worker_restarts": state.engine.restarts, "cached_responses": len(state.cache)}
 
     @app.get("/")

@@ -60,6 +60,10 @@ class Balance:
             if self.slot is not None:
                 self.busy[self.slot] = self._evaluating
 
+    def live(self) -> int:
+        """The serving processes that take connections now."""
+        return sum(c != ABSENT for c in self.counts[:])
+
     def evaluated(self) -> int:
         """The queries all serving processes are evaluating now."""
         return sum(self.busy[:])
