@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rdflib import Graph, URIRef
 from rdflib.compare import to_canonical_graph
-from rdflib.namespace import OWL
+from rdflib.namespace import OWL, RDF
 
 from msc_kg import __version__, paths
 from msc_kg.derive import derive
@@ -54,10 +54,28 @@ def source_digest(files: list[Path] | None = None) -> str:
 
 class _Ordered(Graph):
     """A graph whose subjects come out sorted, so rdflib's RDF/XML writer, which writes them in
-    the order ``subjects()`` gives, writes the same file on every run."""
+    the order ``subjects()`` gives, writes the same file on every run: the ontology's header
+    first, and each subject's rdf:type first. OWL API 3 (owlready2's HermiT, older Protégé) took
+    the title, licence and description written before the header's rdf:type owl:Ontology for no
+    ontology annotations (owlcs/owlapi#574; ontology-tool audit)."""
 
     def subjects(self, predicate=None, object=None, unique=False):
-        return iter(sorted(set(super().subjects(predicate, object)), key=lambda term: term.n3()))
+        return iter(sorted(set(super().subjects(predicate, object)),
+                           key=lambda term: ((term, RDF.type, OWL.Ontology) not in self, term.n3())))
+
+    def predicate_objects(self, subject=None, unique=False):
+        return iter(sorted(super().predicate_objects(subject, unique),
+                           key=lambda po: (po[0] != RDF.type, po[0].n3(), po[1].n3())))
+
+
+def _ordered(graph: Graph, triples=None) -> _Ordered:
+    """An _Ordered graph with the prefixes of ``graph`` and ``triples`` (by default its own)."""
+    ordered = _Ordered(bind_namespaces="none")
+    for prefix, namespace in sorted(graph.namespaces()):
+        ordered.bind(prefix, namespace, override=True)
+    for triple in graph if triples is None else triples:
+        ordered.add(triple)
+    return ordered
 
 
 def owl_release(ttl: Path = paths.ONTOLOGY_TTL) -> str:
@@ -67,12 +85,8 @@ def owl_release(ttl: Path = paths.ONTOLOGY_TTL) -> str:
     namespace declarations sorted), so a change of the Turtle changes only its lines of the file.
     """
     graph = parse_file(ttl)
-    ordered = _Ordered(bind_namespaces="none")
-    for prefix, namespace in sorted(graph.namespaces()):
-        ordered.bind(prefix, namespace, override=True)
-    for triple in sorted(to_canonical_graph(graph), key=lambda t: tuple(term.n3() for term in t)):
-        ordered.add(triple)
-    xml = ordered.serialize(format="xml")
+    canonical = sorted(to_canonical_graph(graph), key=lambda t: tuple(term.n3() for term in t))
+    xml = _ordered(graph, canonical).serialize(format="xml")
     head, _, rest = xml.partition("\n")
     declarations, _, body = rest.partition("\n>\n")  # "<rdf:RDF" and one xmlns line per namespace
     opening, *xmlns = declarations.split("\n")
@@ -135,8 +149,8 @@ def _write(stage: Path, graph: Graph, shapes: Graph, report: Report, note: str, 
     """Write every artefact and the manifest into ``stage``; return the manifest."""
     for suffix, fmt in RELEASE_FORMATS.items():
         name = f"msc-kg.{suffix}"
-        try:
-            graph.serialize(stage / name, format=fmt, encoding="utf-8")
+        try:  # RDF/XML with the ontology header first, as ontology tools read it (see _Ordered)
+            (_ordered(graph) if fmt == "xml" else graph).serialize(stage / name, format=fmt, encoding="utf-8")
         except OSError as exc:
             raise BuildError(f"{name}: cannot be written: {exc.strerror or exc}") from None
         except Exception as exc:  # noqa: BLE001 — rdflib's writers raise what they like

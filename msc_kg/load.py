@@ -167,4 +167,7 @@ def load(files: list[Path] | None = None) -> Loaded:
             origin.setdefault(subject, path)
     merged.bind("msc", MSC)
     merged.bind("mscd", MSCD)
+    # the import module's declarations are merged, its ontology header is not: two owl:Ontology
+    # headers in one file, and OWL API gave the graph the module's comment (ontology-tool audit)
+    merged.remove((URIRef(MSC + "imports/external-terms"), None, None))
     return Loaded(merged, files, origin)

@@ -70,6 +70,37 @@ def test_header_has_title_license_and_versions(graph):
     assert graph.value(ontology, DCTERMS.title) is not None
 
 
+def test_every_property_and_superclass_the_graph_uses_is_declared(graph):
+    """OWL 2 DL (Structural Specification §5.8.1): each IRI used as a property or a class is
+    declared. prov:Entity (a superclass) and skos:relatedMatch (of the cross-references) were not
+    (ontology-tool audit, OWL API profile checker)."""
+    from rdflib import RDF, RDFS, URIRef
+    from rdflib.namespace import OWL
+
+    builtin = (str(RDF), str(RDFS), str(OWL))
+    kinds = {OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty}
+    undeclared = sorted(str(p) for p in set(graph.predicates())
+                        if not str(p).startswith(builtin) and not kinds & set(graph.objects(p, RDF.type)))
+    superclasses = {c for c in graph.objects(None, RDFS.subClassOf) if isinstance(c, URIRef)}
+    undeclared += sorted(str(c) for c in superclasses if (c, RDF.type, OWL.Class) not in graph)
+    assert undeclared == []
+
+
+def test_one_ontology_header_and_it_comes_first(graph):
+    """The import module's header was merged into the release beside the graph's (two owl:Ontology,
+    and OWL API took the module's comment for the graph's); the RDF/XML release wrote the header's
+    annotations before its rdf:type owl:Ontology, which OWL API 3 then did not read as ontology
+    annotations (owlcs/owlapi#574; ontology-tool audit)."""
+    from rdflib import RDF, URIRef
+    from rdflib.namespace import OWL
+
+    assert set(graph.subjects(RDF.type, OWL.Ontology)) == {URIRef("https://w3id.org/msc-kg/ontology")}
+    xml = owl_release()
+    start = xml.index('<rdf:Description rdf:about="https://w3id.org/msc-kg/ontology">')
+    assert xml.index("<rdf:Description") == start
+    assert xml[start:].split("\n")[1].strip() == '<rdf:type rdf:resource="http://www.w3.org/2002/07/owl#Ontology"/>'
+
+
 def test_cancer_hierarchy_follows_the_review(graph):
     """T-ALL is an ALL, a leukemia and a blood cancer; APL is an AML."""
     ask = """PREFIX msc: <https://w3id.org/msc-kg/ontology/> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
