@@ -35,8 +35,8 @@ from urllib.parse import unquote_to_bytes
 
 import httptools
 
-REASONS = {400: "Bad Request", 404: "Not Found", 408: "Request Timeout", 413: "Content Too Large", 414: "URI Too Long",
-           431: "Request Header Fields Too Large", 500: "Internal Server Error",
+REASONS = {400: "Bad Request", 404: "Not Found", 408: "Request Timeout", 413: "Content Too Large",
+           414: "URI Too Long", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
            501: "Not Implemented", 503: "Service Unavailable", 505: "HTTP Version Not Supported"}
 # The characters of a Host field value: uri-host [":" port] (RFC 3986 §3.2.2, reg-name and IP
 # literals), percent-encoded octets included.
