@@ -600,13 +600,8 @@ def test_request_target_shortcut_matches_parse_url(tail):
     assert _target(keep.url) == _target_by_parse_url(keep.url)
 
 
-def test_a_client_that_stops_reading_a_large_answer_is_dropped():
-    """A response beyond http.PACED bytes goes out in parts, each within read_timeout: ten clients
-    reading 100 bytes every 5 s of 30 MB answers held every connection slot for as long as they
-    liked (hostile testing). Here the client reads nothing for 2 s, then all it can: the server
-    gave up after read_timeout, so the answer is cut and the connection closed."""
-    size = 32 << 20
-
+def _big_answer_server(size: int, read_timeout: float):
+    """A Server answering every request with ``size`` bytes; (server, listening socket)."""
     def app(environ, start_response):
         start_response("200 OK", [("Content-Type", "application/octet-stream"),
                                   ("Content-Length", str(size))])
@@ -615,8 +610,44 @@ def test_a_client_that_stops_reading_a_large_answer_is_dropped():
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(8)
-    server = Server(app, sock, read_timeout=0.5)
+    server = Server(app, sock, read_timeout=read_timeout)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, sock
+
+
+def test_a_steady_reader_above_the_minimum_rate_gets_the_whole_answer():
+    """The minimum is PACED bytes per read_timeout (here 256 KB per 0.5 s). Deadlines on each send
+    cut off readers far above it: the kernel wakes a blocked sender only once a third of its send
+    buffer (up to 4 MB) is free, so a client reading 32 KB/s lost a 5 MB answer at 3.9 MB
+    (hostile testing). A client reading 1.5 MB/s, three times the minimum, gets all 6 MB."""
+    size = 6 << 20
+    server, sock = _big_answer_server(size, 0.5)
+    try:
+        with socket.socket() as client:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            client.connect(sock.getsockname())
+            client.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            client.settimeout(5.0)
+            got, start = 0, time.monotonic()
+            while chunk := client.recv(16384):
+                got += len(chunk)
+                ahead = got / (1.5 * 2**20) - (time.monotonic() - start)
+                if ahead > 0:
+                    time.sleep(ahead)
+        assert got > size  # the head, then every byte of the body
+    finally:
+        server.accepting = False
+        server.shutdown(0.5)
+        sock.close()
+
+
+def test_a_client_that_stops_reading_a_large_answer_is_dropped():
+    """A response beyond http.PACED bytes goes out in parts, each within read_timeout: ten clients
+    reading 100 bytes every 5 s of 30 MB answers held every connection slot for as long as they
+    liked (hostile testing). Here the client reads nothing for 2 s, then all it can: the server
+    gave up after read_timeout, so the answer is cut and the connection closed."""
+    size = 32 << 20
+    server, sock = _big_answer_server(size, 0.5)
     try:
         with socket.socket() as client:
             client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
