@@ -641,6 +641,32 @@ def test_a_steady_reader_above_the_minimum_rate_gets_the_whole_answer():
         sock.close()
 
 
+def test_a_download_written_slowly_is_not_charged_to_its_client():
+    """A streamed body whose writer takes longer than read_timeout between small parts reaches a
+    client that reads at once: the wait for the writer is not the client's."""
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+
+        def body():
+            for _ in range(3):
+                time.sleep(0.8)
+                yield b"y" * 100_000
+        return body()
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    server = Server(app, sock, read_timeout=0.5)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        raw = exchange(sock.getsockname(), b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert raw.endswith(b"0\r\n\r\n") and body_of(raw).count(b"y") == 300_000
+    finally:
+        server.accepting = False
+        server.shutdown(0.5)
+        sock.close()
+
+
 def test_a_client_that_stops_reading_a_large_answer_is_dropped():
     """A response beyond http.PACED bytes goes out in parts, each within read_timeout: ten clients
     reading 100 bytes every 5 s of 30 MB answers held every connection slot for as long as they

@@ -378,6 +378,7 @@ class _Paced:
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(min(self.POLL, self.seconds)))
         view = memoryview(data)
         try:
+            self._check()  # before it is handed more: a client that took all it was given waited
             while view:
                 try:
                     sent = conn.send(view)
@@ -391,20 +392,23 @@ class _Paced:
 
     def _check(self) -> None:
         now = time.monotonic()
-        taken = self.handed - _unacknowledged(self.conn)
-        if taken - self.mark >= PACED:
+        queued = _unacknowledged(self.conn)
+        taken = self.handed - (queued or 0)
+        # a step taken, or all it was given: a streamed download's writer may be slow to write
+        # more, which is no fault of the client's
+        if taken - self.mark >= PACED or queued == 0:
             self.mark, self.mark_at = taken, now
         elif now - self.mark_at > self.seconds:
             raise TimeoutError(f"the client took less than {PACED} bytes in {self.seconds:g} s")
 
 
-def _unacknowledged(conn: socket.socket) -> int:
+def _unacknowledged(conn: socket.socket) -> int | None:
     """The bytes the kernel holds for ``conn`` that its peer has not acknowledged (Linux's
-    SIOCOUTQ); 0 where it cannot be asked, so what the kernel accepted counts as taken."""
+    SIOCOUTQ); None where it cannot be asked (what the kernel accepted then counts as taken)."""
     try:
         return struct.unpack("i", fcntl.ioctl(conn.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
     except (AttributeError, OSError):
-        return 0
+        return None
 
 
 def _linger(conn: socket.socket, seconds: float = 1.0, limit: int = 1 << 20) -> None:
