@@ -407,6 +407,22 @@ def test_expect_100_continue(serve):
     assert json.loads(body_of(raw))["body"] == "ASK {}"
 
 
+@pytest.mark.parametrize("head, status", [
+    (b"POST /sparql#f HTTP/1.1", 400),
+    (b"POST /sparql%2F HTTP/1.1", 404),
+    (b"CONNECT example.com:443 HTTP/1.1", 501),
+])
+def test_no_100_continue_for_a_target_no_resource_has(serve, head, status):
+    """RFC 9110 §10.1.1: the final status, not an invitation to send the body for nothing (the
+    100 Continue came first, and the client could upload up to --max-body: hostile testing)."""
+    with socket.create_connection(serve(), timeout=5) as s:
+        s.sendall(head + b"\r\nHost: x\r\nContent-Length: 6\r\nExpect: 100-continue\r\n\r\n")
+        raw = b""
+        while chunk := s.recv(65536):
+            raw += chunk
+    assert status_of(raw) == status and b"100 Continue" not in raw
+
+
 def _read_responses(s: socket.socket, count: int) -> list[bytes]:
     """``count`` responses with Content-Length bodies (or interim ones) read from ``s``."""
     out, buf = [], b""

@@ -638,7 +638,15 @@ class Server:
             pending = parser.current
             if pending is not None and pending.expect:  # only once the responses before it are
                 pending.expect = False  # sent: they come in the order of the requests (RFC 9112
-                conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")  # §9.3.2); none if its body is in
+                # §9.3.2); none if its body is in. A target no resource has gets its final status
+                # instead (RFC 9110 §10.1.1), not an invitation to send a body for nothing
+                try:
+                    self._target(pending)
+                except _Reject as exc:
+                    conn.sendall(self._simple(exc.status, exc.message, close=True))
+                    _linger(conn)
+                    return
+                conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
             if started is None:
                 wait = self.idle_timeout
             else:
@@ -682,7 +690,10 @@ class Server:
     # ------------------------------------------------------------------ responses
     @staticmethod
     def _target(req: _Request) -> tuple[str, bytes]:
-        """The decoded path and the raw query string of the request target."""
+        """The decoded path and the raw query string of the request target; _Reject for one no
+        resource has (told before a 100 Continue, so no body is sent for nothing)."""
+        if req.method == b"CONNECT":  # its target is an authority, and no tunnel is offered
+            raise _Reject(501, "CONNECT is not implemented: this server is no proxy.")
         url = req.url
         if url == b"*":  # OPTIONS * (RFC 9112 §3.2.4)
             return "*", b""
@@ -763,8 +774,6 @@ class Server:
         """Run the app for ``req`` and send its response; return whether to keep the connection."""
         conn = client.sock
         try:
-            if req.method == b"CONNECT":  # its target is an authority, and no tunnel is offered
-                raise _Reject(501, "CONNECT is not implemented: this server is no proxy.")
             path, query = self._target(req)
             authority = _target_authority(req.url)
         except _Reject as exc:
