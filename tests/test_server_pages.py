@@ -181,6 +181,7 @@ def test_health(server_client):
     data = server_client.get("/health").get_json()
     assert data["status"] == "ok" and data["triples"] == SMALL_TRIPLES and data["workers"] == 2
     assert data["serving_processes"] == 2
+    assert server_client.get("/health").headers["Cache-Control"] == "no-store"
 
 
 def test_health_counts_the_serving_processes_alive(server_app, monkeypatch):

@@ -123,7 +123,8 @@ def _routes(app: Flask) -> None:
         return {"status": "ok" if serving >= state.engine.size else "degraded",
                 "triples": state.stats["triples"], "workers": state.engine.size,
                 "serving_processes": serving, "process": os.getpid(),
-                "worker_restarts": state.engine.restarts, "cached_responses": len(state.cache)}
+                "worker_restarts": state.engine.restarts, "cached_responses": len(state.cache)}, \
+            {"Cache-Control": "no-store"}  # a probe through a cache must see the state now
 
     @app.get("/")
     def landing():
