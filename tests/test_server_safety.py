@@ -166,6 +166,18 @@ def test_allowed_service_is_called(listener):
         close(app)
 
 
+def test_a_service_query_no_accepted_format_has_calls_no_service(listener):
+    """Its 406 came only after the engine, parsing it, had called the allowed SERVICE of an ASK
+    (and a failing one made it 502; hostile testing)."""
+    app = make_app(service_allow=[listener.url + "sparql"])
+    try:
+        q = f"ASK {{ SERVICE <{listener.url}sparql> {{ ?s ?p ?o }} }}"
+        resp = app.test_client().get("/sparql", query_string={"query": q}, headers={"Accept": "text/turtle"})
+        assert resp.status_code == 406 and listener.connections == []
+    finally:
+        close(app)
+
+
 @pytest.mark.parametrize("template", [
     "SELECT * FROM <{url}data.ttl> WHERE {{ ?s ?p ?o }}",
     "SELECT * FROM NAMED <{url}data.ttl> WHERE {{ GRAPH ?g {{ ?s ?p ?o }} }}",

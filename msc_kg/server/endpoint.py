@@ -307,6 +307,9 @@ def _evaluate(state, req, wanted: Wanted, results_choice, graph_choice,
     # (parsed in the serving thread with no limit, an ASK of doubled strings asked for as Turtle
     # evaluated until the kernel killed the process at 24 GB: hostile testing).
     unanswerable = scan.form in forms and forms[scan.form][0] is None
+    if unanswerable and scan.services:  # the engine would call them parsing it (an ASK is
+        # evaluated whole): a 406 at once, though a malformed query is not told so first
+        return _not_acceptable(scan.form, forms[scan.form][1])
     spare = wanted.spare(graph_choice, negotiate.GRAPH, refused)
     job = {
         "query": req.query, "form": scan.form, "base": cfg["base_iri"], "union": cfg["union_default_graph"],
