@@ -753,3 +753,26 @@ def test_a_pipelined_head_is_not_charged_with_the_body_before_it(serve):
         while chunk := s.recv(65536):
             raw += chunk
     assert re.findall(rb"HTTP/1\.1 (\d{3}) ", raw) == [b"200", b"200"]
+
+
+def test_connection_limit_answers_503_when_every_refusing_thread_is_busy():
+    """Past the 16 threads that answer refusals and linger, a connection over the limit was closed
+    with its request unread: reset, and the client never saw why (hostile testing)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    server = Server(echo_app, sock, max_connections=1)
+    server._refusers = threading.BoundedSemaphore(1)
+    server._refusers.acquire()  # every refusing thread busy
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    held = socket.create_connection(sock.getsockname(), timeout=5)
+    time.sleep(0.2)
+    try:
+        for _ in range(5):
+            raw = exchange(sock.getsockname(), b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert status_of(raw) == 503 and b"Too many open connections (limit 1)" in body_of(raw)
+    finally:
+        held.close()
+        server.accepting = False
+        server.shutdown(0.5)
+        sock.close()

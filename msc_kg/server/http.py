@@ -531,9 +531,22 @@ class Server:
             self.balance.set(len(self._conns))
 
     def _refuse(self, conn: socket.socket) -> None:
-        """503 for a connection over the limit (in a thread of a small bounded set, else closed)."""
+        """503 for a connection over the limit: in a thread of a small bounded set, which lingers
+        for the client to read it; past those, at once without waiting (closed with its request
+        unread, the connection was reset and the client never saw why: hostile testing)."""
         if not self._refusers.acquire(blocking=False):
-            conn.close()
+            try:
+                conn.setblocking(False)
+                conn.send(self._simple(503, f"Too many open connections (limit "
+                                            f"{self.max_connections}); retry later.", close=True))
+                conn.shutdown(socket.SHUT_WR)
+                for _ in range(16):  # what the client sent so far, so closing does not reset
+                    if not conn.recv(65536):
+                        break
+            except OSError:
+                pass
+            finally:
+                conn.close()
             return
 
         def answer():
