@@ -64,6 +64,7 @@ def derive(graph: Graph) -> Graph:
     """Everything derived from the curated graph, as a separate graph to add to it."""
     derived = construct(graph, "tumour-effect")
     derived += construct(graph, "contradictions")
+    derived += construct(graph, "named-individuals")
     # cross-references from ontology/mappings.tsv; their prefixes kept (the release's Turtle
     # declared oboInOwl as ns1:)
     for part in (anchors(graph), mapping_graph()):
