@@ -3,6 +3,7 @@ keep-alive, and hostile clients (malformed heads, oversized heads and bodies, sl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -616,19 +617,29 @@ def test_request_target_shortcut_matches_parse_url(tail):
     assert _target(keep.url) == _target_by_parse_url(keep.url)
 
 
-def _big_answer_server(size: int, read_timeout: float):
-    """A Server answering every request with ``size`` bytes; (server, listening socket)."""
+@contextlib.contextmanager
+def _running(app, **settings):
+    """A Server for ``app`` on a free loopback port, stopped after; yields (server, address)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    server = Server(app, sock, **settings)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server, sock.getsockname()
+    finally:
+        server.accepting = False
+        server.shutdown(0.5)
+        sock.close()
+
+
+def _big_answer(size: int):
+    """A WSGI app answering every request with ``size`` bytes."""
     def app(environ, start_response):
         start_response("200 OK", [("Content-Type", "application/octet-stream"),
                                   ("Content-Length", str(size))])
         return [b"x" * size]
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(8)
-    server = Server(app, sock, read_timeout=read_timeout)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, sock
+    return app
 
 
 def test_a_steady_reader_above_the_minimum_rate_gets_the_whole_answer():
@@ -637,24 +648,18 @@ def test_a_steady_reader_above_the_minimum_rate_gets_the_whole_answer():
     buffer (up to 4 MB) is free, so a client reading 32 KB/s lost a 5 MB answer at 3.9 MB
     (hostile testing). A client reading 1.5 MB/s, three times the minimum, gets all 6 MB."""
     size = 6 << 20
-    server, sock = _big_answer_server(size, 0.5)
-    try:
-        with socket.socket() as client:
-            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-            client.connect(sock.getsockname())
-            client.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            client.settimeout(5.0)
-            got, start = 0, time.monotonic()
-            while chunk := client.recv(16384):
-                got += len(chunk)
-                ahead = got / (1.5 * 2**20) - (time.monotonic() - start)
-                if ahead > 0:
-                    time.sleep(ahead)
-        assert got > size  # the head, then every byte of the body
-    finally:
-        server.accepting = False
-        server.shutdown(0.5)
-        sock.close()
+    with _running(_big_answer(size), read_timeout=0.5) as (_, addr), socket.socket() as client:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        client.connect(addr)
+        client.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        client.settimeout(5.0)
+        got, start = 0, time.monotonic()
+        while chunk := client.recv(16384):
+            got += len(chunk)
+            ahead = got / (1.5 * 2**20) - (time.monotonic() - start)
+            if ahead > 0:
+                time.sleep(ahead)
+    assert got > size  # the head, then every byte of the body
 
 
 def test_a_download_written_slowly_is_not_charged_to_its_client():
@@ -669,45 +674,30 @@ def test_a_download_written_slowly_is_not_charged_to_its_client():
                 yield b"y" * 100_000
         return body()
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(8)
-    server = Server(app, sock, read_timeout=0.5)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        raw = exchange(sock.getsockname(), b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        assert raw.endswith(b"0\r\n\r\n") and body_of(raw).count(b"y") == 300_000
-    finally:
-        server.accepting = False
-        server.shutdown(0.5)
-        sock.close()
+    with _running(app, read_timeout=0.5) as (_, addr):
+        raw = exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert raw.endswith(b"0\r\n\r\n") and body_of(raw).count(b"y") == 300_000
 
 
 def test_a_client_that_stops_reading_a_large_answer_is_dropped():
-    """A response beyond http.PACED bytes goes out in parts, each within read_timeout: ten clients
-    reading 100 bytes every 5 s of 30 MB answers held every connection slot for as long as they
-    liked (hostile testing). Here the client reads nothing for 2 s, then all it can: the server
+    """The client of a response beyond http.PACED bytes must take PACED bytes per read_timeout:
+    ten clients reading 100 bytes every 5 s of 30 MB answers held every connection slot for as long
+    as they liked (hostile testing). Here the client reads nothing for 2 s, then all it can: the server
     gave up after read_timeout, so the answer is cut and the connection closed."""
     size = 32 << 20
-    server, sock = _big_answer_server(size, 0.5)
-    try:
-        with socket.socket() as client:
-            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            client.connect(sock.getsockname())
-            client.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
-            time.sleep(2.0)
-            client.settimeout(5.0)
-            got = 0
-            try:
-                while chunk := client.recv(1 << 20):
-                    got += len(chunk)
-            except ConnectionResetError:
-                pass
-        assert 0 < got < size
-    finally:
-        server.accepting = False
-        server.shutdown(0.5)
-        sock.close()
+    with _running(_big_answer(size), read_timeout=0.5) as (_, addr), socket.socket() as client:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        client.connect(addr)
+        client.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(2.0)
+        client.settimeout(5.0)
+        got = 0
+        try:
+            while chunk := client.recv(1 << 20):
+                got += len(chunk)
+        except ConnectionResetError:
+            pass
+    assert 0 < got < size
 
 
 @pytest.mark.parametrize("request_bytes, status, message", [
@@ -758,21 +748,11 @@ def test_a_pipelined_head_is_not_charged_with_the_body_before_it(serve):
 def test_connection_limit_answers_503_when_every_refusing_thread_is_busy():
     """Past the 16 threads that answer refusals and linger, a connection over the limit was closed
     with its request unread: reset, and the client never saw why (hostile testing)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(8)
-    server = Server(echo_app, sock, max_connections=1)
-    server._refusers = threading.BoundedSemaphore(1)
-    server._refusers.acquire()  # every refusing thread busy
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    held = socket.create_connection(sock.getsockname(), timeout=5)
-    time.sleep(0.2)
-    try:
-        for _ in range(5):
-            raw = exchange(sock.getsockname(), b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            assert status_of(raw) == 503 and b"Too many open connections (limit 1)" in body_of(raw)
-    finally:
-        held.close()
-        server.accepting = False
-        server.shutdown(0.5)
-        sock.close()
+    with _running(echo_app, max_connections=1) as (server, addr):
+        server._refusers = threading.BoundedSemaphore(1)
+        server._refusers.acquire()  # every refusing thread busy
+        with socket.create_connection(addr, timeout=5):
+            time.sleep(0.2)
+            for _ in range(5):
+                raw = exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert status_of(raw) == 503 and b"Too many open connections (limit 1)" in body_of(raw)
