@@ -150,7 +150,8 @@ def _write(stage: Path, graph: Graph, shapes: Graph, report: Report, note: str, 
     for suffix, fmt in RELEASE_FORMATS.items():
         name = f"msc-kg.{suffix}"
         try:  # RDF/XML with the ontology header first, as ontology tools read it (see _Ordered)
-            (_ordered(graph) if fmt == "xml" else graph).serialize(stage / name, format=fmt, encoding="utf-8")
+            written = _ordered(graph) if fmt == "xml" else graph
+            written.serialize(stage / name, format=fmt, encoding="utf-8")
         except OSError as exc:
             raise BuildError(f"{name}: cannot be written: {exc.strerror or exc}") from None
         except Exception as exc:  # noqa: BLE001 — rdflib's writers raise what they like

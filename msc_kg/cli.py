@@ -75,14 +75,9 @@ def _cmd_validate(args) -> int:
 
 
 def _cmd_stats(args) -> int:
-    from msc_kg.server.dataset import DataError
     from msc_kg.stats import stats, stats_text
 
-    try:
-        figures = stats()
-    except DataError as exc:  # the release's graph does not load: one line, exit 2, as serve
-        print(f"error: {exc} ({DAMAGED})", file=sys.stderr)
-        return USAGE
+    figures = stats()
     print(json.dumps(figures, indent=2) if args.json else stats_text(figures))
     return OK
 
@@ -106,7 +101,6 @@ def _read_at_most(name: str, size: int) -> bytes:
 def _cmd_query(args) -> int:
     from msc_kg.query import EngineAborted, QueryFailed, run_query
     from msc_kg.server.config import DEFAULTS
-    from msc_kg.server.dataset import DataError
 
     limit = DEFAULTS["max_body"]
     if args.file != "-" and (reason := _not_a_file(args.file)):  # as validate --with
@@ -135,9 +129,6 @@ def _cmd_query(args) -> int:
         return USAGE
     except (EngineAborted, QueryFailed) as exc:
         print(f"error: {args.file}: {exc}", file=sys.stderr)
-        return USAGE
-    except DataError as exc:  # the release's graph does not load: one line, exit 2, as serve
-        print(f"error: {exc} ({DAMAGED})", file=sys.stderr)
         return USAGE
     for note in notes:
         print(f"note: {args.file}: {note}", file=sys.stderr)
@@ -196,9 +187,14 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args) -> int:
     """Run the command; a reported error is one line on stderr and its exit code."""
     from msc_kg.errors import Inconsistent, MscKgError, ReasonerUnavailable, SourceParseError, ValidationFailed
+    from msc_kg.server.dataset import DataError
 
     try:
         return args.func(args)
+    except DataError as exc:  # the release's graph does not load (stats, query): one line, exit 2,
+        # as serve
+        print(f"error: {exc} ({DAMAGED})", file=sys.stderr)
+        return USAGE
     except (SourceParseError, ValidationFailed, Inconsistent) as exc:
         print(str(exc), file=sys.stderr)
         return NOT_CONFORMING

@@ -14,7 +14,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 
 from msc_kg import paths
 from msc_kg.errors import SourceParseError
-from msc_kg.namespaces import MSC, MSCD
+from msc_kg.namespaces import IMPORT_MODULE_ONTOLOGY, MSC, MSCD
 from msc_kg.server import jsonguard, xmlguard
 from msc_kg.server.dataset import EXTENSIONS, parse_error, unknown_extension
 
@@ -169,5 +169,5 @@ def load(files: list[Path] | None = None) -> Loaded:
     merged.bind("mscd", MSCD)
     # the import module's declarations are merged, its ontology header is not: two owl:Ontology
     # headers in one file, and OWL API gave the graph the module's comment (ontology-tool audit)
-    merged.remove((URIRef(MSC + "imports/external-terms"), None, None))
+    merged.remove((URIRef(IMPORT_MODULE_ONTOLOGY), None, None))
     return Loaded(merged, files, origin)

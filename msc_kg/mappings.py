@@ -12,6 +12,7 @@ from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
 from msc_kg import __version__, paths
 from msc_kg.load import MSC, MSCD
+from msc_kg.namespaces import IMPORT_MODULE_ONTOLOGY
 
 MAPPINGS_TSV = paths.ROOT / "ontology" / "mappings.tsv"
 IMPORTS_DIR = paths.ROOT / "ontology" / "imports"
@@ -19,7 +20,7 @@ IMPORTS_DIR = paths.ROOT / "ontology" / "imports"
 PREFIX_MAP = IMPORTS_DIR / "bioregistry-prefixes.json"
 TERM_LIST = IMPORTS_DIR / "external_terms.txt"
 IMPORT_MODULE = IMPORTS_DIR / "external-terms.ttl"
-IMPORT_MODULE_IRI = URIRef(MSC + "imports/external-terms")
+IMPORT_MODULE_IRI = URIRef(IMPORT_MODULE_ONTOLOGY)
 
 OBOINOWL = Namespace("http://www.geneontology.org/formats/oboInOwl#")
 COLUMNS = ["subject_id", "subject_label", "predicate_id", "object_id", "object_label",

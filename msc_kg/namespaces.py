@@ -2,3 +2,4 @@
 
 MSC = "https://w3id.org/msc-kg/ontology/"  # classes, properties, value sets
 MSCD = "https://w3id.org/msc-kg/id/"  # instance data
+IMPORT_MODULE_ONTOLOGY = MSC + "imports/external-terms"  # of ontology/imports/external-terms.ttl

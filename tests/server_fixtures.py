@@ -72,21 +72,42 @@ def close(app) -> None:
 
 
 @contextlib.contextmanager
-def serving(app):
-    """``app`` served by msc_kg.server.http on a loopback port, with the direct path: (host, port)."""
+def running(wsgi, host: str = "127.0.0.1", **settings):
+    """A msc_kg.server.http Server for the WSGI callable ``wsgi`` on a free port of ``host``,
+    stopped after: (server, (host, port))."""
     from msc_kg.server.http import Server
 
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    server = Server(app, sock, direct=app.wsgi_app.direct)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sock.bind((host, 0))
+    sock.listen(64)
+    server = Server(wsgi, sock, **settings)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
     try:
-        yield sock.getsockname()
+        yield server, sock.getsockname()
     finally:
         server.accepting = False
+        thread.join(2)
         server.shutdown(0.5)
         sock.close()
+
+
+@contextlib.contextmanager
+def serving(app, **settings):
+    """``app`` served by msc_kg.server.http on a loopback port, with the direct path: (host, port)."""
+    with running(app, direct=app.wsgi_app.direct, **settings) as (_, address):
+        yield address
+
+
+@contextlib.contextmanager
+def served_small():
+    """The small graph's app with the inline engine, served on loopback: (host, port)."""
+    app = make_app(engine="inline")
+    try:
+        with serving(app) as address:
+            yield address
+    finally:
+        close(app)
 
 
 def raw_exchange(addr, data: bytes) -> bytes:

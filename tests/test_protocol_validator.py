@@ -18,7 +18,7 @@ import json
 from urllib.parse import quote, urlencode
 
 import pytest
-from server_fixtures import close, make_app, serving
+from server_fixtures import served_small
 
 
 DATA0 = "http://kasei.us/2009/09/sparql/data/data0.rdf"
@@ -30,12 +30,8 @@ RESULTS = ("application/sparql-results+xml", "application/sparql-results+json")
 @pytest.fixture(scope="module")
 def address():
     """The endpoint over the small fixture graph, served by msc_kg.server.http on loopback."""
-    app = make_app(engine="inline")
-    try:
-        with serving(app) as served:
-            yield served
-    finally:
-        close(app)
+    with served_small() as address:
+        yield address
 
 
 def send(address, method: str, target: str, headers: dict | None = None, body: bytes | None = None):

@@ -11,9 +11,8 @@ import pyoxigraph as ox
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from server_fixtures import DATA, close, make_app, subject_heads
+from server_fixtures import DATA, close, make_app, raw_exchange, serving, subject_heads
 
-from msc_kg.server.http import Server
 
 EX = "http://example.org/"
 
@@ -136,37 +135,12 @@ def test_etag_and_not_modified(client):
     assert failed.data.startswith(b"Precondition Failed: If-Match compares entity tags strongly")
 
 
-@contextlib.contextmanager
-def serving(app, **settings):
-    """``app`` served over HTTP by server.py's server on a free loopback port: (host, port)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(8)
-    server = Server(app, sock, direct=app.wsgi_app.direct, **settings)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield sock.getsockname()
-    finally:
-        server.accepting = False
-        thread.join(2)
-        server.shutdown(0.5)
-        sock.close()
-
-
-def _exchange(address, request: bytes) -> bytes:
-    """The raw response to ``request`` (which should ask to close the connection)."""
-    with socket.create_connection(address, timeout=5) as s:
-        s.sendall(request)
-        return b"".join(iter(lambda: s.recv(65536), b""))
-
-
 def test_head_over_http_has_the_get_length_and_no_body():
     app = make_app(graphs_store(), engine="inline")
     try:
         with serving(app) as address:
             def exchange(method: str) -> bytes:
-                return _exchange(address, f"{method} /data?graph=http%3A%2F%2Fexample.org%2Fg2 HTTP/1.1\r\n"
+                return raw_exchange(address, f"{method} /data?graph=http%3A%2F%2Fexample.org%2Fg2 HTTP/1.1\r\n"
                                           "Host: t\r\nConnection: close\r\n\r\n".encode())
 
             get, head = exchange("GET"), exchange("HEAD")
@@ -324,7 +298,7 @@ def test_large_graph_is_sent_chunked_while_written(streaming):
 
 def test_large_graph_to_http_10_client_ends_with_the_connection(streaming):
     _, address = streaming
-    raw = _exchange(address, b"GET /data?default HTTP/1.0\r\nAccept: application/n-triples\r\n\r\n")
+    raw = raw_exchange(address, b"GET /data?default HTTP/1.0\r\nAccept: application/n-triples\r\n\r\n")
     head, body = raw.split(b"\r\n\r\n", 1)
     assert head.startswith(b"HTTP/1.1 200") and b"Connection: close" in head
     assert b"Transfer-Encoding" not in head and b"Content-Length" not in head
@@ -333,11 +307,11 @@ def test_large_graph_to_http_10_client_ends_with_the_connection(streaming):
 
 def test_large_graph_head_and_304_write_nothing(streaming):
     app, address = streaming
-    head = _exchange(address, b"HEAD /data?default HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    head = raw_exchange(address, b"HEAD /data?default HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200") and head.endswith(b"\r\n\r\n")
     assert b"Content-Length" not in head and b"Transfer-Encoding" not in head and b"ETag: W/" in head
     tag = [line for line in head.split(b"\r\n") if line.startswith(b"ETag: ")][0][6:]
-    unchanged = _exchange(address, b"GET /data?default HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+    unchanged = raw_exchange(address, b"GET /data?default HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
                                    b"If-None-Match: " + tag + b"\r\n\r\n")
     assert unchanged.startswith(b"HTTP/1.1 304") and unchanged.endswith(b"\r\n\r\n")
     assert _streams_left(app, 0) == (0, 4)
@@ -392,8 +366,8 @@ def test_large_graph_without_a_free_download_slot_is_503_before_any_byte_and_que
     slots = app.extensions["msc_kg"].engine._downloads
     taken = [slots.get() for _ in range(4)]
     try:
-        raw = _exchange(address, b"GET /data?default HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        query = _exchange(address, b"GET /sparql?query=ASK%7B%7D HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+        raw = raw_exchange(address, b"GET /data?default HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        query = raw_exchange(address, b"GET /sparql?query=ASK%7B%7D HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
                                    b"Accept: application/sparql-results+json\r\n\r\n")
     finally:
         for token in taken:
@@ -405,7 +379,7 @@ def test_large_graph_without_a_free_download_slot_is_503_before_any_byte_and_que
 
 def test_large_graph_missing_named_graph_is_still_404(streaming):
     _, address = streaming
-    raw = _exchange(address, b"GET /data?graph=http%3A%2F%2Fexample.org%2Fnope HTTP/1.1\r\nHost: t\r\n"
+    raw = raw_exchange(address, b"GET /data?graph=http%3A%2F%2Fexample.org%2Fnope HTTP/1.1\r\nHost: t\r\n"
                              b"Connection: close\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 404") and b"The graph <http://example.org/nope> is not in this store." in raw
 

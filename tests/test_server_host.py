@@ -7,20 +7,15 @@ from __future__ import annotations
 
 
 import pytest
-from server_fixtures import close, make_app, raw_exchange, serving
+from server_fixtures import close, make_app, raw_exchange, served_small
 from werkzeug.test import Client
-
 
 
 @pytest.fixture(scope="module")
 def served():
     """The app over the small graph on a loopback port, with the direct path: (host, port)."""
-    app = make_app(engine="inline")
-    try:
-        with serving(app) as address:
-            yield address
-    finally:
-        close(app)
+    with served_small() as address:
+        yield address
 
 
 def exchange(addr, data: bytes) -> tuple[str, dict, bytes]:

@@ -14,6 +14,7 @@ import httptools
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from server_fixtures import running
 from urllib.parse import unquote_to_bytes
 
 from msc_kg.server.http import BIG_BODY, Server, _Reject, _Request
@@ -45,24 +46,8 @@ BIG = bytes(range(256)) * (BIG_BODY // 256 + 3)
 @pytest.fixture()
 def serve():
     """Start a Server on a free loopback port; yields a function making (host, port) for settings."""
-    started = []
-
-    def start(**settings):
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(64)
-        server = Server(echo_app, sock, **settings)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        started.append((server, sock, thread))
-        return sock.getsockname()
-
-    yield start
-    for server, sock, thread in started:
-        server.accepting = False
-        thread.join(2)
-        server.shutdown(0.5)
-        sock.close()
+    with contextlib.ExitStack() as started:
+        yield lambda **settings: started.enter_context(running(echo_app, **settings))[1]
 
 
 def exchange(addr, data: bytes, timeout: float = 5.0) -> bytes:
@@ -238,23 +223,12 @@ def test_http_10_absolute_form_names_its_host(serve):
 def test_server_name_is_the_address_reached_not_any_address():
     """Bound to every interface, SERVER_NAME (the app's host without a usable Host) is the
     address the connection reached: 0.0.0.0 is no address to ask."""
-    sock = socket.socket()
-    sock.bind(("0.0.0.0", 0))
-    sock.listen(4)
-    server = Server(echo_app, sock)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running(echo_app, host="0.0.0.0") as (_, (_, port)):
         for host in (b"", b"my_host"):
-            raw = exchange(("127.0.0.1", sock.getsockname()[1]),
+            raw = exchange(("127.0.0.1", port),
                            b"GET / HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n")
             got = json.loads(body_of(raw))
             assert got["server_name"] == "127.0.0.1" and "HTTP_HOST" not in got["headers"]
-    finally:
-        server.accepting = False
-        thread.join(2)
-        server.shutdown(0.5)
-        sock.close()
 
 
 def test_options_star_describes_the_server(serve):
@@ -617,22 +591,6 @@ def test_request_target_shortcut_matches_parse_url(tail):
     assert _target(keep.url) == _target_by_parse_url(keep.url)
 
 
-@contextlib.contextmanager
-def _running(app, **settings):
-    """A Server for ``app`` on a free loopback port, stopped after; yields (server, address)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(8)
-    server = Server(app, sock, **settings)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield server, sock.getsockname()
-    finally:
-        server.accepting = False
-        server.shutdown(0.5)
-        sock.close()
-
-
 def _big_answer(size: int):
     """A WSGI app answering every request with ``size`` bytes."""
     def app(environ, start_response):
@@ -648,7 +606,7 @@ def test_a_steady_reader_above_the_minimum_rate_gets_the_whole_answer():
     buffer (up to 4 MB) is free, so a client reading 32 KB/s lost a 5 MB answer at 3.9 MB
     (hostile testing). A client reading 1.5 MB/s, three times the minimum, gets all 6 MB."""
     size = 6 << 20
-    with _running(_big_answer(size), read_timeout=0.5) as (_, addr), socket.socket() as client:
+    with running(_big_answer(size), read_timeout=0.5) as (_, addr), socket.socket() as client:
         client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         client.connect(addr)
         client.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -674,7 +632,7 @@ def test_a_download_written_slowly_is_not_charged_to_its_client():
                 yield b"y" * 100_000
         return body()
 
-    with _running(app, read_timeout=0.5) as (_, addr):
+    with running(app, read_timeout=0.5) as (_, addr):
         raw = exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert raw.endswith(b"0\r\n\r\n") and body_of(raw).count(b"y") == 300_000
 
@@ -685,7 +643,7 @@ def test_a_client_that_stops_reading_a_large_answer_is_dropped():
     as they liked (hostile testing). Here the client reads nothing for 2 s, then all it can: the server
     gave up after read_timeout, so the answer is cut and the connection closed."""
     size = 32 << 20
-    with _running(_big_answer(size), read_timeout=0.5) as (_, addr), socket.socket() as client:
+    with running(_big_answer(size), read_timeout=0.5) as (_, addr), socket.socket() as client:
         client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         client.connect(addr)
         client.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -748,7 +706,7 @@ def test_a_pipelined_head_is_not_charged_with_the_body_before_it(serve):
 def test_connection_limit_answers_503_when_every_refusing_thread_is_busy():
     """Past the 16 threads that answer refusals and linger, a connection over the limit was closed
     with its request unread: reset, and the client never saw why (hostile testing)."""
-    with _running(echo_app, max_connections=1) as (server, addr):
+    with running(echo_app, max_connections=1) as (server, addr):
         server._refusers = threading.BoundedSemaphore(1)
         server._refusers.acquire()  # every refusing thread busy
         with socket.create_connection(addr, timeout=5):

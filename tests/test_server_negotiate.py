@@ -362,6 +362,11 @@ def _counting(monkeypatch, app) -> list:
     return jobs
 
 
+# The 406 of XML_CANNOT when only XML results are acceptable.
+XML_CANNOT_406 = ("No acceptable format: the answer holds U+0001, a character XML 1.0 cannot carry, "
+                  "even escaped; ask for JSON, CSV or TSV.\n")
+
+
 @pytest.mark.parametrize("accept, ctype, body", [
     (BROWSER, "application/sparql-results+json",
      b'{"head":{"vars":["x"]},"results":{"bindings":[{"x":{"type":"literal","value":"a\\u0001b"}}]}}'),
@@ -387,9 +392,7 @@ def test_results_xml_cannot_carry_fall_back_to_an_acceptable_syntax(monkeypatch,
         only = client.get("/sparql", query_string={"query": XML_CANNOT},
                           headers={"Accept": "application/sparql-results+xml"})
         assert only.status_code == 406
-        assert only.get_data(as_text=True) == (
-            "No acceptable format: the answer holds U+0001, a character XML 1.0 cannot carry, even "
-            "escaped; ask for JSON, CSV or TSV.\n")
+        assert only.get_data(as_text=True) == XML_CANNOT_406
     finally:
         close(app)
 
@@ -401,9 +404,7 @@ def test_a_syntax_named_by_a_parameter_has_no_fallback(server_client, params):
     resp = server_client.get("/sparql", query_string={"query": XML_CANNOT, **params},
                              headers={"Accept": BROWSER})
     assert resp.status_code == 406 and resp.headers["Vary"] == "Accept"
-    assert resp.get_data(as_text=True) == (
-        "No acceptable format: the answer holds U+0001, a character XML 1.0 cannot carry, even "
-        "escaped; ask for JSON, CSV or TSV.\n")
+    assert resp.get_data(as_text=True) == XML_CANNOT_406
     graph = server_client.get("/sparql", query_string={"query": RDFXML_CANNOT, "format": "rdfxml"},
                               headers={"Accept": "*/*"})
     assert graph.status_code == 406
