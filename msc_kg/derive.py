@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rdflib import Graph, Literal, Namespace, URIRef
-from rdflib.namespace import DCTERMS, RDF, RDFS, XSD
+from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, XSD
 
 from msc_kg import paths
 from msc_kg.load import MSC, MSCD
@@ -31,10 +31,13 @@ def anchors(graph: Graph, text: str | None = None) -> Graph:
 
     https://www.w3.org/TR/annotation-model/#text-quote-selector and #text-position-selector:
     each statement is prov:wasDerivedFrom <stmt#anchor>, an oa:SpecificResource of the text.
+    Every node made here is declared an owl:NamedIndividual, as named-individuals.rq declares the
+    curated ones (it runs on the curated graph, before these exist).
     """
     text = review_text() if text is None else text
     out = Graph()
     out.add((REVIEW_TEXT, RDF.type, OA.TextualBody))
+    out.add((REVIEW_TEXT, RDF.type, OWL.NamedIndividual))
     out.add((REVIEW_TEXT, RDFS.label, Literal("Plain text of the review (source/review.txt, cleaned)")))
     out.add((REVIEW_TEXT, DCTERMS.isFormatOf, URIRef(MSCD + "review")))
     for statement, quote in graph.subject_objects(MSCNS.evidence):
@@ -57,6 +60,8 @@ def anchors(graph: Graph, text: str | None = None) -> Graph:
         out.add((by_position, RDF.type, OA.TextPositionSelector))
         out.add((by_position, OA.start, Literal(start, datatype=XSD.nonNegativeInteger)))
         out.add((by_position, OA.end, Literal(end, datatype=XSD.nonNegativeInteger)))
+        for node in (anchor, by_quote, by_position):
+            out.add((node, RDF.type, OWL.NamedIndividual))
     return out
 
 
