@@ -307,7 +307,16 @@ def test_union_default_graph_option():
     store.load(path=str(DATA / "graphs.trig"), format=ox.RdfFormat.TRIG)
     app = make_app(store, union_default_graph=True)
     try:
-        assert count_of(app.test_client().get("/sparql", query_string={"query": COUNT})) == 4
+        client = app.test_client()
+        assert count_of(client.get("/sparql", query_string={"query": COUNT})) == 4
+        # A protocol dataset replaces the union (SPARQL 1.1 Protocol §2.1.4), as in the Oxigraph
+        # server; both together were a 500 (hostile testing)
+        g2 = "http://example.org/g2"
+        assert count_of(client.get("/sparql", query_string={"query": COUNT, "default-graph-uri": g2})) == 2
+        named = client.post("/sparql", data={"query": "SELECT (COUNT(*) AS ?n) { GRAPH ?g { ?s ?p ?o } }",
+                                             "named-graph-uri": g2})
+        assert count_of(named) == 2
+        assert count_of(client.get("/sparql", query_string={"query": COUNT, "named-graph-uri": g2})) == 0
     finally:
         close(app)
 

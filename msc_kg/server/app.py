@@ -78,6 +78,7 @@ def create_app(graph=None, config: dict | None = None) -> Flask:
 def _routes(app: Flask) -> None:
     """Register routes, CORS and error handlers."""
     state: State = app.extensions["msc_kg"]
+    union = state.config["union_default_graph"]  # entity pages read the default graph /sparql does
 
     @app.route("/sparql", methods=["GET", "POST", "OPTIONS"])
     @app.route("/sparql/", methods=["GET", "POST", "OPTIONS"])
@@ -170,7 +171,7 @@ def _routes(app: Flask) -> None:
         cap = min(state.config["max_rows"], pages.MAX_ROWS)  # statements shown
         rows = (cap + 1) * pages.LABELS  # with the labels of their other ends
         job = {"query": pages.ENTITY_SELECT.format(e=node, limit=cap + 1), "results_fmt": "json",
-               "max_rows": rows}
+               "max_rows": rows, "union": union}
         try:
             found = state.engine.run(job)
             out, inc, label, cut = pages.entity_rows(found.body, cap)
@@ -202,7 +203,8 @@ def _routes(app: Flask) -> None:
         when none is (RFC 9110 §15.5.7: a browser's */*;q=0.8 got a 406: hostile testing)."""
         spare = wanted.spare(choice, negotiate.ENTITY)  # written as N-Triples, then as chosen
         job = {"query": pages.ENTITY_CONSTRUCT.format(e=node, limit=cap),
-               "graph_fmt": "ntriples" if spare else choice[1], "max_rows": rows, "grouped": True}
+               "graph_fmt": "ntriples" if spare else choice[1], "max_rows": rows, "grouped": True,
+               "union": union}
         body = state.engine.run(job).body
         if not spare:
             refusal = endpoint.refuse_unwritable(body, choice[1], graph=True)
@@ -224,7 +226,7 @@ def _routes(app: Flask) -> None:
         """Why an entity has no page: absent, or used only as a property (hostile testing: the
         page of rdfs:label said it was not in the graph, which uses it thousands of times)."""
         job = {"query": pages.ENTITY_AS_PROPERTY.format(e=node), "results_fmt": "json",
-               "max_rows": 1}
+               "max_rows": 1, "union": union}
         uses = int(json.loads(state.engine.run(job).body)["results"]["bindings"][0]["n"]["value"])
         if not uses:
             return "not in this graph"

@@ -22,14 +22,15 @@ LABELS = 20  # labels of a statement's other end a page reads at most, on averag
 _ORDER = "DESC(?dir) ?p STR(?x) DATATYPE(?x) LANG(?x)"
 # The entity's statements, outgoing (dir "out") and incoming ("in"), the first {limit} of them in
 # the page's order. {e} is the entity as an N-Triples IRI (validated). The cap counts statements,
-# not rows: each label of the other end made a row of its own (hostile testing).
-_STATEMENTS = """{{ SELECT ?dir ?p ?x WHERE {{
+# not rows: each label of the other end made a row of its own (hostile testing). DISTINCT: the
+# union default graph (--union-default-graph) holds a statement once per graph that has it.
+_STATEMENTS = """{{ SELECT DISTINCT ?dir ?p ?x WHERE {{
     {{ {e} ?p ?x BIND("out" AS ?dir) }} UNION {{ ?x ?p {e} BIND("in" AS ?dir) }}
   }} ORDER BY %s LIMIT {limit} }}""" % _ORDER
 # One SELECT gives everything an entity page shows: those statements with a label for the other
 # end; asked for one statement more than shown, which tells whether the page is cut.
 ENTITY_SELECT = """
-SELECT ?dir ?p ?x ?xlabel WHERE {{
+SELECT DISTINCT ?dir ?p ?x ?xlabel WHERE {{
   %s
   OPTIONAL {{ ?x <%s> ?xlabel }}
 }} ORDER BY %s
