@@ -49,6 +49,27 @@ def test_void_at_its_well_known_location(server_client):
     assert sd_value(resp.data, VOID + "triples") == str(SMALL_TRIPLES)
 
 
+def test_a_graph_named_by_a_blank_node_is_left_out_of_the_service_description():
+    """sd:name is an IRI: a TriG or N-Quads graph named by a blank node made every service
+    description a 500 (hostile testing); the graphs with IRIs are listed as before."""
+    store = ox.Store()
+    store.load(b'_:g { <http://e/s> <http://e/p> "in a blank graph" . }\n'
+               b'<http://e/g> { <http://e/s> <http://e/p> "named" , "twice" . }\n', format=ox.RdfFormat.TRIG)
+    app = make_app(store, engine="inline")
+    try:
+        client = app.test_client()
+        for path in ("/sparql", "/.well-known/void"):
+            resp = client.get(path, headers={"Accept": "text/turtle"})
+            assert resp.status_code == 200, path
+            described = ox.Store()
+            described.load(resp.data, format=ox.RdfFormat.TURTLE)
+            rows = described.query(f"SELECT ?name ?n {{ ?ds <{SD}namedGraph> ?ng . OPTIONAL {{ ?ng <{SD}name> ?name }} "
+                                   f"?ng <{SD}graph> [ <{VOID}triples> ?n ] }}")
+            assert [(r["name"].value, int(r["n"].value)) for r in rows] == [("http://e/g", 2)]
+    finally:
+        close(app)
+
+
 def test_service_description_shacl_and_versions(server_client):
     body = server_client.get("/sparql").data
     assert sd_value(body, "https://w3id.org/msc-kg/service#ontologyVersion") == "0.1.0"
@@ -199,6 +220,16 @@ def test_health_counts_the_serving_processes_alive(server_app, monkeypatch):
     assert (data["status"], data["serving_processes"]) == ("ok", 2)
 
 
+@pytest.mark.parametrize("path", ["/data?default", "/health", "/id/thing-a", "/.well-known/void", "/"])
+def test_a_cors_preflight_offers_the_methods_the_resource_allows(server_client, path):
+    """A read-only resource's preflight offered POST, which then got a 405 (hostile testing)."""
+    pre = server_client.options(path, headers={"Origin": "https://example.com",
+                                               "Access-Control-Request-Method": "POST"})
+    assert pre.status_code == 200 and "POST" not in pre.headers["Allow"]
+    assert pre.headers["Access-Control-Allow-Methods"] == pre.headers["Allow"]
+    assert server_client.post(path).status_code == 405
+
+
 def test_cors_preflight_and_simple(server_client):
     pre = server_client.options("/sparql", headers={
         "Origin": "https://example.com", "Access-Control-Request-Method": "POST",
@@ -207,6 +238,7 @@ def test_cors_preflight_and_simple(server_client):
     assert pre.headers["Access-Control-Allow-Origin"] == "*"
     assert "POST" in pre.headers["Access-Control-Allow-Methods"]
     assert pre.headers["Access-Control-Allow-Headers"] == "content-type"
+    assert pre.headers["Access-Control-Allow-Methods"] == "GET, HEAD, OPTIONS, POST"
     resp = server_client.get("/sparql", query_string={"query": "ASK {}"}, headers={"Origin": "https://example.com"})
     assert resp.headers["Access-Control-Allow-Origin"] == "*"
     assert "X-SPARQL-Max-Rows" in resp.headers["Access-Control-Expose-Headers"]

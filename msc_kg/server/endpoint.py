@@ -63,7 +63,9 @@ def add_cors(resp: Response, request: Request | None, cfg: dict) -> Response:
     if cfg["cors"]:
         resp.headers.update(CORS_HEADERS)
         if request is not None and request.method == "OPTIONS":
-            resp.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            # the methods the resource allows: POST was offered on read-only ones, which then
+            # answered 405 (hostile testing)
+            resp.headers["Access-Control-Allow-Methods"] = resp.headers.get("Allow", "GET, OPTIONS")
             resp.headers["Access-Control-Allow-Headers"] = (
                 request.headers.get("Access-Control-Request-Headers")
                 or "Accept, Content-Type, If-None-Match, If-Match")
