@@ -134,6 +134,22 @@ def test_head_has_no_body(server_client):
     assert bad.status_code == 400 and bad.data == b""
 
 
+@pytest.mark.parametrize("params, named", [({"Query": "ASK {}"}, "'Query'"),
+                                            ({"qeury": "ASK {}", "format": "json"}, "'qeury'"),
+                                            ({"q": "1", "x": ""}, "'q', 'x'")])
+def test_a_get_without_query_but_with_other_parameters_is_400(server_client, params, named):
+    """A misspelt 'query' got the service description with 200, an answer no results parser
+    reads (hostile testing; the Oxigraph server says 400 too). A bare GET, or one with only a
+    format parameter, still gets the description."""
+    resp = server_client.get("/sparql", query_string=params)
+    assert resp.status_code == 400
+    assert resp.get_data(as_text=True) == (
+        f"Missing query: no 'query' parameter, but {named} (parameter names are case-sensitive). "
+        "GET /sparql with no parameters but format, output or results gives the service "
+        "description.\n")
+    assert server_client.get("/sparql", query_string={"format": "json"}).status_code == 200
+
+
 def test_missing_query_on_post_is_400(server_client):
     resp = server_client.post("/sparql", data={"default-graph-uri": "http://example.org/g"})
     assert resp.status_code == 400

@@ -172,6 +172,9 @@ def parse(method: str, content_type: str | None, url_query: bytes, body: bytes |
     if not queries:
         if method == "POST" or defaults or named:
             raise ProtocolError(400, "Missing query: give a 'query' parameter or a sparql-query body.")
+        if others := list(dict.fromkeys(k for k, _ in params if k not in FORMAT_PARAMS)):
+            raise ProtocolError(400, _no_query_but(others))  # a misspelt 'query' got the service
+            # description with 200, which no results parser reads (hostile testing)
         return None
     if not queries[0].strip():
         raise _empty_query()
@@ -220,6 +223,13 @@ def _disagree(accepts: list[str]) -> bool:
         if len({choice[1] for a in accepts if (choice := negotiate.choose(a, table))}) > 1:
             return True
     return False
+
+
+def _no_query_but(names: list[str]) -> str:
+    """The 400 message for a GET that names parameters, none of them 'query'."""
+    shown = ", ".join(repr(n) for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return (f"Missing query: no 'query' parameter, but {shown} (parameter names are case-sensitive). "
+            "GET /sparql with no parameters but format, output or results gives the service description.")
 
 
 def _empty_query() -> ProtocolError:
