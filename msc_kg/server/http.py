@@ -427,10 +427,26 @@ def _linger(conn: socket.socket, seconds: float = 1.0, limit: int = 1 << 20) -> 
         pass
 
 
+def _readable(conns: list[Connection]) -> set[Connection]:
+    """Those of ``conns`` whose sockets hold bytes their threads have not read yet (a request,
+    or the client's end of the connection)."""
+    poller, by_fd = select.poll(), {}
+    for c in conns:
+        try:
+            fd = c.sock.fileno()
+        except OSError:
+            continue
+        if fd >= 0:
+            poller.register(fd, select.POLLIN)
+            by_fd[fd] = c
+    return {by_fd[fd] for fd, _ in poller.poll(0) if fd in by_fd}
+
+
 class Connection:
     """One client connection: its socket, and who answers its current request (see ``hijack``)."""
 
-    __slots__ = ("sock", "lock", "request_no", "responded_no", "hijacked", "busy", "__weakref__")
+    __slots__ = ("sock", "lock", "request_no", "responded_no", "hijacked", "busy", "reading",
+                 "__weakref__")
 
     def __init__(self, sock: socket.socket):
         self.sock = sock
@@ -439,6 +455,7 @@ class Connection:
         self.responded_no = 0  # requests whose response has begun to be written
         self.hijacked = False  # a watchdog answered for a stuck request: nothing more is written
         self.busy = False  # a request is being answered (a drain waits for it)
+        self.reading = False  # part of a request has come, not all of it (a drain waits too)
 
 
 _local = threading.local()
@@ -467,6 +484,8 @@ class Server:
     """Serve ``app`` on the listening socket ``sock`` until ``shutdown()``."""
 
     DEFER = 0.002  # seconds a busier serving process leaves a new connection to a less busy one
+    QUIET = 0.1  # seconds a draining server waits for a request on a keep-alive connection that
+    # is idle before closing it (see shutdown)
 
     def __init__(self, app, sock: socket.socket, *, max_connections: int = 512,
                  max_head: int = 65536, max_body: int = 1_000_000, read_timeout: float = 30.0,
@@ -564,15 +583,28 @@ class Server:
         threading.Thread(target=answer, daemon=True).start()
 
     def shutdown(self, grace: float) -> None:
-        """Stop accepting, let requests in progress finish (up to ``grace`` s), close the rest."""
+        """Stop accepting, let requests in progress finish (up to ``grace`` s), close the rest.
+
+        A connection is closed once it has been quiet for QUIET seconds: a request that comes
+        meanwhile, or that its thread has not read yet, is answered, with Connection: close (idle
+        ones were shut at once, and a request just sent on one got a reset: hostile testing)."""
         self.accepting = False
         now = time.monotonic()
         deadline, fresh_deadline = now + grace, now + min(grace, 2.0)
+        quiet_since: dict[Connection, float] = {}
         while (now := time.monotonic()) < deadline:
-            with self._lock:  # busy, or accepted just before and its first request not yet in
-                busy = any(c.busy for c in self._conns) or (
-                    now < fresh_deadline and any(c.request_no == 0 for c in self._conns))
-            if not busy:
+            with self._lock:
+                conns = list(self._conns)
+            sent = _readable(conns)
+            waiting = False
+            for c in conns:  # busy, a request coming or unread, or accepted just before and its
+                # first request not yet in
+                if c.busy or c.reading or c in sent or (now < fresh_deadline and c.request_no == 0):
+                    quiet_since.pop(c, None)
+                    waiting = True
+                elif now - quiet_since.setdefault(c, now) < self.QUIET:
+                    waiting = True
+            if not waiting:
                 break
             time.sleep(0.02)
         with self._lock:
@@ -640,9 +672,13 @@ class Server:
                     keep = self._respond(client, addr, req)
                 finally:
                     self._set_busy(client, False)
-                if not keep or not self.accepting:
+                if not keep:  # (a response that kept the connection open as a drain began
+                    # waits for the next request: shutdown closes the connection once quiet)
+                    if req.keep_alive and not self.accepting:  # the drain's Connection: close: a
+                        _linger(conn)  # request sent behind it, unread, would make closing a reset
                     return
                 started = time.monotonic() if parser.current is not None else None
+                client.reading = started is not None
                 continue
             if refused is not None:
                 conn.sendall(self._simple(refused.status, refused.message, close=True))
@@ -680,12 +716,14 @@ class Server:
                 return
             if started is None:
                 started = time.monotonic()
+                client.reading = True
             try:
                 parser.feed(data)
             except _Reject as exc:
                 refused = exc
             if parser.done:
                 started = None
+                client.reading = False
 
     def _too_slow(self, conn: socket.socket) -> None:
         """Send 408 for a request that did not arrive within ``read_timeout`` (allowing 1 s for
