@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 
 from msc_kg import paths
@@ -56,10 +57,19 @@ def damage(manifest: dict, build_dir: Path | None = None, names=None) -> str | N
 def is_fresh(manifest: dict | None, build_dir: Path | None = None) -> bool:
     """True when the manifest was built from exactly the current sources and the files it lists
     are as the build wrote them."""
+    return stale(manifest, build_dir) is None
+
+
+def stale(manifest: dict | None, build_dir: Path | None = None) -> str | None:
+    """Why the release in ``build_dir`` with this ``manifest`` must be built again, or None when
+    it is fresh (see is_fresh)."""
     from msc_kg.build import source_digest
 
-    return (bool(manifest) and manifest.get("source_digest") == source_digest()
-            and damage(manifest, build_dir) is None)
+    if not manifest:
+        return f"there is none in {build_dir or paths.BUILD_DIR}"
+    if manifest.get("source_digest") != source_digest():
+        return "the sources changed since it was built"
+    return damage(manifest, build_dir)
 
 
 def ensure_release(build_dir: Path | None = None) -> dict:
@@ -70,9 +80,12 @@ def ensure_release(build_dir: Path | None = None) -> dict:
     The reasoner is left to `msc-kg build`: it needs Java and takes seconds.
     """
     manifest = read_manifest(build_dir)
-    if is_fresh(manifest, build_dir):
+    reason = stale(manifest, build_dir)
+    if reason is None:
         return manifest
     from msc_kg.build import build
+
+    print(f"msc-kg: building the release, as {reason} (about 30 s)", file=sys.stderr, flush=True)
 
     return build(out_dir=build_dir, reasoner=False, write_owl=False).manifest
 

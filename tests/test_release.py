@@ -58,6 +58,23 @@ def test_a_truncated_graph_is_refused_by_name(copy):
     assert not release_mod.is_fresh(manifest, folder)  # so ensure_release builds again
 
 
+def test_a_rebuild_says_why_before_it_starts(copy, monkeypatch, capsys):
+    """query and stats rebuilt a damaged or stale release in silence, a 30 s pause unexplained
+    (README audit)."""
+    folder, manifest = copy
+    nt = folder / "msc-kg.nt"
+    nt.write_bytes(nt.read_bytes()[:4513])
+    built = []
+    monkeypatch.setattr(build_mod, "build", lambda **kw: built.append(kw) or build_mod.Built(None, None, None, "", manifest))
+    assert release_mod.ensure_release(folder) == manifest and built[0]["out_dir"] == folder
+    recorded = manifest["artefacts"]["msc-kg.nt"]["bytes"]
+    assert capsys.readouterr().err == (
+        f"msc-kg: building the release, as {nt} is not the file the build wrote (4513 bytes, "
+        f"{recorded} recorded): a build was interrupted or the file changed (about 30 s)\n")
+    assert release_mod.stale(dict(manifest, source_digest="0"), folder) == "the sources changed since it was built"
+    assert release_mod.stale(None, folder) == f"there is none in {folder}"
+
+
 def test_a_missing_artefact_makes_the_release_stale(copy):
     folder, manifest = copy
     (folder / "msc-kg.jsonld").unlink()
