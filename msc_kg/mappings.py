@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
 from msc_kg import __version__, paths
+from msc_kg.errors import SourceParseError
 from msc_kg.load import MSC, MSCD
 from msc_kg.namespaces import IMPORT_MODULE_ONTOLOGY
 
@@ -55,12 +57,73 @@ def converter():
 
 
 def read_mappings(path: Path = MAPPINGS_TSV) -> list[dict[str, str]]:
-    """The rows of the mapping table, as dicts keyed by column name."""
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter="\t")
-        if reader.fieldnames != COLUMNS:
-            raise ValueError(f"{path}: columns must be {COLUMNS}, not {reader.fieldnames}")
-        return [dict(row) for row in reader]
+    """The rows of the mapping table, as dicts keyed by column name; SourceParseError naming the
+    line of the first row that is not a mapping the release can carry (each ended in a traceback,
+    or was released as written: hostile testing)."""
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle, delimiter="\t")
+            if reader.fieldnames != COLUMNS:
+                raise SourceParseError(path, 1, f"the columns must be {', '.join(COLUMNS)} (tab-separated), "
+                                                f"not {', '.join(reader.fieldnames or ['none'])}")
+            rows, seen = [], {}
+            for row in reader:
+                line = reader.line_num
+                problem = _row_problem(row, seen, line)
+                if problem:
+                    raise SourceParseError(path, line, problem)
+                rows.append(dict(row))
+            return rows
+    except UnicodeDecodeError:
+        data = Path(path).read_bytes()  # where, in the whole file (the error counts in a chunk)
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            start = data.rfind(b"\n", 0, exc.start) + 1
+            raise SourceParseError(path, data.count(b"\n", 0, exc.start) + 1,
+                                   f"is not UTF-8 text (column {exc.start - start + 1}: {exc.reason})") from None
+        raise
+    except csv.Error as exc:
+        raise SourceParseError(path, None, f"is not a tab-separated table: {exc} (an unclosed quote?)") from None
+
+
+JUSTIFICATION = "semapv:ManualMappingCuration"  # every row is curated by hand (docs/CURATION.md)
+
+
+def _row_problem(row: dict, seen: dict, line: int) -> str | None:
+    """What is wrong with one row of the table (``seen``: the (subject, object) pairs of the rows
+    before, with their lines), or None."""
+    extra, missing = len(row.get(None) or ()), sum(row[c] is None for c in COLUMNS)
+    if extra or missing:  # csv.DictReader's marks of a row longer or shorter than the header
+        return f"has {len(COLUMNS) + extra - missing} fields; a row has {len(COLUMNS)}, tab-separated"
+    if row["predicate_id"] not in PREDICATES:
+        return f"unknown predicate {row['predicate_id']!r}; use one of {', '.join(PREDICATES)}"
+    if row["mapping_justification"] != JUSTIFICATION:
+        return f"mapping_justification is {row['mapping_justification']!r}; the table is curated by hand: {JUSTIFICATION}"
+    if row["subject_id"].split(":", 1)[0] not in PROJECT_PREFIXES:
+        return f"the subject {row['subject_id']!r} is not an msc: or mscd: term"
+    for column in ("subject_id", "object_id"):
+        if problem := _curie_problem(row[column]):
+            return f"{column} {row[column]!r}: {problem}"
+    pair = (row["subject_id"], row["object_id"])
+    if pair in seen:
+        return f"maps {pair[0]} to {pair[1]} again (line {seen[pair]}); one predicate a pair"
+    seen[pair] = line
+    return None
+
+
+def _curie_problem(curie: str) -> str | None:
+    """Why ``curie`` is not a CURIE of a known prefix whose local part fits the prefix's pattern."""
+    prefix, colon, local = curie.partition(":")
+    known = {r["prefix"]: r.get("pattern") for r in prefix_records()} | dict.fromkeys(PROJECT_PREFIXES)
+    if not colon or not local:
+        return "not a CURIE (prefix:identifier)"
+    if prefix not in known:
+        return f"unknown prefix {prefix!r} (known: {', '.join(sorted(known))})"
+    pattern = known[prefix]
+    if pattern and not re.fullmatch(pattern, local) or not pattern and not re.fullmatch(r"[\w.\-]+", local):
+        return f"{local!r} is not an identifier of {prefix}" + (f" (pattern {pattern})" if pattern else "")
+    return None
 
 
 def expand(curie: str) -> URIRef:

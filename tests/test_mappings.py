@@ -483,3 +483,55 @@ def _jurkat_findings(store) -> int:
 def test_every_linker_query_has_an_exact_answer_test():
     for path in LINKERS.glob("*.rq"):
         assert f"test_{path.stem.replace('-', '_')}" in globals(), path.name
+
+
+ROW = ("msc:BoneMarrowMSC\tbone marrow MSC\tskos:exactMatch\tCL:0002540\tmesenchymal stem cell of the "
+       "bone marrow\tsemapv:ManualMappingCuration\treference/ontology-terms.tsv\t")
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda r: r.replace("skos:exactMatch", "skos:sameAs"),
+     ":3: unknown predicate 'skos:sameAs'; use one of skos:exactMatch, skos:closeMatch, skos:broadMatch, "
+     "skos:narrowMatch, skos:relatedMatch"),
+    (lambda r: r.replace("CL:0002540", "FOO:0002540"),
+     ":3: object_id 'FOO:0002540': unknown prefix 'FOO' (known: CHEBI, CL, DOID, GO, HGNC, MONDO, NCBITaxon, "
+     "NCIT, UBERON, UniProtKB, cellosaurus, clinicaltrials, dcterms, doi, msc, mscd, oboInOwl, owl, pmc, "
+     "pubmed, rdfs, semapv, skos)"),
+    (lambda r: r.replace("CL:0002540", "CL0002540"), ":3: object_id 'CL0002540': not a CURIE (prefix:identifier)"),
+    (lambda r: r.replace("CL:0002540", "CL:abc"), ":3: object_id 'CL:abc': 'abc' is not an identifier of CL "
+                                                  "(pattern ^\\d{7}$)"),
+    (lambda r: r.replace("msc:BoneMarrowMSC", "mscx:BoneMarrowMSC"),
+     ":3: the subject 'mscx:BoneMarrowMSC' is not an msc: or mscd: term"),
+    (lambda r: r.replace("semapv:ManualMappingCuration", "semapv:Guess"),
+     ":3: mapping_justification is 'semapv:Guess'; the table is curated by hand: semapv:ManualMappingCuration"),
+    (lambda r: "\t".join(r.split("\t")[:5]), ":3: has 5 fields; a row has 8, tab-separated"),
+    (lambda r: r + "\textra", ":3: has 9 fields; a row has 8, tab-separated"),
+    (lambda r: r + "\n" + r.replace("skos:exactMatch", "skos:broadMatch"),
+     ":4: maps msc:BoneMarrowMSC to CL:0002540 again (line 3); one predicate a pair"),
+    (lambda r: r.replace("bone marrow MSC", "bone marrow MSC \udce9"), ":3: is not UTF-8 text (column 35: invalid continuation byte)"),
+    (lambda r: r.replace("\t\n", "\t\"unclosed\n") + "\n" + "x\t" * 7 + "x" * 140_000,
+     ": is not a tab-separated table: field larger than field limit (131072) (an unclosed quote?)"),
+])
+def test_a_bad_row_of_the_mapping_table_is_named_by_its_line(tmp_path, edit, message):
+    """Each ended validate, build and serve in a traceback, or went into the release as written
+    (hostile testing)."""
+    from msc_kg.errors import SourceParseError
+
+    header = "\t".join(mappings.COLUMNS)
+    first = ROW.replace("msc:BoneMarrowMSC", "msc:MesenchymalStromalCell").replace("CL:0002540", "CL:0000134")
+    path = tmp_path / "mappings.tsv"
+    path.write_bytes(f"{header}\n{first}\n{edit(ROW)}\n".encode("utf-8", "surrogateescape"))
+    with pytest.raises(SourceParseError) as raised:
+        mappings.read_mappings(path)
+    assert str(raised.value) == f"{path}{message}"
+
+
+def test_the_mapping_table_must_have_its_columns(tmp_path):
+    from msc_kg.errors import SourceParseError
+
+    path = tmp_path / "mappings.tsv"
+    path.write_text("\t".join(mappings.COLUMNS).replace("object_label", "object_lbl") + "\n" + ROW + "\n")
+    with pytest.raises(SourceParseError, match=r":1: the columns must be subject_id, subject_label, "
+                                               r"predicate_id, object_id, object_label, mapping_justification, "
+                                               r"source, comment \(tab-separated\), not subject_id, "):
+        mappings.read_mappings(path)
