@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rdflib import Graph
 
-from msc_kg.errors import Inconsistent, ReasonerUnavailable
+from msc_kg.errors import Inconsistent, MscKgError, ReasonerUnavailable
 from msc_kg.namespaces import MSC, MSCD
 
 JAVA_MISSING = ("HermiT needs a Java runtime and none was found (install one, e.g. "
@@ -88,7 +88,12 @@ def reason(graph: Graph) -> ReasonerResult:
         path = Path(tmp) / "graph.owl"
         graph.serialize(path, format="xml")
         world = owlready2.World()
-        onto = world.get_ontology(path.as_uri()).load()
+        try:
+            onto = world.get_ontology(path.as_uri()).load()
+        except owlready2.OwlReadyOntologyParsingError as exc:  # validation refuses what RDF/XML
+            # cannot carry; anything else is told without the temporary file's name
+            raise MscKgError("the reasoner could not read the graph as RDF/XML (written from the "
+                             f"validated data): {str(exc).replace(str(path), 'the graph')[:400]}") from None
         try:
             with onto:
                 owlready2.sync_reasoner_hermit(world, infer_property_values=False, debug=0)
@@ -102,7 +107,8 @@ def reason(graph: Graph) -> ReasonerResult:
                     "property may not take it; use an annotation property (as msc:statusDate does) "
                     "or a datatype of the map.") from None
             raise ReasonerUnavailable(f"HermiT could not run: {str(exc).strip()[:400]}") from exc
-        unsat = sorted(str(c.iri) for c in world.inconsistent_classes())
+        unsat = sorted(str(c.iri) for c in world.inconsistent_classes()
+                       if c is not owlready2.Nothing)  # unsatisfiable by definition, not news
     return ReasonerResult(consistent=True, unsatisfiable=unsat)
 
 

@@ -3,6 +3,7 @@ quality checks of queries/violations."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,6 +106,33 @@ def evidence_problems(loaded: Loaded, text: str | None = None) -> list[Problem]:
     return problems
 
 
+# What XML 1.0 cannot carry (https://www.w3.org/TR/xml/#charsets): the release's RDF/XML, which
+# OWL tools read, would not be well-formed (a U+0001 in a label passed validation; the OWL file it
+# made was refused by every XML parser, and the reasoner's traceback named a temporary file)
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def literal_problems(loaded: Loaded) -> list[Problem]:
+    """Every literal is in its datatype's lexical space (rdflib's ``ill_typed``: shapes check only
+    the properties they name, and "abc"^^xsd:integer on rdfs:comment went through) and holds only
+    characters the release's syntaxes carry."""
+    graph = loaded.graph
+    problems = []
+    for subject, predicate, value in graph:
+        if not isinstance(value, Literal):
+            continue
+        if value.ill_typed:
+            message = f"{_short(graph, value)} is outside the lexical space of {_short(graph, value.datatype)}"
+        elif found := _NOT_XML.search(value):
+            message = (f"the literal holds U+{ord(found.group()):04X}, a character RDF/XML (the release's "
+                       "OWL file) cannot carry; remove it")
+        else:
+            continue
+        problems.append(Problem(loaded.where(subject), _short(graph, subject), _short(graph, predicate),
+                                message))
+    return problems
+
+
 def violation_problems(loaded: Loaded) -> list[Problem]:
     """Each row of a queries/violations query as a Problem, at the first node it names: a typo
     such as ``msc:targetCancr`` or ``a msc:Fnding`` conformed to the shapes, which do not close
@@ -136,4 +164,5 @@ def _stated_where(loaded: Loaded, node) -> str:
 def validate_loaded(loaded: Loaded, shapes: Graph | None = None) -> Report:
     """Validate a loaded graph against the shapes, the review text and the violation queries."""
     shapes = shapes if shapes is not None else shapes_graph()
-    return Report(shacl_problems(loaded, shapes) + evidence_problems(loaded) + violation_problems(loaded))
+    return Report(shacl_problems(loaded, shapes) + literal_problems(loaded) + evidence_problems(loaded)
+                  + violation_problems(loaded))

@@ -157,6 +157,43 @@ def test_hermit_catches_a_cell_line_declared_a_claim(graph):
 
 
 @pytest.mark.skipif(not java_available(), reason="HermiT needs Java")
+def test_an_unsatisfiable_class_is_listed_without_owl_nothing(graph):
+    """owl:Nothing was listed beside the real one (hostile testing)."""
+    from rdflib import URIRef
+    from rdflib.namespace import OWL, RDF, RDFS
+
+    from msc_kg.namespaces import MSC
+    from msc_kg.reason import reason
+
+    broken = Graph()
+    broken += graph
+    weird = URIRef(MSC + "Weird")
+    broken.add((weird, RDF.type, OWL.Class))
+    broken.add((weird, RDFS.subClassOf, URIRef(MSC + "CellLine")))
+    broken.add((weird, RDFS.subClassOf, URIRef(MSC + "Mediator")))
+    assert reason(broken).text() == f"HermiT: unsatisfiable classes: {MSC}Weird"
+
+
+@pytest.mark.skipif(not java_available(), reason="HermiT needs Java")
+def test_a_graph_rdfxml_cannot_carry_is_told_without_a_traceback(graph):
+    """A control character in a literal made the reasoner's RDF/XML unreadable: a traceback naming
+    a deleted temporary file (hostile testing; validation refuses such a literal first)."""
+    from rdflib import Literal, URIRef
+    from rdflib.namespace import RDFS
+
+    from msc_kg.errors import MscKgError
+    from msc_kg.reason import reason
+
+    broken = Graph()
+    broken += graph
+    broken.add((URIRef("http://e/x"), RDFS.label, Literal("a \x01 b")))
+    with pytest.raises(MscKgError, match=r"^the reasoner could not read the graph as RDF/XML \(written "
+                                         r"from the validated data\): .*the graph") as raised:
+        reason(broken)
+    assert "/tmp" not in str(raised.value)
+
+
+@pytest.mark.skipif(not java_available(), reason="HermiT needs Java")
 def test_the_release_is_reasoned_as_written(graph):
     """The verdict was about a copy with xsd:date values turned into strings, and HermiT refused
     the shipped build/msc-kg.owl (hostile testing): msc:statusDate is now an annotation property,
