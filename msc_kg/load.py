@@ -16,7 +16,7 @@ from msc_kg import paths
 from msc_kg.errors import SourceParseError
 from msc_kg.namespaces import IMPORT_MODULE_ONTOLOGY, MSC, MSCD
 from msc_kg.server import jsonguard, xmlguard
-from msc_kg.server.dataset import EXTENSIONS, parse_error, unknown_extension
+from msc_kg.server.dataset import EXTENSIONS, base_for, parse_error, relative_iri, unknown_extension
 
 _XSD_STRING = ox.NamedNode("http://www.w3.org/2001/XMLSchema#string")
 
@@ -77,7 +77,7 @@ def parse_file(path: Path) -> Graph:
             xmlguard.guard(path)
         if fmt == ox.RdfFormat.JSON_LD:  # and no nesting the JSON-LD parser cannot take
             jsonguard.check(path)
-        parser = ox.parse(path=path, format=fmt, base_iri=path.resolve().as_uri(),
+        parser = ox.parse(path=path, format=fmt, base_iri=base_for(fmt),  # relative IRIs refused
                           rename_blank_nodes=True)  # "_:b" of two files are two nodes, as in rdflib
         graph = Graph()
         with _quiet_casts():
@@ -105,6 +105,8 @@ def parse_file(path: Path) -> Graph:
 def _term(path: Path, term):
     """An Oxigraph term as rdflib's, or SourceParseError for the RDF 1.2 terms rdflib cannot hold."""
     if isinstance(term, ox.NamedNode):
+        if reason := relative_iri(term.value):
+            raise SourceParseError(path, None, reason)
         return URIRef(term.value)
     if isinstance(term, ox.BlankNode):
         return BNode(term.value)

@@ -93,6 +93,24 @@ SERVED_NO_LINE = ("<!ENTITY values should be enclosed in double quotes",
                   "No LoadDocumentCallback has been set to load remote contexts")
 
 
+@pytest.mark.parametrize("name, text, iri", [
+    ("relative.rdf", RDF.format("x").replace('rdf:about="http://ex.org/a"', 'rdf:about="#a"'), "#a"),
+    ("relative.jsonld", '{"@id": "rel", "http://ex.org/b": "x"}', "rel"),
+])
+def test_a_relative_iri_is_refused_in_the_syntaxes_that_name_no_line(tmp_path, name, text, iri):
+    """It became a file: IRI of the machine's path, released and served; JSON-LD without a base
+    would drop the statement without a word (hostile testing)."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    reason = f"holds the relative IRI <{iri}>: data files are read without a base, so write each IRI in full"
+    with pytest.raises(SourceParseError) as info:
+        parse_file(path)
+    assert str(info.value) == f"{path}: {reason}"
+    with pytest.raises(DataError) as served:
+        load_files([path])
+    assert str(served.value) == f"{path}: {reason}"
+
+
 @pytest.mark.parametrize("name, text, line, column, reason", [
     ("xxe.rdf", '<?xml version="1.0"?>\n<!DOCTYPE rdf:RDF [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n'
                 + RDF.format("&xxe;"),
@@ -121,6 +139,10 @@ SERVED_NO_LINE = ("<!ENTITY values should be enclosed in double quotes",
     ("bom.nt", f'{BOM}<http://ex.org/a> <http://ex.org/b> "x" .\n',
      1, 1, "the file starts with a byte order mark (U+FEFF), which the N-Triples parser does not accept; "
            "save it as UTF-8 without a byte order mark"),
+    ("relative.ttl", '@prefix ex: <http://ex.org/> .\nex:a ex:b ex:c .\n<relative-subject> ex:b "x" .\n',
+     3, 1, "Parser error at line 3 between columns 1 and 19: No scheme found in an absolute IRI (a relative "
+           "IRI: data files are read without a base, so write each IRI in full or with a prefix, or declare "
+           "@base)"),
     ("midbom.ttl", f'@prefix ex: <http://ex.org/> .\n{BOM}ex:a ex:b "x" .\n',
      2, 1, "Parser error at line 2 between columns 1 and 6: The prefix <U+FEFF>ex: has not been declared"),
 ])

@@ -55,13 +55,46 @@ def parse_error(path: Path, fmt: ox.RdfFormat, exc: SyntaxError) -> tuple[int | 
     if fmt == ox.RdfFormat.JSON_LD and "LoadDocumentCallback" in message:
         line, reason = jsonguard.remote_context(path)
         return line, None, reason
+    if "No scheme found in an absolute IRI" in message:
+        message += (" (a relative IRI: data files are read without a base, so write each IRI in full "
+                    "or with a prefix, or declare @base)")
     return exc.lineno, exc.offset, "".join(c if c.isprintable() else f"<U+{ord(c):04X}>" for c in message)
+
+
+def _relative_in(store: ox.Store) -> str | None:
+    """relative_iri's reason for the first IRI of ``store`` under RELATIVE_BASE, or None."""
+    found = store.query(f"""SELECT ?x WHERE {{ {{ ?x ?p ?o }} UNION {{ ?s ?x ?o }} UNION {{ ?s ?p ?x }}
+                           UNION {{ GRAPH ?x {{ ?s ?p ?o }} }}
+                           FILTER(isIRI(?x) && STRSTARTS(STR(?x), "{RELATIVE_BASE}")) }} LIMIT 1""")
+    return next((relative_iri(row["x"].value) for row in found), None)
 
 
 def _starts_with_bom(path: Path) -> bool:
     """Whether ``path`` begins with a UTF-8 byte order mark."""
     with open(path, "rb") as stream:
         return stream.read(len(_BOM)) == _BOM
+
+
+# The base of the syntaxes whose parsers name no line for a relative IRI (RDF/XML) or drop it
+# without a word when there is no base (JSON-LD): an IRI under it was relative in the file, and is
+# refused after the parse. The line-based syntaxes are read without a base: their parser refuses a
+# relative IRI at its line. (With the file's own IRI as base, a relative IRI became a file: IRI
+# of this machine's path, served and released: hostile testing.)
+RELATIVE_BASE = "http://relative-iri.invalid/"
+NO_LINE_FORMATS = {ox.RdfFormat.RDF_XML, ox.RdfFormat.JSON_LD}
+
+
+def base_for(fmt: ox.RdfFormat) -> str | None:
+    """The base IRI a data file in ``fmt`` is read with (see RELATIVE_BASE)."""
+    return RELATIVE_BASE if fmt in NO_LINE_FORMATS else None
+
+
+def relative_iri(iri: str) -> str | None:
+    """The reason to refuse a data file holding ``iri``, read with base_for's base, or None."""
+    if iri.startswith(RELATIVE_BASE):
+        return (f"holds the relative IRI <{iri[len(RELATIVE_BASE):]}>: data files are read without a "
+                "base, so write each IRI in full")
+    return None
 
 
 class DataError(Exception):
@@ -97,7 +130,9 @@ def load_files(paths) -> ox.Store:
             if len(paths) == 1 and fmt in LABELLED:
                 store.bulk_extend(ox.parse(path=path, format=fmt, rename_blank_nodes=False))
             else:
-                store.bulk_load(path=path, format=fmt, base_iri=path.resolve().as_uri())
+                store.bulk_load(path=path, format=fmt, base_iri=base_for(fmt))
+                if fmt in NO_LINE_FORMATS and (reason := _relative_in(store)):
+                    raise DataError(f"{path}: {reason}")
         except SyntaxError as exc:
             line, column, reason = parse_error(path, fmt, exc)
             where = f"line {line}" + (f", column {column}" if column else "") if line else "position unknown"
