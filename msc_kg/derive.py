@@ -6,6 +6,7 @@ from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, XSD
 
 from msc_kg import paths
+from msc_kg.errors import MscKgError
 from msc_kg.load import MSC, MSCD
 from msc_kg.mappings import mapping_graph
 from msc_kg.source import locate, review_text
@@ -19,9 +20,15 @@ CONTEXT = 32  # characters of prefix/suffix kept by each TextQuoteSelector
 
 def construct(graph: Graph, name: str) -> Graph:
     """Run queries/derive/<name>.rq (a CONSTRUCT) over the graph."""
-    query = (paths.QUERIES_DIR / "derive" / f"{name}.rq").read_text(encoding="utf-8")
+    path = paths.QUERIES_DIR / "derive" / f"{name}.rq"
+    query = path.read_text(encoding="utf-8")
     result = Graph()
-    for triple in graph.query(query):
+    try:
+        answer = graph.query(query)
+    except Exception as exc:  # pyparsing's ParseException, rdflib's errors: a traceback naming
+        # no file (hostile testing)
+        raise MscKgError(f"{path}: does not run as SPARQL: {exc}") from None
+    for triple in answer:
         result.add(triple)
     return result
 

@@ -40,8 +40,16 @@ def source_files(root: Path | None = None) -> list[Path]:
     base = Path(root) if root else paths.ROOT
     files = [base / "ontology" / "msc-kg.ttl", base / "ontology" / "tumour-effect-rules.ttl",
              base / "ontology" / "imports" / "external-terms.ttl"]
-    files += sorted((base / "triples").glob("*.ttl"))
-    return [f for f in files if f.exists()]
+    files = [f for f in files if f.exists()]
+    for entry in sorted((base / "triples").iterdir()) if (base / "triples").is_dir() else ():
+        if entry.name.endswith(".ttl"):  # a dangling link too: parse_file says "file not found"
+            files.append(entry)
+        elif not entry.name.startswith(".") and not entry.name.endswith("~"):  # editors' files
+            # aside, anything else would be left out without a word (hostile testing: x.TTL,
+            # x.trig, a subfolder)
+            raise SourceParseError(entry, None, "is not read: the sources are the triples/*.ttl "
+                                                "files; rename it to .ttl or move it out of triples/")
+    return files
 
 
 def _first_bad_utf8(path: Path) -> tuple[int, int, str]:

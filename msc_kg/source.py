@@ -6,6 +6,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from msc_kg.errors import SourceParseError
 from msc_kg.paths import SOURCE_TEXT
 
 # The PDF extraction interrupts sentences with two page headers; they are not part of the
@@ -31,8 +32,15 @@ def clean(raw: str) -> str:
 
 @lru_cache(maxsize=4)
 def review_text(path: Path = SOURCE_TEXT) -> str:
-    """The cleaned, whitespace-normalised text of the review."""
-    return clean(Path(path).read_text(encoding="utf-8"))
+    """The cleaned, whitespace-normalised text of the review; SourceParseError naming the line of
+    a byte that is not UTF-8 (a traceback before: hostile testing)."""
+    data = Path(path).read_bytes()
+    try:
+        return clean(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        raise SourceParseError(path, data.count(b"\n", 0, exc.start) + 1,
+                               f"is not UTF-8 text (column {exc.start - start + 1}: {exc.reason})") from None
 
 
 def locate(quote: str, text: str | None = None) -> tuple[int, int] | None:

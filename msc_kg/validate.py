@@ -11,6 +11,7 @@ from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import RDF, SH
 
 from msc_kg import paths, violations
+from msc_kg.errors import MscKgError
 from msc_kg.load import MSC, Loaded, parse_file
 from msc_kg.source import normalise, review_text
 
@@ -52,10 +53,16 @@ class Report:
 
 
 def shapes_graph(shapes_dir: Path | None = None) -> Graph:
-    """All SHACL shapes of shapes/ in one graph."""
+    """All SHACL shapes of shapes/ in one graph; MscKgError when it holds none (a renamed or
+    emptied shapes file turned validation off, and the report still said the data "satisfies
+    every shape": hostile testing)."""
+    folder = Path(shapes_dir or paths.SHAPES_DIR)
     graph = Graph()
-    for path in sorted(Path(shapes_dir or paths.SHAPES_DIR).glob("*.ttl")):
+    for path in sorted(folder.glob("*.ttl")):
         graph += parse_file(path)
+    if (None, RDF.type, SH.NodeShape) not in graph:
+        raise MscKgError(f"{folder}: no SHACL node shape in its *.ttl files (shapes/msc-kg-shapes.ttl "
+                         "missing or emptied?); the data cannot be validated without them")
     return graph
 
 

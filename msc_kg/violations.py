@@ -7,12 +7,19 @@ from pathlib import Path
 from rdflib import Graph
 
 from msc_kg import paths
+from msc_kg.errors import MscKgError
 from msc_kg.load import oxigraph_copy, rdflib_term
 
 
 def queries(folder: Path | None = None) -> list[Path]:
-    """The violation queries, in name order."""
-    return sorted(Path(folder or paths.QUERIES_DIR / "violations").glob("*-violation.rq"))
+    """The violation queries, in name order; MscKgError when there is none (validation then said
+    the data passed "every quality check": hostile testing)."""
+    folder = Path(folder or paths.QUERIES_DIR / "violations")
+    found = sorted(folder.glob("*-violation.rq"))
+    if not found:
+        raise MscKgError(f"{folder}: no *-violation.rq quality check; the data cannot be validated "
+                         "without them")
+    return found
 
 
 def purpose(text: str) -> str:
@@ -29,7 +36,10 @@ def rows(graph: Graph, folder: Path | None = None):
     store = oxigraph_copy(graph)
     for path in queries(folder):
         text = path.read_text(encoding="utf-8")
-        solutions = store.query(text)
+        try:
+            solutions = store.query(text)
+        except SyntaxError as exc:  # a traceback naming no file (hostile testing)
+            raise MscKgError(f"{path}: does not parse as SPARQL: {exc}") from None
         names = [v.value for v in solutions.variables]
         for solution in solutions:
             yield path, purpose(text), {n: rdflib_term(solution[n]) for n in names

@@ -162,3 +162,25 @@ def test_parse_errors_say_what_is_refused_and_where(tmp_path, name, text, line, 
     where = f"line {line}" + (f", column {column}" if column else "")
     assert str(served.value) == f"{path}: {where}: {reason}"
     assert BOM not in str(served.value) and not any(old in str(served.value) for old in SERVED_NO_LINE)
+
+
+def test_every_entry_of_triples_is_read_or_refused(tmp_path):
+    """A dangling link, x.TTL, x.trig or a subfolder in triples/ was left out without a word
+    (hostile testing); editors' hidden and backup files are let be."""
+    triples = tmp_path / "triples"
+    triples.mkdir()
+    (triples / "a.ttl").write_text("")
+    (triples / ".a.ttl.swp").write_text("")
+    (triples / "a.ttl~").write_text("")
+    (triples / "gone.ttl").symlink_to(tmp_path / "nowhere.ttl")
+    assert [p.name for p in source_files(tmp_path)] == ["a.ttl", "gone.ttl"]
+    with pytest.raises(SourceParseError, match="^.*gone.ttl: file not found$"):
+        parse_file(triples / "gone.ttl")
+    for name in ("b.TTL", "c.trig", "sub"):
+        extra = triples / name
+        extra.mkdir() if name == "sub" else extra.write_text("")
+        with pytest.raises(SourceParseError) as info:
+            source_files(tmp_path)
+        assert str(info.value) == (f"{extra}: is not read: the sources are the triples/*.ttl files; "
+                                   "rename it to .ttl or move it out of triples/")
+        extra.rmdir() if name == "sub" else extra.unlink()

@@ -116,3 +116,35 @@ def test_nodes_sharing_a_label_are_one_problem_not_one_per_pair(tmp_path):
     assert sorted((name, str(row.get("node", row.get("line"))), int(row["holders"])) for name, row in found) == [
         ("cell-line-accession-mismatch-violation.rq", "https://w3id.org/msc-kg/id/cellline-dup0000", 1500),
         ("duplicate-label-violation.rq", "https://w3id.org/msc-kg/id/cellline-dup0000", 1500)]
+
+
+def test_validation_without_shapes_or_quality_checks_refuses_to_say_conforms(tmp_path):
+    """A renamed or emptied shapes file, or no violation query, turned the checks off while the
+    report still said the data "satisfies every shape" (hostile testing)."""
+    from msc_kg import violations
+    from msc_kg.errors import MscKgError
+
+    (tmp_path / "msc-kg-shapes.ttl").write_text("")
+    with pytest.raises(MscKgError, match=f"^{tmp_path}: no SHACL node shape in its \\*.ttl files"):
+        shapes_graph(tmp_path)
+    with pytest.raises(MscKgError, match=f"^{tmp_path}: no \\*-violation.rq quality check"):
+        violations.queries(tmp_path)
+
+
+def test_inputs_besides_the_data_are_named_when_they_are_broken(tmp_path, monkeypatch):
+    """A review text that is not UTF-8 and a derive query that does not parse ended in tracebacks
+    naming no file (hostile testing)."""
+    from msc_kg import derive, paths
+    from msc_kg.errors import MscKgError, SourceParseError
+    from msc_kg.source import review_text
+
+    text = tmp_path / "review.txt"
+    text.write_bytes(b"Abstract\nThe tumor \xe9 microenvironment\n")
+    with pytest.raises(SourceParseError, match=f"^{text}:2: is not UTF-8 text \\(column 11: invalid "
+                                               "continuation byte\\)$"):
+        review_text(text)
+    (tmp_path / "derive").mkdir()
+    (tmp_path / "derive" / "broken.rq").write_text("SELEC ?x {")
+    monkeypatch.setattr(paths, "QUERIES_DIR", tmp_path)
+    with pytest.raises(MscKgError, match=f"^{tmp_path / 'derive' / 'broken.rq'}: does not run as SPARQL: "):
+        derive.construct(__import__("rdflib").Graph(), "broken")
