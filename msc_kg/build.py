@@ -113,14 +113,19 @@ def _version_of(graph: Graph, ontology_iri: str) -> str:
     return str(graph.value(URIRef(ontology_iri), OWL.versionInfo) or "")
 
 
-def build(out_dir: Path | None = None, reasoner: bool = True, write_owl: bool = True) -> Built:
-    """Run the whole build; raise ValidationFailed or Inconsistent instead of writing bad data."""
+NO_REASON = "reasoner not run (--no-reason)"
+
+
+def build(out_dir: Path | None = None, reasoner: bool = True, write_owl: bool = True,
+          unreasoned: str = NO_REASON) -> Built:
+    """Run the whole build; raise ValidationFailed or Inconsistent instead of writing bad data.
+    ``unreasoned``: the manifest's note when ``reasoner`` is False."""
     started = time.perf_counter()
     shapes = shapes_graph()
     loaded, report = assemble(shapes=shapes)
     if not report.conforms:
         raise ValidationFailed(report)
-    verdict, note = None, "reasoner not run (--no-reason)"
+    verdict, note = None, unreasoned
     if reasoner:
         try:
             verdict = check(loaded.graph)
@@ -133,7 +138,8 @@ def build(out_dir: Path | None = None, reasoner: bool = True, write_owl: bool = 
         # beside it, a build/ that was a mount point lost its manifest to a failed rename: hostile
         # testing)
         out.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=".stage-", dir=out))
+        _remove_abandoned_stages(out)
+        stage = Path(tempfile.mkdtemp(prefix=f".stage-{os.getpid()}-", dir=out))
     except OSError as exc:
         raise BuildError(f"{out}: cannot write the release there: {exc.strerror or exc}") from None
     try:
@@ -142,6 +148,15 @@ def build(out_dir: Path | None = None, reasoner: bool = True, write_owl: bool = 
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return Built(graph, report, verdict, note, manifest)
+
+
+def _remove_abandoned_stages(out: Path) -> None:
+    """Remove the stages of builds whose process is gone (killed: SIGTERM or SIGKILL left a 9 MB
+    stage behind each time, hostile testing); a running build's stage is left alone."""
+    for stage in out.glob(".stage-*-*"):
+        pid = stage.name.split("-")[1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(stage, ignore_errors=True)
 
 
 def _write(stage: Path, graph: Graph, shapes: Graph, report: Report, note: str, loaded: Loaded,
@@ -196,12 +211,13 @@ def _publish(stage: Path, out: Path, owl: str | None) -> None:
     17 511 triples, served as the fresh release). Each file is moved by a rename, whole or not at
     all; the stage is a folder of ``out``, on the same file system.
     """
+    if owl is not None:  # first: a failure here leaves the previous release whole (written after
+        # the old manifest went, it left build/ with none: hostile testing)
+        _write_whole(paths.ONTOLOGY_OWL, owl)
     (out / MANIFEST).unlink(missing_ok=True)
     for path in sorted(stage.iterdir()):
         if path.name != MANIFEST:
             os.replace(path, out / path.name)
-    if owl is not None:
-        _write_whole(paths.ONTOLOGY_OWL, owl)
     os.replace(stage / MANIFEST, out / MANIFEST)
 
 
@@ -211,5 +227,7 @@ def _write_whole(path: Path, text: str) -> None:
     try:
         part.write_text(text, encoding="utf-8")
         os.replace(part, path)
+    except OSError as exc:  # named as the file it replaces, not the part (hostile testing)
+        raise BuildError(f"{path}: cannot be written: {exc.strerror or exc}") from None
     finally:
         part.unlink(missing_ok=True)

@@ -26,9 +26,12 @@ DAMAGED = "the release is damaged; run `msc-kg build`"
 def _cmd_build(args) -> int:
     from msc_kg.build import build
 
-    if args.out is not None and (problem := _unwritable_folder(args.out)):  # told before the
-        # build's seconds of validation, not after them as a traceback (hostile testing)
-        print(f"error: --out {args.out}: {problem}", file=sys.stderr)
+    from msc_kg import paths
+
+    out = paths.BUILD_DIR if args.out is None else args.out
+    if problem := _unwritable_folder(out):  # told before the build's seconds of validation, not
+        # after them as a traceback (hostile testing), for the default build/ too
+        print(f"error: {'--out ' if args.out is not None else ''}{out}: {problem}", file=sys.stderr)
         return USAGE
     built = build(out_dir=args.out, reasoner=not args.no_reason)
     print(built.report.text())
@@ -37,6 +40,14 @@ def _cmd_build(args) -> int:
     print(f"Wrote {m['triples']} triples to {args.out or 'build/'} "
           f"(msc-kg.ttl, .nt, .owl, .jsonld, manifest.json) and ontology/msc-kg.owl in {m['seconds']} s.")
     return OK
+
+
+def _folder_argument(text: str) -> Path:
+    """--out's folder; an empty one is refused (it wrote the release into the current folder:
+    hostile testing)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give a folder, not an empty name")
+    return Path(text)
 
 
 def _unwritable_folder(out: Path) -> str | None:
@@ -141,7 +152,7 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("build", help="validate, reason and write the release to build/")
-    p.add_argument("--out", type=Path, default=None, help="output folder (default build/)")
+    p.add_argument("--out", type=_folder_argument, default=None, help="output folder (default build/)")
     p.add_argument("--no-reason", action="store_true", help="skip the HermiT consistency check")
     p.set_defaults(func=_cmd_build)
 

@@ -131,6 +131,15 @@ def test_build_out_a_file_is_refused_before_the_build(tmp_path, monkeypatch, cap
     assert capsys.readouterr().err == f"error: --out {a_file}: not a folder\n"
     assert main(["build", "--no-reason", "--out", str(a_file / "sub")]) == 2
     assert capsys.readouterr().err == f"error: --out {a_file / 'sub'}: {a_file} is not a folder\n"
+    # the default build/ too (a file there was told after validation), and an empty --out (it
+    # wrote the release into the current folder: hostile testing)
+    monkeypatch.setattr("msc_kg.paths.BUILD_DIR", a_file)
+    assert main(["build", "--no-reason"]) == 2
+    assert capsys.readouterr().err == f"error: {a_file}: not a folder\n"
+    with pytest.raises(SystemExit) as ended:
+        main(["build", "--out", ""])
+    assert ended.value.code == 2
+    assert capsys.readouterr().err.endswith("error: argument --out: give a folder, not an empty name\n")
 
 
 def test_an_os_error_of_a_command_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):

@@ -67,6 +67,8 @@ def test_a_rebuild_says_why_before_it_starts(copy, monkeypatch, capsys):
     built = []
     monkeypatch.setattr(build_mod, "build", lambda **kw: built.append(kw) or build_mod.Built(None, None, None, "", manifest))
     assert release_mod.ensure_release(folder) == manifest and built[0]["out_dir"] == folder
+    assert built[0]["unreasoned"] == ("reasoner not run (built on demand by query, stats or serve; "
+                                      "`msc-kg build` reasons)")
     recorded = manifest["artefacts"]["msc-kg.nt"]["bytes"]
     assert capsys.readouterr().err == (
         f"msc-kg: building the release, as {nt} is not the file the build wrote (4513 bytes, "
@@ -171,6 +173,32 @@ def test_the_ontology_rdfxml_is_replaced_by_a_rename(tmp_path):
     build_mod._write_whole(target, "new")
     assert target.read_text(encoding="utf-8") == "new"
     assert [p.name for p in tmp_path.iterdir()] == ["msc-kg.owl"]
+
+
+def test_an_ontology_rdfxml_that_cannot_be_written_leaves_the_previous_release(copy, monkeypatch, tmp_path):
+    """ontology/msc-kg.owl was written after the old manifest went: a read-only ontology/ left
+    build/ with no release, and the error named a temporary .part file (hostile testing)."""
+    folder, _ = copy
+    before = _snapshot(folder)
+    target = tmp_path / "no-such-folder" / "msc-kg.owl"
+    monkeypatch.setattr(build_mod.paths, "ONTOLOGY_OWL", target)
+    with pytest.raises(BuildError) as raised:
+        build_mod.build(out_dir=folder, reasoner=False)
+    assert str(raised.value) == f"{target}: cannot be written: No such file or directory"
+    assert _snapshot(folder) == before
+
+
+def test_a_stage_whose_build_was_killed_is_removed_by_the_next(copy):
+    """SIGTERM or SIGKILL during a build left its stage (9 MB) for good (hostile testing); the
+    stage of a build still running is kept."""
+    folder, _ = copy
+    dead = folder / ".stage-999999999-abc"  # no such process
+    alive = folder / f".stage-{__import__('os').getpid()}-abc"
+    for stage in (dead, alive):
+        stage.mkdir()
+        (stage / "msc-kg.nt").write_text("half")
+    build_mod.build(out_dir=folder, reasoner=False, write_owl=False)
+    assert not dead.exists() and alive.exists()
 
 
 def test_a_release_the_server_cannot_read_is_not_published(tmp_path):
