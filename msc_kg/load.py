@@ -28,9 +28,15 @@ class Loaded:
     graph: Graph
     files: list[Path]
     origin: dict[URIRef, Path] = field(default_factory=dict)
+    stated: dict[tuple, list[Path]] = field(default_factory=dict)  # (subject, predicate) -> files
 
-    def where(self, node) -> str:
-        """The file a subject was stated in, for error reports."""
+    def where(self, node, predicate=None) -> str:
+        """The file a subject was stated in, for error reports; with ``predicate``, every file
+        that states it with that predicate (a statement added in another file was blamed on the
+        subject's first: hostile testing)."""
+        files = self.stated.get((node, predicate)) if predicate is not None else None
+        if files:
+            return ", ".join(map(str, files))
         origin = self.origin.get(node)
         return str(origin) if origin else "(derived)"
 
@@ -168,16 +174,18 @@ def load(files: list[Path] | None = None) -> Loaded:
     parsed = [(f, parse_file(f)) for f in files]
     merged = Graph()
     origin: dict[URIRef, Path] = {}
+    stated: dict[tuple, list[Path]] = {}
     for path, graph in parsed:
         for prefix, ns in graph.namespaces():
             merged.bind(prefix, ns, override=False)
         for triple in graph:
             merged.add(triple)
-        for subject in set(graph.subjects()):
+        for subject, predicate in set(graph.subject_predicates()):
             origin.setdefault(subject, path)
+            stated.setdefault((subject, predicate), []).append(path)
     merged.bind("msc", MSC)
     merged.bind("mscd", MSCD)
     # the import module's declarations are merged, its ontology header is not: two owl:Ontology
     # headers in one file, and OWL API gave the graph the module's comment (ontology-tool audit)
     merged.remove((URIRef(IMPORT_MODULE_ONTOLOGY), None, None))
-    return Loaded(merged, files, origin)
+    return Loaded(merged, files, origin, stated)

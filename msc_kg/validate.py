@@ -97,7 +97,8 @@ def shacl_problems(loaded: Loaded, shapes: Graph) -> list[Problem]:
         text = str(message) if message else "violates a shape"
         if value is not None and value != focus and (path is None or str(value) not in text):
             text += f" (value: {_short(loaded.graph, value)})"
-        problems.append(Problem(loaded.where(focus), _short(loaded.graph, focus),
+        problems.append(Problem(loaded.where(focus, path if isinstance(path, URIRef) else None),
+                                _short(loaded.graph, focus),
                                 _short(loaded.graph, path) if isinstance(path, URIRef) else "", text))
     return problems
 
@@ -135,8 +136,8 @@ def literal_problems(loaded: Loaded) -> list[Problem]:
                        "OWL file) cannot carry; remove it")
         else:
             continue
-        problems.append(Problem(loaded.where(subject), _short(graph, subject), _short(graph, predicate),
-                                message))
+        problems.append(Problem(loaded.where(subject, predicate), _short(graph, subject),
+                                _short(graph, predicate), message))
     return problems
 
 

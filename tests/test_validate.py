@@ -148,3 +148,19 @@ def test_inputs_besides_the_data_are_named_when_they_are_broken(tmp_path, monkey
     monkeypatch.setattr(paths, "QUERIES_DIR", tmp_path)
     with pytest.raises(MscKgError, match=f"^{tmp_path / 'derive' / 'broken.rq'}: does not run as SPARQL: "):
         derive.construct(__import__("rdflib").Graph(), "broken")
+
+
+def test_a_statement_added_in_another_file_is_blamed_on_both_files(tmp_path, shapes):
+    """A second direction added to a finding in another file was blamed on the finding's own
+    file alone, so the file at fault was never named (hostile testing)."""
+    fixture = Path(__file__).parent / "data" / "invalid" / "finding-two-directions.ttl"
+    first = tmp_path / "finding.ttl"
+    first.write_text(fixture.read_text(encoding="utf-8").replace("msc:Inhibits, msc:Promotes", "msc:Inhibits"),
+                     encoding="utf-8")
+    second = tmp_path / "added.ttl"
+    second.write_text("@prefix msc: <https://w3id.org/msc-kg/ontology/> .\n"
+                      "<https://w3id.org/msc-kg/id/test-f3> msc:effectDirection msc:Promotes .\n",
+                      encoding="utf-8")
+    report = validate_loaded(full_graph(load(base_files() + [first, second])), shapes)
+    mine = [p for p in report.problems if p.path == "msc:effectDirection"]
+    assert mine and all(p.file == f"{first}, {second}" for p in mine), report.text()
