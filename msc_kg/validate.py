@@ -141,6 +141,20 @@ def literal_problems(loaded: Loaded) -> list[Problem]:
     return problems
 
 
+# What the build derives (queries/derive, msc_kg.derive): typed by hand it went into the release
+# as if derived, or set off a misleading "two rules conflict" (hostile testing)
+DERIVED = {MSCNS.tumourEffect, MSCNS.targetKind, MSCNS.contradicts}
+
+
+def derived_by_hand_problems(loaded: Loaded) -> list[Problem]:
+    """Every curated statement of a property the build derives, as a Problem (docs/CURATION.md:
+    never write them)."""
+    graph = loaded.graph
+    return [Problem(loaded.where(subject, predicate), _short(graph, subject), _short(graph, predicate),
+                    "is derived at build time (queries/derive); remove the hand-written statement")
+            for subject, predicate in loaded.stated if predicate in DERIVED]
+
+
 def violation_problems(loaded: Loaded) -> list[Problem]:
     """Each row of a queries/violations query as a Problem, at the first node it names: a typo
     such as ``msc:targetCancr`` or ``a msc:Fnding`` conformed to the shapes, which do not close
@@ -173,4 +187,4 @@ def validate_loaded(loaded: Loaded, shapes: Graph | None = None) -> Report:
     """Validate a loaded graph against the shapes, the review text and the violation queries."""
     shapes = shapes if shapes is not None else shapes_graph()
     return Report(shacl_problems(loaded, shapes) + literal_problems(loaded) + evidence_problems(loaded)
-                  + violation_problems(loaded))
+                  + derived_by_hand_problems(loaded) + violation_problems(loaded))
