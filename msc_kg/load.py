@@ -16,7 +16,8 @@ from msc_kg import paths
 from msc_kg.errors import SourceParseError
 from msc_kg.namespaces import IMPORT_MODULE_ONTOLOGY, MSC, MSCD
 from msc_kg.server import jsonguard, xmlguard
-from msc_kg.server.dataset import EXTENSIONS, base_for, parse_error, relative_iri, unknown_extension
+from msc_kg.server.dataset import (EXTENSIONS, base_for, parse_error, relative_iri, too_large,
+                                   unknown_extension)
 
 _XSD_STRING = ox.NamedNode("http://www.w3.org/2001/XMLSchema#string")
 
@@ -109,8 +110,10 @@ def parse_file(path: Path) -> Graph:
         found = re.match(r"line (\d+)", str(exc))
         raise SourceParseError(path, int(found.group(1)) if found else None,
                                f"does not parse as {label}: {exc}") from None
-    except (OSError, MemoryError) as exc:  # unreadable, or one statement over the parser's buffer
+    except OSError as exc:  # unreadable
         raise SourceParseError(path, None, f"cannot be read: {exc}") from None
+    except MemoryError as exc:  # one statement over the parser's buffer: said as serve --data says it
+        raise SourceParseError(path, None, too_large(exc)) from None
     for prefix, namespace in parser.prefixes.items():  # known once the whole file is read
         graph.bind(prefix, namespace)
     return graph

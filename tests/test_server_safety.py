@@ -219,6 +219,13 @@ def test_a_statement_longer_than_the_parser_buffer_is_a_data_error(tmp_path):
     assert str(info.value) == (f"{big}: one statement (a literal or a line) is longer than the parser's "
                                "buffer allows (Reached the buffer maximal size of 16777216); split it "
                                "or shorten it.")
+    # validate and build say it alike (they said only Oxigraph's words: hostile testing)
+    from msc_kg.errors import SourceParseError
+    from msc_kg.load import parse_file
+
+    with pytest.raises(SourceParseError) as parsed:
+        parse_file(big)
+    assert str(parsed.value) == str(info.value)[:-1]
 
 
 def test_jsonld_remote_context_not_fetched(tmp_path, listener):

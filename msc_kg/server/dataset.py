@@ -97,6 +97,14 @@ def relative_iri(iri: str) -> str | None:
     return None
 
 
+def too_large(exc: MemoryError) -> str:
+    """What a MemoryError of Oxigraph's parser means for the file it read."""
+    if "buffer maximal size" in str(exc):
+        return (f"one statement (a literal or a line) is longer than the parser's buffer allows "
+                f"({exc}); split it or shorten it")
+    return f"out of memory while loading ({exc or 'no detail'})"
+
+
 class DataError(Exception):
     """A data file that cannot be served: names the file, the position and the reason."""
 
@@ -140,10 +148,7 @@ def load_files(paths) -> ox.Store:
         except (ValueError, OSError) as exc:
             raise DataError(f"{path}: {exc}") from None
         except MemoryError as exc:  # Oxigraph's parsers hold one statement in a bounded buffer
-            if "buffer maximal size" in str(exc):
-                raise DataError(f"{path}: one statement (a literal or a line) is longer than the "
-                                f"parser's buffer allows ({exc}); split it or shorten it.") from None
-            raise DataError(f"{path}: out of memory while loading ({exc or 'no detail'}).") from None
+            raise DataError(f"{path}: {too_large(exc)}.") from None
     return store
 
 
