@@ -77,6 +77,12 @@ def test_a_rebuild_says_why_before_it_starts(copy, monkeypatch, capsys):
     assert release_mod.stale(None, folder) == f"there is none in {folder}"
 
 
+def test_a_manifest_that_does_not_list_the_graph_is_stale(copy):
+    folder, manifest = copy
+    unlisted = dict(manifest, artefacts={k: v for k, v in manifest["artefacts"].items() if k != "msc-kg.nt"})
+    assert release_mod.stale(unlisted, folder) == f"{folder / 'msc-kg.nt'} is not in the manifest"
+
+
 def test_a_missing_artefact_makes_the_release_stale(copy):
     folder, manifest = copy
     (folder / "msc-kg.jsonld").unlink()
