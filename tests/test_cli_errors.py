@@ -175,3 +175,21 @@ def test_validate_with_xml_json_and_nquads_reads_them_as_serve_data_does(tmp_pat
     assert main(["validate", "--with", *(str(tmp_path / name) for name in files)]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("Conforms") and err == ""
+
+
+def test_a_source_that_does_not_parse_stops_serve_with_exit_1_as_validate(monkeypatch):
+    """serve ended with 2 where validate and build end with 1 for the same file (hostile testing)."""
+    import argparse
+
+    from msc_kg.errors import SourceParseError
+    from msc_kg.server import serve
+    from msc_kg.server.supervise import StartError
+
+    def broken(**kwargs):
+        raise SourceParseError("triples/x.ttl", 12, "does not parse as turtle: A dot is expected")
+
+    monkeypatch.setattr("msc_kg.release.load_release", broken)
+    with pytest.raises(StartError) as stopped:
+        serve.load(argparse.Namespace(data=None), {})
+    assert (stopped.value.code, stopped.value.message) == (
+        1, "error: triples/x.ttl:12: does not parse as turtle: A dot is expected")

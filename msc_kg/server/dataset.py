@@ -170,11 +170,15 @@ class NonConforming(DataError):
     """The built graph fails SHACL validation; the message is the validation report."""
 
 
+class InvalidSource(DataError):
+    """A source file of the release does not parse (exit status 1, as validate and build give)."""
+
+
 def release(rebuild: bool = True):
     """The project's validated built graph and its manifest (msc_kg.release.load_release; with
     ``rebuild`` False, the release as built, without checking it against the sources)."""
     try:
-        from msc_kg.errors import MscKgError, ValidationFailed
+        from msc_kg.errors import MscKgError, SourceParseError, ValidationFailed
         from msc_kg.release import load_release
     except ImportError as exc:  # the build pipeline is not installed
         raise DataError(
@@ -184,5 +188,7 @@ def release(rebuild: bool = True):
         return load_release(rebuild=rebuild)
     except ValidationFailed as exc:
         raise NonConforming(str(exc)) from None
+    except SourceParseError as exc:  # exit 2 here and 1 from validate for the same file (hostile
+        raise InvalidSource(str(exc)) from None  # testing)
     except MscKgError as exc:  # a source file that does not parse, a missing reasoner, ...
         raise DataError(str(exc)) from None

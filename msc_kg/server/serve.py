@@ -133,7 +133,8 @@ def main(argv=None, prog: str = "server.py") -> int:
 
 def load(args, config: dict, again: bool = False):
     """The app serving ``args.data`` or the built release; StartError (exit status 1 when the
-    data does not conform to its shapes, 2 when it cannot be loaded) with the message to print.
+    data does not conform to its shapes or a source of the release does not parse, 2 when it
+    cannot be loaded) with the message to print.
     ``again``: loaded for a replacement serving process, so the release is not rebuilt."""
     from msc_kg.server import dataset
     from msc_kg.server.app import create_app
@@ -145,6 +146,8 @@ def load(args, config: dict, again: bool = False):
         graph, manifest = dataset.release(rebuild=not again)
     except dataset.NonConforming as exc:
         raise StartError(1, f"error: the data does not conform to its shapes; not serving it:\n{exc}") from None
+    except dataset.InvalidSource as exc:
+        raise StartError(1, f"error: {exc}") from None
     except dataset.DataError as exc:
         raise StartError(2, f"error: {exc}") from None
     if not manifest.get("conforms", True):
