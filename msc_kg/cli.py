@@ -132,6 +132,9 @@ def _cmd_query(args) -> int:
         print(f"error: {args.file}: not UTF-8 text (byte {exc.start}: {exc.reason}); SPARQL is "
               "read as UTF-8", file=sys.stderr)
         return USAGE
+    if not text.strip():  # the engine said "error at 1:1: expected [_]" (hostile testing)
+        print(f"error: {args.file}: the query is empty", file=sys.stderr)
+        return USAGE
     notes: list[str] = []
     try:
         sys.stdout.write(run_query(text, args.format, notes=notes))

@@ -411,3 +411,8 @@ def test_query_table_escapes_what_would_break_its_rows(capsys):
     they, carriage returns and backslashes are written as escapes, in triple terms too."""
     query = r'SELECT ?x ?y { BIND("a\tb\nc\rd\\e" AS ?x) BIND(<<( <http://a> <http://b> "x\ty" )>> AS ?y) }'
     assert _query(capsys, query) == (0, "x\ty\n" r"a\tb\nc\rd\\e" "\t" r"<<( http://a http://b x\ty )>>" "\n", "")
+
+
+def test_an_empty_query_is_told_as_empty(capsys):
+    """The engine's "error at 1:1: expected [_]" was all a user got (hostile testing)."""
+    assert _query(capsys, b"  \n\t") == (2, "", "error: -: the query is empty\n")
