@@ -155,8 +155,19 @@ def _remove_abandoned_stages(out: Path) -> None:
     stage behind each time, hostile testing); a running build's stage is left alone."""
     for stage in out.glob(".stage-*-*"):
         pid = stage.name.split("-")[1]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+        if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(stage, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (signal 0 asks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # another user's process; a number no pid can be
+        return True
+    return True
 
 
 def _write(stage: Path, graph: Graph, shapes: Graph, report: Report, note: str, loaded: Loaded,

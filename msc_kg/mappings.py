@@ -64,8 +64,9 @@ def read_mappings(path: Path = MAPPINGS_TSV) -> list[dict[str, str]]:
         with open(path, encoding="utf-8", newline="") as handle:
             reader = csv.DictReader(handle, delimiter="\t")
             if reader.fieldnames != COLUMNS:
-                raise SourceParseError(path, 1, f"the columns must be {', '.join(COLUMNS)} (tab-separated), "
-                                                f"not {', '.join(reader.fieldnames or ['none'])}")
+                raise SourceParseError(path, 1, f"the columns must be {', '.join(COLUMNS)} "
+                                                f"(tab-separated), not "
+                                                f"{', '.join(reader.fieldnames or ['none'])}")
             rows, seen = [], {}
             for row in reader:
                 line = reader.line_num
@@ -80,11 +81,12 @@ def read_mappings(path: Path = MAPPINGS_TSV) -> list[dict[str, str]]:
             data.decode("utf-8")
         except UnicodeDecodeError as exc:
             start = data.rfind(b"\n", 0, exc.start) + 1
-            raise SourceParseError(path, data.count(b"\n", 0, exc.start) + 1,
-                                   f"is not UTF-8 text (column {exc.start - start + 1}: {exc.reason})") from None
+            raise SourceParseError(path, data.count(b"\n", 0, exc.start) + 1, f"is not UTF-8 text "
+                                   f"(column {exc.start - start + 1}: {exc.reason})") from None
         raise
     except csv.Error as exc:
-        raise SourceParseError(path, None, f"is not a tab-separated table: {exc} (an unclosed quote?)") from None
+        raise SourceParseError(path, None, f"is not a tab-separated table: {exc} "
+                                           "(an unclosed quote?)") from None
 
 
 JUSTIFICATION = "semapv:ManualMappingCuration"  # every row is curated by hand (docs/CURATION.md)
@@ -99,7 +101,8 @@ def _row_problem(row: dict, seen: dict, line: int) -> str | None:
     if row["predicate_id"] not in PREDICATES:
         return f"unknown predicate {row['predicate_id']!r}; use one of {', '.join(PREDICATES)}"
     if row["mapping_justification"] != JUSTIFICATION:
-        return f"mapping_justification is {row['mapping_justification']!r}; the table is curated by hand: {JUSTIFICATION}"
+        return (f"mapping_justification is {row['mapping_justification']!r}; the table is curated "
+                f"by hand: {JUSTIFICATION}")
     if row["subject_id"].split(":", 1)[0] not in PROJECT_PREFIXES:
         return f"the subject {row['subject_id']!r} is not an msc: or mscd: term"
     for column in ("subject_id", "object_id"):
@@ -115,13 +118,14 @@ def _row_problem(row: dict, seen: dict, line: int) -> str | None:
 def _curie_problem(curie: str) -> str | None:
     """Why ``curie`` is not a CURIE of a known prefix whose local part fits the prefix's pattern."""
     prefix, colon, local = curie.partition(":")
-    known = {r["prefix"]: r.get("pattern") for r in prefix_records()} | dict.fromkeys(PROJECT_PREFIXES)
+    known = {r["prefix"]: r.get("pattern") for r in prefix_records()}
+    known |= dict.fromkeys(PROJECT_PREFIXES)
     if not colon or not local:
         return "not a CURIE (prefix:identifier)"
     if prefix not in known:
         return f"unknown prefix {prefix!r} (known: {', '.join(sorted(known))})"
     pattern = known[prefix]
-    if pattern and not re.fullmatch(pattern, local) or not pattern and not re.fullmatch(r"[\w.\-]+", local):
+    if not re.fullmatch(pattern or r"[\w.\-]+", local):
         return f"{local!r} is not an identifier of {prefix}" + (f" (pattern {pattern})" if pattern else "")
     return None
 
