@@ -157,6 +157,9 @@ def test_query_the_engine_aborts_on_is_an_error_not_a_crash(tmp_path):
 
     from msc_kg.server.engine import ENGINE_ABORT
 
+    from msc_kg.release import ensure_release
+
+    ensure_release()  # built first: a fresh checkout's first query builds it, and says so on stderr
     query = tmp_path / "abort.rq"
     query.write_text(SORT_ABORT)
     result = run("query", str(query))
