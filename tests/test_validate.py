@@ -164,3 +164,15 @@ def test_a_statement_added_in_another_file_is_blamed_on_both_files(tmp_path, sha
     report = validate_loaded(full_graph(load(base_files() + [first, second])), shapes)
     mine = [p for p in report.problems if p.path == "msc:effectDirection"]
     assert mine and all(p.file == f"{first}, {second}" for p in mine), report.text()
+
+
+@pytest.mark.parametrize("sentence, numbers", [
+    ("MSCs support ALL cells [5, 6].", {5, 6}),
+    ("as reviewed [10-12] and [15\u201316]", {10, 11, 12, 15, 16}),
+    ("no marker here, nor in [a]", set()),
+    ("a hostile range [1-999999999]", {1, 999999999}),
+])
+def test_the_references_a_sentence_cites(sentence, numbers):
+    from msc_kg.validate import cited
+
+    assert cited(sentence) == numbers
