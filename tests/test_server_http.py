@@ -768,3 +768,16 @@ def test_a_request_pipelined_behind_the_last_one_answered_is_not_reset():
         draining.join(5)
     assert re.findall(rb"HTTP/1\.1 (\d{3}) ", raw) == [b"200"]
     assert b"Connection: close" in raw and json.loads(body_of(raw))["path"] == "/slow"
+
+
+def test_a_request_begun_as_the_server_drains_holds_it_up_briefly_only():
+    """One byte of a request sent as a drain began kept the retiring process for the whole grace
+    (timeout + 5 s; 33 s to stop on SIGTERM: hostile testing): it is waited for a second at most."""
+    with running(echo_app) as (server, addr), socket.create_connection(addr, timeout=5) as s:
+        s.sendall(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status_of(s.recv(65536)) == 200
+        s.sendall(b"G")  # a request begun, never finished
+        time.sleep(0.2)
+        started = time.monotonic()
+        server.shutdown(10.0)
+        assert time.monotonic() - started < Server.UNFINISHED + 1.0

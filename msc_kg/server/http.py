@@ -486,6 +486,8 @@ class Server:
     DEFER = 0.002  # seconds a busier serving process leaves a new connection to a less busy one
     QUIET = 0.1  # seconds a draining server waits for a request on a keep-alive connection that
     # is idle before closing it (see shutdown)
+    UNFINISHED = 1.0  # seconds it waits at most for a request begun but not all in (a byte sent
+    # as the drain began held a retiring process for the whole grace: hostile testing)
 
     def __init__(self, app, sock: socket.socket, *, max_connections: int = 512,
                  max_head: int = 65536, max_body: int = 1_000_000, read_timeout: float = 30.0,
@@ -587,19 +589,22 @@ class Server:
 
         A connection is closed once it has been quiet for QUIET seconds: a request that comes
         meanwhile, or that its thread has not read yet, is answered, with Connection: close (idle
-        ones were shut at once, and a request just sent on one got a reset: hostile testing)."""
+        ones were shut at once, and a request just sent on one got a reset: hostile testing); one
+        that has begun to come is waited for UNFINISHED seconds at most."""
         self.accepting = False
         now = time.monotonic()
         deadline, fresh_deadline = now + grace, now + min(grace, 2.0)
         quiet_since: dict[Connection, float] = {}
+        unfinished_deadline = now + min(grace, self.UNFINISHED)
         while (now := time.monotonic()) < deadline:
             with self._lock:
                 conns = list(self._conns)
-            sent = _readable(conns)
+            sent = _readable(conns) if now < unfinished_deadline else set()
             waiting = False
-            for c in conns:  # busy, a request coming or unread, or accepted just before and its
-                # first request not yet in
-                if c.busy or c.reading or c in sent or (now < fresh_deadline and c.request_no == 0):
+            for c in conns:  # busy, a request coming or unread (for a while), or accepted just
+                # before and its first request not yet in
+                coming = (c.reading or c in sent) and now < unfinished_deadline
+                if c.busy or coming or (now < fresh_deadline and c.request_no == 0):
                     quiet_since.pop(c, None)
                     waiting = True
                 elif now - quiet_since.setdefault(c, now) < self.QUIET:
