@@ -138,6 +138,8 @@ def _term(path: Path, term):
         return Literal(term.value, lang=term.language)
     if term.datatype == _XSD_STRING:  # a plain "x", as rdflib's parsers give it
         return Literal(term.value)
+    if reason := relative_iri(term.datatype.value):  # rdf:datatype="mytype" (hostile testing)
+        raise SourceParseError(path, None, reason)
     # as written: rdflib's normalising turned "yes"^^xsd:boolean into "false", which the
     # validation report then quoted as the faulty value (hostile testing)
     return Literal(term.value, datatype=URIRef(term.datatype.value), normalize=False)

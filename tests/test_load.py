@@ -96,6 +96,9 @@ SERVED_NO_LINE = ("<!ENTITY values should be enclosed in double quotes",
 @pytest.mark.parametrize("name, text, iri", [
     ("relative.rdf", RDF.format("x").replace('rdf:about="http://ex.org/a"', 'rdf:about="#a"'), "#a"),
     ("relative.jsonld", '{"@id": "rel", "http://ex.org/b": "x"}', "rel"),
+    ("datatype.rdf", RDF.format("x").replace("<ex:b>", '<ex:b rdf:datatype="mytype">'), "mytype"),
+    ("datatype.jsonld", '{"@id": "http://ex.org/a", "http://ex.org/b": {"@value": "x", "@type": "mytype"}}',
+     "mytype"),
 ])
 def test_a_relative_iri_is_refused_in_the_syntaxes_that_name_no_line(tmp_path, name, text, iri):
     """It became a file: IRI of the machine's path, released and served; JSON-LD without a base

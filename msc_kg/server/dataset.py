@@ -65,6 +65,7 @@ def _relative_in(store: ox.Store) -> str | None:
     """relative_iri's reason for the first IRI of ``store`` under RELATIVE_BASE, or None."""
     found = store.query(f"""SELECT ?x WHERE {{ {{ ?x ?p ?o }} UNION {{ ?s ?x ?o }} UNION {{ ?s ?p ?x }}
                            UNION {{ GRAPH ?x {{ ?s ?p ?o }} }}
+                           UNION {{ ?s ?p ?o FILTER(isLiteral(?o)) BIND(DATATYPE(?o) AS ?x) }}
                            FILTER(isIRI(?x) && STRSTARTS(STR(?x), "{RELATIVE_BASE}")) }} LIMIT 1""")
     return next((relative_iri(row["x"].value) for row in found), None)
 
