@@ -134,7 +134,7 @@ def test_head_has_no_body(server_client):
     assert bad.status_code == 400 and bad.data == b""
 
 
-@pytest.mark.parametrize("params, named", [({"Query": "ASK {}"}, "'Query'"),
+@pytest.mark.parametrize("params, named", [({"Query": "ASK {}"}, "'Query' (parameter names are case-sensitive)"),
                                             ({"qeury": "ASK {}", "format": "json"}, "'qeury'"),
                                             ({"q": "1", "x": ""}, "'q', 'x'")])
 def test_a_get_without_query_but_with_other_parameters_is_400(server_client, params, named):
@@ -144,7 +144,7 @@ def test_a_get_without_query_but_with_other_parameters_is_400(server_client, par
     resp = server_client.get("/sparql", query_string=params)
     assert resp.status_code == 400
     assert resp.get_data(as_text=True) == (
-        f"Missing query: no 'query' parameter, but {named} (parameter names are case-sensitive). "
+        f"Missing query: no 'query' parameter, but {named}. "
         "GET /sparql with no parameters but format, output or results gives the service "
         "description.\n")
     assert server_client.get("/sparql", query_string={"format": "json"}).status_code == 200

@@ -226,9 +226,11 @@ def _disagree(accepts: list[str]) -> bool:
 
 
 def _no_query_but(names: list[str]) -> str:
-    """The 400 message for a GET that names parameters, none of them 'query'."""
+    """The 400 message for a GET that names parameters, none of them 'query' (a case-sensitivity
+    hint only where one is 'query' in other letters: hostile testing)."""
     shown = ", ".join(repr(n) for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-    return (f"Missing query: no 'query' parameter, but {shown} (parameter names are case-sensitive). "
+    hint = " (parameter names are case-sensitive)" if any(n.lower() == "query" for n in names) else ""
+    return (f"Missing query: no 'query' parameter, but {shown}{hint}. "
             "GET /sparql with no parameters but format, output or results gives the service description.")
 
 
