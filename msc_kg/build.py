@@ -19,10 +19,10 @@ from msc_kg import __version__, paths
 from msc_kg.derive import derive
 from msc_kg.errors import BuildError, ReasonerUnavailable, ValidationFailed
 from msc_kg.load import Loaded, load, parse_file, source_files
-from msc_kg.mappings import MAPPINGS_TSV, write_sssom
+from msc_kg.mappings import MAPPINGS_TSV, expand, read_mappings, write_sssom
 from msc_kg.reason import ReasonerResult, check
 from msc_kg.release import MANIFEST, file_record
-from msc_kg.validate import Report, shapes_graph, validate_loaded
+from msc_kg.validate import Problem, Report, shapes_graph, validate_loaded
 
 # One table of release formats: file suffix -> rdflib serializer name.
 RELEASE_FORMATS = {"ttl": "turtle", "nt": "nt", "owl": "xml", "jsonld": "json-ld"}
@@ -106,7 +106,21 @@ def full_graph(loaded: Loaded) -> Loaded:
 def assemble(files: list[Path] | None = None, shapes: Graph | None = None) -> tuple[Loaded, Report]:
     """Load and derive, then validate; the report says whether the result may be released."""
     loaded = full_graph(load(files))
-    return loaded, validate_loaded(loaded, shapes if shapes is not None else shapes_graph())
+    report = validate_loaded(loaded, shapes if shapes is not None else shapes_graph())
+    report.problems += mapping_subject_problems(loaded)  # here: the whole graph is loaded
+    return loaded, report
+
+
+def mapping_subject_problems(loaded: Loaded) -> list[Problem]:
+    """A row of ontology/mappings.tsv whose subject no source file states, by its line: a
+    misspelt mscd: subject released a cross-reference of nothing (hostile testing)."""
+    problems = []
+    for line, row in enumerate(read_mappings(), start=2):  # after the header; a row is a line
+        if expand(row["subject_id"]) not in loaded.origin:
+            problems.append(Problem(f"{MAPPINGS_TSV}:{line}", row["subject_id"], "",
+                                    "is the subject of a cross-reference, but no source file states "
+                                    "anything of it (a misspelt IRI?)"))
+    return problems
 
 
 def _version_of(graph: Graph, ontology_iri: str) -> str:

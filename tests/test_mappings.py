@@ -535,3 +535,18 @@ def test_the_mapping_table_must_have_its_columns(tmp_path):
                                                r"predicate_id, object_id, object_label, mapping_justification, "
                                                r"source, comment \(tab-separated\), not subject_id, "):
         mappings.read_mappings(path)
+
+
+def test_a_mapping_of_an_entity_no_source_states_is_a_problem(assembled, monkeypatch, maps):
+    """A misspelt mscd: subject (mscd:IL6 for mscd:IL-6) passed validation and released a
+    cross-reference of nothing (hostile testing); the msc: ones a violation query finds."""
+    from msc_kg import build
+
+    loaded, _ = assembled
+    assert build.mapping_subject_problems(loaded) == []
+    rows = [dict(r) for r in maps]
+    rows[4]["subject_id"] = "mscd:IL6"
+    monkeypatch.setattr(build, "read_mappings", lambda: rows)
+    [problem] = build.mapping_subject_problems(loaded)
+    assert problem.line() == (f"{mappings.MAPPINGS_TSV}:6: mscd:IL6: is the subject of a cross-reference, "
+                              "but no source file states anything of it (a misspelt IRI?)")
