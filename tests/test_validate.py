@@ -176,3 +176,36 @@ def test_the_references_a_sentence_cites(sentence, numbers):
     from msc_kg.validate import cited
 
     assert cited(sentence) == numbers
+
+
+XSD_NS = "http://www.w3.org/2001/XMLSchema#"
+
+
+@pytest.mark.parametrize("text, datatype, ill", [
+    ("abc", "integer", True), ("1_000", "integer", True), ("\u0663", "integer", True), ("-12", "integer", False),
+    ("-3", "nonNegativeInteger", True), ("0", "nonNegativeInteger", False), ("0", "positiveInteger", True),
+    ("1e5", "decimal", True), ("NaN", "decimal", True), ("-.5", "decimal", False),
+    ("infinity", "double", True), ("-INF", "double", False), ("1.5E-3", "double", False),
+    ("yes", "boolean", True), ("1", "boolean", False),
+    ("2017-13-45", "date", True), ("-0001-01-01", "date", False), ("12024-01-01", "date", False),
+    ("2015-10-28", "date", False), ("2024-01-01", "dateTime", True), ("2024-01-01T24:00:00Z", "dateTime", False),
+    ("24:00:00", "time", False), ("24", "gYear", True), ("2017", "gYear", False),
+    ("anything", "string", False),
+])
+def test_a_literal_is_checked_against_its_xsd_lexical_space(text, datatype, ill):
+    """rdflib's ill_typed refused negative years and 24:00:00, took "1_000"^^xsd:integer and did
+    not check xsd:gYear (hostile testing)."""
+    from rdflib import Literal, URIRef
+
+    from msc_kg.validate import ill_typed
+
+    # as the loader makes them (load._term): as written, not normalised by rdflib
+    assert ill_typed(Literal(text, datatype=URIRef(XSD_NS + datatype), normalize=False)) is ill
+
+
+def test_an_html_literal_is_never_ill_typed():
+    from rdflib import Literal, URIRef
+
+    from msc_kg.validate import ill_typed
+
+    assert not ill_typed(Literal("<b>bold", datatype=URIRef("http://www.w3.org/1999/02/22-rdf-syntax-ns#HTML")))
