@@ -108,10 +108,19 @@ def _row_problem(row: dict, seen: dict, line: int) -> str | None:
     for column in ("subject_id", "object_id"):
         if problem := _curie_problem(row[column]):
             return f"{column} {row[column]!r}: {problem}"
+    for column in ("subject_label", "object_label"):
+        if not row[column].strip():
+            return f"{column} is empty"
     pair = (row["subject_id"], row["object_id"])
+    if pair[0] == pair[1]:
+        return f"maps {pair[0]} to itself"
     if pair in seen:
         return f"maps {pair[0]} to {pair[1]} again (line {seen[pair]}); one predicate a pair"
     seen[pair] = line
+    label = seen.setdefault(("label", pair[1]), (row["object_label"], line))
+    if label[0] != row["object_label"]:  # the SSSOM file and the import module take one
+        return (f"labels {pair[1]} {row['object_label']!r}, but line {label[1]} labels it "
+                f"{label[0]!r}; give one label")
     return None
 
 

@@ -508,6 +508,11 @@ ROW = ("msc:BoneMarrowMSC\tbone marrow MSC\tskos:exactMatch\tCL:0002540\tmesench
     (lambda r: r + "\textra", ":3: has 9 fields; a row has 8, tab-separated"),
     (lambda r: r + "\n" + r.replace("skos:exactMatch", "skos:broadMatch"),
      ":4: maps msc:BoneMarrowMSC to CL:0002540 again (line 3); one predicate a pair"),
+    (lambda r: r.replace("\tbone marrow MSC\t", "\t \t"), ":3: subject_label is empty"),
+    (lambda r: r.replace("CL:0002540", "msc:BoneMarrowMSC"), ":3: maps msc:BoneMarrowMSC to itself"),
+    (lambda r: r.replace("CL:0002540", "CL:0000134").replace("of the bone marrow", "of marrow"),
+     ":3: labels CL:0000134 'mesenchymal stem cell of marrow', but line 2 labels it 'mesenchymal stem "
+     "cell of the bone marrow'; give one label"),
     (lambda r: r.replace("bone marrow MSC", "bone marrow MSC \udce9"), ":3: is not UTF-8 text (column 35: invalid continuation byte)"),
     (lambda r: r.replace("\t\n", "\t\"unclosed\n") + "\n" + "x\t" * 7 + "x" * 140_000,
      ": is not a tab-separated table: field larger than field limit (131072) (an unclosed quote?)"),
