@@ -521,3 +521,26 @@ def test_entity_falls_back_to_an_acceptable_syntax_that_carries_it():
             "ask for Turtle or N-Triples.\n")
     finally:
         close(app)
+
+
+@pytest.mark.parametrize("union", [False, True])
+def test_void_counts_of_a_dataset_with_named_graphs(union):
+    """The default graph's count under --union-default-graph counted a statement of two graphs
+    twice (8 where /data?default gives 7), and a dataset all in named graphs had void:triples 0
+    (hostile testing)."""
+    store = ox.Store()
+    store.load(b'<http://e/d> <http://e/p> "default" .\n'
+               b'<http://e/g1> { <http://e/s> <http://e/p> "both" . <http://e/s> <http://e/p> "one" . }\n'
+               b'<http://e/g2> { <http://e/s> <http://e/p> "both" . }\n', format=ox.RdfFormat.TRIG)
+    app = make_app(store, engine="inline", union_default_graph=union)
+    try:
+        body = app.test_client().get("/sparql", headers={"Accept": "text/turtle"}).data
+        described = ox.Store()
+        described.load(body, format=ox.RdfFormat.TURTLE)
+        counts = {r["g"].value if isinstance(r["g"], ox.NamedNode) else "default": int(r["n"].value)
+                  for r in described.query(f"SELECT ?g ?n {{ {{ ?ds <{SD}defaultGraph> [ <{VOID}triples> ?n ] "
+                                           f"BIND(<{SD}defaultGraph> AS ?g) }} UNION {{ ?ds a <{SD}Dataset> ; "
+                                           f"<{VOID}triples> ?n BIND(<{VOID}Dataset> AS ?g) }} }}")}
+        assert counts == {f"{SD}defaultGraph": 3 if union else 1, f"{VOID}Dataset": 4}
+    finally:
+        close(app)
