@@ -230,6 +230,12 @@ def test_a_cors_preflight_offers_the_methods_the_resource_allows(server_client, 
     assert server_client.post(path).status_code == 405
 
 
+def test_a_preflight_of_a_path_that_is_not_there_allows_no_method(server_client):
+    pre = server_client.options("/no-such-page", headers={"Origin": "https://example.com",
+                                                          "Access-Control-Request-Method": "GET"})
+    assert pre.status_code == 404 and "Access-Control-Allow-Methods" not in pre.headers
+
+
 def test_cors_preflight_and_simple(server_client):
     pre = server_client.options("/sparql", headers={
         "Origin": "https://example.com", "Access-Control-Request-Method": "POST",

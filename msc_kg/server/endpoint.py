@@ -62,7 +62,8 @@ def add_cors(resp: Response, request: Request | None, cfg: dict) -> Response:
     """CORS headers (Fetch standard): any origin may read responses; preflights are answered."""
     if cfg["cors"]:
         resp.headers.update(CORS_HEADERS)
-        if request is not None and request.method == "OPTIONS":
+        if request is not None and request.method == "OPTIONS" and resp.status_code < 400:
+            # (a 404's preflight allows nothing: it listed methods: hostile testing)
             # the methods the resource allows: POST was offered on read-only ones, which then
             # answered 405 (hostile testing)
             resp.headers["Access-Control-Allow-Methods"] = resp.headers.get("Allow", "GET, OPTIONS")
