@@ -201,7 +201,7 @@ def reference_problems(loaded: Loaded) -> list[Problem]:
             message = (f"[{number.value}] is not cited by its sentence, which cites "
                        f"{', '.join(f'[{n}]' for n in sorted(numbers))}")
         elif not numbers and (subject, MSCNS.curatorNote, None) not in graph:
-            message = (f"its sentence cites no [n]: a reference borrowed from the next sentence needs a "
+            message = ("its sentence cites no [n]: a reference borrowed from the next sentence needs a "
                        "msc:curatorNote saying why (docs/CURATION.md, References)")
         else:
             continue
