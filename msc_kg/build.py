@@ -179,8 +179,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OverflowError):  # another user's process; a number no pid can be
-        return True
+    except (PermissionError, OverflowError):  # another user's process, or a number no pid can
+        return True  # be: either way not a stage this user's builds left, so let be
     return True
 
 

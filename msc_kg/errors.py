@@ -15,6 +15,18 @@ class SourceParseError(MscKgError):
         where = f"{self.path}:{line}" if line else self.path
         super().__init__(f"{where}: {reason}")
 
+    @classmethod
+    def not_utf8(cls, path, data: bytes, note: str = "") -> SourceParseError:
+        """The error for ``data``, the bytes of ``path``, that do not decode as UTF-8: the line
+        and the column (in bytes) of the first that are not, then ``note``."""
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            start = data.rfind(b"\n", 0, exc.start) + 1
+            return cls(path, data.count(b"\n", 0, exc.start) + 1,
+                       f"is not UTF-8 text (column {exc.start - start + 1}: {exc.reason}){note}")
+        return cls(path, None, f"is not UTF-8 text{note}")
+
 
 class ValidationFailed(MscKgError):
     """The data does not conform to the shapes (or an evidence quote is not in the review)."""

@@ -59,16 +59,6 @@ def source_files(root: Path | None = None) -> list[Path]:
     return files
 
 
-def _first_bad_utf8(path: Path) -> tuple[int, int, str]:
-    """(line, column in bytes, reason) of the first bytes of ``path`` that are not UTF-8."""
-    for number, raw in enumerate(path.read_bytes().splitlines(keepends=True), 1):
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            return number, exc.start + 1, exc.reason
-    return 0, 0, "not UTF-8"  # not reached: the file failed to decode
-
-
 def parse_file(path: Path) -> Graph:
     """Parse one RDF file, or raise SourceParseError naming the file and the line.
 
@@ -101,9 +91,8 @@ def parse_file(path: Path) -> Graph:
                            _term(path, quad.object)))
     except SyntaxError as exc:  # Oxigraph's has the line; its message the line and column
         if "Invalid UTF-8" in exc.msg:
-            line, column, reason = _first_bad_utf8(path)
-            raise SourceParseError(path, line, f"is not UTF-8 text (column {column}: {reason}); RDF "
-                                               "files are read as UTF-8") from None
+            raise SourceParseError.not_utf8(path, path.read_bytes(),
+                                            "; RDF files are read as UTF-8") from None
         line, _, reason = parse_error(path, fmt, exc)  # said plainly where Oxigraph does not
         raise SourceParseError(path, line, f"does not parse as {label}: {reason}") from None
     except ValueError as exc:  # the guards' messages start with the line

@@ -75,15 +75,8 @@ def read_mappings(path: Path = MAPPINGS_TSV) -> list[dict[str, str]]:
                     raise SourceParseError(path, line, problem)
                 rows.append(dict(row))
             return rows
-    except UnicodeDecodeError:
-        data = Path(path).read_bytes()  # where, in the whole file (the error counts in a chunk)
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            start = data.rfind(b"\n", 0, exc.start) + 1
-            raise SourceParseError(path, data.count(b"\n", 0, exc.start) + 1, f"is not UTF-8 text "
-                                   f"(column {exc.start - start + 1}: {exc.reason})") from None
-        raise
+    except UnicodeDecodeError:  # told where in the whole file (the error counts in a chunk)
+        raise SourceParseError.not_utf8(path, Path(path).read_bytes()) from None
     except csv.Error as exc:
         raise SourceParseError(path, None, f"is not a tab-separated table: {exc} "
                                            "(an unclosed quote?)") from None
@@ -124,11 +117,16 @@ def _row_problem(row: dict, seen: dict, line: int) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1)
+def _patterns() -> dict[str, str | None]:
+    """Each known prefix's Bioregistry pattern for its identifiers (None: the project's own)."""
+    return {r["prefix"]: r.get("pattern") for r in prefix_records()} | dict.fromkeys(PROJECT_PREFIXES)
+
+
 def _curie_problem(curie: str) -> str | None:
     """Why ``curie`` is not a CURIE of a known prefix whose local part fits the prefix's pattern."""
     prefix, colon, local = curie.partition(":")
-    known = {r["prefix"]: r.get("pattern") for r in prefix_records()}
-    known |= dict.fromkeys(PROJECT_PREFIXES)
+    known = _patterns()
     if not colon or not local:
         return "not a CURIE (prefix:identifier)"
     if prefix not in known:

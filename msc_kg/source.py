@@ -37,10 +37,8 @@ def review_text(path: Path = SOURCE_TEXT) -> str:
     data = Path(path).read_bytes()
     try:
         return clean(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        start = data.rfind(b"\n", 0, exc.start) + 1
-        raise SourceParseError(path, data.count(b"\n", 0, exc.start) + 1,
-                               f"is not UTF-8 text (column {exc.start - start + 1}: {exc.reason})") from None
+    except UnicodeDecodeError:
+        raise SourceParseError.not_utf8(path, data) from None
 
 
 def locate(quote: str, text: str | None = None) -> tuple[int, int] | None:

@@ -600,6 +600,13 @@ def _big_answer(size: int):
     return app
 
 
+def _ask(client: socket.socket, addr, request: bytes, buffer: int) -> None:
+    """Send ``request`` from ``client``, whose receive buffer is ``buffer`` bytes."""
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffer)
+    client.connect(addr)
+    client.sendall(request)
+
+
 def test_a_steady_reader_above_the_minimum_rate_gets_the_whole_answer():
     """The minimum is PACED bytes per read_timeout (here 256 KB per 0.5 s). Deadlines on each send
     cut off readers far above it: the kernel wakes a blocked sender only once a third of its send
@@ -607,9 +614,7 @@ def test_a_steady_reader_above_the_minimum_rate_gets_the_whole_answer():
     (hostile testing). A client reading 1.5 MB/s, three times the minimum, gets all 6 MB."""
     size = 6 << 20
     with running(_big_answer(size), read_timeout=0.5) as (_, addr), socket.socket() as client:
-        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-        client.connect(addr)
-        client.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        _ask(client, addr, b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 65536)
         client.settimeout(5.0)
         got, start = 0, time.monotonic()
         while chunk := client.recv(16384):
@@ -644,9 +649,7 @@ def test_a_client_that_stops_reading_a_large_answer_is_dropped():
     gave up after read_timeout, so the answer is cut and the connection closed."""
     size = 32 << 20
     with running(_big_answer(size), read_timeout=0.5) as (_, addr), socket.socket() as client:
-        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        client.connect(addr)
-        client.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        _ask(client, addr, b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n", 4096)
         time.sleep(2.0)
         client.settimeout(5.0)
         got = 0
@@ -736,7 +739,7 @@ def test_a_request_sent_as_the_server_drains_is_answered_not_reset(monkeypatch):
     the request its client had just sent got a reset and no response (hostile testing: 4-5 lost
     requests over 3 retirements). A connection is closed only once it has been quiet for
     Server.QUIET; a request in that time is answered, with Connection: close."""
-    monkeypatch.setattr(Server, "QUIET", 2.0, raising=False)  # room for a loaded machine
+    monkeypatch.setattr(Server, "QUIET", 2.0)  # room for a loaded machine
     with running(echo_app) as (server, addr), socket.create_connection(addr, timeout=5) as s:
         s.sendall(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
         first = s.recv(65536)

@@ -63,9 +63,9 @@ def add_cors(resp: Response, request: Request | None, cfg: dict) -> Response:
     if cfg["cors"]:
         resp.headers.update(CORS_HEADERS)
         if request is not None and request.method == "OPTIONS" and resp.status_code < 400:
-            # (a 404's preflight allows nothing: it listed methods: hostile testing)
-            # the methods the resource allows: POST was offered on read-only ones, which then
-            # answered 405 (hostile testing)
+            # the methods the resource allows, and none where there is no resource: POST was
+            # offered on read-only ones, which then answered 405, and a 404 listed methods
+            # (hostile testing)
             resp.headers["Access-Control-Allow-Methods"] = resp.headers.get("Allow", "GET, OPTIONS")
             resp.headers["Access-Control-Allow-Headers"] = (
                 request.headers.get("Access-Control-Request-Headers")
