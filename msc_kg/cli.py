@@ -181,11 +181,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    command_line = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["serve"]:  # the server parses its own options (same as server.py)
         from msc_kg.server.serve import main as serve_main
 
-        return serve_main(argv[1:], prog="msc-kg serve")
+        return serve_main(argv[1:], prog="msc-kg serve", command_line=command_line)
     try:
         status = _run(parser().parse_args(argv))
         sys.stdout.flush()  # a closed pipe is told here, not as the interpreter exits

@@ -13,6 +13,7 @@ from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from msc_kg.namespaces import MSC, MSCD
+from msc_kg.server import allocator
 from msc_kg.server import config as config_mod
 from msc_kg.server import dataset, describe, endpoint, graphstore, negotiate, pages, sortrisk
 from msc_kg.server.cache import ResponseCache
@@ -79,6 +80,7 @@ def _routes(app: Flask) -> None:
     """Register routes, CORS and error handlers."""
     state: State = app.extensions["msc_kg"]
     union = state.config["union_default_graph"]  # entity pages read the default graph /sparql does
+    memory = allocator.in_use()  # shown by /health: the serving processes are forked with it
 
     @app.route("/sparql", methods=["GET", "POST", "OPTIONS"])
     @app.route("/sparql/", methods=["GET", "POST", "OPTIONS"])
@@ -123,7 +125,7 @@ def _routes(app: Flask) -> None:
         serving = balance.live() if balance is not None else state.engine.size
         return {"status": "ok" if serving >= state.engine.size else "degraded",
                 "triples": state.stats["triples"], "workers": state.engine.size,
-                "serving_processes": serving, "process": os.getpid(),
+                "serving_processes": serving, "process": os.getpid(), "allocator": memory,
                 "worker_restarts": state.engine.restarts, "cached_responses": len(state.cache)}, \
             {"Cache-Control": "no-store"}  # a probe through a cache must see the state now
 

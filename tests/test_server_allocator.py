@@ -1,0 +1,89 @@
+"""The serving processes' allocator (msc_kg.server.allocator): mimalloc where the system has it."""
+
+from __future__ import annotations
+
+import ctypes.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_server_process import ROOT, free_port, health, serving_pids, start, stop_server, wait_ready
+
+from msc_kg.server import allocator
+
+# What "auto" must give here: CI installs libmimalloc2.0 (.ci/run); a machine without it serves
+# with the system allocator.
+EXPECTED = "mimalloc" if ctypes.util.find_library("mimalloc") else "system"
+# A command that asks for the preload as the server does, then tells what it runs with and what
+# the commands it starts would inherit.
+PROBE = ("import os; from msc_kg.server import allocator; allocator.preload(); "
+         "print(allocator.in_use(), os.environ.get('LD_PRELOAD'), 'MSC_KG_PRELOADED' in os.environ)")
+
+
+def _probe(**env: str) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", allocator.VARIABLE)}
+    return subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True,
+                          env={**environ, "PYTHONPATH": str(ROOT), **env}, timeout=60)
+
+
+def _maps_mimalloc(pid: int) -> bool:
+    return "libmimalloc" in Path(f"/proc/{pid}/maps").read_text()
+
+
+def test_wanted_reads_the_variable():
+    assert allocator.wanted({allocator.VARIABLE: "system"}) is None
+    assert allocator.wanted({allocator.VARIABLE: "/opt/lib/libjemalloc.so.2"}) == "/opt/lib/libjemalloc.so.2"
+    assert allocator.wanted({}) == ctypes.util.find_library("mimalloc")
+    assert allocator.wanted({allocator.VARIABLE: " auto "}) == ctypes.util.find_library("mimalloc")
+
+
+def test_in_use_reads_the_mapped_libraries(tmp_path):
+    maps = tmp_path / "maps"
+    maps.write_text("7f00-7f01 r-xp 00000000 08:01 1 /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+                    "7f02-7f03 rw-p 00000000 00:00 0 \n")
+    assert allocator.in_use(str(maps)) == "system"
+    maps.write_text(maps.read_text() + "7f04-7f05 r-xp 00000000 08:01 2 "
+                                       "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2.0\n")
+    assert allocator.in_use(str(maps)) == "mimalloc"
+    assert allocator.in_use(str(tmp_path / "absent")) == "system"
+
+
+def test_the_preload_restores_the_environment_for_the_commands_started():
+    done = _probe()
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [EXPECTED, "None", "False"]
+
+
+def test_the_system_allocator_when_asked():
+    done = _probe(**{allocator.VARIABLE: "system"})
+    assert done.stdout.split() == ["system", "None", "False"]
+
+
+def test_a_user_ld_preload_is_left_as_it_is():
+    done = _probe(LD_PRELOAD="libm.so.6")
+    assert done.stdout.split() == ["system", "libm.so.6", "False"]
+
+
+def test_a_missing_allocator_library_is_a_clear_error():
+    done = _probe(**{allocator.VARIABLE: "/nonexistent/libmimalloc.so"})
+    assert done.returncode == 2
+    assert done.stderr == ("error: MSC_KG_ALLOCATOR=/nonexistent/libmimalloc.so: no such file (give "
+                           "'auto', 'system' or the path of an allocator library)\n")
+
+
+@pytest.mark.parametrize("choice", ["auto", "system"])
+def test_the_serving_processes_run_with_the_allocator_chosen(choice, monkeypatch):
+    monkeypatch.setenv(allocator.VARIABLE, choice)
+    expected = EXPECTED if choice == "auto" else "system"
+    port = free_port()
+    proc = start("--data", str(ROOT / "tests" / "data" / "server" / "small.ttl"), "--port", str(port))
+    try:
+        wait_ready(port, proc)
+        assert health(port)["allocator"] == expected
+        pids = serving_pids(proc)
+        assert len(pids) == 2
+        assert {_maps_mimalloc(pid) for pid in pids | {proc.pid}} == {expected == "mimalloc"}
+    finally:
+        stop_server(proc)
