@@ -32,9 +32,11 @@ def _maps_mimalloc(pid: int) -> bool:
     return "libmimalloc" in Path(f"/proc/{pid}/maps").read_text()
 
 
-def test_wanted_reads_the_variable():
+def test_wanted_reads_the_variable(tmp_path):
+    library = tmp_path / "libjemalloc.so.2"
+    library.write_bytes(b"")
     assert allocator.wanted({allocator.VARIABLE: "system"}) is None
-    assert allocator.wanted({allocator.VARIABLE: "/opt/lib/libjemalloc.so.2"}) == "/opt/lib/libjemalloc.so.2"
+    assert allocator.wanted({allocator.VARIABLE: str(library)}) == str(library)
     assert allocator.wanted({}) == ctypes.util.find_library("mimalloc")
     assert allocator.wanted({allocator.VARIABLE: " auto "}) == ctypes.util.find_library("mimalloc")
 
@@ -66,11 +68,24 @@ def test_a_user_ld_preload_is_left_as_it_is():
     assert done.stdout.split() == ["system", "libm.so.6", "False"]
 
 
-def test_a_missing_allocator_library_is_a_clear_error():
-    done = _probe(**{allocator.VARIABLE: "/nonexistent/libmimalloc.so"})
+@pytest.mark.parametrize("choice, reason", [
+    ("/nonexistent/libmimalloc.so", "no such file"),
+    ("no-such-allocator", "the dynamic loader knows no library of that name"),
+    ("/tmp/a b.so", "LD_PRELOAD cannot carry a name with spaces or colons"),
+    ("/tmp/a:b.so", "LD_PRELOAD cannot carry a name with spaces or colons"),
+])
+def test_a_choice_naming_no_library_is_a_clear_error(choice, reason):
+    done = _probe(**{allocator.VARIABLE: choice})
     assert done.returncode == 2
-    assert done.stderr == ("error: MSC_KG_ALLOCATOR=/nonexistent/libmimalloc.so: no such file (give "
-                           "'auto', 'system' or the path of an allocator library)\n")
+    assert done.stderr == (f"error: MSC_KG_ALLOCATOR={choice}: {reason} (give 'auto', 'system', a "
+                           "library name such as jemalloc, or the path of an allocator library)\n")
+    assert done.stdout == ""
+
+
+def test_a_library_name_is_found_by_the_dynamic_loader():
+    assert allocator.wanted({allocator.VARIABLE: "libm"}) == ctypes.util.find_library("m")
+    assert allocator.wanted({allocator.VARIABLE: "libm.so.6"}) == ctypes.util.find_library("m")
+    assert allocator.wanted({allocator.VARIABLE: "m"}) == ctypes.util.find_library("m")
 
 
 @pytest.mark.parametrize("choice", ["auto", "system"])

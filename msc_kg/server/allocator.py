@@ -11,8 +11,9 @@ commands it starts (the reasoner's Java runtime while building) keep the environ
 given.
 
 ``MSC_KG_ALLOCATOR`` chooses: unset or ``auto`` (mimalloc if the dynamic loader finds it — the
-Debian/Ubuntu package libmimalloc2.0 —, else the system allocator), ``system``, or the path of an
-allocator library to preload. An ``LD_PRELOAD`` set by the user is left as it is.
+Debian/Ubuntu package libmimalloc2.0 —, else the system allocator), ``system``, or the name
+(``jemalloc``) or path of an allocator library to preload. An ``LD_PRELOAD`` set by the user is
+left as it is.
 """
 
 from __future__ import annotations
@@ -26,30 +27,42 @@ _MARK = "MSC_KG_PRELOADED"  # set for the second start: what LD_PRELOAD was (not
 
 
 def wanted(environ=os.environ) -> str | None:
-    """The library to preload as ``environ`` asks, or None for the system allocator."""
+    """The library to preload as ``environ`` asks, or None for the system allocator; ValueError
+    saying why for a choice that names no library."""
     choice = environ.get(VARIABLE, "auto").strip() or "auto"
     if choice == "system":
         return None
-    if choice != "auto":
+    if choice == "auto":
+        return ctypes.util.find_library("mimalloc")
+    if any(c.isspace() or c == ":" for c in choice):  # LD_PRELOAD splits at both
+        raise ValueError(f"{VARIABLE}={choice}: LD_PRELOAD cannot carry a name with spaces or "
+                         "colons")
+    if os.sep in choice:
+        if not os.path.isfile(choice):
+            raise ValueError(f"{VARIABLE}={choice}: no such file")
         return choice
-    return ctypes.util.find_library("mimalloc")
+    found = ctypes.util.find_library(choice.removeprefix("lib").split(".so")[0])
+    if found is None:
+        raise ValueError(f"{VARIABLE}={choice}: the dynamic loader knows no library of that name")
+    return found
 
 
 def preload() -> None:
     """Run this command (``sys.orig_argv``) again with the wanted allocator preloaded, once;
     return where none is wanted or the user set LD_PRELOAD. On the second start, restore the
-    environment."""
+    environment. A choice that names no library ends the process (status 2) with the reason."""
     if _MARK in os.environ:
         os.environ.pop(_MARK)
         os.environ.pop("LD_PRELOAD", None)
         return
-    library = wanted()
+    try:
+        library = wanted()
+    except ValueError as exc:
+        print(f"error: {exc} (give 'auto', 'system', a library name such as jemalloc, or the "
+              "path of an allocator library)", file=sys.stderr)
+        raise SystemExit(2) from None
     if library is None or os.environ.get("LD_PRELOAD") or not sys.executable:
         return
-    if os.sep in library and not os.path.isfile(library):
-        print(f"error: {VARIABLE}={library}: no such file (give 'auto', 'system' or the path of "
-              "an allocator library)", file=sys.stderr)
-        raise SystemExit(2)
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]],
@@ -70,5 +83,5 @@ def in_use(maps: str = "/proc/self/maps") -> str:
     for known in _KNOWN:
         if any(name.startswith(f"lib{known}") for name in names):
             return known
-    chosen = os.environ.get(VARIABLE, "")
-    return os.path.basename(chosen) if os.sep in chosen and os.path.basename(chosen) in names else "system"
+    chosen = os.path.basename(os.environ.get(VARIABLE, ""))
+    return chosen if chosen in names else "system"
