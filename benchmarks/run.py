@@ -739,9 +739,13 @@ def main(argv=None) -> int:
         print(f"[{time.perf_counter() - t0:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
     import pyoxigraph
+
+    from msc_kg.server import allocator
     report = {"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "argv": sys.argv[1:],
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                          "platform": platform.platform(), "pyoxigraph": pyoxigraph.__version__},
+                          "platform": platform.platform(), "pyoxigraph": pyoxigraph.__version__,
+                          # what this endpoint's server preloads (msc_kg.server.allocator)
+                          "endpoint_allocator": allocator.wanted() or "system"},
               "settings": {k: v for k, v in vars(args).items()},
               "trivial": sorted(TRIVIAL), "heavy": sorted(HEAVY), "sizes": []}
     for size in args.sizes:
