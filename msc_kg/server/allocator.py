@@ -13,47 +13,80 @@ given.
 ``MSC_KG_ALLOCATOR`` chooses: unset or ``auto`` (mimalloc if the dynamic loader finds it — the
 Debian/Ubuntu package libmimalloc2.0 —, else the system allocator), ``system``, or the name
 (``jemalloc``) or path of an allocator library to preload. An ``LD_PRELOAD`` set by the user is
-left as it is.
+left as it is. A program that cannot be read twice (``python - < server.py``, a pipe) is not
+started again: it is served with the system allocator, and says so.
 """
 
 from __future__ import annotations
 
+import ctypes
 import ctypes.util
 import os
 import sys
 
 VARIABLE = "MSC_KG_ALLOCATOR"
-_MARK = "MSC_KG_PRELOADED"  # set for the second start: what LD_PRELOAD was (nothing)
+# Set for the second start: "<pid>:<variables added for it>:<process name>" (exec keeps the pid).
+_MARK = "MSC_KG_PRELOADED"
+# mimalloc gives freed pages back to the system after a delay (100 ms in 2.0; the option is
+# called purge_delay from 2.1), so a query's resident memory stayed higher than with glibc's
+# malloc and reached --memory-mb sooner (hostile testing: 503 at 48 and 64 MB where glibc's malloc
+# answered a 10 MB result). Without the delay it answered at both; the query times did not move.
+TUNING = {"MIMALLOC_RESET_DELAY": "0", "MIMALLOC_PURGE_DELAY": "0"}
+_KNOWN = ("mimalloc", "jemalloc", "tcmalloc")  # allocators told by their library's name
+_ELF64 = b"\x7fELF\x02"  # the start of a 64-bit ELF file
 
 
 def wanted(environ=os.environ) -> str | None:
     """The library to preload as ``environ`` asks, or None for the system allocator; ValueError
     saying why for a choice that names no library."""
     choice = environ.get(VARIABLE, "auto").strip() or "auto"
-    if choice == "system":
+    if choice.lower() == "system":
         return None
-    if choice == "auto":
+    if choice.lower() == "auto":
         return ctypes.util.find_library("mimalloc")
     if any(c.isspace() or c == ":" for c in choice):  # LD_PRELOAD splits at both
         raise ValueError(f"{VARIABLE}={choice}: LD_PRELOAD cannot carry a name with spaces or "
                          "colons")
-    if os.sep in choice:
-        if not os.path.isfile(choice):
-            raise ValueError(f"{VARIABLE}={choice}: no such file")
-        return choice
+    if os.sep in choice or choice.startswith("~"):
+        path = os.path.abspath(os.path.expanduser(choice))  # the second start may not share cwd
+        if not os.path.isfile(path):
+            raise ValueError(f"{VARIABLE}={choice}: no such file" if not os.path.exists(path)
+                             else f"{VARIABLE}={choice}: not a file")
+        with open(path, "rb") as fh:
+            if fh.read(len(_ELF64)) != _ELF64:
+                raise ValueError(f"{VARIABLE}={choice}: not a 64-bit ELF shared library")
+        return path
     found = ctypes.util.find_library(choice.removeprefix("lib").split(".so")[0])
     if found is None:
         raise ValueError(f"{VARIABLE}={choice}: the dynamic loader knows no library of that name")
     return found
 
 
+def _rereadable() -> bool:
+    """Whether running ``sys.orig_argv`` again runs this program again: not when it was read from
+    standard input or a pipe, which the first start has read to the end."""
+    script = sys.argv[0] if sys.argv else ""
+    return script in ("-c", "-m") or bool(script) and script != "-" and os.path.isfile(script)
+
+
 def preload() -> None:
     """Run this command (``sys.orig_argv``) again with the wanted allocator preloaded, once;
     return where none is wanted or the user set LD_PRELOAD. On the second start, restore the
-    environment. A choice that names no library ends the process (status 2) with the reason."""
-    if _MARK in os.environ:
-        os.environ.pop(_MARK)
-        os.environ.pop("LD_PRELOAD", None)
+    environment and the process name, and say so if the library did not become the allocator.
+    A choice that names no library ends the process (status 2) with the reason."""
+    mark = os.environ.pop(_MARK, "").split(":", 2)
+    if len(mark) == 3 and mark[0] == str(os.getpid()):
+        for variable in ["LD_PRELOAD", *filter(None, mark[1].split(","))]:
+            os.environ.pop(variable, None)
+        name = mark[2]
+        if name:
+            from msc_kg.server.supervise import name_process
+
+            name_process(name.encode())
+        if in_use() == "system":
+            print(f"msc-kg: {os.environ.get(VARIABLE) or 'mimalloc'} was not loaded as the "
+                  "allocator (see the dynamic loader's message above); serving with the system "
+                  "allocator", file=sys.stderr)
         return
     try:
         library = wanted()
@@ -61,27 +94,54 @@ def preload() -> None:
         print(f"error: {exc} (give 'auto', 'system', a library name such as jemalloc, or the "
               "path of an allocator library)", file=sys.stderr)
         raise SystemExit(2) from None
-    if library is None or os.environ.get("LD_PRELOAD") or not sys.executable:
+    if library is None or os.environ.get("LD_PRELOAD", "").strip() or not sys.executable:
         return
-    sys.stdout.flush()
-    sys.stderr.flush()
+    if not _rereadable():
+        print("msc-kg: the program was read from standard input or a pipe and cannot be started "
+              f"again with {os.path.basename(library)} preloaded; serving with the system allocator",
+              file=sys.stderr)
+        return
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+    added = {k: v for k, v in TUNING.items() if k not in os.environ}
     os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]],
-              {**os.environ, "LD_PRELOAD": library, _MARK: ""})
+              {**os.environ, **added, "LD_PRELOAD": library,
+               _MARK: f"{os.getpid()}:{','.join(added)}:{_process_name()}"})
 
 
-_KNOWN = ("mimalloc", "jemalloc", "tcmalloc")  # allocators told by their library's name
-
-
-def in_use(maps: str = "/proc/self/maps") -> str:
-    """The allocator of this process: "mimalloc", "jemalloc" or "tcmalloc" when one of those
-    libraries is mapped, else the file name of a mapped MSC_KG_ALLOCATOR library, else "system"."""
+def _process_name() -> str:
+    """This process's name as ps shows it (Linux; "" elsewhere)."""
     try:
-        with open(maps) as fh:
-            names = {os.path.basename(line.split()[-1]) for line in fh if "/" in line}
+        with open("/proc/self/comm") as fh:
+            return fh.read().strip()
     except OSError:
-        return "system"
+        return ""
+
+
+class _DlInfo(ctypes.Structure):
+    _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
+                ("dli_sname", ctypes.c_char_p), ("dli_saddr", ctypes.c_void_p)]
+
+
+def malloc_library() -> str | None:
+    """The file of the library whose ``malloc`` this process calls (dladdr(3)), or None."""
+    try:
+        libc = ctypes.CDLL(None)
+        info = _DlInfo()
+        address = ctypes.cast(libc.malloc, ctypes.c_void_p)
+        if libc.dladdr(address, ctypes.byref(info)) and info.dli_fname:
+            return os.fsdecode(info.dli_fname)
+    except (OSError, AttributeError):
+        pass
+    return None
+
+
+def in_use() -> str:
+    """The allocator of this process: "mimalloc", "jemalloc" or "tcmalloc", the file name of
+    another library that provides ``malloc``, or "system" (the C library's)."""
+    library = os.path.basename(malloc_library() or "libc.so")
     for known in _KNOWN:
-        if any(name.startswith(f"lib{known}") for name in names):
+        if library.startswith(f"lib{known}"):
             return known
-    chosen = os.path.basename(os.environ.get(VARIABLE, ""))
-    return chosen if chosen in names else "system"
+    return "system" if library.startswith("libc.so") or library.startswith("libc-") else library

@@ -77,7 +77,7 @@ def _prctl(option: int, value: int | bytes) -> bool:
         return False
 
 
-def _name(title: bytes) -> None:
+def name_process(title: bytes) -> None:
     """Linux: name this process as ps, top and /proc/PID/comm show it (15 bytes at most)."""
     _prctl(PR_SET_NAME, title[:15])
 
@@ -110,7 +110,7 @@ def _changed(before: list[list], now: list[list]) -> str | None:
 def _child(app, sock: socket.socket, notify_fd: int, max_connections: int, balance: Balance,
            slot: int) -> int:
     """A serving process: serve until SIGTERM or until the watchdog retires it; return 0."""
-    _name(b"msc-kg serve")
+    name_process(b"msc-kg serve")
     state = app.extensions["msc_kg"]
     cfg = state.config
     # An engine abort (see README, Operating it) must not write a core file the size of the graph.
@@ -227,7 +227,7 @@ def supervise(load, files, sock: socket.socket, processes: int, max_connections:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # stopped while loading
-                _name(b"msc-kg load")
+                name_process(b"msc-kg load")
                 _die_with_parent(parent)
                 code = _load_and_fork(load, files, first, slots, adopt, out_w, parent,
                                       (sock, notify_w, max_connections, balance), (restarts, salt))
