@@ -1,9 +1,10 @@
 """The serving processes' memory allocator: mimalloc, preloaded when the system has it.
 
 Oxigraph allocates and frees for every solution it makes. Measured on the 10⁵-triple benchmark
-graph, with pyoxigraph in a Python process, glibc's malloc made the same queries 1.1-2.2× slower
+graph, with pyoxigraph in a Python process, glibc's malloc made the same queries 1.07-2.2× slower
 than mimalloc (label lookup 53 → 24 µs, text search 5.9 → 3.2 ms, ORDER BY paging 19.6 → 14.3
-ms; jemalloc was in between and glibc's tunables changed nothing). An allocator is chosen as a
+ms; in a repeat 49 → 23 µs, 5.6 → 3.5 ms, 18.7 → 17.4 ms; jemalloc was in between and glibc's
+tunables changed nothing). An allocator is chosen as a
 process starts (it must serve every allocation, the interpreter's first ones too), so the server
 command runs itself again with the library in ``LD_PRELOAD``; the loader and serving processes
 are forked from it and share it. The variable is taken out again once the process runs, so the
