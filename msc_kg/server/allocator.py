@@ -26,13 +26,15 @@ import os
 import sys
 
 VARIABLE = "MSC_KG_ALLOCATOR"
-# Set for the second start: "<pid>:<variables added for it>:<process name>" (exec keeps the pid).
+# Set for the second start: "<pid>:<process name>" (exec keeps the pid, so an inherited one is
+# told apart). mimalloc's own settings are left at their defaults: it gives freed pages back to
+# the system 100 ms after they are freed, so a query holds more resident memory for a while than
+# with glibc's malloc and meets a small --memory-mb sooner (hostile testing: an isolated query
+# with a 10 MB answer needed 64-96 MB rather than 48-64); without the delay
+# (MIMALLOC_RESET_DELAY=0) it needed no more than with glibc's malloc, but queries making many
+# solutions took 12-40% longer at 10⁶ triples (the materialised contradictions 14.9 → 17.3 ms, the
+# comparison of Table 1 with the body 101 → 127 ms), so that choice is left to the operator.
 _MARK = "MSC_KG_PRELOADED"
-# mimalloc gives freed pages back to the system after a delay (100 ms in 2.0; the option is
-# called purge_delay from 2.1), so a query's resident memory stayed higher than with glibc's
-# malloc and reached --memory-mb sooner (hostile testing: 503 at 48 and 64 MB where glibc's malloc
-# answered a 10 MB result). Without the delay it answered at both; the query times did not move.
-TUNING = {"MIMALLOC_RESET_DELAY": "0", "MIMALLOC_PURGE_DELAY": "0"}
 _KNOWN = ("mimalloc", "jemalloc", "tcmalloc")  # allocators told by their library's name
 _ELF64 = b"\x7fELF\x02"  # the start of a 64-bit ELF file
 
@@ -75,11 +77,9 @@ def preload() -> None:
     return where none is wanted or the user set LD_PRELOAD. On the second start, restore the
     environment and the process name, and say so if the library did not become the allocator.
     A choice that names no library ends the process (status 2) with the reason."""
-    mark = os.environ.pop(_MARK, "").split(":", 2)
-    if len(mark) == 3 and mark[0] == str(os.getpid()):
-        for variable in ["LD_PRELOAD", *filter(None, mark[1].split(","))]:
-            os.environ.pop(variable, None)
-        name = mark[2]
+    pid, _, name = os.environ.pop(_MARK, "").partition(":")
+    if pid == str(os.getpid()):
+        os.environ.pop("LD_PRELOAD", None)
         if name:
             from msc_kg.server.supervise import name_process
 
@@ -105,10 +105,8 @@ def preload() -> None:
     for stream in (sys.stdout, sys.stderr):
         if stream is not None:
             stream.flush()
-    added = {k: v for k, v in TUNING.items() if k not in os.environ}
     os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]],
-              {**os.environ, **added, "LD_PRELOAD": library,
-               _MARK: f"{os.getpid()}:{','.join(added)}:{_process_name()}"})
+              {**os.environ, "LD_PRELOAD": library, _MARK: f"{os.getpid()}:{_process_name()}"})
 
 
 def _process_name() -> str:
