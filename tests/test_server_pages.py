@@ -230,10 +230,26 @@ def test_a_cors_preflight_offers_the_methods_the_resource_allows(server_client, 
     assert server_client.post(path).status_code == 405
 
 
-def test_a_preflight_of_a_path_that_is_not_there_allows_no_method(server_client):
-    pre = server_client.options("/no-such-page", headers={"Origin": "https://example.com",
-                                                          "Access-Control-Request-Method": "GET"})
-    assert pre.status_code == 404 and "Access-Control-Allow-Methods" not in pre.headers
+@pytest.mark.parametrize("path, status", [
+    ("/no-such-page", 404), ("/static/no-such-file.css", 404), ("/id/no-such-thing", 404),
+    ("/ontology/NoSuchTerm", 404), ("/entity?iri=http://example.org/absent", 404), ("/entity", 400),
+])
+def test_a_preflight_of_a_resource_that_is_not_there_allows_no_method(server_client, path, status):
+    """Flask's automatic OPTIONS answered 200, allowing GET, where GET answered 404 (hostile
+    testing): the preflight gets GET's error."""
+    pre = server_client.options(path, headers={"Origin": "https://example.com",
+                                               "Access-Control-Request-Method": "GET"})
+    assert (pre.status_code, server_client.get(path).status_code) == (status, status)
+    assert "Access-Control-Allow-Methods" not in pre.headers and "Allow" not in pre.headers
+    assert pre.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_a_preflight_of_a_resource_that_is_there_allows_its_methods(server_client):
+    for path in ("/static/style.css", "/id/thing-a", "/robots.txt"):
+        pre = server_client.options(path, headers={"Origin": "https://example.com",
+                                                   "Access-Control-Request-Method": "GET"})
+        assert pre.status_code == 200 and pre.data == b""
+        assert set(pre.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
 
 
 def test_cors_preflight_and_simple(server_client):

@@ -240,6 +240,16 @@ def _routes(app: Flask) -> None:
 
         return pages.short(iri, PREFIXES)
 
+    @app.before_request
+    def preflight_of_a_missing_resource():
+        """OPTIONS of a resource that is not there gets GET's error: Flask's automatic OPTIONS
+        answered 200, and allowed GET, for /static/x, /id/<unknown> and the like (hostile
+        testing). /sparql and /data answer their own OPTIONS."""
+        if request.method != "OPTIONS" or request.endpoint in (None, "sparql", "graph_store"):
+            return None
+        answer = app.make_response(app.view_functions[request.endpoint](**(request.view_args or {})))
+        return answer if answer.status_code >= 400 else None  # a raised HTTPException: its error
+
     @app.after_request
     def cors(resp: Response) -> Response:
         return endpoint.add_cors(resp, request, state.config)
