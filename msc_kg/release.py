@@ -54,15 +54,10 @@ def damage(manifest: dict, build_dir: Path | None = None, names=None) -> str | N
     return None
 
 
-def is_fresh(manifest: dict | None, build_dir: Path | None = None) -> bool:
-    """True when the manifest was built from exactly the current sources and the files it lists
-    are as the build wrote them."""
-    return stale(manifest, build_dir) is None
-
-
 def stale(manifest: dict | None, build_dir: Path | None = None) -> str | None:
     """Why the release in ``build_dir`` with this ``manifest`` must be built again, or None when
-    it is fresh (see is_fresh)."""
+    it is fresh: built from exactly the current sources, and the files it lists (and msc-kg.nt)
+    are as the build wrote them."""
     from msc_kg.build import source_digest
 
     if not manifest:
@@ -113,7 +108,7 @@ def load_release(build_dir: Path | None = None, rebuild: bool = True):
     if manifest is None:
         raise MscKgError(f"no built release in {build_dir or paths.BUILD_DIR}; run `msc-kg build`")
     graph = release_files(build_dir)[0]
-    # ensure_release checked every file (is_fresh) or wrote them: hashed once at a start, not twice
+    # ensure_release checked every file (stale) or wrote them: hashed once at a start, not twice
     if not rebuild and (problem := damage(manifest, build_dir, [graph.name])):
         raise MscKgError(f"{problem}; run `msc-kg build`")
     return load_files([graph]), manifest
@@ -123,7 +118,7 @@ def load_graph(build_dir: Path | None = None):
     """The release as an rdflib Graph, for Python users who work with rdflib."""
     from rdflib import Graph
 
-    ensure_release(build_dir)  # fresh and whole (is_fresh), or built now
+    ensure_release(build_dir)  # fresh and whole (stale), or built now
     path = release_files(build_dir)[0]
     graph = Graph()
     graph.parse(path, format="nt")

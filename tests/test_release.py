@@ -55,7 +55,7 @@ def test_a_truncated_graph_is_refused_by_name(copy):
     assert str(raised.value) == (
         f"{nt} is not the file the build wrote (4513 bytes, {recorded} recorded): a build was "
         "interrupted or the file changed; run `msc-kg build`")
-    assert not release_mod.is_fresh(manifest, folder)  # so ensure_release builds again
+    assert release_mod.stale(manifest, folder) is not None  # so ensure_release builds again
 
 
 def test_a_rebuild_says_why_before_it_starts(copy, monkeypatch, capsys):
@@ -87,7 +87,7 @@ def test_a_missing_artefact_makes_the_release_stale(copy):
     folder, manifest = copy
     (folder / "msc-kg.jsonld").unlink()
     assert release_mod.damage(manifest, folder) == f"{folder / 'msc-kg.jsonld'} is missing"
-    assert not release_mod.is_fresh(manifest, folder)
+    assert release_mod.stale(manifest, folder) is not None
     release_mod.load_release(folder, rebuild=False)  # the graph itself is intact: served
 
 
