@@ -800,6 +800,7 @@ def test_cell_line_sublines(store):
         ('Huh7-DsRed2', 'Huh-7'),
         ('LNCaP C4-2', 'LNCaP'),
         ('LNCaP-Bic', 'LNCaP'),
+        ('LS174T', 'LS180'),
         ('MCF7/Ras', 'MCF-7'),
     ]
 

@@ -301,6 +301,7 @@ MISID = {
 MONDO = (
     "GastricCancer MONDO:0001056",
     "BladderCancer MONDO:0001187",
+    "ColonAdenocarcinoma MONDO:0002271",
     "LiverCancer MONDO:0002691",
     "CervicalCancer MONDO:0002974",
     "LargeCellLungCarcinoma MONDO:0003050",
