@@ -664,6 +664,13 @@ def test_literal_kinds_per_predicate():
     ("SELECT (SAMPLE(?x) AS ?o) WHERE { ?s ?p ?x } GROUP BY ?s ORDER BY ?o", True),
     ("SELECT ?o WHERE { ?s ex:n ?o ; ex:label ?l } ORDER BY IF(BOUND(?o), ?o, ?l)", True),
     ("SELECT ?o WHERE { ?s ex:p ( ?o ) } ORDER BY ?o", True),  # a collection's members
+    # the risky one among several ordered by, wherever it stands; a variable's case counts
+    ("SELECT ?o ?l WHERE { ?s ?p ?o ; ex:label ?l } ORDER BY ?o ?l ?s", True),
+    ("SELECT ?o ?l WHERE { ?s ?p ?o ; ex:label ?l } ORDER BY ?l ?o ?s", True),
+    ("SELECT ?O WHERE { ?s ?p ?O ; ex:label ?o } ORDER BY ?o", False),
+    ("SELECT ?O WHERE { ?s ?p ?O ; ex:label ?o } ORDER BY ?O", True),
+    # a NUL in a string of the query
+    ("SELECT ?o WHERE { ?s ex:label ?o FILTER(?o != 'a\x00b') ?s ?p ?o } ORDER BY ?o", True),
     # a call's value is of one kind, which may not be the other binding's
     ("SELECT ?o WHERE { { ?s ex:label ?o } UNION { ?s ex:label ?l BIND(STRLEN(?l) AS ?o) } } ORDER BY ?o", True),
     ("SELECT ?o WHERE { { SELECT (COUNT(?x) AS ?o) WHERE { ?s ex:label ?x } } UNION { ?s ex:when ?o } } ORDER BY ?o", True),
