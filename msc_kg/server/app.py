@@ -6,11 +6,12 @@ import atexit
 import json
 import os
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import pyoxigraph as ox
 from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
 from msc_kg.namespaces import MSC, MSCD
 from msc_kg.server import allocator
@@ -86,9 +87,11 @@ def _routes(app: Flask) -> None:
     @app.route("/sparql/", methods=["GET", "POST", "OPTIONS"])
     def sparql():  # GET, HEAD and POST are answered by endpoint.SparqlFirst before Flask
         if request.method == "OPTIONS":  # the CORS preflight, at any spelling of the path
-            return Response(b"", status=200, mimetype="text/plain",
-                            headers={"Allow": "GET, HEAD, OPTIONS, POST"})
+            return _sparql_preflight()
         return _sparql_elsewhere(request.url_rule.rule)
+
+    def _sparql_preflight() -> Response:
+        return Response(b"", status=200, mimetype="text/plain", headers={"Allow": "GET, HEAD, OPTIONS, POST"})
 
     def _sparql_elsewhere(path: str) -> Response:
         """308 to ``path`` for a query sent to another spelling of it: the router reads "//sparql"
@@ -244,11 +247,28 @@ def _routes(app: Flask) -> None:
     def preflight_of_a_missing_resource():
         """OPTIONS of a resource that is not there gets GET's error: Flask's automatic OPTIONS
         answered 200, and allowed GET, for /static/x, /id/<unknown> and the like (hostile
-        testing). /sparql and /data answer their own OPTIONS."""
-        if request.method != "OPTIONS" or request.endpoint in (None, "sparql", "graph_store"):
+        testing). /sparql and /data answer their own OPTIONS. A path the router redirects
+        ("/sparql//", "/entity//x") is preflighted as the resource it redirects to: a preflight
+        cannot follow a redirect, and "//sparql" was answered as /sparql already."""
+        if request.method != "OPTIONS":
             return None
-        answer = app.make_response(app.view_functions[request.endpoint](**(request.view_args or {})))
-        return answer if answer.status_code >= 400 else None  # a raised HTTPException: its error
+        endpoint_name, args = request.endpoint, request.view_args
+        redirect = request.routing_exception
+        if isinstance(redirect, RequestRedirect):
+            adapter = app.create_url_adapter(request)
+            target = unquote(urlsplit(redirect.new_url).path)  # as the router reads a path
+            endpoint_name, args = adapter.match(target, method="OPTIONS")
+            if endpoint_name == "sparql":
+                return _sparql_preflight()
+            allowed = adapter.allowed_methods(target)
+        elif endpoint_name in (None, "sparql", "graph_store"):
+            return None
+        answer = app.make_response(app.view_functions[endpoint_name](**(args or {})))
+        if answer.status_code >= 400:  # a raised HTTPException: its error
+            return answer
+        if isinstance(redirect, RequestRedirect):
+            return Response(b"", status=200, headers={"Allow": ", ".join(sorted(allowed))})
+        return None
 
     @app.after_request
     def cors(resp: Response) -> Response:
