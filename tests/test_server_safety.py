@@ -150,6 +150,30 @@ def test_service_keyword_in_string_or_iri_is_not_a_service(server_client, listen
     assert listener.connections == []
 
 
+def test_service_keyword_as_a_language_tag_is_not_a_service(server_client, listener):
+    """"x"@service is a literal with a language tag: it was refused as a SERVICE call (hostile
+    testing; the Oxigraph server answers it)."""
+    resp = server_client.get("/sparql", query_string={"query": 'SELECT ?x { BIND("x"@service AS ?x) }'},
+                             headers={"Accept": "application/sparql-results+json"})
+    assert resp.status_code == 200
+    assert resp.get_json()["results"]["bindings"] == [{"x": {"type": "literal", "value": "x", "xml:lang": "service"}}]
+    assert listener.connections == []
+
+
+def test_a_service_name_is_read_whole_with_every_name_character(listener):
+    """A prefixed name holding U+200D (a name character to SPARQL, not to Python's \\w) was cut
+    there, so only its start was compared with --service-allow and the call reached
+    /sparql\u200dx/admin (hostile testing)."""
+    app = make_app(service_allow=[listener.url + "sparql"])
+    try:
+        q = f"PREFIX a: <{listener.url}> SELECT * {{ SERVICE a:sparql\u200dx\\/admin {{ ?s ?p ?o }} }}"
+        resp = app.test_client().get("/sparql", query_string={"query": q})
+        assert resp.status_code == 403
+        assert listener.connections == []
+    finally:
+        close(app)
+
+
 def test_allowed_service_is_called(listener):
     """With --service-allow the same query reaches the allowed endpoint (and its failure is a 502)."""
     app = make_app(service_allow=[listener.url + "sparql"])
@@ -669,6 +693,11 @@ def test_literal_kinds_per_predicate():
     ("SELECT ?o ?l WHERE { ?s ?p ?o ; ex:label ?l } ORDER BY ?l ?o ?s", True),
     ("SELECT ?O WHERE { ?s ?p ?O ; ex:label ?o } ORDER BY ?o", False),
     ("SELECT ?O WHERE { ?s ?p ?O ; ex:label ?o } ORDER BY ?O", True),
+    # a name character Python's \\w lacks (U+200D, U+3001) in the ordered variable: one name to
+    # the engine, cut in two by the scan before (hostile testing: it aborted a serving process)
+    ("SELECT ?o\u200dz WHERE { ?s ?p ?o\u200dz } ORDER BY ?o\u200dz", True),
+    ("SELECT ?o\u3001 WHERE { { ?s ex:label ?o\u3001 } UNION { ?s ex:n ?o\u3001 } } ORDER BY ?o\u3001", True),
+    ("SELECT ?o\u200dz WHERE { ?s ex:label ?o\u200dz } ORDER BY ?o\u200dz", False),
     # a NUL in a string of the query
     ("SELECT ?o WHERE { ?s ex:label ?o FILTER(?o != 'a\x00b') ?s ?p ?o } ORDER BY ?o", True),
     # a call's value is of one kind, which may not be the other binding's

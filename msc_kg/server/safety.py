@@ -26,7 +26,19 @@ from msc_kg.server.sortrisk import BOTH, NUMBER, TEXT, GraphKinds, mixes, orders
 # SPARQL 1.1 Query grammar §19.8 terminals, longest / most specific alternatives first.
 _COMMENT = r"\#[^\n\r]*"
 _IRI = r'<[^<>"{}|^`\\\x00-\x20]*>'
-_PREFIX_NAME = r"(?:[^\W\d][\w.\-]*)?:"  # PNAME_NS, the prefix part of a prefixed name
+_PREFIX_NAME = r"(?:[^\W\d][\w.\-]*)?:"  # PNAME_NS, the prefix part of a prefixed name (ASCII
+# prologues, see _SIMPLE_PROLOGUE)
+# Characters of names (PN_CHARS_BASE and PN_CHARS, grammar [164]-[166]) that are not word
+# characters to Python's \w: the zero-width joiners, the ranges from U+2070, U+2C00, U+3001,
+# U+F900 and U+FDF0 (punctuation such as U+3001 and U+FF01 among them) and the combining marks
+# allowed after the first character. A variable or prefixed name holding one is one token to the
+# engine: cut there, "?o\u200dz" was checked as "?o" and "z", and an ordering of mixed literals
+# ran in the serving process and aborted it; "a:x\u200dy" let a SERVICE call reach a path
+# outside --service-allow (hostile testing). A name char \w has that the grammar lacks ("²") makes
+# the engine refuse the query, so taking it into a name here is harmless.
+_NAME_CHARS = ("\u00B7\u0300-\u036F\u203F-\u2040\u200C\u200D\u2070-\u218F\u2C00-\u2FEF"
+               "\u3001-\uD7FF\uF900-\uFDCF\uFDF0-\uFFFD\U00010000-\U000EFFFF")
+_NAME_PREFIX = rf"(?:(?:[^\W\d]|[{_NAME_CHARS}])[\w.\-{_NAME_CHARS}]*+)?:"  # PNAME_NS of the lexer
 # A character of a prefixed name's local part (PN_LOCAL), escapes included: "ex:a\#b" is one name
 # to the engine. Taken as "ex:a\" and a comment, it hid the rest of its line from the scan (a
 # SERVICE call after it passed the federation check). Dots only between characters, so a run of
@@ -34,8 +46,8 @@ _PREFIX_NAME = r"(?:[^\W\d][\w.\-]*)?:"  # PNAME_NS, the prefix part of a prefix
 # The first character is no "-" either: the engine reads ":-5" as the name ":" and the number -5
 # (checked), which the walk looking for values of the query's own must see.
 _LOCAL_ESCAPE = r"%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?#@%]"
-_LOCAL_FIRST = r"(?:[\w:]|" + _LOCAL_ESCAPE + ")"
-_LOCAL_CHAR = r"(?:[\w:\-]|" + _LOCAL_ESCAPE + ")"
+_LOCAL_FIRST = rf"(?:[\w:{_NAME_CHARS}]|" + _LOCAL_ESCAPE + ")"
+_LOCAL_CHAR = rf"(?:[\w:\-{_NAME_CHARS}]|" + _LOCAL_ESCAPE + ")"
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
@@ -43,8 +55,8 @@ _TOKEN = re.compile(
   | (?P<iri>""" + _IRI + r""")
   | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*+(?:'''|\\?\Z)|\"\"\"(?:[^"\\]|\\.|"(?!""))*+(?:\"\"\"|\\?\Z)
                |'(?:[^'\\\n\r]|\\.)*+'?|"(?:[^"\\\n\r]|\\.)*+"?)
-  | (?P<var>[?$][\w\u00B7\u0300-\u036F\u203F-\u2040]+)
-  | (?P<pname>""" + _PREFIX_NAME + "(?:" + _LOCAL_FIRST + r"(?:\.*+" + _LOCAL_CHAR + r""")*+)?)
+  | (?P<var>[?$][\w""" + _NAME_CHARS + r"""]+)
+  | (?P<pname>""" + _NAME_PREFIX + "(?:" + _LOCAL_FIRST + r"(?:\.*+" + _LOCAL_CHAR + r""")*+)?)
   | (?P<word>[^\W\d][\w\-]*+(?:\.++[\w\-]++)*+|\d[\w.]*+(?:(?<=[eE])[\-+][\w.]*+)*+)
   | (?P<punct>\^\^|&&|\|\||<=|>=|!=|[{}()\[\];,.*/+\-=<>!|^@a])
   | (?P<other>.)
@@ -126,8 +138,7 @@ def tokens(query: str) -> list[tuple[str, str]]:
 # (a long one, of the text): tried again from each of its quotes, 16 000 "\'a" took 22 s. The
 # engine refuses such a query anyway: every string it reads closes here too.
 _SIGNIFICANT = re.compile(r"\s*+(" + re.sub(r"\(\?P<\w+>", "(?:", _TOKEN.pattern)
-                          .replace("(?:\\s+)\n  |", "", 1).replace("(?:.)", "(?:\\S)")
-                          .replace(r"[\w.\-]*)?:", r"[\w.\-]*+)?:", 1) + ")",
+                          .replace("(?:\\s+)\n  |", "", 1).replace("(?:.)", "(?:\\S)") + ")",
                           re.VERBOSE | re.DOTALL)
 _DEPTH = {"{": 1, "(": 1, "[": 1, "}": -1, ")": -1, "]": -1}
 _FORMS = QUERY_FORMS | UPDATE_KEYWORDS
@@ -358,7 +369,9 @@ def _services(toks: list[tuple[str, str]], base: str) -> list[str]:
     prefixes, base = prologue([text for _, text in toks], base)
     services = []
     for i, (kind, text) in enumerate(toks):
-        if kind == "word" and text.upper() == "SERVICE":
+        # after "@", a language tag ("x"@service): the engine reads no keyword there, nor anything
+        # but a syntax error after an "@" no literal comes before
+        if kind == "word" and text.upper() == "SERVICE" and not (i and toks[i - 1][1] == "@"):
             j = i + 1
             if j < len(toks) and toks[j][1].upper() == "SILENT":
                 j += 1
@@ -465,7 +478,7 @@ _LOCAL_PART = re.compile(r":[\w:%][\w.\-:%]*+")
 # A LIMIT or OFFSET with its number, cut out in one pass (looking back from each digit instead
 # took time quadratic in the text: 4.5 s for 100 000 "LIMIT 1", holding the interpreter lock).
 _PAGING = re.compile(r"(?:LIMIT|OFFSET)\s++\d++")
-_CALL_BY_NAME = re.compile(rf"(?:>|:[\w.\-]*+){_GAP}*+\(")  # an IRI or a prefixed name, then "("
+_CALL_BY_NAME = re.compile(rf"(?:>|:[\w.\-{_NAME_CHARS}]*+){_GAP}*+\(")  # an IRI or a prefixed name, then "("
 
 
 # A GROUP_CONCAT separator, in the upper-cased text: a string without escapes or line breaks.
