@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from msc_kg.server import misread
 from msc_kg.server.iri import resolve
-from msc_kg.server.sortrisk import BOTH, NUMBER, TEXT, GraphKinds, mixes, orders_mixed_literals
+from msc_kg.server.sortrisk import ANY, NUMBER, TEXT, GraphKinds, mixes, orders_mixed_literals
 
 # SPARQL 1.1 Query grammar §19.8 terminals, longest / most specific alternatives first.
 _COMMENT = r"\#[^\n\r]*"
@@ -615,11 +615,11 @@ def own_value_kinds(query: str, upper: str | None = None, toks: list[str] | None
                 return None
             if frames:
                 if first in "\"'":
-                    kind = BOTH if i < last and toks[i + 1] == "^^" else TEXT
+                    kind = ANY if i < last and toks[i + 1] == "^^" else TEXT
                 elif first.isdigit() or first == ".":
                     kind = NUMBER
                 else:  # true, false or STRLANG(...); else STRDT(...), a cast or a call by IRI
-                    kind = TEXT if up in _TEXT_MAKERS else BOTH
+                    kind = TEXT if up in _TEXT_MAKERS else ANY
                 frames[-1][1] |= kind
     if not keys or not owned:
         return {}
@@ -628,7 +628,7 @@ def own_value_kinds(query: str, upper: str | None = None, toks: list[str] | None
     users: dict[str, list[str]] = {}
     for target, names in sources.items():
         if names is _MANY:  # too many to follow: it may name any of them
-            owned[target] = BOTH
+            owned[target] = ANY
         else:
             for name in names:
                 users.setdefault(name, []).append(target)

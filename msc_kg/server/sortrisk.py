@@ -1,4 +1,4 @@
-"""Whether an ORDER BY may compare numbers with other literals of the served graph.
+"""Whether an ORDER BY may compare numbers with other literals, or times with and without a zone.
 
 Oxigraph 0.5.13 orders literals it cannot compare (a number and a string, say) as equal, which is
 not a total order; on some inputs of more than 20 rows Rust's sort detects that and panics, and
@@ -7,9 +7,12 @@ pyoxigraph aborts the process. Graph data alone does it: on the msc-kg release,
 serving process. Measured on random mixes of 25-80 literals (25 each, in child processes), numbers
 mixed with plain strings, language-tagged strings or dates set it off; mixes of non-numeric kinds
 (plain with language-tagged strings, strings with dates or booleans, several languages) and of
-numeric types among themselves did not. So a query is evaluated apart (in the isolation worker,
+numeric types among themselves did not. Nor did dates, durations or gYears with and without a
+time zone, but xsd:dateTime and xsd:time values with and without one did (hostile testing: 4-8 of
+60 random mixes; such values compare indeterminately in XSD), so those are kinds of their own
+that conflict. So a query is evaluated apart (in the isolation worker,
 as for values of its own) when an ORDER BY condition may take numbers and other literals of the
-graph together, judged from which kinds of literal each predicate has (``literal_kinds``, computed
+graph together (or zoned and local times), judged from which kinds of literal each predicate has (``literal_kinds``, computed
 once per load), which kind a call binds (``_CALL_KINDS``: STRLEN's numbers ordered with labels
 aborted the engine on the release too) and where the ordered variable is bound; the kinds of the
 query's own values that reach it (safety.own_value_kinds) count as well. Where unsure, it is
@@ -27,21 +30,39 @@ from msc_kg.server.iri import resolve
 
 NUMBER, TEXT = 1, 2  # kinds of literal: numbers, and every other literal
 BOTH = NUMBER | TEXT
+# Other literals that are also xsd:dateTime or xsd:time values (xsd:dateTimeStamp included),
+# without a time zone and with one
+LOCAL_TIME, ZONED_TIME = 4, 8
+ANY = BOTH | LOCAL_TIME | ZONED_TIME  # what an unknown value may be
 
 _KINDS_QUERY = """
+PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>
 SELECT ?p (MAX(IF(isNUMERIC(?o), IF(?o = ?o, 1, 3), 2)) AS ?hi) (MIN(IF(isNUMERIC(?o), 1, 2)) AS ?lo)
-WHERE { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } FILTER(isLITERAL(?o)) } GROUP BY ?p
+  (MAX(?time) AS ?time1) (MIN(IF(?time = 0, 16, ?time)) AS ?time2)
+WHERE {
+  { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } FILTER(isLITERAL(?o))
+  BIND(IF(DATATYPE(?o) IN (xsd:dateTime, xsd:time, xsd:dateTimeStamp),
+          IF(REGEX(STR(?o), "(Z|[+-][0-9][0-9]:[0-9][0-9])$"), 8, 4), 0) AS ?time)
+} GROUP BY ?p
 """
 
 
 def literal_kinds(store: ox.Store) -> dict[str, int]:
     """For each predicate with literal objects in any graph, the kinds among them (a NaN, which
-    compares with no number, counts as both)."""
+    compares with no number, counts as both; a time with or without a zone is TEXT and
+    ZONED_TIME or LOCAL_TIME)."""
     kinds = {}
     for row in store.query(_KINDS_QUERY):
         hi, lo = int(row["hi"].value), int(row["lo"].value)
-        kinds[row["p"].value] = BOTH if hi == 3 or (hi, lo) == (2, 1) else hi
+        times = {int(row["time1"].value), int(row["time2"].value)} & {LOCAL_TIME, ZONED_TIME}
+        kinds[row["p"].value] = (BOTH if hi == 3 or (hi, lo) == (2, 1) else hi) | sum(times)
     return kinds
+
+
+def risky(kind: int) -> bool:
+    """Whether values of these kinds together may abort an ordering: numbers with other
+    literals, or times with and without a zone."""
+    return bool(kind & NUMBER and kind & ~NUMBER or kind & LOCAL_TIME and kind & ZONED_TIME)
 
 
 class GraphKinds(dict):
@@ -53,16 +74,16 @@ class GraphKinds(dict):
 
 
 def mixes(kinds: dict[str, int]) -> bool:
-    """Whether a graph with these literal_kinds has numbers and other literals (else no ordering
-    of its values can mix them)."""
+    """Whether a graph with these literal_kinds has numbers and other literals, or times with and
+    without a zone (else no ordering of its values can mix them)."""
     found = 0
     for kind in kinds.values():
         found |= kind
-    return found == BOTH
+    return risky(found)
 
 
 # Calls whose value is always of one kind (or an error, which orders as unbound), and that kind:
-# numbers, other literals, or no literal (an IRI or a blank node). A variable bound by one
+# numbers, other literals (NOW's a zoned time), or no literal (an IRI or a blank node). A variable bound by one
 # (BIND(STRLEN(?l) AS ?v)) takes that kind, which may meet another binding's: ordering strings
 # with STRLEN's numbers aborted the engine on the release. STRDT, casts and other functions named
 # by IRI, IF, COALESCE, MIN, MAX and SAMPLE may give either, and so may any operator expression.
@@ -71,10 +92,11 @@ _CALL_KINDS = {
                      "YEAR", "MONTH", "DAY", "HOURS", "MINUTES", "SECONDS"), NUMBER),
     **dict.fromkeys(("STR", "LANG", "ENCODE_FOR_URI", "MD5", "SHA1", "SHA256", "SHA384", "SHA512",
                      "STRUUID", "GROUP_CONCAT", "LCASE", "UCASE", "SUBSTR", "CONCAT", "REPLACE",
-                     "STRBEFORE", "STRAFTER", "STRLANG", "TZ", "TIMEZONE", "NOW", "BOUND", "ISIRI",
+                     "STRBEFORE", "STRAFTER", "STRLANG", "TZ", "TIMEZONE", "BOUND", "ISIRI",
                      "ISURI", "ISBLANK", "ISLITERAL", "ISNUMERIC", "REGEX", "CONTAINS", "STRSTARTS",
                      "STRENDS", "SAMETERM", "LANGMATCHES", "EXISTS"), TEXT),
     **dict.fromkeys(("DATATYPE", "IRI", "URI", "BNODE", "UUID"), 0),
+    "NOW": TEXT | ZONED_TIME,  # an xsd:dateTime with a zone
 }
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _BRACKETS = frozenset("()[]{}")
@@ -190,7 +212,7 @@ def orders_mixed_literals(toks: list[str], kinds: dict[str, int], prefixes: dict
             openers = _as_openers(toks, upper)
         kind = _binding(toks, upper, match, i, kinds, prefixes, base, openers)
         found[tok[1:]] = found.get(tok[1:], 0) | kind
-        if (found[tok[1:]] | own.get(tok[1:], 0)) == BOTH:
+        if risky(found[tok[1:]] | own.get(tok[1:], 0)):
             return True
     return False
 
@@ -254,7 +276,7 @@ def _binding(toks, upper, match, i: int, kinds, prefixes, base: str, openers: di
                                           or upper[k + 1] in ("TRUE", "FALSE")):
             return 0  # a constant: the query's own value, whose kind own_value_kinds gives
         kind = _one_kind(toks, upper, match, k + 1, i - 1) if k >= 0 else None
-        return BOTH if kind is None else kind
+        return ANY if kind is None else kind
     if nxt not in _ENDS_OBJECT and nxt.upper() not in (
             "FILTER", "OPTIONAL", "MINUS", "BIND", "VALUES", "GRAPH", "SERVICE", "UNION", "{"):
         return 0  # followed by more of a pattern: a subject or predicate, or inside an expression
@@ -263,7 +285,7 @@ def _binding(toks, upper, match, i: int, kinds, prefixes, base: str, openers: di
         return 0  # an expression's, a list's or a group's, not an object (a VALUES list's values
         # are the query's own, whose kinds own_value_kinds gives)
     if not (prev[0] in "<" or ":" in prev or prev == "a"):
-        return BOTH  # after a variable predicate, a path or in an object list: any literal
+        return ANY  # after a variable predicate, a path or in an object list: any literal
     if prev == "a":
         return 0
     k = i - 2
@@ -271,9 +293,9 @@ def _binding(toks, upper, match, i: int, kinds, prefixes, base: str, openers: di
         k -= 2  # a sequence path "p/q/r ?v": ?v is an object of its last step, r
     if k >= 0 and toks[k] in ("/", "|", "^", "!", "(", ")", "*", "+", "?") \
             or not _after_term(toks, k + 1):
-        return BOTH  # another path, or an expression after all
+        return ANY  # another path, or an expression after all
     iri = _iri(prev, prefixes, base)
-    return BOTH if iri is None else kinds.get(iri, 0)
+    return ANY if iri is None else kinds.get(iri, 0)
 
 
 def _iri(tok: str, prefixes: dict[str, str], base: str) -> str | None:
