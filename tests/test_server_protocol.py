@@ -299,6 +299,16 @@ def test_named_graph_uri_is_honoured(graphs_client):
     assert count_of(resp) == 1
 
 
+def test_a_graph_named_twice_is_one_graph_of_the_dataset(graphs_client):
+    """The default graph is the merge of the graphs named, the named graphs a set (SPARQL 1.1
+    Query §13.2): the engine given an IRI twice counted each statement twice (hostile testing)."""
+    g2 = "http://example.org/g2"
+    q = {"query": COUNT, "default-graph-uri": [g2, g2]}
+    assert count_of(graphs_client.get("/sparql", query_string=q)) == 2
+    q = {"query": "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }", "named-graph-uri": [g2, g2]}
+    assert count_of(graphs_client.get("/sparql", query_string=q)) == 2
+
+
 def test_protocol_dataset_overrides_from(graphs_client):
     """§2.1.4: the protocol's dataset wins over FROM in the query."""
     q = "SELECT (COUNT(*) AS ?n) FROM <http://example.org/g2> WHERE { ?s ?p ?o }"
@@ -309,6 +319,20 @@ def test_protocol_dataset_overrides_from(graphs_client):
 
 def test_dataset_param_with_post_form(graphs_client):
     resp = graphs_client.post("/sparql", data={"query": COUNT, "default-graph-uri": "http://example.org/g2"})
+    assert count_of(resp) == 2
+
+
+@pytest.mark.parametrize("name", ["default-graph-uri", "named-graph-uri"])
+def test_dataset_param_in_both_url_and_form_body_is_400(graphs_client, name):
+    """They were merged into a dataset neither place named; §2.1.2 puts every parameter of a form
+    POST in its body (the Oxigraph server refuses the mix too). In the URL alone, it is taken."""
+    resp = graphs_client.post(f"/sparql?{name}=http%3A%2F%2Fexample.org%2Fg1",
+                              data={"query": COUNT, name: "http://example.org/g2"})
+    assert resp.status_code == 400
+    assert resp.data.decode() == (f"'{name}' is given both in the URL and in the form body; with a "
+                                  "form-encoded POST every parameter goes in the body (SPARQL 1.1 "
+                                  "Protocol §2.1.2).\n")
+    resp = graphs_client.post("/sparql?default-graph-uri=http%3A%2F%2Fexample.org%2Fg2", data={"query": COUNT})
     assert count_of(resp) == 2
 
 
