@@ -174,6 +174,64 @@ def test_a_service_name_is_read_whole_with_every_name_character(listener):
         close(app)
 
 
+@pytest.mark.parametrize("query", [
+    "SELECT * { SERVICEsilent <%s> { ?s ?p ?o } }",
+    "SELECT * { sErViCeSiLeNt <%s> { ?s ?p ?o } }",
+    "PREFIX s: <%s> SELECT * { ?a ?b ?c . services:x { ?s ?p ?o } }",
+    "PREFIX ex: <%s> SELECT * { SERVICE silentex:x { ?s ?p ?o } }",
+])
+def test_a_service_keyword_joined_to_what_follows_is_refused(listener, query):
+    """The engine reads a keyword by its letters alone: "SERVICEsilent <x>" is SERVICE SILENT <x>
+    to it, "services:x {" SERVICE s:x, and it called them with federation off (hostile testing).
+    The grammar's terminals allow neither: 400, and no connection."""
+    app = make_app(service_allow=[listener.url + "x"])
+    try:
+        resp = app.test_client().get("/sparql", query_string={"query": query % listener.url})
+        assert resp.status_code == 400
+        assert "write keywords apart from what follows them" in resp.data.decode()
+        assert listener.connections == []
+    finally:
+        close(app)
+
+
+@pytest.mark.parametrize("query, message", [
+    ("SELECT ?o { ?s ?p ?o } ORDERBY ?o", "error at 1:24: 'ORDERBY' is no keyword, function or number of SPARQL"),
+    ("SELECT ?o { ?s ?p ?o }\nORDER BYDESC(?o)", "error at 2:7: 'BYDESC' is no keyword, function or number of SPARQL"),
+    ("SELECT ?x { BIND(1AS ?x) } ORDER BY ?x", "error at 1:18: '1AS' is no keyword, function or number of SPARQL"),
+    ("PREFIX ex: <http://e/> SELECT ?o { ?s ?p ?o } ORDER BYex:f(?o)",
+     "error at 1:53: 'BYex:f' would be read by the engine as the keyword BY joined to a name there"),
+])
+def test_an_ordering_keyword_joined_to_what_follows_is_refused(query, message):
+    """"ORDERBY ?o" is an ordering to the engine, which the sort check did not see: one over mixed
+    literals ran in the serving process and aborted it (hostile testing)."""
+    with pytest.raises(safety.Refused) as refused:
+        safety.check(query, EX, frozenset(), KINDS)
+    assert refused.value.status == 400
+    assert refused.value.message.startswith(f"Malformed query: {message}")
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT ?x { BIND('a'@en-US AS ?x) } ORDER BY ?x",  # a language tag
+    "SELECT ?x { ?s ?p 123.0. ?s ?q 1.5E3 . ?s ?r .5 } ORDER BY ?x",  # numbers
+    "PREFIX services: <http://e/> SELECT * { services:a services:b ?o GRAPH services:g { } } ORDER BY ?o",
+    "SELECT * { ?s ?p ?o LATERAL { SELECT ?x { } } } ORDER BY ?o",  # SPARQL 1.2, which the engine reads
+])
+def test_words_and_names_of_the_grammar_are_not_refused(query):
+    assert safety.check(query, EX, frozenset(), KINDS).form == "SELECT"
+
+
+def test_a_malformed_query_naming_a_service_gets_its_syntax_error(server_client, listener):
+    """Its 400 (SPARQL 1.1 Protocol §2.1.5), as the Oxigraph server answers, not the 403 of the
+    SERVICE: the engine parses it with the SERVICE written GRAPH, in the same columns."""
+    q = f"SELECT * {{ SERVICE SILENT <{listener.url}> {{ ?s ?p ?o }} }} BOGUS"
+    resp = server_client.get("/sparql", query_string={"query": q})
+    assert resp.status_code == 400
+    assert resp.data.decode().startswith(f"Malformed query: error at 1:{len(q) - 4}:")
+    resp = server_client.get("/sparql", query_string={"query": q.removesuffix(" BOGUS")})
+    assert resp.status_code == 403
+    assert listener.connections == []
+
+
 def test_allowed_service_is_called(listener):
     """With --service-allow the same query reaches the allowed endpoint (and its failure is a 502)."""
     app = make_app(service_allow=[listener.url + "sparql"])

@@ -300,7 +300,8 @@ def _evaluate(state, req, wanted: Wanted, results_choice, graph_choice,
     try:
         scan = safety.check(req.query, cfg["base_iri"], cfg["service_allow"], state.literal_kinds)
     except safety.Refused as exc:
-        return error(exc.status, exc.message)
+        return (_syntax_error(state, req, exc.parse_first)
+                or error(exc.status, safety.position_as_sent(exc.message, req.sent) if req.sent else exc.message))
     forms = {"SELECT": (results_choice, negotiate.RESULTS), "ASK": (results_choice, negotiate.RESULTS),
              "CONSTRUCT": (graph_choice, negotiate.GRAPH), "DESCRIBE": (graph_choice, negotiate.GRAPH)}
     # No acceptable syntax for the query's form: a 406, but a malformed query's 400 first, as the
@@ -332,8 +333,7 @@ def _evaluate(state, req, wanted: Wanted, results_choice, graph_choice,
         found = CannotCarry(b"", unwritable.TRIPLE_TERMS, True, graph_choice)
         return _kept(state, req, scan, results_choice, graph_choice, found)
     except QuerySyntaxError as exc:
-        return engine_error(QuerySyntaxError(safety.position_as_sent(exc.message, req.sent))
-                            if req.sent is not None else exc)
+        return _malformed(exc, req)
     except EngineError as exc:
         return engine_error(exc)
     graph = outcome.kind == "graph"
@@ -367,6 +367,29 @@ def _evaluate(state, req, wanted: Wanted, results_choice, graph_choice,
     if not scan.volatile:
         state.cache.put(key, answer)
     return answer
+
+
+def _malformed(exc: QuerySyntaxError, req) -> Response:
+    """The 400 of a syntax error, its position counted in the query as the client sent it."""
+    return engine_error(QuerySyntaxError(safety.position_as_sent(exc.message, req.sent))
+                        if req.sent is not None else exc)
+
+
+def _syntax_error(state, req, text: str | None) -> Response | None:
+    """The 400 of a refused query's syntax error, found by the engine parsing ``text`` (what
+    safety.Refused asks to parse first; None: nothing to parse) with an empty store, or None. An
+    ordering is parsed apart, as check would have it evaluated (orders_unread_values)."""
+    if text is None:
+        return None
+    job = {"query": text, "form": None, "base": state.config["base_iri"], "results_fmt": None,
+           "graph_fmt": None, "max_rows": 1, "parse_only": True, "isolate": safety.has_order_by(text)}
+    try:
+        state.engine.run(job)
+    except QuerySyntaxError as exc:
+        return _malformed(exc, req)
+    except (NotAcceptable, EngineError):  # it parses (NotAcceptable): the refusal stands
+        pass
+    return None
 
 
 def _kept(state, req, scan, results_choice, graph_choice, found: CannotCarry) -> CannotCarry:

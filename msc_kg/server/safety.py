@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from msc_kg.server import misread
 from msc_kg.server.iri import resolve
-from msc_kg.server.sortrisk import ANY, NUMBER, TEXT, GraphKinds, mixes, orders_mixed_literals
+from msc_kg.server.sortrisk import ANY, NUMBER, TEXT, GraphKinds, mixes, orders_mixed_literals, where
 
 # SPARQL 1.1 Query grammar §19.8 terminals, longest / most specific alternatives first.
 _COMMENT = r"\#[^\n\r]*"
@@ -81,12 +81,15 @@ CLAUSES = frozenset({"UNION", "OPTIONAL", "MINUS", "BIND", "FILTER", "GRAPH", "S
 
 
 class Refused(Exception):
-    """A request the endpoint will not run; carries the HTTP status and a message for the client."""
+    """A request the endpoint will not run; carries the HTTP status and a message for the client.
+    ``parse_first``: a text the engine is to parse first, whose syntax error, if any, is the
+    answer instead (a SERVICE refused in a malformed query: see without_services)."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, parse_first: str | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.parse_first = parse_first
 
 
 @dataclass
@@ -106,6 +109,7 @@ class Scan:
     isolate: bool = False  # evaluated apart: its ordering may mix kinds of literal (set by check,
     # as orders_apart says)
     misread: str | None = None  # why an IRI token the engine would read as code refuses the query
+    glued: str | None = None  # why a word the engine would read as keywords refuses it (see glued)
     body: int = field(default=0, repr=False, compare=False)  # where the query follows a simple
     # prologue (``_quick``; 0 after the full scan)
     toks: list[str] | None = field(default=None, repr=False, compare=False)  # ``texts`` of
@@ -224,6 +228,71 @@ def _codepoint(m: re.Match) -> str:
     return chr(value)
 
 
+# The words of the grammar, upper-cased: SPARQL 1.1's keywords and built-in calls, and the SPARQL
+# 1.2 ones Oxigraph 0.5 reads (each checked). The engine reads a keyword by its letters alone,
+# needing nothing after it: "SERVICEsilent <x>" is SERVICE SILENT <x> to it, "ORDERBY ?o" an
+# ordering, "(1AS ?v)" a binding, none of which the grammar's terminals allow. Read as one word,
+# the first hid a SERVICE call from the federation check (the engine called it with federation
+# off) and the second an ordering from the sort check (an ordering of mixed literals aborted the
+# serving process; hostile testing). So a word of none of these kinds is refused as malformed.
+GRAMMAR_WORDS = frozenset("""
+    BASE PREFIX VERSION SELECT DISTINCT REDUCED AS CONSTRUCT WHERE DESCRIBE ASK FROM NAMED GROUP BY
+    HAVING ORDER ASC DESC LIMIT OFFSET VALUES LOAD SILENT INTO CLEAR DROP CREATE ADD TO MOVE COPY
+    INSERT DATA DELETE WITH USING DEFAULT GRAPH ALL OPTIONAL SERVICE BIND UNDEF MINUS UNION FILTER
+    NOT IN EXISTS LATERAL A TRUE FALSE SEPARATOR
+    STR LANG LANGMATCHES DATATYPE BOUND IRI URI BNODE RAND ABS CEIL FLOOR ROUND CONCAT STRLEN UCASE
+    LCASE ENCODE_FOR_URI CONTAINS STRSTARTS STRENDS STRBEFORE STRAFTER YEAR MONTH DAY HOURS MINUTES
+    SECONDS TIMEZONE TZ NOW UUID STRUUID MD5 SHA1 SHA256 SHA384 SHA512 COALESCE IF STRLANG STRDT
+    SAMETERM ISIRI ISURI ISBLANK ISLITERAL ISNUMERIC REGEX SUBSTR REPLACE COUNT SUM MIN MAX AVG
+    SAMPLE GROUP_CONCAT
+    TRIPLE SUBJECT PREDICATE OBJECT ISTRIPLE LANGDIR HASLANG HASLANGDIR STRLANGDIR ADJUST
+""".split())
+# A number, upper-cased, with the dots after it that the lexer takes along ("123.0." is 123.0 and
+# the end of a triple)
+_NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:E[+-]?[0-9]+)?\.*")
+# Prefixed names the engine may read as a keyword and a name: "services:x {" is SERVICE s:x to it
+# where a group follows, "SERVICE silentex:x" SERVICE SILENT ex:x, "ORDER BYex:f(?v)" ORDER BY ex:f(?v)
+_GLUED_NAME = re.compile(r"(?:SERVICE|SILENT|BY).*:")
+
+
+def glued(query: str, toks: list[str], upper: list[str]) -> str | None:
+    """Why ``query`` (its tokens ``toks``, upper-cased ``upper``) is refused as malformed, if a
+    word of it is none of the grammar's (GRAMMAR_WORDS, a number, or a language tag after "@")
+    or a prefixed name would be read as a keyword joined to a name (_GLUED_NAME): the message
+    names the first, at its line and column as the engine counts them; else None."""
+    odd = {w for w in set(upper) - GRAMMAR_WORDS
+           if (w[0].isalnum() or w[0] == "_") and (":" not in w and not _NUMBER.fullmatch(w)
+                                                   or _GLUED_NAME.match(w))}
+    if not odd:
+        return None
+    for i in where(upper, odd):
+        word, before = upper[i], upper[i - 1] if i else ""
+        nxt = toks[i + 1] if i + 1 < len(toks) else ""
+        if ":" not in word:
+            if before == "@":  # a language tag
+                continue
+            why = ("is no keyword, function or number of SPARQL (the engine would read keywords "
+                   "joined to what follows them there)")
+        elif (word.startswith("SERVICE") and nxt == "{" and before not in ("GRAPH", "SERVICE", "SILENT")
+              or word.startswith("SILENT") and before == "SERVICE"
+              or word.startswith("BY") and before in ("ORDER", "GROUP")):
+            keyword = next(k for k in ("SERVICE", "SILENT", "BY") if word.startswith(k))
+            why = f"would be read by the engine as the keyword {keyword} joined to a name there"
+        else:
+            continue
+        return (f"Malformed query: error at {_position(query, toks, i)}: {toks[i]!r} {why}; write "
+                "keywords apart from what follows them (SPARQL 1.1 Query §19.8).")
+    return None
+
+
+def _position(query: str, toks: list[str], index: int) -> str:
+    """The line:column (from 1, columns in characters) in ``query`` of toks[index], ``toks``
+    being the ``texts`` of the end of ``query`` (all of it, or its body after a prologue)."""
+    spans = [m.start(1) for m in _SIGNIFICANT.finditer(query.rstrip()) if m.group(1)[0] != "#"]
+    offset = spans[len(spans) - len(toks) + index]
+    return f"{query.count(chr(10), 0, offset) + 1}:{offset - query.rfind(chr(10), 0, offset)}"
+
+
 def scan(query: str, base: str) -> Scan:
     """Classify ``query``: its form, nesting depth and the resolved IRIs of its SERVICE clauses."""
     result = Scan()
@@ -243,6 +312,7 @@ def scan(query: str, base: str) -> Scan:
         # was checked first: 26 s for 40 000 nested brackets, each naming a variable)
         result.own = own_value_kinds(query, toks=toks)  # check decides isolation (orders_apart)
         result.misread = misread_reason(query, toks)
+    result.glued = glued(query, toks, upper)
     if "SERVICE" in upper:
         result.services = _services(tokens(query), base)
     return result
@@ -380,6 +450,24 @@ def _services(toks: list[tuple[str, str]], base: str) -> list[str]:
     return services
 
 
+def without_services(query: str) -> str:
+    """``query`` with each SERVICE keyword written GRAPH and each SILENT after one blanked, in
+    the same columns: a text the engine parses as it parses ``query`` (a SERVICE clause and a GRAPH
+    clause have one grammar), and evaluates without calling out. A malformed query naming a
+    SERVICE got 403 instead of its syntax error (SPARQL 1.1 Protocol §2.1.5; hostile testing)."""
+    out, last, silent_next, before = [], 0, False, ""
+    for m in _TOKEN.finditer(query):
+        kind, text = m.lastgroup, m.group()
+        if kind in ("ws", "comment"):
+            continue
+        up = text.upper() if kind == "word" else ""
+        if up == "SERVICE" and before != "@" or silent_next and up == "SILENT":
+            out += [query[last:m.start()], "GRAPH  " if up == "SERVICE" else " " * len(text)]
+            last = m.end()
+        silent_next, before = up == "SERVICE" and before != "@", text
+    return "".join(out) + query[last:]
+
+
 def _resolve(token: tuple[str, str], prefixes: dict[str, str], base: str) -> str:
     """The absolute IRI a SERVICE target denotes, or "" when it is not a constant IRI."""
     kind, text = token
@@ -417,7 +505,7 @@ _RARE = ("SERVICE",) + tuple(VOLATILE - {"STRUUID"})  # STRUUID contains UUID
 _RISKY_IRI = re.compile(r"""<(?:\d|[\w\-.~:/#%@]*[^\w\-.~:/#%@<>"{}|^`\\\x00-\x20])[^<>"{}|^`\\\x00-\x20]*>""")
 
 
-def _quick(query: str, ordering_kinds: bool = False) -> Scan | None:
+def _quick(query: str) -> Scan | None:
     """The scan's verdict for a query that cheap tests settle without tokenising, else None.
 
     Measured, tokenising is about a tenth of a small query's time in the endpoint. Each test is
@@ -441,9 +529,14 @@ def _quick(query: str, ordering_kinds: bool = False) -> Scan | None:
     if query.find("<", body) >= 0 and ("<<" in query or "'''" in query or '"""' in query
                                        or _RISKY_IRI.search(query, body)):
         return None  # what the engine may read otherwise is for the full scan (misread)
-    # With ``ordering_kinds`` (the graph mixes kinds of literal: sortrisk), an ORDER BY query's
-    # body is tokenised here once, for the walk of own_value_kinds and for the sort check.
-    toks = texts(query[body:]) if ordering_kinds and _ORDER_BY.search(upper) else None
+    # A query naming ORDER has its body tokenised here once, for the walk of own_value_kinds and for
+    # the sort check, and a word the engine would read as keywords joined ("ORDERBY") goes to the
+    # full scan, which refuses it (glued).
+    toks = None
+    if "ORDER" in upper:
+        toks = texts(query[body:])
+        if glued(query, toks, list(map(str.upper, toks))) is not None:
+            return None
     return Scan(form=m.group(1).upper(), own=own_value_kinds(query, upper, toks, body), body=body,
                 toks=toks)
 
@@ -648,7 +741,7 @@ def check(query: str, base: str, service_allow: frozenset[str] | set[str] = froz
     """Refuse updates, over-deep nesting and SERVICE outside ``service_allow``; return the scan,
     marked for isolation as orders_apart says, with the served graph's literal ``kinds``
     (sortrisk.literal_kinds, best as a sortrisk.GraphKinds) if given."""
-    quick = _quick(query, kinds is not None and _graph_mixes(kinds))
+    quick = _quick(query)
     result = quick if quick is not None else _checked_scan(query, base, service_allow)
     result.isolate = orders_apart(query, result.own, kinds, base, bool(result.services),
                                   result.toks, result.body)
@@ -714,6 +807,8 @@ def _checked_scan(query: str, base: str, service_allow: frozenset[str] | set[str
         )
     if result.misread is not None:
         raise Refused(400, result.misread)
+    if result.glued is not None:
+        raise Refused(400, result.glued)
     if result.depth > MAX_NESTING:
         raise Refused(400, f"Query nesting is {result.depth} levels deep; the limit is {MAX_NESTING}.")
     if result.operators > MAX_OPERATORS:
@@ -730,5 +825,6 @@ def _checked_scan(query: str, base: str, service_allow: frozenset[str] | set[str
                 403,
                 f"SERVICE <{shown}> is not allowed: federated queries are off except for the "
                 "endpoints given with --service-allow.",
+                without_services(query),
             )
     return result
