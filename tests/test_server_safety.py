@@ -200,6 +200,8 @@ def test_a_service_keyword_joined_to_what_follows_is_refused(listener, query):
     ("SELECT ?x { BIND(1AS ?x) } ORDER BY ?x", "error at 1:18: '1AS' is no keyword, function or number of SPARQL"),
     ("PREFIX ex: <http://e/> SELECT ?o { ?s ?p ?o } ORDER BYex:f(?o)",
      "error at 1:53: 'BYex:f' would be read by the engine as the keyword BY joined to a name there"),
+    ("PREFIX ex: <http://e/> SELECT ?o { ?s ?p ?o } ORDERBYex:f() ?o",
+     "error at 1:47: 'ORDERBYex:f' would be read by the engine as the keyword ORDER BY joined to a name there"),
 ])
 def test_an_ordering_keyword_joined_to_what_follows_is_refused(query, message):
     """"ORDERBY ?o" is an ordering to the engine, which the sort check did not see: one over mixed

@@ -251,8 +251,9 @@ GRAMMAR_WORDS = frozenset("""
 # the end of a triple)
 _NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:E[+-]?[0-9]+)?\.*")
 # Prefixed names the engine may read as a keyword and a name: "services:x {" is SERVICE s:x to it
-# where a group follows, "SERVICE silentex:x" SERVICE SILENT ex:x, "ORDER BYex:f(?v)" ORDER BY ex:f(?v)
-_GLUED_NAME = re.compile(r"(?:SERVICE|SILENT|BY).*:")
+# where a group follows, "SERVICE silentex:x" SERVICE SILENT ex:x, "ORDER BYex:f(?v)" ORDER BY
+# ex:f(?v), and "ORDERBYex:f() ?v" an ordering by ?v anywhere
+_GLUED_NAME = re.compile(r"(?:SERVICE|SILENT|BY|ORDERBY|GROUPBY).*:")
 
 
 def glued(query: str, toks: list[str], upper: list[str]) -> str | None:
@@ -275,8 +276,10 @@ def glued(query: str, toks: list[str], upper: list[str]) -> str | None:
                    "joined to what follows them there)")
         elif (word.startswith("SERVICE") and nxt == "{" and before not in ("GRAPH", "SERVICE", "SILENT")
               or word.startswith("SILENT") and before == "SERVICE"
-              or word.startswith("BY") and before in ("ORDER", "GROUP")):
-            keyword = next(k for k in ("SERVICE", "SILENT", "BY") if word.startswith(k))
+              or word.startswith("BY") and before in ("ORDER", "GROUP")
+              or word.startswith(("ORDERBY", "GROUPBY"))):
+            keyword = next(k for k in ("SERVICE", "SILENT", "BY", "ORDER BY", "GROUP BY")
+                           if word.startswith(k.replace(" ", "")))
             why = f"would be read by the engine as the keyword {keyword} joined to a name there"
         else:
             continue
