@@ -118,9 +118,31 @@ def _csv_text(term) -> str:
     return f"{_csv_text(term.subject)} {_csv_text(term.predicate)} {_csv_text(term.object)}"
 
 
+# Literals a TSV field writes bare, as Turtle's short forms (§3), by datatype: as Oxigraph's own
+# TSV writer does, so one query's answer reads the same whichever writer wrote it (it came back
+# "1"^^xsd:integer from this one and 1 from the engine's: hostile testing)
+_XSD = "http://www.w3.org/2001/XMLSchema#"
+_BARE = {_XSD + "integer": re.compile(r"[+-]?[0-9]+"),
+         _XSD + "decimal": re.compile(r"[+-]?[0-9]*\.[0-9]+"),
+         _XSD + "double": re.compile(r"[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)[eE][+-]?[0-9]+"),
+         _XSD + "boolean": re.compile(r"true|false")}
+_TSV_STRING = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
 def _tsv_text(term) -> str:
-    """One RDF term as a TSV field (§3: its Turtle / N-Triples form; a triple term's "<<( … )>>")."""
-    if isinstance(term, (ox.NamedNode, ox.BlankNode, ox.Literal)):
+    """One RDF term as a TSV field (§3: its Turtle form, numbers and booleans bare where Turtle
+    writes them so, and strings escaped as Oxigraph's writer escapes them; a triple term's
+    "<<( … )>>")."""
+    if isinstance(term, ox.Literal):
+        datatype = term.datatype.value
+        bare = _BARE.get(datatype)
+        if bare is not None and bare.fullmatch(term.value):
+            return term.value
+        text = f'"{term.value.translate(_TSV_STRING)}"'
+        if term.language:
+            return f"{text}@{term.language}" + (f"--{term.direction.value}" if term.direction else "")
+        return text if datatype == XSD_STRING else f"{text}^^<{datatype}>"
+    if isinstance(term, (ox.NamedNode, ox.BlankNode)):
         return str(term)
     return (f"<<( {_tsv_text(term.subject)} {_tsv_text(term.predicate)} "
             f"{_tsv_text(term.object)} )>>")
