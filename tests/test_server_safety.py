@@ -160,6 +160,21 @@ def test_service_keyword_as_a_language_tag_is_not_a_service(server_client, liste
     assert listener.connections == []
 
 
+def test_a_service_prefix_is_read_whole_with_every_name_character(listener):
+    """"PREFIX \u1680q:" declares the prefix "\u1680q" to the engine; the scan took U+1680 for
+    whitespace and resolved "SERVICE \u1680q:x" by the allowed "q:" (hostile testing: a call to
+    another host)."""
+    app = make_app(service_allow=[listener.url + "allowed/x"])
+    try:
+        q = (f"PREFIX \u1680q: <{listener.url}evil/> PREFIX q: <{listener.url}allowed/> "
+             "SELECT * WHERE { SERVICE \u1680q:x { ?a ?b ?c } }")
+        resp = app.test_client().get("/sparql", query_string={"query": q})
+        assert resp.status_code == 403
+        assert listener.connections == []
+    finally:
+        close(app)
+
+
 def test_a_service_name_is_read_whole_with_every_name_character(listener):
     """A prefixed name holding U+200D (a name character to SPARQL, not to Python's \\w) was cut
     there, so only its start was compared with --service-allow and the call reached
@@ -232,6 +247,21 @@ def test_a_malformed_query_naming_a_service_gets_its_syntax_error(server_client,
     resp = server_client.get("/sparql", query_string={"query": q.removesuffix(" BOGUS")})
     assert resp.status_code == 403
     assert listener.connections == []
+
+
+@pytest.mark.parametrize("hide", ["<urn:\\u005Cu0041:#>", "<urn:\\u0041'\\u0041#>"])
+def test_an_escape_left_in_an_iri_hides_nothing_after_it(server_client, listener, hide):
+    """The engine decodes escapes inside an IRI; one left after the query's escapes were decoded
+    (a doubled one, or one in what read as a string first) made the scan take the IRI's "#" or "'"
+    for a comment or string, and the SERVICE after it was called (hostile testing)."""
+    q = f"SELECT * WHERE {{ BIND({hide} AS ?x) SERVICE <{listener.url}> {{ ?a ?b ?c }} #'\n}}"
+    resp = server_client.get("/sparql", query_string={"query": q})
+    assert resp.status_code == 403
+    assert listener.connections == []
+    deep = f"SELECT * WHERE {{ ?s ?p ?o FILTER(?s != {hide} || " + "(" * 300 + "?o" + ")" * 300 + ") }"
+    assert server_client.get("/sparql", query_string={"query": deep}).status_code == 400
+    ordered = f"SELECT ?o WHERE {{ ?s ?p ?o FILTER(?s != {hide}) }} ORDER BY ?o"
+    assert safety.check(ordered, EX, frozenset(), KINDS).isolate
 
 
 def test_allowed_service_is_called(listener):
@@ -1044,3 +1074,31 @@ def test_orderings_of_literals_other_than_numbers_do_not_abort_the_engine():
         if _engine_aborts_on(store, query):
             aborted.append(query)
     assert aborted == []
+
+
+def test_the_scan_reads_names_and_whitespace_as_the_engine_does():
+    """Every code point of the BMP (and one in 257 beyond): one the engine reads inside a variable
+    or a prefixed name is read so by the scan too, and the engine's whitespace is the scan's. The
+    scan read names with Python's \\w, which lacks U+200D, U+0387, U+02C2, U+1680 and 5 000 more
+    the grammar allows, and whitespace with \\s, which takes U+1680: an ordering or a SERVICE
+    prefix hid behind them (hostile testing: aborted serving processes, a call to another host)."""
+    store = ox.Store()
+    split, spaces = [], []
+    for code in [*range(0x20, 0xD800), *range(0xE000, 0x10000), *range(0x10000, 0x110000, 257)]:
+        c = chr(code)
+        for query, token in ((f"SELECT ?o{c}a WHERE {{}}", f"?o{c}a"),
+                             (f"PREFIX x{c}y: <http://e/> SELECT * WHERE {{ ?s ?p x{c}y:z{c}w }}", f"x{c}y:z{c}w")):
+            try:
+                store.query(query)
+            except SyntaxError:
+                continue
+            if token not in safety.texts(query) and c not in "$?":  # "?o$a": two variables
+                split.append(hex(code))
+        try:
+            store.query(f"ASK{c}{{}}")
+            spaces.append(c)
+        except SyntaxError:
+            pass
+    assert split == []
+    assert spaces == [" "]  # besides tab, CR and LF, below U+0020
+    assert safety.texts("ASK\t\r\n{}") == ["ASK", "{", "}"]

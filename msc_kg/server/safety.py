@@ -25,7 +25,15 @@ from msc_kg.server.sortrisk import ANY, NUMBER, TEXT, GraphKinds, mixes, orders_
 
 # SPARQL 1.1 Query grammar §19.8 terminals, longest / most specific alternatives first.
 _COMMENT = r"\#[^\n\r]*"
-_IRI = r'<[^<>"{}|^`\\\x00-\x20]*>'
+# An IRI, with the codepoint escapes the engine decodes inside one (SPARQL 1.2's IRIREF): an
+# escape left after decoding ("\u005Cu0041" decodes to "\u0041") made the scan read "<" as an
+# operator and a "#" or "'" the engine has inside the IRI as a comment or string, hiding a SERVICE
+# call, an ordering or deep nesting after it (hostile testing)
+_IRI = (r'<[^<>"{}|^`\\\x00-\x20]*+(?:(?:\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8})'
+        r'[^<>"{}|^`\\\x00-\x20]*+)*+>')
+# Whitespace, as the engine reads it: Python's \s takes U+1680, U+00A0, \x0b and more besides,
+# and U+1680 is a name character to the engine ("PREFIX \u1680q:" declares the prefix "\u1680q")
+_WS = r"[ \t\r\n]"
 _PREFIX_NAME = r"(?:[^\W\d][\w.\-]*)?:"  # PNAME_NS, the prefix part of a prefixed name (ASCII
 # prologues, see _SIMPLE_PROLOGUE)
 # Characters of names (PN_CHARS_BASE and PN_CHARS, grammar [164]-[166]) that are not word
@@ -36,8 +44,9 @@ _PREFIX_NAME = r"(?:[^\W\d][\w.\-]*)?:"  # PNAME_NS, the prefix part of a prefix
 # ran in the serving process and aborted it; "a:x\u200dy" let a SERVICE call reach a path
 # outside --service-allow (hostile testing). A name char \w has that the grammar lacks ("²") makes
 # the engine refuse the query, so taking it into a name here is harmless.
-_NAME_CHARS = ("\u00B7\u0300-\u036F\u203F-\u2040\u200C\u200D\u2070-\u218F\u2C00-\u2FEF"
-               "\u3001-\uD7FF\uF900-\uFDCF\uFDF0-\uFFFD\U00010000-\U000EFFFF")
+_NAME_CHARS = ("\u00B7\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u037D\u037F-\u1FFF\u200C\u200D"
+               "\u203F\u2040\u2070-\u218F\u2C00-\u2FEF\u3001-\uD7FF\uF900-\uFDCF\uFDF0-\uFFFD"
+               "\U00010000-\U000EFFFF")
 _NAME_PREFIX = rf"(?:(?:[^\W\d]|[{_NAME_CHARS}])[\w.\-{_NAME_CHARS}]*+)?:"  # PNAME_NS of the lexer
 # A character of a prefixed name's local part (PN_LOCAL), escapes included: "ex:a\#b" is one name
 # to the engine. Taken as "ex:a\" and a comment, it hid the rest of its line from the scan (a
@@ -50,7 +59,7 @@ _LOCAL_FIRST = rf"(?:[\w:{_NAME_CHARS}]|" + _LOCAL_ESCAPE + ")"
 _LOCAL_CHAR = rf"(?:[\w:\-{_NAME_CHARS}]|" + _LOCAL_ESCAPE + ")"
 _TOKEN = re.compile(
     r"""
-    (?P<ws>\s+)
+    (?P<ws>""" + _WS + r"""+)
   | (?P<comment>""" + _COMMENT + r""")
   | (?P<iri>""" + _IRI + r""")
   | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*+(?:'''|\\?\Z)|\"\"\"(?:[^"\\]|\\.|"(?!""))*+(?:\"\"\"|\\?\Z)
@@ -122,7 +131,7 @@ def tokens(query: str) -> list[tuple[str, str]]:
     """The ``(kind, text)`` of the significant tokens of ``query`` (no spaces or comments). Like
     ``texts``, it reads the query without its trailing whitespace, which a string left open at
     the end would otherwise take in."""
-    return [(m.lastgroup, m.group()) for m in _TOKEN.finditer(query.rstrip())
+    return [(m.lastgroup, m.group()) for m in _TOKEN.finditer(query.rstrip(" \t\r\n"))
             if m.lastgroup != "ws" and m.lastgroup != "comment"]
 
 
@@ -141,8 +150,8 @@ def tokens(query: str) -> list[tuple[str, str]]:
 # between parts too ("a..b"). A string that does not close is one token to the end of its line
 # (a long one, of the text): tried again from each of its quotes, 16 000 "\'a" took 22 s. The
 # engine refuses such a query anyway: every string it reads closes here too.
-_SIGNIFICANT = re.compile(r"\s*+(" + re.sub(r"\(\?P<\w+>", "(?:", _TOKEN.pattern)
-                          .replace("(?:\\s+)\n  |", "", 1).replace("(?:.)", "(?:\\S)") + ")",
+_SIGNIFICANT = re.compile(_WS + "*+(" + re.sub(r"\(\?P<\w+>", "(?:", _TOKEN.pattern)
+                          .replace(f"(?:{_WS}+)\n  |", "", 1).replace("(?:.)", "(?:[^ \\t\\r\\n])") + ")",
                           re.VERBOSE | re.DOTALL)
 _DEPTH = {"{": 1, "(": 1, "[": 1, "}": -1, ")": -1, "]": -1}
 _FORMS = QUERY_FORMS | UPDATE_KEYWORDS
@@ -151,7 +160,7 @@ _COUNTED = OPERATORS | CLAUSES
 
 def texts(query: str) -> list[str]:
     """The texts of the significant tokens of ``query``, as ``tokens`` gives them, faster."""
-    return [t for t in _SIGNIFICANT.findall(query.rstrip()) if t[0] != "#"]
+    return [t for t in _SIGNIFICANT.findall(query.rstrip(" \t\r\n")) if t[0] != "#"]
 
 
 _CODEPOINT = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
@@ -291,7 +300,7 @@ def glued(query: str, toks: list[str], upper: list[str]) -> str | None:
 def _position(query: str, toks: list[str], index: int) -> str:
     """The line:column (from 1, columns in characters) in ``query`` of toks[index], ``toks``
     being the ``texts`` of the end of ``query`` (all of it, or its body after a prologue)."""
-    spans = [m.start(1) for m in _SIGNIFICANT.finditer(query.rstrip()) if m.group(1)[0] != "#"]
+    spans = [m.start(1) for m in _SIGNIFICANT.finditer(query.rstrip(" \t\r\n")) if m.group(1)[0] != "#"]
     offset = spans[len(spans) - len(toks) + index]
     return f"{query.count(chr(10), 0, offset) + 1}:{offset - query.rfind(chr(10), 0, offset)}"
 
@@ -389,7 +398,7 @@ def misread_reason(query: str, toks: list[str] | None = None) -> str | None:
     code (msc_kg.server.misread); else None. ``toks``: its ``texts``, if the caller has them."""
     reason = misread.in_expression(texts(query) if toks is None else toks)
     if reason is None and "<<" in query:
-        spans = [(m.start(1), m.group(1)) for m in _SIGNIFICANT.finditer(query.rstrip())]
+        spans = [(m.start(1), m.group(1)) for m in _SIGNIFICANT.finditer(query.rstrip(" \t\r\n"))]
         reason = misread.after_double_angle(spans, query)
     return reason
 
@@ -488,14 +497,14 @@ def _resolve(token: tuple[str, str], prefixes: dict[str, str], base: str) -> str
 # non-ASCII prefix name or a keyword written with a character that folds to a letter, does not
 # match and goes to the full scan. Possessive, so a long prologue cannot make it backtrack.
 _SIMPLE_PROLOGUE = re.compile(
-    rf"(?:\s+|{_COMMENT}|BASE\s*{_IRI}|PREFIX\s+{_PREFIX_NAME}\s*{_IRI})*+"
+    rf"(?:{_WS}+|{_COMMENT}|BASE{_WS}*{_IRI}|PREFIX{_WS}+{_PREFIX_NAME}{_WS}*{_IRI})*+"
     r"(SELECT|ASK|CONSTRUCT|DESCRIBE)(?=[\s*?$({])",
     re.ASCII | re.IGNORECASE | re.VERBOSE,
 )
 # One declaration, whitespace run or comment of such a prologue, in the same order: stepping
 # through the prologue with it cuts it as _SIMPLE_PROLOGUE's repetition did.
 _DECLARATION = re.compile(
-    rf"\s+|{_COMMENT}|BASE\s*({_IRI})|PREFIX\s+({_PREFIX_NAME})\s*({_IRI})",
+    rf"{_WS}+|{_COMMENT}|BASE{_WS}*({_IRI})|PREFIX{_WS}+({_PREFIX_NAME}){_WS}*({_IRI})",
     re.ASCII | re.IGNORECASE | re.VERBOSE,
 )
 _RARE = ("SERVICE",) + tuple(VOLATILE - {"STRUUID"})  # STRUUID contains UUID
@@ -518,8 +527,8 @@ def _quick(query: str) -> Scan | None:
     the whole text (upper-casing maps characters one by one); and a simple prologue followed by a
     form keyword makes that keyword the first of the query's form and update keywords.
     """
-    if len(query) > MAX_OPERATORS:
-        return None
+    if len(query) > MAX_OPERATORS or "\\u" in query or "\\U" in query:  # an escape left after
+        return None  # decoding: in a string, or in an IRI, which the engine decodes (full scan)
     if query.count("{") + query.count("(") + query.count("[") > MAX_NESTING:
         return None
     upper = query.upper()

@@ -300,10 +300,12 @@ def _binding(toks, upper, match, i: int, kinds, prefixes, base: str, openers: di
 
 def _iri(tok: str, prefixes: dict[str, str], base: str) -> str | None:
     """The IRI a predicate token names, None when it cannot be told (undeclared, escaped, or
-    relative with no absolute base)."""
+    relative with no absolute base). An escape left in an IRI the engine decodes ("<p\\u0041>" is
+    <pA> to it): told as unknown."""
     if tok[0] == "<":
-        return resolve(base, tok[1:-1])
+        return None if "\\" in tok else resolve(base, tok[1:-1])
     prefix, _, local = tok.partition(":")
     namespace = prefixes.get(prefix)
-    return None if namespace is None or "\\" in local or "%" in local else namespace + local
+    return (None if namespace is None or "\\" in namespace or "\\" in local or "%" in local
+            else namespace + local)
 
