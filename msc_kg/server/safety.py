@@ -36,14 +36,13 @@ _IRI = (r'<[^<>"{}|^`\\\x00-\x20]*+(?:(?:\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8})'
 _WS = r"[ \t\r\n]"
 _PREFIX_NAME = r"(?:[^\W\d][\w.\-]*)?:"  # PNAME_NS, the prefix part of a prefixed name (ASCII
 # prologues, see _SIMPLE_PROLOGUE)
-# Characters of names (PN_CHARS_BASE and PN_CHARS, grammar [164]-[166]) that are not word
-# characters to Python's \w: the zero-width joiners, the ranges from U+2070, U+2C00, U+3001,
-# U+F900 and U+FDF0 (punctuation such as U+3001 and U+FF01 among them) and the combining marks
-# allowed after the first character. A variable or prefixed name holding one is one token to the
-# engine: cut there, "?o\u200dz" was checked as "?o" and "z", and an ordering of mixed literals
-# ran in the serving process and aborted it; "a:x\u200dy" let a SERVICE call reach a path
-# outside --service-allow (hostile testing). A name char \w has that the grammar lacks ("²") makes
-# the engine refuse the query, so taking it into a name here is harmless.
+# The characters of names besides Python's \w: PN_CHARS_BASE and PN_CHARS (grammar [164]-[166])
+# in full, thousands of which \w lacks (U+200D, U+0387, U+02C2, U+1680, U+3001, U+FF01, ...). A
+# variable or prefixed name holding one is one token to the engine: cut there, "?o\u200dz" was
+# checked as "?o" and "z", and an ordering of mixed literals ran in the serving process and
+# aborted it; "a:x\u200dy" let a SERVICE call reach a path outside --service-allow (hostile
+# testing). A character \w has that the grammar lacks ("²") makes the engine refuse the query, so
+# taking it into a name here is harmless.
 _NAME_CHARS = ("\u00B7\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u037D\u037F-\u1FFF\u200C\u200D"
                "\u203F\u2040\u2070-\u218F\u2C00-\u2FEF\u3001-\uD7FF\uF900-\uFDCF\uFDF0-\uFFFD"
                "\U00010000-\U000EFFFF")
