@@ -796,6 +796,17 @@ def test_literal_kinds_per_predicate():
     ("SELECT ?o\u200dz WHERE { ?s ?p ?o\u200dz } ORDER BY ?o\u200dz", True),
     ("SELECT ?o\u3001 WHERE { { ?s ex:label ?o\u3001 } UNION { ?s ex:n ?o\u3001 } } ORDER BY ?o\u3001", True),
     ("SELECT ?o\u200dz WHERE { ?s ex:label ?o\u200dz } ORDER BY ?o\u200dz", False),
+    # ways of binding the ordered variable the check missed (hostile testing: each aborted a
+    # serving process on the release): a condition read past an EXISTS, an object before LATERAL,
+    # a subject of an inverse, alternative or zero-length path
+    ("SELECT ?o WHERE { ?s ?p ?o } ORDER BY EXISTS{} ?o", True),
+    ("SELECT ?o WHERE { ?s ?p ?o } ORDER BY NOT EXISTS { ?s ?p ?o } DESC(?o)", True),
+    ("SELECT ?o WHERE { ?s ?p ?o LATERAL {} } ORDER BY ?o", True),
+    ("SELECT ?o WHERE { ?o ^!<urn:x> ?s } ORDER BY ?o", True),
+    ("SELECT ?o WHERE { ?o ex:x|^ex:n ?s } ORDER BY ?o", True),
+    ("SELECT ?o WHERE { ?o ex:x* ?s } ORDER BY ?o", True),
+    ("SELECT ?o WHERE { ?o ex:x/ex:label ?s } ORDER BY ?o", False),  # a subject of a sequence
+    ("SELECT ?o WHERE { ?s ex:label ?o } ORDER BY EXISTS { ?s ex:n ?n } ?o", False),
     # times with and without a zone (xsd:dateTime, xsd:time) compare indeterminately
     ("SELECT ?o WHERE { { ?s ex:local ?o } UNION { ?s ex:zoned ?o } } ORDER BY ?o", True),
     ("SELECT ?o WHERE { { ?s ex:local ?o } UNION { BIND(NOW() AS ?o) } } ORDER BY ?o", True),
@@ -1032,6 +1043,30 @@ def test_random_orderings_that_abort_the_engine_are_all_isolated():
         if not safety.check(query, EX, frozenset(), kinds).isolate and _engine_aborts_on(store, query):
             missed.append(query)
     assert missed == []
+
+
+def test_the_objects_of_a_are_rdf_type_s():
+    """"?s a ?o" binds ?o to rdf:type's objects, which served data may make literals of every kind
+    (hostile testing: aborted a serving process given such --data)."""
+    rdf_type = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+    query = "SELECT ?o WHERE { ?s a ?o } ORDER BY ?o"
+    assert safety.check(query, EX, frozenset(), {rdf_type: sortrisk.BOTH}).isolate
+    assert not safety.check(query, EX, frozenset(), {rdf_type: sortrisk.TEXT, EX + "n": sortrisk.NUMBER}).isolate
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT * WHERE { FILTER(EXISTS{}<'>') SERVICE <%s> { ?a ?b ?c } #'\n}",
+    "SELECT * WHERE { FILTER(NOT EXISTS { ?s ?p ?o }<'>') SERVICE <%s> { ?a ?b ?c } #'\n}",
+    "SELECT * WHERE { FILTER(<<( <a:s> <a:p> <a:o> )>><'>') SERVICE <%s> { ?a ?b ?c } #'\n}",
+])
+def test_an_iri_after_an_exists_group_or_a_triple_term_is_misread(server_client, listener, query):
+    """In an expression the engine reads "<" after EXISTS {…} or <<( … )>> as "less than", and
+    "'>'" as a string, where the grammar's longest token makes "<'>" an IRI and the scan took the
+    next quote for a string reaching past the SERVICE call, which was made (hostile testing)."""
+    resp = server_client.get("/sparql", query_string={"query": query % listener.url})
+    assert resp.status_code == 400
+    assert "is an IRI (SPARQL takes the longest token)" in resp.data.decode()
+    assert listener.connections == []
 
 
 def test_times_with_and_without_a_zone_abort_the_engine_and_are_isolated():

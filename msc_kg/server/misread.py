@@ -73,7 +73,10 @@ def in_expression(toks: list[str]) -> str | None:
                 frames.pop()
                 clause.pop()
         elif is_iri(tok):
-            if frames and frames[-1] and prev and _ends_term(prev, before):
+            # in an expression, a "}" closes an EXISTS group and ">>" a triple term: terms too
+            # (hostile testing: "FILTER(EXISTS{}<'>') SERVICE <…> #'" hid the SERVICE call)
+            if frames and frames[-1] and prev and (_ends_term(prev, before) or prev == "}"
+                                                   or prev == ">" and before == ">"):
                 return (f"Malformed query: {_shown(tok)!r} is an IRI (SPARQL takes the longest "
                         f"token), and an IRI cannot follow {_shown(prev)!r} in an expression; to "
                         "compare, put spaces around '<' and '>'.")

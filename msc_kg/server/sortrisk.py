@@ -106,6 +106,17 @@ _ENDS_OBJECT = frozenset({".", ";", ",", "}", "]"})
 _CLAUSES = frozenset({"ORDER", "GROUP"})  # followed by BY
 _MARKS = frozenset({"SELECT", "WHERE", "{", "("})  # tokens the walk for bindings acts on
 _AS = frozenset({"AS"})
+# What may follow a GROUP BY or ORDER BY clause's conditions (grammar [18]-[25], [28]), "}"
+# closing a subquery and ")" the expression "(... AS ?v)" of a projection holding one
+_AFTER_CONDITIONS = frozenset({"HAVING", "ORDER", "LIMIT", "OFFSET", "VALUES", "}", ")"})
+# Tokens that end a triple pattern's object (besides _ENDS_OBJECT): a clause or group after it,
+# and a reifier ("~", SPARQL 1.2)
+_AFTER_OBJECT = frozenset({"FILTER", "OPTIONAL", "MINUS", "BIND", "VALUES", "GRAPH", "SERVICE",
+                           "UNION", "LATERAL", "{", "~"})
+# Path operators after a subject's first step that may bind it to an object too: an alternative
+# ("p|^q") or a zero-length path ("p*", "p?", which match every node of the graph, literals too)
+_OBJECT_PATHS = frozenset({"|", "*", "?"})
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
 
 def where(values: list[str], wanted) -> list[int]:
@@ -168,13 +179,20 @@ def orders_mixed_literals(toks: list[str], kinds: dict[str, int], prefixes: dict
                 start = j + 1 if upper[j] in ("ASC", "DESC") else j
                 if start >= n:
                     break
+                group = start + 1 + (upper[start] == "NOT")  # "EXISTS {" or "NOT EXISTS {"
                 if toks[start] == "(":  # a bracketed expression: its inside
                     inner, end, stop = start + 1, match[start], match[start] + 1
                 elif start + 1 < n and toks[start + 1] == "(":  # a call: all of it
                     inner, end = start, match[start + 1] + 1
                     stop = end
+                elif (upper[group - 1] == "EXISTS" and group < n and toks[group] == "{"
+                      and (upper[start] == "EXISTS" or upper[start] == "NOT")):
+                    inner, end = start, match[group] + 1  # all of it (the clause went on after
+                    stop = end  # it: "ORDER BY EXISTS{} ?o" hid ?o; hostile testing)
+                elif upper[start] in _AFTER_CONDITIONS:
+                    break  # the clause ended
                 else:
-                    break  # the clause ended (LIMIT, OFFSET, HAVING, VALUES, "}" or the end)
+                    return True  # what the clause holds cannot be told: judged risky
                 if upper[i] == "ORDER":
                     kind = _expression(toks, upper, match, inner, end)
                     if kind is None:
@@ -277,17 +295,21 @@ def _binding(toks, upper, match, i: int, kinds, prefixes, base: str, openers: di
             return 0  # a constant: the query's own value, whose kind own_value_kinds gives
         kind = _one_kind(toks, upper, match, k + 1, i - 1) if k >= 0 else None
         return ANY if kind is None else kind
-    if nxt not in _ENDS_OBJECT and nxt.upper() not in (
-            "FILTER", "OPTIONAL", "MINUS", "BIND", "VALUES", "GRAPH", "SERVICE", "UNION", "{"):
-        return 0  # followed by more of a pattern: a subject or predicate, or inside an expression
+    if nxt not in _ENDS_OBJECT and nxt.upper() not in _AFTER_OBJECT:
+        # followed by more of a pattern: a subject or predicate, or inside an expression; but a
+        # subject of an inverse, negated or grouped path ("?v ^p ?s") or of an alternative or
+        # zero-length one may be bound to an object as well (hostile testing: aborted)
+        if nxt in ("^", "!", "(") or i + 2 < len(toks) and toks[i + 2] in _OBJECT_PATHS:
+            return ANY
+        return 0
     if prev in ("(", "[", "{", ".", "}", ";", "") or upper[i - 1] in ("BY", "SELECT", "DISTINCT",
                                                                         "REDUCED", "GRAPH", "VALUES"):
         return 0  # an expression's, a list's or a group's, not an object (a VALUES list's values
         # are the query's own, whose kinds own_value_kinds gives)
     if not (prev[0] in "<" or ":" in prev or prev == "a"):
         return ANY  # after a variable predicate, a path or in an object list: any literal
-    if prev == "a":
-        return 0
+    if prev == "a":  # rdf:type, whose objects may be literals in served data
+        return kinds.get(RDF_TYPE, 0)
     k = i - 2
     while k >= 1 and toks[k] == "/" and (toks[k - 1][0] == "<" or ":" in toks[k - 1]):
         k -= 2  # a sequence path "p/q/r ?v": ?v is an object of its last step, r
