@@ -66,20 +66,30 @@ def risky(kind: int) -> bool:
 
 
 class GraphKinds(dict):
-    """literal_kinds of a served graph, with whether they mix (``mixes``, computed once)."""
+    """literal_kinds of a served graph, with the kinds of all its literals (``union``) and whether
+    they mix (``mixes``), computed once."""
 
     def __init__(self, kinds: dict[str, int]):
         super().__init__(kinds)
-        self.mixes = mixes(kinds)
+        self.union = union(kinds)
+        self.mixes = risky(self.union)
+
+
+def union(kinds: dict[str, int]) -> int:
+    """The kinds of all the literals of a graph with these literal_kinds: what a variable bound
+    by any of its predicates may be."""
+    if isinstance(kinds, GraphKinds):
+        return kinds.union
+    found = 0
+    for kind in kinds.values():
+        found |= kind
+    return found
 
 
 def mixes(kinds: dict[str, int]) -> bool:
     """Whether a graph with these literal_kinds has numbers and other literals, or times with and
     without a zone (else no ordering of its values can mix them)."""
-    found = 0
-    for kind in kinds.values():
-        found |= kind
-    return risky(found)
+    return risky(union(kinds))
 
 
 # Calls whose value is always of one kind (or an error, which orders as unbound), and that kind:
@@ -300,14 +310,15 @@ def _binding(toks, upper, match, i: int, kinds, prefixes, base: str, openers: di
         # subject of an inverse, negated or grouped path ("?v ^p ?s") or of an alternative or
         # zero-length one may be bound to an object as well (hostile testing: aborted)
         if nxt in ("^", "!", "(") or i + 2 < len(toks) and toks[i + 2] in _OBJECT_PATHS:
-            return ANY
+            return union(kinds)
         return 0
     if prev in ("(", "[", "{", ".", "}", ";", "") or upper[i - 1] in ("BY", "SELECT", "DISTINCT",
                                                                         "REDUCED", "GRAPH", "VALUES"):
         return 0  # an expression's, a list's or a group's, not an object (a VALUES list's values
         # are the query's own, whose kinds own_value_kinds gives)
     if not (prev[0] in "<" or ":" in prev or prev == "a"):
-        return ANY  # after a variable predicate, a path or in an object list: any literal
+        return union(kinds)  # after a variable predicate, a path or in an object list: any
+        # literal of the graph
     if prev == "a":  # rdf:type, whose objects may be literals in served data
         return kinds.get(RDF_TYPE, 0)
     k = i - 2
@@ -315,9 +326,9 @@ def _binding(toks, upper, match, i: int, kinds, prefixes, base: str, openers: di
         k -= 2  # a sequence path "p/q/r ?v": ?v is an object of its last step, r
     if k >= 0 and toks[k] in ("/", "|", "^", "!", "(", ")", "*", "+", "?") \
             or not _after_term(toks, k + 1):
-        return ANY  # another path, or an expression after all
+        return union(kinds)  # another path, or an expression after all
     iri = _iri(prev, prefixes, base)
-    return ANY if iri is None else kinds.get(iri, 0)
+    return union(kinds) if iri is None else kinds.get(iri, 0)
 
 
 def _iri(tok: str, prefixes: dict[str, str], base: str) -> str | None:
