@@ -1048,6 +1048,16 @@ def test_random_orderings_that_abort_the_engine_are_all_isolated():
     assert missed == []
 
 
+def test_members_of_a_collection_are_rdf_first_s():
+    """"( ?o )" as a subject binds ?o to rdf:first's objects, which served data may make literals
+    of every kind; a graph without them leaves such an ordering inline."""
+    rdf_first = "http://www.w3.org/1999/02/22-rdf-syntax-ns#first"
+    for query in ("SELECT ?o WHERE { ( ?o 1 ) ex:p ?x } ORDER BY ?o",
+                  "SELECT ?o WHERE { ?s ex:p ?x . ( ?o ) ex:p ?y } ORDER BY ?o"):
+        assert safety.check(PFX + query, EX, frozenset(), {rdf_first: sortrisk.BOTH}).isolate
+        assert not safety.check(PFX + query, EX, frozenset(), KINDS).isolate
+
+
 def test_the_objects_of_a_are_rdf_type_s():
     """"?s a ?o" binds ?o to rdf:type's objects, which served data may make literals of every kind
     (hostile testing: aborted a serving process given such --data)."""

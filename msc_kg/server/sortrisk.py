@@ -127,6 +127,7 @@ _AFTER_OBJECT = frozenset({"FILTER", "OPTIONAL", "MINUS", "BIND", "VALUES", "GRA
 # ("p|^q") or a zero-length path ("p*", "p?", which match every node of the graph, literals too)
 _OBJECT_PATHS = frozenset({"|", "*", "?"})
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+RDF_FIRST = "http://www.w3.org/1999/02/22-rdf-syntax-ns#first"
 
 
 def where(values: list[str], wanted) -> list[int]:
@@ -233,6 +234,9 @@ def orders_mixed_literals(toks: list[str], kinds: dict[str, int], prefixes: dict
             # bound as objects of rdf:first; a call by IRI in FILTER or BIND is let through
             if not (toks[i - 1][0] in "<" or ":" in toks[i - 1]) or _after_term(toks, i - 1):
                 return True
+        elif tok == "(" and not projecting and i and toks[i - 1] in ("{", ".", ",") and kinds.get(RDF_FIRST):
+            return True  # a collection as subject or in an object list (or a VALUES row), whose
+            # members are the graph's rdf:first objects, literals among them
         if tok[0] not in "?$" or tok[1:] not in ordered or listed[i] \
                 or projecting and upper[i - 1] != "AS":
             continue
