@@ -175,6 +175,26 @@ def test_a_service_prefix_is_read_whole_with_every_name_character(listener):
         close(app)
 
 
+def test_declarations_after_a_version_declaration_are_read(listener):
+    """VERSION (SPARQL 1.2) is part of the prologue to the engine, which reads the PREFIX and BASE
+    declarations after it; the scan stopped there and resolved "e:" by the one before (hostile
+    testing: a call outside --service-allow)."""
+    app = make_app(service_allow=[listener.url + "allowed/x"])
+    try:
+        for q in (f'PREFIX e: <{listener.url}allowed/x> VERSION "1.2" PREFIX e: <{listener.url}evil> '
+                  "SELECT * WHERE { SERVICE e: { ?a ?b ?c } }",
+                  f"BASE <{listener.url}allowed/x> VERSION '1.2' BASE <{listener.url}evil> "
+                  "SELECT * WHERE { SERVICE <> { ?a ?b ?c } }"):
+            resp = app.test_client().get("/sparql", query_string={"query": q})
+            assert resp.status_code == 403, q
+        assert listener.connections == []
+    finally:
+        close(app)
+    q = ('PREFIX ex: <http://junk/> VERSION "1.2" PREFIX ex: <http://example.org/> '
+         "SELECT ?o WHERE { { ?s ex:label ?o } UNION { ?s ex:n ?o } } ORDER BY ?o")
+    assert safety.check(q, EX, frozenset(), KINDS).isolate
+
+
 def test_a_service_name_is_read_whole_with_every_name_character(listener):
     """A prefixed name holding U+200D (a name character to SPARQL, not to Python's \\w) was cut
     there, so only its start was compared with --service-allow and the call reached
@@ -807,6 +827,7 @@ def test_literal_kinds_per_predicate():
     ("SELECT ?o WHERE { ?o ex:x* ?s } ORDER BY ?o", True),
     ("SELECT ?o WHERE { ?o ex:x/ex:label ?s } ORDER BY ?o", False),  # a subject of a sequence
     ("SELECT ?o WHERE { ?s ex:label ?o } ORDER BY EXISTS { ?s ex:n ?n } ?o", False),
+    ("SELECT ?o WHERE { ?s ex:x ?y {| ex:n ?o |} . ?t ex:label ?o } ORDER BY ?o", True),  # annotation
     # times with and without a zone (xsd:dateTime, xsd:time) compare indeterminately
     ("SELECT ?o WHERE { { ?s ex:local ?o } UNION { ?s ex:zoned ?o } } ORDER BY ?o", True),
     ("SELECT ?o WHERE { { ?s ex:local ?o } UNION { BIND(NOW() AS ?o) } } ORDER BY ?o", True),

@@ -406,13 +406,18 @@ def prologue(toks: list[str], base: str | None) -> tuple[dict[str, str], str | N
     """The prefixes a query declares (name without ":" -> absolute IRI, resolved against the base
     in force where it is declared, as the engine resolves it) and the base in force after its
     BASE declarations, from its token texts. The grammar puts every declaration before the query
-    itself, so the walk stops at the first token that is not one."""
+    itself, so the walk stops at the first token that is not one; a VERSION declaration (SPARQL
+    1.2, which the engine reads) is one too: stopping there, the scan resolved names by the
+    declarations before it, the engine by those after (hostile testing: a SERVICE call outside
+    --service-allow, an ordering of mixed literals run in the serving process)."""
     declarations = []
     i, n = 0, len(toks)
     while i + 1 < n:
         keyword = toks[i].upper()
         if keyword == "BASE" and misread.is_iri(toks[i + 1]):
             declarations.append((None, toks[i + 1]))
+            i += 2
+        elif keyword == "VERSION" and toks[i + 1][0] in "'\"":
             i += 2
         elif (keyword == "PREFIX" and i + 2 < n and toks[i + 1].endswith(":")
               and misread.is_iri(toks[i + 2])):

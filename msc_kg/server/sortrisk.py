@@ -120,9 +120,10 @@ _AS = frozenset({"AS"})
 # closing a subquery and ")" the expression "(... AS ?v)" of a projection holding one
 _AFTER_CONDITIONS = frozenset({"HAVING", "ORDER", "LIMIT", "OFFSET", "VALUES", "}", ")"})
 # Tokens that end a triple pattern's object (besides _ENDS_OBJECT): a clause or group after it,
-# and a reifier ("~", SPARQL 1.2)
+# a reifier ("~", SPARQL 1.2) and the end of an annotation ("{| ex:q ?o |}"; no path follows a
+# variable, so "|" after one is that)
 _AFTER_OBJECT = frozenset({"FILTER", "OPTIONAL", "MINUS", "BIND", "VALUES", "GRAPH", "SERVICE",
-                           "UNION", "LATERAL", "{", "~"})
+                           "UNION", "LATERAL", "{", "~", "|"})
 # Path operators after a subject's first step that may bind it to an object too: an alternative
 # ("p|^q") or a zero-length path ("p*", "p?", which match every node of the graph, literals too)
 _OBJECT_PATHS = frozenset({"|", "*", "?"})
