@@ -826,6 +826,7 @@ def test_literal_kinds_per_predicate():
     ("SELECT ?o WHERE { ?o ex:x|^ex:n ?s } ORDER BY ?o", True),
     ("SELECT ?o WHERE { ?o ex:x* ?s } ORDER BY ?o", True),
     ("SELECT ?o WHERE { ?o ex:x/ex:label ?s } ORDER BY ?o", False),  # a subject of a sequence
+    ("SELECT ?o WHERE { ?o ex:x/ex:y|!ex:z? ?s } ORDER BY ?o", True),  # "|" binds looser than "/"
     ("SELECT ?o WHERE { ?s ex:label ?o } ORDER BY EXISTS { ?s ex:n ?n } ?o", False),
     ("SELECT ?o WHERE { ?s ex:x ?y {| ex:n ?o |} . ?t ex:label ?o } ORDER BY ?o", True),  # annotation
     # times with and without a zone (xsd:dateTime, xsd:time) compare indeterminately
@@ -1074,7 +1075,10 @@ def test_members_of_a_collection_are_rdf_first_s():
     of every kind; a graph without them leaves such an ordering inline."""
     rdf_first = "http://www.w3.org/1999/02/22-rdf-syntax-ns#first"
     for query in ("SELECT ?o WHERE { ( ?o 1 ) ex:p ?x } ORDER BY ?o",
-                  "SELECT ?o WHERE { ?s ex:p ?x . ( ?o ) ex:p ?y } ORDER BY ?o"):
+                  "SELECT ?o WHERE { ?s ex:p ?x . ( ?o ) ex:p ?y } ORDER BY ?o",
+                  "SELECT ?o WHERE { {} (?o) } ORDER BY ?o",  # after a group, a clause, a path
+                  "SELECT ?o WHERE { FILTER(true) (?o) } ORDER BY ?o",
+                  "SELECT ?o WHERE { ?c ex:list* (?o) } ORDER BY ?o"):
         assert safety.check(PFX + query, EX, frozenset(), {rdf_first: sortrisk.BOTH}).isolate
         assert not safety.check(PFX + query, EX, frozenset(), KINDS).isolate
 

@@ -127,6 +127,7 @@ _AFTER_OBJECT = frozenset({"FILTER", "OPTIONAL", "MINUS", "BIND", "VALUES", "GRA
 # Path operators after a subject's first step that may bind it to an object too: an alternative
 # ("p|^q") or a zero-length path ("p*", "p?", which match every node of the graph, literals too)
 _OBJECT_PATHS = frozenset({"|", "*", "?"})
+_PATH_TOKENS = frozenset({"a", "/", "+", "!", "(", ")"})  # besides IRIs, names and _OBJECT_PATHS
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 RDF_FIRST = "http://www.w3.org/1999/02/22-rdf-syntax-ns#first"
 
@@ -235,9 +236,10 @@ def orders_mixed_literals(toks: list[str], kinds: dict[str, int], prefixes: dict
             # bound as objects of rdf:first; a call by IRI in FILTER or BIND is let through
             if not (toks[i - 1][0] in "<" or ":" in toks[i - 1]) or _after_term(toks, i - 1):
                 return True
-        elif tok == "(" and not projecting and i and toks[i - 1] in ("{", ".", ",") and kinds.get(RDF_FIRST):
-            return True  # a collection as subject or in an object list (or a VALUES row), whose
-            # members are the graph's rdf:first objects, literals among them
+        elif tok == "(" and not projecting and i and kinds.get(RDF_FIRST) and not _bare_word(toks[i - 1]):
+            return True  # maybe a collection (after a group, a clause, a path, in an object list:
+            # hostile testing), whose members are the graph's rdf:first objects, literals among
+            # them; a "(" after a keyword or a function's name opens an expression
         if tok[0] not in "?$" or tok[1:] not in ordered or listed[i] \
                 or projecting and upper[i - 1] != "AS":
             continue
@@ -247,6 +249,25 @@ def orders_mixed_literals(toks: list[str], kinds: dict[str, int], prefixes: dict
         found[tok[1:]] = found.get(tok[1:], 0) | kind
         if risky(found[tok[1:]] | own.get(tok[1:], 0)):
             return True
+    return False
+
+
+def _bare_word(tok: str) -> bool:
+    """Whether ``tok`` is a keyword or a built-in function's name (no IRI, name or variable)."""
+    return tok[0].isalpha() and ":" not in tok
+
+
+def _object_path(toks: list[str], start: int) -> bool:
+    """Whether the path starting at toks[start] (its IRIs, names and operators, up to the first
+    other token) holds an alternative, an inverse or a zero-length step, through which its
+    subject may be bound to an object too ("?v p/q|!r? ?s": "|" binds looser than "/"; hostile
+    testing)."""
+    for k in range(start, len(toks)):
+        tok = toks[k]
+        if tok in _OBJECT_PATHS or tok == "^":
+            return True
+        if not (tok[0] == "<" or ":" in tok or tok in _PATH_TOKENS):
+            return False
     return False
 
 
@@ -314,7 +335,7 @@ def _binding(toks, upper, match, i: int, kinds, prefixes, base: str, openers: di
         # followed by more of a pattern: a subject or predicate, or inside an expression; but a
         # subject of an inverse, negated or grouped path ("?v ^p ?s") or of an alternative or
         # zero-length one may be bound to an object as well (hostile testing: aborted)
-        if nxt in ("^", "!", "(") or i + 2 < len(toks) and toks[i + 2] in _OBJECT_PATHS:
+        if nxt in ("^", "!", "(") or _object_path(toks, i + 1):
             return union(kinds)
         return 0
     if prev in ("(", "[", "{", ".", "}", ";", "") or upper[i - 1] in ("BY", "SELECT", "DISTINCT",
