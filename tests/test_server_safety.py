@@ -1083,6 +1083,16 @@ def test_members_of_a_collection_are_rdf_first_s():
         assert not safety.check(PFX + query, EX, frozenset(), KINDS).isolate
 
 
+@pytest.mark.parametrize("reifiers", ["~ " * 6000, "~" * 6000, "~?r " * 6000])
+def test_a_long_run_of_reifiers_is_refused(reifiers):
+    """The engine's parser recurses once per reifier: 100 000 crashed a serving process (SIGSEGV;
+    hostile testing). Each "~" counts towards MAX_OPERATORS."""
+    with pytest.raises(safety.Refused) as refused:
+        safety.check("SELECT * { ?s <urn:p> ?o " + reifiers + " }", EX)
+    assert refused.value.status == 400
+    assert refused.value.message.startswith("Query has 6001 operators, separators and clauses")  # and "*"
+
+
 def test_the_objects_of_a_are_rdf_type_s():
     """"?s a ?o" binds ?o to rdf:type's objects, which served data may make literals of every kind
     (hostile testing: aborted a serving process given such --data)."""
