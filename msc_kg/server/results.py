@@ -121,7 +121,7 @@ def _csv_text(term) -> str:
 # Literals a TSV field writes bare, as Turtle's short forms (§3), by datatype: as Oxigraph's own
 # TSV writer does, so one query's answer reads the same whichever writer wrote it (it came back
 # "1"^^xsd:integer from this one and 1 from the engine's: hostile testing)
-_XSD = "http://www.w3.org/2001/XMLSchema#"
+_XSD = PREFIXES["xsd"]
 _BARE = {_XSD + "integer": re.compile(r"[+-]?[0-9]+"),
          _XSD + "decimal": re.compile(r"[+-]?[0-9]*\.[0-9]+"),
          _XSD + "double": re.compile(r"[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)[eE][+-]?[0-9]+"),

@@ -457,15 +457,20 @@ def _services(toks: list[tuple[str, str]], base: str) -> list[str]:
     prefixes, base = prologue([text for _, text in toks], base)
     services = []
     for i, (kind, text) in enumerate(toks):
-        # after "@", a language tag ("x"@service): the engine reads no keyword there, nor anything
-        # but a syntax error after an "@" no literal comes before
-        if kind == "word" and text.upper() == "SERVICE" and not (i and toks[i - 1][1] == "@"):
+        if _is_service(kind, text, toks[i - 1][1] if i else ""):
             j = i + 1
             if j < len(toks) and toks[j][1].upper() == "SILENT":
                 j += 1
             target = toks[j] if j < len(toks) else ("other", "")
             services.append(_resolve(target, prefixes, base))
     return services
+
+
+def _is_service(kind: str, text: str, before: str) -> bool:
+    """Whether a token of ``kind`` and ``text``, after the token ``before``, is the SERVICE keyword:
+    not after "@", where it is a language tag ("x"@service): the engine reads no keyword there, nor
+    anything but a syntax error after an "@" no literal comes before."""
+    return kind == "word" and text.upper() == "SERVICE" and before != "@"
 
 
 def without_services(query: str) -> str:
@@ -478,11 +483,11 @@ def without_services(query: str) -> str:
         kind, text = m.lastgroup, m.group()
         if kind in ("ws", "comment"):
             continue
-        up = text.upper() if kind == "word" else ""
-        if up == "SERVICE" and before != "@" or silent_next and up == "SILENT":
-            out += [query[last:m.start()], "GRAPH  " if up == "SERVICE" else " " * len(text)]
+        service = _is_service(kind, text, before)
+        if service or silent_next and kind == "word" and text.upper() == "SILENT":
+            out += [query[last:m.start()], "GRAPH  " if service else " " * len(text)]
             last = m.end()
-        silent_next, before = up == "SERVICE" and before != "@", text
+        silent_next, before = service, text
     return "".join(out) + query[last:]
 
 

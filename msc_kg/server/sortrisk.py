@@ -27,6 +27,7 @@ from itertools import compress
 import pyoxigraph as ox
 
 from msc_kg.server.iri import resolve
+from msc_kg.server.results import PREFIXES
 
 NUMBER, TEXT = 1, 2  # kinds of literal: numbers, and every other literal
 BOTH = NUMBER | TEXT
@@ -128,8 +129,7 @@ _AFTER_OBJECT = frozenset({"FILTER", "OPTIONAL", "MINUS", "BIND", "VALUES", "GRA
 # ("p|^q") or a zero-length path ("p*", "p?", which match every node of the graph, literals too)
 _OBJECT_PATHS = frozenset({"|", "*", "?"})
 _PATH_TOKENS = frozenset({"a", "/", "+", "!", "(", ")"})  # besides IRIs, names and _OBJECT_PATHS
-RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-RDF_FIRST = "http://www.w3.org/1999/02/22-rdf-syntax-ns#first"
+RDF_TYPE, RDF_FIRST = PREFIXES["rdf"] + "type", PREFIXES["rdf"] + "first"
 
 
 def where(values: list[str], wanted) -> list[int]:
