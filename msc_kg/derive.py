@@ -7,13 +7,12 @@ from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, XSD
 
 from msc_kg import paths
 from msc_kg.errors import MscKgError
-from msc_kg.load import MSC, MSCD
+from msc_kg.load import MSCD, MSCNS
 from msc_kg.mappings import mapping_graph
 from msc_kg.source import locate, review_text
 
 OA = Namespace("http://www.w3.org/ns/oa#")
 PROV = Namespace("http://www.w3.org/ns/prov#")
-MSCNS = Namespace(MSC)
 REVIEW_TEXT = URIRef(MSCD + "review-text")
 CONTEXT = 32  # characters of prefix/suffix kept by each TextQuoteSelector
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyoxigraph as ox
-from rdflib import BNode, Graph, Literal, URIRef
+from rdflib import BNode, Graph, Literal, Namespace, URIRef
 
 from msc_kg import paths
 from msc_kg.errors import SourceParseError
@@ -19,6 +19,7 @@ from msc_kg.server import jsonguard, xmlguard
 from msc_kg.server.dataset import (EXTENSIONS, base_for, parse_error, relative_iri, too_large,
                                    unknown_extension)
 
+MSCNS = Namespace(MSC)  # the ontology namespace as rdflib terms (MSCNS.evidence)
 _XSD_STRING = ox.NamedNode("http://www.w3.org/2001/XMLSchema#string")
 
 

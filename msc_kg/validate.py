@@ -7,15 +7,14 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rdflib import BNode, Graph, Literal, Namespace, URIRef
+from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF, SH
 
 from msc_kg import paths, violations
 from msc_kg.errors import MscKgError
-from msc_kg.load import MSC, Loaded, parse_file
+from msc_kg.load import MSCNS, Loaded, parse_file
 from msc_kg.source import normalise, review_text
 
-MSCNS = Namespace(MSC)
 
 
 @dataclass(frozen=True)
