@@ -1185,3 +1185,15 @@ def test_the_scan_reads_names_and_whitespace_as_the_engine_does():
     assert split == []
     assert spaces == [" "]  # besides tab, CR and LF, below U+0020
     assert safety.texts("ASK\t\r\n{}") == ["ASK", "{", "}"]
+
+
+def test_grammar_words_hold_every_keyword_the_checks_name():
+    """The word check refuses a word outside GRAMMAR_WORDS as malformed: every keyword or function
+    name another check acts on must be in it, else a valid query using it would be refused."""
+    named = (safety.QUERY_FORMS | safety.UPDATE_KEYWORDS | safety.CLAUSES | safety.VOLATILE
+             | safety._MAKERS | set(sortrisk._CALL_KINDS) | sortrisk._NO_COLLECTION_BEFORE
+             | sortrisk._CLAUSES | sortrisk._MARKS | sortrisk._AS | sortrisk._AFTER_CONDITIONS
+             | sortrisk._AFTER_OBJECT)
+    words = {word.upper() for word in named if word[0].isalpha()}
+    assert len(words) == 90
+    assert words - safety.GRAMMAR_WORDS == set()
