@@ -681,12 +681,18 @@ def test_entity_tags_agree_across_serving_processes_and_replacements():
     query = "/sparql?" + urllib.parse.urlencode({"query": "SELECT * WHERE { ?s ?p ?o }"})
 
     def tags_by_process() -> dict[int, str]:
-        conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(4)]
+        conns, seen = [], {}
         try:
-            seen = {}
-            for conn in conns:  # held open together: the balance spreads them over both processes
+            # held open together, the balance spreads connections over both processes; more are
+            # opened until both have answered (a replacement still loading takes none yet)
+            deadline = time.monotonic() + 15
+            while len(conns) < 4 or len(set(seen.values())) < 2 and time.monotonic() < deadline:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                conns.append(conn)
                 conn.request("GET", "/health")
                 seen[conn] = json.loads(conn.getresponse().read())["process"]
+                if len(conns) >= 4 and len(set(seen.values())) < 2:
+                    time.sleep(0.05)
             tags = {}
             for conn, pid in seen.items():
                 conn.request("GET", query, headers={"Accept": "application/sparql-results+json"})
