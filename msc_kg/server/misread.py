@@ -31,15 +31,15 @@ def is_iri(tok: str) -> bool:
     return tok[0] == "<" and tok[-1] == ">" and len(tok) > 1
 
 
-def _ends_term(tok: str, before: str) -> bool:
-    """Whether ``tok`` (after ``before``) can end an expression's term, after which the engine
-    reads "<" as an operator: a variable, a literal, a number, an IRI or prefixed name, a closing
-    bracket, true or false, or a language tag."""
+def _ends_term(tok: str) -> bool:
+    """Whether ``tok`` can end an expression's term, after which the engine reads "<" as an
+    operator: a variable, a literal, a number, an IRI or prefixed name, a closing bracket, true or
+    false, or a language tag (one token: "@en")."""
     if not tok:
         return False
     first = tok[0]
     return (first in "?$'\")]" or first.isdigit() or is_iri(tok)
-            or ":" in tok or tok.upper() in ("TRUE", "FALSE") or before == "@")
+            or ":" in tok or tok.upper() in ("TRUE", "FALSE") or first == "@")
 
 
 def in_expression(toks: list[str]) -> str | None:
@@ -47,35 +47,43 @@ def in_expression(toks: list[str]) -> str | None:
     term inside an expression's brackets; else None."""
     frames: list[bool] = []  # per open bracket: whether it holds an expression
     clause = [False]  # per open bracket and the top level: inside GROUP BY, HAVING or ORDER BY
-    projection = False  # between SELECT and the group it projects
+    # The bracket levels (len(frames)) of the SELECTs whose projection is being read, innermost
+    # last: a projection ends at its WHERE, FROM or group, at its own level. One flag for the whole
+    # query was cleared by the "{" of an EXISTS inside a projection, or by a subquery's, and the
+    # projection's next expression went unread (hostile testing: "SELECT (EXISTS{} AS ?e)
+    # (?a<'>' AS ?b) WHERE { SERVICE <…> {} } #'" called the service with federation off).
+    projections: list[int] = []
     prev = before = ""
     for tok in toks:
         if tok == "{":
+            if projections and projections[-1] == len(frames):
+                projections.pop()
             frames.append(False)
             clause.append(False)
-            projection = False
         elif tok == "(" or tok == "[":
             up = prev.upper()
             if tok == "(" and prev == "<" and before == "<":
                 expression = False  # "<<(": a triple term (SPARQL 1.2), whose members are terms
-            elif frames and frames[-1] or projection or clause[-1]:
+            elif frames and frames[-1] or projections and projections[-1] == len(frames) or clause[-1]:
                 expression = True
             elif tok == "[" or up in _LIST_AFTER:
                 expression = False
             elif up in ("FILTER", "BIND") or before.upper() == "FILTER":
                 expression = True  # FILTER(…), BIND(…), FILTER regex(…), FILTER <f>(…)
             else:  # after a subject or predicate, a collection or a path; else an expression
-                expression = not _ends_term(prev, before)
+                expression = not _ends_term(prev)
             frames.append(expression)
             clause.append(False)
         elif tok in (")", "]", "}"):
             if frames:
                 frames.pop()
                 clause.pop()
+            while projections and projections[-1] > len(frames):  # closed around an unfinished one
+                projections.pop()
         elif is_iri(tok):
             # in an expression, a "}" closes an EXISTS group and ">>" a triple term: terms too
             # (hostile testing: "FILTER(EXISTS{}<'>') SERVICE <…> #'" hid the SERVICE call)
-            if frames and frames[-1] and prev and (_ends_term(prev, before) or prev == "}"
+            if frames and frames[-1] and prev and (_ends_term(prev) or prev == "}"
                                                    or prev == ">" and before == ">"):
                 return (f"Malformed query: {_shown(tok)!r} is an IRI (SPARQL takes the longest "
                         f"token), and an IRI cannot follow {_shown(prev)!r} in an expression; to "
@@ -83,11 +91,11 @@ def in_expression(toks: list[str]) -> str | None:
         elif tok[0].isalpha():
             up = tok.upper()
             if up == "SELECT":
-                projection = True
-            elif up == "WHERE" or up == "FROM":
-                projection = False
-            elif up in _CLAUSES:
-                clause[-1], projection = True, False
+                projections.append(len(frames))
+            elif up == "WHERE" or up == "FROM" or up in _CLAUSES:
+                if projections and projections[-1] == len(frames):
+                    projections.pop()
+                clause[-1] = clause[-1] or up in _CLAUSES
             elif up in _CLAUSE_ENDS:
                 clause[-1] = False
         before, prev = prev, tok

@@ -56,6 +56,11 @@ _NAME_PREFIX = rf"(?:(?:[^\W\d]|[{_NAME_CHARS}])[\w.\-{_NAME_CHARS}]*+)?:"  # PN
 _LOCAL_ESCAPE = r"%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?#@%]"
 _LOCAL_FIRST = rf"(?:[\w:{_NAME_CHARS}]|" + _LOCAL_ESCAPE + ")"
 _LOCAL_CHAR = rf"(?:[\w:\-{_NAME_CHARS}]|" + _LOCAL_ESCAPE + ")"
+# A language tag (LANGTAG, with SPARQL 1.2's direction) is one token, "@" and its letters, as the
+# engine reads it (after a string, with or without space or a comment between): taken as "@" and a
+# word, "x"@select, "x"@values and "x"@where were keywords to the walks, which then skipped the
+# bindings after them (an ordering of mixed literals ran inline and aborted a serving process),
+# cut a run of operators out of the count (it crashed one) or hid a SERVICE call (hostile testing)
 _TOKEN = re.compile(
     r"""
     (?P<ws>""" + _WS + r"""+)
@@ -66,6 +71,7 @@ _TOKEN = re.compile(
   | (?P<var>[?$][\w""" + _NAME_CHARS + r"""]+)
   | (?P<pname>""" + _NAME_PREFIX + "(?:" + _LOCAL_FIRST + r"(?:\.*+" + _LOCAL_CHAR + r""")*+)?)
   | (?P<word>[^\W\d][\w\-]*+(?:\.++[\w\-]++)*+|\d[\w.]*+(?:(?<=[eE])[\-+][\w.]*+)*+)
+  | (?P<langtag>@[A-Za-z]++(?:-[A-Za-z0-9]++)*+(?:--[A-Za-z]++)?)
   | (?P<punct>\^\^|&&|\|\||<=|>=|!=|[{}()\[\];,.*/+\-=<>!|^@a])
   | (?P<other>.)
     """,
@@ -280,7 +286,7 @@ def glued(query: str, toks: list[str], upper: list[str]) -> str | None:
         word, before = upper[i], upper[i - 1] if i else ""
         nxt = toks[i + 1] if i + 1 < len(toks) else ""
         if ":" not in word:
-            if before == "@":  # a language tag
+            if before == "@":  # after an "@" that starts no language tag: the engine's syntax error
                 continue
             why = ("is no keyword, function or number of SPARQL (the engine would read keywords "
                    "joined to what follows them there)")
@@ -376,7 +382,6 @@ def collection_members(toks: list[str]) -> int:
     members crashed a serving process (found by hostile testing), so they count towards
     MAX_OPERATORS. A language tag ends its literal ("a"@en "b"@en: two members)."""
     count, rounds, previous = 0, 0, False  # ``previous``: the token before ended a member
-    before = ""
     for tok in toks:
         if tok == "(" or tok == "[":
             count += previous and rounds > 0
@@ -389,8 +394,7 @@ def collection_members(toks: list[str]) -> int:
             count += previous and rounds > 0
             previous = True
         else:
-            previous = before == "@"  # a language tag
-        before = tok
+            previous = tok[0] == "@"  # a language tag ends its literal
     return count
 
 
@@ -457,7 +461,7 @@ def _services(toks: list[tuple[str, str]], base: str) -> list[str]:
     prefixes, base = prologue([text for _, text in toks], base)
     services = []
     for i, (kind, text) in enumerate(toks):
-        if _is_service(kind, text, toks[i - 1][1] if i else ""):
+        if _is_service(kind, text):
             j = i + 1
             if j < len(toks) and toks[j][1].upper() == "SILENT":
                 j += 1
@@ -466,11 +470,10 @@ def _services(toks: list[tuple[str, str]], base: str) -> list[str]:
     return services
 
 
-def _is_service(kind: str, text: str, before: str) -> bool:
-    """Whether a token of ``kind`` and ``text``, after the token ``before``, is the SERVICE keyword:
-    not after "@", where it is a language tag ("x"@service): the engine reads no keyword there, nor
-    anything but a syntax error after an "@" no literal comes before."""
-    return kind == "word" and text.upper() == "SERVICE" and before != "@"
+def _is_service(kind: str, text: str) -> bool:
+    """Whether a token of ``kind`` and ``text`` is the SERVICE keyword (a language tag, "x"@service,
+    is a token of its own kind)."""
+    return kind == "word" and text.upper() == "SERVICE"
 
 
 def without_services(query: str) -> str:
@@ -478,16 +481,16 @@ def without_services(query: str) -> str:
     the same columns: a text the engine parses as it parses ``query`` (a SERVICE clause and a GRAPH
     clause have one grammar), and evaluates without calling out. A malformed query naming a
     SERVICE got 403 instead of its syntax error (SPARQL 1.1 Protocol §2.1.5; hostile testing)."""
-    out, last, silent_next, before = [], 0, False, ""
+    out, last, silent_next = [], 0, False
     for m in _TOKEN.finditer(query):
         kind, text = m.lastgroup, m.group()
         if kind in ("ws", "comment"):
             continue
-        service = _is_service(kind, text, before)
+        service = _is_service(kind, text)
         if service or silent_next and kind == "word" and text.upper() == "SILENT":
             out += [query[last:m.start()], "GRAPH  " if service else " " * len(text)]
             last = m.end()
-        silent_next, before = service, text
+        silent_next = service
     return "".join(out) + query[last:]
 
 

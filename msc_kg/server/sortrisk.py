@@ -345,14 +345,14 @@ def _binding(toks, upper, match, i: int, kinds, prefixes, base: str, openers: di
     if not (prev[0] in "<" or ":" in prev or prev == "a"):
         return union(kinds)  # after a variable predicate, a path or in an object list: any
         # literal of the graph
-    if prev == "a":  # rdf:type, whose objects may be literals in served data
-        return kinds.get(RDF_TYPE, 0)
     k = i - 2
-    while k >= 1 and toks[k] == "/" and (toks[k - 1][0] == "<" or ":" in toks[k - 1]):
+    while k >= 1 and toks[k] == "/" and (toks[k - 1][0] == "<" or ":" in toks[k - 1] or toks[k - 1] == "a"):
         k -= 2  # a sequence path "p/q/r ?v": ?v is an object of its last step, r
     if k >= 0 and toks[k] in ("/", "|", "^", "!", "(", ")", "*", "+", "?") \
             or not _after_term(toks, k + 1):
-        return union(kinds)  # another path, or an expression after all
+        return union(kinds)  # another path ("!a", "p|a": hostile testing), or an expression
+    if prev == "a":  # rdf:type, whose objects may be literals in served data
+        return kinds.get(RDF_TYPE, 0)
     iri = _iri(prev, prefixes, base)
     return union(kinds) if iri is None else kinds.get(iri, 0)
 
