@@ -252,6 +252,11 @@ def test_an_ordering_keyword_joined_to_what_follows_is_refused(query, message):
     "SELECT ?x { ?s ?p 123.0. ?s ?q 1.5E3 . ?s ?r .5 } ORDER BY ?x",  # numbers
     "PREFIX services: <http://e/> SELECT * { services:a services:b ?o GRAPH services:g { } } ORDER BY ?o",
     "SELECT * { ?s ?p ?o LATERAL { SELECT ?x { } } } ORDER BY ?o",  # SPARQL 1.2, which the engine reads
+    # names that begin with keywords where no keyword can be read (hostile testing: refused)
+    "PREFIX orderby: <urn:x#> SELECT * { ?s orderby:p ?o } ORDER BY ?o",
+    "PREFIX groupbyx: <urn:x#> SELECT (COUNT(*) AS ?n) { ?s groupbyx:p ?o } GROUP BY ?s groupbyx:f(?o)",
+    "PREFIX service: <urn:x#> SELECT * FROM service:g FROM NAMED service:h { ?s ?p ?o }",
+    "PREFIX service: <urn:x#> SELECT * { ?s ?p service:x {| <urn:q> 1 |} }",
 ])
 def test_words_and_names_of_the_grammar_are_not_refused(query):
     assert safety.check(query, EX, frozenset(), KINDS).form == "SELECT"

@@ -272,6 +272,10 @@ _NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:E[+-]?[0-9]+)?\.*")
 _GLUED_NAME = re.compile(r"(?:SERVICE|SILENT|BY|ORDERBY|GROUPBY).*:")
 
 
+# Keywords after which a name before a group is a graph's name, not SERVICE and a name
+_NAME_BEFORE_GROUP = frozenset({"GRAPH", "SERVICE", "SILENT", "FROM", "NAMED"})
+
+
 def glued(query: str, toks: list[str], upper: list[str]) -> str | None:
     """Why ``query`` (its tokens ``toks``, upper-cased ``upper``) is refused as malformed, if a
     word of it is none of the grammar's (GRAMMAR_WORDS, a number, or a language tag after "@")
@@ -290,10 +294,13 @@ def glued(query: str, toks: list[str], upper: list[str]) -> str | None:
                 continue
             why = ("is no keyword, function or number of SPARQL (the engine would read keywords "
                    "joined to what follows them there)")
-        elif (word.startswith("SERVICE") and nxt == "{" and before not in ("GRAPH", "SERVICE", "SILENT")
+        elif (word.startswith("SERVICE") and nxt == "{" and before not in _NAME_BEFORE_GROUP
+              and toks[i + 2:i + 3] != ["|"]  # "{|" opens an annotation
               or word.startswith("SILENT") and before == "SERVICE"
               or word.startswith("BY") and before in ("ORDER", "GROUP")
-              or word.startswith(("ORDERBY", "GROUPBY"))):
+              or word.startswith(("ORDERBY", "GROUPBY")) and before == "}"):  # where a
+            # solution modifier may start (after GROUP BY or HAVING conditions the engine takes
+            # a call "orderbyex:f()" for one more)
             keyword = next(k for k in ("SERVICE", "SILENT", "BY", "ORDER BY", "GROUP BY")
                            if word.startswith(k.replace(" ", "")))
             why = f"would be read by the engine as the keyword {keyword} joined to a name there"
