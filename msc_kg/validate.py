@@ -16,7 +16,6 @@ from msc_kg.load import MSCNS, Loaded, parse_file
 from msc_kg.source import normalise, review_text
 
 
-
 @dataclass(frozen=True)
 class Problem:
     """One reason the data does not conform: where, which node, what is wrong."""

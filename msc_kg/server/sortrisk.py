@@ -1,4 +1,4 @@
-"""Whether an ORDER BY may compare numbers with other literals, or times with and without a zone.
+"""Whether an ORDER BY may compare numbers with other literals, or times and dates that conflict.
 
 Oxigraph 0.5.13 orders literals it cannot compare (a number and a string, say) as equal, which is
 not a total order; on some inputs of more than 20 rows Rust's sort detects that and panics, and
