@@ -214,6 +214,8 @@ def test_a_service_name_is_read_whole_with_every_name_character(listener):
     "SELECT * { sErViCeSiLeNt <%s> { ?s ?p ?o } }",
     "PREFIX s: <%s> SELECT * { ?a ?b ?c . services:x { ?s ?p ?o } }",
     "PREFIX ex: <%s> SELECT * { SERVICE silentex:x { ?s ?p ?o } }",
+    # FILTER joined to a call's name: what follows the call was taken for a string (hostile testing)
+    "PREFIX xsd: <http://www.w3.org/2001/XMLSchema#> SELECT * { filterxsd:boolean(?a<'>') SERVICE <%s> {} } #'",
 ])
 def test_a_service_keyword_joined_to_what_follows_is_refused(listener, query):
     """The engine reads a keyword by its letters alone: "SERVICEsilent <x>" is SERVICE SILENT <x>
@@ -237,6 +239,14 @@ def test_a_service_keyword_joined_to_what_follows_is_refused(listener, query):
      "error at 1:53: 'BYex:f' would be read by the engine as the keyword BY joined to a name there"),
     ("PREFIX ex: <http://e/> SELECT ?o { ?s ?p ?o } ORDERBYex:f() ?o",
      "error at 1:47: 'ORDERBYex:f' would be read by the engine as the keyword ORDER BY joined to a name there"),
+    # before a call, wherever the engine may take the keyword (hostile testing: after DESCRIBE's
+    # "*" or a FROM clause an ordering of mixed values aborted a serving process)
+    ("PREFIX x: <http://e/> DESCRIBE * FROM <urn:g> orderbyx:f(?z) ?o VALUES ?o { 1 'a' }",
+     "error at 1:47: 'orderbyx:f' would be read by the engine as the keyword ORDER BY joined to a name there"),
+    ("PREFIX x: <http://e/> SELECT ?o { ?s ?p ?o filterx:f(?o<'>') } ORDER BY ?o #'",
+     "error at 1:44: 'filterx:f' would be read by the engine as the keyword FILTER joined to a name there"),
+    ("PREFIX x: <http://e/> SELECT (COUNT(*) AS ?c) { } HAVINGx:f(?a<'>'||true) #'",
+     "error at 1:51: 'HAVINGx:f' would be read by the engine as the keyword HAVING joined to a name there"),
 ])
 def test_an_ordering_keyword_joined_to_what_follows_is_refused(query, message):
     """"ORDERBY ?o" is an ordering to the engine, which the sort check did not see: one over mixed
@@ -254,6 +264,7 @@ def test_an_ordering_keyword_joined_to_what_follows_is_refused(query, message):
     "SELECT * { ?s ?p ?o LATERAL { SELECT ?x { } } } ORDER BY ?o",  # SPARQL 1.2, which the engine reads
     # names that begin with keywords where no keyword can be read (hostile testing: refused)
     "PREFIX orderby: <urn:x#> SELECT * { ?s orderby:p ?o } ORDER BY ?o",
+    "PREFIX orderby: <urn:x#> PREFIX filter: <urn:y#> SELECT * { {} orderby:x <urn:p> ?o . ?o orderby:q filter:x }",
     "PREFIX groupbyx: <urn:x#> SELECT (COUNT(*) AS ?n) { ?s groupbyx:p ?o } GROUP BY ?s groupbyx:f(?o)",
     "PREFIX service: <urn:x#> SELECT * FROM service:g FROM NAMED service:h { ?s ?p ?o }",
     "PREFIX service: <urn:x#> SELECT * { ?s ?p service:x {| <urn:q> 1 |} }",
