@@ -784,7 +784,7 @@ GRAPH_MIX_CALL = ("PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> SELECT ?
 # Kinds of literal per predicate, as sortrisk.literal_kinds gives them.
 EX = "http://example.org/"
 KINDS = {EX + "label": sortrisk.TEXT, EX + "n": sortrisk.NUMBER, EX + "when": sortrisk.TEXT,
-         EX + "local": sortrisk.TEXT | sortrisk.LOCAL_TIME, EX + "zoned": sortrisk.TEXT | sortrisk.ZONED_TIME}
+         EX + "local": sortrisk.LOCAL_TIME | sortrisk.DATETIME, EX + "zoned": sortrisk.ZONED_TIME | sortrisk.DATETIME}
 PFX = f"PREFIX ex: <{EX}> "
 XSD = "http://www.w3.org/2001/XMLSchema#"
 
@@ -813,11 +813,10 @@ def test_literal_kinds_per_predicate():
     assert sortrisk.literal_kinds(store) == {
         EX + "label": sortrisk.TEXT, EX + "n": sortrisk.NUMBER, EX + "mixed": sortrisk.BOTH,
         EX + "nan": sortrisk.BOTH, EX + "g": sortrisk.NUMBER,  # a NaN compares with no number
-        EX + "local": sortrisk.TEXT | sortrisk.LOCAL_TIME | sortrisk.DATETIME,
-        EX + "zoned": sortrisk.TEXT | sortrisk.ZONED_TIME | sortrisk.TIME,
-        EX + "times": sortrisk.TEXT | sortrisk.LOCAL_TIME | sortrisk.ZONED_TIME | sortrisk.DATETIME,
-        EX + "date": sortrisk.TEXT | sortrisk.ZONED_TIME | sortrisk.DATE,
-        EX + "year": sortrisk.TEXT | sortrisk.LOCAL_TIME | sortrisk.GREGORIAN,
+        EX + "local": sortrisk.LOCAL_TIME | sortrisk.DATETIME,
+        EX + "zoned": sortrisk.ZONED_TIME | sortrisk.TIME | sortrisk.APART,  # an offset
+        EX + "times": sortrisk.LOCAL_TIME | sortrisk.ZONED_TIME | sortrisk.DATETIME,
+        EX + "date": sortrisk.ZONED_TIME | sortrisk.DATE, EX + "year": sortrisk.LOCAL_TIME | sortrisk.GREGORIAN,
         EX + "tt": sortrisk.BOTH, EX + "deep": sortrisk.ANY}  # a triple term's object counts
 
 
@@ -1164,9 +1163,10 @@ def test_times_with_and_without_a_zone_abort_the_engine_and_are_isolated():
 
 
 def test_orderings_of_literals_other_than_numbers_do_not_abort_the_engine():
-    """The premise on which the sort check lumps every literal but numbers into one kind (TEXT),
-    but for times with and without a zone (see the test above; the two here are 24 hours apart,
-    which compares), and lets strings of a query's own meet the graph's: 300 random mixes of 25-150 such literals,
+    """The premise on which the sort check lets literals other than numbers meet, strings of a
+    query's own among them, but for the times, dates and durations sortrisk.risky tells apart
+    (zones and families in conflict, values ordered apart from their text: see the tests above;
+    here one value of each, whose two orders agree): 300 random mixes of 25-150 such literals,
     ordered in child processes, set off no abort (2 000 did not either, when measured; with six
     numbers added to the pool, some of the same 300 did, which test_random_orderings_that_abort_
     the_engine_are_all_isolated relies on)."""
@@ -1301,7 +1301,14 @@ ZONED = ["Z", "+02:00", "-05:00"]
     _term_of,  # triple terms whose objects are numbers and strings (the query names none)
     lambda r: _typed(r.choice(["P1M", "P30D", "P31D", "P1Y", "P365D", "PT24H", "P1MT1H"]),  # some
                      r.choice(["duration", "duration", "dayTimeDuration", "yearMonthDuration"])),  # ill-typed
-], ids=["dates", "date-times-and-dates", "date-times-and-times", "triple-terms", "ill-typed-durations"])
+    # values ordered otherwise by value than as text, beside strings shaped like them (round 22)
+    lambda r: _date_time(r, ["Z", "+05:00", "-05:00", "+14:00", "+09:30"]) if r.random() < 0.5
+    else ox.Literal(f"2020-01-0{r.randint(1, 3)}T{r.randint(0, 23):02d}:{r.randint(0, 59):02d}"),
+    lambda r: _typed(f"P{r.randint(1, 40)}D", "duration") if r.random() < 0.5 else ox.Literal(f"P{r.randint(1, 40)}"),
+    lambda r: _typed(f"{r.choice(['-00', '100', '99'])}{r.randint(10, 99)}-01-01", "date") if r.random() < 0.5
+    else ox.Literal(f"{r.choice(['-00', '99', '100', '00'])}{r.randint(0, 99)}"),
+], ids=["dates", "date-times-and-dates", "date-times-and-times", "triple-terms", "ill-typed-durations",
+        "offsets-and-strings", "durations-and-strings", "years-and-strings"])
 def test_orderings_of_times_dates_and_triple_terms_that_abort_the_engine_are_isolated(value):
     """Orderings of served values that set off the engine's sort fault, found by hostile testing
     (each aborted a serving process given such --data): the graph's kinds tell them apart, so the
@@ -1321,10 +1328,30 @@ def test_orderings_of_times_dates_and_triple_terms_that_abort_the_engine_are_iso
 def test_local_times_and_dates_of_two_families_run_inline():
     """Dates and times without a zone, of two families (the release's xsd:date and xsd:gYear),
     or zoned ones of one family, compare without fault: such an ordering is left inline."""
-    kinds = {EX + "a": sortrisk.TEXT | sortrisk.LOCAL_TIME | sortrisk.DATE,
-             EX + "b": sortrisk.TEXT | sortrisk.LOCAL_TIME | sortrisk.GREGORIAN,
-             EX + "c": sortrisk.TEXT | sortrisk.ZONED_TIME | sortrisk.DATETIME}
+    kinds = {EX + "a": sortrisk.LOCAL_TIME | sortrisk.DATE, EX + "b": sortrisk.LOCAL_TIME | sortrisk.GREGORIAN,
+             EX + "c": sortrisk.ZONED_TIME | sortrisk.DATETIME}
     for one, other, risky in [("a", "b", False), ("c", "c", False), ("a", "c", True)]:
         query = (f"PREFIX ex: <{EX}> SELECT ?o WHERE {{ {{ ?s ex:{one} ?o }} UNION {{ ?s ex:{other} ?o }} }} "
                  "ORDER BY ?o")
         assert safety.check(query, EX, frozenset(), kinds).isolate is risky
+
+
+@pytest.mark.parametrize("bind", ["?s <http://e/p> ?v", "?s <http://e/p> ?d BIND(TIMEZONE(?d) AS ?v)"])
+def test_strings_of_its_own_beside_values_ordered_apart_are_isolated(bind):
+    """A graph of date-times at several zone offsets orders alone; strings of the query's own
+    beside them (or beside their TIMEZONE(), durations) abort the engine (hostile testing)."""
+    aborted = 0
+    for seed in range(20):
+        r = random.Random(seed)
+        store = ox.Store()
+        for i in range(150):
+            store.add(ox.Quad(ox.NamedNode(f"http://e/s{i}"), ox.NamedNode("http://e/p"),
+                              _date_time(r, ["Z", "+05:00", "-05:00", "+14:00", "+09:30"])))
+        own = " ".join(f'"{value}"' for value in (
+            f"2020-01-0{r.randint(1, 3)}T{r.randint(0, 23):02d}" if "TIMEZONE" not in bind
+            else f"PT{r.randint(0, 14)}{r.choice(['', 'H', 'M', 'X'])}" for _ in range(30)))
+        query = f"SELECT ?v {{ {{ {bind} FILTER(STRSTARTS(MD5(STR(?s)), '{r.choice('0123456789abcdef')}')) }} " \
+                f"UNION {{ VALUES ?v {{ {own} }} }} }} ORDER BY ?v"
+        aborted += _engine_aborts_on(store, query)
+        assert safety.check(query, EX, frozenset(), sortrisk.GraphKinds(sortrisk.literal_kinds(store))).isolate
+    assert aborted > 0
