@@ -1142,26 +1142,6 @@ def test_an_iri_after_an_exists_group_or_a_triple_term_is_misread(server_client,
     assert listener.connections == []
 
 
-def test_times_with_and_without_a_zone_abort_the_engine_and_are_isolated():
-    """xsd:dateTime values with and without a zone less than 14 hours apart compare
-    indeterminately: ordering a mix of them aborted a serving process that served them with
-    --data (hostile testing; the Oxigraph server dies of it too). The graph's kinds tell them
-    apart, so the ordering runs in the isolation worker."""
-    values = ["2020-01-01T00:00:00", "2020-01-01T00:00:00Z", "2020-01-01T12:00:00+14:00",
-              "2020-01-01T12:00:00", "2020-01-02T00:00:00-14:00", "2019-12-31T23:00:00"]
-    query = "SELECT ?o WHERE { ?s <http://e/when> ?o } ORDER BY ?o"
-    aborted = 0
-    for seed in range(40):
-        r = random.Random(seed)
-        store = ox.Store()
-        for i in range(r.choice([25, 40, 60])):
-            store.add(ox.Quad(ox.NamedNode(f"http://e/s{i}"), ox.NamedNode("http://e/when"),
-                              ox.Literal(r.choice(values), datatype=ox.NamedNode(XSD + "dateTime"))))
-        aborted += _engine_aborts_on(store, query)
-        assert safety.check(query, EX, frozenset(), sortrisk.GraphKinds(sortrisk.literal_kinds(store))).isolate
-    assert aborted > 0  # the premise: some of these orderings abort the engine
-
-
 def test_orderings_of_literals_other_than_numbers_do_not_abort_the_engine():
     """The premise on which the sort check lets literals other than numbers meet, strings of a
     query's own among them, but for the times, dates and durations sortrisk.risky tells apart
@@ -1295,6 +1275,11 @@ ZONED = ["Z", "+02:00", "-05:00"]
 
 
 @pytest.mark.parametrize("value", [
+    # date-times with and without a zone less than 14 hours apart compare indeterminately (the
+    # Oxigraph server dies of it too)
+    lambda r: _typed(r.choice(["2020-01-01T00:00:00", "2020-01-01T00:00:00Z", "2020-01-01T12:00:00+14:00",
+                               "2020-01-01T12:00:00", "2020-01-02T00:00:00-14:00", "2019-12-31T23:00:00"]),
+                     "dateTime"),
     lambda r: _date(r, ["", "Z", "+14:00", "-14:00"]),  # dates with and without a zone
     lambda r: _date_time(r, ["Z"]) if r.random() < 0.5 else _date(r, ZONED),  # zoned, two families
     lambda r: _date_time(r, ZONED) if r.random() < 0.5 else _time(r, ZONED),
@@ -1307,7 +1292,7 @@ ZONED = ["Z", "+02:00", "-05:00"]
     lambda r: _typed(f"P{r.randint(1, 40)}D", "duration") if r.random() < 0.5 else ox.Literal(f"P{r.randint(1, 40)}"),
     lambda r: _typed(f"{r.choice(['-00', '100', '99'])}{r.randint(10, 99)}-01-01", "date") if r.random() < 0.5
     else ox.Literal(f"{r.choice(['-00', '99', '100', '00'])}{r.randint(0, 99)}"),
-], ids=["dates", "date-times-and-dates", "date-times-and-times", "triple-terms", "ill-typed-durations",
+], ids=["date-times", "dates", "date-times-and-dates", "date-times-and-times", "triple-terms", "ill-typed-durations",
         "offsets-and-strings", "durations-and-strings", "years-and-strings"])
 def test_orderings_of_times_dates_and_triple_terms_that_abort_the_engine_are_isolated(value):
     """Orderings of served values that set off the engine's sort fault, found by hostile testing
