@@ -1340,3 +1340,33 @@ def test_strings_of_its_own_beside_values_ordered_apart_are_isolated(bind):
         aborted += _engine_aborts_on(store, query)
         assert safety.check(query, EX, frozenset(), sortrisk.GraphKinds(sortrisk.literal_kinds(store))).isolate
     assert aborted > 0
+
+
+def test_a_prefix_keyword_joined_to_its_name_declares_it(listener):
+    """The engine reads "PREFIXex: <…>" (and "PREFIX: <…>") as a declaration; the scan ended its
+    prologue there and resolved "ex:" by the declaration before (hostile testing: a call outside
+    --service-allow, an ordering of mixed literals run inline that aborted a serving process)."""
+    assert safety.prologue(safety.texts("PREFIX ex: <a:/> PREFIXex: <b:/> prefix: <c:/> PrEfIxd:<d:/> "
+                                        "SELECT * {}"), None) == ({"ex": "b:/", "": "c:/", "d": "d:/"}, None)
+    app = make_app(service_allow=[listener.url + "allowed/x"])
+    try:
+        q = f"PREFIX ex: <{listener.url}allowed/> PREFIXex: <{listener.url}evil/> SELECT * {{ SERVICE ex:x {{}} }}"
+        resp = app.test_client().get("/sparql", query_string={"query": q})
+        assert resp.status_code == 403
+        assert listener.connections == []
+    finally:
+        close(app)
+    q = ("PREFIX n: <urn:none#> PREFIXn: <http://example.org/> "
+         "SELECT ?o WHERE { { ?s n:label ?o } UNION { ?s n:n ?o } } ORDER BY ?o")
+    assert safety.check(q, EX, frozenset(), KINDS).isolate
+
+
+def test_a_graph_keyword_joined_to_a_name_before_a_group_is_refused():
+    """"?s p ?o graphx:g { … }" is a triple and GRAPH x:g { … } to the engine; the sort check took
+    ?o for a subject and the numbers of p for no kind (hostile testing: aborted a serving process
+    on the release)."""
+    q = PFX + "PREFIX x: <urn:x#> SELECT ?o { ?s ex:n ?o graphx:g { } ?s ex:label ?o } ORDER BY ?o"
+    with pytest.raises(safety.Refused, match="'graphx:g' would be read by the engine as the keyword GRAPH"):
+        safety.check(q, EX, frozenset(), KINDS)
+    for fine in ("SELECT * { GRAPH graphx:g { } }", "SELECT * FROM NAMED graphx:g { ?s ?p graphx:o }"):
+        assert safety.check("PREFIX graphx: <urn:x#> " + fine, EX).form == "SELECT"
