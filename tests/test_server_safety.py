@@ -1370,3 +1370,32 @@ def test_a_graph_keyword_joined_to_a_name_before_a_group_is_refused():
         safety.check(q, EX, frozenset(), KINDS)
     for fine in ("SELECT * { GRAPH graphx:g { } }", "SELECT * FROM NAMED graphx:g { ?s ?p graphx:o }"):
         assert safety.check("PREFIX graphx: <urn:x#> " + fine, EX).form == "SELECT"
+
+
+def test_a_boolean_joined_to_a_name_is_refused():
+    """Where its prefix is undeclared the engine reads "truetruex:y" as true, true and x:y: 4 900
+    such names in a collection were 49 000 members to it, none counted, and crashed a serving
+    process (hostile testing)."""
+    q = "PREFIX x: <urn:x#> SELECT * { ?s ?p ( " + ("true" * 9 + "x:y ") * 4900 + ") }"
+    with pytest.raises(safety.Refused, match="'truetrue.*' may be read by the engine as true joined to a name"):
+        safety.check(q, EX)
+    with pytest.raises(safety.Refused, match="as undef joined"):
+        safety.check("PREFIX x: <urn:x#> SELECT * { VALUES ?o { undefx:y } } ORDER BY ?o", EX)
+
+
+def test_an_iri_the_engine_reads_as_code_in_an_ordering_goes_to_the_full_scan():
+    """"?a<x:y#>" in an ORDER BY is "?a < x:y" and a comment to the end of the line to the engine;
+    the quick check let it through and the walks read the rest of the line, which hid ?o from the
+    sort check (hostile testing: an ordering of the release's numbers with strings aborted a
+    serving process). The full scan refuses it."""
+    q = (PFX + "SELECT ?o { { ?s ex:n ?o } UNION { VALUES ?o { '1' } } } "
+         "ORDER BY STRLEN(?a<x:y#> ) LIMIT 1 STR(\n) ?o")
+    assert safety._quick(q) is None
+    with pytest.raises(safety.Refused, match="'<x:y#>' is an IRI"):
+        safety.check(q, EX, frozenset(), KINDS)
+
+
+def test_a_number_s_dot_counts_as_an_operator():
+    """"?s ?p 1." is a number and a "." to the engine, as "?s ?p 1 ." is."""
+    with pytest.raises(safety.Refused, match="Query has 6000 operators"):
+        safety.check("SELECT ?s { " + "?s ?p 1." * 6000 + " }", EX)

@@ -272,7 +272,11 @@ _NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:E[+-]?[0-9]+)?\.*")
 # ex:f(?v); and before "(", where the keyword takes a call, "ORDERBYex:f() ?v" an ordering by ?v,
 # "filterxsd:boolean(…)" a FILTER, "havingex:f(…)" a HAVING (hostile testing: each hid what
 # followed from the checks, a SERVICE call made with federation off among it)
-_GLUED_NAME = re.compile(r"(?:SERVICE|GRAPH|SILENT|BY|ORDERBY|GROUPBY|FILTER|HAVING).*:")
+_GLUED_NAME = re.compile(r"(?:SERVICE|GRAPH|SILENT|BY|ORDERBY|GROUPBY|FILTER|HAVING|TRUE|FALSE|UNDEF).*:")
+# Names the engine reads as a constant and the rest where their prefix is undeclared: "truetruex:y"
+# is true, true and x:y, three members of a collection to it (hostile testing: 4 900 such names in
+# one collection were 49 000 members, and crashed a serving process)
+_CONSTANT_FIRST = ("TRUE", "FALSE", "UNDEF")
 _BEFORE_CALL = ("ORDERBY", "GROUPBY", "FILTER", "HAVING")
 
 
@@ -306,6 +310,10 @@ def glued(query: str, toks: list[str], upper: list[str]) -> str | None:
             keyword = next(k for k in ("SERVICE", "GRAPH", "SILENT", "BY", "ORDER BY", "GROUP BY",
                                        "FILTER", "HAVING") if word.startswith(k.replace(" ", "")))
             why = f"would be read by the engine as the keyword {keyword} joined to a name there"
+        elif word.startswith(_CONSTANT_FIRST):
+            constant = next(k for k in _CONSTANT_FIRST if word.startswith(k))
+            why = (f"may be read by the engine as {constant.lower()} joined to a name (where its "
+                   "prefix is not declared)")
         else:
             continue
         return (f"Malformed query: error at {_position(query, toks, i)}: {toks[i]!r} {why}; write "
@@ -330,7 +338,10 @@ def scan(query: str, base: str) -> Scan:
     result.operators = sum(map(_COUNTED.__contains__, upper))
     if result.operators > MAX_OPERATORS or len(toks) > MAX_OPERATORS:  # fewer tokens hold fewer
         counted, counted_upper = outside_data_blocks(toks, upper)  # members
-        result.operators = sum(map(_COUNTED.__contains__, counted_upper))
+        # "1." is a number and the "." after it to the engine (hostile testing: 60 000 "?s ?p 1."
+        # counted as one operator)
+        result.operators = (sum(map(_COUNTED.__contains__, counted_upper))
+                            + sum(1 for tok in counted if tok[-1] == "." and tok[0].isdigit()))
         result.members = collection_members(counted)
     result.form = next((u for u in upper if u in _FORMS), None)
     result.volatile = not VOLATILE.isdisjoint(upper)
@@ -574,8 +585,9 @@ def _quick(query: str) -> Scan | None:
     toks = None
     if "ORDER" in upper:
         toks = texts(query[body:])
-        if glued(query, toks, list(map(str.upper, toks))) is not None:
-            return None
+        if glued(query, toks, list(map(str.upper, toks))) is not None or misread.in_expression(toks):
+            return None  # the walks would read what the engine reads otherwise ("?a<x:y#>" in
+            # an ORDER BY is "?a < x:y" and a comment to the engine: hostile testing)
     return Scan(form=m.group(1).upper(), own=own_value_kinds(query, upper, toks, body), body=body,
                 toks=toks)
 
