@@ -585,7 +585,8 @@ def _quick(query: str) -> Scan | None:
     toks = None
     if "ORDER" in upper:
         toks = texts(query[body:])
-        if glued(query, toks, list(map(str.upper, toks))) is not None or misread.in_expression(toks):
+        if glued(query, toks, list(map(str.upper, toks))) is not None or (
+                query.find("<", body) >= 0 and misread.in_expression(toks)):  # an IRI token only
             return None  # the walks would read what the engine reads otherwise ("?a<x:y#>" in
             # an ORDER BY is "?a < x:y" and a comment to the engine: hostile testing)
     return Scan(form=m.group(1).upper(), own=own_value_kinds(query, upper, toks, body), body=body,
