@@ -1399,3 +1399,10 @@ def test_a_number_s_dot_counts_as_an_operator():
     """"?s ?p 1." is a number and a "." to the engine, as "?s ?p 1 ." is."""
     with pytest.raises(safety.Refused, match="Query has 6000 operators"):
         safety.check("SELECT ?s { " + "?s ?p 1." * 6000 + " }", EX)
+
+
+def test_a_declared_name_beginning_with_a_boolean_is_a_name():
+    """The engine reads "truex:y" as a name where "truex:" is declared, as the grammar does."""
+    for q in ("PREFIX truex: <urn:x#> SELECT * { ?s ?p ( truex:y truex:z ) }",
+              "PREFIXundef: <urn:x#> SELECT * { VALUES ?o { undef:y } }"):
+        assert safety.check(q, EX).form == "SELECT"
