@@ -1406,3 +1406,29 @@ def test_a_declared_name_beginning_with_a_boolean_is_a_name():
     for q in ("PREFIX truex: <urn:x#> SELECT * { ?s ?p ( truex:y truex:z ) }",
               "PREFIXundef: <urn:x#> SELECT * { VALUES ?o { undef:y } }"):
         assert safety.check(q, EX).form == "SELECT"
+
+
+@pytest.mark.parametrize("query", [
+    "PREFIX ex: <urn:x#> SELECT * { ?s ?p ex:a.b.SERVICE<%s>{} }",  # the engine ends a name at
+    # its second run of dots: ex:a.b, ".", then a SERVICE clause
+    "PREFIX p: <http://a:> SELECT * { ?s ?p p:SERVICE <%s> {} }",  # http://a:SERVICE is no IRI:
+    # the engine reads p: alone and a SERVICE clause
+])
+def test_a_name_the_engine_reads_in_parts_hides_no_service(server_client, listener, query):
+    """Hostile testing: each made a call with federation off (and outside --service-allow)."""
+    resp = server_client.get("/sparql", query_string={"query": query % listener.url})
+    assert resp.status_code in (400, 403)
+    assert listener.connections == []
+
+
+def test_names_are_read_where_the_engine_ends_them():
+    """One run of dots in a local part, as the engine reads it; a name expanding to no IRI refused,
+    on the quick path too; escapes that make an IRI accepted."""
+    assert safety.texts("ex:a.b.c ex:a..b. ex:jca.16792 :a.5.5") == [
+        "ex:a.b", ".", "c", "ex:a..b", ".", "ex:jca.16792", ":a.5", ".", "5"]
+    with pytest.raises(safety.Refused, match=r"'p:x' names no IRI \(<http://a:x> is none\)"):
+        safety.check("PREFIX p: <http://a:> SELECT ?o { ?s p:x ?o } ORDER BY ?o", EX)  # quick path
+    q = "PREFIX x: <urn:x#> SELECT * { ?s ?p ( " + ("x:" * 19 + "q:r\\#s ") * 3000 + ") }"
+    with pytest.raises(safety.Refused, match="names no IRI"):  # crashed a serving process
+        safety.check(q, EX)
+    assert safety.check("PREFIX p: <urn:x> SELECT ?o { ?s p:a\\#b ?o } ORDER BY ?o", EX).form == "SELECT"

@@ -16,8 +16,11 @@ query (tests time hostile repetitions in a child process).
 from __future__ import annotations
 
 import re
-from itertools import accumulate, repeat
 from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import accumulate, compress, repeat
+
+import pyoxigraph as ox
 
 from msc_kg.server import misread
 from msc_kg.server.iri import resolve
@@ -50,7 +53,10 @@ _NAME_PREFIX = rf"(?:(?:[^\W\d]|[{_NAME_CHARS}])[\w.\-{_NAME_CHARS}]*+)?:"  # PN
 # A character of a prefixed name's local part (PN_LOCAL), escapes included: "ex:a\#b" is one name
 # to the engine. Taken as "ex:a\" and a comment, it hid the rest of its line from the scan (a
 # SERVICE call after it passed the federation check). Dots only between characters, so a run of
-# them is never given back (see texts).
+# them is never given back (see texts), and in one run only: the engine ends the local part after
+# its first run of dots and the characters after it ("ex:a.b.SERVICE <…>" is ex:a.b, ".", and a
+# SERVICE call to it, which it made with federation off; "x:a.b.5.5…" held uncounted numbers:
+# hostile testing), where the grammar would go on.
 # The first character is no "-" either: the engine reads ":-5" as the name ":" and the number -5
 # (checked), which the walk looking for values of the query's own must see.
 _LOCAL_ESCAPE = r"%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?#@%]"
@@ -69,7 +75,8 @@ _TOKEN = re.compile(
   | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*+(?:'''|\\?\Z)|\"\"\"(?:[^"\\]|\\.|"(?!""))*+(?:\"\"\"|\\?\Z)
                |'(?:[^'\\\n\r]|\\.)*+'?|"(?:[^"\\\n\r]|\\.)*+"?)
   | (?P<var>[?$][\w""" + _NAME_CHARS + r"""]+)
-  | (?P<pname>""" + _NAME_PREFIX + "(?:" + _LOCAL_FIRST + r"(?:\.*+" + _LOCAL_CHAR + r""")*+)?)
+  | (?P<pname>""" + _NAME_PREFIX + "(?:" + _LOCAL_FIRST + _LOCAL_CHAR + r"*+(?:\.++" + _LOCAL_CHAR
+    + r"""++)?)?)
   | (?P<word>[^\W\d][\w\-]*+(?:\.++[\w\-]++)*+|\d[\w.]*+(?:(?<=[eE])[\-+][\w.]*+)*+)
   | (?P<langtag>@[A-Za-z]++(?:-[A-Za-z0-9]++)*+(?:--[A-Za-z]++)?)
   | (?P<punct>\^\^|&&|\|\||<=|>=|!=|[{}()\[\];,.*/+\-=<>!|^@a])
@@ -358,10 +365,44 @@ def scan(query: str, base: str) -> Scan:
         # was checked first: 26 s for 40 000 nested brackets, each naming a variable)
         result.own = own_value_kinds(query, toks=toks)  # check decides isolation (orders_apart)
         result.misread = misread_reason(query, toks)
-    result.glued = glued(query, toks, upper)
+    result.glued = glued(query, toks, upper) or unparsable_name(query, toks, prologue(toks, base)[0])
     if "SERVICE" in upper:
         result.services = _services(tokens(query), base)
     return result
+
+
+_ESCAPED = re.compile(r"\\(.)")  # PN_LOCAL_ESC: the character after the backslash
+
+
+@lru_cache(maxsize=4096)
+def _iri_accepted(iri: str) -> bool:
+    """Whether the engine's IRI parser accepts ``iri`` (pyoxigraph's NamedNode checks with it)."""
+    try:
+        ox.NamedNode(iri)
+    except ValueError:
+        return False
+    return True
+
+
+def unparsable_name(query: str, toks: list[str], prefixes: dict[str, str]) -> str | None:
+    """Why ``query`` (its tokens ``toks``, after the declarations of ``prefixes``) is refused, if
+    a prefixed name of it expands to no IRI: the engine then reads the prefix alone and the rest
+    of the name as code ("p:SERVICE <…>" under "PREFIX p: <http://a:>" called the service with
+    federation off; "x:x:x:…q:r\\#s" under a namespace holding "#" was as many collection members
+    as names in it, uncounted, and crashed a serving process: hostile testing)."""
+    for tok in set(compress(toks, map(str.__contains__, toks, repeat(":")))):
+        if tok[0] in "?$\"'<_@":
+            continue
+        prefix, _, local = tok.partition(":")
+        namespace = prefixes.get(prefix)
+        if namespace is None or not local:
+            continue
+        iri = namespace + (_ESCAPED.sub(r"\1", local) if "\\" in local else local)
+        if not _iri_accepted(iri):
+            return (f"Malformed query: error at {_position(query, toks, toks.index(tok))}: {tok!r} "
+                    f"names no IRI (<{iri}> is none), so the engine would read {prefix + ':'!r} "
+                    "alone and the rest as code; write the IRI in full.")
+    return None
 
 
 def _is_term(tok: str) -> bool:
@@ -465,6 +506,7 @@ def prologue(toks: list[str], base: str | None) -> tuple[dict[str, str], str | N
     return _declared(declarations, base)
 
 
+@lru_cache(maxsize=64)  # read twice in a check: for unparsable_name and the sort check
 def simple_prologue(text: str, base: str | None) -> tuple[dict[str, str], str | None]:
     """``prologue`` of a query's simple prologue (the ``text`` _SIMPLE_PROLOGUE matched before its
     form keyword), read without tokenising: it holds declarations, whitespace and comments only."""
@@ -626,7 +668,7 @@ _STANDALONE_DIGIT = re.compile(r"[0-9](?<=[^\w:?$/#%][0-9])")
 # one name), cut out before digits are looked for. Its first character is never "-" or ".": in
 # ":-5" and ":.5" the number follows an empty prefix's name. An escape ends the cut, so what
 # follows it is still looked at.
-_LOCAL_PART = re.compile(r":[\w:%][\w.\-:%]*+")
+_LOCAL_PART = re.compile(r":[\w:%][\w\-:%]*+(?:\.++[\w\-:%]++)?")  # one run of dots, as _TOKEN
 # A LIMIT or OFFSET with its number, cut out in one pass (looking back from each digit instead
 # took time quadratic in the text: 4.5 s for 100 000 "LIMIT 1", holding the interpreter lock).
 _PAGING = re.compile(r"(?:LIMIT|OFFSET)\s++\d++")
@@ -801,6 +843,10 @@ def check(query: str, base: str, service_allow: frozenset[str] | set[str] = froz
     marked for isolation as orders_apart says, with the served graph's literal ``kinds``
     (sortrisk.literal_kinds, best as a sortrisk.GraphKinds) if given."""
     quick = _quick(query)
+    if quick is not None and quick.toks is not None:  # the walks will read its tokens
+        reason = unparsable_name(query, quick.toks, simple_prologue(query[:quick.body], base)[0])
+        if reason is not None:
+            raise Refused(400, reason)
     result = quick if quick is not None else _checked_scan(query, base, service_allow)
     result.isolate = orders_apart(query, result.own, kinds, base, bool(result.services),
                                   result.toks, result.body)
