@@ -1432,3 +1432,15 @@ def test_names_are_read_where_the_engine_ends_them():
     with pytest.raises(safety.Refused, match="names no IRI"):  # crashed a serving process
         safety.check(q, EX)
     assert safety.check("PREFIX p: <urn:x> SELECT ?o { ?s p:a\\#b ?o } ORDER BY ?o", EX).form == "SELECT"
+    q = "PREFIX p: <http://> SELECT * { ?s ?p ( " + ("p:" * 19 + "x ") * 3000 + ") }"  # an authority
+    with pytest.raises(safety.Refused, match="names no IRI"):  # crashed a serving process
+        safety.check(q, EX)
+
+
+@given(st.sampled_from(["http://a/", "http://a/b#", "urn:x#", "urn:/", "http:///", "tag:x,2020:a/", "http://#"]),
+       st.from_regex(r"\A[A-Za-z0-9_:][A-Za-z0-9_:\-]*(\.+[A-Za-z0-9_:\-]+)?(%[0-9A-F]{2})?\Z"))
+@settings(max_examples=300, deadline=None)
+def test_plain_names_after_a_path_or_fragment_are_iris(namespace, local):
+    """The premise of unparsable_name's shortcut: ASCII local parts without escapes, after a
+    namespace ending in "#" or a path's "/", always expand to an IRI the engine accepts."""
+    assert safety._iri_accepted(namespace + local)

@@ -390,6 +390,10 @@ def unparsable_name(query: str, toks: list[str], prefixes: dict[str, str]) -> st
     of the name as code ("p:SERVICE <…>" under "PREFIX p: <http://a:>" called the service with
     federation off; "x:x:x:…q:r\\#s" under a namespace holding "#" was as many collection members
     as names in it, uncounted, and crashed a serving process: hostile testing)."""
+    if query.isascii() and "\\" not in query and all(
+            ns.endswith("#") or ns.endswith("/") and not ns.endswith("//") for ns in prefixes.values()):
+        return None  # ASCII names without escapes after "#" or a path's "/" are IRIs (after the
+        # "//" of <http://> they would be an authority)
     for tok in set(compress(toks, map(str.__contains__, toks, repeat(":")))):
         if tok[0] in "?$\"'<_@":
             continue
