@@ -199,10 +199,15 @@ def test_a_service_name_is_read_whole_with_every_name_character(listener):
     """A prefixed name holding U+200D (a name character to SPARQL, not to Python's \\w) was cut
     there, so only its start was compared with --service-allow and the call reached
     /sparql\u200dx/admin (hostile testing)."""
-    app = make_app(service_allow=[listener.url + "sparql"])
+    _refused_beside_allowed(listener, listener.url + "sparql",
+                            f"PREFIX a: <{listener.url}> SELECT * {{ SERVICE a:sparql\u200dx\\/admin {{ ?s ?p ?o }} }}")
+
+
+def _refused_beside_allowed(listener, allowed: str, query: str) -> None:
+    """``query`` gets 403 from an endpoint allowing the SERVICE ``allowed``, and calls nothing."""
+    app = make_app(service_allow=[allowed])
     try:
-        q = f"PREFIX a: <{listener.url}> SELECT * {{ SERVICE a:sparql\u200dx\\/admin {{ ?s ?p ?o }} }}"
-        resp = app.test_client().get("/sparql", query_string={"query": q})
+        resp = app.test_client().get("/sparql", query_string={"query": query})
         assert resp.status_code == 403
         assert listener.connections == []
     finally:
@@ -1349,14 +1354,8 @@ def test_a_prefix_keyword_joined_to_its_name_declares_it(listener):
     --service-allow, an ordering of mixed literals run inline that aborted a serving process)."""
     assert safety.prologue(safety.texts("PREFIX ex: <a:/> PREFIXex: <b:/> prefix: <c:/> PrEfIxd:<d:/> "
                                         "SELECT * {}"), None) == ({"ex": "b:/", "": "c:/", "d": "d:/"}, None)
-    app = make_app(service_allow=[listener.url + "allowed/x"])
-    try:
-        q = f"PREFIX ex: <{listener.url}allowed/> PREFIXex: <{listener.url}evil/> SELECT * {{ SERVICE ex:x {{}} }}"
-        resp = app.test_client().get("/sparql", query_string={"query": q})
-        assert resp.status_code == 403
-        assert listener.connections == []
-    finally:
-        close(app)
+    _refused_beside_allowed(listener, listener.url + "allowed/x", f"PREFIX ex: <{listener.url}allowed/> "
+                            f"PREFIXex: <{listener.url}evil/> SELECT * {{ SERVICE ex:x {{}} }}")
     q = ("PREFIX n: <urn:none#> PREFIXn: <http://example.org/> "
          "SELECT ?o WHERE { { ?s n:label ?o } UNION { ?s n:n ?o } } ORDER BY ?o")
     assert safety.check(q, EX, frozenset(), KINDS).isolate
