@@ -875,8 +875,9 @@ def check(query: str, base: str, service_allow: frozenset[str] | set[str] = froz
     (sortrisk.literal_kinds, best as a sortrisk.GraphKinds) if given."""
     quick = _quick(query)
     if quick is not None and not plain_prologue(query, quick.body):  # names may not be IRIs: the
-        # engine would read them otherwise, which costs it time growing with the cube of a run of
-        # them (hostile testing: 30 s for 1 200 ":" under <http://a:>) even where no walk runs
+        # engine would read them in parts, each part a member of a collection, whose parse costs it
+        # time growing with the cube of its members (hostile testing: 30 s for 1 200 ":" under
+        # <http://a:>), even where no walk runs
         toks = texts(query[quick.body:]) if quick.toks is None else quick.toks
         reason = unparsable_name(query, toks, simple_prologue(query[:quick.body], base)[0])
         if reason is not None:
