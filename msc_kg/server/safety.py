@@ -322,7 +322,7 @@ def glued(query: str, toks: list[str], upper: list[str]) -> str | None:
                                        "FILTER", "HAVING") if word.startswith(k.replace(" ", "")))
             why = f"would be read by the engine as the keyword {keyword} joined to a name there"
         elif (word.startswith(_CONSTANT_FIRST)
-              and toks[i].partition(":")[0] not in _declared_names(toks, upper)):
+              and toks[i].partition(":")[0] not in _prefix_names(toks)):
             constant = next(k for k in _CONSTANT_FIRST if word.startswith(k))
             why = (f"may be read by the engine as {constant.lower()} joined to a name (where its "
                    "prefix is not declared)")
@@ -333,10 +333,9 @@ def glued(query: str, toks: list[str], upper: list[str]) -> str | None:
     return None
 
 
-def _declared_names(toks: list[str], upper: list[str]) -> set[str]:
-    """The prefix names the PREFIX declarations among ``toks`` declare ("PREFIXex:" too)."""
-    return {tok[:-1] if upper[i - 1] == "PREFIX" else tok[6:-1] for i, tok in enumerate(toks)
-            if tok[-1] == ":" and (i and upper[i - 1] == "PREFIX" or upper[i].startswith("PREFIX"))}
+def _prefix_names(toks: list[str]) -> set[str]:
+    """The prefix names a query's token texts declare."""
+    return {name for name, _ in declarations(toks) if name is not None}
 
 
 def _position(query: str, toks: list[str], index: int) -> str:
@@ -371,7 +370,7 @@ def scan(query: str, base: str) -> Scan:
         result.misread = misread_reason(query, toks)
     prefixes = prologue(toks, base)[0]  # a prefix it could not resolve is missing (hostile
     # testing: relative to a BASE over iri.MAX_BASE, the engine declared it, and a call was made)
-    plain = plain_names(query, prefixes) and _declared_names(toks, upper) <= prefixes.keys()
+    plain = plain_names(query, prefixes) and _prefix_names(toks) <= prefixes.keys()
     result.glued = glued(query, toks, upper) or (None if plain else unparsable_name(query, toks, prefixes))
     if "SERVICE" in upper:
         result.services = _services(tokens(query), base)
@@ -510,31 +509,37 @@ def misread_reason(query: str, toks: list[str] | None = None) -> str | None:
 def prologue(toks: list[str], base: str | None) -> tuple[dict[str, str], str | None]:
     """The prefixes a query declares (name without ":" -> absolute IRI, resolved against the base
     in force where it is declared, as the engine resolves it) and the base in force after its
-    BASE declarations, from its token texts. The grammar puts every declaration before the query
+    BASE declarations, from its token texts (see declarations)."""
+    return _declared(declarations(toks), base)
+
+
+def declarations(toks: list[str]) -> list[tuple[str | None, str]]:
+    """The BASE (None) and PREFIX (the name without ":") declarations of a query's token texts,
+    each with its IRI token, in order. The grammar puts every declaration before the query
     itself, so the walk stops at the first token that is not one; a VERSION declaration (SPARQL
     1.2, which the engine reads) is one too: stopping there, the scan resolved names by the
     declarations before it, the engine by those after (hostile testing: a SERVICE call outside
     --service-allow, an ordering of mixed literals run in the serving process)."""
-    declarations = []
+    found = []
     i, n = 0, len(toks)
     while i + 1 < n:
         keyword = toks[i].upper()
         if keyword == "BASE" and misread.is_iri(toks[i + 1]):
-            declarations.append((None, toks[i + 1]))
+            found.append((None, toks[i + 1]))
             i += 2
         elif keyword == "VERSION" and toks[i + 1][0] in "'\"":
             i += 2
         elif (keyword == "PREFIX" and i + 2 < n and toks[i + 1].endswith(":")
               and misread.is_iri(toks[i + 2])):
-            declarations.append((toks[i + 1][:-1], toks[i + 2]))
+            found.append((toks[i + 1][:-1], toks[i + 2]))
             i += 3
         elif keyword.startswith("PREFIX") and keyword.endswith(":") and misread.is_iri(toks[i + 1]):
-            declarations.append((toks[i][6:-1], toks[i + 1]))  # "PREFIXex: <…>", "PREFIX: <…>":
+            found.append((toks[i][6:-1], toks[i + 1]))  # "PREFIXex: <…>", "PREFIX: <…>":
             i += 2  # the engine reads the keyword by its letters (hostile testing: a SERVICE call
             # outside --service-allow, an ordering of mixed literals run inline)
         else:
             break
-    return _declared(declarations, base)
+    return found
 
 
 @lru_cache(maxsize=64)  # read twice in a check: for unparsable_name and the sort check
@@ -922,8 +927,8 @@ def orders_graph_mix(query: str, kinds: dict[str, int], base: str | None,
                      toks: list[str] | None = None, body: int = 0,
                      own: dict[str, int] | None = None) -> bool:
     """sortrisk.orders_mixed_literals for a query's text, relative IRIs resolved against ``base``,
-    on a graph with these literal ``kinds`` (whether they mix, sortrisk.mixes, is left to the
-    caller: it runs over every predicate), with the kinds of its ``own`` values that reach its
+    on a graph with these literal ``kinds`` (whether or not they mix among themselves: a call's
+    values may meet them), with the kinds of its ``own`` values that reach its
     ordering (own_value_kinds); tokenised only when it has an ORDER BY. ``toks``: the ``texts``
     of query[body:], if at hand; ``body`` > 0: where a simple prologue ends (Scan.body)."""
     if not has_order_by(query):

@@ -114,13 +114,12 @@ def risky(kind: int) -> bool:
 
 
 class GraphKinds(dict):
-    """literal_kinds of a served graph, with the kinds of all its literals (``union``) and whether
-    they mix (``mixes``), computed once."""
+    """literal_kinds of a served graph, with the kinds of all its literals (``union``), computed
+    once."""
 
     def __init__(self, kinds: dict[str, int]):
         super().__init__(kinds)
         self.union = union(kinds)
-        self.mixes = risky(self.union)
 
 
 def union(kinds: dict[str, int]) -> int:
@@ -132,12 +131,6 @@ def union(kinds: dict[str, int]) -> int:
     for kind in kinds.values():
         found |= kind
     return found
-
-
-def mixes(kinds: dict[str, int]) -> bool:
-    """Whether a graph with these literal_kinds has numbers and other literals, or times with and
-    without a zone (else no ordering of its values can mix them)."""
-    return risky(union(kinds))
 
 
 # Calls whose value is always of one kind (or an error, which orders as unbound), and that kind:
@@ -212,7 +205,7 @@ def _is_term(tok: str) -> bool:
 def orders_mixed_literals(toks: list[str], kinds: dict[str, int], prefixes: dict[str, str],
                           base: str, own: dict[str, int] | None = None) -> bool:
     """Whether an ORDER BY condition of the query with tokens ``toks`` may order numbers and other
-    literals of a graph whose predicates have ``kinds`` of literal (see literal_kinds and mixes);
+    literals of a graph whose predicates have ``kinds`` of literal (see literal_kinds and risky);
     ``prefixes`` and ``base`` are the query's (safety.prologue); ``own``: the kinds of the
     query's own values that may reach each variable it orders by (safety.own_value_kinds)."""
     own = own or {}
