@@ -1446,6 +1446,23 @@ def test_plain_names_after_a_path_or_fragment_are_iris(namespace, local):
     assert safety._iri_accepted(namespace + local)
 
 
+def test_a_prefix_no_name_uses_leaves_the_quick_check_untokenised(monkeypatch):
+    """An unused declaration of a namespace names may not extend (the benchmarks' nonce, or a
+    prologue pasted from elsewhere) does not send the quick check to read every name; one a name
+    uses does, and refuses what expands to no IRI."""
+    unused = "PREFIX nonce7: <urn:nonce:7>\nPREFIX ex: <http://ex/>\nSELECT * { ex:a ?p ?o }"
+    assert safety.plain_prologue(unused, unused.index("SELECT"))
+    for used in ("PREFIX nonce7: <urn:nonce:7>\nSELECT * { nonce7:a ?p ?o }",
+                 "BASE <urn:b>\nPREFIX ex: <http://ex/>\nSELECT * { ex:a ?p ?o }",
+                 "PREFIX p: <http://a:>\nSELECT * { ?s ?p ?o FILTER(?o = 'p:') }"):  # conservative
+        assert not safety.plain_prologue(used, used.index("SELECT"))
+    monkeypatch.setattr(safety, "unparsable_name", lambda *a: pytest.fail("names read"))
+    assert safety.check(unused, EX).form == "SELECT"
+    monkeypatch.undo()
+    with pytest.raises(safety.Refused, match=r"error at 2:37: 'p:x:SERVICE' names no IRI"):
+        safety.check("PREFIX u: <urn:u>\nPREFIX p: <http://a:> SELECT * { ?s p:x:SERVICE ?o }", EX)
+
+
 @pytest.mark.parametrize("query", [
     "PREFIX : <http://a:> PREFIX q: <http://a:> SELECT * { _:b:q:SERVICE <%s> {} }",  # a blank
     # node label ends at ":" to the engine: _:b, then names expanding to no IRI, read in parts
