@@ -1437,13 +1437,32 @@ def test_names_are_read_where_the_engine_ends_them():
         safety.check(q, EX)
 
 
-@given(st.sampled_from(["http://a/", "http://a/b#", "urn:x#", "urn:/", "http:///", "tag:x,2020:a/", "http://#"]),
+@given(st.sampled_from(["http://a/", "http://a/b#", "urn:x#", "urn:/", "http:///", "tag:x,2020:a/", "http://#",
+                        "http://purl.obolibrary.org/obo/CL_", "http://a/b#x-", "urn:x/y.", "tag:x,2020:a/b~",
+                        "http://a/?q/x_", "http://a/b#c/d.~_-9", "urn:/a.b."]),
        st.from_regex(r"\A[A-Za-z0-9_:][A-Za-z0-9_:\-]*(\.+[A-Za-z0-9_:\-]+)?(%[0-9A-F]{2})?\Z"))
 @settings(max_examples=300, deadline=None)
 def test_plain_names_after_a_path_or_fragment_are_iris(namespace, local):
     """The premise of unparsable_name's shortcut: ASCII local parts without escapes, after a
-    namespace ending in "#" or a path's "/", always expand to an IRI the engine accepts."""
+    namespace ending in "#" or a path's "/", or in unreserved characters after one, always
+    expand to an IRI the engine accepts."""
+    assert safety.plain_namespace(namespace) == (namespace != "http:///")  # "//": excluded anyway
     assert safety._iri_accepted(namespace + local)
+
+
+@pytest.mark.parametrize("namespace", ["http://CL_", "http://a", "urn:x", "http://a/b?x=", "http://a/b%41",
+                                       "http://a/b:", "http://a/b@", "http://a//", "http://a#//", "http://a/b!"])
+def test_namespaces_a_name_may_extend_into_another_part_are_not_plain(namespace):
+    """After the "//" of an authority, or after characters that are not unreserved (":" may make a
+    port, "%" an escape, "=", "!" and "@" are delimiters), names are checked one by one."""
+    assert not safety.plain_namespace(namespace)
+
+
+def test_obo_style_namespaces_leave_the_quick_check_untokenised(monkeypatch):
+    q = ("PREFIX CL: <http://purl.obolibrary.org/obo/CL_>\nPREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
+         "SELECT ?x WHERE { ?x rdfs:subClassOf* CL:0000034 }")
+    monkeypatch.setattr(safety, "unparsable_name", lambda *a: pytest.fail("names read"))
+    assert safety.check(q, EX).form == "SELECT"
 
 
 def test_a_prefix_no_name_uses_leaves_the_quick_check_untokenised(monkeypatch):

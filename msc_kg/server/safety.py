@@ -392,32 +392,38 @@ def _iri_accepted(iri: str) -> bool:
 
 def plain_names(query: str, prefixes: dict[str, str]) -> bool:
     """Whether every prefixed name of ``query`` (with these ``prefixes``) surely expands to an
-    IRI: ASCII names without escapes after a namespace ending in "#" or a path's "/" (after the
-    "//" of <http://> they would be an authority; tests check the premise)."""
-    return query.isascii() and "\\" not in query and all(
-        ns.endswith("#") or ns.endswith("/") and not ns.endswith("//") for ns in prefixes.values())
+    IRI: ASCII names without escapes after plain namespaces (plain_namespace)."""
+    return query.isascii() and "\\" not in query and all(map(plain_namespace, prefixes.values()))
 
 
 _PROLOGUE_IRI = re.compile(_IRI)
+_PLAIN_TAIL = re.compile(r"[A-Za-z0-9_\-.~]*")  # unreserved characters (RFC 3987)
 
 
-def _plain_iri(token: str) -> bool:
-    """Whether an IRI token ends in "#" or a path's "/" (see plain_names)."""
-    return token.endswith(("#>", "/>")) and not token.endswith("//>")
+def plain_namespace(namespace: str) -> bool:
+    """Whether ASCII local parts without escapes after ``namespace`` (an IRI's text) surely
+    expand to an IRI: it ends in "#" or a path's "/" (after the "//" of <http://> they would be an
+    authority), or in unreserved characters after one, as OBO's <http://purl.obolibrary.org/obo/CL_>
+    does (such a local part only lengthens its path, query or fragment: tests check the premise)."""
+    if namespace.endswith(("#", "/")):  # the common case, at once
+        return not namespace.endswith("//")
+    cut = max(namespace.rfind("/"), namespace.rfind("#")) + 1
+    return cut > 0 and (namespace[cut - 1] == "#" or not namespace.endswith("//", 0, cut)) and (
+        _PLAIN_TAIL.fullmatch(namespace, cut) is not None)
 
 
 def plain_prologue(query: str, body: int) -> bool:
     """plain_names for a query with a simple prologue ending at ``body``, read from its text:
-    each IRI declared ends in "#" or a path's "/" (a relative one resolves to one that does too),
-    but for a prefix whose name ("p:") the body does not hold, which no name of it can use (the
-    benchmarks' unused "PREFIX nonce1: <urn:nonce:1>" made every query tokenised for the check)."""
+    each IRI declared is a plain_namespace (a relative one resolves to one), but for a prefix
+    whose name ("p:") the body does not hold, which no name of it can use (the benchmarks'
+    unused "PREFIX nonce1: <urn:nonce:1>" made every query tokenised for the check)."""
     if not query.isascii() or "\\" in query:
         return False
-    if all(map(_plain_iri, _PROLOGUE_IRI.findall(query, 0, body))):  # the common case, at once
-        return True
+    if all(plain_namespace(iri[1:-1]) for iri in _PROLOGUE_IRI.findall(query, 0, body)):
+        return True  # the common case, at once
     for m in _DECLARATION.finditer(query, 0, body):
         iri = m.group(1) or m.group(3)  # BASE's, or PREFIX's (None: whitespace or a comment)
-        if (iri is not None and not _plain_iri(iri)
+        if (iri is not None and not plain_namespace(iri[1:-1])
                 and (m.group(2) is None or query.find(m.group(2), body) >= 0)):
             return False
     return True
