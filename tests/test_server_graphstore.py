@@ -488,6 +488,25 @@ def test_downloads_a_syntax_cannot_carry_are_406(monkeypatch, stream_min):
 
 
 @pytest.mark.parametrize("stream_min", [10**9, 0])
+@pytest.mark.parametrize("term, reason", [
+    ("li", "uses an RDF/XML syntax term (rdf:li, rdf:Description, rdf:about, rdf:ID, rdf:nodeID, "
+           "rdf:resource, rdf:datatype, rdf:parseType or rdf:RDF) as a property, which RDF/XML cannot write"),
+    ("bagID", "uses rdf:aboutEach, rdf:aboutEachPrefix or rdf:bagID as a property or class, which "
+              "RDF/XML forbids as an element"),
+])
+def test_downloads_using_rdfxml_syntax_terms_as_properties_are_406(monkeypatch, stream_min, term, reason):
+    """rdf:li as a property got 502 "query evaluation failed", and rdf:bagID 200 with RDF/XML no
+    parser reads (hostile testing); either is refused naming why, and Turtle answers when acceptable."""
+    rdf = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+    with quads_client(monkeypatch, stream_min, f'<http://example.org/s> <{rdf}{term}> "x" .\n'.encode()) as client:
+        resp = client.get("/data?default", headers={"Accept": "application/rdf+xml"})
+        assert resp.status_code == 406 and resp.get_data(as_text=True) == (
+            f"No acceptable format: the answer {reason}; ask for Turtle or N-Triples.\n")
+        turtle = client.get("/data?default", headers={"Accept": "application/rdf+xml, text/turtle;q=0.5"})
+        assert turtle.status_code == 200 and turtle.headers["Content-Type"].startswith("text/turtle")
+
+
+@pytest.mark.parametrize("stream_min", [10**9, 0])
 @pytest.mark.parametrize("nested, reason", [
     (b'<<( <http://example.org/c> <http://example.org/d> "bad\\u0001x" )>>',
      "holds U+0001, a character XML 1.0 cannot carry, even escaped"),

@@ -238,6 +238,41 @@ def test_rdfxml_cannot_name_a_property_without_an_xml_name_ending(server_client,
     ET.fromstring(ok.data)  # namespace-aware: it read the refused ones as malformed
 
 
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+RESERVED_406 = ("No acceptable format: the answer uses an RDF/XML syntax term (rdf:li, rdf:Description, "
+                "rdf:about, rdf:ID, rdf:nodeID, rdf:resource, rdf:datatype, rdf:parseType or rdf:RDF) "
+                "as a property, which RDF/XML cannot write; ask for Turtle or N-Triples.\n")
+OLD_406 = ("No acceptable format: the answer uses rdf:aboutEach, rdf:aboutEachPrefix or rdf:bagID as a "
+           "property or class, which RDF/XML forbids as an element; ask for Turtle or N-Triples.\n")
+
+
+@pytest.mark.parametrize("term, refusal", [("li", RESERVED_406), ("Description", RESERVED_406),
+                                           ("parseType", RESERVED_406), ("RDF", RESERVED_406),
+                                           ("bagID", OLD_406), ("aboutEach", OLD_406)])
+def test_rdfxml_cannot_carry_its_syntax_terms_as_properties(server_client, term, refusal):
+    """Oxigraph's RDF/XML writer refuses rdf:li, rdf:Description, … as a property: answered 502
+    "query evaluation failed", or 500 where Turtle was acceptable too; it writes rdf:bagID and
+    rdf:aboutEach as elements no RDF/XML parser reads, served with 200 (hostile testing)."""
+    query = f'CONSTRUCT {{ <http://e/s> <{RDF}{term}> "x" }} WHERE {{}}'
+    resp = server_client.get("/sparql", query_string={"query": query},
+                             headers={"Accept": "application/rdf+xml"})
+    assert resp.status_code == 406 and resp.get_data(as_text=True) == refusal
+    fallback = server_client.get("/sparql", query_string={"query": query + " # 2"},
+                                 headers={"Accept": "application/rdf+xml, text/turtle;q=0.5"})
+    assert fallback.status_code == 200 and fallback.headers["Content-Type"].startswith("text/turtle")
+    assert [str(t.predicate) for t in ox.parse(fallback.data, format=ox.RdfFormat.TURTLE)] == [f"<{RDF}{term}>"]
+
+
+def test_a_literal_the_strict_parser_refuses_still_falls_back(server_client):
+    """A query can make "x"^^rdf:langString without a tag; the fallback read the engine's
+    N-Triples again with the strict parser, which refuses it: 500 (hostile testing)."""
+    query = f'CONSTRUCT {{ <http://e/s> <http://e/p> "x"^^<{RDF}langString> }} WHERE {{}}'
+    for accept in ("application/ld+json, text/turtle;q=0.5", "application/rdf+xml, text/turtle;q=0.5"):
+        resp = server_client.get("/sparql", query_string={"query": query}, headers={"Accept": accept})
+        assert resp.status_code == 200, accept
+        assert f"{RDF}langString".encode() in resp.data
+
+
 def test_jsonld_cannot_carry_triple_terms(server_client):
     """Oxigraph's JSON-LD writer refuses RDF 1.2 triple terms; the endpoint answered 502 ("query
     evaluation failed": hostile testing). 406 naming the reason; Turtle carries them."""

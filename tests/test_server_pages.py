@@ -384,6 +384,22 @@ def test_entity_rdfxml_xml_cannot_carry_is_406():
         close(app)
 
 
+def test_entity_with_an_rdfxml_syntax_term_as_property_is_406_or_falls_back():
+    """rdf:li as a property: 502 as RDF/XML, 500 with Turtle acceptable too (hostile testing)."""
+    store = ox.Store()
+    store.load(b'<https://w3id.org/msc-kg/id/x> <http://www.w3.org/1999/02/22-rdf-syntax-ns#li> "a" .',
+               format=ox.RdfFormat.N_TRIPLES)
+    app = make_app(store)
+    try:
+        client = app.test_client()
+        xml = client.get("/id/x", headers={"Accept": "application/rdf+xml"})
+        assert xml.status_code == 406 and "uses an RDF/XML syntax term" in xml.get_data(as_text=True)
+        turtle = client.get("/id/x", headers={"Accept": "application/rdf+xml, text/turtle;q=0.5"})
+        assert turtle.status_code == 200 and turtle.headers["Content-Type"].startswith("text/turtle")
+    finally:
+        close(app)
+
+
 def _hard_to_write() -> ox.Store:
     """An entity RDF/XML cannot write (its property has no XML-name ending) and JSON-LD cannot
     carry (a triple term)."""

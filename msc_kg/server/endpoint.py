@@ -329,8 +329,8 @@ def _evaluate(state, req, wanted: Wanted, results_choice, graph_choice,
     except NotAcceptable as exc:
         table = negotiate.GRAPH if exc.message == "graph" else negotiate.RESULTS
         return _not_acceptable(scan.form if unanswerable else exc.message, table)
-    except Unwritable:  # the one answer the engine does not write: triple terms in JSON-LD
-        found = CannotCarry(b"", unwritable.TRIPLE_TERMS, True, graph_choice)
+    except Unwritable as exc:  # answers the engine does not write (triple terms in JSON-LD, an
+        found = CannotCarry(b"", exc.reason, True, graph_choice)  # RDF/XML syntax term as property)
         return _kept(state, req, scan, results_choice, graph_choice, found)
     except QuerySyntaxError as exc:
         return _malformed(exc, req)

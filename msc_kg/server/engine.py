@@ -73,9 +73,13 @@ class NotAcceptable(EngineError):
 
 
 class Unwritable(EngineError):
-    """An answer the negotiated syntax cannot carry (msc_kg.server.unwritable)."""
+    """An answer the negotiated syntax cannot carry; ``reason`` says why (msc_kg.server.unwritable)."""
 
     status = 406
+
+    def __init__(self, reason: str):
+        super().__init__(unwritable.refusal_text(reason, graph=True))
+        self.reason = reason
 
 
 class QueryTimeout(EngineError):
@@ -157,9 +161,8 @@ def _execute(store: ox.Store, job: dict) -> tuple:
             return _dump(store, job["dump"], job["graph_fmt"], job.get("union", False))
         return _answer(store, job)
     except OSError as exc:  # Oxigraph reports evaluation failures (e.g. SERVICE) as OSError,
-        if unwritable.NO_RDF_12 in str(exc):  # and a writer that cannot carry a triple term as well
-            return ("unwritable", unwritable.TRIPLE_TERMS)
-        return ("error", str(exc))
+        reason = unwritable.writer_problem(exc)  # and a writer's refusal of an answer as well
+        return ("error", str(exc)) if reason is None else ("unwritable", reason)
 
 
 def _answer(store: ox.Store, job: dict) -> tuple:
@@ -278,7 +281,7 @@ def outcome(reply: tuple) -> Outcome:
     if status == "not_acceptable":
         raise NotAcceptable(reply[1])
     if status == "unwritable":
-        raise Unwritable(unwritable.refusal_text(reply[1], graph=True))
+        raise Unwritable(reply[1])
     if status == "missing":
         raise GraphNotFound(f"The graph <{reply[1]}> is not in this store.")
     if status == "limit":

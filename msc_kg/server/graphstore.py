@@ -104,8 +104,8 @@ def _download(state, request: Request, graph: str | None, choice) -> Response | 
         try:
             found = state.engine.run(job)
             reason = unwritable.problem(found.body, fmt)
-        except Unwritable:  # the one answer the engine does not write: triple terms in JSON-LD
-            reason = unwritable.TRIPLE_TERMS
+        except Unwritable as exc:  # answers the engine does not write (see endpoint._evaluate)
+            reason = exc.reason
         except EngineError as exc:
             return engine_error(exc)
         cached = (CannotCarry(b"", reason, True, choice) if reason is not None else

@@ -35,6 +35,18 @@ RESULT_SYNTAXES = "JSON, CSV or TSV"
 # The syntaxes (format keys of msc_kg.server.negotiate) that cannot carry every answer.
 MAY_NOT_CARRY = frozenset({"xml", "rdfxml", "jsonld"})
 NO_RDF_12 = "does not support RDF 1.2"  # Oxigraph 0.5.13's JSON-LD writer, given a triple term
+# Its RDF/XML writer, given a property RDF/XML spells as syntax (rdf:li, rdf:Description, rdf:about,
+# rdf:ID, rdf:nodeID, rdf:resource, rdf:datatype, rdf:parseType, rdf:RDF): answered 502 as an
+# evaluation failure, or 500 where another syntax was acceptable (hostile testing)
+_RESERVED = "RDF/XML reserved syntax term is not allowed as a predicate"
+RESERVED_TERMS = ("uses an RDF/XML syntax term (rdf:li, rdf:Description, rdf:about, rdf:ID, "
+                  "rdf:nodeID, rdf:resource, rdf:datatype, rdf:parseType or rdf:RDF) as a "
+                  "property, which RDF/XML cannot write")
+# The old terms RDF/XML forbids as element names, which the writer writes as property elements
+# (and typed nodes): no RDF/XML parser reads them (hostile testing: served with 200)
+_OLD_TERM = re.compile(rb"<rdf:(?:aboutEach|aboutEachPrefix|bagID)[\s/>]")
+OLD_TERMS = ("uses rdf:aboutEach, rdf:aboutEachPrefix or rdf:bagID as a property or class, "
+             "which RDF/XML forbids as an element")
 
 
 class CannotCarry(NamedTuple):
@@ -53,12 +65,23 @@ def xml_problem(body: bytes, rdfxml: bool = True) -> str | None:
     if bad is not None:
         return (f"holds U+{ord(bad.group().decode()):04X}, a character XML 1.0 cannot carry, "
                 "even escaped")
-    empty = _EMPTY_LOCAL.search(body) if rdfxml else None  # results name no properties
+    if not rdfxml:  # results name no properties or classes
+        return None
+    empty = _EMPTY_LOCAL.search(body)
     if empty is not None:
         iri = f" <{empty.group(1).decode()}>" if empty.group(1) else ""
         return (f"uses{iri or ' a property or class'}, which RDF/XML cannot write as an element: no "
                 "XML name ends the IRI")
-    return None
+    return OLD_TERMS if _OLD_TERM.search(body) else None
+
+
+def writer_problem(exc: OSError) -> str | None:
+    """Why Oxigraph's graph writer refused an answer with ``exc``, where that means its syntax
+    cannot carry the answer; else None (an evaluation failure, say)."""
+    text = str(exc)
+    if NO_RDF_12 in text:
+        return TRIPLE_TERMS
+    return RESERVED_TERMS if _RESERVED in text else None
 
 
 def name_problem(iri: str) -> str | None:
@@ -66,7 +89,10 @@ def name_problem(iri: str) -> str | None:
     element names each: a typed node for a class)."""
     node, named = ox.NamedNode("urn:s"), ox.NamedNode(iri)
     triples = [ox.Triple(node, named, ox.Literal("")), ox.Triple(node, _RDF_TYPE, named)]
-    return xml_problem(ox.serialize(triples, format=ox.RdfFormat.RDF_XML))
+    try:
+        return xml_problem(ox.serialize(triples, format=ox.RdfFormat.RDF_XML))
+    except OSError as exc:
+        return writer_problem(exc) or f"uses <{iri}>, which RDF/XML could not write ({exc})"
 
 
 _RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
@@ -91,12 +117,12 @@ def written_as(ntriples: bytes, fmt: str, max_rows: int,
     engine writes it (results.write_triples): (body, None), or (b"", why ``fmt`` cannot carry it)."""
     if fmt == "ntriples":
         return ntriples, None
-    triples = ox.parse(ntriples, format=ox.RdfFormat.N_TRIPLES)
+    # lenient: the engine writes what a query made, "x"^^rdf:langString without a tag too, which
+    # the strict parser refuses (a 500: hostile testing)
+    triples = ox.parse(ntriples, format=ox.RdfFormat.N_TRIPLES, lenient=True)
     try:
         body = write_triples(triples, fmt, max_rows, grouped=grouped)[0]
-    except OSError as exc:  # as engine._execute reads the JSON-LD writer's refusal
-        if NO_RDF_12 not in str(exc):
-            raise
-        return b"", TRIPLE_TERMS
+    except OSError as exc:  # only written here, so no evaluation failure: any refusal's reason
+        return b"", writer_problem(exc) or f"could not be written in that syntax ({exc})"
     reason = problem(body, fmt)
     return (body, None) if reason is None else (b"", reason)
