@@ -321,6 +321,21 @@ def test_allowed_service_is_called(listener):
         close(app)
 
 
+def test_answers_of_allowed_services_are_not_cached(listener):
+    """The remote's answer may change, and SERVICE SILENT answers an empty solution while it is
+    down: cached, with an ETag and max-age, it was served on after the remote came back (hostile
+    testing). Each request calls the service again; no entity tag, no-store."""
+    app = make_app(service_allow=[listener.url + "sparql"])
+    try:
+        q = f"SELECT * WHERE {{ SERVICE SILENT <{listener.url}sparql> {{ ?s ?p ?o }} }}"
+        for calls in (1, 2):
+            resp = app.test_client().get("/sparql", query_string={"query": q})
+            assert resp.status_code == 200 and len(listener.connections) == calls
+            assert resp.headers["Cache-Control"] == "no-store" and "ETag" not in resp.headers
+    finally:
+        close(app)
+
+
 def test_a_service_query_no_accepted_format_has_calls_no_service(listener):
     """Its 406 came only after the engine, parsing it, had called the allowed SERVICE of an ASK
     (and a failing one made it 502; hostile testing)."""

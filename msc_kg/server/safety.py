@@ -132,7 +132,7 @@ class Scan:
     depth: int = 0
     operators: int = 0  # operator, separator and clause tokens (see MAX_OPERATORS)
     members: int = 0  # terms of collections and triple terms after their first (see MAX_OPERATORS)
-    volatile: bool = False  # calls RAND/NOW/UUID/STRUUID/BNODE: never cached
+    volatile: bool = False  # calls RAND/NOW/UUID/STRUUID/BNODE or a SERVICE: never cached
     isolate: bool = False  # evaluated apart: its ordering may mix kinds of literal (set by check,
     # as orders_apart says)
     misread: str | None = None  # why an IRI token the engine would read as code refuses the query
@@ -374,6 +374,9 @@ def scan(query: str, base: str) -> Scan:
     result.glued = glued(query, toks, upper) or (None if plain else unparsable_name(query, toks, prefixes))
     if "SERVICE" in upper:
         result.services = _services(tokens(query), base)
+        # the remote's answer, which may change, or an empty one for SERVICE SILENT while it was
+        # down: cached, it was served on after the remote came back (hostile testing)
+        result.volatile = result.volatile or bool(result.services)
     return result
 
 
