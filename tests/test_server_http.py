@@ -319,6 +319,26 @@ def test_connection_limit_answers_503(serve):
             s.close()
 
 
+def test_a_connection_no_thread_can_be_started_for_is_refused(serve, monkeypatch):
+    """Under a limit on address space or threads, starting a connection's thread raised in the
+    accept loop and ended the serving process (hostile testing): that connection gets 503, and the
+    server serves the next one."""
+    addr = serve()
+    started = threading.Thread.start
+
+    def start(thread):
+        if thread._target.__name__ in ("_handle", "answer"):  # a connection's, a refusal's
+            raise RuntimeError("can't start new thread")
+        return started(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    raw = exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status_of(raw) == 503
+    assert body_of(raw) == b"The server cannot take another connection now; retry later.\n"
+    monkeypatch.undo()
+    assert status_of(exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) == 200
+
+
 def test_head_carries_the_get_length_without_body(serve):
     addr = serve()
     head = exchange(addr, b"HEAD /fixed HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")

@@ -544,45 +544,58 @@ class Server:
             if full:
                 self._refuse(conn)
                 continue
-            threading.Thread(target=self._handle, args=(client, addr), daemon=True).start()
+            # No thread may be startable (each reserves a query's 64 MB stack of address space;
+            # threads or processes may be capped): the connection is refused, where the error
+            # ended the serving process and every request in flight on it (hostile testing:
+            # about 120 idle connections under ulimit -v 8 GB)
+            try:
+                threading.Thread(target=self._handle, args=(client, addr), daemon=True).start()
+            except RuntimeError:
+                with self._lock:
+                    self._conns.discard(client)
+                    self._publish()
+                self._refuse(conn, "The server cannot take another connection now")
 
     def _publish(self) -> None:
         """Tell the other serving processes how many connections this one has (under _lock)."""
         if self.balance is not None:
             self.balance.set(len(self._conns))
 
-    def _refuse(self, conn: socket.socket) -> None:
-        """503 for a connection over the limit: in a thread of a small bounded set, which lingers
-        for the client to read it; past those, at once without waiting (closed with its request
-        unread, the connection was reset and the client never saw why: hostile testing)."""
-        if not self._refusers.acquire(blocking=False):
-            try:
-                conn.setblocking(False)
-                conn.send(self._simple(503, f"Too many open connections (limit "
-                                            f"{self.max_connections}); retry later.", close=True))
-                conn.shutdown(socket.SHUT_WR)
-                for _ in range(16):  # what the client sent so far, so closing does not reset
-                    if not conn.recv(65536):
-                        break
-            except OSError:
-                pass
-            finally:
-                conn.close()
-            return
+    def _refuse(self, conn: socket.socket, why: str | None = None) -> None:
+        """503 for a connection over the limit (or ``why`` it cannot be taken): in a thread of a
+        small bounded set, which lingers for the client to read it; past those, or when no thread
+        can be started, at once without waiting (closed with its request unread, the connection
+        was reset and the client never saw why: hostile testing)."""
+        message = self._simple(503, f"{why or f'Too many open connections (limit {self.max_connections})'}"
+                                    "; retry later.", close=True)
+        if self._refusers.acquire(blocking=False):
+            def answer():
+                try:
+                    conn.settimeout(1.0)
+                    conn.sendall(message)
+                    _linger(conn)
+                except OSError:
+                    pass
+                finally:
+                    conn.close()
+                    self._refusers.release()
 
-        def answer():
             try:
-                conn.settimeout(1.0)
-                conn.sendall(self._simple(503, f"Too many open connections (limit "
-                                               f"{self.max_connections}); retry later.", close=True))
-                _linger(conn)
-            except OSError:
-                pass
-            finally:
-                conn.close()
+                threading.Thread(target=answer, daemon=True).start()
+                return
+            except RuntimeError:
                 self._refusers.release()
-
-        threading.Thread(target=answer, daemon=True).start()
+        try:
+            conn.setblocking(False)
+            conn.send(message)
+            conn.shutdown(socket.SHUT_WR)
+            for _ in range(16):  # what the client sent so far, so closing does not reset
+                if not conn.recv(65536):
+                    break
+        except OSError:
+            pass
+        finally:
+            conn.close()
 
     def shutdown(self, grace: float) -> None:
         """Stop accepting, let requests in progress finish (up to ``grace`` s), close the rest.
