@@ -1260,6 +1260,18 @@ def test_a_language_tag_is_one_token():
     assert safety.collection_members(safety.texts('SELECT * { ?s ?p ("a"@en "b"@en "c") }')) == 2
 
 
+@pytest.mark.parametrize("collection, members", [
+    ("( p:a.1.5.5 )", 3), ("( .1.5 .1.5 )", 4), ("( 1 .5 )", 2), ("( 1.5 2.5 )", 2), ("( 5.5.5 )", 2)])
+def test_decimals_after_a_dot_are_counted_as_the_engine_reads_them(collection, members):
+    """The engine ends a decimal at its second "." and starts one at a "." before a digit:
+    "p:a.1.5.5" is three members to it (hostile testing: counted as one, 3:1 uncounted); the
+    count is of the members after each collection's first."""
+    query = f"PREFIX p: <http://e/> CONSTRUCT {{ <urn:s> <urn:p> {collection} }} WHERE {{}}"
+    firsts = [t for t in ox.Store().query(query) if t.predicate.value.endswith("#first")]
+    assert len(firsts) == members
+    assert safety.collection_members(safety.texts(query)) == members - 1
+
+
 @pytest.mark.parametrize("path", ["!a", "!(a)", "ex:label|a", "!<urn:x>|a", "^a", "a*", "a?"])
 def test_the_object_of_a_path_through_a_is_any_literal(path):
     """Only "?s a ?o" binds ?o to rdf:type's objects; "!a" is every other predicate, "p|a" either

@@ -504,8 +504,12 @@ def collection_members(toks: list[str]) -> int:
     members of RDF collections ``(1 2 3)`` and of triple terms ``<<( s p o )>>`` after their
     first, which no operator separates. The engine's parser recurses along a collection: 40 000
     members crashed a serving process (found by hostile testing), so they count towards
-    MAX_OPERATORS. A language tag ends its literal ("a"@en "b"@en: two members)."""
+    MAX_OPERATORS. A language tag ends its literal ("a"@en "b"@en: two members). A number holding
+    more than one "." is more than one to the engine, which ends a decimal at its second "."
+    ("5.5.5" is 5.5 and .5), and so is one after a "." ("p:a.1.5.5" is p:a.1, .5 and .5: read
+    as a name, a "." and one number, members were under-counted 3:1: hostile testing)."""
     count, rounds, previous = 0, 0, False  # ``previous``: the token before ended a member
+    dot = False  # the token before was a "."
     for tok in toks:
         if tok == "(" or tok == "[":
             count += previous and rounds > 0
@@ -516,9 +520,15 @@ def collection_members(toks: list[str]) -> int:
             previous = True
         elif _is_term(tok):
             count += previous and rounds > 0
+            if rounds > 0 and tok[0].isdigit() and "." in tok:
+                count += tok.count(".") - (not dot)
             previous = True
+        elif tok == ".":
+            dot = True
+            continue
         else:
             previous = tok[0] == "@"  # a language tag ends its literal
+        dot = False
     return count
 
 
