@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.namespace import RDF, SH
+from rdflib.namespace import RDF, RDFS, SH
 
 from msc_kg import paths, violations
 from msc_kg.errors import MscKgError
@@ -43,7 +43,7 @@ class Report:
     def text(self) -> str:
         if self.conforms:
             return ("Conforms: the data satisfies every shape and every quality check of "
-                    "queries/violations, and every evidence quote is in the review.")
+                    "queries/violations, and every evidence quote is whole sentences of the review.")
         problems = sorted(set(self.problems), key=lambda p: (p.file, p.focus, p.message))
         lines = [f"Does not conform: {len(problems)} problem(s)"]  # as listed: pySHACL may
         lines += ["  " + p.line() for p in problems]  # report one twice (hostile testing)
@@ -101,14 +101,40 @@ def shacl_problems(loaded: Loaded, shapes: Graph) -> list[Problem]:
     return problems
 
 
+# A sentence's end: a full stop, question or exclamation mark, with the brackets and quotation
+# marks that close after it, or a [n] marker's bracket
+_SENTENCE_END = re.compile(r"(?:[.?!][\"\u201d\u2019)\]]*|\])$")
+
+
 def evidence_problems(loaded: Loaded, text: str | None = None) -> list[Problem]:
-    """Every msc:evidence quote must occur in the cleaned review text."""
+    """Every msc:evidence quote must occur in the cleaned review text, as whole sentences: it
+    starts where the text or a sentence or a section's heading ends and ends a sentence, unless a
+    msc:curatorNote says why the printed text has no sentence boundary there (a fragment dropping
+    "do not" from "do not … promote tumor growth" backed a Promotes finding: hostile testing)."""
     text = review_text() if text is None else text
+    graph = loaded.graph
+    headings = [normalise(str(label)) for section in graph.subjects(RDF.type, MSCNS.ReviewSection)
+                for label in graph.objects(section, RDFS.label)]
     problems = []
-    for subject, quote in loaded.graph.subject_objects(MSCNS.evidence):
-        if normalise(str(quote)) not in text:
-            problems.append(Problem(loaded.where(subject), _short(loaded.graph, subject), "msc:evidence",
-                                    f"evidence sentence not found in source/review.txt: \"{str(quote)[:80]}\""))
+    for subject, quote in graph.subject_objects(MSCNS.evidence):
+        found = normalise(str(quote))
+        start = text.find(found)
+        if start < 0:
+            message = f"evidence sentence not found in source/review.txt: \"{str(quote)[:80]}\""
+        elif (subject, MSCNS.curatorNote, None) in graph:
+            continue
+        elif start and not (_SENTENCE_END.search(before := text[:start].rstrip())
+                            or before.endswith(tuple(headings))):
+            message = (f"evidence is not a whole sentence of the review: it starts after "
+                       f"\"…{before[-40:]}\"; quote the whole sentence (or say in msc:curatorNote why "
+                       "the printed text has no sentence boundary there)")
+        elif not _SENTENCE_END.search(found) or text[start + len(found):start + len(found) + 1] not in ("", " "):
+            message = (f"evidence is not a whole sentence of the review: it ends before "
+                       f"\"{text[start + len(found):start + len(found) + 40]}…\"; quote the whole sentence "
+                       "(or say in msc:curatorNote why the printed text has no sentence boundary there)")
+        else:
+            continue
+        problems.append(Problem(loaded.where(subject), _short(graph, subject), "msc:evidence", message))
     return problems
 
 
