@@ -50,9 +50,11 @@ def source_files(root: Path | None = None) -> list[Path]:
              base / "ontology" / "imports" / "external-terms.ttl"]
     files = [f for f in files if f.exists()]
     for entry in sorted((base / "triples").iterdir()) if (base / "triples").is_dir() else ():
+        if entry.name.startswith("."):  # hidden: an editor's lock (".#x.ttl", a dangling link,
+            continue  # failed the build) or backup, which "ls" does not show either (hostile testing)
         if entry.name.endswith(".ttl"):  # a dangling link too: parse_file says "file not found"
             files.append(entry)
-        elif not entry.name.startswith(".") and not entry.name.endswith("~"):  # editors' files
+        elif not entry.name.endswith("~"):  # editors' backups
             # aside, anything else would be left out without a word (hostile testing: x.TTL,
             # x.trig, a subfolder)
             raise SourceParseError(entry, None, "is not read: the sources are the triples/*.ttl "

@@ -7,12 +7,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rdflib import BNode, Graph, Literal, URIRef
+from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import RDF, RDFS, SH
 
 from msc_kg import paths, violations
 from msc_kg.errors import MscKgError
 from msc_kg.load import MSCNS, Loaded, parse_file
+from msc_kg.namespaces import MSC, MSCD
 from msc_kg.source import normalise, review_text
 
 
@@ -248,6 +249,54 @@ def derived_by_hand_problems(loaded: Loaded) -> list[Problem]:
             for subject, predicate in loaded.stated if predicate in DERIVED]
 
 
+# What instance data (triples/*.ttl, and files given with --with) may state (docs/CURATION.md):
+# mscd: subjects, described with the ontology's properties and these. The ontology is edited in
+# ontology/ (a triples/ file made glioma a breast cancer, gave a class a second English label and
+# imported an ontology from the network, which the reasoner then fetched), and the build derives
+# evidence anchors, provenance and cross-references (forged ones, and "ex:cures", were released:
+# hostile testing).
+_QUDT, _DCT, _SKOS = (Namespace(ns) for ns in ("http://qudt.org/schema/qudt/", "http://purl.org/dc/terms/",
+                                               "http://www.w3.org/2004/02/skos/core#"))
+CURATED_PROPERTIES = frozenset({
+    RDF.type, RDFS.label, RDFS.comment, RDFS.seeAlso, _SKOS.altLabel, _SKOS.definition, _SKOS.note,
+    _QUDT.numericValue, _QUDT.unit, _DCT.bibliographicCitation, _DCT.creator, _DCT.date, _DCT.title})
+_NAMED_INDIVIDUAL = URIRef("http://www.w3.org/2002/07/owl#NamedIndividual")
+
+
+def _ontology_side(path: Path) -> bool:
+    """Whether ``path`` is one of the ontology's files (ontology/, its imports/), not instance data."""
+    return path.parent.name in ("ontology", "imports")
+
+
+def scope_problems(loaded: Loaded) -> list[Problem]:
+    """Each statement of an instance-data file outside what such files may state (CURATED_PROPERTIES
+    and the ontology's own, of mscd: subjects; types that are the ontology's classes)."""
+    graph = loaded.graph
+    problems = []
+    for (subject, predicate), files in loaded.stated.items():
+        data = [f for f in files if not _ontology_side(f)]
+        if not data:
+            continue
+        if isinstance(subject, URIRef) and not (subject.startswith(MSCD) and "#" not in subject):
+            message = ("instance data describes mscd: individuals only: the ontology's terms are "
+                       "edited in ontology/msc-kg.ttl, and the build derives evidence anchors "
+                       "(docs/CURATION.md)")
+        elif predicate not in CURATED_PROPERTIES and not predicate.startswith(MSC):
+            message = ("is no property instance data may use (the ontology's, rdf:type, rdfs:label, "
+                       "rdfs:comment, rdfs:seeAlso, skos:altLabel, skos:definition, skos:note, qudt:, "
+                       "dcterms: as docs/CURATION.md lists them); cross-references are rows of "
+                       "ontology/mappings.tsv")
+        elif predicate == RDF.type and (bad := [o for o in graph.objects(subject, RDF.type)
+                                               if not (o.startswith(MSC) or o == _NAMED_INDIVIDUAL)]):
+            message = (f"is typed {', '.join(_short(graph, o) for o in bad)}: instance data is typed "
+                       "with the ontology's classes (and owl:NamedIndividual)")
+        else:
+            continue
+        problems.append(Problem(", ".join(map(str, data)), _short(graph, subject), _short(graph, predicate),
+                                message))
+    return problems
+
+
 def violation_problems(loaded: Loaded) -> list[Problem]:
     """Each row of a queries/violations query as a Problem, at the first node it names: a typo
     such as ``msc:targetCancr`` or ``a msc:Fnding`` conformed to the shapes, which do not close
@@ -281,4 +330,4 @@ def validate_loaded(loaded: Loaded, shapes: Graph | None = None) -> Report:
     shapes = shapes if shapes is not None else shapes_graph()
     return Report(shacl_problems(loaded, shapes) + literal_problems(loaded) + evidence_problems(loaded)
                   + reference_problems(loaded) + derived_by_hand_problems(loaded)
-                  + violation_problems(loaded))
+                  + scope_problems(loaded) + violation_problems(loaded))

@@ -176,6 +176,8 @@ def test_every_entry_of_triples_is_read_or_refused(tmp_path):
     (triples / ".a.ttl.swp").write_text("")
     (triples / "a.ttl~").write_text("")
     (triples / "gone.ttl").symlink_to(tmp_path / "nowhere.ttl")
+    (triples / ".hidden.ttl").write_text("")  # was read, though ls does not show it
+    (triples / ".#a.ttl").symlink_to("user@host.123:456")  # Emacs's lock: failed the build
     assert [p.name for p in source_files(tmp_path)] == ["a.ttl", "gone.ttl"]
     with pytest.raises(SourceParseError, match="^.*gone.ttl: file not found$"):
         parse_file(triples / "gone.ttl")
