@@ -15,13 +15,14 @@ from rdflib import Graph, URIRef
 from rdflib.compare import to_canonical_graph
 from rdflib.namespace import OWL, RDF
 
-from msc_kg import __version__, paths
+from msc_kg import __version__, paths, reference
 from msc_kg.derive import derive
 from msc_kg.errors import BuildError, ReasonerUnavailable, ValidationFailed
-from msc_kg.load import Loaded, load, parse_file, source_files
+from msc_kg.load import MSCNS, Loaded, load, parse_file, source_files
 from msc_kg.mappings import MAPPINGS_TSV, expand, read_mappings, write_sssom
 from msc_kg.reason import ReasonerResult, check
 from msc_kg.release import MANIFEST, file_record
+from msc_kg.source import review_text
 from msc_kg.validate import Problem, Report, shapes_graph, validate_loaded
 
 # One table of release formats: file suffix -> rdflib serializer name.
@@ -108,7 +109,31 @@ def assemble(files: list[Path] | None = None, shapes: Graph | None = None) -> tu
     loaded = full_graph(load(files))
     report = validate_loaded(loaded, shapes if shapes is not None else shapes_graph())
     report.problems += mapping_subject_problems(loaded)  # here: the whole graph is loaded
+    report.problems += identifier_problems(loaded)
     return loaded, report
+
+
+def identifier_problems(loaded: Loaded) -> list[Problem]:
+    """External identifiers the verified reference tables (msc_kg.reference) do not vouch for:
+    a row of ontology/mappings.tsv, by its line, or a stated msc:cellosaurusAccession; and a trial
+    registry ID the review does not print (an invented MONDO ID with source "trust me", an
+    unverified CVCL_ZZ99 and NCT99999999 were released: only the test suite compared them)."""
+    problems = []
+    for line, row in enumerate(read_mappings(), start=2):
+        if message := reference.mapping_problem(row):
+            problems.append(Problem(f"{MAPPINGS_TSV}:{line}", row["subject_id"], "", message))
+    graph = loaded.graph
+    for subject, accession in graph.subject_objects(MSCNS.cellosaurusAccession):
+        if message := reference.accession_problem(str(accession)):
+            problems.append(Problem(loaded.where(subject, MSCNS.cellosaurusAccession),
+                                    subject.n3(graph.namespace_manager), "msc:cellosaurusAccession", message))
+    text = review_text()
+    for subject, registry_id in graph.subject_objects(MSCNS.registryId):
+        if str(registry_id) not in text:
+            problems.append(Problem(loaded.where(subject, MSCNS.registryId), subject.n3(graph.namespace_manager),
+                                    "msc:registryId", f"{registry_id} is not in source/review.txt: the "
+                                    "graph holds the trials the review lists (Table 2)"))
+    return problems
 
 
 def mapping_subject_problems(loaded: Loaded) -> list[Problem]:

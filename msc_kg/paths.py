@@ -9,6 +9,7 @@ ROOT = Path(os.environ.get("MSC_KG_ROOT", Path(__file__).resolve().parent.parent
 ONTOLOGY_TTL = ROOT / "ontology" / "msc-kg.ttl"
 ONTOLOGY_OWL = ROOT / "ontology" / "msc-kg.owl"
 RULES_TTL = ROOT / "ontology" / "tumour-effect-rules.ttl"
+REFERENCE_DIR = ROOT / "ontology" / "reference"  # verified external identifiers (its README.md)
 SHAPES_DIR = ROOT / "shapes"
 TRIPLES_DIR = ROOT / "triples"
 QUERIES_DIR = ROOT / "queries"

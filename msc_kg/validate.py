@@ -258,7 +258,8 @@ def derived_by_hand_problems(loaded: Loaded) -> list[Problem]:
 _QUDT, _DCT, _SKOS = (Namespace(ns) for ns in ("http://qudt.org/schema/qudt/", "http://purl.org/dc/terms/",
                                                "http://www.w3.org/2004/02/skos/core#"))
 CURATED_PROPERTIES = frozenset({
-    RDF.type, RDFS.label, RDFS.comment, RDFS.seeAlso, _SKOS.altLabel, _SKOS.definition, _SKOS.note,
+    RDF.type, RDF.first, RDF.rest, RDFS.label, RDFS.comment, RDFS.seeAlso, _SKOS.altLabel,
+    _SKOS.definition, _SKOS.note,
     _QUDT.numericValue, _QUDT.unit, _DCT.bibliographicCitation, _DCT.creator, _DCT.date, _DCT.title})
 _NAMED_INDIVIDUAL = URIRef("http://www.w3.org/2002/07/owl#NamedIndividual")
 
@@ -284,8 +285,8 @@ def scope_problems(loaded: Loaded) -> list[Problem]:
         elif predicate not in CURATED_PROPERTIES and not predicate.startswith(MSC):
             message = ("is no property instance data may use (the ontology's, rdf:type, rdfs:label, "
                        "rdfs:comment, rdfs:seeAlso, skos:altLabel, skos:definition, skos:note, qudt:, "
-                       "dcterms: as docs/CURATION.md lists them); cross-references are rows of "
-                       "ontology/mappings.tsv")
+                       "dcterms:, a collection's rdf:first and rdf:rest, as docs/CURATION.md lists "
+                       "them); cross-references are rows of ontology/mappings.tsv")
         elif predicate == RDF.type and (bad := [o for o in graph.objects(subject, RDF.type)
                                                if not (o.startswith(MSC) or o == _NAMED_INDIVIDUAL)]):
             message = (f"is typed {', '.join(_short(graph, o) for o in bad)}: instance data is typed "

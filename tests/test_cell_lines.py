@@ -8,7 +8,7 @@ from rdflib import URIRef
 
 from msc_kg import paths
 
-REFERENCE = paths.ROOT / "tests" / "data" / "reference" / "cell-lines.tsv"
+REFERENCE = paths.REFERENCE_DIR / "cell-lines.tsv"
 MSC = "https://w3id.org/msc-kg/ontology/"
 
 

@@ -91,7 +91,8 @@ def test_validate_truncated_rdf_xml_names_the_line(capsys, tmp_path):
             "found (RDF/XML is XML)") in capsys.readouterr().err
 
 
-NESTED = "@prefix : <http://e/> .\n:a :b {} .\n"
+NESTED = ("@prefix : <http://e/> . @prefix mscd: <https://w3id.org/msc-kg/id/> . "
+          "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\nmscd:review rdfs:seeAlso {} .\n")
 
 
 def test_validate_reads_a_deep_collection_as_the_servers_loader(capsys, tmp_path):
@@ -108,7 +109,7 @@ def test_validate_deep_invalid_blank_nodes_name_line_and_column(capsys, tmp_path
     path.write_text(NESTED.format("[" * 3000 + "]" * 3000))
     assert main(["validate", "--with", str(path)]) == 1
     assert capsys.readouterr().err == (f"{path}:2: does not parse as turtle: Parser error at line 2 "
-                                       "column 8: [ is not a valid predicate\n")
+                                       "column 27: [ is not a valid predicate\n")
 
 
 @pytest.mark.parametrize("name, text, rdf12", [

@@ -165,11 +165,13 @@ def test_validate_with_an_unknown_extension_exits_2_as_serve_data_refuses_it(tmp
 
 def test_validate_with_xml_json_and_nquads_reads_them_as_serve_data_does(tmp_path, capsys):
     """Each was read as Turtle and "did not parse" (hostile testing)."""
+    review, comment = "https://w3id.org/msc-kg/id/review", "http://www.w3.org/2000/01/rdf-schema#comment"
     files = {"a.xml": ('<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
-                       'xmlns:ex="http://ex.org/"><rdf:Description rdf:about="http://ex.org/a">'
-                       '<ex:b>x</ex:b></rdf:Description></rdf:RDF>\n'),
-             "b.json": '{"@id": "http://ex.org/b", "http://ex.org/b": "x"}\n',
-             "c.nquads": '<http://ex.org/c> <http://ex.org/b> "x" <http://ex.org/g> .\n'}
+                       'xmlns:rdfs="http://www.w3.org/2000/01/rdf-schema#">'
+                       f'<rdf:Description rdf:about="{review}"><rdfs:comment>a</rdfs:comment>'
+                       '</rdf:Description></rdf:RDF>\n'),
+             "b.json": f'{{"@id": "{review}", "{comment}": "b"}}\n',
+             "c.nquads": f'<{review}> <{comment}> "c" <http://ex.org/g> .\n'}
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     assert main(["validate", "--with", *(str(tmp_path / name) for name in files)]) == 0

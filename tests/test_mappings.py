@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import re
-from pathlib import Path
 
 import pytest
 from rdflib import Literal, URIRef
@@ -16,7 +15,7 @@ from msc_kg import mappings, paths
 from msc_kg.query import rows
 
 # Verified reference tables (copied from the project's shared/reference with their README).
-REFERENCE = Path(__file__).resolve().parent / "data" / "reference"
+REFERENCE = paths.REFERENCE_DIR
 LINKERS = paths.QUERIES_DIR / "linkers"
 MSC, MSCD = "https://w3id.org/msc-kg/ontology/", "https://w3id.org/msc-kg/id/"
 OBSOLETE = {"GO:0007050", "GO:0006949"}
@@ -556,3 +555,45 @@ def test_a_mapping_of_an_entity_no_source_states_is_a_problem(assembled, monkeyp
     [problem] = build.mapping_subject_problems(loaded)
     assert problem.line() == (f"{mappings.MAPPINGS_TSV}:6: mscd:IL6: is the subject of a cross-reference, "
                               "but no source file states anything of it (a misspelt IRI?)")
+
+
+def test_identifiers_the_reference_tables_do_not_verify_are_problems(assembled, monkeypatch, maps):
+    """The reference tables were compared only by this test suite: an invented MONDO ID with
+    source "trust me", an unverified Cellosaurus accession and a trial the review does not list
+    passed validation and were released (hostile testing). build (and validate) refuse them."""
+    from rdflib import Literal
+
+    from msc_kg import build
+    from msc_kg.load import MSCNS
+
+    loaded, _ = assembled
+    assert build.identifier_problems(loaded) == []
+    rows = [dict(r) for r in maps]
+    glioma = next(i for i, r in enumerate(rows) if r["object_id"].startswith("MONDO:"))
+    rows[glioma].update(object_id="MONDO:0099999", source="trust me")
+    line = next(i for i, r in enumerate(rows) if r["object_id"].startswith("cellosaurus:"))
+    rows[line]["object_label"] = "Not its name"
+    monkeypatch.setattr(build, "read_mappings", lambda: rows)
+    reh = URIRef(MSCD + "cellline-Reh")
+    trial, registry_id = next(loaded.graph.subject_objects(MSCNS.registryId))
+    loaded.graph.set((reh, MSCNS.cellosaurusAccession, Literal("CVCL_ZZ99")))
+    loaded.graph.set((trial, MSCNS.registryId, Literal("NCT99999999")))
+    try:
+        found = {(p.file, p.focus, p.message) for p in build.identifier_problems(loaded)}
+    finally:  # the session's graph
+        loaded.graph.set((reh, MSCNS.cellosaurusAccession, Literal("CVCL_1650")))
+        loaded.graph.set((trial, MSCNS.registryId, registry_id))
+    accession = "CVCL_" + rows[line]["object_id"].split(":")[1]
+    name = next(r["cellosaurus_name"] for r in table("cell-lines.tsv") if r["accession"] == accession)
+    assert found >= {
+        (f"{mappings.MAPPINGS_TSV}:{glioma + 2}", rows[glioma]["subject_id"],
+         "MONDO:0099999 is not a verified identifier of ontology/reference/ontology-terms.tsv: an "
+         "external ID goes in only once it is verified (docs/CURATION.md)"),
+        (f"{mappings.MAPPINGS_TSV}:{line + 2}", rows[line]["subject_id"],
+         f"labels {rows[line]['object_id']} 'Not its name'; the reference table's label is {name!r}"),
+        (str(paths.TRIPLES_DIR / "cell-lines.ttl"), "mscd:cellline-Reh",
+         "CVCL_ZZ99 is not a verified accession of ontology/reference/cell-lines.tsv: an external ID "
+         "goes in only once it is verified (docs/CURATION.md)"),
+    }
+    assert any(p[2] == "NCT99999999 is not in source/review.txt: the graph holds the trials the review "
+                       "lists (Table 2)" for p in found)
