@@ -98,7 +98,9 @@ def _not_a_file(name: str) -> str | None:
     reader or a device that never ends (/dev/zero read 15 GB in 10 s: hostile testing)."""
     if Path(name).is_file():
         return None
-    return "no such file" if not Path(name).exists() else "not a regular file"
+    from msc_kg.server.dataset import missing
+
+    return missing(Path(name)) or "not a regular file"
 
 
 def _read_at_most(name: str, size: int) -> bytes:

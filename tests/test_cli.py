@@ -60,6 +60,18 @@ def test_validate_missing_file_exits_2(capsys):
     assert "no/such/file.ttl: no such file" in capsys.readouterr().err
 
 
+def test_a_loop_of_links_is_told_as_one(capsys, tmp_path):
+    """A loop of symbolic links was "no such file" (hostile testing)."""
+    (tmp_path / "a.ttl").symlink_to(tmp_path / "b.ttl")
+    (tmp_path / "b.ttl").symlink_to(tmp_path / "a.ttl")
+    assert main(["validate", "--with", str(tmp_path / "a.ttl")]) == 2
+    assert f"{tmp_path / 'a.ttl'}: too many levels of symbolic links" in capsys.readouterr().err
+    from msc_kg.server.dataset import DataError, load_files
+
+    with pytest.raises(DataError, match="a.ttl: cannot read: too many levels of symbolic links$"):
+        load_files([tmp_path / "a.ttl"])
+
+
 def test_validate_a_folder_or_fifo_exits_2(capsys, tmp_path):
     """A FIFO blocked the parser for ever; a folder 'did not parse' (hostile testing)."""
     fifo = tmp_path / "pipe.ttl"

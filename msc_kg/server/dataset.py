@@ -113,6 +113,18 @@ class DataError(Exception):
 LABELLED = {ox.RdfFormat.N_TRIPLES, ox.RdfFormat.N_QUADS}  # every blank node has a label
 
 
+def missing(path: Path) -> str | None:
+    """Why ``path`` does not exist as far as reading it goes ("no such file", or the system's
+    reason: a loop of symbolic links was "no such file", hostile testing), or None if it does."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as exc:
+        return (exc.strerror or str(exc)).lower()
+    return None
+
+
 def load_files(paths) -> ox.Store:
     """Parse every file into one new Store, or raise DataError for the first that fails.
 
@@ -128,7 +140,7 @@ def load_files(paths) -> ox.Store:
         if fmt is None:
             raise DataError(f"{path}: {unknown_extension(path)}")
         if not os.access(path, os.R_OK) or not path.is_file():
-            reason = "no such file" if not path.exists() else "not a readable file"
+            reason = missing(path) or "not a readable file"
             raise DataError(f"{path}: cannot read: {reason}")
         try:  # streamed from the file by Oxigraph (measured: 5e6 triples in <60 s, <4 GiB)
             if fmt == ox.RdfFormat.RDF_XML:
