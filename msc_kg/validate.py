@@ -104,6 +104,18 @@ def shacl_problems(loaded: Loaded, shapes: Graph) -> list[Problem]:
     return problems
 
 
+def name_problems(loaded: Loaded, text: str | None = None) -> list[Problem]:
+    """Every msc:nameInReview occurs in the review's text, as the ontology defines it ("a name of
+    the entity exactly as the review writes it"; a cell line "Fakey-9" the review never names was
+    released: hostile testing)."""
+    text = review_text() if text is None else text
+    graph = loaded.graph
+    return [Problem(loaded.where(subject, MSCNS.nameInReview), _short(graph, subject), "msc:nameInReview",
+                    f"{_short(graph, name)} is not in source/review.txt; write the name as the review does")
+            for subject, name in graph.subject_objects(MSCNS.nameInReview)
+            if normalise(str(name)) not in text]
+
+
 # A sentence's end: a full stop, question or exclamation mark, with the brackets and quotation
 # marks that close after it, or a [n] marker's bracket
 _SENTENCE_END = re.compile(r"(?:[.?!][\"\u201d\u2019)\]]*|\])$")
@@ -351,5 +363,6 @@ def validate_loaded(loaded: Loaded, shapes: Graph | None = None) -> Report:
     """Validate a loaded graph against the shapes, the review text and the violation queries."""
     shapes = shapes if shapes is not None else shapes_graph()
     return Report(shacl_problems(loaded, shapes) + literal_problems(loaded) + evidence_problems(loaded)
+                  + name_problems(loaded)
                   + reference_problems(loaded) + derived_by_hand_problems(loaded)
                   + scope_problems(loaded) + violation_problems(loaded))

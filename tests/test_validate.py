@@ -209,3 +209,20 @@ def test_an_html_literal_is_never_ill_typed():
     from msc_kg.validate import ill_typed
 
     assert not ill_typed(Literal("<b>bold", datatype=URIRef("http://www.w3.org/1999/02/22-rdf-syntax-ns#HTML")))
+
+
+def test_a_name_in_review_the_review_does_not_print_is_refused(tmp_path):
+    """A cell line "Fakey-9" the review never names was released (hostile testing)."""
+    from msc_kg.validate import name_problems
+
+    fixture = tmp_path / "name.ttl"
+    fixture.write_text('@prefix msc: <https://w3id.org/msc-kg/ontology/> .\n'
+                       '@prefix mscd: <https://w3id.org/msc-kg/id/> .\n'
+                       'mscd:cellline-MDAMB231 msc:nameInReview "Fakey-9" .\n')
+    loaded = load(base_files() + [fixture])
+    [problem] = name_problems(loaded)
+    from msc_kg import paths
+
+    assert problem.line() == (f"{paths.TRIPLES_DIR / 'cell-lines.ttl'}, {fixture}: mscd:cellline-MDAMB231 "
+                              "msc:nameInReview: \"Fakey-9\" is not in "
+                              "source/review.txt; write the name as the review does")
