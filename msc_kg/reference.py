@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 from functools import lru_cache
-from pathlib import Path
 
 from msc_kg import paths
 
@@ -14,10 +13,10 @@ OWN_RECORDS = frozenset({"clinicaltrials", "doi", "pubmed", "pmc"})
 
 
 @lru_cache(maxsize=4)
-def verified(name: str, key: str, folder: Path | None = None) -> dict[str, list[dict[str, str]]]:
+def verified(name: str, key: str) -> dict[str, list[dict[str, str]]]:
     """The ``verified`` rows of reference table ``name``, by their ``key`` column."""
     rows: dict[str, list[dict[str, str]]] = {}
-    with open(Path(folder or paths.REFERENCE_DIR) / name, encoding="utf-8", newline="") as handle:
+    with open(paths.REFERENCE_DIR / name, encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle, delimiter="\t"):
             if row["status"] == "verified":
                 rows.setdefault(row[key], []).append(row)

@@ -10,7 +10,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
-from rdflib.namespace import RDF, RDFS, SH
+from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SH, SKOS
 
 from msc_kg import paths, violations
 from msc_kg.errors import MscKgError
@@ -288,13 +288,11 @@ def derived_by_hand_problems(loaded: Loaded) -> list[Problem]:
 # imported an ontology from the network, which the reasoner then fetched), and the build derives
 # evidence anchors, provenance and cross-references (forged ones, and "ex:cures", were released:
 # hostile testing).
-_QUDT, _DCT, _SKOS = (Namespace(ns) for ns in ("http://qudt.org/schema/qudt/", "http://purl.org/dc/terms/",
-                                               "http://www.w3.org/2004/02/skos/core#"))
+_QUDT = Namespace("http://qudt.org/schema/qudt/")  # rdflib has none
 CURATED_PROPERTIES = frozenset({
-    RDF.type, RDF.first, RDF.rest, RDFS.label, RDFS.comment, RDFS.seeAlso, _SKOS.altLabel,
-    _SKOS.definition, _SKOS.note,
-    _QUDT.numericValue, _QUDT.unit, _DCT.bibliographicCitation, _DCT.creator, _DCT.date, _DCT.title})
-_NAMED_INDIVIDUAL = URIRef("http://www.w3.org/2002/07/owl#NamedIndividual")
+    RDF.type, RDF.first, RDF.rest, RDFS.label, RDFS.comment, RDFS.seeAlso, SKOS.altLabel,
+    SKOS.definition, SKOS.note, _QUDT.numericValue, _QUDT.unit,
+    DCTERMS.bibliographicCitation, DCTERMS.creator, DCTERMS.date, DCTERMS.title})
 
 
 def _ontology_side(path: Path) -> bool:
@@ -321,7 +319,7 @@ def scope_problems(loaded: Loaded) -> list[Problem]:
                        "dcterms:, a collection's rdf:first and rdf:rest, as docs/CURATION.md lists "
                        "them); cross-references are rows of ontology/mappings.tsv")
         elif predicate == RDF.type and (bad := [o for o in graph.objects(subject, RDF.type)
-                                               if not (o.startswith(MSC) or o == _NAMED_INDIVIDUAL)]):
+                                               if not (o.startswith(MSC) or o == OWL.NamedIndividual)]):
             message = (f"is typed {', '.join(_short(graph, o) for o in bad)}: instance data is typed "
                        "with the ontology's classes (and owl:NamedIndividual)")
         else:

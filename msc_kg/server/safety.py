@@ -368,9 +368,10 @@ def scan(query: str, base: str) -> Scan:
         # was checked first: 26 s for 40 000 nested brackets, each naming a variable)
         result.own = own_value_kinds(query, toks=toks)  # check decides isolation (orders_apart)
         result.misread = misread_reason(query, toks)
-    prefixes = prologue(toks, base)[0]  # a prefix it could not resolve is missing (hostile
+    found = declarations(toks)
+    prefixes = _declared(found, base)[0]  # a prefix it could not resolve is missing (hostile
     # testing: relative to a BASE over iri.MAX_BASE, the engine declared it, and a call was made)
-    plain = plain_names(query, prefixes) and _prefix_names(toks) <= prefixes.keys()
+    plain = plain_names(query, prefixes) and {n for n, _ in found if n is not None} <= prefixes.keys()
     result.glued = glued(query, toks, upper) or (None if plain else unparsable_name(query, toks, prefixes))
     if "SERVICE" in upper:
         result.services = _services(tokens(query), base)
