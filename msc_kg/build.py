@@ -155,19 +155,17 @@ def _version_of(graph: Graph, ontology_iri: str) -> str:
 NO_REASON = "reasoner not run (--no-reason)"
 
 
-def build(out_dir: Path | None = None, reasoner: bool = True, write_owl: bool = True,
-          unreasoned: str = NO_REASON) -> Built:
-    """Run the whole build; raise ValidationFailed or Inconsistent instead of writing bad data.
-    ``unreasoned``: the manifest's note when ``reasoner`` is False."""
+def build(out_dir: Path | None = None, reasoner: bool = True, write_owl: bool = True) -> Built:
+    """Run the whole build; raise ValidationFailed or Inconsistent instead of writing bad data."""
     started = time.perf_counter()
     shapes = shapes_graph()
     loaded, report = assemble(shapes=shapes)
     if not report.conforms:
         raise ValidationFailed(report)
-    verdict, note = None, unreasoned
+    verdict, note = None, NO_REASON
     if reasoner:
         try:
-            verdict = check(loaded.graph)
+            verdict = check(loaded.graph, loaded.where)
             note = verdict.text()
         except ReasonerUnavailable as exc:
             note = str(exc)

@@ -81,7 +81,7 @@ def _cmd_validate(args) -> int:
     if not report.conforms:
         return NOT_CONFORMING
     if args.reason:
-        print(check(loaded.graph).text())
+        print(check(loaded.graph, loaded.where).text())
     return OK
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from msc_kg import paths
 from msc_kg.cli import main
 from server_fixtures import listener  # noqa: F401
 
@@ -50,9 +51,13 @@ def test_validate_shape_violation_exits_1_naming_focus_and_message(capsys):
 
 
 @pytest.mark.skipif(not __import__("shutil").which("java"), reason="HermiT needs Java")
-def test_validate_inconsistent_axiom_exits_1(capsys):
-    assert main(["validate", "--reason", "--with", str(DATA / "inconsistent-axiom.ttl")]) == 1
-    assert "INCONSISTENT" in capsys.readouterr().err
+def test_validate_inconsistent_axiom_exits_1_naming_files_node_and_property(capsys):
+    fixture = DATA / "inconsistent-domain.ttl"
+    assert main(["validate", "--reason", "--with", str(fixture)]) == 1
+    assert capsys.readouterr().err == (
+        "HermiT: the ontology with its data is INCONSISTENT.\n"
+        f"  {paths.ROOT / 'triples' / 'mediators.ttl'}, {fixture}: mscd:IL-6 is a msc:Mediator (typed "
+        "msc:Cytokine) and a msc:ReviewStatement (as the subject of msc:setting), which are disjoint\n")
 
 
 def test_validate_missing_file_exits_2(capsys):

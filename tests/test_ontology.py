@@ -153,7 +153,34 @@ def test_hermit_catches_a_cell_line_declared_a_claim(graph):
     assert result.consistent is False
     # HermiT's verdict named nothing (hostile testing); the disjoint typing is looked up
     assert result.text() == ("HermiT: the ontology with its data is INCONSISTENT.\n"
-                             "  mscd:cellline-HeLa is typed msc:CellLine and msc:Mediator, which are disjoint")
+                             "  mscd:cellline-HeLa is a msc:CellLine and a msc:Mediator (typed "
+                             "msc:GeneOrProtein), which are disjoint")
+
+
+def test_an_inconsistency_by_a_range_or_a_functional_property_is_named(graph):
+    """HermiT's verdict named nothing unless two disjoint classes were stated (hostile testing):
+    a class a property's range implies, and two different values of a functional property, are
+    looked up too, with the files that state them (without HermiT: it takes minutes on these)."""
+    from rdflib import URIRef
+
+    from msc_kg.namespaces import MSC, MSCD
+    from msc_kg.reason import culprits
+
+    broken = Graph()
+    broken += graph
+    finding = URIRef(MSCD + "finding-anticancer-1-blood-001")
+    broken.add((finding, URIRef(MSC + "inSection"), URIRef(MSCD + "IL-6")))
+    broken.add((URIRef(MSCD + "x"), URIRef(MSC + "effectDirection"), URIRef(MSC + "Promotes")))
+    broken.add((URIRef(MSCD + "x"), URIRef(MSC + "effectDirection"), URIRef(MSC + "Inhibits")))
+    assert culprits(broken) == [
+        "mscd:IL-6 is a msc:DocumentPart (as the object of msc:inSection) and a msc:Mediator "
+        "(typed msc:Cytokine), which are disjoint",
+        "mscd:x has two values of msc:effectDirection, a functional property: msc:Inhibits and "
+        "msc:Promotes, which are different"]
+    stated = {(finding, URIRef(MSC + "inSection")): "a.ttl"}
+    named = culprits(broken, lambda node, predicate: stated.get((node, predicate), "b.ttl"))
+    assert named[0].startswith("a.ttl, b.ttl: mscd:IL-6 is") and named[1].startswith("b.ttl: mscd:x has")
+    assert culprits(graph) == []
 
 
 @pytest.mark.skipif(not java_available(), reason="HermiT needs Java")

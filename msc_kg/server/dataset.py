@@ -180,7 +180,7 @@ def from_graph(graph) -> ox.Store:
 
 
 class NonConforming(DataError):
-    """The built graph fails SHACL validation; the message is the validation report."""
+    """The built graph fails validation or the reasoner; the message is their report."""
 
 
 class InvalidSource(DataError):
@@ -191,7 +191,7 @@ def release(rebuild: bool = True):
     """The project's validated built graph and its manifest (msc_kg.release.load_release; with
     ``rebuild`` False, the release as built, without checking it against the sources)."""
     try:
-        from msc_kg.errors import MscKgError, SourceParseError, ValidationFailed
+        from msc_kg.errors import Inconsistent, MscKgError, SourceParseError, ValidationFailed
         from msc_kg.release import load_release
     except ImportError as exc:  # the build pipeline is not installed
         raise DataError(
@@ -199,7 +199,7 @@ def release(rebuild: bool = True):
         ) from None
     try:
         return load_release(rebuild=rebuild)
-    except ValidationFailed as exc:
+    except (ValidationFailed, Inconsistent) as exc:  # built on demand and refused
         raise NonConforming(str(exc)) from None
     except SourceParseError as exc:  # exit 2 here and 1 from validate for the same file (hostile
         raise InvalidSource(str(exc)) from None  # testing)

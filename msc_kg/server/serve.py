@@ -1,7 +1,7 @@
 """Command-line entry point: load the data, build the app and serve it (msc_kg.server.http).
 
 Exit codes: 0 after a clean stop (SIGTERM/SIGINT drain in-flight requests first), 1 when the
-built graph does not conform to its shapes (the validation report is printed), 2 for a usage or
+built graph does not conform to its shapes or is inconsistent (the report is printed), 2 for a usage or
 start-up error (bad option, a data file that does not parse — file, line and reason are printed —,
 or a port already in use).
 """
@@ -141,8 +141,8 @@ def main(argv=None, prog: str = "server.py", command_line: bool | None = None) -
 
 def load(args, config: dict, again: bool = False):
     """The app serving ``args.data`` or the built release; StartError (exit status 1 when the
-    data does not conform to its shapes or a source of the release does not parse, 2 when it
-    cannot be loaded) with the message to print.
+    data does not conform to its shapes, is inconsistent or a source of the release does not
+    parse, 2 when it cannot be loaded) with the message to print.
     ``again``: loaded for a replacement serving process, so the release is not rebuilt."""
     from msc_kg.server import dataset
     from msc_kg.server.app import create_app
@@ -153,7 +153,8 @@ def load(args, config: dict, again: bool = False):
             return create_app(dataset.load_files(args.data), config)
         graph, manifest = dataset.release(rebuild=not again)
     except dataset.NonConforming as exc:
-        raise StartError(1, f"error: the data does not conform to its shapes; not serving it:\n{exc}") from None
+        raise StartError(1, f"error: the data does not conform to its shapes or is inconsistent; not "
+                            f"serving it:\n{exc}") from None
     except dataset.InvalidSource as exc:
         raise StartError(1, f"error: {exc}") from None
     except dataset.DataError as exc:
