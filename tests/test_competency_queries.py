@@ -143,13 +143,17 @@ def test_breast_cancer_cell_lines(store):
 
 
 def test_uc_msc_pro_and_anti_tumour_cancers(store):
-    """Jurkat (T-ALL), HL-60 (APL), K562 (CML-BC), MDA-MB-231/MCF-7 (breast), esophageal (Eca109/TE-1 vs EC9706)."""
+    """Jurkat (T-ALL), HL-60 (APL), K562 (CML-BC), MDA-MB-231/MCF-7 (breast), esophageal (Eca109/TE-1
+    vs EC9706), leukemia, and ovarian cancer (OVCAR-3/SK-OV-3 enhanced vs the ovarian carcinoma
+    TOV-112D inhibited), which the query left out without subclasses (hostile testing)."""
     assert table(run(store, 'uc-msc-pro-and-anti-tumour-cancers'), 'cancer', 'proFindings', 'antiFindings') == [
         ('msc:AcutePromyelocyticLeukemia', '2', '1'),
         ('msc:BreastAdenocarcinoma', '1', '1'),
-        ('msc:BreastCancer', '3', '5'),
+        ('msc:BreastCancer', '4', '6'),
         ('msc:ChronicMyeloidLeukemiaBlastCrisis', '1', '4'),
         ('msc:EsophagealCancer', '2', '3'),
+        ('msc:Leukemia', '3', '12'),
+        ('msc:OvarianCancer', '1', '1'),
         ('msc:TCellAcuteLymphoblasticLeukemia', '2', '6'),
     ]
 
@@ -312,11 +316,13 @@ def test_recruiting_trials_2015_10_28(store):
 
 
 def test_survival_with_vs_without_msc(store):
-    """80% vs 44% OS, 60% vs 38% PFS, 78.1% vs 31% 100-day survival."""
-    assert table(run(store, 'survival-with-vs-without-msc'), 'measureLabel', 'withMSC', 'withoutMSC') == [
-        ('100-day survival', '78.1', '31'),
-        ('overall survival', '80', '44'),
-        ('progression-free survival', '60', '38'),
+    """80% vs 44% OS and 60% vs 38% PFS without MSCs; 78.1% vs 31% 100-day survival of the
+    patients who "did not respond to the MSC infusions", who received them (labelled "without
+    MSCs", a false answer: hostile testing)."""
+    assert table(run(store, 'survival-with-vs-without-msc'), 'measureLabel', 'withMSC', 'comparison', 'comparisonArm') == [
+        ('100-day survival', '78.1', '31', 'MSC non-responders'),
+        ('overall survival', '80', '44', 'without MSCs'),
+        ('progression-free survival', '60', '38', 'without MSCs'),
     ]
 
 
@@ -328,7 +334,7 @@ def test_quantitative_outcomes(store):
         ('mscd:quantity-clinical-004', 'overall survival', '44', '', 'http://qudt.org/vocab/unit/PERCENT', 'without MSCs'),
         ('mscd:quantity-clinical-005', 'progression-free survival', '38', '', 'http://qudt.org/vocab/unit/PERCENT', 'without MSCs'),
         ('mscd:quantity-clinical-006', '100-day survival', '78.1', '', 'http://qudt.org/vocab/unit/PERCENT', 'with MSCs'),
-        ('mscd:quantity-clinical-007', '100-day survival', '31', '', 'http://qudt.org/vocab/unit/PERCENT', 'without MSCs'),
+        ('mscd:quantity-clinical-007', '100-day survival', '31', '', 'http://qudt.org/vocab/unit/PERCENT', 'MSC non-responders'),
         ('mscd:quantity-future-001', 'passage number', '6', '', 'http://qudt.org/vocab/unit/NUM', ''),
         ('mscd:quantity-future-002', 'cell dose', '1000000', '9000000', 'http://qudt.org/vocab/unit/NUM-PER-KiloGM', 'with MSCs'),
         ('mscd:quantity-mechanism-2-msc-caf-001', 'proportion of cells of a given origin', '20', '', 'http://qudt.org/vocab/unit/PERCENT', ''),
