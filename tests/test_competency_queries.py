@@ -106,8 +106,12 @@ def test_hela_contaminated_cell_lines_used_in_findings(store):
 
 
 def test_msc_sources_inhibiting_glioma_cell_lines(store):
-    """Review sec. 7 + mechanisms 5, 7, 8: BM (U87/U373 [sec.5], NCH/NIB lines [sec.7]), AT (U251), UC (U87MG, U251, C6, NCH/NIB), mixed-source (C6), TK-MSC/GCV (8-MG-BA, 42-MG-BA, U-118 MG)."""
+    """Review sec. 7 + mechanisms 5, 7, 8: BM (U87/U373 [sec.5], NCH/NIB lines [sec.7]), AT (U251), UC (U87MG, U251, C6, NCH/NIB), mixed-source (C6), TK-MSC/GCV (AT-MSCs: 8-MG-BA, 42-MG-BA, U-118 MG;
+    the source was "HSV-TK-transduced MSC": hostile testing)."""
     assert table(run(store, 'msc-sources-inhibiting-glioma-cell-lines'), 'source', 'cellLineLabel') == [
+        ('msc:AdiposeTissueMSC', '42-MG-BA'),
+        ('msc:AdiposeTissueMSC', '8-MG-BA'),
+        ('msc:AdiposeTissueMSC', 'U-118MG'),
         ('msc:AdiposeTissueMSC', 'U-251MG'),
         ('msc:BoneMarrowMSC', 'NCH421k'),
         ('msc:BoneMarrowMSC', 'NCH644'),
@@ -115,9 +119,6 @@ def test_msc_sources_inhibiting_glioma_cell_lines(store):
         ('msc:BoneMarrowMSC', 'NIB50'),
         ('msc:BoneMarrowMSC', 'U-87MG ATCC'),
         ('msc:BoneMarrowMSC', 'U373'),
-        ('msc:HSVTKTransducedMSC', '42-MG-BA'),
-        ('msc:HSVTKTransducedMSC', '8-MG-BA'),
-        ('msc:HSVTKTransducedMSC', 'U-118MG'),
         ('msc:MixedSourceMSC', 'C6'),
         ('msc:UmbilicalCordMSC', 'C6'),
         ('msc:UmbilicalCordMSC', 'NCH421k'),
@@ -508,9 +509,9 @@ def test_claims_by_clinical_consideration(store):
 def test_engineered_msc_findings(store):
     assert table(run(store, 'engineered-msc-findings'), 'finding', 'actorLabel', 'direction', 'outcome', 'tumourEffect', 'targets') == [
         ('mscd:finding-anticancer-8-other-009', 'neurotrophin-3-transfected MSC', 'inhibits', 'proliferation', 'anti-tumour', 'D283 Med; medulloblastoma'),
-        ('mscd:finding-mechanism-8-contact-007', 'TRAIL-transfected MSC', 'promotes', 'cell death', 'anti-tumour', 'glioma'),
-        ('mscd:finding-mechanism-8-contact-008', 'HSV-TK-transduced MSC', 'inhibits', 'viability', 'anti-tumour', '42-MG-BA; 8-MG-BA; U-118MG; glioblastoma multiforme'),
-        ('mscd:finding-mechanism-8-contact-009', 'HSV-TK-transduced MSC', 'no effect', 'cell death', 'neutral', 'HeLa; MCF-7; breast adenocarcinoma; cervical cancer'),
+        ('mscd:finding-mechanism-8-contact-007', 'TRAIL-transfected BM-MSC', 'promotes', 'cell death', 'anti-tumour', 'glioma'),
+        ('mscd:finding-mechanism-8-contact-008', 'HSV-TK-transduced AT-MSC', 'inhibits', 'viability', 'anti-tumour', '42-MG-BA; 8-MG-BA; U-118MG; glioblastoma multiforme'),
+        ('mscd:finding-mechanism-8-contact-009', 'HSV-TK-transduced AT-MSC', 'no effect', 'cell death', 'neutral', 'HeLa; MCF-7; breast adenocarcinoma; cervical cancer'),
     ]
 
 
@@ -565,10 +566,10 @@ def test_findings_per_section(store):
 
 def test_tumour_effect_by_msc_source(store):
     assert table(run(store, 'tumour-effect-by-msc-source'), 'sourceLabel', 'effectLabel', 'findings') == [
-        ('adipose tissue MSC', 'anti-tumour', '16'),
-        ('adipose tissue MSC', 'neutral', '7'),
+        ('adipose tissue MSC', 'anti-tumour', '17'),  # with the AT-MSCs transduced with HSV-TK
+        ('adipose tissue MSC', 'neutral', '8'),  # and the TRAIL-transfected BM-MSCs
         ('adipose tissue MSC', 'pro-tumour', '24'),
-        ('bone marrow MSC', 'anti-tumour', '10'),
+        ('bone marrow MSC', 'anti-tumour', '11'),
         ('bone marrow MSC', 'neutral', '2'),
         ('bone marrow MSC', 'pro-tumour', '50'),
         ('umbilical cord/cord blood MSC', 'anti-tumour', '51'),
@@ -590,7 +591,7 @@ def test_findings_per_actor(store):
         ('msc:ExVivoCulturedMSC', '3'),
         ('msc:FetalBoneMarrowMSC', '1'),
         ('msc:FetalNeuralCell', '1'),
-        ('msc:HSVTKTransducedMSC', '2'),
+        ('msc:HSVTKTransducedATMSC', '2'),
         ('msc:IL15ProducingMSC', '1'),
         ('msc:MSC1', '2'),
         ('msc:MSC2', '2'),
@@ -602,7 +603,7 @@ def test_findings_per_actor(store):
         ('msc:Neurotrophin3TransfectedMSC', '1'),
         ('msc:NormalFibroblast', '1'),
         ('msc:Osteoblast', '2'),
-        ('msc:TRAILTransfectedMSC', '1'),
+        ('msc:TRAILTransfectedBMMSC', '1'),
         ('msc:TumourAssociatedMSC', '5'),
         ('msc:UmbilicalCordBloodMSC', '6'),
         ('msc:UmbilicalCordMSC', '83'),
