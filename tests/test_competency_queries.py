@@ -868,7 +868,6 @@ def test_findings_on_mouse_or_rat_cell_lines(store):
         ('mscd:finding-anticancer-1-blood-035', 'EL4', 'anti-tumour'),
         ('mscd:finding-anticancer-2-breast-001', '4T1', 'pro-tumour'),
         ('mscd:finding-anticancer-3-digestive-024', 'Pan02', 'pro-tumour'),
-        ('mscd:finding-anticancer-3-digestive-025', 'Pan02', 'anti-tumour'),
         ('mscd:finding-anticancer-7-nervous-011', 'C6', 'anti-tumour'),
         ('mscd:finding-mechanism-7-paracrine-018', 'C6', 'anti-tumour'),
     ]
