@@ -45,6 +45,12 @@ def anchors(graph: Graph, text: str | None = None) -> Graph:
     out.add((REVIEW_TEXT, RDF.type, OA.TextualBody))
     out.add((REVIEW_TEXT, RDF.type, OWL.NamedIndividual))
     out.add((REVIEW_TEXT, RDFS.label, Literal("Plain text of the review (source/review.txt, cleaned)")))
+    out.add((REVIEW_TEXT, RDFS.comment, Literal(
+        "source/review.txt without its page headers and with every run of whitespace collapsed to "
+        "one space, held as rdf:value: the oa:start and oa:end of the evidence anchors count its "
+        "characters from 0 (the offsets pointed into a text that was neither in the graph nor "
+        "shipped: hostile testing).")))
+    out.add((REVIEW_TEXT, RDF.value, Literal(text)))
     out.add((REVIEW_TEXT, DCTERMS.isFormatOf, URIRef(MSCD + "review")))
     for statement, quote in graph.subject_objects(MSCNS.evidence):
         if not isinstance(statement, URIRef):
