@@ -210,6 +210,7 @@ def generate(size: int, out: Path, seed: int = 7, seed_graph: Path = DEFAULT_SEE
 
     # 4. findings until the size is reached (~30 triples each) + claims; contradictions at the end
     modulates = m("Modulates")
+    growth = {m("CellProliferation"), m("CellViability"), m("TumourGrowth")}
     groups: dict[tuple, list[tuple[str, str]]] = defaultdict(list)
     review = i("review")
     f = 0
@@ -280,13 +281,14 @@ def generate(size: int, out: Path, seed: int = 7, seed_graph: Path = DEFAULT_SEE
         emit(pos, f"<{OA}start>", lit(str(start)) + XSD_INT)
         emit(pos, f"<{OA}end>", lit(str(start + len(ev))) + XSD_INT)
         if direction != modulates:
+            compared = "growth" if outcome in growth else outcome  # as the rule compares them
             if line is not None:
-                groups[(actor, outcome, "L", line)].append((fi, direction))
+                groups[(actor, compared, "L", line)].append((fi, direction))
             else:
                 if cancer is not None:
-                    groups[(actor, outcome, "T", cancer)].append((fi, direction))
+                    groups[(actor, compared, "T", cancer)].append((fi, direction))
                 if celltype is not None:
-                    groups[(actor, outcome, "T", celltype)].append((fi, direction))
+                    groups[(actor, compared, "T", celltype)].append((fi, direction))
         if f % 3 == 2:  # a claim citing this finding
             c = i(f"claim-syn-{claims}")
             emit(c, RDF_TYPE, m("Claim"))

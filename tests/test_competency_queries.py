@@ -206,6 +206,9 @@ def test_table_1_body_disagreements(store):
 
 
 def test_contradicting_findings(store):
+    """Proliferation, viability and tumour growth are compared with each other: the review's
+    "Another study showed that AT-MSCs increase cell viability of … LNCaP" against their inhibition
+    of LNCaP's proliferation [35], and A549 in vivo [33], were missed (hostile testing)."""
     assert table(run(store, 'contradicting-findings'), 'a', 'b') == [
         ('mscd:finding-anticancer-1-blood-005', 'mscd:finding-anticancer-1-blood-007'),
         ('mscd:finding-anticancer-1-blood-005', 'mscd:finding-anticancer-1-blood-010'),
@@ -220,8 +223,14 @@ def test_contradicting_findings(store):
         ('mscd:finding-anticancer-1-blood-048', 'mscd:finding-anticancer-1-blood-050'),
         ('mscd:finding-anticancer-2-breast-006', 'mscd:finding-anticancer-2-breast-010'),
         ('mscd:finding-anticancer-2-breast-006', 'mscd:finding-mechanism-8-contact-014'),
+        ('mscd:finding-anticancer-2-breast-008', 'mscd:finding-anticancer-2-breast-010'),
+        ('mscd:finding-anticancer-2-breast-008', 'mscd:finding-mechanism-8-contact-014'),
         ('mscd:finding-anticancer-2-breast-010', 'mscd:finding-mechanism-6-ecm-015'),
         ('mscd:finding-anticancer-4-respiratory-002', 'mscd:finding-anticancer-4-respiratory-006'),
+        ('mscd:finding-anticancer-4-respiratory-002', 'mscd:finding-anticancer-4-respiratory-007'),
+        ('mscd:finding-anticancer-5-urinary-003', 'mscd:finding-anticancer-5-urinary-005'),
+        ('mscd:finding-anticancer-5-urinary-003', 'mscd:finding-anticancer-5-urinary-006'),
+        ('mscd:finding-mechanism-2-msc-caf-006', 'mscd:finding-mechanism-5-replace-003'),
         ('mscd:finding-mechanism-2-msc-caf-007', 'mscd:finding-mechanism-2-msc-caf-009'),
         ('mscd:finding-mechanism-6-ecm-015', 'mscd:finding-mechanism-8-contact-014'),
     ]
