@@ -138,6 +138,18 @@ def test_caf_lsc_msc1_msc2_and_cord_blood_msc_have_no_exact_cl_match(maps):
         (r["subject_id"], r["predicate_id"], r["object_id"]) for r in maps}
 
 
+def test_a_gene_and_its_protein_are_not_both_exact_matches(maps):
+    """skos:exactMatch is transitive: a mediator exactly matching its HGNC gene and its UniProtKB
+    protein made the two one, for 57 pairs (ontology-tool audit). The gene is exact, the protein close."""
+    exact = {}
+    for row in maps:
+        if row["predicate_id"] == "skos:exactMatch":
+            exact.setdefault(row["subject_id"], set()).add(row["object_id"].split(":")[0])
+    assert sorted(s for s, prefixes in exact.items() if {"HGNC", "UniProtKB"} <= prefixes) == []
+    il6 = {(r["predicate_id"], r["object_id"]) for r in maps if r["subject_id"] == "mscd:IL-6"}
+    assert il6 == {("skos:exactMatch", "HGNC:6018"), ("skos:closeMatch", "UniProtKB:P05231")}
+
+
 def test_curies_follow_bioregistry_prefixes_and_patterns(maps):
     patterns = {r["prefix"]: r["pattern"] for r in mappings.prefix_records()}
     conv = mappings.converter()
