@@ -577,3 +577,20 @@ def test_void_counts_of_a_dataset_with_named_graphs(union):
         assert counts == {f"{SD}defaultGraph": 3 if union else 1, f"{VOID}Dataset": 4}
     finally:
         close(app)
+
+
+def test_the_ontology_iri_dereferences_to_its_header():
+    """https://w3id.org/msc-kg/ontology itself got 404 (ontology-tool audit)."""
+    store = ox.Store()
+    ontology = ox.NamedNode("https://w3id.org/msc-kg/ontology")
+    store.add(ox.Quad(ontology, ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),
+                      ox.NamedNode("http://www.w3.org/2002/07/owl#Ontology")))
+    app = make_app(store)
+    try:
+        resp = app.test_client().get("/ontology", headers={"Accept": "application/n-triples"})
+    finally:
+        close(app)
+    assert resp.status_code == 200
+    assert resp.data.decode() == ("<https://w3id.org/msc-kg/ontology> "
+                                  "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
+                                  "<http://www.w3.org/2002/07/owl#Ontology> .\n")

@@ -151,6 +151,10 @@ def _routes(app: Flask) -> None:
     def term(local):
         return _entity(MSC + local)
 
+    @app.get("/ontology")
+    def ontology():  # the ontology's own IRI, its header (404 before: ontology-tool audit)
+        return _entity(MSC.rstrip("/"))
+
     @app.get("/entity")
     def entity_by_iri():
         iris = request.args.getlist("iri")
