@@ -917,3 +917,14 @@ def test_finding_evidence_with_text_position(store):
     assert table(run(store, 'finding-evidence-with-text-position'), 'finding', 'exact', 'start', 'end') == [
         ('mscd:finding-mechanism-6-ecm-015', 'UC-MSCs secrete dickkopf (DKK1) to arrest the growth of breast cancer cell line MDA-MB-231 by upregulating levels of PTEN [65].', '29672', '29799'),
     ]
+
+
+def test_unpublished_findings_can_be_told_apart(store):
+    """The authors' "unpublished data" (Ph+ ALL) and "Preliminary studies from our lab" (section 4
+    and Figure 2) were marked only in labels and notes (hostile testing)."""
+    found = [r["f"].removeprefix("https://w3id.org/msc-kg/id/") for r in rows(store, """
+        SELECT ?f WHERE { ?f a <https://w3id.org/msc-kg/ontology/UnpublishedFinding> } ORDER BY ?f""")]
+    assert found == ["finding-anticancer-1-blood-013", "finding-anticancer-1-blood-014",
+                     "finding-figure-2-001", "finding-figure-2-002", "finding-figure-2-003",
+                     "finding-figure-2-004", "finding-figure-2-005", "finding-future-007",
+                     "finding-future-008", "finding-future-009", "finding-future-010", "finding-future-011"]
