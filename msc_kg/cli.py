@@ -139,7 +139,7 @@ def _cmd_query(args) -> int:
         return USAGE
     notes: list[str] = []
     try:
-        sys.stdout.write(run_query(text, args.format, notes=notes))
+        sys.stdout.write(run_query(text, args.format, notes=notes, timeout=args.timeout))
     except SyntaxError as exc:
         print(f"error: {args.file}: the query does not parse: {exc}", file=sys.stderr)
         return USAGE
@@ -149,6 +149,17 @@ def _cmd_query(args) -> int:
     for note in notes:
         print(f"note: {args.file}: {note}", file=sys.stderr)
     return OK
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds, for --timeout."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < 1e9:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"give a number of seconds above 0: {text!r}")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -174,6 +185,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("query", help="run a SPARQL query file (or - for stdin) on the built graph")
     p.add_argument("file")
     p.add_argument("--format", choices=["table", "json", "csv", "tsv"], default="table")
+    p.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS",
+                   help="stop the query after this many seconds (default: no limit)")
     p.set_defaults(func=_cmd_query)
 
     p = sub.add_parser("serve", help="serve the graph over SPARQL (same options as server.py)",

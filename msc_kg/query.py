@@ -6,8 +6,11 @@ import os
 import pickle
 import re
 import resource
+import select
+import signal
 import sys
 import threading
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +55,8 @@ class QueryFailed(RuntimeError):
     """The query was refused before or while it ran (the message says why); not a parse error."""
 
 
-def run_query(text: str, fmt: str = "table", store=None, notes: list[str] | None = None) -> str:
+def run_query(text: str, fmt: str = "table", store=None, notes: list[str] | None = None,
+              timeout: float | None = None) -> str:
     """Run a query on the release and render it (table, json, csv, tsv; Turtle for graphs), as the
     endpoint would answer it.
 
@@ -67,7 +71,9 @@ def run_query(text: str, fmt: str = "table", store=None, notes: list[str] | None
     recurses and crashed this process past them), and the query runs on the endpoint's stack
     size. SyntaxError for a query that does not parse or that the engine would read otherwise
     than SPARQL's grammar (as the endpoint, msc_kg.server.misread); QueryFailed for one refused
-    (over a limit, an update, or SERVICE: federated queries are not run here).
+    (over a limit, an update, or SERVICE: federated queries are not run here). With ``timeout``
+    (seconds) the query runs in a forked child that is stopped when the time is up, QueryFailed
+    saying so (it ran without bound: hostile testing).
     """
     from msc_kg.server.safety import Refused, check, decode_codepoint_escapes, has_order_by
     from msc_kg.server.sortrisk import literal_kinds
@@ -90,8 +96,8 @@ def run_query(text: str, fmt: str = "table", store=None, notes: list[str] | None
             raise QueryFailed("federated queries (SERVICE) are not run by msc-kg query; the endpoint "
                               "runs them for the endpoints given with --service-allow.") from None
         raise QueryFailed(exc.message) from None
-    if apart and hasattr(os, "fork"):
-        rendered, unknown = _in_child(lambda: _on_query_stack(lambda: _render(store, text, fmt)))
+    if (apart or timeout is not None) and hasattr(os, "fork"):
+        rendered, unknown = _in_child(lambda: _on_query_stack(lambda: _render(store, text, fmt)), timeout)
     else:
         rendered, unknown = _on_query_stack(lambda: _render(store, text, fmt))
     if notes is not None and unknown:
@@ -128,9 +134,10 @@ def _on_query_stack(work):
     return value
 
 
-def _in_child(work):
+def _in_child(work, timeout: float | None = None):
     """``work()`` in a forked child: its value, the exception it raised (raised here, as if it had
-    run in this process), or EngineAborted if the child died."""
+    run in this process), EngineAborted if the child died, or QueryFailed if it ran past
+    ``timeout`` seconds (it is killed)."""
     from msc_kg.server.engine import ENGINE_ABORT
 
     read_end, write_end = os.pipe()
@@ -156,8 +163,14 @@ def _in_child(work):
         finally:
             os._exit(status)
     os.close(write_end)
-    with os.fdopen(read_end, "rb") as inp:
-        data = inp.read()
+    try:
+        data = _read_until(read_end, None if timeout is None else time.monotonic() + timeout)
+    except TimeoutError:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise QueryFailed(f"the query ran longer than {timeout:g} s (--timeout) and was stopped") from None
+    finally:
+        os.close(read_end)
     _, status = os.waitpid(pid, 0)
     if not data or os.waitstatus_to_exitcode(status) != 0:
         raise EngineAborted(ENGINE_ABORT)
@@ -165,6 +178,19 @@ def _in_child(work):
     if kind == "raised":
         raise value
     return value
+
+
+def _read_until(fd: int, deadline: float | None) -> bytes:
+    """Everything readable from ``fd`` up to its end; TimeoutError once ``deadline`` (a
+    time.monotonic() value) has passed first."""
+    chunks = []
+    while True:
+        if deadline is not None and not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            raise TimeoutError
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
 
 
 def _render(store, text: str, fmt: str) -> tuple[str, list[str]]:

@@ -312,6 +312,27 @@ def test_query_over_the_endpoints_limits_is_refused(capsys, query, message):
     assert (status, out, err) == (2, "", f"error: -: {message}\n")
 
 
+def test_query_stops_at_its_timeout(capsys):
+    """A triple cross join ran without bound (hostile testing); --timeout stops it, and a query
+    within the time is answered as without it."""
+    import time
+
+    started = time.monotonic()
+    status, out, err = _query(capsys, "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }",
+                              "--timeout", "0.5")
+    assert (status, out, err) == (2, "", "error: -: the query ran longer than 0.5 s (--timeout) and was stopped\n")
+    assert time.monotonic() - started < 10
+    assert _query(capsys, "ASK { ?s a <http://www.w3.org/2002/07/owl#Class> }", "--timeout", "30") == (0, "true\n", "")
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon"])
+def test_query_timeout_must_be_seconds_above_0(capsys, value):
+    with pytest.raises(SystemExit) as raised:
+        main(["query", "-", "--timeout", value])
+    assert raised.value.code == 2
+    assert "--timeout: " in capsys.readouterr().err
+
+
 def test_query_runs_on_the_endpoints_stack(capsys):
     """4 900 BINDs in a row (3 000 overflow an 8 MB stack) are answered, as at the endpoint."""
     binds = " ".join(f"BIND({i} AS ?b{i})" for i in range(4_900))
