@@ -16,7 +16,7 @@ from msc_kg import paths
 from msc_kg.errors import SourceParseError
 from msc_kg.namespaces import IMPORT_MODULE_ONTOLOGY, MSC, MSCD
 from msc_kg.server import jsonguard, xmlguard
-from msc_kg.server.dataset import (EXTENSIONS, base_for, parse_error, relative_iri, too_large,
+from msc_kg.server.dataset import (EXTENSIONS, RELATIVE_BASE, base_for, parse_error, relative_iri, too_large,
                                    unknown_extension)
 
 MSCNS = Namespace(MSC)  # the ontology namespace as rdflib terms (MSCNS.evidence)
@@ -115,26 +115,45 @@ def _term(path: Path, term):
     """An Oxigraph term as rdflib's, or SourceParseError for the RDF 1.2 terms rdflib cannot hold."""
     if isinstance(term, ox.NamedNode):
         if reason := relative_iri(term.value):
-            raise SourceParseError(path, None, reason)
+            raise SourceParseError(path, _line_of(path, *_written(term.value)), reason)
         return URIRef(term.value)
     if isinstance(term, ox.BlankNode):
         return BNode(term.value)
     if isinstance(term, ox.Triple):
-        raise SourceParseError(path, None, "uses RDF 1.2 triple terms (<<( … )>>), which the "
-                                           "validator (rdflib, pySHACL) cannot read")
+        raise SourceParseError(path, _line_of(path, "<<", 'parseType="Triple"', "parseType='Triple'"),
+                               "uses RDF 1.2 triple terms (<<( … )>>), which the validator (rdflib, "
+                               "pySHACL) cannot read")
     if term.direction is not None:  # rdflib has no base direction; dropping it would validate
         # other data than the server serves
-        raise SourceParseError(path, None, f"uses RDF 1.2 base direction ({term.direction}), which "
-                                           "the validator (rdflib, pySHACL) cannot read")
+        raise SourceParseError(path, _line_of(path, f"--{term.direction}", '"@direction"', ":dir="),
+                               f"uses RDF 1.2 base direction ({term.direction}), which the validator "
+                               "(rdflib, pySHACL) cannot read")
     if term.language is not None:
         return Literal(term.value, lang=term.language)
     if term.datatype == _XSD_STRING:  # a plain "x", as rdflib's parsers give it
         return Literal(term.value)
     if reason := relative_iri(term.datatype.value):  # rdf:datatype="mytype" (hostile testing)
-        raise SourceParseError(path, None, reason)
+        raise SourceParseError(path, _line_of(path, *_written(term.datatype.value)), reason)
     # as written: rdflib's normalising turned "yes"^^xsd:boolean into "false", which the
     # validation report then quoted as the faulty value (hostile testing)
     return Literal(term.value, datatype=URIRef(term.datatype.value), normalize=False)
+
+
+def _line_of(path: Path | None, *needles: str) -> int | None:
+    """The first line of ``path`` holding one of ``needles``, for a refusal the parser gives no
+    position of (RDF 1.2 terms and relative IRIs were refused naming no line: hostile testing)."""
+    try:
+        data = Path(path).read_bytes() if path is not None else b""
+    except OSError:
+        return None
+    found = [at for at in (data.find(n.encode()) for n in needles) if at >= 0]
+    return data.count(b"\n", 0, min(found)) + 1 if found else None
+
+
+def _written(iri: str) -> tuple[str, ...]:
+    """How a relative IRI, read against the loader's base, may be written: <x>, "x" or 'x'."""
+    relative = iri[len(RELATIVE_BASE):]
+    return f"<{relative}>", f'"{relative}"', f"'{relative}'"
 
 
 @contextlib.contextmanager

@@ -129,21 +129,22 @@ def test_validate_deep_invalid_blank_nodes_name_line_and_column(capsys, tmp_path
                                        "column 27: [ is not a valid predicate\n")
 
 
-@pytest.mark.parametrize("name, text, rdf12", [
-    ("dir.jsonld", '{"@context": {"@vocab": "http://e/"}, "@id": "http://e/a", '
-                   '"p": {"@value": "x", "@direction": "rtl", "@language": "en"}}', "base direction (rtl)"),
-    ("dir.ttl", NESTED.format('"x"@en--ltr'), "base direction (ltr)"),
-    ("triple.ttl", NESTED.format("<<( :s :p :o )>>"), "triple terms (<<( … )>>)"),
+@pytest.mark.parametrize("name, text, rdf12, line", [
+    ("dir.jsonld", '{"@context": {"@vocab": "http://e/"}, "@id": "http://e/a",\n'
+                   '"p": {"@value": "x", "@direction": "rtl", "@language": "en"}}', "base direction (rtl)", 2),
+    ("dir.ttl", NESTED.format('"x"@en--ltr'), "base direction (ltr)", 2),
+    ("triple.ttl", NESTED.format("<<( :s :p :o )>>"), "triple terms (<<( … )>>)", 2),
 ])
-def test_validate_refuses_rdf_1_2_terms_it_cannot_read(capsys, tmp_path, name, text, rdf12):
+def test_validate_refuses_rdf_1_2_terms_it_cannot_read(capsys, tmp_path, name, text, rdf12, line):
     """A JSON-LD "@direction" the server serves gave "does not parse as json-ld: Invalid line:
     --rtl ." (an internal N-Triples round trip; hostile testing). rdflib holds no base direction
-    nor triple term: the file is refused as one that does not parse, saying why."""
+    nor triple term: the file is refused as one that does not parse, saying why, and on which
+    line (none was named: hostile testing)."""
     path = tmp_path / name
     path.write_text(text)
     assert main(["validate", "--with", str(path)]) == 1
-    assert capsys.readouterr().err == (f"{path}: uses RDF 1.2 {rdf12}, which the validator (rdflib, "
-                                       "pySHACL) cannot read\n")
+    assert capsys.readouterr().err == (f"{path}:{line}: uses RDF 1.2 {rdf12}, which the validator "
+                                       "(rdflib, pySHACL) cannot read\n")
 
 
 def test_query_missing_file_exits_2(capsys):
@@ -195,7 +196,8 @@ def _children(monkeypatch) -> list:
 
     children = []
     in_child = query_mod._in_child
-    monkeypatch.setattr(query_mod, "_in_child", lambda work: children.append(1) or in_child(work))
+    monkeypatch.setattr(query_mod, "_in_child",
+                        lambda work, timeout=None: children.append(1) or in_child(work, timeout))
     return children
 
 
