@@ -73,8 +73,23 @@ def test_a_blank_node_statement_is_refused_and_gets_no_anchor(shapes, tmp_path):
     assert loaded.graph.value(blank, PROV.wasDerivedFrom) is None  # no "<_:f#anchor>"
     report = validate_loaded(loaded, shapes)
     assert sorted({p.message for p in report.problems if p.file == str(fixture)}) == [
+        "Every finding, claim and quantitative outcome has an evidence sentence anchored in the "
+        "review. (statement-without-evidence-violation.rq)",  # unanchored: blank
         "an individual of the review needs an IRI of https://w3id.org/msc-kg/id/ (mscd:), not a "
         "blank node"]
+
+
+def test_a_blank_node_a_check_query_finds_is_named_as_the_file_names_it(shapes, tmp_path):
+    """A quality check's row on a blank node was blamed on "(derived)" under a label of its own,
+    while the shapes named the file and another label (hostile testing)."""
+    fixture = tmp_path / "blank.ttl"
+    fixture.write_text("@prefix msc: <https://w3id.org/msc-kg/ontology/> .\n"
+                       "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+                       '[] a msc:Finding ; rdfs:label "blank finding" .\n', encoding="utf-8")
+    report = validate_loaded(full_graph(load(base_files() + [fixture])), shapes)
+    checked = [p for p in report.problems if "statement-without-evidence" in p.message]
+    assert [p.file for p in checked] == [str(fixture)]
+    assert checked[0].focus in {p.focus for p in report.problems if "msc:inSection" in p.message}
 
 
 def test_the_report_counts_the_problems_it_lists():
