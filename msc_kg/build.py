@@ -13,20 +13,23 @@ from pathlib import Path
 
 from rdflib import Graph, URIRef
 from rdflib.compare import to_canonical_graph
-from rdflib.namespace import OWL, RDF
+from rdflib.namespace import OWL
 
 from msc_kg import __version__, paths, reference
 from msc_kg.derive import derive
 from msc_kg.errors import BuildError, ReasonerUnavailable, ValidationFailed
 from msc_kg.load import MSCNS, Loaded, load, parse_file, source_files
 from msc_kg.mappings import MAPPINGS_TSV, expand, read_mappings, write_sssom
+from msc_kg.rdfxml import FORMAT as TYPED_XML
+from msc_kg.rdfxml import rdfxml
 from msc_kg.reason import ReasonerResult, check
 from msc_kg.release import MANIFEST, file_record
 from msc_kg.source import review_text
 from msc_kg.validate import Problem, Report, shapes_graph, validate_loaded
 
-# One table of release formats: file suffix -> rdflib serializer name.
-RELEASE_FORMATS = {"ttl": "turtle", "nt": "nt", "owl": "xml", "jsonld": "json-ld"}
+# One table of release formats: file suffix -> rdflib serializer name (typed-xml: msc_kg.rdfxml,
+# RDF/XML as the OWL API writes it).
+RELEASE_FORMATS = {"ttl": "turtle", "nt": "nt", "owl": TYPED_XML, "jsonld": "json-ld"}
 OWL_HEADER = ("<!-- Generated from ontology/msc-kg.ttl by `msc-kg build` - do not edit; "
               "edit the Turtle and rebuild. -->\n")
 
@@ -53,45 +56,27 @@ def source_digest(files: list[Path] | None = None) -> str:
     return digest.hexdigest()
 
 
-class _Ordered(Graph):
-    """A graph whose subjects come out sorted, so rdflib's RDF/XML writer, which writes them in
-    the order ``subjects()`` gives, writes the same file on every run: the ontology's header
-    first, and each subject's rdf:type first. OWL API 3 (owlready2's HermiT, older Protégé) took
-    the title, licence and description written before the header's rdf:type owl:Ontology for no
-    ontology annotations (owlcs/owlapi#574; ontology-tool audit)."""
-
-    def subjects(self, predicate=None, object=None, unique=False):
-        return iter(sorted(set(super().subjects(predicate, object)),
-                           key=lambda term: ((term, RDF.type, OWL.Ontology) not in self, term.n3())))
-
-    def predicate_objects(self, subject=None, unique=False):
-        return iter(sorted(super().predicate_objects(subject, unique),
-                           key=lambda po: (po[0] != RDF.type, po[0].n3(), po[1].n3())))
-
-
-def _ordered(graph: Graph, triples=None) -> _Ordered:
-    """An _Ordered graph with the prefixes of ``graph`` and ``triples`` (by default its own)."""
-    ordered = _Ordered(bind_namespaces="none")
+def _with_prefixes(graph: Graph, triples=None) -> Graph:
+    """A graph of ``triples`` (by default those of ``graph``) with the prefixes of ``graph`` alone."""
+    copy = Graph(bind_namespaces="none")
     for prefix, namespace in sorted(graph.namespaces()):
-        ordered.bind(prefix, namespace, override=True)
+        copy.bind(prefix, namespace, override=True)
     for triple in graph if triples is None else triples:
-        ordered.add(triple)
-    return ordered
+        copy.add(triple)
+    return copy
 
 
 def owl_release(ttl: Path = paths.ONTOLOGY_TTL) -> str:
     """The RDF/XML release of the ontology Turtle (what ontology/msc-kg.owl must contain).
 
-    Written the same way every time (blank nodes canonically named, subjects, properties and
-    namespace declarations sorted), so a change of the Turtle changes only its lines of the file.
+    Written with a typed node element per subject, as the OWL API writes it (msc_kg.rdfxml), and
+    the same way every time (subjects, properties and namespace declarations sorted; blank nodes
+    nested, or canonically named where one needs an rdf:nodeID), so a change of the Turtle
+    changes only its lines of the file.
     """
     graph = parse_file(ttl)
-    canonical = sorted(to_canonical_graph(graph), key=lambda t: tuple(term.n3() for term in t))
-    xml = _ordered(graph, canonical).serialize(format="xml")
-    head, _, rest = xml.partition("\n")
-    declarations, _, body = rest.partition("\n>\n")  # "<rdf:RDF" and one xmlns line per namespace
-    opening, *xmlns = declarations.split("\n")
-    return "\n".join([head, OWL_HEADER.rstrip("\n"), opening, *sorted(xmlns), ">", body])
+    head, _, body = rdfxml(_with_prefixes(graph, to_canonical_graph(graph))).partition("\n")
+    return "\n".join([head, OWL_HEADER.rstrip("\n"), body])
 
 
 def full_graph(loaded: Loaded) -> Loaded:
@@ -212,9 +197,8 @@ def _write(stage: Path, graph: Graph, shapes: Graph, report: Report, note: str, 
     """Write every artefact and the manifest into ``stage``; return the manifest."""
     for suffix, fmt in RELEASE_FORMATS.items():
         name = f"msc-kg.{suffix}"
-        try:  # RDF/XML with the ontology header first, as ontology tools read it (see _Ordered)
-            written = _ordered(graph) if fmt == "xml" else graph
-            written.serialize(stage / name, format=fmt, encoding="utf-8")
+        try:  # RDF/XML as ontology tools read it: msc_kg.rdfxml (typed-xml)
+            graph.serialize(stage / name, format=fmt, encoding="utf-8")
         except OSError as exc:
             raise BuildError(f"{name}: cannot be written: {exc.strerror or exc}") from None
         except Exception as exc:  # noqa: BLE001 — rdflib's writers raise what they like

@@ -12,6 +12,7 @@ from rdflib import RDF, Graph
 
 from msc_kg.errors import Inconsistent, MscKgError, ReasonerUnavailable
 from msc_kg.namespaces import MSC, MSCD
+from msc_kg.rdfxml import rdfxml
 
 JAVA_MISSING = ("HermiT needs a Java runtime and none was found (install one, e.g. "
                 "`apt-get install default-jre-headless`, or set JAVA_HOME); "
@@ -154,7 +155,7 @@ def reason(graph: Graph, where=None) -> ReasonerResult:
 
     with tempfile.TemporaryDirectory() as tmp:  # the graph as the release writes it (build/msc-kg.owl)
         path = Path(tmp) / "graph.owl"
-        graph.serialize(path, format="xml")
+        path.write_text(rdfxml(graph), encoding="utf-8")
         world = owlready2.World()
         try:
             onto = world.get_ontology(path.as_uri()).load()

@@ -116,15 +116,63 @@ def test_one_ontology_header_and_it_comes_first(graph):
     """The import module's header was merged into the release beside the graph's (two owl:Ontology,
     and OWL API took the module's comment for the graph's); the RDF/XML release wrote the header's
     annotations before its rdf:type owl:Ontology, which OWL API 3 then did not read as ontology
-    annotations (owlcs/owlapi#574; ontology-tool audit)."""
+    annotations (owlcs/owlapi#574; ontology-tool audit). The header is now the first element, an
+    owl:Ontology, its annotations inside it."""
     from rdflib import RDF, URIRef
     from rdflib.namespace import OWL
 
     assert set(graph.subjects(RDF.type, OWL.Ontology)) == {URIRef("https://w3id.org/msc-kg/ontology")}
+    lines = owl_release().split("\n")
+    first = lines[lines.index(">") + 1]  # after <rdf:RDF and its namespace declarations
+    assert first == '  <owl:Ontology rdf:about="https://w3id.org/msc-kg/ontology">'
+
+
+RDF_NS = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
+OWL_NS = "{http://www.w3.org/2002/07/owl#}"
+
+
+def test_the_rdfxml_release_has_a_typed_node_element_per_subject():
+    """pronto, the OBO library, could not open ontology/msc-kg.owl ("could not find `owl:Ontology`
+    element", hostile round 31): rdflib wrote every subject as an rdf:Description with an rdf:type
+    child, where the OWL API (Protégé, ROBOT) and OBO tools write <owl:Class rdf:about=…> at the
+    top level, restrictions nested, lists as rdf:parseType="Collection" (msc_kg.rdfxml)."""
+    import xml.etree.ElementTree as ET
+
+    from rdflib import RDF, URIRef
+    from rdflib.namespace import OWL
+
     xml = owl_release()
-    start = xml.index('<rdf:Description rdf:about="https://w3id.org/msc-kg/ontology">')
-    assert xml.index("<rdf:Description") == start
-    assert xml[start:].split("\n")[1].strip() == '<rdf:type rdf:resource="http://www.w3.org/2002/07/owl#Ontology"/>'
+    top = list(ET.fromstring(xml.encode("utf-8")))
+    assert (top[0].tag, top[0].get(RDF_NS + "about")) == (OWL_NS + "Ontology", "https://w3id.org/msc-kg/ontology")
+    assert [child.tag for child in top[0]][-2:] == [OWL_NS + "versionIRI", OWL_NS + "versionInfo"]
+    assert [e.tag for e in top if e.tag in (RDF_NS + "Description", OWL_NS + "Ontology")] == [OWL_NS + "Ontology"]
+    source = parse_file(paths.ONTOLOGY_TTL)
+    for kind in (OWL.Class, OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty):
+        stated = {str(s) for s in source.subjects(RDF.type, kind) if isinstance(s, URIRef)}
+        written = {e.get(RDF_NS + "about") for e in top if e.tag == OWL_NS + kind.fragment}
+        assert written == stated, kind
+    assert "rdf:nodeID" not in xml  # each blank node is nested where it is used, or unnamed
+    assert xml.count('rdf:parseType="Collection"') == len(set(source.subjects(RDF.first, None))
+                                                             - set(source.objects(None, RDF.rest)))
+    assert xml.count("<owl:Restriction>") == len(set(source.subjects(RDF.type, OWL.Restriction)))
+
+
+def test_pronto_opens_the_rdfxml_release():
+    """pronto (OBO tooling) refused ontology/msc-kg.owl: "could not find `owl:Ontology` element"."""
+    import warnings
+
+    pronto = pytest.importorskip("pronto")
+    with warnings.catch_warnings():  # pronto warns of the OWL it does not map to OBO terms
+        warnings.simplefilter("ignore")
+        ontology = pronto.Ontology(str(paths.ONTOLOGY_OWL))
+    meta = ontology.metadata
+    assert (meta.ontology, meta.data_version) == ("https://w3id.org/msc-kg/ontology",
+                                                  "https://w3id.org/msc-kg/ontology/0.1.0")
+    term = ontology["https://w3id.org/msc-kg/ontology/AdultBoneMarrowMSC"]
+    assert term.name == "adult bone marrow MSC"
+    assert {t.id for t in term.superclasses(distance=1, with_self=False)} == {
+        "https://w3id.org/msc-kg/ontology/BoneMarrowMSC"}
+    assert "https://w3id.org/msc-kg/ontology/BoneMarrowMSC" in ontology
 
 
 def test_cancer_hierarchy_follows_the_review(graph):

@@ -140,14 +140,14 @@ def test_a_writer_failure_leaves_the_previous_release_as_it_was(copy, monkeypatc
     real = build_mod.Graph.serialize
 
     def refuse_xml(self, destination=None, format="turtle", **kwargs):
-        if format == "xml":
+        if format == build_mod.TYPED_XML:
             raise ValueError("Can't split 'https://w3id.org/msc-kg/id/123'")
         return real(self, destination, format=format, **kwargs)
 
     monkeypatch.setattr(build_mod.Graph, "serialize", refuse_xml)
     with pytest.raises(BuildError) as raised:
         build_mod.build(out_dir=folder, reasoner=False, write_owl=False)
-    assert str(raised.value) == ("msc-kg.owl: the xml writer refused the graph: Can't split "
+    assert str(raised.value) == ("msc-kg.owl: the typed-xml writer refused the graph: Can't split "
                                  "'https://w3id.org/msc-kg/id/123'")
     assert _snapshot(folder) == before  # the stage (a folder of it) is gone too
 
