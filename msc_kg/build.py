@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rdflib import Graph, URIRef
+from rdflib import Graph, Literal, URIRef
 from rdflib.compare import to_canonical_graph
-from rdflib.namespace import OWL
+from rdflib.namespace import OWL, RDFS
 
 from msc_kg import __version__, paths, reference
 from msc_kg.derive import derive
@@ -30,6 +30,19 @@ from msc_kg.validate import Problem, Report, shapes_graph, validate_loaded
 # One table of release formats: file suffix -> rdflib serializer name (typed-xml: msc_kg.rdfxml,
 # RDF/XML as the OWL API writes it).
 RELEASE_FORMATS = {"ttl": "turtle", "nt": "nt", "owl": TYPED_XML, "jsonld": "json-ld"}
+ONTOLOGY = URIRef("https://w3id.org/msc-kg/ontology")
+# The full release (build/msc-kg.owl: the ontology, the instance data, the cross-references with
+# their external terms, and the derived facts) is an ontology of its own, named as ODK names an
+# ontology's -full.owl release (http://purl.obolibrary.org/obo/X/X-full.owl,
+# .../X/releases/VERSION/X-full.owl).
+FULL_RELEASE = URIRef("https://w3id.org/msc-kg/msc-kg-full.owl")
+FULL_RELEASE_VERSION = "https://w3id.org/msc-kg/releases/{version}/msc-kg-full.owl"
+FULL_RELEASE_COMMENT = (
+    "The full release of msc-kg: the ontology https://w3id.org/msc-kg/ontology (ontology/msc-kg.owl) "
+    "with all the instance data curated from the review, the cross-references to public ontologies "
+    "and the external terms they name, and the facts derived at build time, in one document that "
+    "imports nothing. It has an ontology IRI and a version IRI of its own, so that OWL tools open it "
+    "beside the ontology.")
 OWL_HEADER = ("<!-- Generated from ontology/msc-kg.ttl by `msc-kg build` - do not edit; "
               "edit the Turtle and rebuild. -->\n")
 
@@ -77,6 +90,24 @@ def owl_release(ttl: Path = paths.ONTOLOGY_TTL) -> str:
     graph = parse_file(ttl)
     head, _, body = rdfxml(_with_prefixes(graph, to_canonical_graph(graph))).partition("\n")
     return "\n".join([head, OWL_HEADER.rstrip("\n"), body])
+
+
+def full_release(graph: Graph) -> Graph:
+    """The whole graph as build/msc-kg.owl holds it: the ontology's header is that of the full
+    release, an ontology of its own (FULL_RELEASE and a versionIRI of its version, as ODK's
+    -full.owl), so that an OWL tool opens it beside ontology/msc-kg.owl (both declared the
+    ontology's IRI and versionIRI, and the OWL API refused the second: hostile round 31). The
+    header keeps the ontology's annotations (title, licence, versionInfo, ...) and says what the
+    release holds; the other serialisations, and the endpoint, keep the ontology's header."""
+    version = graph.value(ONTOLOGY, OWL.versionInfo)
+    release = _with_prefixes(graph, (t for t in graph if t[0] != ONTOLOGY))
+    for predicate, value in graph.predicate_objects(ONTOLOGY):
+        if predicate != OWL.versionIRI:
+            release.add((FULL_RELEASE, predicate, value))
+    if version is not None:
+        release.add((FULL_RELEASE, OWL.versionIRI, URIRef(FULL_RELEASE_VERSION.format(version=version))))
+    release.add((FULL_RELEASE, RDFS.comment, Literal(FULL_RELEASE_COMMENT, lang="en")))
+    return release
 
 
 def full_graph(loaded: Loaded) -> Loaded:
@@ -133,7 +164,7 @@ def mapping_subject_problems(loaded: Loaded) -> list[Problem]:
     return problems
 
 
-def _version_of(graph: Graph, ontology_iri: str) -> str:
+def _version_of(graph: Graph, ontology_iri: str | URIRef) -> str:
     return str(graph.value(URIRef(ontology_iri), OWL.versionInfo) or "")
 
 
@@ -197,8 +228,9 @@ def _write(stage: Path, graph: Graph, shapes: Graph, report: Report, note: str, 
     """Write every artefact and the manifest into ``stage``; return the manifest."""
     for suffix, fmt in RELEASE_FORMATS.items():
         name = f"msc-kg.{suffix}"
-        try:  # RDF/XML as ontology tools read it: msc_kg.rdfxml (typed-xml)
-            graph.serialize(stage / name, format=fmt, encoding="utf-8")
+        try:  # RDF/XML as ontology tools read it (msc_kg.rdfxml), the full release's header
+            written = full_release(graph) if suffix == "owl" else graph
+            written.serialize(stage / name, format=fmt, encoding="utf-8")
         except OSError as exc:
             raise BuildError(f"{name}: cannot be written: {exc.strerror or exc}") from None
         except Exception as exc:  # noqa: BLE001 — rdflib's writers raise what they like
@@ -211,7 +243,7 @@ def _write(stage: Path, graph: Graph, shapes: Graph, report: Report, note: str, 
         "triples": len(graph),
         "conforms": report.conforms,
         "reasoner": note,
-        "ontology_version": _version_of(graph, "https://w3id.org/msc-kg/ontology"),
+        "ontology_version": _version_of(graph, ONTOLOGY),
         "shapes_version": _version_of(shapes, "https://w3id.org/msc-kg/shapes"),
         "files": [str(p.relative_to(paths.ROOT)) for p in loaded.files],
         # what load_release checks before it serves a file (an interrupted copy is caught)

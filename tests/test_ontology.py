@@ -157,17 +157,29 @@ def test_the_rdfxml_release_has_a_typed_node_element_per_subject():
     assert xml.count("<owl:Restriction>") == len(set(source.subjects(RDF.type, OWL.Restriction)))
 
 
-def test_pronto_opens_the_rdfxml_release():
-    """pronto (OBO tooling) refused ontology/msc-kg.owl: "could not find `owl:Ontology` element"."""
+@pytest.mark.parametrize("release", ["ontology", "full"])
+def test_pronto_opens_the_rdfxml_releases(release, tmp_path, graph):
+    """pronto (OBO tooling) refused both OWL files: "could not find `owl:Ontology` element"."""
     import warnings
 
+    from msc_kg.build import full_release
+    from msc_kg.rdfxml import rdfxml
+
     pronto = pytest.importorskip("pronto")
+    path = paths.ONTOLOGY_OWL
+    if release == "full":  # as build/msc-kg.owl is written (the release fixture has no HermiT run)
+        path = tmp_path / "msc-kg.owl"
+        path.write_text(rdfxml(full_release(graph)), encoding="utf-8")
     with warnings.catch_warnings():  # pronto warns of the OWL it does not map to OBO terms
         warnings.simplefilter("ignore")
-        ontology = pronto.Ontology(str(paths.ONTOLOGY_OWL))
+        ontology = pronto.Ontology(str(path))
     meta = ontology.metadata
-    assert (meta.ontology, meta.data_version) == ("https://w3id.org/msc-kg/ontology",
-                                                  "https://w3id.org/msc-kg/ontology/0.1.0")
+    if release == "ontology":
+        assert (meta.ontology, meta.data_version) == ("https://w3id.org/msc-kg/ontology",
+                                                      "https://w3id.org/msc-kg/ontology/0.1.0")
+    else:
+        assert (meta.ontology, meta.data_version) == ("https://w3id.org/msc-kg/msc-kg-full.owl",
+                                                      "https://w3id.org/msc-kg/releases/0.1.0/msc-kg-full.owl")
     term = ontology["https://w3id.org/msc-kg/ontology/AdultBoneMarrowMSC"]
     assert term.name == "adult bone marrow MSC"
     assert {t.id for t in term.superclasses(distance=1, with_self=False)} == {

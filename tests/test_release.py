@@ -45,6 +45,78 @@ def test_the_release_turtle_names_every_prefix_it_declares(release):
     assert not [p for p in declared if p[:2] == "ns" and p[2:-1].isdigit()]
 
 
+FULL = "https://w3id.org/msc-kg/msc-kg-full.owl"
+ONTOLOGY = "https://w3id.org/msc-kg/ontology"
+
+
+def _header(graph, iri):
+    from rdflib import URIRef
+
+    return {(str(p), str(o)) for p, o in graph.predicate_objects(URIRef(iri))}
+
+
+def test_the_full_release_is_an_ontology_of_its_own(release):
+    """ontology/msc-kg.owl and build/msc-kg.owl both declared the ontology's IRI and versionIRI,
+    and the OWL API (Protégé) refused to open the second beside the first
+    (OWLOntologyAlreadyExistsException, hostile round 31). build/msc-kg.owl is the full release,
+    named as ODK names a -full.owl; it keeps the ontology's annotations and says what it holds."""
+    from rdflib import Graph
+    from rdflib.namespace import DCTERMS, OWL, RDF, RDFS
+
+    from msc_kg import paths
+
+    out, _ = release
+    full = Graph().parse(out / "msc-kg.owl", format="xml")
+    ontology = Graph().parse(paths.ONTOLOGY_OWL, format="xml")
+    assert [str(s) for s in full.subjects(RDF.type, OWL.Ontology)] == [FULL]
+    assert [str(s) for s in ontology.subjects(RDF.type, OWL.Ontology)] == [ONTOLOGY]
+    versions = {str(v) for v in full.objects(None, OWL.versionIRI)}
+    assert versions == {"https://w3id.org/msc-kg/releases/0.1.0/msc-kg-full.owl"}
+    assert versions.isdisjoint(str(v) for v in ontology.objects(None, OWL.versionIRI))
+    full_header, own_header = _header(full, FULL), _header(ontology, ONTOLOGY)
+    kept = {(p, o) for p, o in own_header if p != str(OWL.versionIRI)}
+    assert kept <= full_header
+    assert {p for p, _ in kept} >= {str(DCTERMS.title), str(DCTERMS.license), str(OWL.versionInfo)}
+    added = full_header - kept - {(str(OWL.versionIRI), versions.pop())}
+    assert added == {(str(RDFS.comment), build_mod.FULL_RELEASE_COMMENT)}
+    assert build_mod.FULL_RELEASE_COMMENT.startswith("The full release of msc-kg: the ontology "
+                                                     "https://w3id.org/msc-kg/ontology (ontology/msc-kg.owl) "
+                                                     "with all the instance data")
+    lines = (out / "msc-kg.owl").read_text(encoding="utf-8").split("\n")
+    assert lines[lines.index(">") + 1] == f'  <owl:Ontology rdf:about="{FULL}">'
+
+
+def test_the_full_release_reads_back_as_the_graph_the_endpoint_serves(release):
+    """build/msc-kg.owl is the graph of msc-kg.nt (what the endpoint serves) under the full
+    release's header, triple for triple; the graph serialisations (.nt, .ttl, .jsonld) keep the
+    ontology's own header, so a query of the endpoint finds it as ontology/msc-kg.ttl states it."""
+    from rdflib import Graph
+    from rdflib.compare import isomorphic
+
+    from msc_kg import paths
+
+    out, _ = release
+    served = Graph().parse(out / "msc-kg.nt", format="nt")
+    assert isomorphic(Graph().parse(out / "msc-kg.owl", format="xml"), build_mod.full_release(served))
+    ontology = Graph().parse(paths.ONTOLOGY_TTL)
+    for name in ("msc-kg.nt", "msc-kg.ttl", "msc-kg.jsonld"):
+        graph = served if name == "msc-kg.nt" else Graph().parse(out / name)
+        assert _header(graph, ONTOLOGY) == _header(ontology, ONTOLOGY), name
+        assert _header(graph, FULL) == set(), name
+        assert len(graph) == len(served), name
+
+
+def test_an_owl_library_reads_the_two_owl_files_as_two_ontologies(release):
+    """py-horned-owl (an OWL 2 library, as the OWL API reads RDF/XML) gets two ontology IDs."""
+    from msc_kg import paths
+
+    horned = pytest.importorskip("pyhornedowl")
+    out, _ = release
+    ids = [(str(o.get_iri()), str(o.get_version_iri())) for o in
+           (horned.open_ontology_from_file(str(p)) for p in (paths.ONTOLOGY_OWL, out / "msc-kg.owl"))]
+    assert ids == [(ONTOLOGY, f"{ONTOLOGY}/0.1.0"), (FULL, "https://w3id.org/msc-kg/releases/0.1.0/msc-kg-full.owl")]
+
+
 def test_a_truncated_graph_is_refused_by_name(copy):
     folder, manifest = copy
     nt = folder / "msc-kg.nt"
