@@ -25,6 +25,7 @@ lost triples of the ontology in a round trip, so this module writes the file its
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
@@ -94,7 +95,7 @@ class _Writer:
         if isinstance(subject, URIRef):
             opening = f"{indent}<{element} rdf:about={quoteattr(subject)}"
         elif labelled:
-            opening = f'{indent}<{element} rdf:nodeID="{subject}"'
+            opening = f'{indent}<{element} rdf:nodeID="{_node_id(subject)}"'
         else:
             opening = f"{indent}<{element}"
         children = sorted((p != RDF.type, p.n3(), self.property(p, o, depth + 1))
@@ -116,14 +117,14 @@ class _Writer:
         if isinstance(value, URIRef):
             return f"{indent}<{name} rdf:resource={quoteattr(value)}/>"
         if self.references[value] != 1 or value in self.written:
-            return f'{indent}<{name} rdf:nodeID="{value}"/>'
+            return f'{indent}<{name} rdf:nodeID="{_node_id(value)}"/>'
         members = self.collection(value)
         if members is None:
             return "\n".join([f"{indent}<{name}>", self.node(value, depth + 1), f"{indent}</{name}>"])
         inner = "  " * (depth + 1)
         items = [f"{inner}<rdf:Description rdf:about={quoteattr(m)}/>" if isinstance(m, URIRef)
                  else self.node(m, depth + 1) if self.references[m] == 1 and m not in self.written
-                 else f'{inner}<rdf:Description rdf:nodeID="{m}"/>' for m in members]
+                 else f'{inner}<rdf:Description rdf:nodeID="{_node_id(m)}"/>' for m in members]
         return "\n".join([f'{indent}<{name} rdf:parseType="Collection">', *items, f"{indent}</{name}>"])
 
     def collection(self, head: BNode) -> list | None:
@@ -144,6 +145,12 @@ class _Writer:
             cell = rest[0]
         self.written.update(cells)
         return members
+
+
+def _node_id(node: BNode) -> str:
+    """A blank node's rdf:nodeID: an XML NCName (Oxigraph's labels may start with a digit, which
+    an rdf:nodeID may not: the file was refused by RDF/XML parsers)."""
+    return "b" + re.sub(r"[^A-Za-z0-9_.-]", "_", str(node))
 
 
 def rdfxml(graph: Graph, encoding: str = "utf-8") -> str:

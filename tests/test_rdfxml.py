@@ -116,3 +116,19 @@ def test_a_predicate_rdfxml_cannot_name_is_refused():
 def test_registered_with_rdflib():
     g = _graph()
     assert g.serialize(format=FORMAT) == rdfxml(g)
+
+
+def test_a_blank_node_label_starting_with_a_digit_is_written_as_an_ncname():
+    """rdf:nodeID takes an XML NCName; Oxigraph's labels may start with a digit ("5abc"), and the
+    file was refused ("rdf:nodeID value is not a valid NCName")."""
+    g = Graph(bind_namespaces="none")
+    g.bind("ex", EX)
+    shared = BNode("5abc")
+    g.add((EX.a, EX.p, shared))
+    g.add((EX.c, EX.p, shared))
+    g.add((shared, EX.q, Literal("x")))
+    text = rdfxml(g)
+    assert 'rdf:nodeID="b5abc"' in text
+    back = Graph()
+    back.parse(data=text, format="xml")
+    assert isomorphic(back, g)
