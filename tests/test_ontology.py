@@ -65,7 +65,7 @@ def test_header_has_title_license_and_versions(graph):
 
     ontology = URIRef("https://w3id.org/msc-kg/ontology")
     assert graph.value(ontology, OWL.versionInfo).toPython() == "0.1.0"
-    assert graph.value(ontology, OWL.versionIRI) == URIRef("https://w3id.org/msc-kg/ontology/0.1.0")
+    assert graph.value(ontology, OWL.versionIRI) == URIRef("https://w3id.org/msc-kg/releases/0.1.0/msc-kg.owl")
     assert graph.value(ontology, DCTERMS.license) == URIRef("https://creativecommons.org/licenses/by/4.0/")
     assert graph.value(ontology, DCTERMS.title) is not None
 
@@ -176,7 +176,7 @@ def test_pronto_opens_the_rdfxml_releases(release, tmp_path, graph):
     meta = ontology.metadata
     if release == "ontology":
         assert (meta.ontology, meta.data_version) == ("https://w3id.org/msc-kg/ontology",
-                                                      "https://w3id.org/msc-kg/ontology/0.1.0")
+                                                      "https://w3id.org/msc-kg/releases/0.1.0/msc-kg.owl")
     else:
         assert (meta.ontology, meta.data_version) == ("https://w3id.org/msc-kg/msc-kg-full.owl",
                                                       "https://w3id.org/msc-kg/releases/0.1.0/msc-kg-full.owl")

@@ -114,7 +114,7 @@ def test_an_owl_library_reads_the_two_owl_files_as_two_ontologies(release):
     out, _ = release
     ids = [(str(o.get_iri()), str(o.get_version_iri())) for o in
            (horned.open_ontology_from_file(str(p)) for p in (paths.ONTOLOGY_OWL, out / "msc-kg.owl"))]
-    assert ids == [(ONTOLOGY, f"{ONTOLOGY}/0.1.0"), (FULL, "https://w3id.org/msc-kg/releases/0.1.0/msc-kg-full.owl")]
+    assert ids == [(ONTOLOGY, "https://w3id.org/msc-kg/releases/0.1.0/msc-kg.owl"), (FULL, "https://w3id.org/msc-kg/releases/0.1.0/msc-kg-full.owl")]
 
 
 def test_a_truncated_graph_is_refused_by_name(copy):
