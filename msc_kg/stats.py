@@ -30,7 +30,8 @@ SELECT ?key (COUNT(?f) AS ?n) WHERE {
 
 BY_CANCER = PREFIXES + """
 SELECT ?key (COUNT(DISTINCT ?f) AS ?n) WHERE {
-  ?f a msc:Finding . { ?f msc:targetCancer ?c } UNION { ?f msc:targetCellLine/msc:modelsCancer ?c }
+  ?f a msc:Finding . { ?f msc:targetCancer ?c }
+  UNION { ?f (msc:targetCellLine|msc:inducingCellLine)/msc:modelsCancer ?c }
   ?c rdfs:label ?key .
 } GROUP BY ?key ORDER BY DESC(?n) ?key"""
 

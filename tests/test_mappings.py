@@ -307,7 +307,7 @@ MISID = {
     ('SGC-7901', 'CVCL_0520'): 'anticancer-3-digestive-018',
     ('SMMC-7721', 'CVCL_0534'): 'anticancer-3-digestive-002 anticancer-3-digestive-005 anticancer-3-digestive-006 anticancer-3-digestive-007',
     ('U-118MG', 'CVCL_0633'): 'mechanism-8-contact-008',
-    ('U-87MG ATCC', 'CVCL_0022'): 'anticancer-7-nervous-003 anticancer-7-nervous-004 anticancer-7-nervous-005 anticancer-7-nervous-010 mechanism-2-msc-caf-005 mechanism-5-replace-003 mechanism-5-replace-004',
+    ('U-87MG ATCC', 'CVCL_0022'): 'anticancer-7-nervous-003 anticancer-7-nervous-004 anticancer-7-nervous-005 anticancer-7-nervous-010 mechanism-5-replace-003 mechanism-5-replace-004',
 }
 MONDO = (
     "GastricCancer MONDO:0001056",

@@ -1,7 +1,7 @@
 """Table 1's links to the body (msc:supportedBy) keep the rule stated at the top of table-1.ttl.
 
 A finding supports an entry when its actor is the entry's MSC source or a subclass, its cancer
-(msc:targetCancer, or its cell line's msc:modelsCancer) is the entry's cancer or a subclass, and its
+(msc:targetCancer, or its target or inducing cell line's msc:modelsCancer) is the entry's cancer or a subclass, and its
 derived tumour effect is the entry's reported effect. Checked both ways on the built release.
 """
 
@@ -15,7 +15,7 @@ PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 FITS = """
   ?f a msc:Finding ; msc:actor ?a ; msc:tumourEffect ?effect .
   ?a rdfs:subClassOf* ?type .
-  { ?f msc:targetCancer ?c } UNION { ?f msc:targetCellLine/msc:modelsCancer ?c }
+  { ?f msc:targetCancer ?c } UNION { ?f (msc:targetCellLine|msc:inducingCellLine)/msc:modelsCancer ?c }
   ?c rdfs:subClassOf* ?cancer .
 """
 ENTRY = "?e a msc:Table1Entry ; msc:mscType ?type ; msc:cancer ?cancer ; msc:reportedEffect ?effect ."
