@@ -17,7 +17,9 @@ lost triples of the ontology in a round trip, so this module writes the file its
 - a blank node that is the object of one triple is nested in it (restrictions in
   rdfs:subClassOf, anonymous classes), and a list of resources as rdf:parseType="Collection";
   one that is the object of none is a top-level element without a name; only one that is the
-  object of several triples (or of a cycle) has an rdf:nodeID;
+  object of several triples (or of a cycle) has an rdf:nodeID, and so does one nested deeper than
+  MAX_NESTING (a list of 400 literals, or blank nodes 400 deep, exhausted Python's recursion:
+  hostile testing), written at the top level instead;
 - subjects, properties and namespace declarations are sorted, and nested blank nodes are
   ordered by their text, so the same graph is written the same way on every run (no blank
   node label is written unless rdf:nodeID is needed).
@@ -25,6 +27,7 @@ lost triples of the ontology in a round trip, so this module writes the file its
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from typing import IO, Any
@@ -41,6 +44,7 @@ FORMAT = "typed-xml"  # the name it is registered under: graph.serialize(format=
 _ELEMENT_TYPES = (OWL.Ontology, OWL.Class, RDFS.Datatype, OWL.ObjectProperty, OWL.DatatypeProperty,
                   OWL.AnnotationProperty, OWL.NamedIndividual)
 _ESCAPES = {"\r": "&#13;"}  # as rdflib's writers: a carriage return in a literal is kept
+MAX_NESTING = 64  # node elements nested in one another (each costs three Python frames)
 
 
 def _type_order(term) -> tuple:
@@ -55,6 +59,7 @@ class _Writer:
         self.prefixes = {"rdf": str(RDF)}
         self.references = Counter(o for _, _, o in graph if isinstance(o, BNode))
         self.written: set = set()
+        self.deferred: list = []  # blank nodes nested too deep, to be written at the top level
 
     def qname(self, iri: URIRef, generate: bool = True) -> str:
         """``iri`` as an XML name, its prefix declared; ValueError (KeyError when not
@@ -72,13 +77,24 @@ class _Writer:
         blank = [s for s in subjects if isinstance(s, BNode)]
         body += sorted(self.node(s, 1) for s in blank if not self.references[s])
         body += sorted(self.node(s, 1, labelled=True) for s in blank if self.references[s] > 1)
+        body += self.undeferred()
         for s in sorted(blank, key=str):  # cycles of blank nodes, each the object of one triple
             if s not in self.written:
                 body.append(self.node(s, 1, labelled=True))
+                body += self.undeferred()
         declarations = [f'   xmlns{":" if prefix else ""}{prefix}={quoteattr(namespace)}'
                         for prefix, namespace in sorted(self.prefixes.items())]
         return "\n".join([f'<?xml version="1.0" encoding="{encoding}"?>', "<rdf:RDF", *declarations, ">",
                           *body, "</rdf:RDF>", ""])
+
+    def undeferred(self) -> list[str]:
+        """The top-level elements of the blank nodes nested too deep, and of theirs in turn."""
+        out = []
+        while self.deferred:
+            node = self.deferred.pop(0)
+            if node not in self.written:
+                out.append(self.node(node, 1, labelled=True))
+        return out
 
     def node(self, subject, depth: int, labelled: bool = False) -> str:
         """The node element of ``subject`` (without a trailing newline)."""
@@ -116,7 +132,9 @@ class _Writer:
             return f"{indent}<{name}{attributes}>{escape(str(value), _ESCAPES)}</{name}>"
         if isinstance(value, URIRef):
             return f"{indent}<{name} rdf:resource={quoteattr(value)}/>"
-        if self.references[value] != 1 or value in self.written:
+        if self.references[value] != 1 or value in self.written or depth > MAX_NESTING:
+            if depth > MAX_NESTING:
+                self.deferred.append(value)
             return f'{indent}<{name} rdf:nodeID="{_node_id(value)}"/>'
         members = self.collection(value)
         if members is None:
@@ -149,8 +167,12 @@ class _Writer:
 
 def _node_id(node: BNode) -> str:
     """A blank node's rdf:nodeID: an XML NCName (Oxigraph's labels may start with a digit, which
-    an rdf:nodeID may not: the file was refused by RDF/XML parsers)."""
-    return "b" + re.sub(r"[^A-Za-z0-9_.-]", "_", str(node))
+    an rdf:nodeID may not: the file was refused by RDF/XML parsers), one per label ("é" and "ü"
+    both became "b_", and two nodes one: hostile testing)."""
+    label = str(node)
+    if re.fullmatch(r"[A-Za-z0-9_.-]+", label):
+        return "b" + label
+    return "h" + hashlib.sha256(label.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def rdfxml(graph: Graph, encoding: str = "utf-8") -> str:
@@ -163,8 +185,10 @@ class TypedXMLSerializer(Serializer):
 
     def serialize(self, stream: IO[bytes], base: str | None = None, encoding: str | None = None,
                   **kwargs: Any) -> None:
-        encoding = encoding or "utf-8"
-        stream.write(rdfxml(self.store, encoding).encode(encoding, "replace"))
+        if (encoding or "utf-8").lower().replace("-", "").replace("_", "") != "utf8":  # "?" for what
+            # another encoding lacks ("α-SMA" became "?-SMA": hostile testing)
+            raise ValueError(f"the typed-xml writer writes UTF-8 only, not {encoding}")
+        stream.write(rdfxml(self.store, "utf-8").encode("utf-8"))
 
 
 register(FORMAT, Serializer, __name__, "TypedXMLSerializer")

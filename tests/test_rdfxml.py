@@ -132,3 +132,46 @@ def test_a_blank_node_label_starting_with_a_digit_is_written_as_an_ncname():
     back = Graph()
     back.parse(data=text, format="xml")
     assert isomorphic(back, g)
+
+
+@pytest.mark.parametrize("shape", ["list of literals", "deep blank nodes"])
+def test_deep_nesting_is_written_at_the_top_level_not_by_recursion(shape):
+    """A list of 400 literals, or blank nodes 400 deep, ended `validate --reason` in a
+    RecursionError of ~1000 frames, and `build` in "the typed-xml writer refused the graph"
+    (hostile testing): past MAX_NESTING a node is written at the top level with an rdf:nodeID."""
+    g = Graph(bind_namespaces="none")
+    g.bind("ex", EX)
+    if shape == "list of literals":  # 400: past ~330 the writer recursed too deep
+        Collection(g, head := BNode(), [Literal(f"v{i}") for i in range(400)])
+        g.add((EX.a, EX.p, head))
+    else:
+        node = EX.a
+        for i in range(400):
+            g.add((node, EX.p, nested := BNode()))
+            node = nested
+        g.add((node, EX.p, Literal("deep")))
+    back = Graph()
+    back.parse(data=rdfxml(g), format="xml")
+    assert isomorphic(back, g)
+
+
+def test_labels_that_are_not_names_stay_apart():
+    """"é" and "ü" both became rdf:nodeID "b_", and "a:b" and "a_b" "ba_b": two nodes read back as one."""
+    g = Graph(bind_namespaces="none")
+    g.bind("ex", EX)
+    for label in ("é", "ü", "a:b", "a_b"):
+        g.add((EX.a, EX.p, BNode(label)))
+        g.add((EX.c, EX.p, BNode(label)))  # shared: written with an rdf:nodeID
+        g.add((BNode(label), EX.q, Literal(label)))
+    back = Graph()
+    back.parse(data=rdfxml(g), format="xml")
+    assert len(back) == len(g) == 12 and isomorphic(back, g)
+
+
+def test_another_encoding_is_refused_not_written_with_question_marks():
+    g = Graph(bind_namespaces="none")
+    g.bind("ex", EX)
+    g.add((EX.a, EX.p, Literal("α-SMA")))
+    with pytest.raises(ValueError, match="^the typed-xml writer writes UTF-8 only, not latin-1$"):
+        g.serialize(format=FORMAT, encoding="latin-1")
+    assert "α-SMA" in g.serialize(format=FORMAT, encoding="utf-8").decode()
