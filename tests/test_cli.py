@@ -327,6 +327,44 @@ def test_query_stops_at_its_timeout(capsys):
     assert _query(capsys, "ASK { ?s a <http://www.w3.org/2002/07/owl#Class> }", "--timeout", "30") == (0, "true\n", "")
 
 
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_a_query_child_ends_with_its_parent(sig):
+    """A SIGTERM or SIGINT to msc-kg query alone (a supervisor, kill -INT <pid>) left its forked
+    child running the query past --timeout, holding stdout (hostile testing)."""
+    import signal
+    import time
+
+    query = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+    proc = subprocess.Popen([sys.executable, "-m", "msc_kg.cli", "query", "-", "--timeout", "60"],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    proc.stdin.write(query.encode())
+    proc.stdin.close()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _children_of(proc.pid):  # the query is running
+        time.sleep(0.1)
+    assert _children_of(proc.pid)
+    os.kill(proc.pid, getattr(signal, sig))
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)  # any process left in its group: the child
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise AssertionError("the forked child outlived msc-kg query")
+
+
+def _children_of(pid: int) -> list[str]:
+    """The pids of the children of ``pid`` (Linux /proc)."""
+    try:
+        return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+
+
 @pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon"])
 def test_query_timeout_must_be_seconds_above_0(capsys, value):
     with pytest.raises(SystemExit) as raised:
