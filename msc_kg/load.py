@@ -43,12 +43,17 @@ class Loaded:
         return str(origin) if origin else "(derived)"
 
 
-def source_files(root: Path | None = None) -> list[Path]:
-    """The files the graph is built from: the ontology, its rule table, its import module and every triples/*.ttl."""
+def ontology_files(root: Path | None = None) -> list[Path]:
+    """The ontology's files: the ontology, its rule table and its import module (not instance data)."""
     base = Path(root) if root else paths.ROOT
-    files = [base / "ontology" / "msc-kg.ttl", base / "ontology" / "tumour-effect-rules.ttl",
-             base / "ontology" / "imports" / "external-terms.ttl"]
-    files = [f for f in files if f.exists()]
+    return [base / "ontology" / "msc-kg.ttl", base / "ontology" / "tumour-effect-rules.ttl",
+            base / "ontology" / "imports" / "external-terms.ttl"]
+
+
+def source_files(root: Path | None = None) -> list[Path]:
+    """The files the graph is built from: the ontology's files and every triples/*.ttl."""
+    base = Path(root) if root else paths.ROOT
+    files = [f for f in ontology_files(base) if f.exists()]
     for entry in sorted((base / "triples").iterdir()) if (base / "triples").is_dir() else ():
         if entry.name.startswith("."):  # hidden: an editor's lock (".#x.ttl", a dangling link,
             continue  # failed the build) or backup, which "ls" does not show either (hostile testing)

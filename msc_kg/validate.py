@@ -14,7 +14,7 @@ from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SH, SKOS
 
 from msc_kg import paths, violations
 from msc_kg.errors import MscKgError
-from msc_kg.load import MSCNS, Loaded, parse_file
+from msc_kg.load import MSCNS, Loaded, ontology_files, parse_file
 from msc_kg.namespaces import MSC, MSCD
 from msc_kg.source import normalise, review_text
 
@@ -299,18 +299,15 @@ CURATED_PROPERTIES = frozenset({
     DCTERMS.bibliographicCitation, DCTERMS.creator, DCTERMS.date, DCTERMS.title})
 
 
-def _ontology_side(path: Path) -> bool:
-    """Whether ``path`` is one of the ontology's files (ontology/, its imports/), not instance data."""
-    return path.parent.name in ("ontology", "imports")
-
-
 def scope_problems(loaded: Loaded) -> list[Problem]:
     """Each statement of an instance-data file outside what such files may state (CURATED_PROPERTIES
     and the ontology's own, of mscd: subjects; types that are the ontology's classes)."""
     graph = loaded.graph
+    ontology = {f.resolve() for f in ontology_files()}  # by path: any file in a folder named
+    # "ontology" passed for one (validate --with /tmp/ontology/x.ttl edited the ontology)
     problems = []
     for (subject, predicate), files in loaded.stated.items():
-        data = [f for f in files if not _ontology_side(f)]
+        data = [f for f in files if Path(f).resolve() not in ontology]
         if not data:
             continue
         if isinstance(subject, URIRef) and not (subject.startswith(MSCD) and "#" not in subject):

@@ -79,6 +79,19 @@ def test_a_blank_node_statement_is_refused_and_gets_no_anchor(shapes, tmp_path):
         "blank node"]
 
 
+def test_a_file_in_a_folder_named_ontology_is_instance_data(shapes, tmp_path):
+    """The ontology's files were told by their folder's name, so `validate --with
+    /tmp/ontology/x.ttl` could edit the ontology (review)."""
+    fixture = tmp_path / "ontology" / "x.ttl"
+    fixture.parent.mkdir()
+    fixture.write_text((INVALID[0].parent / "ontology-term-edited-in-instance-data.ttl")
+                       .read_text(encoding="utf-8"), encoding="utf-8")
+    report = validate_loaded(full_graph(load(base_files() + [fixture])), shapes)
+    assert {(p.file, p.focus) for p in report.problems
+            if p.message.startswith("instance data describes mscd: individuals only")} == {
+        (str(fixture), "msc:Glioma")}
+
+
 def test_a_blank_node_a_check_query_finds_is_named_as_the_file_names_it(shapes, tmp_path):
     """A quality check's row on a blank node was blamed on "(derived)" under a label of its own,
     while the shapes named the file and another label (hostile testing)."""
