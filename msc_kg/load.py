@@ -16,8 +16,8 @@ from msc_kg import paths
 from msc_kg.errors import SourceParseError
 from msc_kg.namespaces import IMPORT_MODULE_ONTOLOGY, MSC, MSCD
 from msc_kg.server import jsonguard, xmlguard
-from msc_kg.server.dataset import (EXTENSIONS, RELATIVE_BASE, base_for, parse_error, relative_iri, too_large,
-                                   unknown_extension)
+from msc_kg.server.dataset import (EXTENSIONS, RELATIVE_BASE, base_for, parse_error, relative_iri,
+                                   too_large, unknown_extension)
 
 MSCNS = Namespace(MSC)  # the ontology namespace as rdflib terms (MSCNS.evidence)
 _XSD_STRING = ox.NamedNode("http://www.w3.org/2001/XMLSchema#string")

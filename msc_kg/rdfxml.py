@@ -68,7 +68,7 @@ class _Writer:
         self.prefixes[prefix] = str(namespace)
         return f"{prefix}:{local}" if prefix else local
 
-    def document(self, encoding: str = "utf-8") -> str:
+    def document(self) -> str:
         graph = self.graph
         subjects = set(graph.subjects(unique=True))
         headers = set(graph.subjects(RDF.type, OWL.Ontology))
@@ -84,7 +84,7 @@ class _Writer:
                 body += self.undeferred()
         declarations = [f'   xmlns{":" if prefix else ""}{prefix}={quoteattr(namespace)}'
                         for prefix, namespace in sorted(self.prefixes.items())]
-        return "\n".join([f'<?xml version="1.0" encoding="{encoding}"?>', "<rdf:RDF", *declarations, ">",
+        return "\n".join(['<?xml version="1.0" encoding="utf-8"?>', "<rdf:RDF", *declarations, ">",
                           *body, "</rdf:RDF>", ""])
 
     def undeferred(self) -> list[str]:
@@ -175,9 +175,9 @@ def _node_id(node: BNode) -> str:
     return "h" + hashlib.sha256(label.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def rdfxml(graph: Graph, encoding: str = "utf-8") -> str:
+def rdfxml(graph: Graph) -> str:
     """``graph`` as RDF/XML with typed node elements (see the module's docstring)."""
-    return _Writer(graph).document(encoding)
+    return _Writer(graph).document()
 
 
 class TypedXMLSerializer(Serializer):
@@ -188,7 +188,7 @@ class TypedXMLSerializer(Serializer):
         if (encoding or "utf-8").lower().replace("-", "").replace("_", "") != "utf8":  # "?" for what
             # another encoding lacks ("α-SMA" became "?-SMA": hostile testing)
             raise ValueError(f"the typed-xml writer writes UTF-8 only, not {encoding}")
-        stream.write(rdfxml(self.store, "utf-8").encode("utf-8"))
+        stream.write(rdfxml(self.store).encode("utf-8"))
 
 
 register(FORMAT, Serializer, __name__, "TypedXMLSerializer")

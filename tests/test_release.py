@@ -139,7 +139,7 @@ def test_a_rebuild_says_why_before_it_starts(copy, monkeypatch, capsys):
     built = []
     monkeypatch.setattr(build_mod, "build", lambda **kw: built.append(kw) or build_mod.Built(None, None, None, "", manifest))
     assert release_mod.ensure_release(folder) == manifest and built[0]["out_dir"] == folder
-    assert "reasoner" not in built[0]  # reasoned as `msc-kg build` does (the default)
+    assert built[0] == {"out_dir": folder, "write_owl": False}  # reasoned as `msc-kg build` does
     recorded = manifest["artefacts"]["msc-kg.nt"]["bytes"]
     assert capsys.readouterr().err == (
         f"msc-kg: building the release, as {nt} is not the file the build wrote (4513 bytes, "
