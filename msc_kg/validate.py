@@ -12,7 +12,7 @@ from xml.etree import ElementTree
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SH, SKOS
 
-from msc_kg import paths, violations
+from msc_kg import paths, sections, violations
 from msc_kg.errors import MscKgError
 from msc_kg.load import MSCNS, Loaded, ontology_files, parse_file
 from msc_kg.namespaces import MSC, MSCD
@@ -46,7 +46,8 @@ class Report:
     def text(self) -> str:
         if self.conforms:
             return ("Conforms: the data satisfies every shape and every quality check of "
-                    "queries/violations, and every evidence quote is whole sentences of the review.")
+                    "queries/violations, and every evidence quote is whole sentences of the review, "
+                    "in the section its statement names.")
         problems = sorted(set(self.problems), key=lambda p: (p.file, p.focus, p.message))
         lines = [f"Does not conform: {len(problems)} problem(s)"]  # as listed: pySHACL may
         lines += ["  " + p.line() for p in problems]  # report one twice (hostile testing)
@@ -152,6 +153,24 @@ def evidence_problems(loaded: Loaded, text: str | None = None) -> list[Problem]:
         else:
             continue
         problems.append(Problem(loaded.where(subject), _short(graph, subject), "msc:evidence", message))
+    return problems
+
+
+def section_problems(loaded: Loaded, text: str | None = None) -> list[Problem]:
+    """Every section is located in the review by its msc:opensWith (and a table's or figure's
+    msc:closesWith), and every statement's evidence lies in the section its msc:inSection names
+    (nothing checked it: a finding could name any section)."""
+    text = review_text() if text is None else text
+    graph = loaded.graph
+    where = sections.layout(graph, text)
+    problems = [Problem(loaded.where(section, predicate), _short(graph, section), _short(graph, predicate), why)
+                for section, predicate, why in where.errors]
+    for statement, named, found in sections.misplaced(graph, text, where):
+        problems.append(Problem(
+            loaded.where(statement, MSCNS.inSection), _short(graph, statement), "msc:inSection",
+            f"its evidence lies in {', '.join(_short(graph, s) for s in found)}, not in "
+            f"{', '.join(_short(graph, s) for s in named)} (sections are located in the review by "
+            "their msc:opensWith and msc:closesWith)"))
     return problems
 
 
@@ -362,6 +381,6 @@ def validate_loaded(loaded: Loaded, shapes: Graph | None = None) -> Report:
     """Validate a loaded graph against the shapes, the review text and the violation queries."""
     shapes = shapes if shapes is not None else shapes_graph()
     return Report(shacl_problems(loaded, shapes) + literal_problems(loaded) + evidence_problems(loaded)
-                  + name_problems(loaded)
+                  + name_problems(loaded) + section_problems(loaded)
                   + reference_problems(loaded) + derived_by_hand_problems(loaded)
                   + scope_problems(loaded) + violation_problems(loaded))

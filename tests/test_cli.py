@@ -44,10 +44,11 @@ def test_validate_shape_violation_exits_1_naming_focus_and_message(capsys):
     fixture = DATA / "invalid" / "finding-missing-evidence.ttl"
     assert main(["validate", "--with", str(fixture)]) == 1
     out = capsys.readouterr().out
-    assert out.startswith("Does not conform: 2 problem(s)")  # the shape and the quality check
+    assert out.startswith("Does not conform: 3 problem(s)")  # the shape and two quality checks
     assert f"{fixture}: mscd:test-f1 msc:evidence: a statement needs exactly one non-empty evidence sentence" in out
     assert (f"{fixture}: mscd:test-f1: Every finding, claim and quantitative outcome has an evidence "
             "sentence anchored in the review. (statement-without-evidence-violation.rq)") in out
+    assert (f"{fixture}: mscd:test-f1: A statement's IRI is mscd:<kind>-<section slug>-NNN") in out  # test-f1
 
 
 @pytest.mark.skipif(not __import__("shutil").which("java"), reason="HermiT needs Java")

@@ -932,3 +932,19 @@ def test_unpublished_findings_can_be_told_apart(store):
                      "finding-figure-2-001", "finding-figure-2-002", "finding-figure-2-003",
                      "finding-figure-2-004", "finding-figure-2-005", "finding-future-007",
                      "finding-future-008", "finding-future-009", "finding-future-010", "finding-future-011"]
+
+
+def test_dose_trends_are_data(store):
+    """"in a dose-dependent manner" (section 4) and Figure 2's "increased as the number of umbilical
+    cord MSCs increased, but decreased as the number of BM-MSCs increased" (caption and text) were
+    only in labels and notes."""
+    found = [(r["f"].removeprefix("https://w3id.org/msc-kg/id/"),
+              r["trend"].removeprefix("https://w3id.org/msc-kg/ontology/"),
+              r["actor"].removeprefix("https://w3id.org/msc-kg/ontology/")) for r in rows(store, """
+        PREFIX msc: <https://w3id.org/msc-kg/ontology/>
+        SELECT ?f ?trend ?actor WHERE { ?f msc:doseTrend ?trend ; msc:actor ?actor } ORDER BY ?f""")]
+    assert found == [("finding-figure-2-004", "RisesWithDose", "UmbilicalCordBloodMSC"),
+                     ("finding-figure-2-005", "FallsWithDose", "BoneMarrowMSC"),
+                     ("finding-future-002", "RisesWithDose", "MesenchymalStromalCell"),
+                     ("finding-future-010", "RisesWithDose", "UmbilicalCordBloodMSC"),
+                     ("finding-future-011", "FallsWithDose", "BoneMarrowMSC")]

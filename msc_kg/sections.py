@@ -1,0 +1,88 @@
+"""Where each section of the review lies in its text, located by its msc:opensWith and msc:closesWith."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+from rdflib import Graph
+from rdflib.namespace import RDF
+
+from msc_kg.load import MSCNS
+from msc_kg.source import normalise
+
+
+@dataclass
+class Layout:
+    """The sections' places in the cleaned review text, and what kept a section from its place.
+
+    A table or figure (a section with msc:closesWith) is the text from its opening to the end of
+    its closing words; any other section runs from its opening to the next such opening, less the
+    tables and figures within it (the PDF's text puts them between the body's paragraphs)."""
+
+    blocks: list[tuple[int, int, object]] = field(default_factory=list)  # (start, end, section)
+    body: list[tuple[int, object]] = field(default_factory=list)  # (start, section), sorted
+    errors: list[tuple[object, object, str]] = field(default_factory=list)  # (section, property, why)
+
+    def section_at(self, offset: int):
+        """The section the text at ``offset`` belongs to (None before the first one)."""
+        for start, end, section in self.blocks:
+            if start <= offset < end:
+                return section
+        index = bisect_right([start for start, _ in self.body], offset)
+        return self.body[index - 1][1] if index else None
+
+
+def _occurrences(text: str, words: str) -> list[int]:
+    """Every offset at which ``words`` occur in ``text`` (overlapping ones too)."""
+    found, at = [], text.find(words)
+    while at >= 0:
+        found.append(at)
+        at = text.find(words, at + 1)
+    return found
+
+
+def layout(graph: Graph, text: str) -> Layout:
+    """Locate every msc:ReviewSection of ``graph`` in ``text`` (the cleaned review)."""
+    result = Layout()
+    for section in sorted(set(graph.subjects(RDF.type, MSCNS.ReviewSection)), key=str):
+        opening = [normalise(str(o)) for o in graph.objects(section, MSCNS.opensWith)]
+        if len(opening) != 1 or not opening[0]:
+            continue  # the shapes tell these
+        places = _occurrences(text, opening[0])
+        if len(places) != 1:
+            why = ("is not in source/review.txt" if not places else
+                   f"occurs {len(places)} times in source/review.txt; quote enough words to tell one place")
+            result.errors.append((section, MSCNS.opensWith, f"\"{opening[0][:80]}\" {why}"))
+            continue
+        closing = [normalise(str(c)) for c in graph.objects(section, MSCNS.closesWith)]
+        if not closing:
+            result.body.append((places[0], section))
+            continue
+        if len(closing) > 1:
+            continue  # the shapes tell this
+        end = text.find(closing[0], places[0])
+        if end < 0:
+            result.errors.append((section, MSCNS.closesWith, f"\"{closing[0][:80]}\" is not in "
+                                  "source/review.txt after the section's msc:opensWith"))
+            continue
+        result.blocks.append((places[0], end + len(closing[0]), section))
+    result.body.sort(key=lambda pair: pair[0])
+    return result
+
+
+def misplaced(graph: Graph, text: str, where: Layout | None = None):
+    """(statement, its sections, the sections its evidence lies in) for every statement whose
+    msc:evidence is found in ``text`` but at no place within its msc:inSection; nothing while a
+    section cannot be located (every later statement would be blamed for it)."""
+    where = where or layout(graph, text)
+    if where.errors:
+        return
+    for statement, quote in graph.subject_objects(MSCNS.evidence):
+        named = set(graph.objects(statement, MSCNS.inSection))
+        places = _occurrences(text, normalise(str(quote)))
+        if not named or not places:
+            continue  # the shapes and the evidence check tell these
+        found = {where.section_at(place) for place in places}
+        if not found & named:
+            yield statement, sorted(named, key=str), sorted(found - {None}, key=str)

@@ -1,0 +1,43 @@
+"""The review's sections located in its text (msc:opensWith, msc:closesWith)."""
+
+from rdflib import Graph, Literal, URIRef
+
+from msc_kg import sections
+from msc_kg.load import MSCNS
+from msc_kg.namespaces import MSCD
+from msc_kg.source import review_text
+
+
+def _at(where, words: str) -> str:
+    """The section the text at ``words`` belongs to, as its mscd: local name."""
+    text = review_text()
+    assert text.count(words) == 1, words
+    return str(where.section_at(text.find(words))).removeprefix(MSCD)
+
+
+def test_every_section_is_located_and_tables_and_figures_interrupt_the_body(graph):
+    where = sections.layout(graph, review_text())
+    assert where.errors == []
+    assert len(where.body) == 24 and len(where.blocks) == 3
+    assert _at(where, "The tumor microenvironment (TME)") == "section-abstract"
+    assert _at(where, "Altogether, the MSCs derived") == "section-anticancer-summary"
+    assert _at(where, "Type of MSCs Tumor propagating") == "section-table-1"
+    assert _at(where, "establish cell-cell contacts. 2. MSC transition") == "section-figure-1"
+    # the body text after Table 1 and Figure 1 is section 2.1's again, then 2.2's
+    assert _at(where, "CAFs as a major constituent") == "section-mechanism-2-msc-caf"
+    assert _at(where, "NCT02530047") == "section-table-2"
+    assert _at(where, "Recently, two phenotypes of MSCs") == "section-future"
+
+
+def test_no_statement_of_the_graph_is_misplaced(graph):
+    assert list(sections.misplaced(graph, review_text())) == []
+
+
+def test_a_closing_not_after_the_opening_is_named_and_stops_the_statement_check(graph):
+    copy = Graph() + graph
+    table = URIRef(MSCD + "section-table-1")
+    copy.set((table, MSCNS.closesWith, Literal("2. Breast cancers")))  # printed before Table 1
+    where = sections.layout(copy, review_text())
+    assert where.errors == [(table, MSCNS.closesWith, "\"2. Breast cancers\" is not in source/review.txt "
+                             "after the section's msc:opensWith")]
+    assert list(sections.misplaced(copy, review_text(), where)) == []
