@@ -333,6 +333,77 @@ def glued(query: str, toks: list[str], upper: list[str]) -> str | None:
     return None
 
 
+# The pieces a word of keywords joined together is read in (respaced): the grammar's words but the
+# case-sensitive "a" and the constants, which the engine may read joined to a name (see glued)
+_PIECES = GRAMMAR_WORDS - {"A", "TRUE", "FALSE", "UNDEF"}
+_LONGEST_PIECE = max(map(len, _PIECES))
+_PIECE_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:E[+-]?[0-9]+)?")
+# Words read apart: at most this long, and at most this many tried in a query (each costs about
+# 5 µs a character, holding the interpreter lock); the others are left to glued, which refuses them
+_JOINABLE = re.compile(r"[A-Za-z0-9_]{2,48}")
+MAX_JOINED = 64
+
+
+def _pieces(word: str) -> list[str] | None:
+    """The one way ``word`` (upper-cased) is keywords and numbers joined together, as the engine
+    reads it ("ORDERBY" is ORDER BY, "LIMIT1OFFSET1" LIMIT 1 OFFSET 1, "1AS" 1 AS), else None (no
+    way, or more than one)."""
+    ways: list[list[str] | None] = [None] * (len(word) + 1)  # a way to read word[i:], or None
+    count = [0] * (len(word) + 1)  # how many ways (at most 2 counted)
+    count[len(word)], ways[len(word)] = 1, []
+    for i in range(len(word) - 1, -1, -1):
+        ends = [i + n for n in range(1, min(_LONGEST_PIECE, len(word) - i) + 1) if word[i:i + n] in _PIECES]
+        if word[i].isdigit() and (number := _PIECE_NUMBER.match(word, i)):
+            ends.append(number.end())  # a number is read whole, as long as it goes
+        for end in ends:
+            if count[end]:
+                count[i] = min(2, count[i] + count[end])
+                ways[i] = [word[i:end]] + ways[end]
+    return ways[0] if count[0] == 1 and len(ways[0]) > 1 else None
+
+
+def respaced(query: str) -> tuple[str, list[int]]:
+    """``query`` with each word that is keywords and numbers joined together ("ORDERBY ?o",
+    "(1AS ?v)", "ASKWHERE {}": legal SPARQL, since tokens need no space between them where they
+    cannot be read as one, SPARQL 1.1 Query §19.3, and the engine reads them so) written apart,
+    so the checks read what the engine reads; and the offsets in that text of the spaces put in."""
+    out, spaces, last, size, tried = [], [], 0, 0, 0
+    for m in _SIGNIFICANT.finditer(query.rstrip(" \t\r\n")):
+        word = m.group(1)
+        if not _JOINABLE.fullmatch(word) or (upper := word.upper()) in GRAMMAR_WORDS or _NUMBER.fullmatch(upper):
+            continue
+        tried += 1
+        if tried > MAX_JOINED:
+            break
+        if pieces := _pieces(upper):
+            out.append(query[last:m.start(1)])
+            size += m.start(1) - last
+            at = m.start(1)
+            for piece in pieces[:-1]:
+                out += [query[at:at + len(piece)], " "]
+                spaces.append(size + len(piece))
+                size += len(piece) + 1
+                at += len(piece)
+            out.append(query[at:m.end(1)])
+            size += m.end(1) - at
+            last = m.end(1)
+    return ("".join(out) + query[last:], spaces) if out else (query, [])
+
+
+def _unshifted(message: str, spaced: str, spaces: list[int]) -> str:
+    """``message``'s "error at line:column" in ``spaced`` (respaced) as the column of the query
+    before the ``spaces`` were put in."""
+    m = re.search(r"error at (\d+):(\d+)", message)
+    if m is None:
+        return message
+    line, column = int(m.group(1)), int(m.group(2))
+    start = 0
+    for _ in range(line - 1):
+        start = spaced.index("\n", start) + 1
+    column -= sum(1 for space in spaces if start <= space < start + column - 1)
+    return f"{message[:m.start(2)]}{column}{message[m.end(2):]}"
+
+
 def _prefix_names(toks: list[str]) -> set[str]:
     """The prefix names a query's token texts declare."""
     return {name for name, _ in declarations(toks) if name is not None}
@@ -924,7 +995,20 @@ def check(query: str, base: str, service_allow: frozenset[str] | set[str] = froz
         reason = unparsable_name(query, toks, simple_prologue(query[:quick.body], base)[0])
         if reason is not None:
             raise Refused(400, reason)
-    result = quick if quick is not None else _checked_scan(query, base, service_allow)
+    if quick is not None:
+        result = quick
+    else:
+        result = scan(query, base)
+        spaced, spaces = respaced(query) if result.glued is not None else (query, [])
+        if spaces:  # keywords joined together: checked as the engine reads them
+            query, result = spaced, scan(spaced, base)
+        try:
+            _refuse_over_limits(result, query, service_allow)
+        except Refused as refused:
+            if spaces:
+                refused.message = _unshifted(refused.message, spaced, spaces)
+                refused.args = (refused.message,)
+            raise
     result.isolate = orders_apart(query, result.own, kinds, base, bool(result.services),
                                   result.toks, result.body)
     return result
@@ -975,9 +1059,8 @@ def orders_graph_mix(query: str, kinds: dict[str, int], base: str | None,
     return orders_mixed_literals(toks, kinds, prefixes, base, own)
 
 
-def _checked_scan(query: str, base: str, service_allow: frozenset[str] | set[str]) -> Scan:
-    """The full scan, refusing what it finds over the limits."""
-    result = scan(query, base)
+def _refuse_over_limits(result: Scan, query: str, service_allow: frozenset[str] | set[str]) -> None:
+    """Refuse what the full scan of ``query`` (``result``) found over the limits."""
     if result.form in UPDATE_KEYWORDS:
         raise Refused(
             403,
@@ -1006,4 +1089,3 @@ def _checked_scan(query: str, base: str, service_allow: frozenset[str] | set[str
                 "endpoints given with --service-allow.",
                 without_services(query),
             )
-    return result
