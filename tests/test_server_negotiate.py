@@ -263,6 +263,22 @@ def test_rdfxml_cannot_carry_its_syntax_terms_as_properties(server_client, term,
     assert [str(t.predicate) for t in ox.parse(fallback.data, format=ox.RdfFormat.TURTLE)] == [f"<{RDF}{term}>"]
 
 
+@pytest.mark.parametrize("construct", ['<http://e/s> <http://www.w3.org/2000/xmlns/x> "v"',
+                                       '<http://e/s> a <http://www.w3.org/2000/xmlns/x>'])
+def test_rdfxml_cannot_carry_the_xmlns_namespace(server_client, construct):
+    """A property or class of http://www.w3.org/2000/xmlns/ was written as an element "xmlns:x",
+    which XML forbids (no parser reads it), and served with 200 (hostile testing)."""
+    query = f"CONSTRUCT {{ {construct} }} WHERE {{}}"
+    resp = server_client.get("/sparql", query_string={"query": query}, headers={"Accept": "application/rdf+xml"})
+    assert resp.status_code == 406 and resp.get_data(as_text=True) == (
+        "No acceptable format: the answer uses <http://www.w3.org/2000/xmlns/x>, which RDF/XML cannot "
+        "write as an element: XML reserves its namespace and prefix for namespace declarations; ask for "
+        "Turtle or N-Triples.\n")
+    fallback = server_client.get("/sparql", query_string={"query": query},
+                                 headers={"Accept": "application/rdf+xml, text/turtle;q=0.5"})
+    assert fallback.status_code == 200 and fallback.headers["Content-Type"].startswith("text/turtle")
+
+
 def test_a_literal_the_strict_parser_refuses_still_falls_back(server_client):
     """A query can make "x"^^rdf:langString without a tag; the fallback read the engine's
     N-Triples again with the strict parser, which refuses it: 500 (hostile testing)."""

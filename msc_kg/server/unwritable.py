@@ -2,8 +2,9 @@
 
 Oxigraph 0.5.13 writes some answers malformed or not at all: characters XML 1.0 cannot carry even
 escaped (U+0001, U+FFFE) go raw into XML results and RDF/XML; a property whose IRI has no ending
-that is an XML name (``…/123``, ``…/p#``, ``…/a/``) becomes an element named ``oxprefix:``, which
-no namespace-aware XML parser reads; and JSON-LD refuses RDF 1.2 triple terms with an error. Such an
+that is an XML name (``…/123``, ``…/p#``, ``…/a/``) becomes an element named ``oxprefix:``, and one
+of the namespace http://www.w3.org/2000/xmlns/ an element ``xmlns:…``, which no namespace-aware XML
+parser reads; and JSON-LD refuses RDF 1.2 triple terms with an error. Such an
 answer is refused with 406, naming the reason and the syntaxes that carry it (hostile testing found
 them served as 200 with malformed bodies, or as 500 and 502) — unless the request accepts another
 syntax that carries it, which then answers (RFC 9110 §15.5.7; the 406 was answered to a browser's
@@ -47,6 +48,10 @@ RESERVED_TERMS = ("uses an RDF/XML syntax term (rdf:li, rdf:Description, rdf:abo
 _OLD_TERM = re.compile(rb"<rdf:(?:aboutEach|aboutEachPrefix|bagID)[\s/>]")
 OLD_TERMS = ("uses rdf:aboutEach, rdf:aboutEachPrefix or rdf:bagID as a property or class, "
              "which RDF/XML forbids as an element")
+# A property or class of the namespace XML reserves for namespace declarations: the writer names
+# its element "xmlns:…", a prefix no element may carry (Namespaces in XML §3; hostile testing:
+# served with 200, and expat, rdflib and every namespace-aware parser refused it)
+_XMLNS_ELEMENT = re.compile(rb"<xmlns:([^\s/>]+)")
 
 
 class CannotCarry(NamedTuple):
@@ -72,6 +77,10 @@ def xml_problem(body: bytes, rdfxml: bool = True) -> str | None:
         iri = f" <{empty.group(1).decode()}>" if empty.group(1) else ""
         return (f"uses{iri or ' a property or class'}, which RDF/XML cannot write as an element: no "
                 "XML name ends the IRI")
+    reserved = _XMLNS_ELEMENT.search(body)
+    if reserved is not None:
+        return (f"uses <http://www.w3.org/2000/xmlns/{reserved.group(1).decode()}>, which RDF/XML cannot "
+                "write as an element: XML reserves its namespace and prefix for namespace declarations")
     return OLD_TERMS if _OLD_TERM.search(body) else None
 
 
