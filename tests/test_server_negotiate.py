@@ -557,3 +557,22 @@ def test_tsv_fields_are_written_as_the_engine_writes_them():
     engine = store.query(query).serialize(format=ox.QueryResultsFormat.TSV).decode().rstrip("\n").split("\n")[1:]
     assert [results._tsv_text(row["o"]) for row in store.query(query)] == engine
     assert engine[:3] == ["1", "-5", "7"]  # the store keeps numbers by value
+
+
+@pytest.mark.parametrize("accept", [", ".join([f"application/x-{i}" for i in range(100)] + ["text/csv"]),
+                                    "," * 100 + "text/csv"])
+def test_an_acceptable_type_late_in_a_long_accept_header_is_chosen(server_client, accept):
+    """Only the first 64 elements of Accept were read, empty ones counted: text/csv as the 101st, or
+    after 100 commas, got 406 (hostile testing); the Oxigraph server answers CSV."""
+    resp = server_client.get("/sparql", query_string={"query": "SELECT ?x { BIND(1 AS ?x) }"},
+                             headers={"Accept": accept})
+    assert resp.status_code == 200 and resp.data == b"x\r\n1\r\n"
+
+
+def test_the_most_specific_range_and_its_first_weight_decide():
+    table = (("text/csv", "csv"), ("application/sparql-results+json", "json"))
+    assert negotiate.choose("text/*;q=0.9, text/csv;q=0.1, application/*;q=0.5", table) == (
+        "application/sparql-results+json", "json")
+    assert negotiate.choose("text/csv;q=0.2, text/csv;q=0.9, */*;q=0.1", table) == (
+        "text/csv", "csv")  # the first weight of a range counts
+    assert negotiate.choose("text/csv;q=0, */*", table) == ("application/sparql-results+json", "json")

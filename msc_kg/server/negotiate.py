@@ -56,19 +56,20 @@ _Q = re.compile(r";\s*q\s*=\s*([^;\s]*)", re.IGNORECASE)
 _WEIGHT = re.compile(r"^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$")  # RFC 9110 §12.4.2 qvalue
 
 
-def _elements(header: str, limit: int = 64) -> list[str]:
-    """The first ``limit`` elements of a comma-separated header value (RFC 9110 §5.6.1)."""
+def _elements(header: str) -> list[str]:
+    """The non-empty elements of a comma-separated header value (RFC 9110 §5.6.1: empty ones,
+    ", ,", are not elements; the first 64 of all were read, so text/csv as the 65th, or after 64
+    commas, got 406: hostile testing). Linear in the header, which the server bounds."""
     elements, current = [], []
     for piece in _PIECES.findall(header):
         if piece != ",":
             current.append(piece)
-            continue
+        elif current:
+            elements.append("".join(current))
+            current = []
+    if current:
         elements.append("".join(current))
-        current = []
-        if len(elements) == limit:
-            return elements
-    elements.append("".join(current))
-    return elements
+    return [element for element in elements if element.strip()]
 
 
 def parse_accept(header: str | None) -> list[tuple[str, str, float]]:
@@ -76,7 +77,7 @@ def parse_accept(header: str | None) -> list[tuple[str, str, float]]:
     if header is None or not header.strip():
         return [("*", "*", 1.0)]
     ranges = []
-    for part in _elements(header):  # at most 64: a hostile header cannot make this quadratic
+    for part in _elements(header):
         m = _RANGE.match(part)
         if not m:
             continue
@@ -90,31 +91,25 @@ def parse_accept(header: str | None) -> list[tuple[str, str, float]]:
     return ranges
 
 
-def _quality(media: str, ranges: list[tuple[str, str, float]]) -> float:
-    """The q of ``media`` under the most specific matching range (0 when none matches)."""
+def _quality(media: str, weights: dict[tuple[str, str], float]) -> float:
+    """The q of ``media`` under the most specific matching range (0 when none matches), from the
+    ranges' ``weights`` (the first weight given for each range)."""
     mtype, msub = media.split("/")
-    best_spec, best_q = -1, 0.0
-    for rtype, rsub, q in ranges:
-        if rtype == mtype and rsub == msub:
-            spec = 2
-        elif rtype == mtype and rsub == "*":
-            spec = 1
-        elif rtype == "*" and rsub == "*":
-            spec = 0
-        else:
-            continue
-        if spec > best_spec:
-            best_spec, best_q = spec, q
-    return best_q
+    for key in ((mtype, msub), (mtype, "*"), ("*", "*")):
+        if key in weights:
+            return weights[key]
+    return 0.0
 
 
 @lru_cache(maxsize=512)  # clients repeat their Accept header; the tables are constant tuples
 def choose(accept: str | None, table) -> tuple[str, str] | None:
     """Pick ``(media type, format key)`` from ``table`` for an Accept header, or None (→ 406)."""
-    ranges = parse_accept(accept)
+    weights: dict[tuple[str, str], float] = {}
+    for rtype, rsub, q in parse_accept(accept):  # one pass over the header's ranges, however many
+        weights.setdefault((rtype, rsub), q)
     best, best_q = None, 0.0
     for media, key in table:
-        q = _quality(media, ranges)
+        q = _quality(media, weights)
         if q > best_q:
             best, best_q = (media, key), q
     return best
