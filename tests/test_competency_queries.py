@@ -584,7 +584,7 @@ def test_tumour_effect_by_msc_source(store):
         ('adipose tissue MSC', 'pro-tumour', '24'),
         ('bone marrow MSC', 'anti-tumour', '11'),
         ('bone marrow MSC', 'neutral', '2'),
-        ('bone marrow MSC', 'pro-tumour', '50'),
+        ('bone marrow MSC', 'pro-tumour', '52'),  # with the ECM derived from BM-MSCs (ecm-007, -008)
         ('umbilical cord/cord blood MSC', 'anti-tumour', '51'),
         ('umbilical cord/cord blood MSC', 'neutral', '3'),
         ('umbilical cord/cord blood MSC', 'pro-tumour', '12'),
