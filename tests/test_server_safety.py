@@ -252,6 +252,16 @@ def test_a_service_keyword_joined_to_what_follows_is_refused(listener, query):
     ("SELECT ?x { BIND(1AS ?x) VALUES ?y { 'a' } } ORDER BY ?x ?y",
      "SELECT ?x { BIND(1 AS ?x) VALUES ?y { 'a' } } ORDER BY ?x ?y"),
     ("SELECT ?o { VALUES ?o { 1 'a' } } ORDER BY ?o LIMIT1OFFSET1", "SELECT ?o { VALUES ?o { 1 'a' } } ORDER BY ?o LIMIT 1 OFFSET 1"),
+    # a number with a fraction or a signed exponent, a constant (hostile round 36: still refused)
+    ("SELECT ?x ?y { BIND(1.5AS ?x) VALUES ?y { 'a' } } ORDER BY ?x ?y",
+     "SELECT ?x ?y { BIND(1.5 AS ?x) VALUES ?y { 'a' } } ORDER BY ?x ?y"),
+    ("SELECT ?x ?y { BIND(1e+5AS ?x) VALUES ?y { 'a' } } ORDER BY ?x ?y",
+     "SELECT ?x ?y { BIND(1e+5 AS ?x) VALUES ?y { 'a' } } ORDER BY ?x ?y"),
+    ("SELECT ?x ?y { BIND(trueAS ?x) VALUES ?y { 1 } } ORDER BY ?x ?y",
+     "SELECT ?x ?y { BIND(true AS ?x) VALUES ?y { 1 } } ORDER BY ?x ?y"),
+    # in the fewest pieces: STR and LANG take a "(" at once, so the engine reads STRLANG
+    ("SELECT ?v { VALUES ?v { 1 'a' } } ORDERBYSTRLANG(?v,'en') ?v",
+     "SELECT ?v { VALUES ?v { 1 'a' } } ORDER BY STRLANG(?v,'en') ?v"),
 ])
 def test_keywords_joined_together_are_read_as_the_engine_reads_them(query, spaced):
     """"ORDERBY ?o", "BYDESC", "1AS", "LIMIT1OFFSET1" are legal SPARQL (tokens need no space between
@@ -1560,10 +1570,24 @@ def test_blank_node_labels_and_runs_of_names_are_read_as_the_engine_reads_them()
         safety.check(q, EX)
 
 
+def test_a_refused_service_joined_to_silent_gets_its_syntax_error_where_it_was_sent(server_client, listener):
+    """The text the engine parses first for a malformed query naming a SERVICE was the respaced
+    one: its error's column was off by the spaces put in (hostile round 36). No connection."""
+    q = f"SELECT * WHERE {{ SERVICEsilent <{listener.url}> {{ ?s ?p ?o }} ?x }}"
+    with pytest.raises(SyntaxError) as engine:  # the engine's error, in the same columns
+        ox.Store().query(q.replace("SERVICEsilent", "GRAPH" + " " * 8))
+    resp = server_client.get("/sparql", query_string={"query": q})
+    assert resp.status_code == 400
+    assert resp.data.decode().startswith(f"Malformed query: {engine.value}")
+    assert listener.connections == []
+
+
 @pytest.mark.parametrize("query, answer", [
     ("SELECT (1AS ?v) {} ORDER BY ?v", "v\r\n1\r\n"),
     ("SELECT ?o { VALUES ?o { 2 1 } } ORDERBY ?o LIMIT 1OFFSET 1", "o\r\n2\r\n"),
     ("SELECT (RAND() AS ?r) ?o { VALUES ?o { 2 1 } FILTER(?o NOTIN(1)) }", None),
+    ("SELECT ?v { VALUES ?v { 'b' 'a' } } ORDERBYSTRLANG(?v,'en')", "v\r\na\r\nb\r\n"),
+    ("SELECT (1.5AS ?v) {} ORDER BY ?v", "v\r\n1.5\r\n"),
 ])
 def test_keywords_joined_together_are_answered(server_client, query, answer):
     """Legal SPARQL the Oxigraph server answers; the endpoint answered 400 where its full scan ran

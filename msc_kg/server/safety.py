@@ -334,32 +334,44 @@ def glued(query: str, toks: list[str], upper: list[str]) -> str | None:
 
 
 # The pieces a word of keywords joined together is read in (respaced): the grammar's words but the
-# case-sensitive "a" and the constants, which the engine may read joined to a name (see glued)
-_PIECES = GRAMMAR_WORDS - {"A", "TRUE", "FALSE", "UNDEF"}
+# case-sensitive "a"
+_PIECES = GRAMMAR_WORDS - {"A"}
 _LONGEST_PIECE = max(map(len, _PIECES))
 _PIECE_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:E[+-]?[0-9]+)?")
 # Words read apart: at most this long, and at most this many tried in a query (each costs about
 # 5 µs a character, holding the interpreter lock); the others are left to glued, which refuses them
-_JOINABLE = re.compile(r"[A-Za-z0-9_]{2,48}")
+_JOINABLE = re.compile(r"[A-Za-z0-9_.+\-]{2,48}")
 MAX_JOINED = 64
 
 
 def _pieces(word: str) -> list[str] | None:
-    """The one way ``word`` (upper-cased) is keywords and numbers joined together, as the engine
-    reads it ("ORDERBY" is ORDER BY, "LIMIT1OFFSET1" LIMIT 1 OFFSET 1, "1AS" 1 AS), else None (no
-    way, or more than one)."""
-    ways: list[list[str] | None] = [None] * (len(word) + 1)  # a way to read word[i:], or None
-    count = [0] * (len(word) + 1)  # how many ways (at most 2 counted)
-    count[len(word)], ways[len(word)] = 1, []
-    for i in range(len(word) - 1, -1, -1):
-        ends = [i + n for n in range(1, min(_LONGEST_PIECE, len(word) - i) + 1) if word[i:i + n] in _PIECES]
+    """How ``word`` (upper-cased) is keywords and numbers joined together, as the engine reads it
+    ("ORDERBY" is ORDER BY, "LIMIT1OFFSET1" LIMIT 1 OFFSET 1, "1.5AS" 1.5 AS), in the fewest
+    pieces ("ORDERBYSTRLANG" is ORDER BY STRLANG: STR and LANG take a "(" at once, so the engine
+    never reads them there); None if there is no way, or more than one in the fewest pieces."""
+    size = len(word)
+    fewest: list[int | None] = [None] * (size + 1)  # the fewest pieces word[i:] is read in
+    ways = [0] * (size + 1)  # how many ways in that many pieces (at most 2 counted)
+    first = [0] * (size + 1)  # where the first piece of the one way ends
+    fewest[size], ways[size] = 0, 1
+    for i in range(size - 1, -1, -1):
+        ends = [i + n for n in range(1, min(_LONGEST_PIECE, size - i) + 1) if word[i:i + n] in _PIECES]
         if word[i].isdigit() and (number := _PIECE_NUMBER.match(word, i)):
             ends.append(number.end())  # a number is read whole, as long as it goes
         for end in ends:
-            if count[end]:
-                count[i] = min(2, count[i] + count[end])
-                ways[i] = [word[i:end]] + ways[end]
-    return ways[0] if count[0] == 1 and len(ways[0]) > 1 else None
+            if fewest[end] is None:
+                continue
+            if fewest[i] is None or fewest[end] + 1 < fewest[i]:
+                fewest[i], ways[i], first[i] = fewest[end] + 1, ways[end], end
+            elif fewest[end] + 1 == fewest[i]:
+                ways[i] = min(2, ways[i] + ways[end])
+    if fewest[0] is None or fewest[0] < 2 or ways[0] != 1:
+        return None
+    pieces, i = [], 0
+    while i < size:
+        pieces.append(word[i:first[i]])
+        i = first[i]
+    return pieces
 
 
 def respaced(query: str) -> tuple[str, list[int]]:
@@ -388,6 +400,16 @@ def respaced(query: str) -> tuple[str, list[int]]:
             size += m.end(1) - at
             last = m.end(1)
     return ("".join(out) + query[last:], spaces) if out else (query, [])
+
+
+def _unspaced(text: str, spaces: list[int]) -> str:
+    """``text``, a respaced query rewritten in the same columns (without_services), without the
+    ``spaces`` respaced put in: the columns of the query as sent."""
+    kept, last = [], 0
+    for space in spaces:
+        kept.append(text[last:space])
+        last = space + 1
+    return "".join(kept) + text[last:]
 
 
 def _unshifted(message: str, spaced: str, spaces: list[int]) -> str:
@@ -1008,6 +1030,8 @@ def check(query: str, base: str, service_allow: frozenset[str] | set[str] = froz
             if spaces:
                 refused.message = _unshifted(refused.message, spaced, spaces)
                 refused.args = (refused.message,)
+                if refused.parse_first is not None:  # its syntax error counted in the query as sent
+                    refused.parse_first = _unspaced(refused.parse_first, spaces)
             raise
     result.isolate = orders_apart(query, result.own, kinds, base, bool(result.services),
                                   result.toks, result.body)
