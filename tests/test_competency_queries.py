@@ -948,3 +948,21 @@ def test_dose_trends_are_data(store):
                      ("finding-future-002", "RisesWithDose", "MesenchymalStromalCell"),
                      ("finding-future-010", "RisesWithDose", "UmbilicalCordBloodMSC"),
                      ("finding-future-011", "FallsWithDose", "BoneMarrowMSC")]
+
+
+def test_the_authors_own_findings_published_or_not(store):
+    """"Our study showed … [10]", "Our recent study … [19]", "Our previous study … [71]" were not
+    told apart from others' findings, only the unpublished ones were (round 35)."""
+    found = [r["f"].removeprefix("https://w3id.org/msc-kg/id/") for r in rows(store, """
+        PREFIX msc: <https://w3id.org/msc-kg/ontology/>
+        PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+        SELECT ?f WHERE { ?f a/rdfs:subClassOf* msc:AuthorsOwnFinding
+                          FILTER NOT EXISTS { ?f a msc:UnpublishedFinding } } ORDER BY ?f""")]
+    assert found == ["finding-anticancer-1-blood-009", "finding-anticancer-1-blood-010",
+                     "finding-anticancer-1-blood-011", "finding-anticancer-1-blood-012",
+                     "finding-anticancer-1-blood-052", "finding-anticancer-1-blood-053",
+                     "finding-anticancer-1-blood-054", "finding-mechanism-8-contact-015"]
+    count = rows(store, """PREFIX msc: <https://w3id.org/msc-kg/ontology/>
+        PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+        SELECT (COUNT(DISTINCT ?f) AS ?n) WHERE { ?f a/rdfs:subClassOf* msc:AuthorsOwnFinding }""")
+    assert count[0]["n"] == "20"  # and the 12 unpublished ones
