@@ -341,17 +341,17 @@ def test_survival_with_vs_without_msc(store):
 
 
 def test_quantitative_outcomes(store):
-    assert table(run(store, 'quantitative-outcomes'), 'quantity', 'measureLabel', 'value', 'maximum', 'unit', 'arm') == [
-        ('mscd:quantity-clinical-001', 'number of patients', '20', '', 'http://qudt.org/vocab/unit/NUM', 'with MSCs'),
-        ('mscd:quantity-clinical-002', 'overall survival', '80', '', 'http://qudt.org/vocab/unit/PERCENT', 'with MSCs'),
-        ('mscd:quantity-clinical-003', 'progression-free survival', '60', '', 'http://qudt.org/vocab/unit/PERCENT', 'with MSCs'),
-        ('mscd:quantity-clinical-004', 'overall survival', '44', '', 'http://qudt.org/vocab/unit/PERCENT', 'without MSCs'),
-        ('mscd:quantity-clinical-005', 'progression-free survival', '38', '', 'http://qudt.org/vocab/unit/PERCENT', 'without MSCs'),
-        ('mscd:quantity-clinical-006', '100-day survival', '78.1', '', 'http://qudt.org/vocab/unit/PERCENT', 'with MSCs'),
-        ('mscd:quantity-clinical-007', '100-day survival', '31', '', 'http://qudt.org/vocab/unit/PERCENT', 'MSC non-responders'),
-        ('mscd:quantity-future-001', 'passage number', '6', '', 'http://qudt.org/vocab/unit/NUM', ''),
-        ('mscd:quantity-future-002', 'cell dose', '1000000', '9000000', 'http://qudt.org/vocab/unit/NUM-PER-KiloGM', 'with MSCs'),
-        ('mscd:quantity-mechanism-2-msc-caf-001', 'proportion of cells of a given origin', '20', '', 'http://qudt.org/vocab/unit/PERCENT', ''),
+    assert table(run(store, 'quantitative-outcomes'), 'quantity', 'measureLabel', 'value', 'maximum', 'bound', 'unit', 'arm') == [
+        ('mscd:quantity-clinical-001', 'number of patients', '20', '', '', 'http://qudt.org/vocab/unit/NUM', 'with MSCs'),
+        ('mscd:quantity-clinical-002', 'overall survival', '80', '', '', 'http://qudt.org/vocab/unit/PERCENT', 'with MSCs'),
+        ('mscd:quantity-clinical-003', 'progression-free survival', '60', '', '', 'http://qudt.org/vocab/unit/PERCENT', 'with MSCs'),
+        ('mscd:quantity-clinical-004', 'overall survival', '44', '', '', 'http://qudt.org/vocab/unit/PERCENT', 'without MSCs'),
+        ('mscd:quantity-clinical-005', 'progression-free survival', '38', '', '', 'http://qudt.org/vocab/unit/PERCENT', 'without MSCs'),
+        ('mscd:quantity-clinical-006', '100-day survival', '78.1', '', '', 'http://qudt.org/vocab/unit/PERCENT', 'with MSCs'),
+        ('mscd:quantity-clinical-007', '100-day survival', '31', '', '', 'http://qudt.org/vocab/unit/PERCENT', 'MSC non-responders'),
+        ('mscd:quantity-future-001', 'passage number', '6', '', 'at most', 'http://qudt.org/vocab/unit/NUM', ''),
+        ('mscd:quantity-future-002', 'cell dose', '1000000', '9000000', '', 'http://qudt.org/vocab/unit/NUM-PER-KiloGM', 'with MSCs'),
+        ('mscd:quantity-mechanism-2-msc-caf-001', 'proportion of cells of a given origin', '20', '', 'at least', 'http://qudt.org/vocab/unit/PERCENT', ''),
     ]
 
 
