@@ -23,6 +23,7 @@ class Layout:
     blocks: list[tuple[int, int, object]] = field(default_factory=list)  # (start, end, section)
     body: list[tuple[int, object]] = field(default_factory=list)  # (start, section), sorted
     errors: list[tuple[object, object, str]] = field(default_factory=list)  # (section, property, why)
+    unlocated: list = field(default_factory=list)  # sections without one msc:opensWith (the shapes tell)
 
     def section_at(self, offset: int):
         """The section the text at ``offset`` belongs to (None before the first one)."""
@@ -48,7 +49,8 @@ def layout(graph: Graph, text: str) -> Layout:
     for section in sorted(set(graph.subjects(RDF.type, MSCNS.ReviewSection)), key=str):
         opening = [normalise(str(o)) for o in graph.objects(section, MSCNS.opensWith)]
         if len(opening) != 1 or not opening[0]:
-            continue  # the shapes tell these
+            result.unlocated.append(section)  # the shapes tell these
+            continue
         places = _occurrences(text, opening[0])
         if len(places) != 1:
             why = ("is not in source/review.txt" if not places else
@@ -68,15 +70,38 @@ def layout(graph: Graph, text: str) -> Layout:
             continue
         result.blocks.append((places[0], end + len(closing[0]), section))
     result.body.sort(key=lambda pair: pair[0])
+    _overlaps(result)
     return result
+
+
+def _overlaps(result: Layout) -> None:
+    """Errors for sections that open where another does, or inside a table or figure (a second
+    section with 2.2's opening took 2.2's statements; one opening inside Table 1 claimed the body
+    after it: review of the change)."""
+    opened: dict[int, object] = {}
+    for start, section in sorted([(start, section) for start, _, section in result.blocks] + result.body,
+                                 key=lambda pair: (pair[0], str(pair[1]))):
+        if start in opened:
+            result.errors.append((section, MSCNS.opensWith, f"opens where {_local(opened[start])} opens"))
+            continue
+        opened[start] = section
+        inside = next((block for begin, end, block in result.blocks if begin < start < end), None)
+        if inside is not None:
+            result.errors.append((section, MSCNS.opensWith,
+                                  f"opens inside {_local(inside)}, a table or figure (msc:closesWith)"))
+
+
+def _local(section) -> str:
+    """A section as mscd:local-name, for messages."""
+    return "mscd:" + str(section).rsplit("/", 1)[-1]
 
 
 def misplaced(graph: Graph, text: str, where: Layout | None = None):
     """(statement, its sections, the sections its evidence lies in) for every statement whose
     msc:evidence is found in ``text`` but at no place within its msc:inSection; nothing while a
-    section cannot be located (every later statement would be blamed for it)."""
+    section cannot be located (the statements of the text it holds would be blamed for it)."""
     where = where or layout(graph, text)
-    if where.errors:
+    if where.errors or where.unlocated:
         return
     for statement, quote in graph.subject_objects(MSCNS.evidence):
         named = set(graph.objects(statement, MSCNS.inSection))

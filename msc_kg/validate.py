@@ -166,11 +166,11 @@ def section_problems(loaded: Loaded, text: str | None = None) -> list[Problem]:
     problems = [Problem(loaded.where(section, predicate), _short(graph, section), _short(graph, predicate), why)
                 for section, predicate, why in where.errors]
     for statement, named, found in sections.misplaced(graph, text, where):
+        lies = "in " + ", ".join(_short(graph, s) for s in found) if found else "before the first section"
         problems.append(Problem(
             loaded.where(statement, MSCNS.inSection), _short(graph, statement), "msc:inSection",
-            f"its evidence lies in {', '.join(_short(graph, s) for s in found)}, not in "
-            f"{', '.join(_short(graph, s) for s in named)} (sections are located in the review by "
-            "their msc:opensWith and msc:closesWith)"))
+            f"its evidence lies {lies}, not in {', '.join(_short(graph, s) for s in named)} (sections "
+            "are located in the review by their msc:opensWith and msc:closesWith)"))
     return problems
 
 

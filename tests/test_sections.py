@@ -1,6 +1,6 @@
 """The review's sections located in its text (msc:opensWith, msc:closesWith)."""
 
-from rdflib import Graph, Literal, URIRef
+from rdflib import RDF, Graph, Literal, URIRef
 
 from msc_kg import sections
 from msc_kg.load import MSCNS
@@ -41,3 +41,27 @@ def test_a_closing_not_after_the_opening_is_named_and_stops_the_statement_check(
     assert where.errors == [(table, MSCNS.closesWith, "\"2. Breast cancers\" is not in source/review.txt "
                              "after the section's msc:opensWith")]
     assert list(sections.misplaced(copy, review_text(), where)) == []
+
+
+def test_a_section_opening_where_another_does_or_inside_a_table_is_named(graph):
+    """A second section with 2.2's opening took 2.2's statements, and one opening inside Table 1
+    claimed the body after it, without an error (review of the change)."""
+    copy = Graph() + graph
+    twin, inner = URIRef(MSCD + "section-twin"), URIRef(MSCD + "section-inner")
+    copy.add((twin, RDF.type, MSCNS.ReviewSection))
+    copy.add((twin, MSCNS.opensWith, Literal("2. MSC transition into CAFs")))
+    copy.add((inner, RDF.type, MSCNS.ReviewSection))
+    copy.add((inner, MSCNS.opensWith, Literal("Type of MSCs Tumor propagating")))
+    where = sections.layout(copy, review_text())
+    assert sorted(where.errors) == sorted([
+        (twin, MSCNS.opensWith, "opens where mscd:section-mechanism-2-msc-caf opens"),
+        (inner, MSCNS.opensWith, "opens inside mscd:section-table-1, a table or figure (msc:closesWith)")])
+    assert list(sections.misplaced(copy, review_text(), where)) == []
+
+
+def test_a_section_without_an_opening_stops_the_statement_check(graph):
+    copy = Graph() + graph
+    copy.remove((URIRef(MSCD + "section-mechanism-2-msc-caf"), MSCNS.opensWith, None))
+    where = sections.layout(copy, review_text())
+    assert where.unlocated == [URIRef(MSCD + "section-mechanism-2-msc-caf")] and where.errors == []
+    assert list(sections.misplaced(copy, review_text(), where)) == []  # 2.1 would have taken its text

@@ -258,10 +258,11 @@ def _codepoint(m: re.Match) -> str:
 # The words of the grammar, upper-cased: SPARQL 1.1's keywords and built-in calls, and the SPARQL
 # 1.2 ones Oxigraph 0.5 reads (each checked). The engine reads a keyword by its letters alone,
 # needing nothing after it: "SERVICEsilent <x>" is SERVICE SILENT <x> to it, "ORDERBY ?o" an
-# ordering, "(1AS ?v)" a binding, none of which the grammar's terminals allow. Read as one word,
-# the first hid a SERVICE call from the federation check (the engine called it with federation
-# off) and the second an ordering from the sort check (an ordering of mixed literals aborted the
-# serving process; hostile testing). So a word of none of these kinds is refused as malformed.
+# ordering, "(1AS ?v)" a binding (legal SPARQL: tokens need no space where they cannot be read as
+# one). Read as one word, the first hid a SERVICE call from the federation check (the engine called
+# it with federation off) and the second an ordering from the sort check (an ordering of mixed
+# literals aborted the serving process; hostile testing). So such words are read apart (respaced),
+# and a word that is none of these kinds, nor keywords and numbers joined, is refused as malformed.
 GRAMMAR_WORDS = frozenset("""
     BASE PREFIX VERSION SELECT DISTINCT REDUCED AS CONSTRUCT WHERE DESCRIBE ASK FROM NAMED GROUP BY
     HAVING ORDER ASC DESC LIMIT OFFSET VALUES LOAD SILENT INTO CLEAR DROP CREATE ADD TO MOVE COPY
@@ -415,7 +416,7 @@ def _unspaced(text: str, spaces: list[int]) -> str:
 def _unshifted(message: str, spaced: str, spaces: list[int]) -> str:
     """``message``'s "error at line:column" in ``spaced`` (respaced) as the column of the query
     before the ``spaces`` were put in."""
-    m = re.search(r"error at (\d+):(\d+)", message)
+    m = _ERROR_AT.search(message)
     if m is None:
         return message
     line, column = int(m.group(1)), int(m.group(2))
@@ -796,7 +797,7 @@ def _quick(query: str) -> Scan | None:
         return None  # what the engine may read otherwise is for the full scan (misread)
     # A query naming ORDER has its body tokenised here once, for the walk of own_value_kinds and for
     # the sort check, and a word the engine would read as keywords joined ("ORDERBY") goes to the
-    # full scan, which refuses it (glued).
+    # full scan, which reads it apart (respaced) or refuses it (glued).
     toks = None
     if "ORDER" in upper:
         toks = texts(query[body:])
