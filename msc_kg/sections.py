@@ -24,13 +24,17 @@ class Layout:
     body: list[tuple[int, object]] = field(default_factory=list)  # (start, section), sorted
     errors: list[tuple[object, object, str]] = field(default_factory=list)  # (section, property, why)
     unlocated: list = field(default_factory=list)  # sections without one msc:opensWith (the shapes tell)
+    _starts: list[int] = field(default_factory=list, repr=False)  # of body, for bisect
 
     def section_at(self, offset: int):
-        """The section the text at ``offset`` belongs to (None before the first one)."""
-        for start, end, section in self.blocks:
+        """The section the text at ``offset`` belongs to (None before the first one); ``body`` is
+        sorted and not changed after the first call."""
+        for start, end, section in self.blocks:  # a few tables and figures
             if start <= offset < end:
                 return section
-        index = bisect_right([start for start, _ in self.body], offset)
+        if len(self._starts) != len(self.body):
+            self._starts = [start for start, _ in self.body]
+        index = bisect_right(self._starts, offset)
         return self.body[index - 1][1] if index else None
 
 
@@ -61,8 +65,9 @@ def layout(graph: Graph, text: str) -> Layout:
         if not closing:
             result.body.append((places[0], section))
             continue
-        if len(closing) > 1:
-            continue  # the shapes tell this
+        if len(closing) > 1 or not closing[0]:
+            result.unlocated.append(section)  # the shapes tell these
+            continue
         end = text.find(closing[0], places[0])
         if end < 0:
             result.errors.append((section, MSCNS.closesWith, f"\"{closing[0][:80]}\" is not in "
@@ -88,7 +93,8 @@ def _overlaps(result: Layout) -> None:
         inside = next((block for begin, end, block in result.blocks if begin < start < end), None)
         if inside is not None:
             result.errors.append((section, MSCNS.opensWith,
-                                  f"opens inside {_local(inside)}, a table or figure (msc:closesWith)"))
+                                  f"opens inside {_local(inside)}, a table or figure: its msc:closesWith "
+                                  "comes too late, or this opening is in the table or figure"))
 
 
 def _local(section) -> str:
@@ -103,9 +109,13 @@ def misplaced(graph: Graph, text: str, where: Layout | None = None):
     where = where or layout(graph, text)
     if where.errors or where.unlocated:
         return
+    found_at: dict[str, list[int]] = {}  # statements share sentences: each is looked up once
     for statement, quote in graph.subject_objects(MSCNS.evidence):
         named = set(graph.objects(statement, MSCNS.inSection))
-        places = _occurrences(text, normalise(str(quote)))
+        sentence = normalise(str(quote))
+        places = found_at.get(sentence)
+        if places is None:
+            places = found_at[sentence] = _occurrences(text, sentence)
         if not named or not places:
             continue  # the shapes and the evidence check tell these
         found = {where.section_at(place) for place in places}

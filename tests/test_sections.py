@@ -55,7 +55,8 @@ def test_a_section_opening_where_another_does_or_inside_a_table_is_named(graph):
     where = sections.layout(copy, review_text())
     assert sorted(where.errors) == sorted([
         (twin, MSCNS.opensWith, "opens where mscd:section-mechanism-2-msc-caf opens"),
-        (inner, MSCNS.opensWith, "opens inside mscd:section-table-1, a table or figure (msc:closesWith)")])
+        (inner, MSCNS.opensWith, "opens inside mscd:section-table-1, a table or figure: its msc:closesWith "
+                                 "comes too late, or this opening is in the table or figure")])
     assert list(sections.misplaced(copy, review_text(), where)) == []
 
 
