@@ -76,7 +76,42 @@ def layout(graph: Graph, text: str) -> Layout:
         result.blocks.append((places[0], end + len(closing[0]), section))
     result.body.sort(key=lambda pair: pair[0])
     _overlaps(result)
+    _nesting(graph, result)
     return result
+
+
+def _nesting(graph: Graph, result: Layout) -> None:
+    """Errors for body sections whose msc:partOf disagrees with where they are: a section opens
+    after the section it is part of, with nothing between them but that section's own parts (the
+    statement IRI check trusts msc:partOf; blood cancers made part of section 3 let a blood finding
+    be named finding-clinical-…: hostile testing)."""
+    doubted = {section for section, _, _ in result.errors}  # placed wrong already: not followed
+    start_of = {section: start for start, section in result.body if section not in doubted}
+    previous = None
+    for start, section in result.body:
+        if section in doubted:
+            continue
+        parent = graph.value(section, MSCNS.partOf)
+        if parent in start_of and start_of[parent] > start:
+            result.errors.append((section, MSCNS.partOf, f"is part of {_local(parent)}, which opens after it"))
+            doubted.add(section)
+        elif (parent in start_of and previous not in doubted and previous != parent
+              and parent not in _holders(graph, previous)):  # after a doubted one: not told again
+            result.errors.append((section, MSCNS.partOf, f"is part of {_local(parent)}, but opens after "
+                                  f"{_local(previous)}, which is not"))
+            doubted.add(section)
+        previous = section
+
+
+def _holders(graph: Graph, section) -> set:
+    """The sections and review that hold ``section`` (msc:partOf, transitively)."""
+    held, todo = set(), [section]
+    while todo:
+        for parent in graph.objects(todo.pop(), MSCNS.partOf):
+            if parent not in held:
+                held.add(parent)
+                todo.append(parent)
+    return held
 
 
 def _overlaps(result: Layout) -> None:

@@ -66,3 +66,21 @@ def test_a_section_without_an_opening_stops_the_statement_check(graph):
     where = sections.layout(copy, review_text())
     assert where.unlocated == [URIRef(MSCD + "section-mechanism-2-msc-caf")] and where.errors == []
     assert list(sections.misplaced(copy, review_text(), where)) == []  # 2.1 would have taken its text
+
+
+def test_a_section_part_of_one_it_does_not_follow_is_named(graph):
+    """Blood cancers made part of section 3 let a blood finding be named finding-clinical-…
+    (hostile testing); the sections' places tell it."""
+    copy = Graph() + graph
+    blood, clinical = URIRef(MSCD + "section-anticancer-1-blood"), URIRef(MSCD + "section-clinical")
+    breast = URIRef(MSCD + "section-anticancer-2-breast")
+    copy.set((blood, MSCNS.partOf, clinical))
+    copy.set((breast, MSCNS.partOf, URIRef(MSCD + "section-mechanism")))
+    assert sorted(sections.layout(copy, review_text()).errors) == [
+        (blood, MSCNS.partOf, "is part of mscd:section-clinical, which opens after it"),
+        (breast, MSCNS.partOf, "is part of mscd:section-mechanism, which opens after it")]
+    copy.set((blood, MSCNS.partOf, URIRef(MSCD + "section-anticancer")))
+    copy.set((breast, MSCNS.partOf, URIRef(MSCD + "section-introduction")))
+    assert sections.layout(copy, review_text()).errors == [
+        (breast, MSCNS.partOf, "is part of mscd:section-introduction, but opens after "
+                               "mscd:section-anticancer-1-blood, which is not")]
