@@ -9,6 +9,7 @@ from rdflib import Graph
 from rdflib.namespace import RDF
 
 from msc_kg.load import MSCNS
+from msc_kg.paths import SOURCE_TEXT
 from msc_kg.source import normalise
 
 
@@ -57,7 +58,7 @@ def layout(graph: Graph, text: str) -> Layout:
             continue
         places = _occurrences(text, opening[0])
         if len(places) != 1:
-            why = ("is not in source/review.txt" if not places else
+            why = (_missing(opening[0]) if not places else
                    f"occurs {len(places)} times in source/review.txt; quote enough words to tell one place")
             result.errors.append((section, MSCNS.opensWith, f"\"{opening[0][:80]}\" {why}"))
             continue
@@ -70,8 +71,8 @@ def layout(graph: Graph, text: str) -> Layout:
             continue
         end = text.find(closing[0], places[0])
         if end < 0:
-            result.errors.append((section, MSCNS.closesWith, f"\"{closing[0][:80]}\" is not in "
-                                  "source/review.txt after the section's msc:opensWith"))
+            after = " after the section's msc:opensWith"
+            result.errors.append((section, MSCNS.closesWith, f"\"{closing[0][:80]}\" {_missing(closing[0], after)}"))
             continue
         result.blocks.append((places[0], end + len(closing[0]), section))
     result.body.sort(key=lambda pair: pair[0])
@@ -112,6 +113,17 @@ def _holders(graph: Graph, section) -> set:
                 held.add(parent)
                 todo.append(parent)
     return held
+
+
+def _missing(words: str, where: str = "") -> str:
+    """Why ``words`` are not found in the cleaned review text (``where`` in it, if said: then they
+    may be elsewhere in it): not in it, a page header it is cleaned of, or characters that only
+    look like the text's (named: "Cell\u2011cell" read as the
+    heading: hostile testing)."""
+    if not where and words in normalise(SOURCE_TEXT.read_text(encoding="utf-8")):
+        return "is a page header, which is cut from the review's text (source/README.md)"
+    odd = sorted({f"U+{ord(c):04X}" for c in words if ord(c) > 0x7E})
+    return f"is not in source/review.txt{where}" + (f" (it holds {', '.join(odd)})" if odd else "")
 
 
 def _overlaps(result: Layout) -> None:

@@ -84,3 +84,12 @@ def test_a_section_part_of_one_it_does_not_follow_is_named(graph):
     assert sections.layout(copy, review_text()).errors == [
         (breast, MSCNS.partOf, "is part of mscd:section-introduction, but opens after "
                                "mscd:section-anticancer-1-blood, which is not")]
+
+
+def test_words_not_in_the_text_are_told_why():
+    """A page header read "is not in source/review.txt", which it is, and a look-alike hyphen
+    looked like the heading itself (hostile testing)."""
+    assert sections._missing("Journal of Cancer 2017, Vol. 8 http://www.jcancer.org 86") == (
+        "is a page header, which is cut from the review's text (source/README.md)")
+    assert sections._missing("8. Cell\u2011cell contact") == "is not in source/review.txt (it holds U+2011)"
+    assert sections._missing("9. Cancers of the skin", " after X") == "is not in source/review.txt after X"
