@@ -118,8 +118,7 @@ def _holders(graph: Graph, section) -> set:
 def _missing(words: str, where: str = "") -> str:
     """Why ``words`` are not found in the cleaned review text (``where`` in it, if said: then they
     may be elsewhere in it): not in it, a page header it is cleaned of, or characters that only
-    look like the text's (named: "Cell\u2011cell" read as the
-    heading: hostile testing)."""
+    look like the text's, named ("Cell\u2011cell" read as the heading: hostile testing)."""
     if not where and words in normalise(SOURCE_TEXT.read_text(encoding="utf-8")):
         return "is a page header, which is cut from the review's text (source/README.md)"
     odd = sorted({f"U+{ord(c):04X}" for c in words if ord(c) > 0x7E})
