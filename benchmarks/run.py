@@ -308,7 +308,13 @@ class _Timer:
             self.cl.close()
             return
         if k == 0:
-            self.rows, self.first = count_results(self.q, body), dt
+            try:
+                self.rows, self.first = count_results(self.q, body), dt
+            except (ValueError, KeyError, TypeError) as exc:  # a peer's cut or malformed answer
+                # (the Oxigraph server on disk sent JSON cut at 94 bytes once): its error, not the run's end
+                self.result = {"error": f"malformed answer ({type(exc).__name__}): {body[:200]!r}"}
+                self.cl.close()
+                return
         if k >= WARMUP:
             self.times.append(dt)
         elif dt > self.budget and k > 0:  # slow query: the budget allows one sample, never the
