@@ -25,16 +25,13 @@ class Layout:
     body: list[tuple[int, object]] = field(default_factory=list)  # (start, section), sorted
     errors: list[tuple[object, object, str]] = field(default_factory=list)  # (section, property, why)
     unlocated: list = field(default_factory=list)  # sections without one msc:opensWith (the shapes tell)
-    _starts: list[int] = field(default_factory=list, repr=False)  # of body, for bisect
+    _starts: list[int] = field(default_factory=list, repr=False)  # of body, for bisect (set by layout)
 
     def section_at(self, offset: int):
-        """The section the text at ``offset`` belongs to (None before the first one); ``body`` is
-        sorted and not changed after the first call."""
+        """The section the text at ``offset`` belongs to (None before the first one)."""
         for start, end, section in self.blocks:  # a few tables and figures
             if start <= offset < end:
                 return section
-        if len(self._starts) != len(self.body):
-            self._starts = [start for start, _ in self.body]
         index = bisect_right(self._starts, offset)
         return self.body[index - 1][1] if index else None
 
@@ -76,6 +73,7 @@ def layout(graph: Graph, text: str) -> Layout:
             continue
         result.blocks.append((places[0], end + len(closing[0]), section))
     result.body.sort(key=lambda pair: pair[0])
+    result._starts = [start for start, _ in result.body]
     _overlaps(result)
     _nesting(graph, result)
     return result
