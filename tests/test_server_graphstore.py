@@ -91,6 +91,7 @@ def test_unknown_graph_is_404(client):
     resp = client.get("/data", query_string={"graph": EX + "nope"})
     assert resp.status_code == 404
     assert resp.get_data(as_text=True) == f"The graph <{EX}nope> is not in this store.\n"
+    assert resp.headers["Vary"] == "Accept"  # the same URL gets a 406 with another Accept
 
 
 @pytest.mark.parametrize("query_string, message", [

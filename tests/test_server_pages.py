@@ -36,10 +36,12 @@ def test_service_description_turtle_with_void(server_client):
     assert sd_value(resp.data, VOID + "dataDump") == "http://localhost/data"  # the graph store
 
 
-def test_robots_keep_crawlers_off_queries_and_downloads(server_client):
+def test_robots_keep_crawlers_off_queries_and_graph_downloads_but_not_the_dump(server_client):
     resp = server_client.get("/robots.txt")
     assert resp.status_code == 200 and resp.headers["Content-Type"] == "text/plain; charset=utf-8"
-    assert resp.get_data(as_text=True) == "User-agent: *\nDisallow: /sparql\nDisallow: /data\n"
+    # the dump VoID names (void:dataDump, /data) is allowed: the longest rule matching wins
+    assert resp.get_data(as_text=True) == ("User-agent: *\nDisallow: /sparql\nAllow: /data$\n"
+                                           "Disallow: /data\n")
 
 
 def test_void_at_its_well_known_location(server_client):
@@ -266,7 +268,9 @@ def test_cors_preflight_and_simple(server_client):
     assert pre.headers["Access-Control-Allow-Methods"] == "GET, HEAD, OPTIONS, POST"
     resp = server_client.get("/sparql", query_string={"query": "ASK {}"}, headers={"Origin": "https://example.com"})
     assert resp.headers["Access-Control-Allow-Origin"] == "*"
-    assert "X-SPARQL-Max-Rows" in resp.headers["Access-Control-Expose-Headers"]
+    assert resp.headers["Access-Control-Expose-Headers"] == (
+        "X-SPARQL-Max-Rows, X-SPARQL-Truncated, X-SPARQL-Rows, X-SPARQL-Unknown-Functions, ETag, "
+        "Retry-After, Allow")  # neither of the last two is safelisted: a browser could not read them
 
 
 def test_cors_can_be_disabled():
@@ -399,6 +403,12 @@ def _hard_to_write() -> ox.Store:
     store.load(b'<https://w3id.org/msc-kg/id/x> <http://example.org/p#> '
                b'<<( <http://example.org/a> <http://example.org/b> "c" )>> .', format=ox.RdfFormat.N_TRIPLES)
     return store
+
+
+def test_entity_asked_for_as_xhtml_only_is_406(server_client):
+    """The page is HTML: asked for as XHTML with text/html refused, it was sent as text/html."""
+    resp = server_client.get("/id/thing-a", headers={"Accept": "application/xhtml+xml, text/html;q=0"})
+    assert resp.status_code == 406 and "xhtml" not in resp.get_data(as_text=True)
 
 
 def test_entity_in_a_syntax_that_cannot_carry_it_is_406():

@@ -21,6 +21,9 @@ from msc_kg.server.cache import ResponseCache
 from msc_kg.server.engine import Engine, EngineError, NotAcceptable
 from msc_kg.server.inline import InlineEngine
 
+ROBOTS = "User-agent: *\nDisallow: /sparql\nAllow: /data$\nDisallow: /data\n"
+
+
 @dataclass
 class State:
     """Everything the routes need, stored in ``app.extensions['msc_kg']``."""
@@ -113,8 +116,10 @@ def _routes(app: Flask) -> None:
         return graphstore.view(state, request)
 
     @app.get("/robots.txt")
-    def robots():  # crawlers may read entity pages, not run queries or download the graph
-        return Response("User-agent: *\nDisallow: /sparql\nDisallow: /data\n", mimetype="text/plain")
+    def robots():  # crawlers may read entity pages and take the dump VoID names (void:dataDump,
+        # /data; it was disallowed: linked-data review), not run queries or download graph by graph.
+        # The longest matching rule wins (RFC 9309 §2.2.2); "$" ends a path.
+        return Response(ROBOTS, mimetype="text/plain")
 
     @app.get("/.well-known/void")
     def void():  # VoID's well-known location (https://www.w3.org/TR/void/#well-known)

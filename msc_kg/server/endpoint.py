@@ -26,8 +26,10 @@ from msc_kg.server.results import write_triples
 from msc_kg.server.unwritable import CannotCarry
 
 _PRINTABLE = "".join(map(chr, range(33, 127)))  # a header carries an IRI as a URI (RFC 3987 §3.1)
+# Allow (405) and Retry-After (503) too: neither is safelisted (Fetch), and a browser client such as
+# YASGUI could not read when to retry after a timeout (linked-data review)
 CORS_EXPOSE = ("X-SPARQL-Max-Rows, X-SPARQL-Truncated, X-SPARQL-Rows, X-SPARQL-Unknown-Functions, "
-               "ETag")
+               "ETag, Retry-After, Allow")
 
 
 def error(status: int, message: str, headers: dict | None = None) -> Response:
@@ -38,8 +40,9 @@ def error(status: int, message: str, headers: dict | None = None) -> Response:
 
 
 def engine_error(exc: EngineError) -> Response:
-    """The response to a job the engine did not complete (a 503 says when to retry)."""
-    headers = {503: {"Retry-After": "5"}, 406: {"Vary": "Accept"}}.get(exc.status, {})
+    """The response to a job the engine did not complete (a 503 says when to retry). A 404 (a
+    graph /data does not hold) varies with Accept as the 406 does: the same URL gets either."""
+    headers = {503: {"Retry-After": "5"}, 406: {"Vary": "Accept"}, 404: {"Vary": "Accept"}}.get(exc.status, {})
     return error(exc.status, exc.message, headers)
 
 

@@ -37,8 +37,10 @@ GRAPH = (
     ("application/x-turtle", "turtle"),
 )
 # Entity pages add HTML for browsers; HTML is listed last so RDF clients sending */* get Turtle,
-# while a browser's explicit text/html (q=1 beats its */*;q=0.8) wins.
-ENTITY = GRAPH + (("text/html", "html"), ("application/xhtml+xml", "html"))
+# while a browser's explicit text/html (q=1 beats its */*;q=0.8) wins. Not application/xhtml+xml:
+# the page is HTML, and one asked for as XHTML with text/html;q=0 was sent as text/html, the type
+# refused (linked-data review).
+ENTITY = GRAPH + (("text/html", "html"),)
 # A whole dataset (the graph store's /data): the syntaxes that hold named graphs, N-Quads first.
 DATASET = (("application/n-quads", "nquads"), ("application/trig", "trig"),
            ("application/ld+json", "jsonld"), ("application/json", "jsonld"))
