@@ -55,7 +55,8 @@ def small_store() -> ox.Store:
 
 def make_app(store=None, **config):
     """An app over ``store`` (default: the small graph) with test-friendly defaults."""
-    settings = {"workers": 2, "timeout": 5.0, "manifest": MANIFEST, "queries_dir": DATA / "queries"}
+    settings = {"workers": 2, "timeout": 5.0, "manifest": MANIFEST, "queries_dir": DATA / "queries",
+                "documents": []}  # the release's OWL files only where a test asks for them
     settings.update(config)
     return create_app(store if store is not None else small_store(), settings)
 

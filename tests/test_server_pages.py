@@ -11,6 +11,8 @@ from server_fixtures import (  # noqa: F401
     DATA, SMALL_TRIPLES, close, make_app, server_app, server_client, subject_heads,
 )
 
+from msc_kg import paths
+
 SD = "http://www.w3.org/ns/sparql-service-description#"
 VOID = "http://rdfs.org/ns/void#"
 
@@ -587,6 +589,71 @@ def test_void_counts_of_a_dataset_with_named_graphs(union):
         assert counts == {f"{SD}defaultGraph": 3 if union else 1, f"{VOID}Dataset": 4}
     finally:
         close(app)
+
+
+PROTEGE = "application/rdf+xml, application/xml; q=0.7, text/xml; q=0.6, text/plain; q=0.1, */*; q=0.09"
+FULL_OWL = """<?xml version="1.0" encoding="utf-8"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:owl="http://www.w3.org/2002/07/owl#">
+  <owl:Ontology rdf:about="https://w3id.org/msc-kg/msc-kg-full.owl">
+    <owl:versionIRI rdf:resource="https://w3id.org/msc-kg/releases/9.9/msc-kg-full.owl"/>
+  </owl:Ontology>
+  <owl:Class rdf:about="https://w3id.org/msc-kg/ontology/Thing"/>
+</rdf:RDF>
+"""
+
+
+def _version_path(owl: bytes) -> str:
+    version = re.search(rb'<owl:versionIRI rdf:resource="https://w3id.org/msc-kg(/[^"]+)"', owl)
+    return version.group(1).decode()
+
+
+def test_owl_documents_are_served_at_their_ontology_and_version_iris(tmp_path):
+    """The ontology IRI gave its header alone (10 statements) and the version IRIs 404: Protégé's
+    "Open from URL" read an empty ontology (linked-data review)."""
+    full = tmp_path / "full.owl"
+    full.write_text(FULL_OWL, encoding="utf-8")
+    owl = paths.ONTOLOGY_OWL.read_bytes()
+    app = make_app(documents=[paths.ONTOLOGY_OWL, full, tmp_path / "missing.owl"])
+    try:
+        client = app.test_client()
+        for where in ("/ontology", "/ontology/", _version_path(owl)):
+            resp = client.get(where, headers={"Accept": PROTEGE})
+            assert (resp.status_code, resp.content_type, resp.data) == (200, "application/rdf+xml", owl)
+        turtle = client.get("/ontology", headers={"Accept": "text/turtle"})
+        assert turtle.content_type == "text/turtle; charset=utf-8"
+        assert len(list(ox.parse(turtle.data, format=ox.RdfFormat.TURTLE))) == len(
+            list(ox.parse(owl, format=ox.RdfFormat.RDF_XML)))
+        assert client.get("/ontology").content_type == "text/turtle; charset=utf-8"  # as entity pages
+        assert client.get(_version_path(owl)).data == owl  # a .owl: RDF/XML unless asked otherwise
+        for where in ("/msc-kg-full.owl", "/releases/9.9/msc-kg-full.owl"):
+            assert client.get(where).data == FULL_OWL.encode()
+        tag = client.get("/ontology", headers={"Accept": PROTEGE}).headers["ETag"]
+        assert tag != turtle.headers["ETag"]  # one per syntax: a cache keeps them apart by Vary
+        unchanged = client.get("/ontology", headers={"Accept": PROTEGE, "If-None-Match": tag})
+        assert (unchanged.status_code, unchanged.data, unchanged.headers["ETag"]) == (304, b"", tag)
+        assert client.get("/ontology", headers={"Accept": PROTEGE, "If-Match": '"x"'}).status_code == 412
+        refused = client.get(_version_path(owl), headers={"Accept": "image/png"})
+        assert (refused.status_code, refused.headers["Vary"]) == (406, "Accept")
+        assert client.get("/releases/9.8/msc-kg-full.owl").status_code == 404
+    finally:
+        close(app)
+
+
+def test_the_release_owl_documents_are_served_only_with_the_release(monkeypatch):
+    import msc_kg.release
+    from server_fixtures import MANIFEST, small_store
+
+    from msc_kg.server.app import create_app
+
+    where = _version_path(paths.ONTOLOGY_OWL.read_bytes())
+    monkeypatch.setattr(msc_kg.release, "load_release", lambda **_: (small_store(), MANIFEST))
+    for graph, served in ((None, True), (small_store(), False)):  # the release, or --data
+        app = create_app(graph, {"workers": 1})
+        try:
+            resp = app.test_client().get(where)
+            assert resp.status_code == (200 if served else 404)
+        finally:
+            close(app)
 
 
 def test_the_ontology_iri_dereferences_to_its_header():

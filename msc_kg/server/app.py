@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import os
 from dataclasses import dataclass, field
@@ -13,10 +14,11 @@ from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
+from msc_kg import paths
 from msc_kg.namespaces import MSC, MSCD
 from msc_kg.server import allocator
 from msc_kg.server import config as config_mod
-from msc_kg.server import dataset, describe, endpoint, graphstore, negotiate, pages, sortrisk
+from msc_kg.server import dataset, describe, documents, endpoint, graphstore, negotiate, pages, sortrisk
 from msc_kg.server.cache import ResponseCache
 from msc_kg.server.engine import Engine, EngineError, NotAcceptable
 from msc_kg.server.inline import InlineEngine
@@ -38,6 +40,7 @@ class State:
     # per (graph, syntax) of a download too large to search after writing, why the syntax cannot
     # carry it, or None (graphstore._unwritable)
     unwritable: dict = field(default_factory=dict)
+    documents: dict = field(default_factory=dict)  # path → OWL document served there (documents.py)
 
 
 def _about(store: ox.Store) -> dict:
@@ -75,6 +78,10 @@ def create_app(graph=None, config: dict | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = cfg["max_body"]
     app.extensions["msc_kg"] = State(cfg, engine, stats, ResponseCache(cfg["cache_size"], cfg["cache_mb"] * 1024 * 1024),
                                      pages.example_queries(cfg["queries_dir"]), about, kinds)
+    files = cfg["documents"]
+    if files is None:  # the release's, when it is what is served
+        files = [paths.ONTOLOGY_OWL, paths.BUILD_DIR / "msc-kg.owl"] if cfg["manifest"] is not None else []
+    app.extensions["msc_kg"].documents = documents.named(files)
     _routes(app)
     app.wsgi_app = endpoint.SparqlFirst(app.wsgi_app, app.extensions["msc_kg"])
     return app
@@ -157,8 +164,42 @@ def _routes(app: Flask) -> None:
         return _entity(MSC + local)
 
     @app.get("/ontology")
-    def ontology():  # the ontology's own IRI, its header (404 before: ontology-tool audit)
-        return _entity(MSC.rstrip("/"))
+    @app.get("/ontology/")  # the namespace IRI of its terms (a 404 before: linked-data review)
+    def ontology():
+        """The ontology's own IRI: its document for an RDF client where the release's is served
+        (documents.py), else (and for a browser) its page: the ontology's header."""
+        doc = state.documents.get("/ontology")
+        if doc is None:
+            return _entity(MSC.rstrip("/"))
+        wanted = endpoint.wanted_by(request)
+        if not isinstance(wanted, endpoint.Wanted):
+            return wanted  # a bad format parameter
+        choice = negotiate.choose(wanted.accept, negotiate.ENTITY)
+        if choice is not None and choice[1] == "html":
+            return _entity(MSC.rstrip("/"))
+        return _document(doc, choice, negotiate.ENTITY)
+
+    def _document_at(where: str) -> Response:
+        wanted = endpoint.wanted_by(request)
+        if not isinstance(wanted, endpoint.Wanted):
+            return wanted
+        return _document(state.documents[where], negotiate.choose(wanted.accept, negotiate.OWL_DOCUMENT),
+                         negotiate.OWL_DOCUMENT)
+
+    def _document(doc: documents.Document, choice, table) -> Response:
+        """An OWL document in the negotiated syntax, with its validators (304 and 412 as /data)."""
+        if choice is None:
+            return endpoint.error(406, f"No acceptable format; offered: {negotiate.offered(table)}.",
+                                  {"Vary": "Accept"})
+        media, fmt = choice
+        headers = {"Vary": "Accept", "ETag": doc.tag(fmt),
+                   "Cache-Control": f"public, max-age={state.config['cache_max_age']}"}
+        return (endpoint.preconditions(request, headers)
+                or Response(doc.body(fmt), content_type=negotiate.content_type(media), headers=headers))
+
+    for where in state.documents:  # the version IRIs and the full release (/msc-kg-full.owl)
+        if where not in ("/ontology", "/ontology/"):
+            app.add_url_rule(where, f"document {where}", functools.partial(_document_at, where))
 
     @app.get("/entity")
     def entity_by_iri():

@@ -30,6 +30,8 @@ DEFAULTS = {
     "cache_mb": 64,  # and at most this many MB of response bodies and query texts (per process)
     "cache_max_age": 300,  # Cache-Control max-age of query responses, seconds
     "manifest": None,  # release manifest (conforms, versions) shown in the service description
+    "documents": None,  # RDF/XML files served at their ontology and version IRIs (documents.py);
+    # None: the release's (ontology/msc-kg.owl, build/msc-kg.owl) when serving the release, else none
     "queries_dir": QUERIES_DIR,  # *.rq example queries shown on the landing page
     "title": "msc-kg",
 }

@@ -451,6 +451,18 @@ def if_match_fails(if_match: str, headers: dict) -> Response | None:
                       "If-Match: * holds.", {"ETag": headers["ETag"]} if "ETag" in headers else {})
 
 
+def preconditions(request: Request, headers: dict) -> Response | None:
+    """412 for an If-Match other than "*" (if_match_fails), 304 when the request's If-None-Match
+    matches the response's ETag, else None: for a GET or HEAD whose response ``headers`` are known."""
+    if_match = request.headers.get("If-Match")
+    if if_match is not None and (failed := if_match_fails(if_match, headers)):
+        return failed
+    inm = request.headers.get("If-None-Match")
+    if inm and etag_matches(inm, headers["ETag"]):
+        return Response(status=304, headers=headers)
+    return None
+
+
 def etag_matches(if_none_match: str, tag: str) -> bool:
     """If-None-Match against our ``tag`` by weak comparison (RFC 9110 §13.1.2): the opaque
     parts are compared, with or without "W/"."""

@@ -21,8 +21,8 @@ import pyoxigraph as ox
 from werkzeug.wrappers import Request, Response
 
 from msc_kg.server import negotiate, protocol, unwritable
-from msc_kg.server.endpoint import (Wanted, engine_error, error, etag_matches, if_match_fails,
-                                    refusal, requested_format)
+from msc_kg.server.endpoint import (Wanted, engine_error, error, preconditions, refusal,
+                                    requested_format)
 from msc_kg.server.engine import SORTED_MAX, EngineError, Unwritable, write_graph
 from msc_kg.server.protocol import ProtocolError
 from msc_kg.server.unwritable import CannotCarry
@@ -114,7 +114,7 @@ def _download(state, request: Request, graph: str | None, choice) -> Response | 
     if type(cached) is CannotCarry:
         return cached
     body, ctype, headers = cached
-    return _preconditions(request, headers) or Response(body, content_type=ctype, headers=headers)
+    return preconditions(request, headers) or Response(body, content_type=ctype, headers=headers)
 
 
 def statements(stats: dict, graph: str | None) -> int:
@@ -130,18 +130,6 @@ def _headers(state, key) -> dict:
             "Cache-Control": f"public, max-age={state.config['cache_max_age']}"}
 
 
-def _preconditions(request: Request, headers: dict) -> Response | None:
-    """412 for an If-Match other than "*" (endpoint.if_match_fails), 304 when the request's
-    If-None-Match matches the response's ETag, else None."""
-    if_match = request.headers.get("If-Match")
-    if if_match is not None and (failed := if_match_fails(if_match, headers)):
-        return failed
-    inm = request.headers.get("If-None-Match")
-    if inm and etag_matches(inm, headers["ETag"]):
-        return Response(status=304, headers=headers)
-    return None
-
-
 def _streamed(state, request: Request, graph: str | None, choice, key,
               size: int) -> Response | CannotCarry:
     """A graph of ``size`` statements, too large to keep in the cache, sent while it is written
@@ -155,7 +143,7 @@ def _streamed(state, request: Request, graph: str | None, choice, key,
     if reason is not None:  # the caller tries the next acceptable syntax
         return CannotCarry(b"", reason, True, choice)
     headers = _headers(state, key)
-    unchanged = _preconditions(request, headers)
+    unchanged = preconditions(request, headers)
     if unchanged is not None:
         return unchanged
     write = functools.partial(write_graph, state.engine.store, graph, fmt,

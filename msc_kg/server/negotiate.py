@@ -41,6 +41,8 @@ GRAPH = (
 # the page is HTML, and one asked for as XHTML with text/html;q=0 was sent as text/html, the type
 # refused (linked-data review).
 ENTITY = GRAPH + (("text/html", "html"),)
+# An OWL document at its IRI (msc_kg.server.documents): RDF/XML first, as the file is written.
+OWL_DOCUMENT = (("application/rdf+xml", "rdfxml"),) + tuple(row for row in GRAPH if row[1] != "rdfxml")
 # A whole dataset (the graph store's /data): the syntaxes that hold named graphs, N-Quads first.
 DATASET = (("application/n-quads", "nquads"), ("application/trig", "trig"),
            ("application/ld+json", "jsonld"), ("application/json", "jsonld"))
