@@ -14,6 +14,7 @@ from server_fixtures import (  # noqa: F401
 from msc_kg import paths
 
 SD = "http://www.w3.org/ns/sparql-service-description#"
+ID = "https://w3id.org/msc-kg/id/"
 VOID = "http://rdfs.org/ns/void#"
 
 
@@ -654,6 +655,44 @@ def test_the_release_owl_documents_are_served_only_with_the_release(monkeypatch)
             assert resp.status_code == (200 if served else 404)
         finally:
             close(app)
+
+
+CLOSURE_DATA = """
+@prefix ex: <https://w3id.org/msc-kg/id/> .
+@prefix owl: <http://www.w3.org/2002/07/owl#> .
+ex:kind owl:equivalentClass [ owl:oneOf ( ex:a ex:b ) ] .
+ex:finding ex:from ex:finding\\#anchor ; ex:other ex:elsewhere .
+ex:finding\\#anchor ex:selector ex:finding\\#quote ; ex:source ex:text .
+ex:finding\\#quote ex:exact "the evidence" .
+ex:finding\\#unlinked ex:exact "not reached" .
+ex:elsewhere ex:exact "another document" .
+"""
+
+
+def test_entity_rdf_holds_its_blank_nodes_and_the_hash_iris_of_its_document():
+    """An OWL class's equivalentClass ended at a bare blank node, and /id/finding-X said nothing of
+    finding-X#anchor or #quote, which a client stripping the fragment fetches (linked-data review)."""
+    store = ox.Store()
+    store.load(CLOSURE_DATA.encode(), format=ox.RdfFormat.TURTLE)
+    app = make_app(store)
+    nt = {"Accept": "application/n-triples"}
+    try:
+        client = app.test_client()
+        kind = list(ox.parse(client.get("/id/kind", headers=nt).data, format=ox.RdfFormat.N_TRIPLES))
+        finding = client.get("/id/finding", headers=nt).data.decode()
+        turtle = client.get("/id/finding", headers={"Accept": "text/turtle"})
+        page = client.get("/id/finding", headers={"Accept": "text/html"})
+    finally:
+        close(app)
+    first = "http://www.w3.org/1999/02/22-rdf-syntax-ns#first"
+    assert sorted(t.object.value for t in kind if t.predicate.value == first) == [ID + "a", ID + "b"]
+    assert len(kind) == 6  # equivalentClass, oneOf, two list nodes' first and rest
+    assert f'<{ID}finding#quote> <{ID}exact> "the evidence" .' in finding
+    assert f"<{ID}finding#anchor> <{ID}source> <{ID}text> ." in finding
+    assert "not reached" not in finding and "another document" not in finding
+    assert len(finding.splitlines()) == 5 and len(set(finding.splitlines())) == 5
+    assert len(list(ox.parse(turtle.data, format=ox.RdfFormat.TURTLE))) == 5
+    assert page.status_code == 200 and "the evidence" not in page.get_data(as_text=True)
 
 
 def test_the_ontology_iri_dereferences_to_its_header():

@@ -22,6 +22,7 @@ from msc_kg.server import dataset, describe, documents, endpoint, graphstore, ne
 from msc_kg.server.cache import ResponseCache
 from msc_kg.server.engine import Engine, EngineError, NotAcceptable
 from msc_kg.server.inline import InlineEngine
+from msc_kg.server.results import write_triples
 
 ROBOTS = "User-agent: *\nDisallow: /sparql\nAllow: /data$\nDisallow: /data\n"
 
@@ -255,12 +256,19 @@ def _routes(app: Flask) -> None:
     def _entity_graph(node: str, cap: int, rows: int, wanted, choice):
         """(choice, body) of an entity's RDF in the negotiated syntax or, where that cannot carry
         it, the best acceptable one left (HTML: no body, the page is rendered); (None, the 406)
-        when none is (RFC 9110 §15.5.7: a browser's */*;q=0.8 got a 406: hostile testing)."""
-        spare = wanted.spare(choice, negotiate.ENTITY)  # written as N-Triples, then as chosen
+        when none is (RFC 9110 §15.5.7: a browser's */*;q=0.8 got a 406: hostile testing). With
+        what its statements lead to (pages.ENTITY_CLOSURE), written with them as one graph."""
+        closure = state.engine.run({"query": pages.ENTITY_CLOSURE.format(e=node, doc=node[1:-1]),
+                                    "graph_fmt": "ntriples", "max_rows": rows, "union": union}).body
+        # written as N-Triples, then as chosen: where the syntax may not carry it, or to be joined
+        spare = bool(closure) or wanted.spare(choice, negotiate.ENTITY)
         job = {"query": pages.ENTITY_CONSTRUCT.format(e=node, limit=cap),
                "graph_fmt": "ntriples" if spare else choice[1], "max_rows": rows, "grouped": True,
                "union": union}
         body = state.engine.run(job).body
+        if closure:  # one graph, sorted as the engine sorts an entity's (each statement once)
+            joined = ox.parse(body + closure, format=ox.RdfFormat.N_TRIPLES, lenient=True)
+            body = write_triples(dict.fromkeys(joined), "ntriples", 2 * rows, grouped=True)[0]
         if not spare:
             refusal = endpoint.refuse_unwritable(body, choice[1], graph=True)
             return (choice, body) if refusal is None else (None, refusal)
