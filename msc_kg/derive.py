@@ -13,6 +13,7 @@ from msc_kg.mappings import mapping_graph
 from msc_kg.source import locate, review_text
 
 OA = Namespace("http://www.w3.org/ns/oa#")
+CNT = Namespace("http://www.w3.org/2011/content#")  # W3C Note "Representing Content in RDF 1.0"
 PROV = Namespace("http://www.w3.org/ns/prov#")
 REVIEW_TEXT = URIRef(MSCD + "review-text")
 CONTEXT = 32  # characters of prefix/suffix kept by each TextQuoteSelector
@@ -46,15 +47,18 @@ def anchors(graph: Graph, text: str | None = None) -> Graph:
     """
     text = review_text() if text is None else text
     out = Graph()
-    out.add((REVIEW_TEXT, RDF.type, OA.TextualBody))
+    # cnt:chars, not rdf:value, which OWL 2 DL reserves: the full release failed the OWL API's DL
+    # profile check on that one statement (ontology audit). The text is the annotations' source,
+    # not a body of theirs, so a cnt:ContentAsText rather than an oa:TextualBody.
+    out.add((REVIEW_TEXT, RDF.type, CNT.ContentAsText))
     out.add((REVIEW_TEXT, RDF.type, OWL.NamedIndividual))
     out.add((REVIEW_TEXT, RDFS.label, Literal("Plain text of the review (source/review.txt, cleaned)")))
     out.add((REVIEW_TEXT, RDFS.comment, Literal(
         "source/review.txt without its page headers and with every run of whitespace collapsed to "
-        "one space, held as rdf:value: the oa:start and oa:end of the evidence anchors count its "
+        "one space, held as cnt:chars: the oa:start and oa:end of the evidence anchors count its "
         "characters from 0 (the offsets pointed into a text that was neither in the graph nor "
         "shipped: hostile testing).")))
-    out.add((REVIEW_TEXT, RDF.value, Literal(text)))
+    out.add((REVIEW_TEXT, CNT.chars, Literal(text)))
     out.add((REVIEW_TEXT, DCTERMS.isFormatOf, URIRef(MSCD + "review")))
     for statement, quote in graph.subject_objects(MSCNS.evidence):
         if not isinstance(statement, URIRef):

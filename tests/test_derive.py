@@ -78,14 +78,14 @@ def test_each_evidence_sentence_is_anchored_by_quote_and_position(graph):
 
 
 def test_the_positions_count_characters_of_the_text_in_the_graph(store):
-    """The text the offsets count is the rdf:value of the anchors' source, so a query can cut the
+    """The text the offsets count is the cnt:chars of the anchors' source, so a query can cut the
     quote out of it (it was in no artefact: hostile testing)."""
     from msc_kg.query import rows
 
     found = rows(store, f"""PREFIX oa: <{OA}> PREFIX prov: <http://www.w3.org/ns/prov#>
-    PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
+    PREFIX cnt: <http://www.w3.org/2011/content#>
     SELECT ?cut WHERE {{ <https://w3id.org/msc-kg/id/finding-mechanism-6-ecm-015> prov:wasDerivedFrom ?a .
-      ?a oa:hasSource/rdf:value ?text ; oa:hasSelector ?p . ?p oa:start ?start ; oa:end ?end .
+      ?a oa:hasSource/cnt:chars ?text ; oa:hasSelector ?p . ?p oa:start ?start ; oa:end ?end .
       BIND(SUBSTR(?text, ?start + 1, ?end - ?start) AS ?cut) }}""")
     assert [r["cut"] for r in found] == [
         "UC-MSCs secrete dickkopf (DKK1) to arrest the growth of breast cancer cell line MDA-MB-231 "

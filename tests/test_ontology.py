@@ -86,6 +86,35 @@ def test_every_property_and_superclass_the_graph_uses_is_declared(graph):
     assert undeclared == []
 
 
+# The properties of the reserved vocabulary that OWL 2's mapping to RDF gives a meaning
+# (Structural Specification §2.4, RDF Mapping tables 1-16): any other (rdf:value) makes the
+# ontology leave OWL 2 DL.
+OWL_MAPPED = {
+    "rdf:type", "rdf:first", "rdf:rest", "rdfs:label", "rdfs:comment", "rdfs:seeAlso",
+    "rdfs:isDefinedBy", "rdfs:subClassOf", "rdfs:subPropertyOf", "rdfs:domain", "rdfs:range",
+    "owl:versionInfo", "owl:versionIRI", "owl:imports", "owl:priorVersion", "owl:deprecated",
+    "owl:equivalentClass", "owl:disjointWith", "owl:oneOf", "owl:unionOf", "owl:intersectionOf",
+    "owl:complementOf", "owl:onProperty", "owl:someValuesFrom", "owl:allValuesFrom", "owl:hasValue",
+    "owl:inverseOf", "owl:members", "owl:distinctMembers", "owl:differentFrom", "owl:sameAs",
+}
+
+
+def test_no_reserved_property_outside_owls_mapping(graph):
+    """The full release used rdf:value for the review's text, which the OWL API's DL profile
+    check refused (UseOfReservedVocabularyForAnnotationPropertyIRI: ontology audit)."""
+    from rdflib.namespace import OWL, RDF, RDFS
+
+    names = {str(RDF): "rdf:", str(RDFS): "rdfs:", str(OWL): "owl:",
+             "http://www.w3.org/2001/XMLSchema#": "xsd:"}
+    used = set()
+    for p in set(graph.predicates()):
+        for ns, prefix in names.items():
+            if str(p).startswith(ns):
+                used.add(prefix + str(p)[len(ns):])
+    assert used - OWL_MAPPED == set()
+    assert {"rdf:type", "rdfs:label", "owl:oneOf", "owl:versionIRI"} <= used  # the check reads
+
+
 def test_every_statement_of_the_review_is_a_declared_named_individual(graph):
     """OWL 2's RDF mapping reads an individual from its owl:NamedIndividual declaration: only the
     490 declared by hand were individuals to owlready2 (individuals()), none of the findings
