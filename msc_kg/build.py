@@ -22,7 +22,7 @@ from msc_kg.load import MSCNS, Loaded, load, parse_file, source_files
 from msc_kg.mappings import MAPPINGS_TSV, expand, read_mappings, write_sssom
 from msc_kg.rdfxml import FORMAT as TYPED_XML
 from msc_kg.rdfxml import rdfxml
-from msc_kg.reason import ReasonerResult, check
+from msc_kg.reason import ReasonerResult, check, check_without_reasoner
 from msc_kg.release import MANIFEST, file_record
 from msc_kg.source import review_text
 from msc_kg.validate import Problem, Report, shapes_graph, validate_loaded
@@ -185,6 +185,8 @@ def build(out_dir: Path | None = None, reasoner: bool = True, write_owl: bool = 
             note = verdict.text()
         except ReasonerUnavailable as exc:
             note = str(exc)
+    if verdict is None:  # disjoint classes and functional properties, read by queries instead
+        check_without_reasoner(loaded.graph, loaded.where)
     out = Path(out_dir or paths.BUILD_DIR)
     graph = loaded.graph
     try:  # the stage is inside ``out``, so on its file system whatever is mounted where (staged

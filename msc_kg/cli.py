@@ -66,7 +66,7 @@ def _unwritable_folder(out: Path) -> str | None:
 def _cmd_validate(args) -> int:
     from msc_kg.build import assemble
     from msc_kg.load import source_files
-    from msc_kg.reason import check
+    from msc_kg.reason import check, check_without_reasoner
     from msc_kg.server.dataset import EXTENSIONS, unknown_extension
 
     for extra in args.with_files:
@@ -82,6 +82,8 @@ def _cmd_validate(args) -> int:
         return NOT_CONFORMING
     if args.reason:
         print(check(loaded.graph, loaded.where).text())
+    else:  # what queries can tell of consistency (two disjoint classes, ...) is validation too
+        check_without_reasoner(loaded.graph, loaded.where)
     return OK
 
 

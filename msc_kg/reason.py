@@ -186,6 +186,17 @@ def reason(graph: Graph, where=None) -> ReasonerResult:
 _UNSUPPORTED = re.compile(r"UnsupportedDatatypeException.*?'([^']+)'", re.DOTALL)
 
 
+def check_without_reasoner(graph: Graph, where=None) -> None:
+    """Raise Inconsistent when the queries of ``culprits`` find the graph inconsistent: run where
+    HermiT is not (no Java, or --no-reason), so that a build never writes a release a reasoner
+    would refuse (a cell line typed an NK cell, disjoint classes, was built without Java and
+    published as conforming: ontology audit). Without HermiT, what no query reads is not found."""
+    found = culprits(graph, where)
+    if found:
+        raise Inconsistent("The ontology with its data is INCONSISTENT (found by queries; HermiT did "
+                           "not run):" + "".join(f"\n  {c}" for c in found))
+
+
 def check(graph: Graph, where=None) -> ReasonerResult:
     """Reason and raise Inconsistent when the graph is inconsistent or has unsatisfiable classes."""
     result = reason(graph, where)

@@ -51,6 +51,31 @@ def test_validate_shape_violation_exits_1_naming_focus_and_message(capsys):
     assert (f"{fixture}: mscd:test-f1: A statement's IRI is mscd:<kind>-<section slug>-NNN") in out  # test-f1
 
 
+def test_validate_without_the_reasoner_still_refuses_disjoint_classes(capsys):
+    """Without --reason (or Java) an individual of two disjoint classes passed validation and the
+    build published it as conforming (ontology audit): queries find what they can."""
+    fixture = DATA / "inconsistent-domain.ttl"
+    assert main(["validate", "--with", str(fixture)]) == 1
+    assert capsys.readouterr().err == (
+        "The ontology with its data is INCONSISTENT (found by queries; HermiT did not run):\n"
+        f"  {paths.ROOT / 'triples' / 'mediators.ttl'}, {fixture}: mscd:IL-6 is a msc:Mediator (typed "
+        "msc:Cytokine) and a msc:ReviewStatement (as the subject of msc:setting), which are disjoint\n")
+
+
+def test_build_without_java_writes_no_inconsistent_release(monkeypatch, tmp_path):
+    import msc_kg.load
+    from msc_kg import reason
+    from msc_kg.build import build
+    from msc_kg.errors import Inconsistent
+
+    sources = msc_kg.load.source_files()
+    monkeypatch.setattr(msc_kg.load, "source_files", lambda: sources + [DATA / "inconsistent-domain.ttl"])
+    monkeypatch.setattr(reason.shutil, "which", lambda name: None)  # no Java
+    with pytest.raises(Inconsistent, match="mscd:IL-6 is a msc:Mediator .* which are disjoint"):
+        build(out_dir=tmp_path / "out", write_owl=False)
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.skipif(not __import__("shutil").which("java"), reason="HermiT needs Java")
 def test_validate_inconsistent_axiom_exits_1_naming_files_node_and_property(capsys):
     fixture = DATA / "inconsistent-domain.ttl"
