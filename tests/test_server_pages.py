@@ -47,6 +47,28 @@ def test_robots_keep_crawlers_off_queries_and_graph_downloads_but_not_the_dump(s
                                            "Disallow: /data\n")
 
 
+def test_base_url_names_the_services_public_address():
+    """Behind a TLS proxy the service description named http://host/sparql, from the request
+    (linked-data review): --base-url gives the address clients use, whatever Host says."""
+    from msc_kg.server.serve import build_parser
+
+    parse = build_parser().parse_args
+    assert parse(["--base-url", "https://kg.example.org/msc"]).base_url == "https://kg.example.org/msc/"
+    assert parse([]).base_url is None
+    for bad in ("kg.example.org", "ftp://kg.example.org/", "https://kg.example.org/?a=1", "https://a b/"):
+        with pytest.raises(SystemExit):
+            parse(["--base-url", bad])
+    app = make_app(base_url="https://kg.example.org/msc/")
+    try:
+        for path in ("/sparql", "/.well-known/void"):
+            body = app.test_client().get(path, headers={"Host": "evil.example"}).data
+            assert b"sd:endpoint <https://kg.example.org/msc/sparql>" in body
+            assert sd_value(body, VOID + "dataDump") == "https://kg.example.org/msc/data"
+            assert b"evil.example" not in body
+    finally:
+        close(app)
+
+
 def test_void_at_its_well_known_location(server_client):
     resp = server_client.get("/.well-known/void")
     assert resp.status_code == 200 and resp.headers["Content-Type"] == "text/turtle; charset=utf-8"

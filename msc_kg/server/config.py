@@ -29,6 +29,8 @@ DEFAULTS = {
     "cache_size": 256,  # responses kept in the LRU cache (0 disables it)
     "cache_mb": 64,  # and at most this many MB of response bodies and query texts (per process)
     "cache_max_age": 300,  # Cache-Control max-age of query responses, seconds
+    "base_url": None,  # the service's public address ("https://kg.example.org/"): the service
+    # description names its sparql and data under it; None: the address each request was sent to
     "manifest": None,  # release manifest (conforms, versions) shown in the service description
     "documents": None,  # RDF/XML files served at their ontology and version IRIs (documents.py);
     # None: the release's (ontology/msc-kg.owl, build/msc-kg.owl) when serving the release, else none

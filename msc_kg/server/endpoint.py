@@ -186,11 +186,13 @@ def service_description(state, request: Request) -> Response:
                           f"{negotiate.offered(negotiate.GRAPH)}.", {"Vary": "Accept"})
     media, fmt = choice
     cfg = state.config
-    endpoint = request.url_root + "sparql"
+    root = cfg["base_url"] or request.url_root  # behind a proxy, the request's scheme and path
+    # are not the clients' (an https service was described as http: linked-data review)
+    endpoint = root + "sparql"
     triples = describe.service_description(endpoint, state.stats, cfg["manifest"],
                                            cfg["union_default_graph"], cfg["max_rows"],
                                            cfg["timeout"], bool(cfg["service_allow"]),
-                                           request.url_root + "data")
+                                           root + "data")
     body, _, _ = write_triples(iter(triples), fmt, len(triples), describe.PREFIXES)
     return Response(body, content_type=negotiate.content_type(media), headers={"Vary": "Accept"})
 

@@ -58,7 +58,28 @@ def build_parser(prog: str = "server.py") -> argparse.ArgumentParser:
                         "503 (default: %(default)s)")
     p.add_argument("--union-default-graph", action="store_true",
                    help="query the union of all named graphs as the default graph")
+    p.add_argument("--base-url", type=_base_url, metavar="URL",
+                   help="the service's public address, as clients reach it (behind a proxy, e.g. "
+                        "https://kg.example.org/); the service description and VoID name its "
+                        "sparql and data under it (default: the address each request was sent to)")
     return p
+
+
+def _base_url(text: str) -> str:
+    """An argparse type: an absolute http(s) URL without query or fragment, ending in "/"."""
+    from urllib.parse import urlsplit
+
+    import pyoxigraph as ox
+
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an absolute http(s) URL without a query "
+                                         "or fragment")
+    try:
+        ox.NamedNode(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a valid IRI") from None
+    return text if text.endswith("/") else text + "/"
 
 
 def _whole(low: int, high: int | None = None):
@@ -115,7 +136,7 @@ def main(argv=None, prog: str = "server.py", command_line: bool | None = None) -
               "service_allow": args.service_allow, "workers": args.workers, "engine": "inline",
               "memory_mb": args.memory_mb, "query_slots": args.query_slots,
               "queue_ms": args.queue_ms,
-              "union_default_graph": args.union_default_graph}
+              "union_default_graph": args.union_default_graph, "base_url": args.base_url}
     try:
         sock = listen(args.host, args.port)
     except OSError as exc:
