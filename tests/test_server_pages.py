@@ -69,6 +69,20 @@ def test_base_url_names_the_services_public_address():
         close(app)
 
 
+@pytest.mark.parametrize("path, accept", [("/id/thing-a", "text/html"), ("/id/thing-a", "text/turtle"),
+                                          ("/sparql", "text/turtle"), ("/.well-known/void", "application/n-triples")])
+def test_entity_pages_and_the_service_description_can_be_revalidated(server_client, path, accept):
+    """They carried no validator and no Cache-Control, and ignored If-Match (linked-data review)."""
+    first = server_client.get(path, headers={"Accept": accept})
+    tag = first.headers["ETag"]
+    assert tag.startswith('W/"') and first.headers["Cache-Control"] == "public, max-age=300"
+    again = server_client.get(path, headers={"Accept": accept, "If-None-Match": tag})
+    assert (again.status_code, again.data, again.headers["ETag"]) == (304, b"", tag)
+    assert again.headers["Vary"] == "Accept"
+    assert server_client.get(path, headers={"Accept": accept, "If-Match": '"x"'}).status_code == 412
+    assert server_client.get(path, headers={"Accept": accept, "If-None-Match": '"other"'}).status_code == 200
+
+
 def test_void_at_its_well_known_location(server_client):
     resp = server_client.get("/.well-known/void")
     assert resp.status_code == 200 and resp.headers["Content-Type"] == "text/turtle; charset=utf-8"

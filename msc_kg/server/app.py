@@ -248,10 +248,10 @@ def _routes(app: Flask) -> None:
                                    link=pages.local_link, plink=pages.property_link,
                                    short=_short, quote=quote,
                                    cut=cap if cut else None)
-            return Response(body, content_type="text/html; charset=utf-8",
-                            headers=_cap_headers(cut, cap))
-        return Response(body, content_type=negotiate.content_type(choice[0]),
-                        headers=_cap_headers(cut, cap))
+            return endpoint.validated(request, body.encode("utf-8"), "text/html; charset=utf-8",
+                                      _cap_headers(cut, cap), state.config)
+        return endpoint.validated(request, body, negotiate.content_type(choice[0]),
+                                  _cap_headers(cut, cap), state.config)
 
     def _entity_graph(node: str, cap: int, rows: int, wanted, choice):
         """(choice, body) of an entity's RDF in the negotiated syntax or, where that cannot carry

@@ -13,6 +13,7 @@ calling extension functions the engine does not know, ``X-SPARQL-Unknown-Functio
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -194,7 +195,16 @@ def service_description(state, request: Request) -> Response:
                                            cfg["timeout"], bool(cfg["service_allow"]),
                                            root + "data")
     body, _, _ = write_triples(iter(triples), fmt, len(triples), describe.PREFIXES)
-    return Response(body, content_type=negotiate.content_type(media), headers={"Vary": "Accept"})
+    return validated(request, body, negotiate.content_type(media), {"Vary": "Accept"}, cfg)
+
+
+def validated(request: Request, body: bytes, ctype: str, headers: dict, cfg: dict) -> Response:
+    """A document made for the request (an entity page, the service description), with an ETag
+    of its bytes and Cache-Control as query answers have, and its preconditions evaluated (304,
+    412): they had neither, so no cache could revalidate them (linked-data review)."""
+    headers = {**headers, "ETag": 'W/"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+               "Cache-Control": f"public, max-age={cfg['cache_max_age']}"}
+    return preconditions(request, headers) or Response(body, content_type=ctype, headers=headers)
 
 
 def query_view(state, request: QueryHTTP) -> Response | Plain | None:
