@@ -100,7 +100,9 @@ def service_description(endpoint: str, stats: dict, manifest: dict | None, union
             t.append((svc, n(SD + "resultFormat"), n("http://www.w3.org/ns/formats/" + FORMATS[media])))
     for key in ("triples", "entities", "classes", "properties", "distinctSubjects", "distinctObjects"):
         t.append((dg, n(VOID + key), integer(stats[key])))
-        if key != "triples" or not stats["graphs"]:
+        # the default graph's counts are the dataset's when it is all there is, or the union of
+        # all: beside named graphs they were given as the dataset's too (linked-data review)
+        if not stats["graphs"] or key != "triples" and union:
             t.append((ds, n(VOID + key), integer(stats[key])))
     if stats["graphs"]:  # the dataset's statements are its graphs' (all of them in named graphs
         # made it 0: hostile testing); the union default graph repeats theirs
