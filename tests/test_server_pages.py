@@ -83,6 +83,25 @@ def test_entity_pages_and_the_service_description_can_be_revalidated(server_clie
     assert server_client.get(path, headers={"Accept": accept, "If-None-Match": '"other"'}).status_code == 200
 
 
+def test_the_service_terms_are_defined_where_used_and_at_their_document(server_client):
+    """mscs:maxRows and the other service terms were defined nowhere (linked-data review)."""
+    mscs, label = "https://w3id.org/msc-kg/service#", "http://www.w3.org/2000/01/rdf-schema#label"
+
+    def labels(body: bytes) -> dict:
+        store = ox.Store()
+        store.load(body, format=ox.RdfFormat.TURTLE)
+        return {r["t"].value[len(mscs):]: r["l"].value for r in store.query(
+            f"SELECT ?t ?l {{ ?t <{label}> ?l FILTER(STRSTARTS(STR(?t), '{mscs}')) }}")}
+
+    every = {"maxRows": "max rows", "timeoutSeconds": "timeout in seconds", "validation": "validation",
+             "ontologyVersion": "ontology version", "shapesVersion": "shapes version"}
+    assert labels(server_client.get("/service").data) == every
+    described = labels(server_client.get("/sparql").data)
+    used = set(re.findall(r"mscs:(\w+)", server_client.get("/sparql").get_data(as_text=True)))
+    assert {"maxRows", "timeoutSeconds", "validation"} <= set(described) == used
+    assert server_client.get("/service", headers={"Accept": "image/png"}).status_code == 406
+
+
 def test_void_at_its_well_known_location(server_client):
     resp = server_client.get("/.well-known/void")
     assert resp.status_code == 200 and resp.headers["Content-Type"] == "text/turtle; charset=utf-8"
@@ -403,10 +422,12 @@ def test_entity_turtle_writes_each_subject_once(server_client):
 
 
 def test_service_description_writes_each_subject_once(server_client):
-    """The service, its dataset, default graph and validation report: one Turtle block each."""
+    """The service, its dataset, default graph and validation report, and the service terms they
+    use: one Turtle block each."""
     body = server_client.get("/sparql", headers={"Accept": "text/turtle"}).data.decode()
     assert subject_heads(body) == ["<http://localhost/sparql>", "_:dataset", "_:defaultGraph",
-                                   "_:validation"]
+                                   "_:validation", "mscs:maxRows", "mscs:ontologyVersion",
+                                   "mscs:shapesVersion", "mscs:timeoutSeconds", "mscs:validation"]
 
 
 @pytest.mark.parametrize("statement, reason", [

@@ -133,6 +133,21 @@ def _routes(app: Flask) -> None:
     def void():  # VoID's well-known location (https://www.w3.org/TR/void/#well-known)
         return endpoint.service_description(state, request)
 
+    @app.get("/service")
+    def service_vocabulary():  # the document of the service terms (mscs:maxRows, …) the service
+        # description uses: https://w3id.org/msc-kg/service#maxRows did not dereference
+        wanted = endpoint.wanted_by(request)
+        if not isinstance(wanted, endpoint.Wanted):
+            return wanted
+        choice = negotiate.choose(wanted.accept, negotiate.GRAPH)
+        if choice is None:
+            return endpoint.error(406, f"No acceptable format; offered: {negotiate.offered(negotiate.GRAPH)}.",
+                                  {"Vary": "Accept"})
+        triples = [ox.Triple(*t) for t in describe.service_terms()]
+        body = write_triples(iter(triples), choice[1], len(triples), describe.PREFIXES)[0]
+        return endpoint.validated(request, body, negotiate.content_type(choice[0]), {"Vary": "Accept"},
+                                  state.config)
+
     @app.get("/health")
     def health():
         # serving processes alive, where the supervisor runs several (server.py): "workers" said

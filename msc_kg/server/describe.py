@@ -21,7 +21,24 @@ SH = "http://www.w3.org/ns/shacl#"
 DCT = "http://purl.org/dc/terms/"
 OWL = "http://www.w3.org/2002/07/owl#"
 MSCS = "https://w3id.org/msc-kg/service#"
-PREFIXES = {"sd": SD, "void": VOID, "xsd": XSD, "sh": SH, "owl": OWL, "mscs": MSCS}
+PREFIXES = {"sd": SD, "void": VOID, "xsd": XSD, "sh": SH, "owl": OWL, "mscs": MSCS,
+            "rdfs": "http://www.w3.org/2000/01/rdf-schema#"}
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+SERVICE_VOCABULARY = MSCS[:-1]  # the document of the msc-kg service terms, served at /service
+# The msc-kg service terms, defined where they are used and at their document: they were defined
+# nowhere, and did not dereference (linked-data review).
+SERVICE_TERMS = {
+    "maxRows": ("max rows", "The most rows (SELECT) or triples (CONSTRUCT, DESCRIBE) one response "
+                "of the endpoint holds; a response cut there says so in X-SPARQL-Truncated."),
+    "timeoutSeconds": ("timeout in seconds", "How long the endpoint evaluates a query before it "
+                       "answers 503 instead."),
+    "validation": ("validation", "The SHACL validation report of the served release: whether it "
+                   "conforms to the project's shapes."),
+    "ontologyVersion": ("ontology version", "The version (owl:versionInfo) of the ontology the "
+                        "served release was built with."),
+    "shapesVersion": ("shapes version", "The version (owl:versionInfo) of the SHACL shapes the "
+                      "served release was validated against."),
+}
 FORMATS = {  # W3C format IRIs (https://www.w3.org/ns/formats/) for sd:resultFormat
     "application/sparql-results+json": "SPARQL_Results_JSON",
     "application/sparql-results+xml": "SPARQL_Results_XML",
@@ -126,7 +143,22 @@ def service_description(endpoint: str, stats: dict, manifest: dict | None, union
                           ("shapes_version", MSCS + "shapesVersion")):
             if manifest.get(key) is not None:
                 t.append((ds, n(prop), lit(str(manifest[key]))))
+    used = {p.value[len(MSCS):] for _, p, _ in t if p.value.startswith(MSCS)}
+    t += service_terms(used)
     first = {}  # each subject's statements together (Turtle writes one block per subject), in order
     for subject, _, _ in t:
         first.setdefault(subject, len(first))
     return [ox.Triple(*x) for x in sorted(t, key=lambda x: first[x[0]])]
+
+
+def service_terms(names=SERVICE_TERMS) -> list[tuple]:
+    """The definitions of the msc-kg service terms ``names`` (all of them: their document)."""
+    n, lit = ox.NamedNode, ox.Literal
+    t = []
+    for name in sorted(names):
+        label, comment = SERVICE_TERMS[name]
+        term = n(MSCS + name)
+        t += [(term, n(RDF + "type"), n(RDF + "Property")), (term, n(RDFS + "label"), lit(label, language="en")),
+              (term, n(RDFS + "comment"), lit(comment, language="en")),
+              (term, n(RDFS + "isDefinedBy"), n(SERVICE_VOCABULARY))]
+    return t
