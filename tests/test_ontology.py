@@ -141,6 +141,20 @@ def test_every_typed_node_of_the_instance_data_is_a_declared_named_individual(gr
     assert sorted(s for s in typed if (s, RDF.type, OWL.NamedIndividual) not in graph) == []
 
 
+def test_every_class_used_as_a_value_is_a_declared_named_individual(graph):
+    """msc:actor msc:UmbilicalCordMSC makes the class an individual too (punning), which OWL 2
+    reads from its declaration: 114 had none, and an OWL API round trip added them (ontology audit)."""
+    from rdflib import RDF, URIRef
+    from rdflib.namespace import OWL
+
+    objects = set(graph.subjects(RDF.type, OWL.ObjectProperty))
+    punned = {o for s, p, o in graph if p in objects and isinstance(o, URIRef)
+              and (o, RDF.type, OWL.Class) in graph}
+    assert URIRef("https://w3id.org/msc-kg/ontology/UmbilicalCordMSC") in punned
+    assert len(punned) >= 114
+    assert sorted(o for o in punned if (o, RDF.type, OWL.NamedIndividual) not in graph) == []
+
+
 def test_one_ontology_header_and_it_comes_first(graph):
     """The import module's header was merged into the release beside the graph's (two owl:Ontology,
     and OWL API took the module's comment for the graph's); the RDF/XML release wrote the header's
