@@ -288,7 +288,13 @@ def _publish(stage: Path, out: Path, owl: str | None) -> None:
 
 
 def _write_whole(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` by a rename: never left half written."""
+    """Replace ``path`` with ``text`` by a rename: never left half written. Not written when it
+    holds the text already (an installed package's data may be read-only)."""
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass
     part = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
         part.write_text(text, encoding="utf-8")

@@ -3,9 +3,37 @@
 from __future__ import annotations
 
 import os
+import site
+import sys
 from pathlib import Path
 
-ROOT = Path(os.environ.get("MSC_KG_ROOT", Path(__file__).resolve().parent.parent))
+CHECKOUT = Path(__file__).resolve().parent.parent  # the source tree, when run from a checkout
+DATA_NAME = Path("share") / "msc-kg"  # the data of an installed package (pyproject's data-files)
+
+
+def find_root(checkout: Path = CHECKOUT, prefixes=None) -> Path:
+    """The folder holding ontology/, triples/, shapes/, queries/ and source/: the checkout the
+    package runs from, else the data an install put under <prefix>/share/msc-kg (the prefix of
+    the environment, else the user's), else the checkout (whose absence the commands then name)."""
+    if (checkout / "ontology" / "msc-kg.ttl").is_file():
+        return checkout
+    for prefix in prefixes if prefixes is not None else (sys.prefix, site.getuserbase()):
+        installed = Path(prefix) / DATA_NAME
+        if (installed / "ontology" / "msc-kg.ttl").is_file():
+            return installed
+    return checkout
+
+
+def _build_dir(root: Path) -> Path:
+    """build/ of a checkout; for an installed package, build/ beside its data where that can be
+    written (a virtual environment), else the user's cache (a system-wide install)."""
+    if root == CHECKOUT or os.access(root, os.W_OK):
+        return root / "build"
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "msc-kg" / "build"
+
+
+ROOT = Path(os.environ["MSC_KG_ROOT"]) if os.environ.get("MSC_KG_ROOT") else find_root()
 ONTOLOGY_TTL = ROOT / "ontology" / "msc-kg.ttl"
 ONTOLOGY_OWL = ROOT / "ontology" / "msc-kg.owl"
 RULES_TTL = ROOT / "ontology" / "tumour-effect-rules.ttl"
@@ -14,4 +42,4 @@ SHAPES_DIR = ROOT / "shapes"
 TRIPLES_DIR = ROOT / "triples"
 QUERIES_DIR = ROOT / "queries"
 SOURCE_TEXT = ROOT / "source" / "review.txt"
-BUILD_DIR = Path(os.environ.get("MSC_KG_BUILD", ROOT / "build"))
+BUILD_DIR = Path(os.environ["MSC_KG_BUILD"]) if os.environ.get("MSC_KG_BUILD") else _build_dir(ROOT)

@@ -1,0 +1,45 @@
+"""Packaging: a wheel carries the data the package reads, and an install finds it."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from msc_kg import paths
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIRS = ("ontology", "triples", "shapes", "queries", "source")
+
+
+def test_the_wheel_takes_every_data_file_of_the_checkout():
+    """A wheel held the code alone: every command of a non-editable install failed (packaging
+    review). pyproject's data-files patterns must take each file of the data folders."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    data_files = config["tool"]["setuptools"]["data-files"]
+    taken = {}
+    for target, patterns in data_files.items():
+        assert target.startswith("share/msc-kg/")
+        for pattern in patterns:
+            for path in ROOT.glob(pattern):
+                rel = path.relative_to(ROOT).as_posix()
+                assert target == "share/msc-kg/" + rel.rsplit("/", 1)[0]  # installed where it lies
+                taken[rel] = target
+    present = {p.relative_to(ROOT).as_posix() for folder in DATA_DIRS for p in (ROOT / folder).rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts and not p.name.startswith(".")}
+    assert present - set(taken) == set()
+    assert {"ontology/msc-kg.ttl", "source/review.txt", "queries/derive/tumour-effect.rq",
+            "ontology/reference/cell-lines.tsv", "ontology/imports/bioregistry-prefixes.json"} <= set(taken)
+
+
+def test_an_installed_package_finds_its_data_under_share(tmp_path):
+    checkout = tmp_path / "site-packages"  # where a wheel puts the code: no ontology/ beside it
+    checkout.mkdir()
+    prefix = tmp_path / "venv"
+    assert paths.find_root(checkout, [prefix]) == checkout  # nothing installed: named as missing
+    data = prefix / "share" / "msc-kg" / "ontology"
+    data.mkdir(parents=True)
+    (data / "msc-kg.ttl").write_text("", encoding="utf-8")
+    assert paths.find_root(checkout, [tmp_path / "other", prefix]) == prefix / "share" / "msc-kg"
+    (checkout / "ontology").mkdir()
+    (checkout / "ontology" / "msc-kg.ttl").write_text("", encoding="utf-8")
+    assert paths.find_root(checkout, [prefix]) == checkout  # a checkout comes first (editable)
