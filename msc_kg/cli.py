@@ -29,8 +29,8 @@ def _cmd_build(args) -> int:
     from msc_kg import paths
 
     out = paths.BUILD_DIR if args.out is None else args.out
-    if problem := _unwritable_folder(out):  # told before the build's seconds of validation, not
-        # after them as a traceback (hostile testing), for the default build/ too
+    if problem := _source_folder(out) or _unwritable_folder(out):  # told before the build's
+        # seconds of validation, not after them as a traceback (hostile testing), for build/ too
         print(f"error: {'--out ' if args.out is not None else ''}{out}: {problem}", file=sys.stderr)
         return USAGE
     built = build(out_dir=args.out, reasoner=not args.no_reason)
@@ -38,7 +38,8 @@ def _cmd_build(args) -> int:
     print(built.reasoner_note)
     m = built.manifest
     print(f"Wrote {m['triples']} triples to {args.out or 'build/'} "
-          f"(msc-kg.ttl, .nt, .owl, .jsonld, manifest.json) and ontology/msc-kg.owl in {m['seconds']} s.")
+          f"(msc-kg.ttl, .nt, .owl, .jsonld, .sssom.tsv, manifest.json) and ontology/msc-kg.owl in "
+          f"{m['seconds']} s.")
     return OK
 
 
@@ -48,6 +49,23 @@ def _folder_argument(text: str) -> Path:
     if not text.strip():
         raise argparse.ArgumentTypeError("give a folder, not an empty name")
     return Path(text)
+
+
+def _source_folder(out: Path) -> str | None:
+    """Why ``out`` may not take the release: it is the project's folder or one of its source
+    folders, or lies inside one (--out ontology replaced the hand-edited ontology/msc-kg.ttl with
+    the full release, and --out triples left a manifest.json every command then refused:
+    packaging review)."""
+    from msc_kg import paths
+
+    where = out.resolve()
+    if where == paths.ROOT.resolve():
+        return "the project's own folder; give build/ or another folder"
+    for folder in ("ontology", "triples", "shapes", "queries", "source"):
+        source = (paths.ROOT / folder).resolve()
+        if where == source or source in where.parents:
+            return f"lies in {folder}/, a source folder of the project; give build/ or another folder"
+    return None
 
 
 def _unwritable_folder(out: Path) -> str | None:

@@ -119,6 +119,25 @@ def test_a_damaged_release_is_one_line_and_exit_2(release, tmp_path, monkeypatch
     assert err.startswith(f"error: {folder / 'msc-kg.nt'}: line ")
 
 
+def test_build_out_a_source_folder_is_refused_before_the_build(monkeypatch, capsys):
+    """--out ontology replaced the hand-edited ontology/msc-kg.ttl with the full release, and
+    --out triples left a manifest.json every command then refused (packaging review)."""
+    from msc_kg import paths
+
+    def build(**kwargs):
+        raise AssertionError("the build ran")
+
+    monkeypatch.setattr("msc_kg.build.build", build)
+    for folder in ("ontology", "triples", "shapes/sub", "queries/derive", "source"):
+        assert main(["build", "--no-reason", "--out", str(paths.ROOT / folder)]) == 2
+        top = folder.split("/")[0]
+        assert capsys.readouterr().err == (f"error: --out {paths.ROOT / folder}: lies in {top}/, a source "
+                                           "folder of the project; give build/ or another folder\n")
+    assert main(["build", "--no-reason", "--out", str(paths.ROOT)]) == 2
+    assert capsys.readouterr().err == (f"error: --out {paths.ROOT}: the project's own folder; give "
+                                       "build/ or another folder\n")
+
+
 def test_build_out_a_file_is_refused_before_the_build(tmp_path, monkeypatch, capsys):
     """A FileExistsError traceback and exit 1, after the seconds of validation (hostile testing)."""
     def build(**kwargs):
