@@ -19,7 +19,7 @@ from msc_kg import __version__, paths, reference
 from msc_kg.derive import derive
 from msc_kg.errors import BuildError, ReasonerUnavailable, ValidationFailed
 from msc_kg.load import MSCNS, Loaded, load, parse_file, source_files
-from msc_kg.mappings import MAPPINGS_TSV, expand, read_mappings, write_sssom
+from msc_kg.mappings import IMPORTS_DIR, MAPPINGS_TSV, expand, read_mappings, write_sssom
 from msc_kg.rdfxml import FORMAT as TYPED_XML
 from msc_kg.rdfxml import rdfxml
 from msc_kg.reason import ReasonerResult, check, check_without_reasoner
@@ -59,9 +59,15 @@ class Built:
 
 
 def source_digest(files: list[Path] | None = None) -> str:
-    """SHA-256 over the build inputs (sources, shapes, derive queries, review text)."""
+    """SHA-256 over the build inputs: the sources, shapes, derive queries, quality checks, review
+    text, cross-references with their verified reference tables and prefix map, and the build's
+    own code. Without the checks, the tables and the code, a release the data no longer passed was
+    served as current (packaging review)."""
     inputs = list(files or source_files()) + sorted(paths.SHAPES_DIR.glob("*.ttl"))
     inputs += sorted((paths.QUERIES_DIR / "derive").glob("*.rq")) + [paths.SOURCE_TEXT, MAPPINGS_TSV]
+    inputs += sorted((paths.QUERIES_DIR / "violations").glob("*.rq"))
+    inputs += sorted(paths.REFERENCE_DIR.glob("*.tsv")) + sorted(IMPORTS_DIR.glob("*.json"))
+    inputs += sorted(Path(__file__).parent.glob("*.py"))  # the build's modules (not the server's)
     digest = hashlib.sha256(__version__.encode())
     for path in inputs:
         digest.update(path.name.encode())

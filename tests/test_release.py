@@ -148,6 +148,34 @@ def test_a_rebuild_says_why_before_it_starts(copy, monkeypatch, capsys):
     assert release_mod.stale(None, folder) == f"there is none in {folder}"
 
 
+def test_the_source_digest_covers_the_checks_the_reference_tables_and_the_prefix_map(tmp_path, monkeypatch):
+    """A quality check added, or a verified accession taken out of a reference table, left the
+    release fresh: served while validate refused the data (packaging review)."""
+    import shutil
+
+    import msc_kg.build
+    from msc_kg import paths
+    from msc_kg.build import source_digest
+
+    queries, reference, imports = tmp_path / "queries", tmp_path / "reference", tmp_path / "imports"
+    shutil.copytree(paths.QUERIES_DIR, queries)
+    shutil.copytree(paths.REFERENCE_DIR, reference)
+    shutil.copytree(msc_kg.build.IMPORTS_DIR, imports)
+    monkeypatch.setattr(paths, "QUERIES_DIR", queries)
+    monkeypatch.setattr(paths, "REFERENCE_DIR", reference)
+    monkeypatch.setattr(msc_kg.build, "IMPORTS_DIR", imports)
+    seen = {source_digest()}
+    (queries / "violations" / "zz-new-violation.rq").write_text("SELECT ?x WHERE { ?x ?p ?o }\n")
+    seen.add(source_digest())
+    table = reference / "cell-lines.tsv"
+    table.write_text(table.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    seen.add(source_digest())
+    prefixes = imports / "bioregistry-prefixes.json"
+    prefixes.write_text(prefixes.read_text(encoding="utf-8") + " ", encoding="utf-8")
+    seen.add(source_digest())
+    assert len(seen) == 4
+
+
 def test_a_manifest_that_does_not_list_the_graph_is_stale(copy):
     folder, manifest = copy
     unlisted = dict(manifest, artefacts={k: v for k, v in manifest["artefacts"].items() if k != "msc-kg.nt"})
