@@ -51,9 +51,12 @@ def ontology_files(root: Path | None = None) -> list[Path]:
 
 
 def source_files(root: Path | None = None) -> list[Path]:
-    """The files the graph is built from: the ontology's files and every triples/*.ttl."""
+    """The files the graph is built from: the ontology's files and every triples/*.ttl. An ontology
+    file that is missing is listed all the same, so that loading names it ("file not found"): left
+    out, the rule table's absence gave a conforming release with 6 of 238 tumour effects
+    (packaging review)."""
     base = Path(root) if root else paths.ROOT
-    files = [f for f in ontology_files(base) if f.exists()]
+    files = ontology_files(base)
     for entry in sorted((base / "triples").iterdir()) if (base / "triples").is_dir() else ():
         if entry.name.startswith("."):  # hidden: an editor's lock (".#x.ttl", a dangling link,
             continue  # failed the build) or backup, which "ls" does not show either (hostile testing)

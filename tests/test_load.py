@@ -179,7 +179,8 @@ def test_every_entry_of_triples_is_read_or_refused(tmp_path):
     (triples / "gone.ttl").symlink_to(tmp_path / "nowhere.ttl")
     (triples / ".hidden.ttl").write_text("")  # was read, though ls does not show it
     (triples / ".#a.ttl").symlink_to("user@host.123:456")  # Emacs's lock: failed the build
-    assert [p.name for p in source_files(tmp_path)] == ["a.ttl", "gone.ttl"]
+    assert [p.name for p in source_files(tmp_path)] == [  # the ontology's files, named if missing
+        "msc-kg.ttl", "tumour-effect-rules.ttl", "external-terms.ttl", "a.ttl", "gone.ttl"]
     with pytest.raises(SourceParseError, match="^.*gone.ttl: file not found$"):
         parse_file(triples / "gone.ttl")
     for name in ("b.TTL", "c.trig", "sub"):
@@ -190,3 +191,17 @@ def test_every_entry_of_triples_is_read_or_refused(tmp_path):
         assert str(info.value) == (f"{extra}: is not read: the sources are the triples/*.ttl files; "
                                    "rename it to .ttl or move it out of triples/")
         extra.rmdir() if name == "sub" else extra.unlink()
+
+
+def test_a_missing_ontology_file_is_named_not_left_out(tmp_path):
+    """Without ontology/tumour-effect-rules.ttl the build conformed and wrote 6 of the 238 derived
+    tumour effects (packaging review)."""
+    from msc_kg.load import load
+
+    (tmp_path / "ontology" / "imports").mkdir(parents=True)
+    (tmp_path / "triples").mkdir()
+    for name in ("msc-kg.ttl", "imports/external-terms.ttl"):
+        (tmp_path / "ontology" / name).write_text("", encoding="utf-8")
+    with pytest.raises(SourceParseError) as info:
+        load(source_files(tmp_path))
+    assert str(info.value) == f"{tmp_path / 'ontology' / 'tumour-effect-rules.ttl'}: file not found"
