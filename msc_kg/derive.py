@@ -7,7 +7,7 @@ from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, XSD
 
 from msc_kg import paths
-from msc_kg.errors import MscKgError
+from msc_kg.errors import MscKgError, support_text
 from msc_kg.load import MSCD, MSCNS, oxigraph_copy, rdflib_term
 from msc_kg.mappings import mapping_graph
 from msc_kg.source import locate, review_text
@@ -25,7 +25,7 @@ def construct(graph: Graph, name: str, store: ox.Store | None = None) -> Graph:
     400 s with 500 findings more sharing an actor, which validate and build run first (hostile
     testing); the answers are the same, triple for triple (tested)."""
     path = paths.QUERIES_DIR / "derive" / f"{name}.rq"
-    query = path.read_text(encoding="utf-8")
+    query = support_text(path)
     store = oxigraph_copy(graph) if store is None else store
     try:
         answer = store.query(query)

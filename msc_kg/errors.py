@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class MscKgError(Exception):
     """Base class of every error the package reports to users."""
@@ -46,3 +48,14 @@ class ReasonerUnavailable(MscKgError):
 
 class Inconsistent(MscKgError):
     """HermiT found the ontology with its data inconsistent, or a class unsatisfiable."""
+
+
+def support_text(path) -> str:
+    """The UTF-8 text of a file the build reads besides the data (a query, a reference table, the
+    prefix map); MscKgError naming its line and column where it is not UTF-8 text (a traceback
+    before, and exit 1 as if the data did not conform: packaging review)."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MscKgError(str(SourceParseError.not_utf8(path, data))) from None

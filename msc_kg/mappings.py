@@ -12,7 +12,7 @@ from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
 from msc_kg import __version__, paths
-from msc_kg.errors import SourceParseError
+from msc_kg.errors import MscKgError, SourceParseError, support_text
 from msc_kg.load import MSC, MSCD
 from msc_kg.namespaces import IMPORT_MODULE_ONTOLOGY
 
@@ -42,8 +42,18 @@ IMPORT_HEADER = ("# Generated from ontology/imports/external_terms.txt and ontol
 
 @lru_cache(maxsize=1)
 def prefix_records() -> tuple[dict, ...]:
-    """The pinned Bioregistry prefix records (prefix, uri_prefix, pattern) the project uses."""
-    return tuple(json.loads(PREFIX_MAP.read_text(encoding="utf-8"))["records"])
+    """The pinned Bioregistry prefix records (prefix, uri_prefix, pattern) the project uses;
+    MscKgError naming the file where it is not such a map (a traceback before: packaging review)."""
+    try:
+        records = json.loads(support_text(PREFIX_MAP))["records"]
+        if not all(isinstance(r, dict) and {"prefix", "uri_prefix"} <= set(r) for r in records):
+            raise TypeError
+        return tuple(records)
+    except json.JSONDecodeError as exc:
+        raise MscKgError(f"{PREFIX_MAP}:{exc.lineno}: is not JSON (column {exc.colno}: {exc.msg})") from None
+    except (KeyError, TypeError):
+        raise MscKgError(f'{PREFIX_MAP}: is not a prefix map: an object whose "records" list '
+                         'holds objects with "prefix" and "uri_prefix"') from None
 
 
 @lru_cache(maxsize=1)

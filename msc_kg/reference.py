@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import io
 from functools import lru_cache
 
 from msc_kg import paths
+from msc_kg.errors import MscKgError, support_text
 
 # Prefixes whose identifiers name the review's own trials and literature, checked elsewhere (the
 # trials' registry IDs are in the review's text), not by the reference tables
@@ -15,11 +17,16 @@ OWN_RECORDS = frozenset({"clinicaltrials", "doi", "pubmed", "pmc"})
 @lru_cache(maxsize=4)
 def verified(name: str, key: str) -> dict[str, list[dict[str, str]]]:
     """The ``verified`` rows of reference table ``name``, by their ``key`` column."""
+    path = paths.REFERENCE_DIR / name
+    reader = csv.DictReader(io.StringIO(support_text(path), newline=""), delimiter="\t")
+    missing = [column for column in ("status", key) if column not in (reader.fieldnames or ())]
+    if missing:  # a KeyError traceback (packaging review)
+        raise MscKgError(f"{path}:1: has no column {', '.join(map(repr, missing))} (its header: "
+                         f"{', '.join(reader.fieldnames or ['none'])})")
     rows: dict[str, list[dict[str, str]]] = {}
-    with open(paths.REFERENCE_DIR / name, encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle, delimiter="\t"):
-            if row["status"] == "verified":
-                rows.setdefault(row[key], []).append(row)
+    for row in reader:
+        if row["status"] == "verified":
+            rows.setdefault(row[key], []).append(row)
     return rows
 
 

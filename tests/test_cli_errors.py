@@ -214,3 +214,60 @@ def test_a_source_that_does_not_parse_stops_serve_with_exit_1_as_validate(monkey
         serve.load(argparse.Namespace(data=None), {})
     assert (stopped.value.code, stopped.value.message) == (
         1, "error: triples/x.ttl:12: does not parse as turtle: A dot is expected")
+
+
+def test_support_files_that_are_not_what_the_build_reads_are_named(tmp_path, monkeypatch):
+    """A quality check or derivation that is not UTF-8 text, a reference table without its status
+    column and a prefix map that is not JSON ended in tracebacks with exit 1, and a check not named
+    *-violation.rq was never run, without a word (packaging review)."""
+    from rdflib import Graph
+
+    from msc_kg import derive, mappings, paths, reference, violations
+    from msc_kg.errors import MscKgError
+
+    checks = tmp_path / "violations"
+    checks.mkdir()
+    (checks / "a-violation.rq").write_bytes(b"# Purpose: t\nSELECT ?x WHERE { ?x ?p \"\xe9\" }\n")
+    with pytest.raises(MscKgError) as info:
+        list(violations.rows(Graph(), checks))
+    assert str(info.value) == (f"{checks / 'a-violation.rq'}:2: is not UTF-8 text (column 26: "
+                               "invalid continuation byte)")
+    (checks / "b-check.rq").write_text("SELECT * WHERE { ?s ?p ?o }\n")
+    with pytest.raises(MscKgError, match=r"b-check.rq: is not run: the quality checks are the "
+                                         r"\*-violation.rq files of queries/violations"):
+        violations.queries(checks)
+
+    (tmp_path / "derive").mkdir()
+    (tmp_path / "derive" / "x.rq").write_bytes(b"CONSTRUCT {} WHERE {} # \xff\n")
+    monkeypatch.setattr(paths, "QUERIES_DIR", tmp_path)
+    with pytest.raises(MscKgError, match=r"x.rq:1: is not UTF-8 text \(column 25: invalid start byte\)$"):
+        derive.construct(Graph(), "x")
+
+    tables = tmp_path / "reference"
+    tables.mkdir()
+    (tables / "cell-lines.tsv").write_text("accession\tstate\nCVCL_0065\tverified\n")
+    monkeypatch.setattr(paths, "REFERENCE_DIR", tables)
+    reference.verified.cache_clear()
+    try:
+        with pytest.raises(MscKgError) as info:
+            reference.accession_problem("CVCL_0065")
+        assert str(info.value) == (f"{tables / 'cell-lines.tsv'}:1: has no column 'status' (its "
+                                   "header: accession, state)")
+    finally:
+        reference.verified.cache_clear()
+
+    broken = tmp_path / "prefixes.json"
+    broken.write_text('{"records": [\n  {"prefix": "CL",}\n]}')
+    monkeypatch.setattr(mappings, "PREFIX_MAP", broken)
+    mappings.prefix_records.cache_clear()
+    try:
+        with pytest.raises(MscKgError) as info:
+            mappings.prefix_records()
+        assert str(info.value) == (f"{broken}:2: is not JSON (column 19: Expecting property name "
+                                   "enclosed in double quotes)")
+        broken.write_text('{"records": [{"prefix": "CL"}]}')
+        mappings.prefix_records.cache_clear()
+        with pytest.raises(MscKgError, match='is not a prefix map: an object whose "records" list'):
+            mappings.prefix_records()
+    finally:
+        mappings.prefix_records.cache_clear()
