@@ -245,7 +245,8 @@ def _render(store, text: str, fmt: str) -> tuple[str, list[str]]:
         from msc_kg.server.results import write_solutions
 
         return write_solutions(result, "csv", sys.maxsize - 1)[0].decode(), unknown  # no cap
-    return result.serialize(format=formats[fmt]).decode(), unknown
+    text = result.serialize(format=formats[fmt]).decode()
+    return (text if text.endswith("\n") else text + "\n"), unknown  # JSON's last line ended too
 
 
 def _cell(term) -> str:

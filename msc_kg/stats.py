@@ -20,7 +20,7 @@ SELECT ?what (COUNT(DISTINCT ?x) AS ?n) WHERE {
 BY_SECTION = PREFIXES + """
 SELECT ?key (COUNT(?f) AS ?n) WHERE {
   ?f a msc:Finding ; msc:inSection ?s . ?s rdfs:label ?title ; msc:sectionNumber ?num .
-  BIND(CONCAT(?num, " ", ?title) AS ?key)
+  BIND(IF(STRSTARTS(?title, ?num), ?title, CONCAT(?num, " ", ?title)) AS ?key)  # not "Figure 2 Figure 2."
 } GROUP BY ?key ORDER BY ?key"""
 
 BY_ACTOR = PREFIXES + """

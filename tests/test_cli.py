@@ -487,7 +487,7 @@ def test_query_table_shows_every_kind_of_term(capsys):
     ("json", '{"head":{"vars":["t","d"]},"results":{"bindings":[{"t":{"type":"triple","value":{"subject":'
              '{"type":"uri","value":"http://a"},"predicate":{"type":"uri","value":"http://b"},"object":'
              '{"type":"literal","value":"c","xml:lang":"en","its:dir":"rtl"}}},"d":{"type":"literal",'
-             '"value":"x","xml:lang":"ar"}}]}}'),
+             '"value":"x","xml:lang":"ar"}}]}}\n'),  # its last line ended (packaging review)
     ("csv", "t,d\r\nhttp://a http://b c,x\r\n"),
     ("csv", None),  # a comma inside the triple term: quoted, as the endpoint writes it
     ("tsv", '?t\t?d\n<<( <http://a> <http://b> "c"@en--rtl )>>\t"x"@ar\n'),
@@ -524,3 +524,15 @@ def test_query_table_escapes_what_would_break_its_rows(capsys):
 def test_an_empty_query_is_told_as_empty(capsys):
     """The engine's "error at 1:1: expected [_]" was all a user got (hostile testing)."""
     assert _query(capsys, b"  \n\t") == (2, "", "error: -: the query is empty\n")
+
+
+def test_stats_counts_findings_per_section_under_their_printed_numbers(store):
+    """A figure's number was written twice: "Figure 2 Figure 2. Normal mesenchymal stem cells …"
+    (packaging review)."""
+    from msc_kg.stats import stats
+
+    sections = stats(store)["findings per section"]
+    assert sections["2.2 MSC transition into CAFs"] == 22
+    assert sections["Figure 2. Normal mesenchymal stem cells (MSCs) inhibit the proliferation of "
+                    "leukemia MSCs"] == 5
+    assert sum(sections.values()) == 316
