@@ -234,6 +234,7 @@ def _alive(pid: int) -> bool:
 def _write(stage: Path, graph: Graph, shapes: Graph, report: Report, note: str, loaded: Loaded,
            started: float) -> dict:
     """Write every artefact and the manifest into ``stage``; return the manifest."""
+    graph = _with_prefixes(graph, to_canonical_graph(graph))  # blank node labels from content
     for suffix, fmt in RELEASE_FORMATS.items():
         name = f"msc-kg.{suffix}"
         try:  # RDF/XML as ontology tools read it (msc_kg.rdfxml), the full release's header
@@ -243,6 +244,7 @@ def _write(stage: Path, graph: Graph, shapes: Graph, report: Report, note: str, 
             raise BuildError(f"{name}: cannot be written: {exc.strerror or exc}") from None
         except Exception as exc:  # noqa: BLE001 — rdflib's writers raise what they like
             raise BuildError(f"{name}: the {fmt} writer refused the graph: {exc}") from None
+    _same_every_time(stage)
     _read_back(stage / "msc-kg.nt")
     write_sssom(stage / "msc-kg.sssom.tsv")
     manifest = {
@@ -260,6 +262,23 @@ def _write(stage: Path, graph: Graph, shapes: Graph, report: Report, note: str, 
     }
     (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
+
+
+def _same_every_time(stage: Path) -> None:
+    """The N-Triples lines sorted, and the JSON-LD's nodes, keys and values: rdflib writes them in
+    the order its store holds them, which changed from build to build with the blank nodes' random
+    labels (now made from their content, to_canonical_graph), so no release could be checked by
+    building it again (packaging review). Turtle comes sorted from rdflib's writer."""
+    nt = stage / "msc-kg.nt"
+    nt.write_bytes(b"".join(sorted(nt.read_bytes().splitlines(keepends=True))))
+    path = stage / "msc-kg.jsonld"
+    nodes = json.loads(path.read_text(encoding="utf-8"))
+    for node in nodes:
+        for key, values in node.items():
+            if isinstance(values, list):
+                values.sort(key=lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False))
+    nodes.sort(key=lambda n: n.get("@id", ""))
+    path.write_text(json.dumps(nodes, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _read_back(path: Path) -> None:

@@ -117,6 +117,21 @@ def test_an_owl_library_reads_the_two_owl_files_as_two_ontologies(release):
     assert ids == [(ONTOLOGY, "https://w3id.org/msc-kg/releases/0.1.0/msc-kg.owl"), (FULL, "https://w3id.org/msc-kg/releases/0.1.0/msc-kg-full.owl")]
 
 
+def test_a_build_writes_the_same_bytes_every_time(release, tmp_path):
+    """The N-Triples, Turtle and JSON-LD differed on every build of the same sources (the blank
+    nodes' random labels, the store's order), so the manifest's hashes did too and no release could
+    be checked by building it again (packaging review)."""
+    from msc_kg.build import build
+
+    out, manifest = release
+    again = build(out_dir=tmp_path / "again", reasoner=False, write_owl=False).manifest
+    for name in ("msc-kg.nt", "msc-kg.ttl", "msc-kg.jsonld", "msc-kg.owl", "msc-kg.sssom.tsv"):
+        assert (tmp_path / "again" / name).read_bytes() == (out / name).read_bytes(), name
+        assert again["artefacts"][name] == manifest["artefacts"][name]
+    lines = (out / "msc-kg.nt").read_bytes().splitlines()
+    assert lines == sorted(lines) and len(lines) == manifest["triples"]
+
+
 def test_a_truncated_graph_is_refused_by_name(copy):
     folder, manifest = copy
     nt = folder / "msc-kg.nt"
