@@ -254,3 +254,13 @@ def test_a_name_in_review_the_review_does_not_print_is_refused(tmp_path):
     assert problem.line() == (f"{paths.TRIPLES_DIR / 'cell-lines.ttl'}, {fixture}: mscd:cellline-MDAMB231 "
                               "msc:nameInReview: \"Fakey-9\" is not in "
                               "source/review.txt; write the name as the review does")
+
+
+def test_a_failed_sh_node_is_one_problem_of_the_file_at_fault(shapes):
+    """pySHACL tells why a sh:node failed in a result of its own, about the value: it was a second
+    problem, naming the file that declares the value (ontology/msc-kg.ttl for msc:BoneMarrowMSC
+    as a finding's cancer), which is not at fault (ontology audit)."""
+    fixture = Path(__file__).parent / "data" / "invalid" / "finding-target-cancer-is-a-cell.ttl"
+    report = validate_loaded(full_graph(load(base_files() + [fixture])), shapes)
+    mine = [p for p in report.problems if not _unused_entity(p)]
+    assert {p.file for p in mine} == {str(fixture)}
