@@ -41,6 +41,19 @@ def test_modulates_gets_no_tumour_effect(graph):
     assert {effect_of(graph, f) for f in modulating} == {None}
 
 
+def test_a_findings_target_kind_is_given_whether_or_not_a_rule_matches(graph):
+    """The kind was derived only with a tumour effect: 62 findings whose target is plainly a cancer
+    or a cell of a kind had none (ontology audit). Modulating findings get no effect, but a kind."""
+    kinds = findings_where(graph, "msc:targetKind ?k .")
+    effects = findings_where(graph, "msc:tumourEffect ?e .")
+    assert len(kinds) == 294 and len(effects) == 232 and effects < kinds
+    modulating = findings_where(graph, "msc:effectDirection msc:Modulates ; msc:targetCellLine [] .")
+    assert modulating and modulating <= kinds
+    assert "finding-anticancer-1-blood-018" in kinds - effects
+    q = f"""PREFIX msc: <{MSC}> SELECT ?f WHERE {{ ?f msc:targetKind ?a, ?b FILTER(?a != ?b) }}"""
+    assert list(graph.query(q)) == []
+
+
 def test_every_finding_has_at_most_one_tumour_effect(graph):
     q = f"""PREFIX msc: <{MSC}> SELECT ?f WHERE {{ ?f msc:tumourEffect ?a, ?b FILTER(?a != ?b) }}"""
     assert list(graph.query(q)) == []
