@@ -246,7 +246,7 @@ def _write(stage: Path, graph: Graph, shapes: Graph, report: Report, note: str, 
             raise BuildError(f"{name}: the {fmt} writer refused the graph: {exc}") from None
     _same_every_time(stage)
     _read_back(stage / "msc-kg.nt")
-    write_sssom(stage / "msc-kg.sssom.tsv")
+    write_sssom(stage / "msc-kg.sssom.tsv", graph=graph)
     manifest = {
         "version": __version__,
         "source_digest": source_digest(),

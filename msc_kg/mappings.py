@@ -166,8 +166,21 @@ def mapping_graph(rows: list[dict[str, str]] | None = None) -> Graph:
     return out
 
 
-def write_sssom(path: Path, rows: list[dict[str, str]] | None = None) -> Path:
-    """Write the mapping set as SSSOM/TSV with its YAML metadata block (curie_map, license, ids)."""
+def subject_type(graph: Graph | None, curie: str) -> str:
+    """The SSSOM subject_type of a mapping's subject in ``graph``: "owl class" (a class, though a
+    value set member punned as an individual too), "owl named individual", or "" unknown."""
+    if graph is None:
+        return ""
+    iri = expand(curie)
+    if (iri, RDF.type, OWL.Class) in graph:
+        return "owl class"
+    return "owl named individual" if (iri, RDF.type, OWL.NamedIndividual) in graph else ""
+
+
+def write_sssom(path: Path, rows: list[dict[str, str]] | None = None, graph: Graph | None = None) -> Path:
+    """Write the mapping set as SSSOM/TSV with its YAML metadata block (curie_map, license, ids),
+    each subject's type read from ``graph``: 31 rows map individuals (mscd:doxorubicin) to OBO
+    classes, which a tool turning exactMatch into owl:equivalentClass must not do (ontology audit)."""
     rows = read_mappings() if rows is None else rows
     used = {r[c].split(":", 1)[0] for r in rows for c in ("subject_id", "predicate_id", "object_id",
                                                           "mapping_justification")}
@@ -179,8 +192,8 @@ def write_sssom(path: Path, rows: list[dict[str, str]] | None = None) -> Path:
     # YAML metadata block; values are JSON strings, which YAML reads as quoted scalars.
     header = ["# curie_map:"] + [f"#   {p}: {json.dumps(known[p])}" for p in sorted(used)]
     header += [f"# {key}: {json.dumps(value)}" for key, value in meta.items()]
-    columns = ["subject_id", "subject_label", "predicate_id", "object_id", "object_label",
-               "mapping_justification", "comment"]
+    columns = ["subject_id", "subject_label", "subject_type", "predicate_id", "object_id",
+               "object_label", "mapping_justification", "comment"]
     path = Path(path)
     with open(path, "w", encoding="utf-8", newline="") as handle:
         handle.write("\n".join(header) + "\n")
@@ -188,6 +201,7 @@ def write_sssom(path: Path, rows: list[dict[str, str]] | None = None) -> Path:
         writer.writerow(columns)
         for row in rows:
             comment = "; ".join(x for x in (row["comment"], "source: " + row["source"]) if x)
+            row = dict(row, subject_type=subject_type(graph, row["subject_id"]))
             writer.writerow([row[c] for c in columns[:-1]] + [comment])
     return path
 

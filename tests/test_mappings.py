@@ -268,6 +268,11 @@ def test_sssom_file_validates(release, maps):
     assert msdf.metadata["license"] == mappings.LICENSE
     assert msdf.metadata["mapping_set_id"] == mappings.MAPPING_SET_ID
     assert set(msdf.df["mapping_justification"]) == {"semapv:ManualMappingCuration"}
+    # an individual mapped to an OBO class says so: a tool turning exactMatch into
+    # owl:equivalentClass would make it a class (ontology audit)
+    types = dict(zip(msdf.df["subject_id"], msdf.df["subject_type"]))
+    assert types["mscd:doxorubicin"] == "owl named individual" and types["msc:Glioma"] == "owl class"
+    assert set(types.values()) == {"owl class", "owl named individual"}
     reports = validate(msdf, [SchemaValidationType.JsonSchema, SchemaValidationType.PrefixMapCompleteness],
                        fail_on_error=False)
     assert all(not report.results for report in reports.values()), reports
