@@ -70,8 +70,9 @@ def source_digest(files: list[Path] | None = None) -> str:
     inputs += sorted(Path(__file__).parent.glob("*.py"))  # the build's modules (not the server's)
     digest = hashlib.sha256(__version__.encode())
     for path in inputs:
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
+        digest.update(path.name.encode())  # a missing source is hashed as missing: the release is
+        # then stale and the rebuild names it (reading it ended the server's start in a traceback)
+        digest.update(path.read_bytes() if path.is_file() else b"\0(missing)")
     return digest.hexdigest()
 
 

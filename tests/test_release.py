@@ -163,6 +163,15 @@ def test_a_rebuild_says_why_before_it_starts(copy, monkeypatch, capsys):
     assert release_mod.stale(None, folder) == f"there is none in {folder}"
 
 
+def test_a_missing_source_makes_the_release_stale_not_a_traceback(copy, monkeypatch, tmp_path):
+    """A deleted ontology/tumour-effect-rules.ttl ended the server's start in a FileNotFoundError
+    traceback where a release existed: the digest read it (change review); the rebuild names it."""
+    folder, manifest = copy
+    sources = build_mod.source_files()
+    monkeypatch.setattr(build_mod, "source_files", lambda: sources + [tmp_path / "gone.ttl"])
+    assert release_mod.stale(manifest, folder) == "the sources changed since it was built"
+
+
 def test_the_source_digest_covers_the_checks_the_reference_tables_and_the_prefix_map(tmp_path, monkeypatch):
     """A quality check added, or a verified accession taken out of a reference table, left the
     release fresh: served while validate refused the data (packaging review)."""
