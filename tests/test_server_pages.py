@@ -757,6 +757,28 @@ def test_entity_rdf_holds_its_blank_nodes_and_the_hash_iris_of_its_document():
     assert page.status_code == 200 and "the evidence" not in page.get_data(as_text=True)
 
 
+def test_entity_rdf_closure_follows_the_statements_kept_and_the_siblings_of_a_hash_iri():
+    """A page cut at its cap described the blank nodes of the statements it cut, under headers
+    saying 3 rows (23 statements, 17 of them of nodes nothing in the body named); the page of
+    finding#anchor left out finding#quote, its sibling (change review)."""
+    store = ox.Store()
+    store.load((CLOSURE_DATA + "".join(f'ex:wide ex:v{i:02d} [ ex:n "{i}" ] .\n' for i in range(20))).encode(),
+               format=ox.RdfFormat.TURTLE)
+    app = make_app(store, max_rows=3)
+    nt = {"Accept": "application/n-triples"}
+    try:
+        client = app.test_client()
+        wide = client.get("/id/wide", headers=nt)
+        anchor = client.get("/id/finding%23anchor", headers=nt).data.decode()
+    finally:
+        close(app)
+    triples = list(ox.parse(wide.data, format=ox.RdfFormat.N_TRIPLES))
+    assert wide.headers["X-SPARQL-Truncated"] == "true" and len(triples) == 6  # 3 kept, 3 described
+    objects = {t.object for t in triples}
+    assert all(t.subject in objects for t in triples if isinstance(t.subject, ox.BlankNode))
+    assert f'<{ID}finding#quote> <{ID}exact> "the evidence" .' in anchor
+
+
 def test_the_ontology_iri_dereferences_to_its_header():
     """https://w3id.org/msc-kg/ontology itself got 404 (ontology-tool audit)."""
     store = ox.Store()

@@ -251,7 +251,8 @@ def _routes(app: Flask) -> None:
                 return endpoint.error(404, f"404 Not Found: {iri} is {_missing(node)}.",
                                       {"Vary": "Accept"})
             if choice[1] != "html":
-                choice, body = _entity_graph(node, cap, rows, wanted, choice)
+                choice, body, closure_cut = _entity_graph(node, cap, rows, wanted, choice)
+                cut = cut or closure_cut
         except NotAcceptable:  # not reachable: the format was negotiated above
             raise
         except EngineError as exc:
@@ -269,12 +270,15 @@ def _routes(app: Flask) -> None:
                                   _cap_headers(cut, cap), state.config)
 
     def _entity_graph(node: str, cap: int, rows: int, wanted, choice):
-        """(choice, body) of an entity's RDF in the negotiated syntax or, where that cannot carry
-        it, the best acceptable one left (HTML: no body, the page is rendered); (None, the 406)
-        when none is (RFC 9110 §15.5.7: a browser's */*;q=0.8 got a 406: hostile testing). With
-        what its statements lead to (pages.ENTITY_CLOSURE), written with them as one graph."""
-        closure = state.engine.run({"query": pages.ENTITY_CLOSURE.format(e=node, doc=node[1:-1]),
-                                    "graph_fmt": "ntriples", "max_rows": rows, "union": union}).body
+        """(choice, body, cut) of an entity's RDF in the negotiated syntax or, where that cannot
+        carry it, the best acceptable one left (HTML: no body, the page is rendered); (None, the
+        406, cut) when none is (RFC 9110 §15.5.7: a browser's */*;q=0.8 got a 406: hostile
+        testing). With what its statements lead to (pages.ENTITY_CLOSURE), written with them as
+        one graph; ``cut`` when that was cut at the row cap."""
+        described = state.engine.run({"query": pages.ENTITY_CLOSURE.format(
+            e=node, doc=node[1:-1].split("#", 1)[0], limit=cap), "graph_fmt": "ntriples",
+            "max_rows": rows, "union": union})
+        closure, cut = described.body, described.truncated
         # written as N-Triples, then as chosen: where the syntax may not carry it, or to be joined
         spare = bool(closure) or wanted.spare(choice, negotiate.ENTITY)
         job = {"query": pages.ENTITY_CONSTRUCT.format(e=node, limit=cap),
@@ -283,14 +287,15 @@ def _routes(app: Flask) -> None:
         body = state.engine.run(job).body
         if closure:  # one graph, sorted as the engine sorts an entity's (each statement once)
             joined = ox.parse(body + closure, format=ox.RdfFormat.N_TRIPLES, lenient=True)
-            body = write_triples(dict.fromkeys(joined), "ntriples", 2 * rows, grouped=True)[0]
+            body, _, cut_here = write_triples(dict.fromkeys(joined), "ntriples", 2 * rows, grouped=True)
+            cut = cut or cut_here
         if not spare:
             refusal = endpoint.refuse_unwritable(body, choice[1], graph=True)
-            return (choice, body) if refusal is None else (None, refusal)
+            return (choice, body, cut) if refusal is None else (None, refusal, cut)
         refused: list = []
-        choice, body = endpoint.carried(wanted, negotiate.ENTITY, choice, body, rows, refused,
+        choice, body = endpoint.carried(wanted, negotiate.ENTITY, choice, body, 2 * rows, refused,
                                         grouped=True)
-        return (choice, body) if choice is not None else (None, endpoint.refusal(refused))
+        return (choice, body, cut) if choice is not None else (None, endpoint.refusal(refused), cut)
 
     def _cap_headers(cut: bool, cap: int) -> dict:
         """An entity page's headers, saying so when it shows only the first ``cap`` statements,

@@ -49,12 +49,14 @@ WHERE {{
 # nodes followed): blank nodes (an OWL class's restrictions and value sets) and the IRIs of its own
 # document ({doc}#…, such as a finding's #anchor and the #quote and #position the anchor names).
 # Pages gave the bare blank node, and a client stripping a fragment (RFC 3986 §3.5) fetched
-# /id/finding-X and found nothing of finding-X#quote (linked-data review). {doc}: the entity's IRI,
-# validated, so it holds no '"' or '\\'.
-ENTITY_CLOSURE = """DESCRIBE ?r WHERE {{
-  {{ {e} ?p ?r }} UNION {{ {e} ?p ?h FILTER(isIRI(?h) && STRSTARTS(STR(?h), "{doc}#")) ?h ?q ?r }}
-  FILTER(isBlank(?r) || isIRI(?r) && STRSTARTS(STR(?r), "{doc}#"))
-}}"""
+# /id/finding-X and found nothing of finding-X#quote (linked-data review). Only from the statements
+# the page keeps (the first {limit}): a capped page described the blank nodes of statements it cut
+# (change review). {doc}: the entity's IRI without its fragment, validated, so no '"' or '\\'.
+ENTITY_CLOSURE = """DESCRIBE ?x ?h WHERE {{
+  %s
+  FILTER(?dir = "out" && (isBlank(?x) || isIRI(?x) && STRSTARTS(STR(?x), "{doc}#")))
+  OPTIONAL {{ ?x ?q ?h FILTER(isIRI(?x) && (isBlank(?h) || isIRI(?h) && STRSTARTS(STR(?h), "{doc}#"))) }}
+}}""" % _STATEMENTS
 # How many statements use the entity as their property: asked when it is neither subject nor object.
 ENTITY_AS_PROPERTY = "SELECT (COUNT(*) AS ?n) WHERE {{ ?s {e} ?o }}"
 
