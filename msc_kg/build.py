@@ -30,6 +30,7 @@ from msc_kg.validate import Problem, Report, shapes_graph, validate_loaded
 # One table of release formats: file suffix -> rdflib serializer name (typed-xml: msc_kg.rdfxml,
 # RDF/XML as the OWL API writes it).
 RELEASE_FORMATS = {"ttl": "turtle", "nt": "nt", "owl": TYPED_XML, "jsonld": "json-ld"}
+ONTOLOGY_DOCUMENT = "msc-kg-ontology.owl"  # the release's copy of ontology/msc-kg.owl
 ONTOLOGY = URIRef("https://w3id.org/msc-kg/ontology")
 # The full release (build/msc-kg.owl: the ontology, the instance data, the cross-references with
 # their external terms, and the derived facts) is an ontology of its own, named as ODK names an
@@ -205,8 +206,12 @@ def build(out_dir: Path | None = None, reasoner: bool = True, write_owl: bool = 
     except OSError as exc:
         raise BuildError(f"{out}: cannot write the release there: {exc.strerror or exc}") from None
     try:
+        owl = owl_release()  # the ontology alone, in the release too: the endpoint serves it at
+        # the ontology's IRI, as built with the graph it serves (ontology/msc-kg.owl, committed,
+        # is not rewritten by the server's own builds, and was served stale: change review)
+        (stage / ONTOLOGY_DOCUMENT).write_text(owl, encoding="utf-8")
         manifest = _write(stage, graph, shapes, report, note, loaded, started)
-        _publish(stage, out, owl_release() if write_owl else None)
+        _publish(stage, out, owl if write_owl else None)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return Built(graph, report, verdict, note, manifest)

@@ -702,19 +702,27 @@ def test_owl_documents_are_served_at_their_ontology_and_version_iris(tmp_path):
         close(app)
 
 
-def test_the_release_owl_documents_are_served_only_with_the_release(monkeypatch):
+def test_the_release_owl_documents_are_served_only_with_the_release(monkeypatch, release):
+    """From the release's own folder: ontology/msc-kg.owl, committed, is not rewritten by the
+    server's builds, and was served stale after the sources changed (change review)."""
     import msc_kg.release
     from server_fixtures import MANIFEST, small_store
 
     from msc_kg.server.app import create_app
 
-    where = _version_path(paths.ONTOLOGY_OWL.read_bytes())
+    out, _ = release
+    owl = (out / "msc-kg-ontology.owl").read_bytes()
+    assert owl == paths.ONTOLOGY_OWL.read_bytes()  # as msc-kg build writes the committed copy
+    monkeypatch.setattr(paths, "BUILD_DIR", out)
     monkeypatch.setattr(msc_kg.release, "load_release", lambda **_: (small_store(), MANIFEST))
     for graph, served in ((None, True), (small_store(), False)):  # the release, or --data
         app = create_app(graph, {"workers": 1})
         try:
-            resp = app.test_client().get(where)
+            resp = app.test_client().get(_version_path(owl))
             assert resp.status_code == (200 if served else 404)
+            assert not served or resp.data == owl
+            full = app.test_client().get("/msc-kg-full.owl")
+            assert not served or full.data == (out / "msc-kg.owl").read_bytes()
         finally:
             close(app)
 

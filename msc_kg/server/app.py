@@ -81,7 +81,8 @@ def create_app(graph=None, config: dict | None = None) -> Flask:
                                      pages.example_queries(cfg["queries_dir"]), about, kinds)
     files = cfg["documents"]
     if files is None:  # the release's, when it is what is served
-        files = [paths.ONTOLOGY_OWL, paths.BUILD_DIR / "msc-kg.owl"] if cfg["manifest"] is not None else []
+        files = ([paths.BUILD_DIR / "msc-kg-ontology.owl", paths.BUILD_DIR / "msc-kg.owl"]
+                 if cfg["manifest"] is not None else [])
     app.extensions["msc_kg"].documents = documents.named(files)
     _routes(app)
     app.wsgi_app = endpoint.SparqlFirst(app.wsgi_app, app.extensions["msc_kg"])

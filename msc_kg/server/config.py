@@ -33,7 +33,7 @@ DEFAULTS = {
     # description names its sparql and data under it; None: the address each request was sent to
     "manifest": None,  # release manifest (conforms, versions) shown in the service description
     "documents": None,  # RDF/XML files served at their ontology and version IRIs (documents.py);
-    # None: the release's (ontology/msc-kg.owl, build/msc-kg.owl) when serving the release, else none
+    # None: the release's (build/msc-kg-ontology.owl, build/msc-kg.owl) when serving it, else none
     "queries_dir": QUERIES_DIR,  # *.rq example queries shown on the landing page
     "title": "msc-kg",
 }

@@ -3,9 +3,10 @@
 OWL 2 (Structural Specification §3.2) has a tool find an ontology document at its ontology IRI
 or, for a version, at its version IRI; the endpoint answered the ontology IRI with its header
 alone (10 statements) and the version IRIs with 404, so Protégé's "Open from URL" or an
-``owl:imports`` of the ontology read an empty ontology (linked-data review). Each RDF/XML file
-(``ontology/msc-kg.owl``, the ontology alone, and ``build/msc-kg.owl``, the full release) is
-served as written at the paths of its IRIs under SITE; another syntax asked for is written from it.
+``owl:imports`` of the ontology read an empty ontology (linked-data review). Each RDF/XML file of
+the release (``build/msc-kg-ontology.owl``, the ontology alone as ``ontology/msc-kg.owl`` holds it,
+and ``build/msc-kg.owl``, the full release) is served as written at the paths of its IRIs under
+SITE; another syntax asked for is written from it.
 """
 
 from __future__ import annotations
