@@ -702,6 +702,27 @@ def test_owl_documents_are_served_at_their_ontology_and_version_iris(tmp_path):
         close(app)
 
 
+def test_owl_documents_are_written_alike_in_every_process_and_vouched_for_by_the_manifest(release, tmp_path):
+    """Each serving process wrote another syntax with its own blank node labels under one tag,
+    application/json and application/ld+json shared a tag, and a replacement process served a
+    build/msc-kg.owl changed after the manifest vouched for it (hostile testing)."""
+    import hashlib
+
+    from msc_kg.server import documents
+
+    out, manifest = release
+    full = out / "msc-kg.owl"
+    one, two = (documents.named([full])["/msc-kg-full.owl"] for _ in range(2))  # two processes
+    assert one.body("turtle") == two.body("turtle") and b"_:b0 " in one.body("ntriples")
+    assert one.tag("application/json", "jsonld") != one.tag("application/ld+json", "jsonld")
+    records = manifest["artefacts"]
+    assert set(documents.named([full], records)) == {"/msc-kg-full.owl", _version_path(full.read_bytes())}
+    changed = tmp_path / "msc-kg.owl"
+    changed.write_bytes(full.read_bytes().replace(b"</rdf:RDF>", b"<!-- --></rdf:RDF>"))
+    assert documents.named([changed], records) == {}
+    assert records["msc-kg.owl"]["sha256"] == hashlib.sha256(full.read_bytes()).hexdigest()
+
+
 def test_the_release_owl_documents_are_served_only_with_the_release(monkeypatch, release):
     """From the release's own folder: ontology/msc-kg.owl, committed, is not rewritten by the
     server's builds, and was served stale after the sources changed (change review)."""

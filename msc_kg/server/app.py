@@ -79,11 +79,12 @@ def create_app(graph=None, config: dict | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = cfg["max_body"]
     app.extensions["msc_kg"] = State(cfg, engine, stats, ResponseCache(cfg["cache_size"], cfg["cache_mb"] * 1024 * 1024),
                                      pages.example_queries(cfg["queries_dir"]), about, kinds)
-    files = cfg["documents"]
-    if files is None:  # the release's, when it is what is served
+    files, records = cfg["documents"], None
+    if files is None:  # the release's, when it is what is served, as its manifest vouches for them
         files = ([paths.BUILD_DIR / "msc-kg-ontology.owl", paths.BUILD_DIR / "msc-kg.owl"]
                  if cfg["manifest"] is not None else [])
-    app.extensions["msc_kg"].documents = documents.named(files)
+        records = (cfg["manifest"] or {}).get("artefacts")
+    app.extensions["msc_kg"].documents = documents.named(files, records)
     _routes(app)
     app.wsgi_app = endpoint.SparqlFirst(app.wsgi_app, app.extensions["msc_kg"])
     return app
@@ -209,7 +210,7 @@ def _routes(app: Flask) -> None:
             return endpoint.error(406, f"No acceptable format; offered: {negotiate.offered(table)}.",
                                   {"Vary": "Accept"})
         media, fmt = choice
-        headers = {"Vary": "Accept", "ETag": doc.tag(fmt),
+        headers = {"Vary": "Accept", "ETag": doc.tag(media, fmt),
                    "Cache-Control": f"public, max-age={state.config['cache_max_age']}"}
         return (endpoint.preconditions(request, headers)
                 or Response(doc.body(fmt), content_type=negotiate.content_type(media), headers=headers))

@@ -13,7 +13,6 @@ calling extension functions the engine does not know, ``X-SPARQL-Unknown-Functio
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -23,6 +22,7 @@ from werkzeug.wrappers import Request, Response
 
 from msc_kg.server import describe, negotiate, protocol, safety, unwritable
 from msc_kg.server.engine import EngineError, NotAcceptable, QuerySyntaxError, Unwritable
+from msc_kg.server.documents import weak_tag
 from msc_kg.server.results import write_triples
 from msc_kg.server.unwritable import CannotCarry
 
@@ -202,7 +202,8 @@ def validated(request: Request, body: bytes, ctype: str, headers: dict, cfg: dic
     """A document made for the request (an entity page, the service description), with an ETag
     of its bytes and Cache-Control as query answers have, and its preconditions evaluated (304,
     412): they had neither, so no cache could revalidate them (linked-data review)."""
-    headers = {**headers, "ETag": 'W/"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+    headers = {**headers, "ETag": weak_tag(body + ctype.encode()),  # of the type too: two types,
+               # one body (JSON-LD as application/json) are two representations
                "Cache-Control": f"public, max-age={cfg['cache_max_age']}"}
     return preconditions(request, headers) or Response(body, content_type=ctype, headers=headers)
 
