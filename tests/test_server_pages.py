@@ -55,7 +55,10 @@ def test_base_url_names_the_services_public_address():
     parse = build_parser().parse_args
     assert parse(["--base-url", "https://kg.example.org/msc"]).base_url == "https://kg.example.org/msc/"
     assert parse([]).base_url is None
-    for bad in ("kg.example.org", "ftp://kg.example.org/", "https://kg.example.org/?a=1", "https://a b/"):
+    for bad in ("kg.example.org", "ftp://kg.example.org/", "https://kg.example.org/?a=1", "https://a b/",
+                "https://kg.example.org/?", "https://kg.example.org/#", "https://user:pw@kg.example.org/",
+                "https://kg.example.org:0/", "https://kg.example.org:99999/", "https://kg.example.org:/",
+                "https://:443/", "https:///x"):
         with pytest.raises(SystemExit):
             parse(["--base-url", bad])
     app = make_app(base_url="https://kg.example.org/msc/")
@@ -81,6 +84,20 @@ def test_entity_pages_and_the_service_description_can_be_revalidated(server_clie
     assert again.headers["Vary"] == "Accept"
     assert server_client.get(path, headers={"Accept": accept, "If-Match": '"x"'}).status_code == 412
     assert server_client.get(path, headers={"Accept": accept, "If-None-Match": '"other"'}).status_code == 200
+    # a field that is no list of entity tags matches nothing (hostile testing: a 304)
+    assert server_client.get(path, headers={"Accept": accept, "If-None-Match": "xyz" + tag}).status_code == 200
+
+
+def test_the_timeout_is_an_xsd_decimal_in_its_lexical_form():
+    """--timeout 1e20 was described as "1e+20"^^xsd:decimal, no decimal (hostile testing)."""
+    from msc_kg.server import describe
+
+    stats = {"triples": 0, "entities": 0, "classes": 0, "properties": 0, "distinctSubjects": 0,
+             "distinctObjects": 0, "graphs": {}}
+    for timeout, text in ((1e20, "100000000000000000000"), (30.0, "30.0"), (0.25, "0.25")):
+        triples = describe.service_description("http://x/sparql", stats, None, False, 10, timeout)
+        values = [t.object for t in triples if t.predicate.value.endswith("#timeoutSeconds")]
+        assert [v.value for v in values] == [text]
 
 
 def test_the_service_terms_are_defined_where_used_and_at_their_document(server_client):

@@ -9,6 +9,8 @@ Statistics are computed once per load of the (read-only) data, before serving pr
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pyoxigraph as ox
 
 from msc_kg.server.negotiate import GRAPH, RESULTS
@@ -99,7 +101,9 @@ def service_description(endpoint: str, stats: dict, manifest: dict | None, union
         (svc, n(SD + "supportedLanguage"), n(SD + "SPARQL11Query")),
         (svc, n(SD + "defaultDataset"), ds),
         (svc, n(MSCS + "maxRows"), integer(max_rows)),
-        (svc, n(MSCS + "timeoutSeconds"), lit(str(timeout), datatype=n(XSD + "decimal"))),
+        # in xsd:decimal's lexical form: str() gave "1e+20" for --timeout 1e20 (hostile testing)
+        (svc, n(MSCS + "timeoutSeconds"), lit(format(Decimal(repr(float(timeout))), "f"),
+                                              datatype=n(XSD + "decimal"))),
         (ds, n(RDF + "type"), n(SD + "Dataset")),
         (ds, n(RDF + "type"), n(VOID + "Dataset")),
         (ds, n(SD + "defaultGraph"), dg),

@@ -478,11 +478,18 @@ def preconditions(request: Request, headers: dict) -> Response | None:
 
 def etag_matches(if_none_match: str, tag: str) -> bool:
     """If-None-Match against our ``tag`` by weak comparison (RFC 9110 §13.1.2): the opaque
-    parts are compared, with or without "W/"."""
-    return if_none_match.strip() == "*" or tag.removeprefix("W/") in _ENTITY_TAG.findall(if_none_match)
+    parts are compared, with or without "W/". A field that is no list of entity tags matches
+    nothing (a tag found inside 'xyz"…"' got a 304: hostile testing)."""
+    if if_none_match.strip() == "*":
+        return True
+    return _TAG_LIST.fullmatch(if_none_match) is not None and tag.removeprefix("W/") in _ENTITY_TAG.findall(if_none_match)
 
 
 _ENTITY_TAG = re.compile(r'"[^"]*"')
+# RFC 9110 §8.8.3 and §5.6.1: entity-tags separated by commas, with optional whitespace; the
+# opaque part's characters (etagc) are any but '"', space and controls
+_ONE_TAG = r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"'
+_TAG_LIST = re.compile(rf"[ \t,]*{_ONE_TAG}(?:[ \t]*,[ \t,]*{_ONE_TAG})*[ \t,]*")
 
 
 class Plain:

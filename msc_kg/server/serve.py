@@ -72,9 +72,17 @@ def _base_url(text: str) -> str:
     import pyoxigraph as ox
 
     parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an absolute http(s) URL without a query "
-                                         "or fragment")
+    try:
+        port = parts.port  # ValueError for a port out of range or not a number
+    except ValueError:
+        port = -1
+    # "?" and "#" even with nothing after them ("https://host/?" was kept as https://host/?/), no
+    # user name or password, which the service description would publish (hostile testing)
+    if (parts.scheme not in ("http", "https") or not parts.hostname or "?" in text or "#" in text
+            or "@" in parts.netloc or port == -1 or port == 0 or parts.netloc.endswith(":")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an absolute http(s) URL with a host (and "
+                                         "a port from 1 to 65535, if any), without user name, "
+                                         "query or fragment")
     try:
         ox.NamedNode(text)
     except ValueError:
