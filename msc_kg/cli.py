@@ -37,9 +37,8 @@ def _cmd_build(args) -> int:
     print(built.report.text())
     print(built.reasoner_note)
     m = built.manifest
-    print(f"Wrote {m['triples']} triples to {args.out or 'build/'} "
-          f"(msc-kg.ttl, .nt, .owl, .jsonld, .sssom.tsv, manifest.json) and ontology/msc-kg.owl in "
-          f"{m['seconds']} s.")
+    print(f"Wrote {m['triples']} triples to {out} (msc-kg.ttl, .nt, .owl, .jsonld, .sssom.tsv, "
+          f"msc-kg-ontology.owl, manifest.json) and {paths.ONTOLOGY_OWL} in {m['seconds']} s.")
     return OK
 
 
@@ -61,10 +60,11 @@ def _source_folder(out: Path) -> str | None:
     where = out.resolve()
     if where == paths.ROOT.resolve():
         return "the project's own folder; give build/ or another folder"
-    for folder in ("ontology", "triples", "shapes", "queries", "source"):
+    for folder in ("ontology", "triples", "shapes", "queries", "source", "msc_kg", "tests", "docs",
+                   "benchmarks"):
         source = (paths.ROOT / folder).resolve()
         if where == source or source in where.parents:
-            return f"lies in {folder}/, a source folder of the project; give build/ or another folder"
+            return f"lies in {folder}/, a folder of the project's sources; give build/ or another folder"
     return None
 
 
@@ -95,13 +95,14 @@ def _cmd_validate(args) -> int:
             print(f"error: {extra}: {unknown_extension(Path(extra))}", file=sys.stderr)
             return USAGE
     loaded, report = assemble(source_files() + [Path(f) for f in args.with_files])
+    if report.conforms and not args.reason:  # what queries can tell of consistency (two disjoint
+        # classes, ...) is validation too, told before "Conforms" (it was printed, then exit 1)
+        check_without_reasoner(loaded.graph, loaded.where)
     print(report.text())
     if not report.conforms:
         return NOT_CONFORMING
     if args.reason:
         print(check(loaded.graph, loaded.where).text())
-    else:  # what queries can tell of consistency (two disjoint classes, ...) is validation too
-        check_without_reasoner(loaded.graph, loaded.where)
     return OK
 
 

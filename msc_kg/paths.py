@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import site
 import sys
+import sysconfig
 from pathlib import Path
 
 CHECKOUT = Path(__file__).resolve().parent.parent  # the source tree, when run from a checkout
@@ -17,20 +19,30 @@ def find_root(checkout: Path = CHECKOUT, prefixes=None) -> Path:
     the environment, else the user's), else the checkout (whose absence the commands then name)."""
     if (checkout / "ontology" / "msc-kg.ttl").is_file():
         return checkout
-    for prefix in prefixes if prefixes is not None else (sys.prefix, site.getuserbase()):
+    for prefix in prefixes if prefixes is not None else _prefixes():
         installed = Path(prefix) / DATA_NAME
         if (installed / "ontology" / "msc-kg.ttl").is_file():
             return installed
     return checkout
 
 
+def _prefixes() -> list[str]:
+    """Where an install may have put its data files: the scheme's data path (/usr/local under
+    Debian's system Python, whose sys.prefix is /usr: change review), the environment's prefix,
+    and the user's."""
+    found = [sysconfig.get_path("data"), sys.prefix, site.getuserbase()]
+    return list(dict.fromkeys(p for p in found if p))
+
+
 def _build_dir(root: Path) -> Path:
     """build/ of a checkout; for an installed package, build/ beside its data where that can be
-    written (a virtual environment), else the user's cache (a system-wide install)."""
+    written (a virtual environment), else a folder of the user's cache of its own for that data
+    (a system-wide install; two installs shared one and rebuilt each other's release)."""
     if root == CHECKOUT or os.access(root, os.W_OK):
         return root / "build"
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "msc-kg" / "build"
+    key = hashlib.sha256(str(root).encode()).hexdigest()[:12]
+    return Path(cache) / "msc-kg" / key / "build"
 
 
 ROOT = Path(os.environ["MSC_KG_ROOT"]) if os.environ.get("MSC_KG_ROOT") else find_root()

@@ -128,11 +128,11 @@ def test_build_out_a_source_folder_is_refused_before_the_build(monkeypatch, caps
         raise AssertionError("the build ran")
 
     monkeypatch.setattr("msc_kg.build.build", build)
-    for folder in ("ontology", "triples", "shapes/sub", "queries/derive", "source"):
+    for folder in ("ontology", "triples", "shapes/sub", "queries/derive", "source", "msc_kg", "tests/data"):
         assert main(["build", "--no-reason", "--out", str(paths.ROOT / folder)]) == 2
         top = folder.split("/")[0]
-        assert capsys.readouterr().err == (f"error: --out {paths.ROOT / folder}: lies in {top}/, a source "
-                                           "folder of the project; give build/ or another folder\n")
+        assert capsys.readouterr().err == (f"error: --out {paths.ROOT / folder}: lies in {top}/, a folder "
+                                           "of the project's sources; give build/ or another folder\n")
     assert main(["build", "--no-reason", "--out", str(paths.ROOT)]) == 2
     assert capsys.readouterr().err == (f"error: --out {paths.ROOT}: the project's own folder; give "
                                        "build/ or another folder\n")

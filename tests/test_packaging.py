@@ -43,3 +43,24 @@ def test_an_installed_package_finds_its_data_under_share(tmp_path):
     (checkout / "ontology").mkdir()
     (checkout / "ontology" / "msc-kg.ttl").write_text("", encoding="utf-8")
     assert paths.find_root(checkout, [prefix]) == checkout  # a checkout comes first (editable)
+
+
+def test_the_data_is_looked_for_where_the_install_scheme_puts_it(tmp_path, monkeypatch):
+    """Debian's system Python installs data files under /usr/local (its scheme's data path) while
+    sys.prefix is /usr: the data was not found there (change review)."""
+    import sysconfig
+
+    local = tmp_path / "usr-local"
+    (local / "share" / "msc-kg" / "ontology").mkdir(parents=True)
+    (local / "share" / "msc-kg" / "ontology" / "msc-kg.ttl").write_text("", encoding="utf-8")
+    real = sysconfig.get_path
+    monkeypatch.setattr(sysconfig, "get_path", lambda name, *a, **k: str(local) if name == "data" else real(name, *a, **k))
+    assert paths.find_root(tmp_path / "site-packages") == local / "share" / "msc-kg"
+
+
+def test_a_read_only_install_builds_in_a_cache_folder_of_its_own(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(paths.os, "access", lambda path, mode: False)
+    one, two = paths._build_dir(tmp_path / "a"), paths._build_dir(tmp_path / "b")
+    assert one != two and one.parent.parent == tmp_path / "cache" / "msc-kg" and one.name == "build"
+
