@@ -138,13 +138,9 @@ def _routes(app: Flask) -> None:
     @app.get("/service")
     def service_vocabulary():  # the document of the service terms (mscs:maxRows, …) the service
         # description uses: https://w3id.org/msc-kg/service#maxRows did not dereference
-        wanted = endpoint.wanted_by(request)
-        if not isinstance(wanted, endpoint.Wanted):
-            return wanted
-        choice = negotiate.choose(wanted.accept, negotiate.GRAPH)
-        if choice is None:
-            return endpoint.error(406, f"No acceptable format; offered: {negotiate.offered(negotiate.GRAPH)}.",
-                                  {"Vary": "Accept"})
+        choice = endpoint.negotiated(request, negotiate.GRAPH)
+        if not isinstance(choice, tuple):
+            return choice  # a 400 or 406
         triples = [ox.Triple(*t) for t in describe.service_terms()]
         body = write_triples(iter(triples), choice[1], len(triples), describe.PREFIXES)[0]
         return endpoint.validated(request, body, negotiate.content_type(choice[0]), {"Vary": "Accept"},
@@ -189,26 +185,19 @@ def _routes(app: Flask) -> None:
         doc = state.documents.get("/ontology")
         if doc is None:
             return _entity(MSC.rstrip("/"))
-        wanted = endpoint.wanted_by(request)
-        if not isinstance(wanted, endpoint.Wanted):
-            return wanted  # a bad format parameter
-        choice = negotiate.choose(wanted.accept, negotiate.ENTITY)
-        if choice is not None and choice[1] == "html":
+        choice = endpoint.negotiated(request, negotiate.ENTITY)
+        if isinstance(choice, tuple) and choice[1] == "html":
             return _entity(MSC.rstrip("/"))
-        return _document(doc, choice, negotiate.ENTITY)
+        return _document(doc, choice)
 
     def _document_at(where: str) -> Response:
-        wanted = endpoint.wanted_by(request)
-        if not isinstance(wanted, endpoint.Wanted):
-            return wanted
-        return _document(state.documents[where], negotiate.choose(wanted.accept, negotiate.OWL_DOCUMENT),
-                         negotiate.OWL_DOCUMENT)
+        return _document(state.documents[where], endpoint.negotiated(request, negotiate.OWL_DOCUMENT))
 
-    def _document(doc: documents.Document, choice, table) -> Response:
-        """An OWL document in the negotiated syntax, with its validators (304 and 412 as /data)."""
-        if choice is None:
-            return endpoint.error(406, f"No acceptable format; offered: {negotiate.offered(table)}.",
-                                  {"Vary": "Accept"})
+    def _document(doc: documents.Document, choice) -> Response:
+        """An OWL document in the negotiated syntax (else the 400 or 406 ``choice`` is), with its
+        validators (304 and 412 as /data)."""
+        if not isinstance(choice, tuple):
+            return choice
         media, fmt = choice
         headers = {"Vary": "Accept", "ETag": doc.tag(media, fmt),
                    "Cache-Control": f"public, max-age={state.config['cache_max_age']}"}
@@ -235,12 +224,9 @@ def _routes(app: Flask) -> None:
         except ValueError:
             return endpoint.error(400, f"Not a valid IRI: {iri!r}")
         wanted = endpoint.wanted_by(request)  # format= too (it was ignored: hostile testing)
-        if not isinstance(wanted, endpoint.Wanted):
-            return wanted  # a bad format parameter
-        choice = negotiate.choose(wanted.accept, negotiate.ENTITY)
-        if choice is None:
-            return endpoint.error(406, "No acceptable format; offered: "
-                                  f"{negotiate.offered(negotiate.ENTITY)}.", {"Vary": "Accept"})
+        choice = endpoint.negotiated(request, negotiate.ENTITY)
+        if not isinstance(choice, tuple):
+            return choice  # a bad format parameter (400), or no acceptable format (406)
         cap = min(state.config["max_rows"], pages.MAX_ROWS)  # statements shown
         rows = (cap + 1) * pages.LABELS  # with the labels of their other ends
         job = {"query": pages.ENTITY_SELECT.format(e=node, limit=cap + 1), "results_fmt": "json",

@@ -175,6 +175,18 @@ def wanted_by(request: Request) -> Wanted | Response:
     return Wanted(given or request.headers.get("Accept"), given is not None)
 
 
+def negotiated(request: Request, table) -> tuple[str, str] | Response:
+    """The (media type, syntax) of ``table`` a document request asks for (format parameter, else
+    Accept), or its 400 (a bad format parameter) or 406 (none acceptable, naming those offered)."""
+    wanted = wanted_by(request)
+    if not isinstance(wanted, Wanted):
+        return wanted
+    choice = negotiate.choose(wanted.accept, table)
+    if choice is None:
+        return error(406, f"No acceptable format; offered: {negotiate.offered(table)}.", {"Vary": "Accept"})
+    return choice
+
+
 def service_description(state, request: Request) -> Response:
     """GET /sparql without a query (and /.well-known/void, VoID §7.2): the SD + VoID document,
     Turtle unless negotiated otherwise."""
