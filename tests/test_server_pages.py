@@ -787,6 +787,7 @@ def test_entity_rdf_holds_its_blank_nodes_and_the_hash_iris_of_its_document():
     try:
         client = app.test_client()
         kind = list(ox.parse(client.get("/id/kind", headers=nt).data, format=ox.RdfFormat.N_TRIPLES))
+        kind_page = client.get("/id/kind", headers={"Accept": "text/html"}).get_data(as_text=True)
         finding = client.get("/id/finding", headers=nt).data.decode()
         turtle = client.get("/id/finding", headers={"Accept": "text/turtle"})
         page = client.get("/id/finding", headers={"Accept": "text/html"})
@@ -794,6 +795,9 @@ def test_entity_rdf_holds_its_blank_nodes_and_the_hash_iris_of_its_document():
         close(app)
     first = "http://www.w3.org/1999/02/22-rdf-syntax-ns#first"
     assert sorted(t.object.value for t in kind if t.predicate.value == first) == [ID + "a", ID + "b"]
+    # the page shows the value set nested, where it showed the blank node's label
+    assert '( <a href="/id/a">mscd:a</a>, <a href="/id/b">mscd:b</a> )' in kind_page
+    assert not any(t.object.value in kind_page for t in kind if isinstance(t.object, ox.BlankNode))
     assert len(kind) == 6  # equivalentClass, oneOf, two list nodes' first and rest
     assert f'<{ID}finding#quote> <{ID}exact> "the evidence" .' in finding
     assert f"<{ID}finding#anchor> <{ID}source> <{ID}text> ." in finding

@@ -238,9 +238,13 @@ def _routes(app: Flask) -> None:
             if not out and not inc:  # Vary: with another Accept, a 406 (hostile testing)
                 return endpoint.error(404, f"404 Not Found: {iri} is {_missing(node)}.",
                                       {"Vary": "Accept"})
+            blanks = {}
             if choice[1] != "html":
                 choice, body, closure_cut = _entity_graph(node, cap, rows, wanted, choice)
                 cut = cut or closure_cut
+            elif any(row["x"]["type"] == "bnode" for row in out):  # shown nested, not as labels
+                described = state.engine.run(_closure_job(node, cap, rows))
+                blanks, cut = pages.blank_nodes(described.body), cut or described.truncated
         except NotAcceptable:  # not reachable: the format was negotiated above
             raise
         except EngineError as exc:
@@ -250,7 +254,8 @@ def _routes(app: Flask) -> None:
         if choice[1] == "html":
             body = render_template("entity.html", iri=iri, label=label, out=out, inc=inc,
                                    link=pages.local_link, plink=pages.property_link,
-                                   short=_short, quote=quote,
+                                   short=_short, quote=quote, blanks=blanks,
+                                   items=functools.partial(pages.list_items, blanks),
                                    cut=cap if cut else None)
             return endpoint.validated(request, body.encode("utf-8"), "text/html; charset=utf-8",
                                       _cap_headers(cut, cap), state.config)
@@ -263,9 +268,7 @@ def _routes(app: Flask) -> None:
         406, cut) when none is (RFC 9110 §15.5.7: a browser's */*;q=0.8 got a 406: hostile
         testing). With what its statements lead to (pages.ENTITY_CLOSURE), written with them as
         one graph; ``cut`` when that was cut at the row cap."""
-        described = state.engine.run({"query": pages.ENTITY_CLOSURE.format(
-            e=node, doc=node[1:-1].split("#", 1)[0], limit=cap), "graph_fmt": "ntriples",
-            "max_rows": rows, "union": union})
+        described = state.engine.run(_closure_job(node, cap, rows))
         closure, cut = described.body, described.truncated
         # written as N-Triples, then as chosen: where the syntax may not carry it, or to be joined
         spare = bool(closure) or wanted.spare(choice, negotiate.ENTITY)
@@ -284,6 +287,11 @@ def _routes(app: Flask) -> None:
         choice, body = endpoint.carried(wanted, negotiate.ENTITY, choice, body, 2 * rows, refused,
                                         grouped=True)
         return (choice, body, cut) if choice is not None else (None, endpoint.refusal(refused), cut)
+
+    def _closure_job(node: str, cap: int, rows: int) -> dict:
+        """The job of what the entity's first ``cap`` statements lead to (pages.ENTITY_CLOSURE)."""
+        return {"query": pages.ENTITY_CLOSURE.format(e=node, doc=node[1:-1].split("#", 1)[0], limit=cap),
+                "graph_fmt": "ntriples", "max_rows": rows, "union": union}
 
     def _cap_headers(cut: bool, cap: int) -> dict:
         """An entity page's headers, saying so when it shows only the first ``cap`` statements,

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from urllib.parse import quote
 
+import pyoxigraph as ox
+
 from msc_kg.namespaces import MSC as ONTOLOGY_NS
 from msc_kg.namespaces import MSCD as INSTANCE_NS
 
@@ -125,3 +127,51 @@ def entity_rows(body: bytes, cap: int) -> tuple[list[dict], list[dict], str | No
         else:
             inc.append(row)
     return out, inc, label, False
+
+
+RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+
+
+def _term(term) -> dict:
+    """An Oxigraph term as SPARQL JSON results give it (what the page's rows hold)."""
+    if isinstance(term, ox.NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, ox.BlankNode):
+        return {"type": "bnode", "value": term.value}
+    if isinstance(term, ox.Literal):
+        return {"type": "literal", "value": term.value, **({"xml:lang": term.language} if term.language else {})}
+    return {"type": "literal", "value": str(term)}  # a triple term, as its text
+
+
+def blank_nodes(ntriples: bytes) -> dict[str, list[tuple[str, dict]]]:
+    """The statements of each blank node of ``ntriples`` (what ENTITY_CLOSURE describes), by its
+    label, for the page to show a blank node's description where it had its bare label (an OWL
+    class's owl:oneOf value set read "b0ae5004…": linked-data review)."""
+    found: dict[str, list[tuple[str, dict]]] = {}
+    for t in ox.parse(ntriples, format=ox.RdfFormat.N_TRIPLES, lenient=True):
+        if isinstance(t.subject, ox.BlankNode):
+            found.setdefault(t.subject.value, []).append((t.predicate.value, _term(t.object)))
+    for statements in found.values():
+        statements.sort(key=lambda s: (s[0], s[1]["value"]))
+    return found
+
+
+def list_items(blanks: dict, label: str) -> list[dict] | None:
+    """The members of the RDF list (rdf:first, rdf:rest, ... rdf:nil) starting at blank node
+    ``label``, or None when it is no well-formed list."""
+    items, seen = [], set()
+    while label not in seen:
+        seen.add(label)
+        statements = blanks.get(label, [])
+        first = [o for p, o in statements if p == RDF_NS + "first"]
+        rest = [o for p, o in statements if p == RDF_NS + "rest"]
+        if len(first) != 1 or len(rest) != 1 or len(statements) != 2:
+            return None
+        items.append(first[0])
+        if rest[0] == {"type": "uri", "value": RDF_NS + "nil"}:
+            return items
+        if rest[0]["type"] != "bnode":
+            return None
+        label = rest[0]["value"]
+    return None
+
