@@ -844,3 +844,18 @@ def test_the_ontology_iri_dereferences_to_its_header():
     assert resp.data.decode() == ("<https://w3id.org/msc-kg/ontology> "
                                   "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
                                   "<http://www.w3.org/2002/07/owl#Ontology> .\n")
+
+
+def test_if_none_match_star_holds_against_a_volatile_answer_and_the_landing_page_has_validators(server_client):
+    """If-None-Match: * got 200 for an answer without a tag (a RAND() query), and the landing page
+    had no validator, so an If-Match naming a tag got 200 (linked-data review)."""
+    volatile = {"query": "SELECT (RAND() AS ?r) {}"}
+    assert server_client.get("/sparql", query_string=volatile, headers={"If-None-Match": "*"}).status_code == 304
+    assert server_client.get("/sparql", query_string=volatile).status_code == 200
+    posted = server_client.post("/sparql", data=volatile, headers={"If-None-Match": "*"})
+    assert posted.status_code == 412 and "ETag" not in posted.headers
+    landing = server_client.get("/")
+    assert landing.status_code == 200 and landing.headers["Cache-Control"] == "public, max-age=300"
+    tag = landing.headers["ETag"]
+    assert server_client.get("/", headers={"If-None-Match": tag}).status_code == 304
+    assert server_client.get("/", headers={"If-Match": '"x"'}).status_code == 412

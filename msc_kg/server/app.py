@@ -159,11 +159,12 @@ def _routes(app: Flask) -> None:
             {"Cache-Control": "no-store"}  # a probe through a cache must see the state now
 
     @app.get("/")
-    def landing():
-        return render_template("landing.html", stats=state.stats, about=state.about,
+    def landing():  # with validators, as the other documents (an If-Match naming a tag got 200)
+        page = render_template("landing.html", stats=state.stats, about=state.about,
                                examples=state.examples, cfg=state.config,
                                # "<" escaped: a query's "</script>" cannot end the block
                                examples_json=json.dumps(state.examples).replace("<", "\\u003c"))
+        return endpoint.validated(request, page.encode("utf-8"), "text/html; charset=utf-8", {}, state.config)
 
     @app.get("/id/<path:local>")
     def instance(local):

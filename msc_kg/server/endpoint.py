@@ -255,11 +255,14 @@ def query_view(state, request: QueryHTTP) -> Response | Plain | None:
     body_bytes, ctype, headers, lines = cached
     if request.if_match is not None and (failed := if_match_fails(request.if_match, headers)):
         return failed
-    if request.if_none_match and "ETag" in headers and etag_matches(request.if_none_match, headers["ETag"]):
+    # "*" holds against any answer, a volatile one's too, which has no tag (RFC 9110 §13.1.2: it
+    # was answered 200: linked-data review)
+    if request.if_none_match and ("ETag" in headers and etag_matches(request.if_none_match, headers["ETag"])
+                                  or request.if_none_match.strip() == "*"):
         if request.method == "POST":  # 304 answers GET and HEAD only (RFC 9110 §13.1.2)
             return error(412, "Precondition Failed: the answer's entity tag matches If-None-Match; "
                               "a POST gets 304 Not Modified only as a GET (RFC 9110 §13.1.2).",
-                         {"ETag": headers["ETag"]})
+                         {"ETag": headers["ETag"]} if "ETag" in headers else None)
         return Plain(b"", None, headers, "304 Not Modified")
     return Plain(body_bytes, ctype, headers, lines=lines)
 
