@@ -54,11 +54,13 @@ def test_base_url_names_the_services_public_address():
 
     parse = build_parser().parse_args
     assert parse(["--base-url", "https://kg.example.org/msc"]).base_url == "https://kg.example.org/msc/"
+    assert parse(["--base-url", "HTTPS://KG.Example.org:8443/x"]).base_url == "https://kg.example.org:8443/x/"
     assert parse([]).base_url is None
     for bad in ("kg.example.org", "ftp://kg.example.org/", "https://kg.example.org/?a=1", "https://a b/",
                 "https://kg.example.org/?", "https://kg.example.org/#", "https://user:pw@kg.example.org/",
                 "https://kg.example.org:0/", "https://kg.example.org:99999/", "https://kg.example.org:/",
-                "https://:443/", "https:///x"):
+                "https://:443/", "https:///x", "https://kg.example.org/a/../kg", "http://-/", "http://./",
+                "http://[::1"):
         with pytest.raises(SystemExit):
             parse(["--base-url", bad])
     app = make_app(base_url="https://kg.example.org/msc/")
@@ -827,6 +829,29 @@ def test_entity_rdf_closure_follows_the_statements_kept_and_the_siblings_of_a_ha
     objects = {t.object for t in triples}
     assert all(t.subject in objects for t in triples if isinstance(t.subject, ox.BlankNode))
     assert f'<{ID}finding#quote> <{ID}exact> "the evidence" .' in anchor
+
+
+def test_entity_rdf_closure_never_describes_the_entity_past_its_cap():
+    """A hash IRI pointing at itself was described whole by the closure: 9 statements where the
+    cap was 3 (21 020 at the default cap), and the closure's budget was twenty times the cap
+    (hostile testing)."""
+    store = ox.Store()
+    loop = "".join(f'ex:loop\\#a ex:v{i} "{i}" .\n' for i in range(8))
+    fan = "".join(f'ex:fan ex:v{i} ex:fan\\#s .\n' for i in range(2)) + "".join(
+        f'ex:fan\\#s ex:w{i} "{i}" .\n' for i in range(50))
+    store.load((CLOSURE_DATA + "ex:loop\\#a ex:self ex:loop\\#a .\n" + loop + fan).encode(),
+               format=ox.RdfFormat.TURTLE)
+    app = make_app(store, max_rows=3)
+    nt = {"Accept": "application/n-triples"}
+    try:
+        client = app.test_client()
+        looped = list(ox.parse(client.get("/id/loop%23a", headers=nt).data, format=ox.RdfFormat.N_TRIPLES))
+        fanned = client.get("/id/fan", headers=nt)
+    finally:
+        close(app)
+    assert len([t for t in looped if t.subject.value == ID + "loop#a"]) == 3
+    assert len(list(ox.parse(fanned.data, format=ox.RdfFormat.N_TRIPLES))) == 2 + 3  # its 2, 3 more
+    assert fanned.headers["X-SPARQL-Truncated"] == "true"
 
 
 def test_the_ontology_iri_dereferences_to_its_header():

@@ -476,7 +476,7 @@ def if_match_fails(if_match: str, headers: dict) -> Response | None:
         return None
     return error(412, "Precondition Failed: If-Match compares entity tags strongly (RFC 9110 "
                       "§13.1.1) and this server's tags are weak (W/), so none can match; only "
-                      "If-Match: * holds.", {"ETag": headers["ETag"]} if "ETag" in headers else {})
+                      "If-Match: * holds.", {k: headers[k] for k in ("ETag", "Vary") if k in headers})
 
 
 def preconditions(request: Request, headers: dict) -> Response | None:

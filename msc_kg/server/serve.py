@@ -12,6 +12,7 @@ import argparse
 import errno
 import functools
 import importlib
+import re
 import socket
 import sys
 from pathlib import Path
@@ -65,24 +66,34 @@ def build_parser(prog: str = "server.py") -> argparse.ArgumentParser:
     return p
 
 
+# A host: a name of labels (letters of any script, digits, inner hyphens) separated by dots, an
+# IPv4 address, or an IPv6 literal in brackets
+_HOST = re.compile(r"(?:[^\W_](?:[^\W_]|-)*(?<!-)\.)*[^\W_](?:[^\W_]|-)*(?<!-)|\[[0-9A-Fa-f:.]+\]")
+
+
 def _base_url(text: str) -> str:
-    """An argparse type: an absolute http(s) URL without query or fragment, ending in "/"."""
-    from urllib.parse import urlsplit
+    """An argparse type: an absolute http(s) URL with a host, without user name, query, fragment
+    or dot segments, ending in "/" (the scheme and host in lower case, as published)."""
+    from urllib.parse import urlsplit, urlunsplit
 
     import pyoxigraph as ox
 
-    parts = urlsplit(text)
+    problem = (f"{text!r} is not an absolute http(s) URL with a host (and a port from 1 to 65535, "
+               "if any), without user name, query, fragment or '.' and '..' segments")
     try:
+        parts = urlsplit(text)
         port = parts.port  # ValueError for a port out of range or not a number
-    except ValueError:
-        port = -1
+    except ValueError:  # "http://[::1" too
+        raise argparse.ArgumentTypeError(problem) from None
+    host = parts.netloc.rpartition(":")[0] if parts.port is not None else parts.netloc
     # "?" and "#" even with nothing after them ("https://host/?" was kept as https://host/?/), no
-    # user name or password, which the service description would publish (hostile testing)
-    if (parts.scheme not in ("http", "https") or not parts.hostname or "?" in text or "#" in text
-            or "@" in parts.netloc or port == -1 or port == 0 or parts.netloc.endswith(":")):
-        raise argparse.ArgumentTypeError(f"{text!r} is not an absolute http(s) URL with a host (and "
-                                         "a port from 1 to 65535, if any), without user name, "
-                                         "query or fragment")
+    # user name or password, which the service description would publish, and no "/../" (it was
+    # published as given: hostile testing)
+    if (parts.scheme.lower() not in ("http", "https") or "?" in text or "#" in text
+            or "@" in parts.netloc or port == 0 or parts.netloc.endswith(":")
+            or not _HOST.fullmatch(host) or {".", ".."} & set(parts.path.split("/"))):
+        raise argparse.ArgumentTypeError(problem)
+    text = urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, "", ""))
     try:
         ox.NamedNode(text)
     except ValueError:
