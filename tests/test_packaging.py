@@ -64,3 +64,12 @@ def test_a_read_only_install_builds_in_a_cache_folder_of_its_own(tmp_path, monke
     one, two = paths._build_dir(tmp_path / "a"), paths._build_dir(tmp_path / "b")
     assert one != two and one.parent.parent == tmp_path / "cache" / "msc-kg" and one.name == "build"
 
+
+def test_the_packages_carry_their_licence_texts():
+    """No licence text was shipped, and the review's text (CC BY-NC, the publisher's) went out
+    under the code's and the graph's licences alone (install review)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["license"] == "MIT AND CC-BY-4.0 AND CC-BY-NC-4.0"
+    assert all((ROOT / name).is_file() for name in project["license-files"])
+    assert "CC BY-NC 4.0" in (ROOT / "LICENSE-DATA.md").read_text(encoding="utf-8")
+
