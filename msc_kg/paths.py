@@ -19,11 +19,31 @@ def find_root(checkout: Path = CHECKOUT, prefixes=None) -> Path:
     the environment, else the user's), else the checkout (whose absence the commands then name)."""
     if (checkout / "ontology" / "msc-kg.ttl").is_file():
         return checkout
+    if prefixes is None and (recorded := _recorded()) is not None:
+        return recorded
     for prefix in prefixes if prefixes is not None else _prefixes():
         installed = Path(prefix) / DATA_NAME
         if (installed / "ontology" / "msc-kg.ttl").is_file():
             return installed
     return checkout
+
+
+def _recorded() -> Path | None:
+    """The data folder the install of this package recorded (its RECORD lists the data files
+    where it put them): pip --prefix or --target put them under another prefix than the running
+    interpreter's, which found another environment's data or none (install review)."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        files = distribution("msc-kg").files or []
+    except PackageNotFoundError:
+        return None
+    for file in files:
+        if file.as_posix().endswith("share/msc-kg/ontology/msc-kg.ttl"):
+            found = Path(file.locate()).resolve().parent.parent
+            if found.is_dir():
+                return found
+    return None
 
 
 def _prefixes() -> list[str]:

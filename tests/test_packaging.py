@@ -73,3 +73,29 @@ def test_the_packages_carry_their_licence_texts():
     assert all((ROOT / name).is_file() for name in project["license-files"])
     assert "CC BY-NC 4.0" in (ROOT / "LICENSE-DATA.md").read_text(encoding="utf-8")
 
+
+
+def test_the_data_is_found_where_the_install_recorded_it(tmp_path, monkeypatch):
+    """pip --prefix put the data under another prefix than the interpreter's, and the package
+    read another environment's data (install review): the install's RECORD says where it is."""
+    import importlib.metadata
+
+    data = tmp_path / "elsewhere" / "share" / "msc-kg"
+    (data / "ontology").mkdir(parents=True)
+    (data / "ontology" / "msc-kg.ttl").write_text("", encoding="utf-8")
+
+    class File:
+        def __init__(self, rel):
+            self.rel = rel
+
+        def as_posix(self):
+            return self.rel
+
+        def locate(self):
+            return tmp_path / "elsewhere" / "lib" / ".." / self.rel
+
+    class Installed:
+        files = [File("msc_kg/paths.py"), File("share/msc-kg/ontology/msc-kg.ttl")]
+
+    monkeypatch.setattr(importlib.metadata, "distribution", lambda name: Installed())
+    assert paths.find_root(tmp_path / "site-packages") == data
