@@ -143,3 +143,13 @@ def test_the_serving_processes_run_with_the_allocator_chosen(choice, monkeypatch
         assert {_maps_mimalloc(pid) for pid in pids | {proc.pid}} == {expected == "mimalloc"}
     finally:
         stop_server(proc)
+
+
+def test_in_use_reads_the_mapped_allocator_where_malloc_resolves_into_the_program(monkeypatch):
+    """Debian's python3.11 is no PIE: malloc's address is the program's PLT stub, and /health said
+    the allocator was "python3.11" with mimalloc loaded (install review)."""
+    monkeypatch.setattr(allocator, "malloc_library", lambda: sys.executable)
+    monkeypatch.setattr(allocator, "_mapped_allocator", lambda: "libmimalloc.so.2.0")
+    assert allocator.in_use() == "mimalloc"
+    monkeypatch.setattr(allocator, "_mapped_allocator", lambda: None)
+    assert allocator.in_use() == "system"

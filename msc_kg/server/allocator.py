@@ -136,10 +136,28 @@ def malloc_library() -> str | None:
     return None
 
 
+def _mapped_allocator() -> str | None:
+    """The file of a known allocator mapped into this process (/proc/self/maps), or None."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            for line in maps:
+                name = os.path.basename(line.rstrip("\n").rpartition(" ")[2])
+                if any(name.startswith(f"lib{known}") for known in _KNOWN):
+                    return name
+    except OSError:
+        pass
+    return None
+
+
 def in_use() -> str:
     """The allocator of this process: "mimalloc", "jemalloc" or "tcmalloc", the file name of
-    another library that provides ``malloc``, or "system" (the C library's)."""
-    library = os.path.basename(malloc_library() or "libc.so")
+    another library that provides ``malloc``, or "system" (the C library's). Where ``malloc``
+    resolves into the program itself (the PLT stub of a non-PIE python, as Debian's python3.11
+    is: /health said "python3.11" with mimalloc loaded: install review), the allocator mapped."""
+    found = malloc_library() or "libc.so"
+    if os.path.realpath(found) == os.path.realpath(sys.executable):
+        found = _mapped_allocator() or "libc.so"
+    library = os.path.basename(found)
     for known in _KNOWN:
         if library.startswith(f"lib{known}"):
             return known
