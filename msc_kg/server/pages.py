@@ -10,6 +10,7 @@ import pyoxigraph as ox
 
 from msc_kg.namespaces import MSC as ONTOLOGY_NS
 from msc_kg.namespaces import MSCD as INSTANCE_NS
+from msc_kg.server.results import json_term
 
 LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 # Statements an entity page shows at most (or --max-rows, if lower): a class with 300 000 instances
@@ -135,17 +136,6 @@ def entity_rows(body: bytes, cap: int) -> tuple[list[dict], list[dict], str | No
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 
 
-def _term(term) -> dict:
-    """An Oxigraph term as SPARQL JSON results give it (what the page's rows hold)."""
-    if isinstance(term, ox.NamedNode):
-        return {"type": "uri", "value": term.value}
-    if isinstance(term, ox.BlankNode):
-        return {"type": "bnode", "value": term.value}
-    if isinstance(term, ox.Literal):
-        return {"type": "literal", "value": term.value, **({"xml:lang": term.language} if term.language else {})}
-    return {"type": "literal", "value": str(term)}  # a triple term, as its text
-
-
 def blank_nodes(ntriples: bytes) -> dict[str, list[tuple[str, dict]]]:
     """The statements of each blank node of ``ntriples`` (what ENTITY_CLOSURE describes), by its
     label, for the page to show a blank node's description where it had its bare label (an OWL
@@ -153,7 +143,7 @@ def blank_nodes(ntriples: bytes) -> dict[str, list[tuple[str, dict]]]:
     found: dict[str, list[tuple[str, dict]]] = {}
     for t in ox.parse(ntriples, format=ox.RdfFormat.N_TRIPLES, lenient=True):
         if isinstance(t.subject, ox.BlankNode):
-            found.setdefault(t.subject.value, []).append((t.predicate.value, _term(t.object)))
+            found.setdefault(t.subject.value, []).append((t.predicate.value, json_term(t.object)))
     for statements in found.values():
         statements.sort(key=lambda s: (s[0], s[1]["value"]))
     return found

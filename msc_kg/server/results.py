@@ -55,7 +55,7 @@ RESULTS_FORMATS = {
 }
 
 
-def _json_term(term) -> dict:
+def json_term(term) -> dict:
     """One RDF term as a SPARQL JSON results binding (§3.2.2)."""
     if isinstance(term, ox.NamedNode):
         return {"type": "uri", "value": term.value}
@@ -73,9 +73,9 @@ def _json_term(term) -> dict:
     return {  # RDF 1.2 triple term
         "type": "triple",
         "value": {
-            "subject": _json_term(term.subject),
-            "predicate": _json_term(term.predicate),
-            "object": _json_term(term.object),
+            "subject": json_term(term.subject),
+            "predicate": json_term(term.predicate),
+            "object": json_term(term.object),
         },
     }
 
@@ -171,7 +171,7 @@ def write_solutions(solutions, fmt: str, max_rows: int) -> tuple[bytes, int, boo
             for name in names:
                 term = row[name]
                 if term is not None:
-                    b[name] = _json_term(term)
+                    b[name] = json_term(term)
             bindings.append(b)
         body = json.dumps({"head": {"vars": names}, "results": {"bindings": bindings}},
                           ensure_ascii=False, separators=(",", ":")).encode()
