@@ -884,3 +884,20 @@ def test_if_none_match_star_holds_against_a_volatile_answer_and_the_landing_page
     tag = landing.headers["ETag"]
     assert server_client.get("/", headers={"If-None-Match": tag}).status_code == 304
     assert server_client.get("/", headers={"If-Match": '"x"'}).status_code == 412
+
+
+def test_a_blank_node_holding_a_triple_term_and_a_string_is_shown():
+    """A blank node's values are ordered by their JSON form: a triple term's is a dict, which
+    did not order against a string (change review)."""
+    store = ox.Store()
+    store.load(b'<https://w3id.org/msc-kg/id/t> <http://p> _:a .\n'
+               b'_:a <http://p> <<( <http://s> <http://p> <http://o> )>> .\n_:a <http://p> "x" .\n',
+               format=ox.RdfFormat.N_TRIPLES)
+    app = make_app(store)
+    try:
+        page = app.test_client().get("/id/t", headers={"Accept": "text/html"})
+    finally:
+        close(app)
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "&lt;&lt;( " in text and "http://s" in text and "<td>x</td>" in text

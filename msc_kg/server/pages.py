@@ -145,7 +145,8 @@ def blank_nodes(ntriples: bytes) -> dict[str, list[tuple[str, dict]]]:
         if isinstance(t.subject, ox.BlankNode):
             found.setdefault(t.subject.value, []).append((t.predicate.value, json_term(t.object)))
     for statements in found.values():
-        statements.sort(key=lambda s: (s[0], s[1]["value"]))
+        statements.sort(key=lambda s: (s[0], json.dumps(s[1], sort_keys=True)))  # a triple term's
+        # value is a dict, which does not order against a string
     return found
 
 
