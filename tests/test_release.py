@@ -28,8 +28,8 @@ def _snapshot(folder):
 
 def test_manifest_records_every_artefact(release):
     out, manifest = release
-    assert sorted(manifest["artefacts"]) == ["msc-kg.jsonld", "msc-kg.nt", "msc-kg.owl",
-                                             "msc-kg.sssom.tsv", "msc-kg.ttl"]
+    assert sorted(manifest["artefacts"]) == ["msc-kg-ontology.owl", "msc-kg.jsonld", "msc-kg.nt",
+                                             "msc-kg.owl", "msc-kg.sssom.tsv", "msc-kg.ttl"]
     assert manifest["artefacts"]["msc-kg.nt"] == release_mod.file_record(out / "msc-kg.nt")
     assert release_mod.damage(manifest, out) is None
     assert not [p for p in out.iterdir() if p.name.startswith(".stage-")]  # no stage left
