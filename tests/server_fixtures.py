@@ -61,6 +61,15 @@ def make_app(store=None, **config):
     return create_app(store if store is not None else small_store(), settings)
 
 
+def answer(store, path: str, headers: dict | None = None, **config):
+    """The response of an app over ``store`` (make_app, with ``config``) to one GET of ``path``."""
+    app = make_app(store, **config)
+    try:
+        return app.test_client().get(path, headers=headers or {})
+    finally:
+        close(app)
+
+
 def subject_heads(turtle: str) -> list[str]:
     """The subject starting each statement block of a Turtle document, in order."""
     return [line.split()[0] for line in turtle.splitlines()

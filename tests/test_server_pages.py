@@ -8,7 +8,7 @@ import re
 import pyoxigraph as ox
 import pytest
 from server_fixtures import (  # noqa: F401
-    DATA, SMALL_TRIPLES, close, make_app, server_app, server_client, subject_heads,
+    DATA, SMALL_TRIPLES, answer, close, make_app, server_app, server_client, subject_heads,
 )
 
 from msc_kg import paths
@@ -860,11 +860,7 @@ def test_the_ontology_iri_dereferences_to_its_header():
     ontology = ox.NamedNode("https://w3id.org/msc-kg/ontology")
     store.add(ox.Quad(ontology, ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),
                       ox.NamedNode("http://www.w3.org/2002/07/owl#Ontology")))
-    app = make_app(store)
-    try:
-        resp = app.test_client().get("/ontology", headers={"Accept": "application/n-triples"})
-    finally:
-        close(app)
+    resp = answer(store, "/ontology", {"Accept": "application/n-triples"})
     assert resp.status_code == 200
     assert resp.data.decode() == ("<https://w3id.org/msc-kg/ontology> "
                                   "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
@@ -893,11 +889,7 @@ def test_a_blank_node_holding_a_triple_term_and_a_string_is_shown():
     store.load(b'<https://w3id.org/msc-kg/id/t> <http://p> _:a .\n'
                b'_:a <http://p> <<( <http://s> <http://p> <http://o> )>> .\n_:a <http://p> "x" .\n',
                format=ox.RdfFormat.N_TRIPLES)
-    app = make_app(store)
-    try:
-        page = app.test_client().get("/id/t", headers={"Accept": "text/html"})
-    finally:
-        close(app)
+    page = answer(store, "/id/t", {"Accept": "text/html"})
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert "&lt;&lt;( " in text and "http://s" in text and "<td>x</td>" in text

@@ -200,10 +200,8 @@ def _routes(app: Flask) -> None:
         if not isinstance(choice, tuple):
             return choice
         media, fmt = choice
-        headers = {"Vary": "Accept", "ETag": doc.tag(media, fmt),
-                   "Cache-Control": f"public, max-age={state.config['cache_max_age']}"}
-        return (endpoint.preconditions(request, headers)
-                or Response(doc.body(fmt), content_type=negotiate.content_type(media), headers=headers))
+        return endpoint.validated(request, doc.body(fmt), negotiate.content_type(media), {"Vary": "Accept"},
+                                  state.config, tag=doc.tag(media, fmt))
 
     for where in state.documents:  # the version IRIs and the full release (/msc-kg-full.owl)
         if where not in ("/ontology", "/ontology/"):
@@ -225,7 +223,7 @@ def _routes(app: Flask) -> None:
         except ValueError:
             return endpoint.error(400, f"Not a valid IRI: {iri!r}")
         wanted = endpoint.wanted_by(request)  # format= too (it was ignored: hostile testing)
-        choice = endpoint.negotiated(request, negotiate.ENTITY)
+        choice = endpoint.negotiated(request, negotiate.ENTITY, wanted)
         if not isinstance(choice, tuple):
             return choice  # a bad format parameter (400), or no acceptable format (406)
         cap = min(state.config["max_rows"], pages.MAX_ROWS)  # statements shown

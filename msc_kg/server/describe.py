@@ -23,9 +23,8 @@ SH = "http://www.w3.org/ns/shacl#"
 DCT = "http://purl.org/dc/terms/"
 OWL = "http://www.w3.org/2002/07/owl#"
 MSCS = "https://w3id.org/msc-kg/service#"
-PREFIXES = {"sd": SD, "void": VOID, "xsd": XSD, "sh": SH, "owl": OWL, "mscs": MSCS,
-            "rdfs": "http://www.w3.org/2000/01/rdf-schema#"}
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+PREFIXES = {"sd": SD, "void": VOID, "xsd": XSD, "sh": SH, "owl": OWL, "mscs": MSCS, "rdfs": RDFS}
 SERVICE_VOCABULARY = MSCS[:-1]  # the document of the msc-kg service terms, served at /service
 # The msc-kg service terms, defined where they are used and at their document: they were defined
 # nowhere, and did not dereference (linked-data review).

@@ -175,10 +175,11 @@ def wanted_by(request: Request) -> Wanted | Response:
     return Wanted(given or request.headers.get("Accept"), given is not None)
 
 
-def negotiated(request: Request, table) -> tuple[str, str] | Response:
+def negotiated(request: Request, table, wanted: Wanted | Response | None = None) -> tuple[str, str] | Response:
     """The (media type, syntax) of ``table`` a document request asks for (format parameter, else
-    Accept), or its 400 (a bad format parameter) or 406 (none acceptable, naming those offered)."""
-    wanted = wanted_by(request)
+    Accept; ``wanted``, where the caller read it already), or its 400 (a bad format parameter) or
+    406 (none acceptable, naming those offered)."""
+    wanted = wanted_by(request) if wanted is None else wanted
     if not isinstance(wanted, Wanted):
         return wanted
     choice = negotiate.choose(wanted.accept, table)
@@ -210,12 +211,14 @@ def service_description(state, request: Request) -> Response:
     return validated(request, body, negotiate.content_type(media), {"Vary": "Accept"}, cfg)
 
 
-def validated(request: Request, body: bytes, ctype: str, headers: dict, cfg: dict) -> Response:
-    """A document made for the request (an entity page, the service description), with an ETag
-    of its bytes and Cache-Control as query answers have, and its preconditions evaluated (304,
-    412): they had neither, so no cache could revalidate them (linked-data review)."""
-    headers = {**headers, "ETag": weak_tag(body + ctype.encode()),  # of the type too: two types,
-               # one body (JSON-LD as application/json) are two representations
+def validated(request: Request, body: bytes, ctype: str, headers: dict, cfg: dict,
+              tag: str | None = None) -> Response:
+    """A document for the request (an entity page, the service description, an OWL document),
+    with an ETag of its bytes (or ``tag``, one kept for them) and Cache-Control as query answers
+    have, and its preconditions evaluated (304, 412): they had neither, so no cache could
+    revalidate them (linked-data review)."""
+    headers = {**headers, "ETag": tag or weak_tag(body + ctype.encode()),  # of the type too: two
+               # types, one body (JSON-LD as application/json) are two representations
                "Cache-Control": f"public, max-age={cfg['cache_max_age']}"}
     return preconditions(request, headers) or Response(body, content_type=ctype, headers=headers)
 
