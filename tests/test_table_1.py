@@ -1,6 +1,7 @@
 """Table 1's links to the body (msc:supportedBy) keep the rule stated at the top of table-1.ttl.
 
-A finding supports an entry when its actor is the entry's MSC source or a subclass, its cancer
+A finding supports an entry when its actor is the entry's MSC source or a subclass, but not an
+engineered MSC (Table 1 is of normal MSCs: "human tissue-derived normal MSCs"), its cancer
 (msc:targetCancer, or its target or inducing cell line's msc:modelsCancer) is the entry's cancer or a subclass, and its
 derived tumour effect is the entry's reported effect. Checked both ways on the built release.
 """
@@ -15,6 +16,7 @@ PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 FITS = """
   ?f a msc:Finding ; msc:actor ?a ; msc:tumourEffect ?effect .
   ?a rdfs:subClassOf* ?type .
+  FILTER NOT EXISTS { ?a rdfs:subClassOf* msc:EngineeredMSC }
   { ?f msc:targetCancer ?c } UNION { ?f (msc:targetCellLine|msc:inducingCellLine)/msc:modelsCancer ?c }
   ?c rdfs:subClassOf* ?cancer .
 """
