@@ -153,6 +153,7 @@ def test_uc_msc_pro_and_anti_tumour_cancers(store):
         ('msc:AcutePromyelocyticLeukemia', '2', '1'),
         ('msc:BreastAdenocarcinoma', '4', '6'),
         ('msc:BreastCancer', '4', '6'),
+        ('msc:BreastCarcinoma', '4', '6'),
         ('msc:ChronicMyeloidLeukemiaBlastCrisis', '1', '4'),
         ('msc:EsophagealCancer', '2', '3'),
         ('msc:EsophagealCarcinoma', '2', '3'),

@@ -138,6 +138,32 @@ def test_caf_lsc_msc1_msc2_and_cord_blood_msc_have_no_exact_cl_match(maps):
         (r["subject_id"], r["predicate_id"], r["object_id"]) for r in maps}
 
 
+def test_a_class_is_not_named_after_a_term_it_only_broadly_or_narrowly_matches(graph, maps):
+    """A label or synonym equal to a broad or narrow match's label says the class is that term, which the
+    mapping denies (msc:BreastAdenocarcinoma had the altLabel "breast carcinoma", a broader MONDO term)."""
+    from rdflib.namespace import RDFS
+
+    for row in maps:
+        if row["predicate_id"] in ("skos:broadMatch", "skos:narrowMatch"):
+            names = {str(n).lower() for p in (RDFS.label, SKOS.altLabel)
+                     for n in graph.objects(mappings.expand(row["subject_id"]), p)}
+            assert row["object_label"].lower() not in names, (row["subject_id"], row["object_id"])
+
+
+def test_breast_carcinoma_is_its_own_class_with_the_review_s_findings(graph, maps):
+    """The review says "breast carcinoma" cells (T47D [61], MCF-7, the LOX sentence): those findings name
+    msc:BreastCarcinoma, exactly MONDO:0004989, of which breast adenocarcinoma is a subclass."""
+    exact = {r["object_id"] for r in maps if r["subject_id"] == "msc:BreastCarcinoma"
+             and r["predicate_id"] == "skos:exactMatch"}
+    assert exact == {"MONDO:0004989", "NCIT:C4872", "DOID:3459"}
+    found = sorted(str(f)[len(MSCD):] for f in graph.subjects(URIRef(MSC + "targetCancer"), URIRef(MSC + "BreastCarcinoma")))
+    assert found == ["finding-anticancer-2-breast-002", "finding-mechanism-5-replace-012",
+                     "finding-mechanism-5-replace-013", "finding-mechanism-5-replace-026",
+                     "finding-mechanism-5-replace-027"]
+    for f in found:
+        assert "breast carcinoma" in str(graph.value(URIRef(MSCD + f), URIRef(MSC + "evidence"))), f
+
+
 def test_a_gene_and_its_protein_are_not_both_exact_matches(maps):
     """skos:exactMatch is transitive: a mediator exactly matching its HGNC gene and its UniProtKB
     protein made the two one, for 57 pairs (ontology-tool audit). The gene is exact, the protein close."""
@@ -325,6 +351,7 @@ MONDO = (
     "TCellAcuteLymphoblasticLeukemia MONDO:0004963",
     "AcuteLymphoblasticLeukemia MONDO:0004967",
     "BreastAdenocarcinoma MONDO:0004988",
+    "BreastCarcinoma MONDO:0004989",
     "Cancer MONDO:0004992",
     "ColorectalAdenocarcinoma MONDO:0005008",
     "GastricAdenocarcinoma MONDO:0005036",
@@ -452,8 +479,8 @@ def test_cancers_by_mondo_id(store):
     result = run(store, "cancers-by-mondo-id")
     assert tuple(f"{r['class'][len(MSC):]} {r['xref']}" for r in result) == MONDO
     assert all(r["mondo"] == "http://purl.obolibrary.org/obo/MONDO_" + r["xref"][6:] for r in result)
-    # breast adenocarcinoma is not breast carcinoma (MONDO:0004989 is only a broad match)
-    assert "BreastAdenocarcinoma MONDO:0004988" in MONDO and not any("MONDO:0004989" in m for m in MONDO)
+    # breast adenocarcinoma is not breast carcinoma, its superclass
+    assert "BreastAdenocarcinoma MONDO:0004988" in MONDO and "BreastCarcinoma MONDO:0004989" in MONDO
 
 
 def test_mediators_by_hgnc_id(store):
