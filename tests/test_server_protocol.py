@@ -84,6 +84,18 @@ def test_unknown_extension_function_is_an_expression_error(server_client):
     assert resp.headers["X-SPARQL-Unknown-Functions"] == "<http://example.org/%C3%A9t%C3%A9>"
 
 
+def test_the_unknown_functions_header_is_bounded(server_client):
+    """Long function IRIs are listed while the header stays within 4096 characters, then counted: a
+    70 KB header made clients fail (http.client's LineTooLong) on a 200 answer."""
+    calls = " || ".join(f"<http://example.org/{k}/{'x' * 3000}>(?s)" for k in range(3))
+    resp = server_client.get("/sparql", query_string={"query": f"ASK {{ ?s ?p ?o FILTER({calls}) }}"})
+    assert resp.status_code == 200
+    assert re.fullmatch(f"<http://example.org/[012]/{'x' * 3000}> \\(2 more\\)", resp.headers["X-SPARQL-Unknown-Functions"])
+    calls = f"<http://example.org/{'y' * 5000}>(?s)"
+    resp = server_client.get("/sparql", query_string={"query": f"ASK {{ ?s ?p ?o FILTER({calls}) }}"})
+    assert resp.headers["X-SPARQL-Unknown-Functions"] == "(1 more)"
+
+
 def test_too_many_unknown_functions_is_400(server_client):
     """Each unknown function costs a parse, so a query calling more than 32 is refused (not 500)."""
     calls = " || ".join(f"fn:f{k}(?s)" for k in range(40))

@@ -27,6 +27,7 @@ from msc_kg.server.results import write_triples
 from msc_kg.server.unwritable import CannotCarry
 
 _PRINTABLE = "".join(map(chr, range(33, 127)))  # a header carries an IRI as a URI (RFC 3987 §3.1)
+_HEADER_ROOM = 4096  # characters of X-SPARQL-Unknown-Functions: clients refuse header lines past 64 KB or less
 # Allow (405) and Retry-After (503) too: neither is safelisted (Fetch), and a browser client such as
 # YASGUI could not read when to retry after a timeout (linked-data review)
 CORS_EXPOSE = ("X-SPARQL-Max-Rows, X-SPARQL-Truncated, X-SPARQL-Rows, X-SPARQL-Unknown-Functions, "
@@ -387,8 +388,7 @@ def _evaluate(state, req, wanted: Wanted, results_choice, graph_choice,
         headers["X-SPARQL-Truncated"] = "true"
         headers["X-SPARQL-Rows"] = str(outcome.rows)
     if outcome.unknown_functions:  # evaluated as errors (see engine.evaluate)
-        headers["X-SPARQL-Unknown-Functions"] = " ".join(f"<{quote(i, safe=_PRINTABLE)}>"
-                                                         for i in outcome.unknown_functions)
+        headers["X-SPARQL-Unknown-Functions"] = _listed(outcome.unknown_functions)
     if scan.volatile:  # no entity tag either: the next answer differs
         headers["Cache-Control"] = "no-store"
     else:
@@ -401,6 +401,18 @@ def _evaluate(state, req, wanted: Wanted, results_choice, graph_choice,
     if not scan.volatile:
         state.cache.put(key, answer)
     return answer
+
+
+def _listed(functions, room: int = _HEADER_ROOM) -> str:
+    """The unknown functions as <IRI>s while they fit in a header of ``room`` characters, then their count."""
+    iris = [f"<{quote(i, safe=_PRINTABLE)}>" for i in functions]
+    shown, length = [], 0
+    for iri in iris:
+        if length + len(iri) + 12 > room:
+            return " ".join(shown + [f"({len(iris) - len(shown)} more)"])
+        shown.append(iri)
+        length += len(iri) + 1
+    return " ".join(shown)
 
 
 def _malformed(exc: QuerySyntaxError, req) -> Response:
