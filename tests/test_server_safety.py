@@ -313,6 +313,22 @@ def test_words_and_names_of_the_grammar_are_not_refused(query):
     assert safety.check(query, EX, frozenset(), KINDS).form == "SELECT"
 
 
+def test_an_iri_with_a_space_gets_the_engine_s_syntax_error_with_an_ordering(server_client):
+    """Read by the scanner as words, the IRI's parts were refused as keywords joined together ("'ex'
+    is no keyword" at 1:26); the engine's own error comes first, as without the ORDER BY. A query
+    the engine reads is still refused as glued."""
+    for q in ("SELECT ?x { BIND(<http://ex/a b> AS ?x) } ORDER BY ?x", "SELECT ?x { BIND(<http://ex/a b> AS ?x) }"):
+        resp = server_client.get("/sparql", query_string={"query": q})
+        assert resp.status_code == 400
+        assert resp.get_data(as_text=True).startswith("Malformed query: error at 1:33: "), q
+    resp = server_client.get("/sparql", query_string={"query": "SELECT ?o { ?s ?p ?o } ORDERBY ?o FOOBAR"})
+    assert resp.status_code == 400 and "FOOBAR" in resp.get_data(as_text=True)
+    q = "PREFIX x: <http://e/> SELECT (COUNT(*) AS ?c) { } HAVINGx:f(?a<'>'||true) #'"
+    resp = server_client.get("/sparql", query_string={"query": q})
+    assert resp.status_code == 400
+    assert "'HAVINGx:f' would be read by the engine as the keyword HAVING" in resp.get_data(as_text=True)
+
+
 def test_a_malformed_query_naming_a_service_gets_its_syntax_error(server_client, listener):
     """Its 400 (SPARQL 1.1 Protocol §2.1.5), as the Oxigraph server answers, not the 403 of the
     SERVICE: the engine parses it with the SERVICE written GRAPH, in the same columns."""

@@ -424,11 +424,12 @@ def _malformed(exc: QuerySyntaxError, req) -> Response:
 def _syntax_error(state, req, text: str | None) -> Response | None:
     """The 400 of a refused query's syntax error, found by the engine parsing ``text`` (what
     safety.Refused asks to parse first; None: nothing to parse) with an empty store, or None. An
-    ordering is parsed apart, as check would have it evaluated (orders_unread_values)."""
+    ordering is parsed apart, as check would have it evaluated (orders_unread_values), its words
+    perhaps joined ("ORDERBY": a query refused as glued)."""
     if text is None:
         return None
     job = {"query": text, "form": None, "base": state.config["base_iri"], "results_fmt": None,
-           "graph_fmt": None, "max_rows": 1, "parse_only": True, "isolate": safety.has_order_by(text)}
+           "graph_fmt": None, "max_rows": 1, "parse_only": True, "isolate": "ORDER" in text.upper()}
     try:
         state.engine.run(job)
     except QuerySyntaxError as exc:
