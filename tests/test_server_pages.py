@@ -299,6 +299,25 @@ def test_health_counts_the_serving_processes_alive(server_app, monkeypatch):
     assert (data["status"], data["serving_processes"]) == ("ok", 2)
 
 
+def test_static_files_evaluate_preconditions_as_the_other_documents(server_client):
+    """werkzeug's file sending answered If-Match: * with 412 (and the stylesheet as its body), a
+    malformed If-Match with 200 and several ranges with 416 (hostile testing); the files are
+    answered as every other document: ETag, 412 for a tag that does not match, 304, no ranges."""
+    resp = server_client.get("/static/style.css")
+    assert resp.status_code == 200 and resp.content_type == "text/css; charset=utf-8"
+    assert resp.data.startswith(b"/*") or b"{" in resp.data
+    tag = resp.headers["ETag"]
+    assert server_client.get("/static/style.css", headers={"If-Match": "*"}).status_code == 200
+    failed = server_client.get("/static/style.css", headers={"If-Match": '"other"'})
+    assert failed.status_code == 412 and b"{" not in failed.data
+    assert server_client.get("/static/style.css", headers={"If-Match": "xyz"}).status_code == 412
+    assert server_client.get("/static/style.css", headers={"If-None-Match": tag}).status_code == 304
+    ranged = server_client.get("/static/editor.js", headers={"Range": "bytes=0-1,3-4"})
+    assert ranged.status_code == 200 and ranged.content_type == "text/javascript; charset=utf-8"
+    assert "Last-Modified" not in resp.headers  # no date: If-Unmodified-Since is not evaluated
+    assert server_client.get("/static/editor.js/x").status_code == 404
+
+
 @pytest.mark.parametrize("path", ["/data?default", "/health", "/id/thing-a", "/.well-known/void", "/"])
 def test_a_cors_preflight_offers_the_methods_the_resource_allows(server_client, path):
     """A read-only resource's preflight offered POST, which then got a 405 (hostile testing)."""

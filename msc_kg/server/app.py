@@ -7,11 +7,12 @@ import functools
 import json
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 import pyoxigraph as ox
 from flask import Flask, Response, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import RequestRedirect
 
 from msc_kg import paths
@@ -25,6 +26,12 @@ from msc_kg.server.inline import InlineEngine
 from msc_kg.server.results import write_triples
 
 ROBOTS = "User-agent: *\nDisallow: /sparql\nAllow: /data$\nDisallow: /data\n"
+
+
+# The landing page's script and stylesheet, read once: (bytes, content type) by file name
+_STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+STATIC_FILES = {p.name: (p.read_bytes(), _STATIC_TYPES[p.suffix])
+                for p in sorted((Path(__file__).parent / "static").iterdir()) if p.suffix in _STATIC_TYPES}
 
 
 @dataclass
@@ -75,7 +82,8 @@ def create_app(graph=None, config: dict | None = None) -> Flask:
         engine = Engine(store, workers=cfg["workers"], timeout=cfg["timeout"], memory_mb=cfg["memory_mb"])
     atexit.register(engine.close)
 
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # served as documents (static_files): werkzeug's
+    # file sending answered If-Match: * with 412 and several ranges with 416 (hostile testing)
     app.config["MAX_CONTENT_LENGTH"] = cfg["max_body"]
     app.extensions["msc_kg"] = State(cfg, engine, stats, ResponseCache(cfg["cache_size"], cfg["cache_mb"] * 1024 * 1024),
                                      pages.example_queries(cfg["queries_dir"]), about, kinds)
@@ -124,6 +132,13 @@ def _routes(app: Flask) -> None:
     @app.route("/data", methods=["GET", "HEAD", "OPTIONS", "POST", "PUT", "DELETE", "PATCH"])
     def graph_store():  # SPARQL 1.1 Graph Store Protocol, read-only (msc_kg.server.graphstore)
         return graphstore.view(state, request)
+
+    @app.get("/static/<path:name>")
+    def static_file(name):
+        found = STATIC_FILES.get(name)
+        if found is None:
+            raise NotFound()
+        return endpoint.validated(request, found[0], found[1], {}, state.config)
 
     @app.get("/robots.txt")
     def robots():  # crawlers may read entity pages and take the dump VoID names (void:dataDump,
