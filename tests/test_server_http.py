@@ -192,6 +192,19 @@ def test_absolute_form_authority_is_checked(serve, target, message):
     assert status_of(raw) == 400 and body_of(raw) == message.encode()
 
 
+@pytest.mark.parametrize("target", [b"https://x/sparql", b"ftp://x/", b"HTTPS://x/"])
+def test_absolute_form_of_another_scheme_is_misdirected(serve, target):
+    """An https or ftp target was answered as if it were http (hostile testing): this server speaks
+    http only, so it cannot answer for that URI (421, RFC 9110 §15.5.20)."""
+    raw = exchange(serve(), b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    scheme = target.partition(b":")[0].decode()
+    assert raw.startswith(b"HTTP/1.1 421 Misdirected Request\r\n") and body_of(raw) == (
+        f"The request target's scheme '{scheme}' is not served here: this server answers http URIs "
+        "(RFC 9110 §15.5.20).\n").encode()
+    raw = exchange(serve(), b"GET HTTP://x/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status_of(raw) == 200  # a scheme is case-insensitive (RFC 3986 §3.1)
+
+
 @pytest.mark.parametrize("target, host, app_host", [
     (b"/", b"x", "x"),
     (b"/", b"X.example:8311", "X.example:8311"),

@@ -37,7 +37,7 @@ from urllib.parse import unquote_to_bytes
 import httptools
 
 REASONS = {400: "Bad Request", 404: "Not Found", 408: "Request Timeout", 413: "Content Too Large",
-           414: "URI Too Long", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
+           414: "URI Too Long", 421: "Misdirected Request", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
            501: "Not Implemented", 503: "Service Unavailable", 505: "HTTP Version Not Supported"}
 # The characters of a Host field value: uri-host [":" port] (RFC 3986 §3.2.2, reg-name and IP
 # literals), percent-encoded octets included.
@@ -302,10 +302,14 @@ def _ip_literal(literal: bytes) -> bool:
 def _target_authority(url: bytes) -> bytes | None:
     """The authority of an absolute-form request target ("http://host:port/path"), which stands
     for the Host header (RFC 9112 §3.2.2); None for another form. 400 for one that is no
-    host[:port] or has user information (RFC 9110 §4.2.4)."""
+    host[:port] or has user information (RFC 9110 §4.2.4), 421 for a scheme other than http."""
     m = _ABSOLUTE.match(url) if url[:1] != b"/" else None
     if m is None:
         return None
+    scheme = url[:url.index(b":")]
+    if scheme.lower() != b"http":  # answered as http before (hostile testing)
+        raise _Reject(421, f"The request target's scheme {_shown(scheme)} is not served here: this "
+                           "server answers http URIs (RFC 9110 §15.5.20).")
     authority = m.group(1)
     if b"@" in authority:
         raise _Reject(400, f"The request target's authority {_shown(authority)} carries user "
