@@ -12,6 +12,7 @@ from server_fixtures import (  # noqa: F401
 )
 
 from msc_kg import paths
+from msc_kg.server import pages
 
 SD = "http://www.w3.org/ns/sparql-service-description#"
 ID = "https://w3id.org/msc-kg/id/"
@@ -264,6 +265,35 @@ def test_entity_used_only_as_a_property_is_404_saying_so(server_client):
         assert resp.get_data(as_text=True) == (
             f"404 Not Found: {iri} is not described in this graph: it occurs only as the property "
             f"of {uses}.\n")
+
+
+def test_entity_only_inside_triple_terms_is_404_saying_so():
+    """An IRI the graph names only inside triple terms was "not in this graph" (hostile testing)."""
+    app = make_app(_hard_to_write())
+    try:
+        resp = app.test_client().get("/entity", query_string={"iri": "http://example.org/a"})
+        assert resp.status_code == 404 and resp.get_data(as_text=True) == (
+            "404 Not Found: http://example.org/a is not described in this graph: it occurs only inside "
+            "the triple term of 1 statement.\n")
+        resp = app.test_client().get("/entity", query_string={"iri": "http://example.org/z"})
+        assert resp.get_data(as_text=True) == "404 Not Found: http://example.org/z is not in this graph.\n"
+    finally:
+        close(app)
+
+
+@pytest.mark.parametrize("iri, link", [
+    ("https://w3id.org/msc-kg/id/finding-1", "/id/finding-1"),
+    ("https://w3id.org/msc-kg/ontology/Finding", "/ontology/Finding"),
+    ("https://w3id.org/msc-kg/id/a b", "/id/a%20b"),
+    # a client removes dot segments and the router merges slashes: another entity's page
+    ("https://w3id.org/msc-kg/id/x/./y", "/entity?iri=https%3A%2F%2Fw3id.org%2Fmsc-kg%2Fid%2Fx%2F.%2Fy"),
+    ("https://w3id.org/msc-kg/id/..", "/entity?iri=https%3A%2F%2Fw3id.org%2Fmsc-kg%2Fid%2F.."),
+    ("https://w3id.org/msc-kg/id/", "/entity?iri=https%3A%2F%2Fw3id.org%2Fmsc-kg%2Fid%2F"),
+    ("https://w3id.org/msc-kg/id/a//b", "/entity?iri=https%3A%2F%2Fw3id.org%2Fmsc-kg%2Fid%2Fa%2F%2Fb"),
+    ("https://w3id.org/msc-kg/ontology/.", "/entity?iri=https%3A%2F%2Fw3id.org%2Fmsc-kg%2Fontology%2F."),
+])
+def test_a_local_link_leads_to_the_entity_s_own_page(iri, link):
+    assert pages.local_link(iri) == link
 
 
 def test_entity_missing_and_invalid(server_client):

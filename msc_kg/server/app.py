@@ -49,6 +49,7 @@ class State:
     # carry it, or None (graphstore._unwritable)
     unwritable: dict = field(default_factory=dict)
     documents: dict = field(default_factory=dict)  # path → OWL document served there (documents.py)
+    triple_terms: bool | None = None  # whether the graph holds any (pages.ANY_TRIPLE_TERM), once asked
 
 
 def _about(store: ox.Store) -> dict:
@@ -318,15 +319,22 @@ def _routes(app: Flask) -> None:
         return headers
 
     def _missing(node: str) -> str:
-        """Why an entity has no page: absent, or used only as a property (hostile testing: the
-        page of rdfs:label said it was not in the graph, which uses it thousands of times)."""
-        job = {"query": pages.ENTITY_AS_PROPERTY.format(e=node), "results_fmt": "json",
-               "max_rows": 1, "union": union}
-        uses = int(json.loads(state.engine.run(job).body)["results"]["bindings"][0]["n"]["value"])
-        if not uses:
-            return "not in this graph"
-        return (f"not described in this graph: it occurs only as the property of "
-                f"{uses} statement{'s' if uses > 1 else ''}")
+        """Why an entity has no page: absent, or used only as a property or inside triple terms
+        (hostile testing: the page of rdfs:label said it was not in the graph, which uses it
+        thousands of times)."""
+        if state.triple_terms is None:  # a scan of the graph: once, not for every 404
+            job = {"query": pages.ANY_TRIPLE_TERM, "results_fmt": "json", "max_rows": 1, "union": union}
+            state.triple_terms = json.loads(state.engine.run(job).body)["boolean"]
+        uses_of = [(pages.ENTITY_AS_PROPERTY, "as the property")]
+        if state.triple_terms:
+            uses_of.append((pages.ENTITY_IN_TRIPLE_TERMS, "inside the triple term"))
+        for query, where in uses_of:
+            job = {"query": query.format(e=node), "results_fmt": "json", "max_rows": 1, "union": union}
+            uses = int(json.loads(state.engine.run(job).body)["results"]["bindings"][0]["n"]["value"])
+            if uses:
+                return (f"not described in this graph: it occurs only {where} of "
+                        f"{uses} statement{'s' if uses > 1 else ''}")
+        return "not in this graph"
 
     def _short(iri: str) -> str:
         from msc_kg.server.results import PREFIXES

@@ -65,6 +65,11 @@ ENTITY_CLOSURE = """DESCRIBE ?x ?h WHERE {{
 }}""" % _STATEMENTS
 # How many statements use the entity as their property: asked when it is neither subject nor object.
 ENTITY_AS_PROPERTY = "SELECT (COUNT(*) AS ?n) WHERE {{ ?s {e} ?o }}"
+# Whether the graph holds a triple term (RDF 1.2), and the statements whose triple term (an
+# object) names an entity: scans, for a 404 (the first once, the second where there are any)
+ANY_TRIPLE_TERM = "ASK { ?s ?p ?t FILTER(isTRIPLE(?t)) }"
+ENTITY_IN_TRIPLE_TERMS = ("SELECT (COUNT(*) AS ?n) WHERE {{ ?s ?p ?t FILTER(isTRIPLE(?t) && "
+                          "{e} IN (SUBJECT(?t), PREDICATE(?t), OBJECT(?t))) }}")
 
 
 def example_queries(folder: Path) -> list[dict]:
@@ -88,11 +93,12 @@ def example_queries(folder: Path) -> list[dict]:
 
 
 def local_link(iri: str) -> str:
-    """The path of this server's page for ``iri``."""
-    if iri.startswith(INSTANCE_NS):
-        return "/id/" + quote(iri[len(INSTANCE_NS):])
-    if iri.startswith(ONTOLOGY_NS):
-        return "/ontology/" + quote(iri[len(ONTOLOGY_NS):])
+    """The path of this server's page for ``iri``: /entity?iri=… where a path would lead elsewhere
+    (a client removes "." and ".." segments, RFC 3986 §5.2.4, and the router merges "//")."""
+    for ns, path in ((INSTANCE_NS, "/id/"), (ONTOLOGY_NS, "/ontology/")):
+        local = iri[len(ns):]
+        if iri.startswith(ns) and not any(seg in ("", ".", "..") for seg in local.split("/")):
+            return path + quote(local)
     return "/entity?iri=" + quote(iri, safe="")
 
 
