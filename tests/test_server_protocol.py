@@ -369,6 +369,13 @@ def test_union_default_graph_option():
                                              "named-graph-uri": g2})
         assert count_of(named) == 2
         assert count_of(client.get("/sparql", query_string={"query": COUNT, "named-graph-uri": g2})) == 0
+        # so does the query's own (SPARQL 1.1 Query §13.2): the engine's union overrode FROM, and
+        # every graph was counted (hostile testing)
+        for q, n in ((f"SELECT (COUNT(*) AS ?n) FROM <{g2}> {{ ?s ?p ?o }}", 2),
+                     (f"select (count(*) as ?n) from named <{g2}> {{ ?s ?p ?o }}", 0),
+                     (f"SELECT (COUNT(*) AS ?n)FROM<{g2}>{{ ?s ?p ?o }}", 2),
+                     ('SELECT (COUNT(*) AS ?n) { ?s ?p ?o FILTER(?o != "FROM <x>") } # FROM <x>', 4)):
+            assert count_of(client.get("/sparql", query_string={"query": q})) == n, q
     finally:
         close(app)
 

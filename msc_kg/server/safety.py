@@ -1066,6 +1066,12 @@ def orders_unread_values(query: str, services: bool) -> bool:
     return (services or "<<" in query) and has_order_by(query)
 
 
+def declares_dataset(query: str) -> bool:
+    """Whether ``query`` has a FROM or FROM NAMED clause (the word outside strings, IRIs and
+    comments), whose dataset the engine's union default graph would override."""
+    return "FROM" in query.upper() and "FROM" in map(str.upper, texts(query))
+
+
 def has_order_by(query: str) -> bool:
     """Whether ``query`` has an ORDER BY (or the words, in a string or comment: a cheap test)."""
     return _ORDER_BY.search(query.upper()) is not None
