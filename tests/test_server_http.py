@@ -127,6 +127,13 @@ def test_malformed_requests_get_400_and_close(serve, request_bytes, status, mess
     (b"GET / HTTP/1.1\r\nHost: a/b@c\r\n\r\n", 400,
      b"The Host header 'a/b@c' is not a host name or address with an optional port (RFC 9112 "
      b"\xc2\xa73.2).\n"),
+    # a value in UTF-8 is shown as written, other bytes escaped (it was shown mis-decoded)
+    (b"GET / HTTP/1.1\r\nHost: \xc3\xa9.com\r\n\r\n", 400,
+     "The Host header '\u00e9.com' is not a host name or address with an optional port (RFC 9112 "
+     "\u00a73.2).\n".encode()),
+    (b"GET / HTTP/1.1\r\nHost: \xff.com\r\n\r\n", 400,
+     b"The Host header '\\xff.com' is not a host name or address with an optional port (RFC 9112 "
+     b"\xc2\xa73.2).\n"),
     # llhttp takes the chunks and would pass the gzip bytes on as the body
     (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 501,
      b"Transfer-Encoding 'gzip' is not supported: send the body as it is, with Content-Length or "

@@ -354,9 +354,14 @@ def _unknown_method(data: bytes) -> _Reject:
 
 
 def _shown(value: bytes) -> str:
-    """A header value for a message: quoted, at most 60 characters, undecodable bytes escaped."""
-    text = value.decode("latin-1")
-    return repr(text if len(text) <= 60 else text[:60] + "…")
+    """A header value for a message: quoted, at most 60 characters, as UTF-8 with undecodable bytes
+    escaped (read as Latin-1, "é" was shown as two characters: hostile testing)."""
+    text = value.decode("utf-8", "surrogateescape")
+    shown = repr(text if len(text) <= 60 else text[:60] + "…")
+    return _ESCAPED_BYTE.sub(r"\1\\x\2", shown)  # an undecodable byte as "\xff", not "\udcff"
+
+
+_ESCAPED_BYTE = re.compile(r"(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])")  # not after an escaped "\"
 
 
 def _kernel_timeout(conn: socket.socket, seconds: float) -> None:
