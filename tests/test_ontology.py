@@ -239,6 +239,17 @@ def test_cancer_hierarchy_follows_the_review(graph):
     assert graph.query(ask).askAnswer
 
 
+def test_cell_hierarchy_follows_the_review(graph):
+    """"MSC-like pericytes similar to BM-MSCs" are pericytes, not MSCs (they were a subclass of
+    MSC, so their glioma finding counted among MSCs' tumour effects); breast adenocarcinoma is a
+    breast carcinoma."""
+    ask = """PREFIX msc: <https://w3id.org/msc-kg/ontology/> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+    ASK { msc:MSCLikePericyte rdfs:subClassOf msc:Pericyte .
+          msc:BreastAdenocarcinoma rdfs:subClassOf msc:BreastCarcinoma . msc:BreastCarcinoma rdfs:subClassOf msc:BreastCancer
+          FILTER NOT EXISTS { msc:MSCLikePericyte rdfs:subClassOf+ msc:MesenchymalStromalCell } }"""
+    assert graph.query(ask).askAnswer
+
+
 @pytest.mark.skipif(not java_available(), reason="HermiT needs Java")
 def test_hermit_finds_the_graph_consistent(graph):
     result = check(graph)
