@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from server_fixtures import running
 from urllib.parse import unquote_to_bytes
 
-from msc_kg.server.http import BIG_BODY, Server, _Reject, _Request
+from msc_kg.server.http import BIG_BODY, Server
+from msc_kg.server.httpparse import Reject, Request
 
 
 def echo_app(environ, start_response):
@@ -613,11 +614,11 @@ def _target_by_parse_url(url: bytes):
 
 
 def _target(url: bytes):
-    req = _Request()
+    req = Request()
     req.url = url
     try:
         return Server._target(req)
-    except _Reject as exc:
+    except Reject as exc:
         return str(exc.status)
 
 

@@ -4,8 +4,8 @@ Why not waitress: measured on loopback (scaled graph of 10⁵ triples, same quer
 hand-offs between its event-loop thread and its task threads cost 0.2–0.3 ms per request and more
 on large bodies, which put the endpoint well behind the Oxigraph server on small queries. Here one
 thread owns a connection from its first byte to its last: it reads, parses with httptools (the
-llhttp parser of Node.js, also behind uvicorn), calls the app and writes the whole response in one
-``sendall`` (two for a body over BIG_BODY); a body the app makes while it is sent (an iterable
+llhttp parser of Node.js, also behind uvicorn; see httpparse), calls the app and writes the whole
+response in one ``sendall`` (two for a body over BIG_BODY); a body the app makes while it is sent (an iterable
 without Content-Length: a large graph download) goes out in chunked transfer coding as it comes.
 Limits stop hostile clients: at most ``max_connections`` open connections (more get 503 and are
 closed), a request head of at most ``max_head`` bytes (431; 414 when the URL alone is longer), a
@@ -20,8 +20,6 @@ the app is never called with it.
 from __future__ import annotations
 
 import fcntl
-import ipaddress
-import re
 import select
 import socket
 import struct
@@ -36,332 +34,19 @@ from urllib.parse import unquote_to_bytes
 
 import httptools
 
+from msc_kg.server.httpparse import ABSOLUTE, ALLOWED, Parser, Reject, Request, app_host, target_authority
+
 REASONS = {400: "Bad Request", 404: "Not Found", 408: "Request Timeout", 413: "Content Too Large",
-           414: "URI Too Long", 421: "Misdirected Request", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
-           501: "Not Implemented", 503: "Service Unavailable", 505: "HTTP Version Not Supported"}
-# The characters of a Host field value: uri-host [":" port] (RFC 3986 §3.2.2, reg-name and IP
-# literals), percent-encoded octets included.
-_HOST_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~%!$&'()*+,;=:[]")
-# A reg-name (RFC 3986 §3.2.2, an IPv4 address included) but for ",": two Host field lines joined
-# into one read "a,b" (RFC 9110 §5.3), which is no host.
-_REG_NAME = re.compile(rb"(?:[A-Za-z0-9\-._~!$&'()*+;=]|%[0-9A-Fa-f]{2})*")
-_IP_FUTURE = re.compile(rb"[vV][0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+")
-# The host names and addresses werkzeug's Request.host takes (werkzeug.sansio.utils._host_re); it
-# takes any other for no host at all, and the service description named http:///sparql.
-_APP_HOST = re.compile(r"[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]")
+           414: "URI Too Long", 421: "Misdirected Request", 431: "Request Header Fields Too Large",
+           500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable",
+           505: "HTTP Version Not Supported"}
 _ANY_ADDRESS = ("0.0.0.0", "::")  # a listening socket bound to every interface
-_ABSOLUTE = re.compile(rb"[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")  # absolute-form: its authority
-ALLOWED = "GET, HEAD, POST, OPTIONS"  # the methods some resource of the endpoint answers
 # A body larger than this is written after the head by a second send instead of being copied
 # behind it (measured: joining a 148 MB graph download to its head cost 0.08-0.1 s).
 BIG_BODY = 1 << 20
 # A client must take at least this many bytes of a larger response (or of a streamed download)
 # in each read_timeout, or it is cut off (see _Paced).
 PACED = 1 << 18
-
-
-class _Reject(Exception):
-    """A request refused before it reaches the app: status and plain-text message."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-class _Request:
-    """One parsed request (filled in by the parser callbacks)."""
-
-    __slots__ = ("url", "headers", "body", "method", "version", "keep_alive", "complete", "expect")
-
-    def __init__(self):
-        self.url = b""
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.body: list[bytes] = []
-        self.method = b""
-        self.version = "1.1"
-        self.keep_alive = True
-        self.complete = False
-        self.expect = False  # asked for 100 Continue, not yet sent
-
-
-class _Parser:
-    """httptools callbacks collecting complete requests; enforces the head and body limits."""
-
-    def __init__(self, max_head: int, max_body: int):
-        self.max_head = max_head
-        self.max_body = max_body
-        self.parser = httptools.HttpRequestParser(self)
-        self.current: _Request | None = None
-        self.done: list[_Request] = []
-        self.head_bytes = 0
-        self.raw_head = 0  # bytes fed while a head was incomplete (httptools buffers a header)
-        self.begun = False  # whether a request began in the data being fed
-        self.body_bytes = 0
-        self.wire_bytes = 0  # bytes fed while a request's body was being read, framing and all
-        self.in_head = False
-        self.body_left = 0  # bytes still to come of the body of a request that asked to Upgrade
-
-    # --- callbacks (names fixed by httptools)
-    def on_message_begin(self):
-        self.current = _Request()
-        self.begun = True
-        self.head_bytes = 0
-        self.body_bytes = 0
-        self.wire_bytes = 0
-        self.in_head = True
-
-    def on_url(self, url: bytes):
-        self.current.url += url  # called piece by piece as the URL arrives
-        if len(self.current.url) > self.max_head:  # the head is too large because of the URL
-            raise self._long_url()
-        self._count_head(len(url))
-
-    def on_header(self, name: bytes, value: bytes):
-        self.current.headers.append((name, value))
-        self._count_head(len(name) + len(value) + 4)
-
-    def on_headers_complete(self):
-        self.in_head = False
-        self.raw_head = 0
-        req = self.current
-        req.method = self.parser.get_method()
-        req.version = self.parser.get_http_version()
-        if not req.version.startswith("1."):  # llhttp reads "HTTP/2.0" as a request line too
-            raise _version(req.version)
-        req.keep_alive = self.parser.should_keep_alive()
-        hosts = 0
-        coded = False  # a Transfer-Encoding header
-        for name, value in req.headers:
-            lname = name.lower()
-            if lname == b"host":
-                hosts += 1
-                _host_parts(value, "The Host header")
-            elif lname == b"transfer-encoding":
-                coded = True
-                # llhttp takes "gzip, chunked" as chunked and would pass the gzip bytes on as the
-                # body; a coding other than chunked is not applied here (RFC 9112 §6.1).
-                codings = [c.strip().lower() for c in value.split(b",")]
-                other = [c for c in codings if c != b"chunked"]
-                if other:
-                    raise _Reject(501, f"Transfer-Encoding {_shown(other[0])} is not supported: "
-                                       "send the body as it is, with Content-Length or chunked.")
-            elif lname == b"content-length":
-                try:
-                    length = int(value)
-                except ValueError:
-                    raise _Reject(400, "Content-Length is not a number.") from None
-                if length > self.max_body:
-                    raise _Reject(413, f"Request body too large: the limit is {self.max_body} "
-                                       "bytes (--max-body).")
-            elif lname == b"expect" and value.lower() == b"100-continue" and req.version == "1.1":
-                req.expect = True  # an HTTP/1.0 client never waits for it (RFC 9110 §10.1.1)
-        if coded and req.version == "1.0":  # its framing is faulty: close after answering it
-            req.keep_alive = False  # (RFC 9112 §6.1)
-        if hosts > 1 or not hosts and req.version == "1.1":
-            raise _Reject(400, "An HTTP/1.1 request carries exactly one Host header (RFC 9112 "
-                               f"§3.2); this one has {hosts}.")
-
-    def on_body(self, body: bytes):
-        self.body_bytes += len(body)
-        if self.body_bytes > self.max_body:
-            raise _Reject(413, f"Request body too large: the limit is {self.max_body} bytes (--max-body).")
-        self.current.body.append(body)
-
-    def on_message_complete(self):
-        self.current.complete = True
-        self.done.append(self.current)
-        self.current = None
-
-    def _upgrade_body(self) -> None:
-        """llhttp ends a request that asks to Upgrade at its head and would parse its body as the
-        next request (hostile testing: a POST's body ran as a request of its own, a smuggling
-        route behind a proxy that passes Upgrade on; curl --http2 sends such POSTs): its
-        Content-Length bytes are read as its body here, and a chunked one is refused."""
-        req = self.done[-1] if self.done else None
-        if req is None:
-            return
-        for name, value in req.headers:
-            lname = name.lower()
-            if lname == b"transfer-encoding":
-                self.done.pop()  # refused, not answered
-                raise _Reject(400, "A request asking to Upgrade cannot carry a chunked body here "
-                                   "(Upgrade is not offered): send it without Upgrade, or with "
-                                   "Content-Length.")
-            if lname == b"content-length" and int(value) > 0:
-                self.done.pop()
-                req.complete = False
-                self.current, self.body_left = req, int(value)
-
-    def _count_wire(self, n: int) -> None:
-        """Count ``n`` bytes of a body as sent: chunk extensions and a chunk size's leading zeros,
-        which no callback sees, were read without limit (20 MB for a 3-byte body: hostile
-        testing). Twice the body's limit and 64 KiB more (a read's worth) are allowed."""
-        self.wire_bytes += n
-        limit = 2 * self.max_body + 65536
-        if self.wire_bytes > limit:
-            raise _Reject(413, f"Request body too large: chunked, it takes more than {limit} bytes as sent "
-                               "(chunk sizes and extensions count); the body's limit is "
-                               f"{self.max_body} bytes (--max-body).")
-
-    def _long_url(self) -> _Reject:
-        return _Reject(414, f"Request URL too long: the limit is {self.max_head} bytes; send a long "
-                            "query with POST (Content-Type application/sparql-query, or a form).")
-
-    def _count_head(self, n: int) -> None:
-        self.head_bytes += n
-        if self.head_bytes > self.max_head:
-            raise _Reject(431, f"Request head too large: the limit is {self.max_head} bytes.")
-
-    def feed(self, data: bytes) -> None:
-        """Parse ``data``; complete requests are appended to ``done``. A loop, not a recursion,
-        goes on after each request that asked to Upgrade: 1 000 of them in one read overflowed
-        the interpreter's stack, and none was answered (hostile testing)."""
-        while data:
-            data = self._feed_part(data)
-
-    def _feed_part(self, data: bytes) -> bytes:
-        """Parse ``data`` up to the end of a request that asked to Upgrade; return the rest."""
-        if self.body_left:  # the body of an Upgrade request, which llhttp does not read
-            taken, data = data[:self.body_left], data[self.body_left:]
-            self.body_left -= len(taken)
-            self.on_body(taken)
-            if self.body_left:
-                return b""
-            self.on_message_complete()
-            if not data:
-                return b""
-        if self.current is not None and not self.in_head:
-            self._count_wire(len(data))
-        try:
-            self.begun = False
-            self.parser.feed_data(data)
-            if self.current is not None and self.in_head:
-                # a head begun in this data counts what its callbacks counted, not the bytes of
-                # the request before it (a pipelined 40 KB head after a 40 KB body got 431:
-                # hostile testing); then every byte until it is complete
-                self.raw_head = self.head_bytes if self.begun else self.raw_head + len(data)
-                if self.raw_head > self.max_head:
-                    raise _Reject(431, f"Request head too large: the limit is {self.max_head} bytes.")
-        except httptools.HttpParserUpgrade as exc:  # Upgrade (h2c, websocket) is not offered:
-            self.parser = httptools.HttpRequestParser(self)  # answer in HTTP/1.1, keep parsing
-            self._upgrade_body()
-            return data[exc.args[0]:] if exc.args else b""
-        except httptools.HttpParserInvalidMethodError:
-            raise _unknown_method(data) from None
-        except httptools.HttpParserCallbackError as exc:
-            cause = exc.__context__ if isinstance(exc.__context__, _Reject) else None
-            raise cause or _Reject(400, f"Malformed HTTP request: {exc}") from None
-        except httptools.HttpParserError as exc:
-            if str(exc) == "Invalid HTTP version":  # llhttp's for HTTP/3.0 or 1.2 (read as 1.x
-                raise _version(None) from None  # but for 1.0 and 1.1 only, and 2.0, see above)
-            raise _Reject(400, f"Malformed HTTP request: {exc}") from None
-        return b""
-
-
-def _host_parts(value: bytes, what: str) -> tuple[bytes, bytes]:
-    """``value``'s uri-host and port, or 400: RFC 9112 §3.2 refuses a Host with an invalid value.
-    Only its characters were checked, and "x:abc", "[zz]", "a,b" or "x:99999999" reached the app,
-    which took them for no host (hostile testing)."""
-    parts = _split_host(value) if _HOST_CHARS.issuperset(value) else None
-    if parts is None:
-        raise _Reject(400, f"{what} {_shown(value)} is not a host name or address with an optional "
-                           "port (RFC 9112 §3.2).")
-    port = parts[1]
-    if port and (len(port) > 5 or not 0 < int(port) <= 65535):
-        raise _Reject(400, f"{what} {_shown(value)} names a port out of the range 1 to 65535 "
-                           "(RFC 9112 §3.2).")
-    return parts
-
-
-def _split_host(value: bytes) -> tuple[bytes, bytes] | None:
-    """``value`` as uri-host and port (RFC 3986 §3.2.2-3: the port is *DIGIT, so it may be
-    empty), or None when it is not host [":" port]."""
-    if value[:1] == b"[":
-        literal, bracket, rest = value[1:].partition(b"]")
-        host = value[:len(literal) + 2] if bracket and _ip_literal(literal) else None
-    else:
-        name, colon, port = value.partition(b":")
-        host, rest = (name if _REG_NAME.fullmatch(name) else None), colon + port
-    if host is None or rest and (rest[:1] != b":" or rest[1:] and not rest[1:].isdigit()):
-        return None
-    return host, rest[1:]
-
-
-def _ip_literal(literal: bytes) -> bool:
-    """Whether the text between "[" and "]" is an IPv6 address or an IPvFuture (RFC 3986 §3.2.2;
-    no zone identifier)."""
-    if _IP_FUTURE.fullmatch(literal):
-        return True
-    try:
-        return b"%" not in literal and bool(ipaddress.IPv6Address(literal.decode("ascii")))
-    except ValueError:
-        return False
-
-
-def _target_authority(url: bytes) -> bytes | None:
-    """The authority of an absolute-form request target ("http://host:port/path"), which stands
-    for the Host header (RFC 9112 §3.2.2); None for another form. 400 for one that is no
-    host[:port] or has user information (RFC 9110 §4.2.4), 421 for a scheme other than http."""
-    m = _ABSOLUTE.match(url) if url[:1] != b"/" else None
-    if m is None:
-        return None
-    scheme = url[:url.index(b":")]
-    if scheme.lower() != b"http":  # answered as http before (hostile testing)
-        raise _Reject(421, f"The request target's scheme {_shown(scheme)} is not served here: this "
-                           "server answers http URIs (RFC 9110 §15.5.20).")
-    authority = m.group(1)
-    if b"@" in authority:
-        raise _Reject(400, f"The request target's authority {_shown(authority)} carries user "
-                           "information, which an http URI may not (RFC 9110 §4.2.4).")
-    _host_parts(authority, "The request target's authority")
-    return authority
-
-
-def _app_host(value: bytes | None) -> str | None:
-    """The Host to give the app for a valid ``value`` (RFC 3986 §6.2.3: an empty port and a port's
-    leading zeros dropped), or None where the server's own address stands in: no Host or an
-    empty one (RFC 9112 §3.2: the target has no authority), or one werkzeug would take for none
-    (a name with "_" or "%", an IPvFuture)."""
-    if not value:
-        return None
-    host, port = (part.decode("ascii") for part in _host_parts(value, "The Host header"))
-    if not _APP_HOST.fullmatch(host):
-        return None
-    return host + (f":{int(port)}" if port else "")
-
-
-def _version(version: str | None) -> _Reject:
-    """505 for a request in another HTTP version than 1.0 and 1.1 (``version``, if known)."""
-    return _Reject(505, f"{'HTTP/' + version if version else 'This HTTP version'} is not supported: "
-                        "this server speaks HTTP/1.1 and HTTP/1.0 (RFC 9110 §15.6.6).")
-
-
-# A request line's method, a token (RFC 9110 §5.6.2), and the methods the parser knows
-_METHOD = re.compile(rb"(?:\r\n)*([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ")
-_KNOWN = frozenset({b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"PATCH", b"CONNECT",
-                    b"TRACE"})
-
-
-def _unknown_method(data: bytes) -> _Reject:
-    """501 for a request whose method is a token the parser does not know (RFC 9110 §9.1: a
-    lower-case "get", "BREW"); 400 when the request line is malformed."""
-    m = _METHOD.match(data)
-    if m is None or m.group(1) in _KNOWN:  # the invalid method is another pipelined request's
-        return _Reject(400, "Malformed HTTP request: Invalid method encountered")
-    return _Reject(501, f"The method {_shown(m.group(1))} is not implemented here (methods are "
-                        f"case-sensitive); this server answers {ALLOWED}.")
-
-
-def _shown(value: bytes) -> str:
-    """A header value for a message: quoted, at most 60 characters, as UTF-8 with undecodable bytes
-    escaped (read as Latin-1, "é" was shown as two characters: hostile testing)."""
-    text = value.decode("utf-8", "surrogateescape")
-    shown = repr(text if len(text) <= 60 else text[:60] + "…")
-    return _ESCAPED_BYTE.sub(r"\1\\x\2", shown)  # an undecodable byte as "\xff", not "\udcff"
-
-
-_ESCAPED_BYTE = re.compile(r"(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])")  # not after an escaped "\"
 
 
 def _kernel_timeout(conn: socket.socket, seconds: float) -> None:
@@ -700,7 +385,7 @@ class Server:
 
     def _serve_connection(self, client: Connection, addr) -> None:
         conn = client.sock
-        parser = _Parser(self.max_head, self.max_body)
+        parser = Parser(self.max_head, self.max_body)
         started = None  # when the first byte of the request being read arrived
         limit = None  # the receive timeout set in the kernel
         refused = None  # the parser's refusal, sent once the requests complete before it are
@@ -733,7 +418,7 @@ class Server:
                 # instead (RFC 9110 §10.1.1), not an invitation to send a body for nothing
                 try:
                     self._target(pending)
-                except _Reject as exc:
+                except Reject as exc:
                     conn.sendall(self._simple(exc.status, exc.message, close=True))
                     _linger(conn)
                     return
@@ -761,7 +446,7 @@ class Server:
                 client.reading = True
             try:
                 parser.feed(data)
-            except _Reject as exc:
+            except Reject as exc:
                 refused = exc
             if parser.done:
                 started = None
@@ -782,11 +467,11 @@ class Server:
 
     # ------------------------------------------------------------------ responses
     @staticmethod
-    def _target(req: _Request) -> tuple[str, bytes]:
-        """The decoded path and the raw query string of the request target; _Reject for one no
+    def _target(req: Request) -> tuple[str, bytes]:
+        """The decoded path and the raw query string of the request target; Reject for one no
         resource has (told before a 100 Continue, so no body is sent for nothing)."""
         if req.method == b"CONNECT":  # its target is an authority, and no tunnel is offered
-            raise _Reject(501, "CONNECT is not implemented: this server is no proxy.")
+            raise Reject(501, "CONNECT is not implemented: this server is no proxy.")
         url = req.url
         if url == b"*":  # OPTIONS * (RFC 9112 §3.2.4)
             return "*", b""
@@ -794,23 +479,23 @@ class Server:
         if path[:1] == b"/" and b"%" not in path and b"#" not in url:
             return path.decode("latin-1"), query  # plain origin-form: its bytes were checked by
             # the request parser, which rejects what parse_url would
-        absolute = _ABSOLUTE.match(url)
+        absolute = ABSOLUTE.match(url)
         if absolute and absolute.group(1).endswith(b":"):  # an empty port (RFC 3986 §3.2.3), which
             url = url[:absolute.end(1) - 1] + url[absolute.end(1):]  # the URL parser refuses; Host
             # may have one too (hostile testing)
         if b"#" in url:  # origin-form and absolute-form have no fragment (RFC 9112 §3.2):
             # "/sparql#f?query=…" was answered as /sparql, the query dropped (hostile testing)
-            raise _Reject(400, "The request target has a fragment ('#'); a client sends none.")
+            raise Reject(400, "The request target has a fragment ('#'); a client sends none.")
         try:  # origin-form "/path?query" or absolute-form "http://host/path?query"
             url = httptools.parse_url(url)
         except httptools.HttpParserInvalidURLError:
-            raise _Reject(400, "The request target is not a valid URL.") from None
+            raise Reject(400, "The request target is not a valid URL.") from None
         path = url.path or b"/"
         if b"%2f" in path.lower():  # not a "/" (RFC 3986 §2.2): decoded, /sparql%2F was /sparql/
-            raise _Reject(404, "Not found: an encoded '/' (%2F) names no resource here.")
+            raise Reject(404, "Not found: an encoded '/' (%2F) names no resource here.")
         return unquote_to_bytes(path).decode("latin-1"), url.query or b""
 
-    def _environ(self, req: _Request, addr, path: str, query: bytes, body: bytes) -> dict:
+    def _environ(self, req: Request, addr, path: str, query: bytes, body: bytes) -> dict:
         environ = {
             "REQUEST_METHOD": req.method.decode("latin-1"),
             "SCRIPT_NAME": "",
@@ -855,7 +540,7 @@ class Server:
         can use (an empty Host made the service description's http:///sparql: hostile testing),
         HTTP_HOST is left out and SERVER_NAME is the address the client reached, not 0.0.0.0."""
         given = authority if authority is not None else environ.get("HTTP_HOST", "").encode("latin-1")
-        host = _app_host(given)
+        host = app_host(given)
         if host is not None:
             environ["HTTP_HOST"] = host
             return
@@ -863,13 +548,13 @@ class Server:
         if self.server_name in _ANY_ADDRESS:  # without its IPv6 zone, which no URL carries
             environ["SERVER_NAME"] = sock.getsockname()[0].partition("%")[0]
 
-    def _respond(self, client: Connection, addr, req: _Request) -> bool:
+    def _respond(self, client: Connection, addr, req: Request) -> bool:
         """Run the app for ``req`` and send its response; return whether to keep the connection."""
         conn = client.sock
         try:
             path, query = self._target(req)
-            authority = _target_authority(req.url)
-        except _Reject as exc:
+            authority = target_authority(req.url)
+        except Reject as exc:
             conn.sendall(self._simple(exc.status, exc.message, close=True))
             _linger(conn)
             return False
@@ -912,7 +597,7 @@ class Server:
         return self._send(client, head + body) and keep
 
     @staticmethod
-    def _end_head(head: str, req: _Request, keep: bool) -> bytes:
+    def _end_head(head: str, req: Request, keep: bool) -> bytes:
         """The response head: its status and header lines ``head``, then Date, Server and
         Connection as this server sets them."""
         head = f"{head}{_date_line()}\r\nServer: msc-kg\r\n"
@@ -922,7 +607,7 @@ class Server:
             head += "Connection: keep-alive\r\n"
         return (head + "\r\n").encode("latin-1", "replace")  # never raise here
 
-    def _stream(self, client: Connection, req: _Request, status: str, headers, body, keep: bool) -> bool:
+    def _stream(self, client: Connection, req: Request, status: str, headers, body, keep: bool) -> bool:
         """Send a response whose body the app yields in chunks, without a Content-Length: in
         chunked transfer coding to an HTTP/1.1 client, else delimited by closing the connection.
         An error while the body is made leaves it unfinished (no last chunk) and closes the
