@@ -158,6 +158,7 @@ def test_uc_msc_pro_and_anti_tumour_cancers(store):
         ('msc:EsophagealCancer', '2', '3'),
         ('msc:EsophagealCarcinoma', '2', '3'),
         ('msc:Leukemia', '3', '12'),
+        ('msc:OvarianAdenocarcinoma', '1', '1'),
         ('msc:OvarianCancer', '1', '1'),
         ('msc:OvarianCarcinoma', '1', '1'),
         ('msc:TCellAcuteLymphoblasticLeukemia', '2', '6'),

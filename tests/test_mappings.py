@@ -150,6 +150,48 @@ def test_a_class_is_not_named_after_a_term_it_only_broadly_or_narrowly_matches(g
             assert row["object_label"].lower() not in names, (row["subject_id"], row["object_id"])
 
 
+def test_a_synonym_naming_another_verified_term_is_that_term_s_class(graph, maps, terms):
+    """A class's label or synonym that is the name of a verified reference term (as the paper writes
+    it, or the ontology's label) names that term: the class maps to it exactly. msc:OvarianCarcinoma
+    had the synonyms "epithelial ovarian cancer" and "ovarian adenocarcinoma", terms of their own
+    (MONDO:0018364, MONDO:0002752) it does not match."""
+    from rdflib.namespace import RDFS
+
+    named: dict[str, set[str]] = {}
+    for r in terms:
+        if r["status"] == "verified" and r["category"] == "cancer":
+            for name in (r["label_in_paper"].split(" (")[0], r["ontology_label"]):
+                named.setdefault(name.lower(), set()).add(r["curie"])
+    exact: dict[str, set[str]] = {}
+    for r in maps:
+        if r["predicate_id"] == "skos:exactMatch":
+            exact.setdefault(r["subject_id"], set()).add(r["object_id"])
+    for subject in exact:
+        names = {str(n).lower() for p in (RDFS.label, SKOS.altLabel)
+                 for n in graph.objects(mappings.expand(subject), p)}
+        for name in names & named.keys():
+            assert named[name] & exact[subject], (subject, name, named[name])
+
+
+def test_ovarian_cancer_names_follow_the_review_and_the_cell_line_table(graph, maps):
+    """"epithelial ovarian cancer cell lines (SKOV3, CAOV3, A2780 and ES2) [38]" and "human ovarian
+    adenocarcinoma (OVCAR-3)" name classes of their own; the six ovarian lines are adenocarcinomas in
+    the verified cell-line table, a narrower disease within the review's (CURATION.md)."""
+    def cancers(prop, value):
+        return sorted(str(s)[len(MSCD):] for s in graph.subjects(URIRef(MSC + prop), URIRef(MSC + value)))
+
+    assert cancers("targetCancer", "EpithelialOvarianCancer") == [
+        "finding-anticancer-6-gynecological-002", "finding-anticancer-6-gynecological-003"]
+    assert cancers("targetCancer", "OvarianAdenocarcinoma") == ["finding-mechanism-2-msc-caf-016"]
+    assert cancers("modelsCancer", "OvarianAdenocarcinoma") == [
+        "cellline-A2780", "cellline-CAOV3", "cellline-ES2", "cellline-OVCAR3", "cellline-SKOV3", "cellline-TOV112D"]
+    assert cancers("modelsCancer", "BreastCarcinoma") == ["cellline-SUM1315", "cellline-T47D"]
+    assert {r["object_id"] for r in maps if r["subject_id"] == "msc:EpithelialOvarianCancer"} == {
+        "MONDO:0018364", "NCIT:C40026", "DOID:2151"}
+    assert {r["object_id"] for r in maps if r["subject_id"] == "msc:OvarianAdenocarcinoma"} == {
+        "MONDO:0002752", "NCIT:C7700", "DOID:3713"}
+
+
 def test_breast_carcinoma_is_its_own_class_with_the_review_s_findings(graph, maps):
     """The review says "breast carcinoma" cells (T47D [61], MCF-7, the LOX sentence): those findings name
     msc:BreastCarcinoma, exactly MONDO:0004989, of which breast adenocarcinoma is a subclass."""
@@ -345,6 +387,7 @@ MONDO = (
     "BladderCancer MONDO:0001187",
     "ColonAdenocarcinoma MONDO:0002271",
     "LiverCancer MONDO:0002691",
+    "OvarianAdenocarcinoma MONDO:0002752",
     "CervicalCancer MONDO:0002974",
     "LargeCellLungCarcinoma MONDO:0003050",
     "BCellAcuteLymphoblasticLeukemia MONDO:0004947",
@@ -366,6 +409,7 @@ MONDO = (
     "NonSmallCellLungCancer MONDO:0005233",
     "ColorectalCancer MONDO:0005575",
     "HeadAndNeckCancer MONDO:0005627",
+    "PancreaticAdenocarcinoma MONDO:0006047",
     "BurkittLymphoma MONDO:0007243",
     "BreastCancer MONDO:0007254",
     "HepatocellularCarcinoma MONDO:0007256",
@@ -381,6 +425,7 @@ MONDO = (
     "ChronicMyeloidLeukemia MONDO:0011996",
     "AcutePromyelocyticLeukemia MONDO:0012883",
     "Glioblastoma MONDO:0018177",
+    "EpithelialOvarianCancer MONDO:0018364",
     "AcuteMyeloidLeukemia MONDO:0018874",
     "Cholangiocarcinoma MONDO:0019087",
     "Glioma MONDO:0021042",
