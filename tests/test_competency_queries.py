@@ -763,7 +763,6 @@ def test_cell_lines_per_cancer_category(store):
 def test_drug_mediated_findings(store):
     assert table(run(store, 'drug-mediated-findings'), 'drug', 'finding', 'direction', 'outcome') == [
         ('mscd:Ara-C', 'mscd:finding-anticancer-1-blood-024', 'inhibits', 'apoptosis'),
-        ('mscd:dexamethasone', 'mscd:finding-anticancer-1-blood-027', 'promotes', 'drug resistance'),
         ('mscd:doxorubicin', 'mscd:finding-anticancer-1-blood-016', 'inhibits', 'apoptosis'),
         ('mscd:doxorubicin', 'mscd:finding-anticancer-1-blood-020', 'promotes', 'drug sensitivity'),
         ('mscd:doxorubicin', 'mscd:finding-anticancer-1-blood-021', 'no effect', 'drug resistance'),
