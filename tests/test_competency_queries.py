@@ -598,7 +598,7 @@ def test_findings_per_actor(store):
         ('msc:Adipocyte', '3'),
         ('msc:AdiposeTissueMSC', '57'),
         ('msc:AdultBoneMarrowMSC', '1'),
-        ('msc:BoneMarrowMSC', '73'),
+        ('msc:BoneMarrowMSC', '74'),
         ('msc:CLLDerivedMSC', '1'),
         ('msc:CX43OverexpressingMSC', '1'),
         ('msc:CancerAssociatedFibroblast', '12'),
@@ -625,7 +625,6 @@ def test_findings_per_actor(store):
         ('mscd:ECM', '7'),
         ('mscd:LPA', '1'),
         ('mscd:SB431542', '3'),
-        ('mscd:cellline-RPMI8226', '1'),
         ('mscd:exosomes', '3'),
     ]
 
