@@ -512,7 +512,7 @@ def test_claims_by_clinical_consideration(store):
         ('msc:DeliveryVehicleConsideration', '4'),
         ('msc:DoseConsideration', '8'),
         ('msc:EfficacyConsideration', '36'),
-        ('msc:HomingConsideration', '7'),
+        ('msc:HomingConsideration', '8'),
         ('msc:NicheConsideration', '8'),
         ('msc:PassageConsideration', '7'),
         ('msc:PhenotypeConsideration', '4'),
