@@ -160,7 +160,8 @@ def _cmd_query(args) -> int:
         return USAGE
     notes: list[str] = []
     try:
-        sys.stdout.write(run_query(text, args.format, notes=notes, timeout=args.timeout))
+        sys.stdout.write(run_query(text, args.format, notes=notes, timeout=args.timeout,
+                                   max_rows=args.max_rows or None))
     except SyntaxError as exc:
         print(f"error: {args.file}: the query does not parse: {exc}", file=sys.stderr)
         return USAGE
@@ -170,6 +171,13 @@ def _cmd_query(args) -> int:
     for note in notes:
         print(f"note: {args.file}: {note}", file=sys.stderr)
     return OK
+
+
+def _rows(text: str) -> int:
+    """A number of rows, 0 or more, for --max-rows."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a number of rows: {text!r}")
+    return int(text)
 
 
 def _seconds(text: str) -> float:
@@ -184,6 +192,8 @@ def _seconds(text: str) -> float:
 
 
 def parser() -> argparse.ArgumentParser:
+    from msc_kg.server import config  # the endpoint's defaults (a dict: no heavy imports)
+
     top = argparse.ArgumentParser(prog="msc-kg", description=__doc__.splitlines()[0])
     top.add_argument("--version", action="version", version=f"msc-kg {__version__}")
     sub = top.add_subparsers(dest="command", required=True)
@@ -208,6 +218,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "json", "csv", "tsv"], default="table")
     p.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS",
                    help="stop the query after this many seconds (default: no limit)")
+    p.add_argument("--max-rows", type=_rows, default=config.DEFAULTS["max_rows"], metavar="N",
+                   help="write at most N rows (or triples), saying so when the answer is longer; 0 "
+                        "for no limit (default: %(default)s, the endpoint's)")
     p.set_defaults(func=_cmd_query)
 
     p = sub.add_parser("serve", help="serve the graph over SPARQL (same options as server.py)",

@@ -13,6 +13,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from msc_kg import paths
@@ -56,7 +57,7 @@ class QueryFailed(RuntimeError):
 
 
 def run_query(text: str, fmt: str = "table", store=None, notes: list[str] | None = None,
-              timeout: float | None = None) -> str:
+              timeout: float | None = None, max_rows: int | None = None) -> str:
     """Run a query on the release and render it (table, json, csv, tsv; Turtle for graphs), as the
     endpoint would answer it.
 
@@ -73,7 +74,9 @@ def run_query(text: str, fmt: str = "table", store=None, notes: list[str] | None
     than SPARQL's grammar (as the endpoint, msc_kg.server.misread); QueryFailed for one refused
     (over a limit, an update, or SERVICE: federated queries are not run here). With ``timeout``
     (seconds) the query runs in a forked child that is stopped when the time is up, QueryFailed
-    saying so (it ran without bound: hostile testing).
+    saying so (it ran without bound: hostile testing). With ``max_rows``, at most that many rows
+    (or triples) are read and rendered, ``notes`` saying the answer was cut: an answer of
+    millions of rows was held whole and the process grew until the kernel killed it.
     """
     from msc_kg.server.safety import Refused, check, decode_codepoint_escapes, has_order_by
     from msc_kg.server.sortrisk import literal_kinds
@@ -97,11 +100,14 @@ def run_query(text: str, fmt: str = "table", store=None, notes: list[str] | None
                               "runs them for the endpoints given with --service-allow.") from None
         raise QueryFailed(exc.message) from None
     if (apart or timeout is not None) and hasattr(os, "fork"):
-        rendered, unknown = _in_child(lambda: _on_query_stack(lambda: _render(store, text, fmt)), timeout)
+        rendered, unknown, cut = _in_child(lambda: _on_query_stack(lambda: _render(store, text, fmt, max_rows)),
+                                           timeout)
     else:
-        rendered, unknown = _on_query_stack(lambda: _render(store, text, fmt))
+        rendered, unknown, cut = _on_query_stack(lambda: _render(store, text, fmt, max_rows))
     if notes is not None and unknown:
         notes.append(f"unknown function(s) evaluated as errors: {', '.join(f'<{u}>' for u in unknown)}")
+    if notes is not None and cut:
+        notes.append(f"the answer was cut at {max_rows} rows or triples (--max-rows; 0 for no limit)")
     return rendered
 
 
@@ -217,8 +223,9 @@ def _read_until(fd: int, deadline: float | None) -> bytes:
         chunks.append(chunk)
 
 
-def _render(store, text: str, fmt: str) -> tuple[str, list[str]]:
-    """The rendered answer and the IRIs of the unknown functions it called."""
+def _render(store, text: str, fmt: str, max_rows: int | None = None) -> tuple[str, list[str], bool]:
+    """The rendered answer, the IRIs of the unknown functions it called, and whether it was cut
+    at ``max_rows`` rows or triples (None: no limit)."""
     import pyoxigraph
 
     from msc_kg.server.engine import QueryRefused, evaluate
@@ -229,24 +236,30 @@ def _render(store, text: str, fmt: str) -> tuple[str, list[str]]:
     except QueryRefused as exc:
         raise QueryFailed(exc.message) from None
     unknown = [f.value for f in kwargs.get("custom_functions", ())]
+    cap = sys.maxsize - 1 if max_rows is None else max_rows
     if isinstance(result, pyoxigraph.QueryTriples):
-        return result.serialize(format=pyoxigraph.RdfFormat.TURTLE).decode(), unknown
+        triples = list(islice(result, cap + 1))
+        return (pyoxigraph.serialize(triples[:cap], format=pyoxigraph.RdfFormat.TURTLE).decode(), unknown,
+                len(triples) > cap)
     formats = {"json": pyoxigraph.QueryResultsFormat.JSON, "csv": pyoxigraph.QueryResultsFormat.CSV,
                "tsv": pyoxigraph.QueryResultsFormat.TSV}
     if isinstance(result, pyoxigraph.QueryBoolean):
         answer = "true" if result else "false"
-        return (answer if fmt == "table" else result.serialize(format=formats[fmt]).decode()) + "\n", unknown
+        return (answer if fmt == "table" else result.serialize(format=formats[fmt]).decode()) + "\n", unknown, False
     if fmt == "table":
         names = [v.value for v in result.variables]
+        rows = list(islice(result, cap + 1))
         lines = ["\t".join(names)]
-        lines += ["\t".join(_cell(s[n]) for n in names) for s in result]
-        return "\n".join(lines) + "\n", unknown
-    if fmt == "csv":  # the endpoint's CSV: Oxigraph's leaves a triple term's field unquoted
-        from msc_kg.server.results import write_solutions
+        lines += ["\t".join(_cell(s[n]) for n in names) for s in rows[:cap]]
+        return "\n".join(lines) + "\n", unknown, len(rows) > cap
+    if fmt == "csv" or max_rows is not None:  # the endpoint's CSV: Oxigraph's leaves a triple
+        from msc_kg.server.results import write_solutions  # term's field unquoted
 
-        return write_solutions(result, "csv", sys.maxsize - 1)[0].decode(), unknown  # no cap
+        body, _, cut = write_solutions(result, fmt, cap)
+        text = body.decode()
+        return (text if text.endswith("\n") else text + "\n"), unknown, cut
     text = result.serialize(format=formats[fmt]).decode()
-    return (text if text.endswith("\n") else text + "\n"), unknown  # JSON's last line ended too
+    return (text if text.endswith("\n") else text + "\n"), unknown, False  # JSON's last line ended too
 
 
 def _cell(term) -> str:

@@ -1,5 +1,6 @@
 """The msc-kg command line: help, exit codes and readable reports."""
 
+import json
 import os
 import subprocess
 import sys
@@ -353,6 +354,24 @@ def test_query_stops_at_its_timeout(capsys):
     assert (status, out, err) == (2, "", "error: -: the query ran longer than 0.5 s (--timeout) and was stopped\n")
     assert time.monotonic() - started < 10
     assert _query(capsys, "ASK { ?s a <http://www.w3.org/2002/07/owl#Class> }", "--timeout", "30") == (0, "true\n", "")
+
+
+@pytest.mark.parametrize("fmt, lines", [("table", 3), ("csv", 3), ("tsv", 3), ("json", 1)])
+def test_query_writes_at_most_max_rows(capsys, fmt, lines):
+    """A cross join of the graph with itself was held whole (10 GB, killed by the kernel: hostile
+    testing); the answer is cut at --max-rows (the endpoint's 100 000 by default), saying so."""
+    q = "SELECT ?s ?t WHERE { ?s a <http://www.w3.org/2002/07/owl#Class> . ?t a <http://www.w3.org/2002/07/owl#Class> }"
+    status, out, err = _query(capsys, q, "--format", fmt, "--max-rows", "2")
+    assert status == 0 and len(out.splitlines()) == lines and out.endswith("\n")
+    if fmt == "json":
+        assert len(json.loads(out)["results"]["bindings"]) == 2
+    assert err.splitlines()[-1] == "note: -: the answer was cut at 2 rows or triples (--max-rows; 0 for no limit)"
+    status, out, err = _query(capsys, "CONSTRUCT WHERE { ?s a <http://www.w3.org/2002/07/owl#Class> }",
+                              "--max-rows", "1")
+    assert status == 0 and out.count(" .\n") == 1 and "cut at 1 rows or triples" in err
+    status, out, err = _query(capsys, "SELECT ?s WHERE { ?s a <http://www.w3.org/2002/07/owl#Ontology> }",
+                              "--max-rows", "0")
+    assert (status, len(out.splitlines()), err) == (0, 2, "")
 
 
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
