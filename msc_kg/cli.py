@@ -232,6 +232,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     command_line = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
+    if sys.stdout is None:  # started with stdout closed (">&-"): what it writes goes nowhere, as
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # to a reader that left (a traceback
+        # on None.write and exit 1 before, validate's "not conforming": bad-input testing)
     if argv[:1] == ["serve"]:  # the server parses its own options (same as server.py)
         from msc_kg.server.serve import main as serve_main
 

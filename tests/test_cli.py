@@ -356,6 +356,15 @@ def test_query_stops_at_its_timeout(capsys):
     assert _query(capsys, "ASK { ?s a <http://www.w3.org/2002/07/owl#Class> }", "--timeout", "30") == (0, "true\n", "")
 
 
+def test_commands_run_with_stdout_closed():
+    """Started with stdout closed (a shell's ">&-"), validate traced back on None.write and exited 1,
+    "not conforming", for conforming data (bad-input testing)."""
+    for args in (["validate"], ["stats"]):
+        done = subprocess.run([sys.executable, "-m", "msc_kg.cli", *args], stdout=None, stderr=subprocess.PIPE,
+                              text=True, timeout=300, preexec_fn=lambda: os.close(1))
+        assert done.returncode == 0 and "Traceback" not in done.stderr, (args, done.stderr)
+
+
 @pytest.mark.parametrize("fmt, lines", [("table", 3), ("csv", 3), ("tsv", 3), ("json", 1)])
 def test_query_writes_at_most_max_rows(capsys, fmt, lines):
     """A cross join of the graph with itself was held whole (10 GB, killed by the kernel: hostile
