@@ -571,6 +571,13 @@ def test_balance_counts_the_queries_each_process_evaluates():
     other.evaluating(1)
     mine.clear(1)  # the supervisor saw it die
     assert mine.evaluated() == 1
+    # a query holding this process's turn counts before it publishes itself: a second query here
+    # saw a core free in that moment and ran beside it (test_server_limits, under load)
+    mine.evaluating(-1)
+    other.busy[1] = 1
+    assert (mine.evaluated(), mine.evaluated(1), mine.evaluated(0)) == (1, 2, 1)
+    mine.evaluating(1)
+    assert mine.evaluated(1) == 2
 
 
 def _status_kb(pid: int, field: str) -> int:

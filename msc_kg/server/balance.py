@@ -64,9 +64,14 @@ class Balance:
         """The serving processes that take connections now."""
         return sum(c != ABSENT for c in self.counts[:])
 
-    def evaluated(self) -> int:
-        """The queries all serving processes are evaluating now."""
-        return sum(self.busy[:])
+    def evaluated(self, here: int = 0) -> int:
+        """The queries all serving processes are evaluating now, this one's counted as at least
+        ``here``: a query that holds its turn may not have published its count yet (a second
+        query then saw a core free and ran beside it, under load)."""
+        busy = self.busy[:]
+        if self.slot is not None and here > busy[self.slot]:
+            busy[self.slot] = here
+        return sum(busy)
 
     def set(self, open_connections: int) -> None:
         """Publish this process's number of open connections."""

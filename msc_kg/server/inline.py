@@ -251,10 +251,10 @@ class InlineEngine:
         if turn.acquire(False):  # the common case, and never a wait
             self._turn_since = time.monotonic()
             return True
-        arrived = time.monotonic()
+        arrived = time.monotonic()  # the turn is held: this process evaluates one query at least
         while True:
             wait = min(self._turn_since, arrived) + self.queue_s - time.monotonic()
-            if wait <= 0 or self.balance is not None and self.balance.evaluated() < self.cores:
+            if wait <= 0 or self.balance is not None and self.balance.evaluated(1) < self.cores:
                 return False  # waited enough, or a core is free
             if turn.acquire(timeout=min(wait, TURN_POLL)):
                 self._turn_since = time.monotonic()
