@@ -241,9 +241,9 @@ def _render(store, text: str, fmt: str, max_rows: int | None = None) -> tuple[st
         triples = list(islice(result, cap + 1))
         return (pyoxigraph.serialize(triples[:cap], format=pyoxigraph.RdfFormat.TURTLE).decode(), unknown,
                 len(triples) > cap)
-    formats = {"json": pyoxigraph.QueryResultsFormat.JSON, "csv": pyoxigraph.QueryResultsFormat.CSV,
-               "tsv": pyoxigraph.QueryResultsFormat.TSV}
     if isinstance(result, pyoxigraph.QueryBoolean):
+        formats = {"json": pyoxigraph.QueryResultsFormat.JSON, "csv": pyoxigraph.QueryResultsFormat.CSV,
+                   "tsv": pyoxigraph.QueryResultsFormat.TSV}
         answer = "true" if result else "false"
         return (answer if fmt == "table" else result.serialize(format=formats[fmt]).decode()) + "\n", unknown, False
     if fmt == "table":
@@ -252,14 +252,11 @@ def _render(store, text: str, fmt: str, max_rows: int | None = None) -> tuple[st
         lines = ["\t".join(names)]
         lines += ["\t".join(_cell(s[n]) for n in names) for s in rows[:cap]]
         return "\n".join(lines) + "\n", unknown, len(rows) > cap
-    if fmt == "csv" or max_rows is not None:  # the endpoint's CSV: Oxigraph's leaves a triple
-        from msc_kg.server.results import write_solutions  # term's field unquoted
+    from msc_kg.server.results import write_solutions  # the endpoint's writer: Oxigraph's CSV
 
-        body, _, cut = write_solutions(result, fmt, cap)
-        text = body.decode()
-        return (text if text.endswith("\n") else text + "\n"), unknown, cut
-    text = result.serialize(format=formats[fmt]).decode()
-    return (text if text.endswith("\n") else text + "\n"), unknown, False  # JSON's last line ended too
+    body, _, cut = write_solutions(result, fmt, cap)  # leaves a triple term's field unquoted
+    text = body.decode()
+    return (text if text.endswith("\n") else text + "\n"), unknown, cut  # JSON's last line ended too
 
 
 def _cell(term) -> str:

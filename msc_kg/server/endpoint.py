@@ -351,10 +351,7 @@ def _evaluate(state, req, wanted: Wanted, results_choice, graph_choice,
         return _not_acceptable(scan.form, forms[scan.form][1])
     spare = wanted.spare(graph_choice, negotiate.GRAPH, refused)
     job = {
-        "query": req.query, "form": scan.form, "base": cfg["base_iri"],
-        # a query's own dataset (FROM) before the union, as a protocol one (SPARQL 1.1 Query §13.2):
-        # the engine's union overrode it (hostile testing)
-        "union": cfg["union_default_graph"] and not safety.declares_dataset(req.query),
+        "query": req.query, "form": scan.form, "base": cfg["base_iri"], "union": cfg["union_default_graph"],
         "default_graph": req.default_graph, "named_graphs": req.named_graphs,
         "results_fmt": results_choice[1] if results_choice and not unanswerable else None,
         "graph_fmt": None if unanswerable else "ntriples" if spare else graph_choice[1] if graph_choice else None,
@@ -411,7 +408,7 @@ def _listed(functions, room: int = _HEADER_ROOM) -> str:
     iris = [f"<{quote(i, safe=_PRINTABLE)}>" for i in functions]
     shown, length = [], 0
     for iri in iris:
-        if length + len(iri) + 12 > room:
+        if length + len(iri) + 12 > room:  # room left for " (NNNN more)"
             return " ".join(shown + [f"({len(iris) - len(shown)} more)"])
         shown.append(iri)
         length += len(iri) + 1

@@ -35,7 +35,7 @@ from multiprocessing.connection import Connection
 
 import pyoxigraph as ox
 
-from msc_kg.server import results, unwritable
+from msc_kg.server import results, safety, unwritable
 
 
 # Stack of every thread that evaluates queries: Oxigraph's parser and planner recurse (see
@@ -172,7 +172,9 @@ def _answer(store: ox.Store, job: dict) -> tuple:
         store = ox.Store()
     # A protocol dataset (default-graph-uri, named-graph-uri) replaces the union default graph
     # (SPARQL 1.1 Protocol §2.1.4); the engine refuses both at once (a 500: hostile testing)
-    union = job.get("union", False) and job.get("default_graph") is None and job.get("named_graphs") is None
+    union = (job.get("union", False) and job.get("default_graph") is None and job.get("named_graphs") is None
+             # and the query's own (FROM, SPARQL 1.1 Query §13.2): the union overrode it (hostile testing)
+             and not safety.declares_dataset(job["query"]))
     kwargs = {"base_iri": job.get("base"), "use_default_graph_as_union": union}
     if job.get("default_graph") is not None:
         kwargs["default_graph"] = [ox.NamedNode(i) for i in job["default_graph"]]
