@@ -526,7 +526,7 @@ def test_engineered_msc_findings(store):
         ('mscd:finding-anticancer-8-other-009', 'neurotrophin-3-transfected MSC', 'inhibits', 'proliferation', 'anti-tumour', 'D283 Med; medulloblastoma'),
         ('mscd:finding-mechanism-8-contact-007', 'TRAIL-transfected BM-MSC', 'promotes', 'cell death', 'anti-tumour', 'glioma'),
         ('mscd:finding-mechanism-8-contact-008', 'HSV-TK-transduced AT-MSC', 'inhibits', 'viability', 'anti-tumour', '42-MG-BA; 8-MG-BA; U-118MG; glioblastoma multiforme'),
-        ('mscd:finding-mechanism-8-contact-009', 'HSV-TK-transduced AT-MSC', 'no effect', 'cell death', 'neutral', 'HeLa; MCF-7; breast adenocarcinoma; cervical cancer'),
+        ('mscd:finding-mechanism-8-contact-009', 'HSV-TK-transduced AT-MSC', 'no effect', 'cell death', 'neutral', 'HeLa; MCF-7; breast adenocarcinoma; cervical carcinoma'),
     ]
 
 

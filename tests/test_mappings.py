@@ -404,6 +404,7 @@ MONDO = (
     "Lymphoma MONDO:0005062",
     "RenalCellCarcinoma MONDO:0005086",
     "Melanoma MONDO:0005105",
+    "CervicalCarcinoma MONDO:0005131",
     "OvarianCarcinoma MONDO:0005140",
     "PancreaticDuctalAdenocarcinoma MONDO:0005184",
     "NonSmallCellLungCancer MONDO:0005233",
@@ -430,6 +431,8 @@ MONDO = (
     "Cholangiocarcinoma MONDO:0019087",
     "Glioma MONDO:0021042",
     "ColonCancer MONDO:0021063",
+    "ColorectalCarcinoma MONDO:0024331",
+    "MalignantGlioma MONDO:0100342",
 )
 HGNC = (
     "Akt narrowMatch HGNC:391",

@@ -250,6 +250,24 @@ def test_cell_hierarchy_follows_the_review(graph):
     assert graph.query(ask).askAnswer
 
 
+def test_carcinoma_and_malignant_glioma_findings_name_the_review_s_words(graph):
+    """'colorectal carcinoma cells', 'malignant glioma cell line' and 'cervical epitheloid carcinoma
+    cell line' name classes of their own (MONDO:0024331, MONDO:0100342, MONDO:0005131) below the
+    cancer they were filed under; glioblastoma is a malignant glioma, so its lines roll up."""
+    rows = graph.query("""PREFIX msc: <https://w3id.org/msc-kg/ontology/>
+    PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+    SELECT ?cancer (COUNT(DISTINCT ?f) AS ?n) WHERE {
+      VALUES ?cancer { msc:ColorectalCarcinoma msc:MalignantGlioma msc:CervicalCarcinoma }
+      ?f msc:targetCancer ?cancer } GROUP BY ?cancer""")
+    assert {str(r[0]).rsplit("/", 1)[1]: int(r[1]) for r in rows} == {
+        "ColorectalCarcinoma": 3, "MalignantGlioma": 2, "CervicalCarcinoma": 1}
+    ask = """PREFIX msc: <https://w3id.org/msc-kg/ontology/> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+    ASK { msc:Glioblastoma rdfs:subClassOf msc:MalignantGlioma . msc:MalignantGlioma rdfs:subClassOf msc:Glioma .
+          msc:ColorectalAdenocarcinoma rdfs:subClassOf msc:ColorectalCarcinoma .
+          msc:CervicalCarcinoma rdfs:subClassOf msc:CervicalCancer }"""
+    assert graph.query(ask).askAnswer
+
+
 @pytest.mark.skipif(not java_available(), reason="HermiT needs Java")
 def test_hermit_finds_the_graph_consistent(graph):
     result = check(graph)
