@@ -278,7 +278,7 @@ def test_mechanisms_involving_tgf_beta(store):
         ('msc:ExosomeMediatedEffect', '1', 'TGF-beta/Smad pathway'),
         ('msc:FibroblastToCAFConversion', '8', 'transforming growth factor-beta; transforming growth factor-beta 1'),
         ('msc:MSCToCAFTransition', '1', 'TGF-beta/Smad pathway'),
-        ('msc:ParacrineAction', '7', 'transforming growth factor-beta'),
+        ('msc:ParacrineAction', '6', 'transforming growth factor-beta'),
     ]
 
 
@@ -586,7 +586,7 @@ def test_tumour_effect_by_msc_source(store):
         ('adipose tissue MSC', 'pro-tumour', '24'),
         ('bone marrow MSC', 'anti-tumour', '11'),
         ('bone marrow MSC', 'neutral', '2'),
-        ('bone marrow MSC', 'pro-tumour', '52'),  # with the ECM derived from BM-MSCs (ecm-007, -008)
+        ('bone marrow MSC', 'pro-tumour', '51'),  # with the ECM derived from BM-MSCs (ecm-007, -008)
         ('umbilical cord/cord blood MSC', 'anti-tumour', '51'),
         ('umbilical cord/cord blood MSC', 'neutral', '3'),
         ('umbilical cord/cord blood MSC', 'pro-tumour', '12'),
@@ -598,7 +598,7 @@ def test_findings_per_actor(store):
         ('msc:Adipocyte', '3'),
         ('msc:AdiposeTissueMSC', '57'),
         ('msc:AdultBoneMarrowMSC', '1'),
-        ('msc:BoneMarrowMSC', '74'),
+        ('msc:BoneMarrowMSC', '73'),
         ('msc:CLLDerivedMSC', '1'),
         ('msc:CX43OverexpressingMSC', '1'),
         ('msc:CancerAssociatedFibroblast', '12'),
@@ -623,6 +623,7 @@ def test_findings_per_actor(store):
         ('msc:UmbilicalCordBloodMSC', '6'),
         ('msc:UmbilicalCordMSC', '83'),
         ('mscd:ECM', '7'),
+        ('mscd:LOX', '1'),
         ('mscd:LPA', '1'),
         ('mscd:SB431542', '3'),
         ('mscd:exosomes', '3'),
@@ -807,7 +808,7 @@ def test_paracrine_factors(store):
         ('mscd:PGE2', '1'),
         ('mscd:PTEN', '2'),
         ('mscd:SDF-1', '3'),
-        ('mscd:TGF-beta', '7'),
+        ('mscd:TGF-beta', '6'),
         ('mscd:VEGF', '3'),
         ('mscd:galectin-3', '1'),
         ('mscd:galectin-9', '1'),
@@ -876,9 +877,6 @@ def test_findings_on_mouse_or_rat_cell_lines(store):
         ('mscd:finding-anticancer-1-blood-030', 'EL4', 'anti-tumour'),
         ('mscd:finding-anticancer-1-blood-031', 'EL4', ''),
         ('mscd:finding-anticancer-1-blood-032', 'EL4', 'anti-tumour'),
-        ('mscd:finding-anticancer-1-blood-033', 'EL4', ''),
-        ('mscd:finding-anticancer-1-blood-034', 'EL4', 'anti-tumour'),
-        ('mscd:finding-anticancer-1-blood-035', 'EL4', 'anti-tumour'),
         ('mscd:finding-anticancer-2-breast-001', '4T1', 'pro-tumour'),
         ('mscd:finding-anticancer-3-digestive-024', 'Pan02', 'pro-tumour'),
         ('mscd:finding-anticancer-7-nervous-011', 'C6', 'anti-tumour'),
