@@ -151,9 +151,9 @@ def test_uc_msc_pro_and_anti_tumour_cancers(store):
     cancer), so the lines' more specific cancers are rows too."""
     assert table(run(store, 'uc-msc-pro-and-anti-tumour-cancers'), 'cancer', 'proFindings', 'antiFindings') == [
         ('msc:AcutePromyelocyticLeukemia', '2', '1'),
-        ('msc:BreastAdenocarcinoma', '4', '6'),
-        ('msc:BreastCancer', '4', '6'),
-        ('msc:BreastCarcinoma', '4', '6'),
+        ('msc:BreastAdenocarcinoma', '4', '7'),
+        ('msc:BreastCancer', '4', '7'),
+        ('msc:BreastCarcinoma', '4', '7'),
         ('msc:ChronicMyeloidLeukemiaBlastCrisis', '1', '4'),
         ('msc:EsophagealCancer', '2', '3'),
         ('msc:EsophagealCarcinoma', '2', '3'),
@@ -231,13 +231,16 @@ def test_contradicting_findings(store):
         ('mscd:finding-anticancer-2-breast-006', 'mscd:finding-mechanism-8-contact-014'),
         ('mscd:finding-anticancer-2-breast-008', 'mscd:finding-anticancer-2-breast-010'),
         ('mscd:finding-anticancer-2-breast-008', 'mscd:finding-mechanism-8-contact-014'),
+        ('mscd:finding-anticancer-2-breast-010', 'mscd:finding-anticancer-2-breast-013'),
         ('mscd:finding-anticancer-2-breast-010', 'mscd:finding-mechanism-6-ecm-015'),
+        ('mscd:finding-anticancer-2-breast-013', 'mscd:finding-mechanism-8-contact-014'),
         ('mscd:finding-anticancer-4-respiratory-002', 'mscd:finding-anticancer-4-respiratory-006'),
         ('mscd:finding-anticancer-4-respiratory-002', 'mscd:finding-anticancer-4-respiratory-007'),
         ('mscd:finding-anticancer-5-urinary-003', 'mscd:finding-anticancer-5-urinary-005'),
         ('mscd:finding-anticancer-5-urinary-003', 'mscd:finding-anticancer-5-urinary-006'),
         ('mscd:finding-mechanism-2-msc-caf-006', 'mscd:finding-mechanism-2-msc-caf-007'),
         ('mscd:finding-mechanism-2-msc-caf-007', 'mscd:finding-mechanism-2-msc-caf-009'),
+        ('mscd:finding-mechanism-2-msc-caf-007', 'mscd:finding-mechanism-2-msc-caf-023'),
         ('mscd:finding-mechanism-6-ecm-015', 'mscd:finding-mechanism-8-contact-014'),
     ]
 
@@ -261,11 +264,11 @@ def test_findings_per_mechanism(store):
         ('msc:ECMRemodelling', '19'),
         ('msc:EMTControl', '14'),
         ('msc:ExosomeMediatedEffect', '3'),
-        ('msc:FibroblastToCAFConversion', '12'),
+        ('msc:FibroblastToCAFConversion', '13'),
         ('msc:HostCellReplacement', '28'),
         ('msc:ImmuneRegulation', '18'),
-        ('msc:MSCToCAFTransition', '22'),
-        ('msc:ParacrineAction', '28'),
+        ('msc:MSCToCAFTransition', '23'),
+        ('msc:ParacrineAction', '29'),
         ('msc:Transdifferentiation', '1'),
     ]
 
@@ -276,7 +279,7 @@ def test_mechanisms_involving_tgf_beta(store):
         ('msc:CellCellContact', '1', 'transforming growth factor-beta'),
         ('msc:EMTControl', '3', 'transforming growth factor-beta'),
         ('msc:ExosomeMediatedEffect', '1', 'TGF-beta/Smad pathway'),
-        ('msc:FibroblastToCAFConversion', '8', 'transforming growth factor-beta; transforming growth factor-beta 1'),
+        ('msc:FibroblastToCAFConversion', '9', 'transforming growth factor-beta; transforming growth factor-beta 1'),
         ('msc:MSCToCAFTransition', '1', 'TGF-beta/Smad pathway'),
         ('msc:ParacrineAction', '6', 'transforming growth factor-beta'),
     ]
@@ -307,13 +310,14 @@ def test_msc_types_transitioning_into_cafs(store):
 
 def test_inhibitors_blocking_bm_msc_effects(store):
     """SB431542 (TGF-beta1 inhibitor, [45]) and 18a-GA (gap junction inhibitor, [67]). SB431542
-    inhibited the growth and invasion BM-MSC-made CAFs cause (-008, -009); the conversion itself it
+    inhibited the growth and invasion BM-MSC-made CAFs cause (-008 and -013 in vivo and in vitro, -009); the conversion itself it
     only 'altered' (-010), so -007 names no blocker."""
     assert table(run(store, 'inhibitors-blocking-bm-msc-effects'), 'inhibitor', 'finding') == [
         ('mscd:18alpha-GA', 'mscd:finding-mechanism-8-contact-005'),
         ('mscd:18alpha-GA', 'mscd:finding-mechanism-8-contact-006'),
         ('mscd:SB431542', 'mscd:finding-mechanism-1-fibroblast-caf-008'),
         ('mscd:SB431542', 'mscd:finding-mechanism-1-fibroblast-caf-009'),
+        ('mscd:SB431542', 'mscd:finding-mechanism-1-fibroblast-caf-013'),
     ]
 
 
@@ -424,7 +428,7 @@ def test_cell_lines_by_cellosaurus_accession(store):
         ('CVCL_0022', 'mscd:cellline-U87MG', 'U87; U87MG', '6'),  # without the findings the lines
         ('CVCL_0023', 'mscd:cellline-A549', 'A549', '9'),
         ('CVCL_0030', 'mscd:cellline-HeLa', 'HeLa', '2'),
-        ('CVCL_0062', 'mscd:cellline-MDAMB231', 'MDA-MB-231; MDA-MB231; MDAMB-231; MDAMB231', '19'),  # induced (msc:inducingCellLine)
+        ('CVCL_0062', 'mscd:cellline-MDAMB231', 'MDA-MB-231; MDA-MB231; MDAMB-231; MDAMB231', '20'),  # induced (msc:inducingCellLine)
     ]
 
 
@@ -445,7 +449,7 @@ def test_effect_direction_outcome_matrix(store):
         ('inhibits', 'malignant phenotype', 'anti-tumour', '1'),
         ('inhibits', 'metastasis', 'anti-tumour', '2'),
         ('inhibits', 'proliferation', '', '10'),
-        ('inhibits', 'proliferation', 'anti-tumour', '28'),
+        ('inhibits', 'proliferation', 'anti-tumour', '31'),
         ('inhibits', 'transition into CAFs', 'anti-tumour', '1'),
         ('inhibits', 'tumorigenicity', 'anti-tumour', '3'),
         ('inhibits', 'tumour growth', 'anti-tumour', '12'),
@@ -458,7 +462,7 @@ def test_effect_direction_outcome_matrix(store):
         ('modulates', 'gene expression', '', '3'),
         ('modulates', 'metastasis', '', '1'),
         ('modulates', 'migration', '', '1'),
-        ('modulates', 'proliferation', '', '1'),
+        ('modulates', 'proliferation', '', '2'),
         ('modulates', 'tumour growth', '', '2'),
         ('modulates', 'viability', '', '1'),
         ('no effect', 'apoptosis', 'neutral', '1'),
@@ -494,7 +498,7 @@ def test_effect_direction_outcome_matrix(store):
         ('promotes', 'malignant phenotype', 'pro-tumour', '2'),
         ('promotes', 'metastasis', 'pro-tumour', '8'),
         ('promotes', 'migration', 'pro-tumour', '9'),
-        ('promotes', 'proliferation', 'pro-tumour', '17'),
+        ('promotes', 'proliferation', 'pro-tumour', '19'),
         ('promotes', 'secretion', '', '7'),
         ('promotes', 'senescence', 'anti-tumour', '2'),
         ('promotes', 'spheroid formation', 'pro-tumour', '2'),
@@ -558,23 +562,23 @@ def test_findings_per_section(store):
     assert table(run(store, 'findings-per-section'), 'section', 'findings') == [
         ('mscd:section-anticancer', '1'),
         ('mscd:section-anticancer-1-blood', '55'),
-        ('mscd:section-anticancer-2-breast', '12'),
+        ('mscd:section-anticancer-2-breast', '13'),
         ('mscd:section-anticancer-3-digestive', '25'),
         ('mscd:section-anticancer-4-respiratory', '8'),
-        ('mscd:section-anticancer-5-urinary', '11'),
+        ('mscd:section-anticancer-5-urinary', '12'),
         ('mscd:section-anticancer-6-gynecological', '8'),
-        ('mscd:section-anticancer-7-nervous', '14'),
+        ('mscd:section-anticancer-7-nervous', '15'),
         ('mscd:section-anticancer-8-other', '9'),
         ('mscd:section-clinical', '5'),
         ('mscd:section-figure-2', '5'),
         ('mscd:section-future', '16'),
-        ('mscd:section-mechanism-1-fibroblast-caf', '12'),
-        ('mscd:section-mechanism-2-msc-caf', '22'),
+        ('mscd:section-mechanism-1-fibroblast-caf', '13'),
+        ('mscd:section-mechanism-2-msc-caf', '23'),
         ('mscd:section-mechanism-3-emt', '14'),
         ('mscd:section-mechanism-4-immune', '18'),
         ('mscd:section-mechanism-5-replace', '28'),
         ('mscd:section-mechanism-6-ecm', '18'),
-        ('mscd:section-mechanism-7-paracrine', '20'),
+        ('mscd:section-mechanism-7-paracrine', '21'),
         ('mscd:section-mechanism-8-contact', '15'),
     ]
 
@@ -586,8 +590,8 @@ def test_tumour_effect_by_msc_source(store):
         ('adipose tissue MSC', 'pro-tumour', '24'),
         ('bone marrow MSC', 'anti-tumour', '11'),
         ('bone marrow MSC', 'neutral', '2'),
-        ('bone marrow MSC', 'pro-tumour', '51'),  # with the ECM derived from BM-MSCs (ecm-007, -008)
-        ('umbilical cord/cord blood MSC', 'anti-tumour', '51'),
+        ('bone marrow MSC', 'pro-tumour', '53'),  # with the ECM derived from BM-MSCs (ecm-007, -008)
+        ('umbilical cord/cord blood MSC', 'anti-tumour', '54'),
         ('umbilical cord/cord blood MSC', 'neutral', '3'),
         ('umbilical cord/cord blood MSC', 'pro-tumour', '12'),
     ]
@@ -598,7 +602,7 @@ def test_findings_per_actor(store):
         ('msc:Adipocyte', '3'),
         ('msc:AdiposeTissueMSC', '57'),
         ('msc:AdultBoneMarrowMSC', '1'),
-        ('msc:BoneMarrowMSC', '73'),
+        ('msc:BoneMarrowMSC', '75'),
         ('msc:CLLDerivedMSC', '1'),
         ('msc:CX43OverexpressingMSC', '1'),
         ('msc:CancerAssociatedFibroblast', '12'),
@@ -612,7 +616,7 @@ def test_findings_per_actor(store):
         ('msc:MSC2', '2'),
         ('msc:MSCDerivedCAF', '1'),
         ('msc:MSCLikePericyte', '1'),
-        ('msc:MesenchymalStromalCell', '35'),
+        ('msc:MesenchymalStromalCell', '36'),
         ('msc:MixedSourceMSC', '1'),
         ('msc:Myofibroblast', '1'),
         ('msc:Neurotrophin3TransfectedMSC', '1'),
@@ -621,7 +625,7 @@ def test_findings_per_actor(store):
         ('msc:TRAILTransfectedBMMSC', '1'),
         ('msc:TumourAssociatedMSC', '5'),
         ('msc:UmbilicalCordBloodMSC', '6'),
-        ('msc:UmbilicalCordMSC', '83'),
+        ('msc:UmbilicalCordMSC', '86'),
         ('mscd:ECM', '7'),
         ('mscd:LOX', '1'),
         ('mscd:LPA', '1'),
@@ -789,27 +793,27 @@ def test_cell_lines_without_cellosaurus_accession(store):
 
 def test_paracrine_factors(store):
     assert table(run(store, 'paracrine-factors'), 'mediator', 'findings') == [
-        ('mscd:BDNF', '3'),
+        ('mscd:BDNF', '4'),
         ('mscd:DKK1', '2'),
-        ('mscd:GDNF', '3'),
-        ('mscd:HGF', '6'),
+        ('mscd:GDNF', '4'),
+        ('mscd:HGF', '7'),
         ('mscd:HLA-G', '1'),
         ('mscd:IDO', '1'),
         ('mscd:IFN-gamma', '1'),
-        ('mscd:IGF-1', '3'),
+        ('mscd:IGF-1', '4'),
         ('mscd:IGF-1R-PI3K-Akt-signaling', '2'),
         ('mscd:IGFBPs', '2'),
         ('mscd:IL-10', '1'),
         ('mscd:IL-2', '1'),
         ('mscd:IL-6', '3'),
-        ('mscd:IL-8', '4'),
-        ('mscd:MCP-1', '3'),
+        ('mscd:IL-8', '5'),
+        ('mscd:MCP-1', '4'),
         ('mscd:NRG1', '1'),
         ('mscd:PGE2', '1'),
         ('mscd:PTEN', '2'),
-        ('mscd:SDF-1', '3'),
+        ('mscd:SDF-1', '4'),
         ('mscd:TGF-beta', '6'),
-        ('mscd:VEGF', '3'),
+        ('mscd:VEGF', '4'),
         ('mscd:galectin-3', '1'),
         ('mscd:galectin-9', '1'),
     ]

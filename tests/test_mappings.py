@@ -547,7 +547,7 @@ def test_findings_by_hgnc_gene(store):
               for r in run(store, "findings-by-hgnc-gene")}
     assert len(result) == 66
     assert [key for key in result][:3] == [("HGNC:11766", "transforming growth factor-beta"),
-                                           ("HGNC:6018", "interleukin-6"), ("HGNC:6025", "interleukin-8")]
+                                           ("HGNC:6025", "interleukin-8"), ("HGNC:11766", "transforming growth factor-beta 1")]
     assert {key: result[key] for key in [
         ("HGNC:11766", "transforming growth factor-beta"), ("HGNC:391", "Akt"), ("HGNC:8975", "PI3K"),
         ("HGNC:5465", "insulin-like growth factor-1 receptor"), ("HGNC:6871", "ERK"), ("HGNC:6840", "MEK1/2"),
