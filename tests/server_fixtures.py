@@ -155,6 +155,7 @@ class Listener:
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}/"
         self.connections: list[bytes] = []
+        self.reply = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"  # what it answers
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -170,7 +171,7 @@ class Listener:
             conn.settimeout(1)
             try:
                 self.connections.append(conn.recv(65536))
-                conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")
+                conn.sendall(self.reply)
             except OSError:
                 pass
             conn.close()

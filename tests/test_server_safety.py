@@ -372,6 +372,26 @@ def test_allowed_service_is_called(listener):
         close(app)
 
 
+@pytest.mark.parametrize("reply", [
+    b'HTTP/1.1 200 OK\r\nContent-Type: application/sparql-results+json\r\nContent-Length: 21\r\n\r\n{"head":{"vars":["x"]',
+    b'HTTP/1.1 200 OK\r\nContent-Type: application/sparql-results+json\r\n\r\n{"head":{"vars":["x"]},"results":',
+])
+def test_an_allowed_service_answering_what_cannot_be_read_is_a_502(listener, reply):
+    """A truncated or malformed answer of an allowed SERVICE: the engine raised RuntimeError, and
+    the client got 500 "Internal error" (hostile testing). It is the remote's failure: 502."""
+    listener.reply = reply
+    app = make_app(service_allow=[listener.url + "sparql"])
+    try:
+        q = f"SELECT * WHERE {{ SERVICE <{listener.url}sparql> {{ ?s ?p ?x }} }}"
+        resp = app.test_client().get("/sparql", query_string={"query": q})
+        assert resp.status_code == 502, resp.data
+        assert resp.data.decode().startswith(
+            "Query evaluation failed: An allowed SERVICE endpoint's answer could not be read: Parser error at line 1")
+        assert len(listener.connections) == 1
+    finally:
+        close(app)
+
+
 def test_answers_of_allowed_services_are_not_cached(listener):
     """The remote's answer may change, and SERVICE SILENT answers an empty solution while it is
     down: cached, with an ETag and max-age, it was served on after the remote came back (hostile

@@ -357,6 +357,7 @@ def _evaluate(state, req, wanted: Wanted, results_choice, graph_choice,
         "graph_fmt": None if unanswerable else "ntriples" if spare else graph_choice[1] if graph_choice else None,
         "max_rows": cfg["max_rows"],
         "isolate": scan.isolate,  # the inline engine evaluates it in a separate process
+        "services": bool(scan.services),  # a RuntimeError is then the remote's (engine._execute)
         "parse_only": unanswerable,  # evaluated with an empty store: its 400, else NotAcceptable
     }
     try:

@@ -163,6 +163,10 @@ def _execute(store: ox.Store, job: dict) -> tuple:
     except OSError as exc:  # Oxigraph reports evaluation failures (e.g. SERVICE) as OSError,
         reason = unwritable.writer_problem(exc)  # and a writer's refusal of an answer as well
         return ("error", str(exc)) if reason is None else ("unwritable", reason)
+    except RuntimeError as exc:  # and an allowed SERVICE's answer it cannot read (truncated,
+        if not job.get("services"):  # malformed) as RuntimeError: a 500 (hostile testing)
+            raise
+        return ("error", f"An allowed SERVICE endpoint's answer could not be read: {exc}")
 
 
 def _answer(store: ox.Store, job: dict) -> tuple:
