@@ -99,6 +99,10 @@ MAX_NESTING = 200  # deeper groups crash the engine's recursive parser (measured
 # stack, 3 000 BINDs or MINUSes, 5 000 path steps or 20 000 "||" in a row crash the process. Queries
 # run on 64 MB stacks (engine.QUERY_STACK) and may hold at most MAX_OPERATORS of these tokens.
 MAX_OPERATORS = 5000
+# The engine's parser takes time that grows with the square of the number of distinct variables
+# (measured: 20 000 projected took 0.7 s, 80 000 ran past the timeout and cost a worker: hostile
+# testing); 10 000 parse in 0.2-0.4 s.
+MAX_VARIABLES = 10_000
 # A reifier "~" (SPARQL 1.2) counts too: the parser recurses once per reifier of a triple, and
 # 100 000 of them crashed a serving process (hostile testing).
 OPERATORS = frozenset({"/", "|", "||", "&&", "+", "-", "*", "!", "^", "=", "!=", "<", ">", "<=", ">=",
@@ -132,6 +136,7 @@ class Scan:
     depth: int = 0
     operators: int = 0  # operator, separator and clause tokens (see MAX_OPERATORS)
     members: int = 0  # terms of collections and triple terms after their first (see MAX_OPERATORS)
+    variables: int = 0  # distinct variables, counted where the query has over MAX_OPERATORS tokens
     volatile: bool = False  # calls RAND/NOW/UUID/STRUUID/BNODE or a SERVICE: never cached
     isolate: bool = False  # evaluated apart: its ordering may mix kinds of literal (set by check,
     # as orders_apart says)
@@ -454,9 +459,11 @@ def scan(query: str, base: str) -> Scan:
         result.operators = (sum(map(_COUNTED.__contains__, counted_upper))
                             + sum(1 for tok in counted if tok[-1] == "." and tok[0].isdigit()))
         result.members = collection_members(counted)
+        result.variables = len({tok[1:] for tok in toks if tok[0] in "?$" and len(tok) > 1})
     result.form = next((u for u in upper if u in _FORMS), None)
     result.volatile = not VOLATILE.isdisjoint(upper)
-    if result.depth <= MAX_NESTING and max(result.operators, result.members) <= MAX_OPERATORS:
+    if (result.depth <= MAX_NESTING and max(result.operators, result.members) <= MAX_OPERATORS
+            and result.variables <= MAX_VARIABLES):
         # else refused anyway:
         # the walks below cost time that grows with nesting and names (measured before the limit
         # was checked first: 26 s for 40 000 nested brackets, each naming a variable)
@@ -1115,6 +1122,9 @@ def _refuse_over_limits(result: Scan, query: str, service_allow: frozenset[str] 
         raise Refused(400, f"Query's RDF collections hold {result.members} members after the first "
                            f"of each; the limit is {MAX_OPERATORS} (use VALUES for long lists of "
                            "values).")
+    if result.variables > MAX_VARIABLES:
+        raise Refused(400, f"Query names {result.variables} distinct variables; the limit is "
+                           f"{MAX_VARIABLES} (the engine's parsing time grows with the square of their number).")
     for target in result.services:
         if not target or re.search(r"[\\\s]", target) or target not in service_allow:
             shown = target or "a non-constant IRI"
