@@ -18,7 +18,7 @@ def _at(where, words: str) -> str:
 def test_every_section_is_located_and_tables_and_figures_interrupt_the_body(graph):
     where = sections.layout(graph, review_text())
     assert where.errors == []
-    assert len(where.body) == 24 and len(where.blocks) == 3
+    assert len(where.body) == 23 and len(where.blocks) == 4  # Tables 1 and 2, Figures 1 and 2
     assert _at(where, "The tumor microenvironment (TME)") == "section-abstract"
     assert _at(where, "Altogether, the MSCs derived") == "section-anticancer-summary"
     assert _at(where, "Type of MSCs Tumor propagating") == "section-table-1"
@@ -26,6 +26,7 @@ def test_every_section_is_located_and_tables_and_figures_interrupt_the_body(grap
     # the body text after Table 1 and Figure 1 is section 2.1's again, then 2.2's
     assert _at(where, "CAFs as a major constituent") == "section-mechanism-2-msc-caf"
     assert _at(where, "NCT02530047") == "section-table-2"
+    assert _at(where, "Search performed on October 28th") == "section-table-2"  # its msc:closesWith
     assert _at(where, "Recently, two phenotypes of MSCs") == "section-future"
 
 
