@@ -16,6 +16,7 @@ OA = Namespace("http://www.w3.org/ns/oa#")
 CNT = Namespace("http://www.w3.org/2011/content#")  # W3C Note "Representing Content in RDF 1.0"
 PROV = Namespace("http://www.w3.org/ns/prov#")
 REVIEW_TEXT = URIRef(MSCD + "review-text")
+REVIEW_LICENCE = URIRef("https://creativecommons.org/licenses/by-nc/4.0/")
 CONTEXT = 32  # characters of prefix/suffix kept by each TextQuoteSelector
 
 
@@ -60,6 +61,12 @@ def anchors(graph: Graph, text: str | None = None) -> Graph:
         "shipped: hostile testing).")))
     out.add((REVIEW_TEXT, CNT.chars, Literal(text)))
     out.add((REVIEW_TEXT, DCTERMS.isFormatOf, URIRef(MSCD + "review")))
+    # the review's licence, not the graph's (an ontology-tool audit: the release stated only CC BY)
+    out.add((REVIEW_TEXT, DCTERMS.license, REVIEW_LICENCE))
+    out.add((REVIEW_TEXT, DCTERMS.rights, Literal(
+        "The review's text, and each sentence the graph quotes from it (msc:evidence, oa:exact), is "
+        "(c) Ivyspring International Publisher, under CC BY-NC 4.0, not the graph's CC BY 4.0 "
+        "(LICENSE-DATA.md).")))
     for statement, quote in graph.subject_objects(MSCNS.evidence):
         if not isinstance(statement, URIRef):
             continue  # a blank node has no IRI to mint fragments of; validation refuses it
@@ -80,8 +87,10 @@ def anchors(graph: Graph, text: str | None = None) -> Graph:
         out.add((by_position, RDF.type, OA.TextPositionSelector))
         out.add((by_position, OA.start, Literal(start, datatype=XSD.nonNegativeInteger)))
         out.add((by_position, OA.end, Literal(end, datatype=XSD.nonNegativeInteger)))
-        for node in (anchor, by_quote, by_position):
+        name = statement.rsplit("/", 1)[-1]  # told apart in an ontology editor's list (ontology audit)
+        for node, what in ((anchor, "evidence anchor"), (by_quote, "quote selector"), (by_position, "position selector")):
             out.add((node, RDF.type, OWL.NamedIndividual))
+            out.add((node, RDFS.label, Literal(f"{what} of {name}")))
     return out
 
 

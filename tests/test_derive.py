@@ -105,6 +105,21 @@ def test_the_positions_count_characters_of_the_text_in_the_graph(store):
         "by upregulating levels of PTEN [65]."]
 
 
+def test_the_quoted_text_carries_the_review_s_licence_and_the_anchors_a_label(store):
+    """The release said CC BY only, though it holds the review's text and quotes (CC BY-NC: ontology
+    audit); its 1 308 anchors and selectors were unlabelled, alike in an ontology editor's list."""
+    from msc_kg.query import rows
+
+    found = rows(store, """PREFIX dcterms: <http://purl.org/dc/terms/> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+    SELECT ?licence ?label WHERE { <https://w3id.org/msc-kg/id/review-text> dcterms:license ?licence ; dcterms:rights [] .
+      <https://w3id.org/msc-kg/id/finding-mechanism-6-ecm-015#position> rdfs:label ?label }""")
+    assert found == [{"licence": "https://creativecommons.org/licenses/by-nc/4.0/",
+                      "label": "position selector of finding-mechanism-6-ecm-015"}]
+    unlabelled = rows(store, """PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> PREFIX owl: <http://www.w3.org/2002/07/owl#>
+    SELECT (COUNT(*) AS ?n) WHERE { ?x a owl:NamedIndividual FILTER NOT EXISTS { ?x rdfs:label [] } }""")
+    assert unlabelled == [{"n": "0"}]
+
+
 @pytest.mark.parametrize("name", ["tumour-effect", "contradictions", "named-individuals"])
 def test_the_derivations_answer_as_rdflib_does(name):
     """The build derives with Oxigraph's engine (rdflib's took 10 s on the contradictions and 400 s
