@@ -943,3 +943,24 @@ def test_a_blank_node_holding_a_triple_term_and_a_string_is_shown():
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert "&lt;&lt;( " in text and "http://s" in text and "<td>x</td>" in text
+
+
+@pytest.mark.skipif(__import__("shutil").which("node") is None, reason="needs Node.js to run the editor's script")
+def test_the_editor_shows_triple_terms_blank_nodes_and_datatypes():
+    """The landing page's table showed a triple term as "[object Object]", a blank node without
+    "_:" and a literal without its datatype (hostile testing)."""
+    import subprocess
+
+    script = (Path(pages.__file__).parent / "static" / "editor.js").read_text()
+    functions = script[script.index("  const XSD"):script.index("  function cell")]
+    terms = [{"type": "triple", "value": {"subject": {"type": "uri", "value": "http://a"},
+                                          "predicate": {"type": "uri", "value": "http://b"},
+                                          "object": {"type": "bnode", "value": "b0"}}},
+             {"type": "literal", "value": "1", "datatype": "http://www.w3.org/2001/XMLSchema#integer"},
+             {"type": "literal", "value": "x", "datatype": "http://www.w3.org/2001/XMLSchema#string"},
+             {"type": "literal", "value": "chat", "xml:lang": "fr"},
+             {"type": "literal", "value": "2", "datatype": "http://e/dt"}]
+    run = f"{functions}\nconsole.log(JSON.stringify({json.dumps(terms)}.map(text)));"
+    out = subprocess.run(["node", "-e", run], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == ["<<( <http://a> <http://b> _:b0 )>>", "1 ^^xsd:integer", "x", "chat @fr",
+                               "2 ^^http://e/dt"]

@@ -16,6 +16,24 @@
     });
   });
 
+  const XSD = "http://www.w3.org/2001/XMLSchema#";
+
+  // A term of SPARQL 1.1 (and 1.2) JSON results as text: a triple term was "[object Object]",
+  // a blank node lost its "_:" and a literal its datatype (hostile testing).
+  function text(term) {
+    if (term.type === "uri") return "<" + term.value + ">";
+    if (term.type === "bnode") return "_:" + term.value;
+    if (term.type === "triple") {
+      const t = term.value;
+      return "<<( " + text(t.subject) + " " + text(t.predicate) + " " + text(t.object) + " )>>";
+    }
+    let shown = term.value;
+    if (term["xml:lang"]) shown += " @" + term["xml:lang"];
+    else if (term.datatype && term.datatype !== XSD + "string")
+      shown += " ^^" + (term.datatype.startsWith(XSD) ? "xsd:" + term.datatype.slice(XSD.length) : term.datatype);
+    return shown;
+  }
+
   function cell(term) {
     const td = document.createElement("td");
     if (!term) return td;
@@ -25,7 +43,7 @@
       a.textContent = term.value;
       td.appendChild(a);
     } else {
-      td.textContent = term.value + (term["xml:lang"] ? " @" + term["xml:lang"] : "");
+      td.textContent = text(term);
     }
     return td;
   }
