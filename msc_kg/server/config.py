@@ -23,7 +23,7 @@ DEFAULTS = {
     # "inline": queries run in the serving thread under a watchdog (server.py, see supervise.py)
     "memory_mb": 2048,  # memory a query process may add beyond the loaded graph (address space
     # of a worker; resident memory of an inline serving process)
-    "union_default_graph": False,  # True: the default graph is the union of all graphs
+    "union_default_graph": False,  # True: the default graph is the union of all graphs, its own too
     "base_iri": INSTANCE_NS,  # relative IRIs in queries resolve against this base
     "cors": True,  # Access-Control-Allow-Origin: * and preflight answers
     "cache_size": 256,  # responses kept in the LRU cache (0 disables it)

@@ -58,8 +58,8 @@ def build_parser(prog: str = "server.py") -> argparse.ArgumentParser:
                    help="open client connections per serving process (one thread each); more get "
                         "503 (default: %(default)s)")
     p.add_argument("--union-default-graph", action="store_true",
-                   help="query the union of all named graphs as the default graph (a query's FROM, or a "
-                        "protocol dataset, replaces it)")
+                   help="query the union of the default graph and all named graphs as the default graph "
+                        "(a query's FROM, or a protocol dataset, replaces it)")
     p.add_argument("--base-url", type=_base_url, metavar="URL",
                    help="the service's public address, as clients reach it (behind a proxy, e.g. "
                         "https://kg.example.org/); the service description and VoID name its "
