@@ -23,7 +23,7 @@ from werkzeug.wrappers import Request, Response
 from msc_kg.server import describe, negotiate, protocol, safety, unwritable
 from msc_kg.server.engine import EngineError, NotAcceptable, QuerySyntaxError, Unwritable
 from msc_kg.server.documents import weak_tag
-from msc_kg.server.results import write_triples
+from msc_kg.server.results import PREFIXES, write_triples
 from msc_kg.server.unwritable import CannotCarry
 
 _PRINTABLE = "".join(map(chr, range(33, 127)))  # a header carries an IRI as a URI (RFC 3987 §3.1)
@@ -417,9 +417,16 @@ def _listed(functions, room: int = _HEADER_ROOM) -> str:
 
 
 def _malformed(exc: QuerySyntaxError, req) -> Response:
-    """The 400 of a syntax error, its position counted in the query as the client sent it."""
-    return engine_error(QuerySyntaxError(safety.position_as_sent(exc.message, req.sent))
-                        if req.sent is not None else exc)
+    """The 400 of a syntax error, its position counted in the query as the client sent it, and the
+    prefixes the query uses undeclared, which the engine's message does not name."""
+    message = safety.position_as_sent(exc.message, req.sent) if req.sent is not None else exc.message
+    missing = safety.undeclared_prefixes(req.query)
+    if missing:
+        known = [f"PREFIX {p} <{PREFIXES[p[:-1]]}>" for p in missing if p[:-1] in PREFIXES]
+        message = (message.rstrip("\n") + f"\nThe query uses the prefix{'es' if len(missing) > 1 else ''} "
+                   f"{', '.join(missing)} without declaring {'them' if len(missing) > 1 else 'it'}"
+                   + (f" ({'; '.join(known)})" if known else "") + ".")
+    return engine_error(QuerySyntaxError(message))
 
 
 def _syntax_error(state, req, text: str | None) -> Response | None:

@@ -563,6 +563,20 @@ def unparsable_name(query: str, toks: list[str], prefixes: dict[str, str]) -> st
     return None
 
 
+def undeclared_prefixes(query: str) -> list[str]:
+    """The prefixes (with their ":") that prefixed names of ``query`` use and its prologue does not
+    declare, in order of first use: told beside a syntax error, which the engine gives as
+    "expected ENCODE_FOR_URI" for "xsd:integer(…)" with xsd: undeclared (hostile testing)."""
+    toks = texts(query)
+    declared, found = _prefix_names(toks), {}
+    for tok in toks:
+        if ":" in tok and tok[0] not in "?$\"'<_@" and not tok[0].isdigit():
+            prefix = tok.partition(":")[0]
+            if prefix not in declared and (prefix == "" or prefix[0].isalpha()):
+                found.setdefault(prefix + ":", None)
+    return list(found)
+
+
 def _is_term(tok: str) -> bool:
     """A variable, IRI, literal, number, prefixed name, blank node label, "a", true or false."""
     first = tok[0]
