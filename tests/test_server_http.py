@@ -51,9 +51,9 @@ def serve():
         yield lambda **settings: started.enter_context(running(echo_app, **settings))[1]
 
 
-def exchange(addr, data: bytes, timeout: float = 5.0) -> bytes:
-    """Send ``data`` and read until the server closes the connection."""
-    with socket.create_connection(addr, timeout=timeout) as s:
+def exchange(addr, data: bytes, timeout: float = 5.0, source: str | None = None) -> bytes:
+    """Send ``data`` (from the loopback address ``source``) and read until the server closes the connection."""
+    with socket.create_connection(addr, timeout=timeout, source_address=(source, 0) if source else None) as s:
         s.sendall(data)
         chunks = []
         while True:
@@ -345,12 +345,34 @@ def test_idle_keep_alive_connection_is_closed(serve):
 
 def test_connection_limit_answers_503(serve):
     addr = serve(max_connections=2)
-    held = [socket.create_connection(addr, timeout=5) for _ in range(2)]
+    held = [socket.create_connection(addr, timeout=5, source_address=(f"127.0.0.{i}", 0)) for i in (2, 3)]
     time.sleep(0.2)
     try:
         raw = exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         assert status_of(raw) == 503
         assert b"Too many open connections (limit 2)" in body_of(raw)
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_one_client_address_holds_at_most_half_the_connections(serve):
+    """Trickling request heads from one address, a client held every connection slot and every
+    other client got 503 (hostile testing: slowloris); it may hold half of them."""
+    addr = serve(max_connections=4)
+    held = [socket.create_connection(addr, timeout=5) for _ in range(2)]
+    for s in held:
+        s.sendall(b"GET / HTTP/1.1\r\n")  # a request head begun, never finished
+    time.sleep(0.2)
+    try:
+        raw = exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status_of(raw) == 503
+        assert b"Too many open connections from your address (limit 2); retry later." in body_of(raw)
+        assert status_of(exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                                  source="127.0.0.2")) == 200  # another client is served
+        held.pop().close()
+        time.sleep(0.2)  # its slot is free again
+        assert status_of(exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) == 200
     finally:
         for s in held:
             s.close()

@@ -28,6 +28,7 @@ import termios
 import threading
 import time
 import traceback
+from collections import Counter
 from email.utils import formatdate
 from io import BytesIO
 from urllib.parse import unquote_to_bytes
@@ -136,6 +137,11 @@ def _linger(conn: socket.socket, seconds: float = 1.0, limit: int = 1 << 20) -> 
         pass
 
 
+def _peer(addr) -> str:
+    """The client address a connection came from (its host, without the port)."""
+    return addr[0] if isinstance(addr, tuple) and addr else str(addr)
+
+
 def _readable(conns: list[Connection]) -> set[Connection]:
     """Those of ``conns`` whose sockets hold bytes their threads have not read yet (a request,
     or the client's end of the connection)."""
@@ -210,6 +216,9 @@ class Server:
         # (status, headers, body) or None to call the WSGI app
         self.sock = sock
         self.max_connections = max_connections
+        # one client address may hold half of them: trickling request heads, one client held
+        # every slot and all the others got 503 (hostile testing: slowloris)
+        self.max_per_peer = max(1, max_connections // 2)
         self.max_head = max_head
         self.max_body = max_body
         self.read_timeout = read_timeout
@@ -219,6 +228,7 @@ class Server:
         self.accepting = True
         self._lock = threading.Lock()
         self._conns: set[Connection] = set()  # open connections
+        self._peers: Counter = Counter()  # open connections per client address
         self._refusers = threading.BoundedSemaphore(16)
 
     # ------------------------------------------------------------------ accept loop
@@ -245,13 +255,17 @@ class Server:
                 continue
             conn.setblocking(True)
             client = Connection(conn)
+            peer = _peer(addr)
             with self._lock:
                 full = len(self._conns) >= self.max_connections
-                if not full:
+                crowded = self._peers[peer] >= self.max_per_peer
+                if not (full or crowded):
                     self._conns.add(client)
+                    self._peers[peer] += 1
                     self._publish()
-            if full:
-                self._refuse(conn)
+            if full or crowded:
+                self._refuse(conn, None if full else "Too many open connections from your address "
+                                                     f"(limit {self.max_per_peer})")
                 continue
             # No thread may be startable (each reserves a query's 64 MB stack of address space;
             # threads or processes may be capped): the connection is refused, where the error
@@ -260,10 +274,18 @@ class Server:
             try:
                 threading.Thread(target=self._handle, args=(client, addr), daemon=True).start()
             except RuntimeError:
-                with self._lock:
-                    self._conns.discard(client)
-                    self._publish()
+                self._forget(client, addr)
                 self._refuse(conn, "The server cannot take another connection now")
+
+    def _forget(self, client: Connection, addr) -> None:
+        """Count ``client`` (from ``addr``) no longer among the open connections."""
+        peer = _peer(addr)
+        with self._lock:
+            self._conns.discard(client)
+            self._peers[peer] -= 1
+            if self._peers[peer] <= 0:
+                del self._peers[peer]
+            self._publish()
 
     def _publish(self) -> None:
         """Tell the other serving processes how many connections this one has (under _lock)."""
@@ -375,9 +397,7 @@ class Server:
             pass  # the client went away
         finally:
             _local.conn = None
-            with self._lock:
-                self._conns.discard(client)
-                self._publish()
+            self._forget(client, addr)
             try:
                 client.sock.close()
             except OSError:
