@@ -77,11 +77,14 @@ def _elements(header: str) -> list[str]:
 
 
 def parse_accept(header: str | None) -> list[tuple[str, str, float]]:
-    """The well-formed media ranges of an Accept header as ``(type, subtype, q)``; */* if absent."""
-    if header is None or not header.strip():
+    """The well-formed media ranges of an Accept header as ``(type, subtype, q)``; */* if absent
+    or if it lists no element (",,,": RFC 9110 §5.6.1, empty elements are none; it got 406 where
+    an empty header got the default: hostile testing)."""
+    parts = [] if header is None else _elements(header)
+    if not parts:
         return [("*", "*", 1.0)]
     ranges = []
-    for part in _elements(header):
+    for part in parts:
         m = _RANGE.match(part)
         if not m:
             continue
