@@ -239,6 +239,10 @@ def main(argv: list[str] | None = None) -> int:
         from msc_kg.server.serve import main as serve_main
 
         return serve_main(argv[1:], prog="msc-kg serve", command_line=command_line)
+    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        # argparse said "the following arguments are required: command" of "msc-kg --bogus"
+        parser().error(f"unrecognized option {argv[0]!r}: the command comes first "
+                       "(build, validate, stats, query, serve; msc-kg <command> --help for its options)")
     try:
         status = _run(parser().parse_args(argv))
         sys.stdout.flush()  # a closed pipe is told here, not as the interpreter exits

@@ -271,3 +271,14 @@ def test_support_files_that_are_not_what_the_build_reads_are_named(tmp_path, mon
             mappings.prefix_records()
     finally:
         mappings.prefix_records.cache_clear()
+
+
+@pytest.mark.parametrize("option", ["--bogus", "-x", "--json"])
+def test_an_option_before_the_command_is_named(capsys, option):
+    """"msc-kg --bogus" said "the following arguments are required: command" (bad-input testing)."""
+    with pytest.raises(SystemExit) as raised:
+        main([option, "stats"])
+    assert raised.value.code == 2
+    assert capsys.readouterr().err.endswith(
+        f"msc-kg: error: unrecognized option '{option}': the command comes first (build, validate, "
+        "stats, query, serve; msc-kg <command> --help for its options)\n")
