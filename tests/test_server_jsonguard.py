@@ -100,3 +100,23 @@ def test_a_minified_file_is_checked_in_bounded_memory(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 32 * jsonguard.BLOCK, peak
+
+
+@pytest.mark.parametrize("content, kind, line", [
+    ('"hello"', "a string", 1), ("\n\n 42\n", "a number", 3), ("\ufefftrue", "true", 1), ("null", "null", 1),
+    ("-1.5", "a number", 1), ("false", "false", 1),
+])
+def test_a_json_document_that_is_no_object_or_array_is_refused_by_name(tmp_path, capsys, content, kind, line):
+    """Oxigraph's parser read a bare JSON string as an empty graph: validate --with said the data
+    conformed, and the server served nothing from it (bad-input testing)."""
+    bare = tmp_path / "bare.jsonld"
+    bare.write_text(content, encoding="utf-8")
+    message = f"line {line}: the document is {kind}; a JSON-LD document is a JSON object or array"
+    with pytest.raises(DataError) as raised:
+        load_files([bare])
+    assert str(raised.value) == f"{bare}: {message}"
+    assert main(["validate", "--with", str(bare)]) == 1
+    assert capsys.readouterr().err == f"{bare}:{line}: does not parse as json-ld: {message}\n"
+    fine = tmp_path / "fine.jsonld"
+    fine.write_text('\n  [{"@id": "http://e/s", "http://e/p": "o"}]', encoding="utf-8")
+    assert len(load_files([fine])) == 1

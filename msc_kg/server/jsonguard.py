@@ -28,6 +28,25 @@ BLOCK = 1 << 20  # bytes read at a time (a backslash never ends one: no escape i
 _CONTEXT_REF = re.compile(rb'"(@context|@import)"\s*:\s*(?:\[\s*)?"((?:[^"\\\n]|\\.)*)"')
 
 
+_KINDS = {ord('"'): "a string", ord("t"): "true", ord("f"): "false", ord("n"): "null"}
+
+
+def _top_level(head: bytes, path: Path) -> None:
+    """ValueError where the JSON of a file beginning ``head`` is no object or array: Oxigraph's
+    parser read a bare string, number or literal as an empty graph, without a word (bad-input
+    testing: '"hello"' passed as JSON-LD)."""
+    body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+    text = body.lstrip(b" \t\r\n")
+    if not text or text[0] in b"{[":
+        return  # an empty file is the parser's to tell
+    kind = _KINDS.get(text[0], "a number" if text[0] in b"-0123456789" else None)
+    if kind is None:
+        return  # not JSON at all: the parser says where
+    line = 1 + body[:len(body) - len(text)].count(b"\n")
+    raise ValueError(f"line {line}: the document is {kind}; a JSON-LD document is a JSON object or "
+                     "array")
+
+
 def check(path: Path) -> None:
     """ValueError naming the line where ``path`` nests JSON deeper than MAX_DEPTH levels.
 
@@ -39,6 +58,8 @@ def check(path: Path) -> None:
     """
     depth, line, open_string = 0, 1, False
     with open(path, "rb") as stream:
+        _top_level(stream.read(BLOCK), path)
+        stream.seek(0)
         while block := stream.read(BLOCK):
             while block.endswith(b"\\") and (more := stream.read(1)):
                 block += more
