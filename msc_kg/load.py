@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import re
 import warnings
@@ -80,8 +81,13 @@ def parse_file(path: Path) -> Graph:
     collections: hostile testing). Its triples are then copied term by term into the rdflib Graph
     that pySHACL needs."""
     path = Path(path)
-    if not path.exists():
-        raise SourceParseError(path, None, "file not found")
+    if not path.exists():  # a link that leads nowhere, or round in a loop, exists no more
+        try:
+            path.stat()
+        except OSError as exc:  # "file not found" of a symbolic link loop (bad-input testing)
+            if path.is_symlink() and exc.strerror and exc.errno != errno.ENOENT:
+                raise SourceParseError(path, None, f"cannot be read: {exc.strerror}") from None
+        raise SourceParseError(path, None, "file not found" + (" (a symbolic link to nothing)" if path.is_symlink() else ""))
     if not path.is_file():  # a folder, or a FIFO that would block forever
         raise SourceParseError(path, None, "is not a regular file")
     fmt = EXTENSIONS.get(path.suffix.lower())

@@ -71,8 +71,11 @@ def read_mappings(path: Path = MAPPINGS_TSV) -> list[dict[str, str]]:
     line of the first row that is not a mapping the release can carry (each ended in a traceback,
     or was released as written: hostile testing)."""
     try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            reader = csv.DictReader(handle, delimiter="\t")
+        with open(path, encoding="utf-8-sig", newline="") as handle:  # a byte order mark is no
+            reader = csv.DictReader(handle, delimiter="\t")  # part of the header (spreadsheets write one)
+            if reader.fieldnames is None:
+                raise SourceParseError(path, 1, f"the file is empty; its first line is the header: "
+                                                f"{', '.join(COLUMNS)} (tab-separated)")
             if reader.fieldnames != COLUMNS:
                 raise SourceParseError(path, 1, f"the columns must be {', '.join(COLUMNS)} "
                                                 f"(tab-separated), not "

@@ -181,8 +181,12 @@ def test_every_entry_of_triples_is_read_or_refused(tmp_path):
     (triples / ".#a.ttl").symlink_to("user@host.123:456")  # Emacs's lock: failed the build
     assert [p.name for p in source_files(tmp_path)] == [  # the ontology's files, named if missing
         "msc-kg.ttl", "tumour-effect-rules.ttl", "external-terms.ttl", "a.ttl", "gone.ttl"]
-    with pytest.raises(SourceParseError, match="^.*gone.ttl: file not found$"):
+    with pytest.raises(SourceParseError, match=r"^.*gone.ttl: file not found \(a symbolic link to nothing\)$"):
         parse_file(triples / "gone.ttl")
+    (triples / "loop.ttl").symlink_to("loop.ttl")  # was "file not found" (bad-input testing)
+    with pytest.raises(SourceParseError, match="^.*loop.ttl: cannot be read: Too many levels of symbolic links$"):
+        parse_file(triples / "loop.ttl")
+    (triples / "loop.ttl").unlink()
     for name in ("b.TTL", "c.trig", "sub"):
         extra = triples / name
         extra.mkdir() if name == "sub" else extra.write_text("")

@@ -638,6 +638,21 @@ def test_the_mapping_table_must_have_its_columns(tmp_path):
         mappings.read_mappings(path)
 
 
+def test_an_empty_mapping_table_says_so_and_a_byte_order_mark_is_no_part_of_its_header(tmp_path):
+    """An empty file was told "the columns must be … not none", and a header after a byte order
+    mark (as spreadsheets write it) was refused as "not \ufeffsubject_id, …" (bad-input testing)."""
+    from msc_kg.errors import SourceParseError
+
+    path = tmp_path / "mappings.tsv"
+    path.write_text("")
+    with pytest.raises(SourceParseError) as raised:
+        mappings.read_mappings(path)
+    assert str(raised.value) == (f"{path}:1: the file is empty; its first line is the header: "
+                                 f"{', '.join(mappings.COLUMNS)} (tab-separated)")
+    path.write_text("\ufeff" + "\t".join(mappings.COLUMNS) + "\n" + ROW + "\n", encoding="utf-8")
+    assert [row["subject_id"] for row in mappings.read_mappings(path)] == [ROW.split("\t")[0]]
+
+
 def test_a_mapping_of_an_entity_no_source_states_is_a_problem(assembled, monkeypatch, maps):
     """A misspelt mscd: subject (mscd:IL6 for mscd:IL-6) passed validation and released a
     cross-reference of nothing (hostile testing); the msc: ones a violation query finds."""
