@@ -378,6 +378,30 @@ def test_one_client_address_holds_at_most_half_the_connections(serve):
             s.close()
 
 
+def test_the_cap_per_client_address_can_be_set_or_lifted(serve):
+    """Behind a proxy every client has the proxy's address: --max-connections-per-client 0 lifts
+    the cap (half of the connections), a number sets it (code review)."""
+    for per_client, third in ((0, 200), (3, 200), (2, 503)):
+        addr = serve(max_connections=4, max_per_peer=per_client)
+        held = [socket.create_connection(addr, timeout=5) for _ in range(2)]
+        time.sleep(0.2)
+        try:
+            assert status_of(exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) == third
+        finally:
+            for s in held:
+                s.close()
+
+
+def test_an_ipv6_client_is_counted_by_its_64():
+    """A client holds its /64 whole: counted by address, it had as many slots as it liked."""
+    from msc_kg.server.http import _peer
+
+    assert _peer(("2001:db8::1", 80, 0, 0)) == _peer(("2001:db8::ffff:2", 81, 0, 0)) == "2001:db8::/64"
+    assert _peer(("2001:db8:0:1::1", 80, 0, 0)) == "2001:db8:0:1::/64"
+    assert _peer(("fe80::1%eth0", 80, 0, 2)) == "fe80::/64"
+    assert _peer(("192.0.2.7", 80)) == "192.0.2.7" and _peer(("::ffff:192.0.2.7", 80, 0, 0)) == "::ffff:192.0.2.7"
+
+
 def test_a_connection_no_thread_can_be_started_for_is_refused(serve, monkeypatch):
     """Under a limit on address space or threads, starting a connection's thread raised in the
     accept loop and ended the serving process (hostile testing): that connection gets 503, and the

@@ -322,6 +322,7 @@ def test_help_exits_0():
     ("--max-rows=-5", "argument --max-rows: -5 is out of range (at least 1)"),
     ("--memory-mb=-3", "argument --memory-mb: -3 is out of range (at least 0)"),
     ("--max-connections=0", "argument --max-connections: 0 is out of range (at least 1)"),
+    ("--max-connections-per-client=-1", "argument --max-connections-per-client: -1 is out of range (at least 0)"),
 ])
 def test_bad_option_values_stop_startup_with_a_message(option, message):
     """Before, --port 70000 ended in a traceback and --workers 0 or --timeout -1 started a server

@@ -23,6 +23,8 @@ DEFAULTS = {
     # "inline": queries run in the serving thread under a watchdog (server.py, see supervise.py)
     "memory_mb": 2048,  # memory a query process may add beyond the loaded graph (address space
     # of a worker; resident memory of an inline serving process)
+    "max_per_client": None,  # open connections one client address may hold per serving process:
+    # None, half of --max-connections; 0, no cap (behind a proxy every client has its address)
     "union_default_graph": False,  # True: the default graph is the union of all graphs, its own too
     "base_iri": INSTANCE_NS,  # relative IRIs in queries resolve against this base
     "cors": True,  # Access-Control-Allow-Origin: * and preflight answers

@@ -20,6 +20,7 @@ the app is never called with it.
 from __future__ import annotations
 
 import fcntl
+import ipaddress
 import select
 import socket
 import struct
@@ -138,8 +139,17 @@ def _linger(conn: socket.socket, seconds: float = 1.0, limit: int = 1 << 20) -> 
 
 
 def _peer(addr) -> str:
-    """The client address a connection came from (its host, without the port)."""
-    return addr[0] if isinstance(addr, tuple) and addr else str(addr)
+    """The client address a connection came from (its host, without the port); for IPv6, its /64,
+    which one client commonly holds whole."""
+    if not (isinstance(addr, tuple) and addr):
+        return str(addr)
+    host = addr[0]
+    if ":" in host and "." not in host:  # IPv6, not an IPv4-mapped address
+        try:
+            return str(ipaddress.IPv6Network(f"{host.partition('%')[0]}/64", strict=False))
+        except ValueError:
+            return host
+    return host
 
 
 def _readable(conns: list[Connection]) -> set[Connection]:
@@ -205,7 +215,7 @@ class Server:
     # as the drain began held a retiring process for the whole grace: hostile testing)
 
     def __init__(self, app, sock: socket.socket, *, max_connections: int = 512,
-                 max_head: int = 65536, max_body: int = 1_000_000, read_timeout: float = 30.0,
+                 max_per_peer: int | None = None, max_head: int = 65536, max_body: int = 1_000_000, read_timeout: float = 30.0,
                  idle_timeout: float = 30.0, direct=None, balance=None,
                  error_headers: dict | None = None):
         self.app = app
@@ -216,9 +226,10 @@ class Server:
         # (status, headers, body) or None to call the WSGI app
         self.sock = sock
         self.max_connections = max_connections
-        # one client address may hold half of them: trickling request heads, one client held
-        # every slot and all the others got 503 (hostile testing: slowloris)
-        self.max_per_peer = max(1, max_connections // 2)
+        # one client address may hold half of them (None) or ``max_per_peer`` (0: no cap, for a
+        # proxy's): trickling request heads, one client held every slot and all the others got 503
+        # (hostile testing: slowloris)
+        self.max_per_peer = max(1, max_connections // 2) if max_per_peer is None else max_per_peer or max_connections
         self.max_head = max_head
         self.max_body = max_body
         self.read_timeout = read_timeout

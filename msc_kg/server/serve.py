@@ -57,6 +57,10 @@ def build_parser(prog: str = "server.py") -> argparse.ArgumentParser:
     p.add_argument("--max-connections", type=_whole(1), default=512,
                    help="open client connections per serving process (one thread each); more get "
                         "503 (default: %(default)s)")
+    p.add_argument("--max-connections-per-client", type=_whole(0), default=None, metavar="N",
+                   help="open connections one client address (an IPv6 /64) may hold per serving "
+                        "process; more get 503; 0: no cap, as behind a proxy, where every client "
+                        "has the proxy's address (default: half of --max-connections)")
     p.add_argument("--union-default-graph", action="store_true",
                    help="query the union of the default graph and all named graphs as the default graph "
                         "(a query's FROM, or a protocol dataset, replaces it)")
@@ -156,7 +160,8 @@ def main(argv=None, prog: str = "server.py", command_line: bool | None = None) -
               "service_allow": args.service_allow, "workers": args.workers, "engine": "inline",
               "memory_mb": args.memory_mb, "query_slots": args.query_slots,
               "queue_ms": args.queue_ms,
-              "union_default_graph": args.union_default_graph, "base_url": args.base_url}
+              "union_default_graph": args.union_default_graph, "base_url": args.base_url,
+              "max_per_client": args.max_connections_per_client}
     try:
         sock = listen(args.host, args.port)
     except OSError as exc:

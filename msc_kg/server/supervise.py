@@ -115,7 +115,8 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int, balan
     cfg = state.config
     # An engine abort (see README, Operating it) must not write a core file the size of the graph.
     resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
-    server = Server(app, sock, max_connections=max_connections, max_body=cfg["max_body"],
+    server = Server(app, sock, max_connections=max_connections, max_per_peer=cfg.get("max_per_client"),
+                    max_body=cfg["max_body"],
                     read_timeout=30.0, idle_timeout=30.0, direct=app.wsgi_app.direct,
                     balance=balance, error_headers=CORS_HEADERS if cfg["cors"] else None)
 
