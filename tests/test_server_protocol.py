@@ -222,8 +222,12 @@ def test_a_syntax_error_names_the_prefixes_the_query_did_not_declare(server_clie
     resp = server_client.get("/sparql", query_string={"query": query})
     assert resp.status_code == 400
     assert resp.data.startswith(b"Malformed query: error at 1:") and resp.data.decode().endswith(told)
-    fine = server_client.get("/sparql", query_string={"query": "SELECT * WHERE {\n ?s ?p }"})
-    assert b"prefix" not in fine.data  # a syntax error of another kind is told as before
+    for other in ("SELECT * WHERE {\n ?s ?p }", "SELECT * WHERE { ?s ?p <http://example.org/a b> }",
+                  "SELECT * { FILTER(?o = <urn:a b>) }", "PREFIX ex: <http://e x/> SELECT * WHERE { ?s ex:p ?o }",
+                  "PREFIXex: <http://e/> SELECT * WHERE { ?s ex:p ?o "):
+        resp = server_client.get("/sparql", query_string={"query": other})
+        assert resp.status_code == 400 and b"prefix" not in resp.data, other  # an IRI's scheme, a
+        # declared name with a bad IRI, a declaration glued to PREFIX are no undeclared prefix (code review)
 
 
 def test_wrong_method_is_405_with_allow(server_client):

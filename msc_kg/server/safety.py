@@ -568,12 +568,22 @@ def undeclared_prefixes(query: str) -> list[str]:
     declare, in order of first use: told beside a syntax error, which the engine gives as
     "expected ENCODE_FOR_URI" for "xsd:integer(…)" with xsd: undeclared (hostile testing)."""
     toks = texts(query)
-    declared, found = _prefix_names(toks), {}
-    for tok in toks:
-        if ":" in tok and tok[0] not in "?$\"'<_@" and not tok[0].isdigit():
-            prefix = tok.partition(":")[0]
-            if prefix not in declared and (prefix == "" or prefix[0].isalpha()):
-                found.setdefault(prefix + ":", None)
+    declared, named, found = _prefix_names(toks), set(), {}
+    for i, tok in enumerate(toks):  # the names declared, whatever their IRI ("PREFIX ex: <http://e x/>"
+        upper = tok.upper()  # reads apart) and however written ("PREFIXex:", read as the engine reads it)
+        if upper == "PREFIX" and i + 1 < len(toks) and toks[i + 1].endswith(":"):
+            declared.add(toks[i + 1][:-1])
+            named.add(i + 1)
+        elif upper.startswith("PREFIX") and tok.endswith(":") and ":" not in tok[:-1]:
+            declared.add(tok[6:-1])
+            named.add(i)
+    for i, tok in enumerate(toks):
+        if (i in named or ":" not in tok or tok[0] in "?$\"'<_@" or tok[0].isdigit()
+                or (i and toks[i - 1] == "<")):  # what an IRI that does not close or holds a space reads as
+            continue
+        prefix = tok.partition(":")[0]
+        if prefix not in declared and (prefix == "" or prefix[0].isalpha()):
+            found.setdefault(prefix + ":", None)
     return list(found)
 
 
