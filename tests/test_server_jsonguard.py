@@ -117,6 +117,11 @@ def test_a_json_document_that_is_no_object_or_array_is_refused_by_name(tmp_path,
     assert str(raised.value) == f"{bare}: {message}"
     assert main(["validate", "--with", str(bare)]) == 1
     assert capsys.readouterr().err == f"{bare}:{line}: does not parse as json-ld: {message}\n"
+    for not_json in ("tomato", '-{"a": 1}', "nope {}", "trueish"):  # only begins like one: the
+        bare.write_text(not_json, encoding="utf-8")  # parser's message (code review: "the document is true")
+        with pytest.raises(DataError) as raised:
+            load_files([bare])
+        assert "the document is" not in str(raised.value)
     fine = tmp_path / "fine.jsonld"
     fine.write_text('\n  [{"@id": "http://e/s", "http://e/p": "o"}]', encoding="utf-8")
     assert len(load_files([fine])) == 1

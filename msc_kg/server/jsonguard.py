@@ -28,7 +28,10 @@ BLOCK = 1 << 20  # bytes read at a time (a backslash never ends one: no escape i
 _CONTEXT_REF = re.compile(rb'"(@context|@import)"\s*:\s*(?:\[\s*)?"((?:[^"\\\n]|\\.)*)"')
 
 
-_KINDS = {ord('"'): "a string", ord("t"): "true", ord("f"): "false", ord("n"): "null"}
+# A JSON value that is no object or array, at the start of a document (what merely begins like one,
+# "tomato", "-{", is left to the parser, which says where it fails)
+_BARE = re.compile(rb'(?P<s>"(?:[^"\\\n]|\\.)*")|(?P<n>-?\d)|(?P<t>true)\b|(?P<f>false)\b|(?P<l>null)\b')
+_KINDS = {"s": "a string", "n": "a number", "t": "true", "f": "false", "l": "null"}
 
 
 def _top_level(head: bytes, path: Path) -> None:
@@ -37,11 +40,10 @@ def _top_level(head: bytes, path: Path) -> None:
     testing: '"hello"' passed as JSON-LD)."""
     body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
     text = body.lstrip(b" \t\r\n")
-    if not text or text[0] in b"{[":
-        return  # an empty file is the parser's to tell
-    kind = _KINDS.get(text[0], "a number" if text[0] in b"-0123456789" else None)
-    if kind is None:
-        return  # not JSON at all: the parser says where
+    found = _BARE.match(text)
+    if found is None:
+        return  # an object or array, an empty file or no JSON at all: the parser's to tell
+    kind = _KINDS[found.lastgroup]
     line = 1 + body[:len(body) - len(text)].count(b"\n")
     raise ValueError(f"line {line}: the document is {kind}; a JSON-LD document is a JSON object or "
                      "array")
