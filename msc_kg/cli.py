@@ -239,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         from msc_kg.server.serve import main as serve_main
 
         return serve_main(argv[1:], prog="msc-kg serve", command_line=command_line)
-    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+    if argv and argv[0].startswith("-") and argv[0] != "-h" and not (  # argparse's abbreviations
+            argv[0].startswith("--") and ("--help".startswith(argv[0]) or "--version".startswith(argv[0]))):
         # argparse said "the following arguments are required: command" of "msc-kg --bogus"
         parser().error(f"unrecognized option {argv[0]!r}: the command comes first "
                        "(build, validate, stats, query, serve; msc-kg <command> --help for its options)")

@@ -282,3 +282,6 @@ def test_an_option_before_the_command_is_named(capsys, option):
     assert capsys.readouterr().err.endswith(
         f"msc-kg: error: unrecognized option '{option}': the command comes first (build, validate, "
         "stats, query, serve; msc-kg <command> --help for its options)\n")
+    with pytest.raises(SystemExit) as raised:  # argparse's abbreviations still work (code review)
+        main(["--vers"])
+    assert raised.value.code == 0 and capsys.readouterr().out.startswith("msc-kg ")

@@ -164,8 +164,8 @@ def _execute(store: ox.Store, job: dict) -> tuple:
         reason = unwritable.writer_problem(exc)  # and a writer's refusal of an answer as well
         return ("error", str(exc)) if reason is None else ("unwritable", reason)
     except RuntimeError as exc:  # and an allowed SERVICE's answer it cannot read (truncated,
-        if not job.get("services"):  # malformed) as RuntimeError: a 500 (hostile testing)
-            raise
+        if type(exc) is not RuntimeError or not job.get("services"):  # malformed) as RuntimeError
+            raise  # itself: a 500 (hostile testing); its subclasses (RecursionError, …) are not that
         return ("error", f"An allowed SERVICE endpoint's answer could not be read: {exc}")
 
 
