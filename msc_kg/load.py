@@ -87,7 +87,8 @@ def parse_file(path: Path) -> Graph:
         except OSError as exc:  # "file not found" of a symbolic link loop (bad-input testing)
             if path.is_symlink() and exc.strerror and exc.errno != errno.ENOENT:
                 raise SourceParseError(path, None, f"cannot be read: {exc.strerror}") from None
-        raise SourceParseError(path, None, "file not found" + (" (a symbolic link to nothing)" if path.is_symlink() else ""))
+        dangling = " (a symbolic link to nothing)" if path.is_symlink() else ""
+        raise SourceParseError(path, None, f"file not found{dangling}")
     if not path.is_file():  # a folder, or a FIFO that would block forever
         raise SourceParseError(path, None, "is not a regular file")
     fmt = EXTENSIONS.get(path.suffix.lower())

@@ -215,8 +215,8 @@ class Server:
     # as the drain began held a retiring process for the whole grace: hostile testing)
 
     def __init__(self, app, sock: socket.socket, *, max_connections: int = 512,
-                 max_per_peer: int | None = None, max_head: int = 65536, max_body: int = 1_000_000, read_timeout: float = 30.0,
-                 idle_timeout: float = 30.0, direct=None, balance=None,
+                 max_per_peer: int | None = None, max_head: int = 65536, max_body: int = 1_000_000,
+                 read_timeout: float = 30.0, idle_timeout: float = 30.0, direct=None, balance=None,
                  error_headers: dict | None = None):
         self.app = app
         self.error_headers = error_headers or {}  # sent with the server's own error responses
@@ -229,7 +229,8 @@ class Server:
         # one client address may hold half of them (None) or ``max_per_peer`` (0: no cap, for a
         # proxy's): trickling request heads, one client held every slot and all the others got 503
         # (hostile testing: slowloris)
-        self.max_per_peer = max(1, max_connections // 2) if max_per_peer is None else max_per_peer or max_connections
+        self.max_per_peer = (max(1, max_connections // 2) if max_per_peer is None
+                             else max_per_peer or max_connections)
         self.max_head = max_head
         self.max_body = max_body
         self.read_timeout = read_timeout

@@ -34,7 +34,7 @@ _BARE = re.compile(rb'(?P<s>"(?:[^"\\\n]|\\.)*")|(?P<n>-?\d)|(?P<t>true)\b|(?P<f
 _KINDS = {"s": "a string", "n": "a number", "t": "true", "f": "false", "l": "null"}
 
 
-def _top_level(head: bytes, path: Path) -> None:
+def _top_level(head: bytes) -> None:
     """ValueError where the JSON of a file beginning ``head`` is no object or array: Oxigraph's
     parser read a bare string, number or literal as an empty graph, without a word (bad-input
     testing: '"hello"' passed as JSON-LD)."""
@@ -60,7 +60,7 @@ def check(path: Path) -> None:
     """
     depth, line, open_string = 0, 1, False
     with open(path, "rb") as stream:
-        _top_level(stream.read(BLOCK), path)
+        _top_level(stream.read(BLOCK))
         stream.seek(0)
         while block := stream.read(BLOCK):
             while block.endswith(b"\\") and (more := stream.read(1)):
