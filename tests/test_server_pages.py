@@ -755,7 +755,13 @@ def test_owl_documents_are_served_at_their_ontology_and_version_iris(tmp_path):
         assert turtle.content_type == "text/turtle; charset=utf-8"
         assert len(list(ox.parse(turtle.data, format=ox.RdfFormat.TURTLE))) == len(
             list(ox.parse(owl, format=ox.RdfFormat.RDF_XML)))
-        assert client.get("/ontology").content_type == "text/turtle; charset=utf-8"  # as entity pages
+        for accept in (None, "*/*", "application/*"):  # as at the version IRIs: owlready2 sends no
+            # Accept, and could not read the Turtle it got (a first user's walkthrough)
+            resp = client.get("/ontology", headers={"Accept": accept} if accept else {})
+            assert (resp.content_type, resp.data) == ("application/rdf+xml", owl)
+        browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+        page = client.get("/ontology", headers={"Accept": browser})  # the page of the ontology's
+        assert page.status_code == 404 and b"owl:Ontology" not in page.data  # header: none in this data
         assert client.get(_version_path(owl)).data == owl  # a .owl: RDF/XML unless asked otherwise
         for where in ("/msc-kg-full.owl", "/releases/9.9/msc-kg-full.owl"):
             assert client.get(where).data == FULL_OWL.encode()

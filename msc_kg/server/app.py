@@ -205,7 +205,9 @@ def _routes(app: Flask) -> None:
         choice = endpoint.negotiated(request, negotiate.ENTITY)
         if isinstance(choice, tuple) and choice[1] == "html":
             return _entity(MSC.rstrip("/"))
-        return _document(doc, choice)
+        # RDF/XML to a client that names no syntax, as at the version IRIs: owlready2 sends no
+        # Accept, and could not read the Turtle it got (a first user's walkthrough)
+        return _document(doc, endpoint.negotiated(request, negotiate.OWL_DOCUMENT))
 
     def _document_at(where: str) -> Response:
         return _document(state.documents[where], endpoint.negotiated(request, negotiate.OWL_DOCUMENT))
