@@ -204,17 +204,18 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_build)
 
     p = sub.add_parser("validate", help="check the data against the shapes and the review text")
-    p.add_argument("--with", dest="with_files", nargs="*", default=[], metavar="FILE",
+    p.add_argument("--with", dest="with_files", nargs="+", default=[], metavar="FILE",
                    help="extra RDF files validated together with the project's data")
     p.add_argument("--reason", action="store_true", help="also check OWL consistency with HermiT")
     p.set_defaults(func=_cmd_validate)
 
-    p = sub.add_parser("stats", help="findings per section, per MSC source, per cancer")
+    p = sub.add_parser("stats", help="totals, and findings per section, per MSC source, per cancer and "
+                                     "per tumour effect")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.set_defaults(func=_cmd_stats)
 
     p = sub.add_parser("query", help="run a SPARQL query file (or - for stdin) on the built graph")
-    p.add_argument("file")
+    p.add_argument("file", metavar="FILE|-", help="a file holding the query, or - to read it from stdin")
     p.add_argument("--format", choices=["table", "json", "csv", "tsv"], default="table")
     p.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS",
                    help="stop the query after this many seconds (default: no limit)")

@@ -285,3 +285,12 @@ def test_an_option_before_the_command_is_named(capsys, option):
     with pytest.raises(SystemExit) as raised:  # argparse's abbreviations still work (code review)
         main(["--vers"])
     assert raised.value.code == 0 and capsys.readouterr().out.startswith("msc-kg ")
+
+
+def test_validate_with_and_no_file_is_refused(capsys):
+    """"validate --with" and no file validated the project alone and said it conformed (a first
+    user's walkthrough): the option takes one file or more."""
+    with pytest.raises(SystemExit) as raised:
+        main(["validate", "--with"])
+    assert raised.value.code == 2
+    assert capsys.readouterr().err.endswith("error: argument --with: expected at least one argument\n")
