@@ -166,6 +166,20 @@ def test_service_description_negotiated(server_client):
     assert server_client.get("/sparql", headers={"Accept": "image/png"}).status_code == 406
 
 
+def test_a_browser_gets_the_service_description_as_a_page(server_client):
+    """The header's "service description" link gave a browser Turtle to download, and 406 to one
+    accepting text/html only (a first user's walkthrough); an RDF client still gets Turtle."""
+    for accept in ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "text/html"):
+        resp = server_client.get("/sparql", headers={"Accept": accept})
+        assert (resp.status_code, resp.content_type) == (200, "text/html; charset=utf-8")
+        page = resp.data.decode()
+        assert "<h1>Service description</h1>" in page and "a sd:Service" in page
+        assert "&lt;http://localhost/sparql&gt;" in page  # the Turtle, escaped in a <pre>
+    for accept in (None, "*/*", "text/turtle"):
+        resp = server_client.get("/sparql", headers={"Accept": accept} if accept else {})
+        assert resp.content_type == "text/turtle; charset=utf-8"
+
+
 def test_landing_page(server_client):
     resp = server_client.get("/")
     assert resp.status_code == 200

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from urllib.parse import quote
 
 from werkzeug.exceptions import HTTPException
@@ -195,10 +197,10 @@ def service_description(state, request: Request) -> Response:
     wanted = wanted_by(request)
     if not isinstance(wanted, Wanted):
         return wanted  # a bad format parameter
-    choice = negotiate.choose(wanted.accept, negotiate.GRAPH)
-    if choice is None:
+    choice = negotiate.choose(wanted.accept, negotiate.ENTITY)  # HTML for a browser, which only a
+    if choice is None:  # client preferring it gets (the header's link downloaded Turtle: user walkthrough)
         return error(406, f"No acceptable format; the service description is available as "
-                          f"{negotiate.offered(negotiate.GRAPH)}.", {"Vary": "Accept"})
+                          f"{negotiate.offered(negotiate.ENTITY)}.", {"Vary": "Accept"})
     media, fmt = choice
     cfg = state.config
     root = cfg["base_url"] or request.url_root  # behind a proxy, the request's scheme and path
@@ -208,8 +210,23 @@ def service_description(state, request: Request) -> Response:
                                            cfg["union_default_graph"], cfg["max_rows"],
                                            cfg["timeout"], bool(cfg["service_allow"]),
                                            root + "data")
-    body, _, _ = write_triples(iter(triples), fmt, len(triples), describe.PREFIXES)
+    body, _, _ = write_triples(iter(triples), "turtle" if fmt == "html" else fmt, len(triples), describe.PREFIXES)
+    if fmt == "html":  # answered outside Flask's contexts (SparqlFirst): its templates read directly
+        body = _service_page().render(endpoint=endpoint, turtle=body.decode(), formats=_SD_FORMATS).encode()
     return validated(request, body, negotiate.content_type(media), {"Vary": "Accept"}, cfg)
+
+
+_SD_FORMATS = (("Turtle", "text/turtle"), ("N-Triples", "application/n-triples"),
+               ("RDF/XML", "application/rdf+xml"), ("JSON-LD", "application/ld+json"))
+
+
+@lru_cache(maxsize=1)
+def _service_page():
+    """The service description's HTML page template (templates/service.html, autoescaped)."""
+    import jinja2
+
+    folder = Path(__file__).parent / "templates"
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(folder), autoescape=True).get_template("service.html")
 
 
 def validated(request: Request, body: bytes, ctype: str, headers: dict, cfg: dict,
