@@ -50,6 +50,8 @@ class State:
     unwritable: dict = field(default_factory=dict)
     documents: dict = field(default_factory=dict)  # path → OWL document served there (documents.py)
     triple_terms: bool | None = None  # whether the graph holds any (pages.ANY_TRIPLE_TERM), once asked
+    templates: object = None  # the Flask app's Jinja environment, for a page answered outside its
+    # contexts (endpoint.SparqlFirst: the service description's)
 
 
 def _about(store: ox.Store) -> dict:
@@ -94,6 +96,7 @@ def create_app(graph=None, config: dict | None = None) -> Flask:
                  if cfg["manifest"] is not None else [])
         records = (cfg["manifest"] or {}).get("artefacts")
     app.extensions["msc_kg"].documents = documents.named(files, records)
+    app.extensions["msc_kg"].templates = app.jinja_env
     _routes(app)
     app.wsgi_app = endpoint.SparqlFirst(app.wsgi_app, app.extensions["msc_kg"])
     return app

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from urllib.parse import quote
 
 from werkzeug.exceptions import HTTPException
@@ -211,22 +209,14 @@ def service_description(state, request: Request) -> Response:
                                            cfg["timeout"], bool(cfg["service_allow"]),
                                            root + "data")
     body, _, _ = write_triples(iter(triples), "turtle" if fmt == "html" else fmt, len(triples), describe.PREFIXES)
-    if fmt == "html":  # answered outside Flask's contexts (SparqlFirst): its templates read directly
-        body = _service_page().render(endpoint=endpoint, turtle=body.decode(), formats=_SD_FORMATS).encode()
+    if fmt == "html":  # answered outside Flask's contexts (SparqlFirst), with its templates
+        page = state.templates.get_template("service.html")
+        body = page.render(endpoint=endpoint, turtle=body.decode(), formats=_SD_FORMATS).encode()
     return validated(request, body, negotiate.content_type(media), {"Vary": "Accept"}, cfg)
 
 
 _SD_FORMATS = (("Turtle", "text/turtle"), ("N-Triples", "application/n-triples"),
                ("RDF/XML", "application/rdf+xml"), ("JSON-LD", "application/ld+json"))
-
-
-@lru_cache(maxsize=1)
-def _service_page():
-    """The service description's HTML page template (templates/service.html, autoescaped)."""
-    import jinja2
-
-    folder = Path(__file__).parent / "templates"
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(folder), autoescape=True).get_template("service.html")
 
 
 def validated(request: Request, body: bytes, ctype: str, headers: dict, cfg: dict,

@@ -170,11 +170,12 @@ def _readable(conns: list[Connection]) -> set[Connection]:
 class Connection:
     """One client connection: its socket, and who answers its current request (see ``hijack``)."""
 
-    __slots__ = ("sock", "lock", "request_no", "responded_no", "hijacked", "busy", "reading",
+    __slots__ = ("sock", "peer", "lock", "request_no", "responded_no", "hijacked", "busy", "reading",
                  "__weakref__")
 
-    def __init__(self, sock: socket.socket):
+    def __init__(self, sock: socket.socket, peer: str = ""):
         self.sock = sock
+        self.peer = peer  # the client's address, as the per-client cap counts it (_peer)
         self.lock = threading.Lock()  # held while a response is being written
         self.request_no = 0  # requests begun on this connection
         self.responded_no = 0  # requests whose response has begun to be written
@@ -266,14 +267,13 @@ class Server:
                 time.sleep(0.01)  # EMFILE and the like: back off instead of spinning
                 continue
             conn.setblocking(True)
-            client = Connection(conn)
-            peer = _peer(addr)
+            client = Connection(conn, _peer(addr))
             with self._lock:
                 full = len(self._conns) >= self.max_connections
-                crowded = self._peers[peer] >= self.max_per_peer
+                crowded = self._peers[client.peer] >= self.max_per_peer
                 if not (full or crowded):
                     self._conns.add(client)
-                    self._peers[peer] += 1
+                    self._peers[client.peer] += 1
                     self._publish()
             if full or crowded:
                 self._refuse(conn, None if full else "Too many open connections from your address "
@@ -286,17 +286,16 @@ class Server:
             try:
                 threading.Thread(target=self._handle, args=(client, addr), daemon=True).start()
             except RuntimeError:
-                self._forget(client, addr)
+                self._forget(client)
                 self._refuse(conn, "The server cannot take another connection now")
 
-    def _forget(self, client: Connection, addr) -> None:
-        """Count ``client`` (from ``addr``) no longer among the open connections."""
-        peer = _peer(addr)
+    def _forget(self, client: Connection) -> None:
+        """Count ``client`` no longer among the open connections."""
         with self._lock:
             self._conns.discard(client)
-            self._peers[peer] -= 1
-            if self._peers[peer] <= 0:
-                del self._peers[peer]
+            self._peers[client.peer] -= 1
+            if self._peers[client.peer] <= 0:
+                del self._peers[client.peer]
             self._publish()
 
     def _publish(self) -> None:
@@ -409,7 +408,7 @@ class Server:
             pass  # the client went away
         finally:
             _local.conn = None
-            self._forget(client, addr)
+            self._forget(client)
             try:
                 client.sock.close()
             except OSError:

@@ -58,11 +58,12 @@ def check(path: Path) -> None:
     while outside strings the pair opens one that runs to the end. (Blocks ran to the end of their
     line before: a one-line file of 24 MB was held whole, with its copies, 457 MB.)
     """
-    depth, line, open_string = 0, 1, False
+    depth, line, open_string, first = 0, 1, False, True
     with open(path, "rb") as stream:
-        _top_level(stream.read(BLOCK))
-        stream.seek(0)
         while block := stream.read(BLOCK):
+            if first:  # the document's start: an object or array
+                _top_level(block)
+                first = False
             while block.endswith(b"\\") and (more := stream.read(1)):
                 block += more
             text = _STRING.sub(b'""', b'"' + block + b'"X' if open_string else block + b'"X')
