@@ -21,6 +21,11 @@ OK, NOT_CONFORMING, USAGE = 0, 1, 2
 # ended with a traceback and exit 1, which for validate says "does not conform" (hostile testing).
 INTERRUPTED, PIPE_CLOSED = 130, 141
 DAMAGED = "the release is damaged; run `msc-kg build`"
+# Output goes to stdout in pieces of at most this many characters. One write of a whole answer
+# to a pipe whose reader leaves while it is written (`| head -c 10`) comes back short, and
+# CPython's buffered writer drops the rest without an error: such a query ended 0, as if its
+# reader had had all of it. A piece after the reader left fails and ends it 141.
+OUT_PIECE = 1 << 16
 
 
 def _cmd_build(args) -> int:
@@ -34,7 +39,7 @@ def _cmd_build(args) -> int:
         print(f"error: {'--out ' if args.out is not None else ''}{out}: {problem}", file=sys.stderr)
         return USAGE
     built = build(out_dir=args.out, reasoner=not args.no_reason)
-    print(built.report.text())
+    write_out(built.report.text() + "\n")
     print(built.reasoner_note)
     m = built.manifest
     print(f"Wrote {m['triples']} triples to {out} (msc-kg.ttl, .nt, .owl, .jsonld, .sssom.tsv, "
@@ -98,11 +103,11 @@ def _cmd_validate(args) -> int:
     if report.conforms and not args.reason:  # what queries can tell of consistency (two disjoint
         # classes, ...) is validation too, told before "Conforms" (it was printed, then exit 1)
         check_without_reasoner(loaded.graph, loaded.where)
-    print(report.text())
+    write_out(report.text() + "\n")
     if not report.conforms:
         return NOT_CONFORMING
     if args.reason:
-        print(check(loaded.graph, loaded.where).text())
+        write_out(check(loaded.graph, loaded.where).text() + "\n")
     return OK
 
 
@@ -110,7 +115,7 @@ def _cmd_stats(args) -> int:
     from msc_kg.stats import stats, stats_text
 
     figures = stats()
-    print(json.dumps(figures, indent=2) if args.json else stats_text(figures))
+    write_out((json.dumps(figures, indent=2) if args.json else stats_text(figures)) + "\n")
     return OK
 
 
@@ -160,8 +165,8 @@ def _cmd_query(args) -> int:
         return USAGE
     notes: list[str] = []
     try:
-        sys.stdout.write(run_query(text, args.format, notes=notes, timeout=args.timeout,
-                                   max_rows=args.max_rows or None))
+        write_out(run_query(text, args.format, notes=notes, timeout=args.timeout,
+                            max_rows=args.max_rows or None))
     except SyntaxError as exc:
         print(f"error: {args.file}: the query does not parse: {exc}", file=sys.stderr)
         return USAGE
@@ -255,6 +260,13 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away, as `head -1` does: nothing more to say
         _stdout_to_devnull()
         return PIPE_CLOSED
+
+
+def write_out(text: str) -> None:
+    """Write ``text`` to stdout in pieces of OUT_PIECE characters (a reader gone is then told)."""
+    for start in range(0, len(text), OUT_PIECE):
+        sys.stdout.write(text[start:start + OUT_PIECE])
+        sys.stdout.flush()
 
 
 def _run(args) -> int:

@@ -294,3 +294,17 @@ def test_validate_with_and_no_file_is_refused(capsys):
         main(["validate", "--with"])
     assert raised.value.code == 2
     assert capsys.readouterr().err.endswith("error: argument --with: expected at least one argument\n")
+
+
+def test_a_reader_leaving_while_the_answer_is_written_ends_the_query_141(release_env):
+    """`msc-kg query … | head -c 10` ended 0: the one write of the whole answer came back short
+    when head left, and Python's buffered writer dropped the rest without an error."""
+    read_end, write_end = os.pipe()
+    child = subprocess.Popen([*CLI, "query", "--format", "csv", "-"], stdin=subprocess.PIPE,
+                             stdout=write_end, stderr=subprocess.PIPE, env=release_env)
+    os.close(write_end)
+    child.stdin.write(b"SELECT * { ?s ?p ?o }")  # about 3 MB of CSV
+    child.stdin.close()
+    assert os.read(read_end, 10)  # as head -c 10 does, then leaves
+    os.close(read_end)
+    assert (child.wait(timeout=300), child.stderr.read()) == (141, b"")
