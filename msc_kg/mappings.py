@@ -161,6 +161,7 @@ def mapping_graph(rows: list[dict[str, str]] | None = None) -> Graph:
     out.bind("skos", SKOS)
     out.bind("oboInOwl", OBOINOWL)
     out.add((OBOINOWL.hasDbXref, RDF.type, OWL.AnnotationProperty))
+    out.add((OBOINOWL.hasDbXref, RDFS.label, Literal("database cross reference", lang="en")))  # as oboInOwl
     for row in read_mappings() if rows is None else rows:
         subject = expand(row["subject_id"])
         out.add((subject, PREDICATES[row["predicate_id"]], expand(row["object_id"])))

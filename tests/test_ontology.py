@@ -59,6 +59,20 @@ def test_no_two_terms_share_a_label():
     assert {label: terms for label, terms in labels.items() if len(terms) > 1} == {}
 
 
+def test_every_declared_term_has_a_label(graph):
+    """ROBOT report's missing_label rule: the 30 annotation properties reused from SKOS, DCMI
+    terms, PROV-O and Web Annotation, and oboInOwl:hasDbXref, had none (ontology-tool audit)."""
+    from rdflib import RDF, RDFS, URIRef
+    from rdflib.namespace import OWL
+
+    kinds = (OWL.Class, OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty)
+    declared = {t for kind in kinds for t in graph.subjects(RDF.type, kind) if isinstance(t, URIRef)}
+    assert len(declared) > 300
+    assert sorted(str(t) for t in declared if graph.value(t, RDFS.label) is None) == []
+    assert str(graph.value(URIRef("http://www.geneontology.org/formats/oboInOwl#hasDbXref"), RDFS.label)) == (
+        "database cross reference")
+
+
 def test_header_has_title_license_and_versions(graph):
     from rdflib import URIRef
     from rdflib.namespace import DCTERMS, OWL
@@ -67,6 +81,8 @@ def test_header_has_title_license_and_versions(graph):
     assert graph.value(ontology, OWL.versionInfo).toPython() == "0.1.0"
     assert graph.value(ontology, OWL.versionIRI) == URIRef("https://w3id.org/msc-kg/releases/0.1.0/msc-kg.owl")
     assert graph.value(ontology, DCTERMS.license) == URIRef("https://creativecommons.org/licenses/by/4.0/")
+    # the quoted sentences of the review are under its licence, which the header says (audit)
+    assert "CC BY-NC 4.0 (https://creativecommons.org/licenses/by-nc/4.0/)" in graph.value(ontology, DCTERMS.rights)
     assert graph.value(ontology, DCTERMS.title) is not None
 
 
