@@ -19,7 +19,7 @@ from msc_kg import __version__, paths, reference
 from msc_kg.derive import derive
 from msc_kg.errors import BuildError, ReasonerUnavailable, ValidationFailed
 from msc_kg.load import MSCNS, Loaded, load, parse_file, source_files
-from msc_kg.mappings import IMPORTS_DIR, MAPPINGS_TSV, expand, read_mappings, write_sssom
+from msc_kg.mappings import IMPORTS_DIR, MAPPINGS_TSV, expand, mapping_graph, read_mappings, write_sssom
 from msc_kg.rdfxml import FORMAT as TYPED_XML
 from msc_kg.rdfxml import rdfxml
 from msc_kg.reason import ReasonerResult, check, check_without_reasoner
@@ -44,8 +44,8 @@ FULL_RELEASE_COMMENT = (
     "and the external terms they name, and the facts derived at build time, in one document that "
     "imports nothing. It has an ontology IRI and a version IRI of its own, so that OWL tools open it "
     "beside the ontology.")
-OWL_HEADER = ("<!-- Generated from ontology/msc-kg.ttl by `msc-kg build` - do not edit; "
-              "edit the Turtle and rebuild. -->\n")
+OWL_HEADER = ("<!-- Generated from ontology/msc-kg.ttl and the rows of ontology/mappings.tsv about its "
+              "terms by `msc-kg build` - do not edit; edit those and rebuild. -->\n")
 
 
 @dataclass
@@ -87,15 +87,29 @@ def _with_prefixes(graph: Graph, triples=None) -> Graph:
     return copy
 
 
+def ontology_graph(ttl: Path = paths.ONTOLOGY_TTL) -> Graph:
+    """The ontology as its OWL document holds it: the Turtle, with the cross-references of its own
+    terms (the rows of ontology/mappings.tsv whose subject it states: skos:*Match, and
+    oboInOwl:hasDbXref for an exact match), so that a user of Protégé or an OBO tool sees that
+    msc:Glioma is MONDO's glioma; without them only the full release linked the terms (audit)."""
+    graph = parse_file(ttl)
+    terms = set(graph.subjects())
+    links = mapping_graph([row for row in read_mappings() if expand(row["subject_id"]) in terms])
+    graph += links
+    for prefix, namespace in links.namespaces():
+        graph.bind(prefix, namespace, override=False)
+    return graph
+
+
 def owl_release(ttl: Path = paths.ONTOLOGY_TTL) -> str:
-    """The RDF/XML release of the ontology Turtle (what ontology/msc-kg.owl must contain).
+    """The RDF/XML release of the ontology (ontology_graph: what ontology/msc-kg.owl must contain).
 
     Written with a typed node element per subject, as the OWL API writes it (msc_kg.rdfxml), and
     the same way every time (subjects, properties and namespace declarations sorted; blank nodes
     nested, or canonically named where one needs an rdf:nodeID), so a change of the Turtle
     changes only its lines of the file.
     """
-    graph = parse_file(ttl)
+    graph = ontology_graph(ttl)
     head, _, body = rdfxml(_with_prefixes(graph, to_canonical_graph(graph))).partition("\n")
     return "\n".join([head, OWL_HEADER.rstrip("\n"), body])
 

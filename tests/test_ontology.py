@@ -9,16 +9,34 @@ from rdflib import Graph
 from rdflib.compare import isomorphic
 
 from msc_kg import paths
-from msc_kg.build import owl_release
+from msc_kg.build import ontology_graph, owl_release
 from msc_kg.load import parse_file
 from msc_kg.reason import check, java_available
 
 
 def test_owl_release_is_not_stale():
-    """ontology/msc-kg.owl must be what the Turtle generates."""
+    """ontology/msc-kg.owl must be what the Turtle and the mappings generate."""
     released = Graph().parse(paths.ONTOLOGY_OWL, format="xml")
-    assert isomorphic(released, parse_file(paths.ONTOLOGY_TTL)), (
+    assert isomorphic(released, ontology_graph()), (
         "ontology/msc-kg.owl is stale: run `msc-kg build` to regenerate it from ontology/msc-kg.ttl")
+
+
+def test_the_ontology_document_links_its_terms_to_public_ontologies():
+    """ontology/msc-kg.owl, the file Protégé users open, had no link to CL, UBERON, MONDO, ...:
+    they were only in the full release (ontology-tool audit). Its terms' rows of mappings.tsv are
+    in it now, and no instance's (those stay in the full release)."""
+    from rdflib import Literal, URIRef
+    from rdflib.namespace import SKOS
+
+    released = Graph().parse(paths.ONTOLOGY_OWL, format="xml")
+    glioma = URIRef("https://w3id.org/msc-kg/ontology/Glioma")
+    xref = URIRef("http://www.geneontology.org/formats/oboInOwl#hasDbXref")
+    assert URIRef("http://purl.obolibrary.org/obo/MONDO_0021042") in set(released.objects(glioma, SKOS.exactMatch))
+    assert Literal("MONDO:0021042") in set(released.objects(glioma, xref))
+    matched = {s for p in (SKOS.exactMatch, SKOS.closeMatch, SKOS.broadMatch, SKOS.narrowMatch, SKOS.relatedMatch)
+               for s in released.subjects(p, None)}
+    assert len(matched) > 100
+    assert all(str(s).startswith("https://w3id.org/msc-kg/ontology/") for s in matched)
 
 
 def test_owl_release_is_written_the_same_way_every_time():
@@ -205,7 +223,7 @@ def test_the_rdfxml_release_has_a_typed_node_element_per_subject():
     assert (top[0].tag, top[0].get(RDF_NS + "about")) == (OWL_NS + "Ontology", "https://w3id.org/msc-kg/ontology")
     assert [child.tag for child in top[0]][-2:] == [OWL_NS + "versionIRI", OWL_NS + "versionInfo"]
     assert [e.tag for e in top if e.tag in (RDF_NS + "Description", OWL_NS + "Ontology")] == [OWL_NS + "Ontology"]
-    source = parse_file(paths.ONTOLOGY_TTL)
+    source = ontology_graph()
     for kind in (OWL.Class, OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty):
         stated = {str(s) for s in source.subjects(RDF.type, kind) if isinstance(s, URIRef)}
         written = {e.get(RDF_NS + "about") for e in top if e.tag == OWL_NS + kind.fragment}
