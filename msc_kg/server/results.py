@@ -274,26 +274,36 @@ def write_boolean(answer, fmt: str) -> bytes:
 
 
 class _LineCap:
-    """A binary writer collecting chunks until they hold more than ``cap`` lines (then Full)."""
+    """A binary writer keeping the distinct lines of the chunks it is given, in the order first
+    written, until they are more than ``cap`` (then Full). The engine writes a CONSTRUCT's triple
+    once for each solution that makes it: an answer is a set of triples (SPARQL 1.1 §16.2), and
+    a capped answer held half as many distinct triples as the cap it said it reached (hostile
+    testing: 100 000 lines, 54 396 triples). Equal triples are equal lines: the engine writes
+    each term one way, and a template's blank nodes are new in each solution."""
 
     class Full(Exception):
         """The cap is passed: the serialiser is stopped here."""
 
     def __init__(self, cap: int):
         self.cap = cap
-        self.parts: list[bytes] = []
-        self.lines = 0
+        self.seen: dict[bytes, None] = {}
+        self.tail = b""  # a line not ended yet
 
     def write(self, chunk) -> int:
-        chunk = bytes(chunk)
-        self.parts.append(chunk)
-        self.lines += chunk.count(b"\n")
-        if self.lines > self.cap:
+        lines = (self.tail + bytes(chunk)).split(b"\n")
+        self.tail = lines.pop()
+        self.seen.update(dict.fromkeys(lines))
+        if len(self.seen) > self.cap:
             raise self.Full
         return len(chunk)
 
     def flush(self) -> None:
         """Nothing is buffered here."""
+
+    def body(self, lines: int) -> bytes:
+        """The first ``lines`` distinct lines, each ended."""
+        kept = self.seen if lines >= len(self.seen) else islice(self.seen, lines)
+        return b"".join(line + b"\n" for line in kept)
 
 
 def statement_order(statement) -> tuple:
@@ -345,6 +355,16 @@ class FixedRdfXml:
             self.held = b""
 
 
+def _distinct(triples, most: int) -> list:
+    """The first ``most`` distinct triples of ``triples``, in their order (see _LineCap)."""
+    seen: dict = {}
+    for triple in triples:
+        seen[triple] = None
+        if len(seen) >= most:
+            break
+    return list(seen)
+
+
 def write_triples(triples, fmt: str, max_rows: int, prefixes: dict | None = None,
                   grouped: bool = False) -> tuple[bytes, int, bool]:
     """Serialise at most ``max_rows`` triples of a graph; return (body, triples written, truncated).
@@ -362,14 +382,12 @@ def write_triples(triples, fmt: str, max_rows: int, prefixes: dict | None = None
             triples.serialize(out, format=RDF_FORMATS[fmt])
         except _LineCap.Full:
             pass
-        body = b"".join(out.parts)
-        if out.lines <= max_rows:
-            return body, out.lines, False
-        cut = -1
-        for _ in range(max_rows):
-            cut = body.index(b"\n", cut + 1)
-        return body[:cut + 1], max_rows, True
-    items = list(islice(triples, max_rows + 1))
+        else:
+            if out.tail:  # a last line without its line break (not written so: kept all the same)
+                out.seen[out.tail] = None
+        written = min(len(out.seen), max_rows)
+        return out.body(written), written, len(out.seen) > max_rows
+    items = _distinct(triples, max_rows + 1)
     truncated = len(items) > max_rows
     items = items[:max_rows]
     if grouped:
