@@ -85,12 +85,33 @@ def test_invalid_host_is_400_not_a_description(served, host):
     assert body.startswith(f"The Host header {host!r} ".encode())
 
 
-def test_werkzeugs_own_redirect_names_the_address_reached(served):
-    """/sparql// is redirected by werkzeug, with a Location built from the host: http:///sparql/
-    under an empty Host before."""
-    status, headers, _ = get(served, "/sparql//?query=ASK%7B%7D", host="")
-    assert status == "HTTP/1.1 308 PERMANENT REDIRECT"
-    assert headers["location"] == f"http://127.0.0.1:{served[1]}/sparql/?query=ASK%7B%7D"
+def test_werkzeugs_own_redirect_names_the_path(served):
+    """/sparql// is redirected by werkzeug, whose Location named http://<Host>/…: plain http behind
+    a TLS proxy (a 308 sends a POSTed query again, in the clear) and http:///sparql/ under an empty
+    Host before. Without --base-url the Location is the path (RFC 9110 §10.2.2 allows a relative
+    reference)."""
+    for target, location in [("/sparql//?query=ASK%7B%7D", "/sparql/?query=ASK%7B%7D"),
+                             ("/id//x", "/id/x")]:
+        status, headers, _ = get(served, target, host="kg.example.org")
+        assert (status, headers["location"]) == ("HTTP/1.1 308 PERMANENT REDIRECT", location)
+
+
+@pytest.mark.parametrize("target, location", [
+    ("/sparql//?query=ASK%7B%7D", "https://kg.example.org/sub/sparql/?query=ASK%7B%7D"),  # werkzeug's
+    ("/id//x", "https://kg.example.org/sub/id/x"),
+    ("//sparql?query=ASK%7B%7D", "https://kg.example.org/sub/sparql?query=ASK%7B%7D"),  # the app's
+])
+def test_redirects_go_under_the_base_url(target, location):
+    """Behind a proxy at https://kg.example.org/sub/ (--base-url), a redirect named
+    http://kg.example.org/… or /sparql: out of TLS, and out of the service (hostile testing)."""
+    app = make_app(base_url="https://kg.example.org/sub/")
+    try:
+        path, _, query = target.partition("?")  # "//sparql" in PATH_INFO, as the server gives it
+        resp = Client(app).get("/", query_string=query, headers={"Host": "kg.example.org"},
+                               environ_overrides={"PATH_INFO": path})
+        assert (resp.status_code, resp.headers["Location"]) == (308, location)
+    finally:
+        close(app)
 
 
 # ------------------------------------------------------------------ //sparql

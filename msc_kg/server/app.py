@@ -131,7 +131,15 @@ def _routes(app: Flask) -> None:
         query = quote(request.query_string, safe="".join(map(chr, range(33, 127))))
         return endpoint.error(308, f"308 Permanent Redirect: the endpoint is {path}, not {given}: "
                                    "send the request there.",
-                              {"Location": path + (f"?{query}" if query else "")})
+                              {"Location": _public(path + (f"?{query}" if query else ""))})
+
+    def _public(target: str) -> str:
+        """Where a redirect sends the client for ``target`` (a path and query): under --base-url
+        when it is given, else the path itself. The router's own redirects ("/id//x") named
+        http://<Host>/…: plain http behind a TLS proxy, where a 308 sends a POSTed query again in
+        the clear, and outside the service behind a path prefix (hostile testing)."""
+        base = state.config["base_url"]
+        return base + target.lstrip("/") if base else target
 
     @app.route("/data", methods=["GET", "HEAD", "OPTIONS", "POST", "PUT", "DELETE", "PATCH"])
     def graph_store():  # SPARQL 1.1 Graph Store Protocol, read-only (msc_kg.server.graphstore)
@@ -375,6 +383,9 @@ def _routes(app: Flask) -> None:
 
     @app.after_request
     def cors(resp: Response) -> Response:
+        if isinstance(request.routing_exception, RequestRedirect) and "Location" in resp.headers:
+            moved = urlsplit(request.routing_exception.new_url)
+            resp.headers["Location"] = _public(moved.path + (f"?{moved.query}" if moved.query else ""))
         return endpoint.add_cors(resp, request, state.config)
 
     @app.errorhandler(HTTPException)
