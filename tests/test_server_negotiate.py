@@ -34,6 +34,10 @@ CONSTRUCT = ("PREFIX msc: <https://w3id.org/msc-kg/ontology/> "
     # a comma inside a quoted parameter value belongs to it (it split the range: hostile testing)
     ('text/csv;foo="a,b", application/json;q=0.5', "text/csv"),
     ('text/csv;x="a\\",b";q=0.1, text/tab-separated-values;q=0.5', "text/tab-separated-values"),
+    # nor is a "q=" inside a quoted value the weight (x="y;q=0" made JSON unacceptable: hostile testing)
+    ('application/sparql-results+json;x="y;q=0"', "application/sparql-results+json"),
+    ('text/csv;q=0.1, application/sparql-results+json;x="y;q=0"', "application/sparql-results+json"),
+    ('text/csv;x="q=1";q=0.2, text/tab-separated-values;q=0.5', "text/tab-separated-values"),
     # a list of empty elements lists nothing (RFC 9110 §5.6.1), as an empty header: it got 406
     # where "" got the default (hostile testing); read once, not quadratic
     (",,,", "application/sparql-results+json"), (" , ,", "application/sparql-results+json"),

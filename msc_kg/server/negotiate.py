@@ -56,7 +56,9 @@ _RANGE = re.compile(rf"^\s*({_TOKEN})/({_TOKEN})\s*((?:;\s*{_TOKEN}\s*=\s*(?:{_T
 # The pieces of a list: a quoted string (its commas are its own; unclosed, it runs to the end), a
 # run of other characters, a comma. Possessive: each character is read once, whatever the header.
 _PIECES = re.compile(r'"(?:[^"\\]|\\.)*+"?|[^,"]++|,')
-_Q = re.compile(r";\s*q\s*=\s*([^;\s]*)", re.IGNORECASE)
+# One parameter of a range _RANGE matched, name and value; a quoted value is the parameter's own
+# (x="y;q=0" holds no weight: hostile testing, where it made the range unacceptable)
+_PARAM = re.compile(rf";\s*({_TOKEN})\s*=\s*({_TOKEN}|{_QUOTED})")
 _WEIGHT = re.compile(r"^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$")  # RFC 9110 §12.4.2 qvalue
 
 
@@ -89,11 +91,11 @@ def parse_accept(header: str | None) -> list[tuple[str, str, float]]:
         if not m:
             continue
         q = 1.0
-        qm = _Q.search(m.group(3) or "")
-        if qm:
-            if not _WEIGHT.match(qm.group(1)):
+        weight = next((value for name, value in _PARAM.findall(m.group(3) or "") if name.lower() == "q"), None)
+        if weight is not None:
+            if not _WEIGHT.match(weight):
                 continue  # an invalid weight makes the range malformed: ignored
-            q = float(qm.group(1))
+            q = float(weight)
         ranges.append((m.group(1).lower(), m.group(2).lower(), q))
     return ranges
 
