@@ -172,6 +172,10 @@ def test_empty_query_is_400(server_client):
     resp = server_client.get("/sparql?query=")
     assert resp.status_code == 400
     assert b"the 'query' parameter is empty" in resp.data
+    # a POST of application/sparql-query has no parameter: its body is empty (hostile testing)
+    resp = server_client.post("/sparql", data=b" \n", content_type="application/sparql-query")
+    assert (resp.status_code, resp.data) == (
+        400, b"Missing query: the request body (application/sparql-query) is empty.\n")
 
 
 def test_repeated_query_is_400(server_client):

@@ -186,7 +186,7 @@ def parse(method: str, content_type: str | None, url_query: bytes, body: bytes |
             # description with 200, which no results parser reads (hostile testing)
         return None
     if not queries[0].strip():
-        raise _empty_query()
+        raise _empty_query(body_query is not None)
     dataset_given = bool(defaults or named)
     return QueryRequest(
         query=queries[0],
@@ -243,8 +243,10 @@ def _no_query_but(names: list[str]) -> str:
             "GET /sparql with no parameters but format, output or results gives the service description.")
 
 
-def _empty_query() -> ProtocolError:
-    return ProtocolError(400, "Missing query: the 'query' parameter is empty.")
+def _empty_query(body: bool = False) -> ProtocolError:
+    """The 400 of an empty query: a POST of application/sparql-query sends it as the body."""
+    where = "the request body (application/sparql-query) is" if body else "the 'query' parameter is"
+    return ProtocolError(400, f"Missing query: {where} empty.")
 
 
 def _only_query(raw: bytes) -> QueryRequest:
