@@ -303,7 +303,7 @@ class _LineCap:
     def body(self, lines: int) -> bytes:
         """The first ``lines`` distinct lines, each ended."""
         kept = self.seen if lines >= len(self.seen) else islice(self.seen, lines)
-        return b"".join(line + b"\n" for line in kept)
+        return b"\n".join(kept) + b"\n" if lines else b""
 
 
 def statement_order(statement) -> tuple:
