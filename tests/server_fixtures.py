@@ -105,7 +105,7 @@ def running(wsgi, host: str = "127.0.0.1", **settings):
 @contextlib.contextmanager
 def serving(app, **settings):
     """``app`` served by msc_kg.server.http on a loopback port, with the direct path: (host, port)."""
-    with running(app, direct=app.wsgi_app.direct, **settings) as (_, address):
+    with running(app, direct=app.wsgi_app.direct, unsent=app.wsgi_app.unsent, **settings) as (_, address):
         yield address
 
 

@@ -185,3 +185,43 @@ def test_placeholder_never_answers_a_query_with_an_empty_200():
         assert resp.data == b"500 Internal Server Error: /sparql was not answered by the query endpoint.\n"
     finally:
         close(app)
+
+
+@pytest.mark.parametrize("headers, status, message", [
+    (b"Content-Type: application/sparql-update\r\n", "403 Forbidden",
+     b"SPARQL Update is not accepted: this endpoint is read-only.\n"),
+    (b"Content-Type: text/plain\r\n", "415 Unsupported Media Type",
+     b"Unsupported Content-Type 'text/plain' for POST; use application/x-www-form-urlencoded or "
+     b"application/sparql-query.\n"),
+    (b"Content-Type: application/sparql-query\r\nContent-Encoding: gzip\r\n", "415 Unsupported Media Type",
+     b"Unsupported Content-Encoding 'gzip': send the request body uncompressed.\n"),
+    (b"Content-Type: application/sparql-query; charset=latin1\r\n", "415 Unsupported Media Type",
+     b"Unsupported charset 'latin1': send UTF-8.\n"),
+])
+def test_a_refusal_the_head_decides_comes_before_100_continue(served, headers, status, message):
+    """A client waiting for 100 Continue got it, sent the body, then the refusal its headers had
+    decided already (RFC 9110 §10.1.1: the final status instead). It is the one the app gives."""
+    raw = raw_exchange(served, b"POST /sparql HTTP/1.1\r\nHost: x\r\n" + headers
+                       + b"Content-Length: 6\r\nExpect: 100-continue\r\n\r\n")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status}\r\n".encode()) and b"100 Continue" not in raw
+    assert body == message and head.endswith(b"\r\nConnection: close")
+    if b"gzip" in headers:
+        assert b"\r\nAccept-Encoding: identity\r\n" in head
+    sent = exchange(served, b"POST /sparql HTTP/1.1\r\nHost: x\r\n" + headers
+                    + b"Content-Length: 6\r\nConnection: close\r\n\r\nASK {}")  # without Expect
+    assert (sent[0], sent[2]) == (f"HTTP/1.1 {status.upper()}", message)
+
+
+def test_a_query_post_still_gets_100_continue(served):
+    import socket
+
+    with socket.create_connection(served, timeout=5) as s:
+        s.sendall(b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
+                  b"Accept: text/csv\r\nContent-Length: 6\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")
+        assert s.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        s.sendall(b"ASK {}")
+        raw = b""
+        while chunk := s.recv(65536):
+            raw += chunk
+    assert raw.startswith(b"HTTP/1.1 200 OK\r\n") and raw.endswith(b"\r\n\r\ntrue")

@@ -131,6 +131,25 @@ class SparqlFirst:
             resp = http_error(exc, self.state.config)
         return add_cors(resp, request, self.state.config)(environ, start_response)
 
+    def unsent(self, method: str, path: str, headers) -> tuple[int, str, dict | None] | None:
+        """(status, message, headers) of the refusal its headers decide for a /sparql POST whose
+        client waits for 100 Continue before it sends the body (an update, a type, encoding or
+        charset the endpoint does not read), told instead of inviting a body for nothing (RFC
+        9110 §10.1.1); None for anything else."""
+        if method != "POST" or path not in PATHS:
+            return None
+        given = {"content_type": None, "content_encoding": None}
+        for name, value in headers:
+            attr = _DIRECT_HEADERS.get(name.lower())
+            if attr in given:
+                text = value.decode("latin-1")
+                given[attr] = text if given[attr] is None else f"{given[attr]},{text}"
+        try:
+            protocol.post_media_type(given["content_type"], given["content_encoding"])
+        except protocol.ProtocolError as exc:
+            return exc.status, exc.message, exc.headers
+        return None
+
     def direct(self, method: str, path: str, query_string: bytes, headers, body: bytes):
         """(status line, headers, body) for a /sparql query request given as its parts, or None
         for anything else (the service description, other paths): those go through WSGI."""

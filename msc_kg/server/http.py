@@ -38,9 +38,9 @@ import httptools
 
 from msc_kg.server.httpparse import ABSOLUTE, ALLOWED, Parser, Reject, Request, app_host, target_authority
 
-REASONS = {400: "Bad Request", 404: "Not Found", 408: "Request Timeout", 413: "Content Too Large",
+REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 408: "Request Timeout", 413: "Content Too Large",
            414: "URI Too Long", 421: "Misdirected Request", 431: "Request Header Fields Too Large",
-           500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable",
+           415: "Unsupported Media Type", 500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable",
            505: "HTTP Version Not Supported"}
 _ANY_ADDRESS = ("0.0.0.0", "::")  # a listening socket bound to every interface
 # A body larger than this is written after the head by a second send instead of being copied
@@ -218,13 +218,15 @@ class Server:
     def __init__(self, app, sock: socket.socket, *, max_connections: int = 512,
                  max_per_peer: int | None = None, max_head: int = 65536, max_body: int = 1_000_000,
                  read_timeout: float = 30.0, idle_timeout: float = 30.0, direct=None, balance=None,
-                 error_headers: dict | None = None):
+                 error_headers: dict | None = None, unsent=None):
         self.app = app
         self.error_headers = error_headers or {}  # sent with the server's own error responses
         # (the app's CORS headers, so that a browser can read why a request was refused)
         self.balance = balance  # msc_kg.server.balance.Balance when several processes serve
         self.direct = direct  # optional fast path: (method, path, query, headers, body) →
         # (status, headers, body) or None to call the WSGI app
+        self.unsent = unsent  # optional: (method, path, headers) → (status, message, headers) of a
+        # refusal the head of a request decides, told before a 100 Continue (endpoint.SparqlFirst)
         self.sock = sock
         self.max_connections = max_connections
         # one client address may hold half of them (None) or ``max_per_peer`` (0: no cap, for a
@@ -448,9 +450,13 @@ class Server:
                 # §9.3.2); none if its body is in. A target no resource has gets its final status
                 # instead (RFC 9110 §10.1.1), not an invitation to send a body for nothing
                 try:
-                    self._target(pending)
+                    path, _ = self._target(pending)
+                    refused = self.unsent and self.unsent(pending.method.decode("latin-1"), path,
+                                                          pending.headers)
+                    if refused:
+                        raise Reject(*refused)
                 except Reject as exc:
-                    conn.sendall(self._simple(exc.status, exc.message, close=True))
+                    conn.sendall(self._simple(exc.status, exc.message, close=True, headers=exc.headers))
                     _linger(conn)
                     return
                 conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")

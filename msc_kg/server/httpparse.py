@@ -23,12 +23,13 @@ ABSOLUTE = re.compile(rb"[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")  # absolute-form:
 
 
 class Reject(Exception):
-    """A request refused before it reaches the app: status and plain-text message."""
+    """A request refused before it reaches the app: status, plain-text message, headers."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, headers: dict | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers
 
 
 class Request:

@@ -136,16 +136,7 @@ def parse(method: str, content_type: str | None, url_query: bytes, body: bytes |
     body_params: list[tuple[str, str]] = []
     body_query: str | None = None
     if method == "POST":
-        coding = (content_encoding or "").strip()
-        if coding.lower() not in ("identity", ""):  # compressed bodies are not decoded
-            raise ProtocolError(415, f"Unsupported Content-Encoding {coding!r}: send the request "
-                                     "body uncompressed.", {"Accept-Encoding": "identity"})
-        mtype, cparams = _media_type(content_type)
-        if mtype == SPARQL_UPDATE:
-            raise ProtocolError(403, "SPARQL Update is not accepted: this endpoint is read-only.")
-        charset = cparams.get("charset", "utf-8")
-        if mtype in (FORM, SPARQL_QUERY) and charset not in ("utf-8", "utf8", "us-ascii"):
-            raise ProtocolError(415, f"Unsupported charset {charset!r}: send UTF-8.")
+        mtype = post_media_type(content_type, content_encoding)
         if mtype == FORM:
             body_params = _params(body or b"", "request body")
             if any(k in ("query", "update") for k, _ in url_params):
@@ -161,11 +152,6 @@ def parse(method: str, content_type: str | None, url_query: bytes, body: bytes |
                 body_query = (body or b"").decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise ProtocolError(400, f"The request body is not valid UTF-8 (byte {exc.start}).") from None
-        else:
-            raise ProtocolError(
-                415,
-                f"Unsupported Content-Type {mtype or '(none)'!r} for POST; use {FORM} or {SPARQL_QUERY}.",
-            )
     params = url_params + body_params
     if any(k in ("update", "using-graph-uri", "using-named-graph-uri") for k, _ in params):
         raise ProtocolError(403, "SPARQL Update is not accepted: this endpoint is read-only.")
@@ -194,6 +180,26 @@ def parse(method: str, content_type: str | None, url_query: bytes, body: bytes |
         named_graphs=_graph_iris(named, "named-graph-uri") if dataset_given else None,
         accept=format_accept(v for k, v in params if k in FORMAT_PARAMS),
     )
+
+
+def post_media_type(content_type: str | None, content_encoding: str | None) -> str:
+    """The media type of a POST's body, FORM or SPARQL_QUERY; ProtocolError for one its headers
+    refuse: an encoded body, an update, another type, a charset other than UTF-8. Asked before
+    the body is sent too, of a client waiting for 100 Continue (SparqlFirst.unsent)."""
+    coding = (content_encoding or "").strip()
+    if coding.lower() not in ("identity", ""):  # compressed bodies are not decoded
+        raise ProtocolError(415, f"Unsupported Content-Encoding {coding!r}: send the request "
+                                 "body uncompressed.", {"Accept-Encoding": "identity"})
+    mtype, cparams = _media_type(content_type)
+    if mtype == SPARQL_UPDATE:
+        raise ProtocolError(403, "SPARQL Update is not accepted: this endpoint is read-only.")
+    if mtype not in (FORM, SPARQL_QUERY):
+        raise ProtocolError(
+            415, f"Unsupported Content-Type {mtype or '(none)'!r} for POST; use {FORM} or {SPARQL_QUERY}.")
+    charset = cparams.get("charset", "utf-8")
+    if charset not in ("utf-8", "utf8", "us-ascii"):
+        raise ProtocolError(415, f"Unsupported charset {charset!r}: send UTF-8.")
+    return mtype
 
 
 def format_accept(values) -> str | None:

@@ -130,6 +130,7 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int, balan
     server = Server(app, sock, max_connections=max_connections, max_per_peer=cfg.get("max_per_client"),
                     max_body=cfg["max_body"],
                     read_timeout=30.0, idle_timeout=30.0, direct=app.wsgi_app.direct,
+                    unsent=app.wsgi_app.unsent,
                     balance=balance, error_headers=CORS_HEADERS if cfg["cors"] else None)
 
     def retire(reason: str) -> None:
