@@ -120,10 +120,14 @@ def served_small():
         close(app)
 
 
-def raw_exchange(addr, data: bytes) -> bytes:
-    """Send ``data`` on a new connection and read until the server closes it."""
+def raw_exchange(addr, data: bytes, then: bytes | None = None) -> bytes:
+    """Send ``data`` on a new connection and read until the server closes it; with ``then`` (a
+    body held back for Expect: 100-continue), send it once the interim 100 Continue has come."""
     with socket.create_connection(addr, timeout=10) as s:
         s.sendall(data)
+        if then is not None:
+            assert s.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
+            s.sendall(then)
         raw = b""
         while chunk := s.recv(65536):
             raw += chunk

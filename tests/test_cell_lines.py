@@ -1,7 +1,6 @@
 """Cell lines: every one the review names, with the verified accession on the right line."""
 
 import csv
-from pathlib import Path
 
 import pytest
 from rdflib import URIRef

@@ -214,14 +214,7 @@ def test_a_refusal_the_head_decides_comes_before_100_continue(served, headers, s
 
 
 def test_a_query_post_still_gets_100_continue(served):
-    import socket
-
-    with socket.create_connection(served, timeout=5) as s:
-        s.sendall(b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
-                  b"Accept: text/csv\r\nContent-Length: 6\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")
-        assert s.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
-        s.sendall(b"ASK {}")
-        raw = b""
-        while chunk := s.recv(65536):
-            raw += chunk
+    raw = raw_exchange(served, b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
+                               b"Accept: text/csv\r\nContent-Length: 6\r\nExpect: 100-continue\r\n"
+                               b"Connection: close\r\n\r\n", then=b"ASK {}")
     assert raw.startswith(b"HTTP/1.1 200 OK\r\n") and raw.endswith(b"\r\n\r\ntrue")

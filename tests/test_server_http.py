@@ -14,7 +14,7 @@ import httptools
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from server_fixtures import running
+from server_fixtures import raw_exchange, running
 from urllib.parse import unquote_to_bytes
 
 from msc_kg.server.http import BIG_BODY, Server
@@ -473,15 +473,8 @@ def test_the_servers_own_errors_carry_its_error_headers(serve):
 
 
 def test_expect_100_continue(serve):
-    addr = serve()
-    with socket.create_connection(addr, timeout=5) as s:
-        s.sendall(b"POST /q HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nExpect: 100-continue\r\n"
-                  b"Connection: close\r\n\r\n")
-        assert s.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
-        s.sendall(b"ASK {}")
-        raw = b""
-        while chunk := s.recv(65536):
-            raw += chunk
+    raw = raw_exchange(serve(), b"POST /q HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n"
+                                b"Expect: 100-continue\r\nConnection: close\r\n\r\n", then=b"ASK {}")
     assert json.loads(body_of(raw))["body"] == "ASK {}"
 
 
