@@ -72,7 +72,10 @@ def read_mappings(path: Path = MAPPINGS_TSV) -> list[dict[str, str]]:
     or was released as written: hostile testing)."""
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:  # a byte order mark is no
-            reader = csv.DictReader(handle, delimiter="\t")  # part of the header (spreadsheets write one)
+            # part of the header (spreadsheets write one). No quoting: a field is what lies between
+            # tabs; a stray '"' opening a field made the reader take every line up to the next '"'
+            # as that field, and the rows in it were dropped without a word (bad-input audit)
+            reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
             if reader.fieldnames is None:
                 raise SourceParseError(path, 1, f"the file is empty; its first line is the header: "
                                                 f"{', '.join(COLUMNS)} (tab-separated)")
@@ -87,12 +90,14 @@ def read_mappings(path: Path = MAPPINGS_TSV) -> list[dict[str, str]]:
                 if problem:
                     raise SourceParseError(path, line, problem)
                 rows.append(dict(row))
+            if not rows:  # a header alone validated, and the release carried no cross-reference
+                raise SourceParseError(path, 2, "has no mapping under its header: a release without "
+                                                "cross-references is not built (restore the rows)")
             return rows
     except UnicodeDecodeError:  # told where in the whole file (the error counts in a chunk)
         raise SourceParseError.not_utf8(path, Path(path).read_bytes()) from None
     except csv.Error as exc:
-        raise SourceParseError(path, None, f"is not a tab-separated table: {exc} "
-                                           "(an unclosed quote?)") from None
+        raise SourceParseError(path, None, f"is not a tab-separated table: {exc}") from None
 
 
 JUSTIFICATION = "semapv:ManualMappingCuration"  # every row is curated by hand (docs/CURATION.md)

@@ -611,7 +611,7 @@ ROW = ("msc:BoneMarrowMSC\tbone marrow MSC\tskos:exactMatch\tCL:0002540\tmesench
      "cell of the bone marrow'; give one label"),
     (lambda r: r.replace("bone marrow MSC", "bone marrow MSC \udce9"), ":3: is not UTF-8 text (column 35: invalid continuation byte)"),
     (lambda r: r.replace("\t\n", "\t\"unclosed\n") + "\n" + "x\t" * 7 + "x" * 140_000,
-     ": is not a tab-separated table: field larger than field limit (131072) (an unclosed quote?)"),
+     ": is not a tab-separated table: field larger than field limit (131072)"),
 ])
 def test_a_bad_row_of_the_mapping_table_is_named_by_its_line(tmp_path, edit, message):
     """Each ended validate, build and serve in a traceback, or went into the release as written
@@ -651,6 +651,26 @@ def test_an_empty_mapping_table_says_so_and_a_byte_order_mark_is_no_part_of_its_
                                  f"{', '.join(mappings.COLUMNS)} (tab-separated)")
     path.write_text("\ufeff" + "\t".join(mappings.COLUMNS) + "\n" + ROW + "\n", encoding="utf-8")
     assert [row["subject_id"] for row in mappings.read_mappings(path)] == [ROW.split("\t")[0]]
+
+
+def test_a_quote_opening_a_field_is_text_and_a_header_alone_is_refused(tmp_path):
+    """A '"' at the start of a field opened a quoted field that ran to the next '"' in the file:
+    64 rows went into one comment, and validate and build went on without them; a header with no
+    row under it validated and released no cross-reference (bad-input audit)."""
+    from msc_kg.errors import SourceParseError
+
+    header = "\t".join(mappings.COLUMNS)
+    first = ROW.replace("msc:BoneMarrowMSC", "msc:MesenchymalStromalCell").replace("CL:0002540", "CL:0000134")
+    path = tmp_path / "mappings.tsv"
+    path.write_text(f'{header}\n{first}"nearest parent\n{ROW}with a "quote"\n', encoding="utf-8")
+    rows = mappings.read_mappings(path)
+    assert [(r["subject_id"], r["comment"]) for r in rows] == [
+        ("msc:MesenchymalStromalCell", '"nearest parent'), ("msc:BoneMarrowMSC", 'with a "quote"')]
+    path.write_text(header + "\n", encoding="utf-8")
+    with pytest.raises(SourceParseError) as raised:
+        mappings.read_mappings(path)
+    assert str(raised.value) == (f"{path}:2: has no mapping under its header: a release without "
+                                 "cross-references is not built (restore the rows)")
 
 
 def test_a_mapping_of_an_entity_no_source_states_is_a_problem(assembled, monkeypatch, maps):
