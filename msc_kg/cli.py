@@ -8,6 +8,7 @@ by its reader (`| head -1`), as a shell reports cat or grep ended by SIGINT or S
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import json
 import os
@@ -132,6 +133,8 @@ def _not_a_file(name: str) -> str | None:
 def _read_at_most(name: str, size: int) -> bytes:
     """The first ``size`` bytes of the file ``name``, or of stdin for "-" (which may be a pipe)."""
     if name == "-":
+        if sys.stdin is None:  # started with stdin closed ("<&-"): a traceback before (audit)
+            raise OSError(errno.EBADF, "standard input is closed; pipe the query in, or give its file")
         return sys.stdin.buffer.read(size)
     with open(name, "rb") as stream:
         return stream.read(size)
@@ -179,20 +182,28 @@ def _cmd_query(args) -> int:
 
 
 def _rows(text: str) -> int:
-    """A number of rows, 0 or more, for --max-rows."""
+    """A number of rows, 0 or more (at most the endpoint's limit), for --max-rows."""
+    from msc_kg.server.config import LIMITS
+
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"not a number of rows: {text!r}")
+    if int(text) > LIMITS["max_rows"]:  # 2**63 ended in a traceback at the row cap (audit)
+        raise argparse.ArgumentTypeError(f"{text} is out of range (at most {LIMITS['max_rows']}; 0 for no limit)")
     return int(text)
 
 
 def _seconds(text: str) -> float:
-    """A positive, finite number of seconds, for --timeout."""
+    """A positive, finite number of seconds (at most the endpoint's limit), for --timeout."""
+    from msc_kg.server.config import LIMITS
+
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value < 1e9:  # also refuses nan and inf
+    if not 0 < value < float("inf"):  # also refuses nan
         raise argparse.ArgumentTypeError(f"give a number of seconds above 0: {text!r}")
+    if value > LIMITS["timeout"]:
+        raise argparse.ArgumentTypeError(f"{text} is out of range (at most {LIMITS['timeout']:.0f} seconds)")
     return value
 
 

@@ -365,6 +365,27 @@ def test_commands_run_with_stdout_closed():
         assert done.returncode == 0 and "Traceback" not in done.stderr, (args, done.stderr)
 
 
+def test_query_with_stdin_closed_says_so():
+    """`msc-kg query - <&-` ended in a traceback on None.buffer, exit 1 (bad-input audit)."""
+    done = subprocess.run([sys.executable, "-m", "msc_kg.cli", "query", "-"], stdin=None, capture_output=True,
+                          text=True, timeout=60, preexec_fn=lambda: os.close(0))
+    assert (done.returncode, done.stdout, done.stderr) == (
+        2, "", "error: -: standard input is closed; pipe the query in, or give its file\n")
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--max-rows", "9223372036854775807", "9223372036854775807 is out of range (at most 1000000000; 0 for no limit)"),
+    ("--timeout", "1e10", "1e10 is out of range (at most 31536000 seconds)"),
+])
+def test_query_limits_past_the_endpoints_are_usage_errors(capsys, option, value, message):
+    """A --max-rows of 2**63 ended in a traceback at the row cap, exit 1; a --timeout of 1e10 was
+    told it was not "above 0" (bad-input audit)."""
+    with pytest.raises(SystemExit) as ended:
+        main(["query", "-", option, value])
+    assert ended.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"msc-kg query: error: argument {option}: {message}"
+
+
 @pytest.mark.parametrize("fmt, lines", [("table", 3), ("csv", 3), ("tsv", 3), ("json", 1)])
 def test_query_writes_at_most_max_rows(capsys, fmt, lines):
     """A cross join of the graph with itself was held whole (10 GB, killed by the kernel: hostile

@@ -312,17 +312,22 @@ def test_help_exits_0():
 @pytest.mark.parametrize("option, message", [
     ("--port=70000", "argument --port: 70000 is out of range (at least 0, at most 65535)"),
     ("--port=http", "argument --port: 'http' is not a whole number"),
-    ("--workers=0", "argument --workers: 0 is out of range (at least 1)"),
+    ("--workers=0", "argument --workers: 0 is out of range (at least 1, at most 256)"),
     ("--timeout=-1", "argument --timeout: -1 is not a number of seconds above 0"),
     ("--timeout=nan", "argument --timeout: nan is not a number of seconds above 0"),
-    ("--query-slots=0", "argument --query-slots: 0 is out of range (at least 1)"),
+    ("--query-slots=0", "argument --query-slots: 0 is out of range (at least 1, at most 4096)"),
     ("--queue-ms=-1", "argument --queue-ms: -1 is not a number of milliseconds 0 or more"),
     ("--queue-ms=inf", "argument --queue-ms: inf is not a number of milliseconds 0 or more"),
     ("--queue-ms=soon", "argument --queue-ms: 'soon' is not a number of milliseconds"),
-    ("--max-rows=-5", "argument --max-rows: -5 is out of range (at least 1)"),
-    ("--memory-mb=-3", "argument --memory-mb: -3 is out of range (at least 0)"),
-    ("--max-connections=0", "argument --max-connections: 0 is out of range (at least 1)"),
-    ("--max-connections-per-client=-1", "argument --max-connections-per-client: -1 is out of range (at least 0)"),
+    ("--max-rows=-5", "argument --max-rows: -5 is out of range (at least 1, at most 1000000000)"),
+    # past the row cap's islice and the clock's time_t: every query got 500 (bad-input audit)
+    ("--max-rows=9223372036854775807",
+     "argument --max-rows: 9223372036854775807 is out of range (at least 1, at most 1000000000)"),
+    ("--timeout=1e10", "argument --timeout: 1e10 is out of range (at most 31536000 seconds)"),
+    ("--memory-mb=-3", "argument --memory-mb: -3 is out of range (at least 0, at most 1073741824)"),
+    ("--max-connections=0", "argument --max-connections: 0 is out of range (at least 1, at most 1000000)"),
+    ("--max-connections-per-client=-1", "argument --max-connections-per-client: -1 is out of range (at least 0, "
+                                         "at most 1000000)"),
 ])
 def test_bad_option_values_stop_startup_with_a_message(option, message):
     """Before, --port 70000 ended in a traceback and --workers 0 or --timeout -1 started a server

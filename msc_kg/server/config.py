@@ -40,6 +40,12 @@ DEFAULTS = {
     "title": "msc-kg",
 }
 
+# The largest values the command lines take: a larger --max-rows (2**63) reached the row cap's
+# islice, a --timeout of 1e10 s the clock's time_t, and every query got 500 while /health said ok;
+# more serving processes or query slots than these only exhaust the machine (bad-input audit).
+LIMITS = {"max_rows": 1_000_000_000, "timeout": 31_536_000.0, "queue_ms": 60_000.0, "workers": 256,
+          "query_slots": 4096, "max_body": 1 << 40, "memory_mb": 1 << 30, "max_connections": 1_000_000}
+
 
 def merge(config: dict | None) -> dict:
     """Defaults updated with ``config``; unknown keys are an error (a typo must not pass silently)."""

@@ -20,7 +20,7 @@ from pathlib import Path
 
 def build_parser(prog: str = "server.py") -> argparse.ArgumentParser:
     """The ``server.py`` / ``msc-kg serve`` options, its help and usage errors naming ``prog``."""
-    from msc_kg.server.config import DEFAULTS
+    from msc_kg.server.config import DEFAULTS, LIMITS
 
     p = argparse.ArgumentParser(
         prog=prog,
@@ -32,32 +32,32 @@ def build_parser(prog: str = "server.py") -> argparse.ArgumentParser:
     p.add_argument("--data", nargs="+", metavar="FILE",
                    help="serve these RDF files (Turtle, TriG, N-Triples, N-Quads, RDF/XML, JSON-LD) "
                         "instead of the built graph")
-    p.add_argument("--timeout", type=_amount("seconds"), default=DEFAULTS["timeout"],
+    p.add_argument("--timeout", type=_amount("seconds", high=LIMITS["timeout"]), default=DEFAULTS["timeout"],
                    help="seconds before a query is stopped with 503 (default: %(default)s)")
-    p.add_argument("--query-slots", type=_whole(1), default=DEFAULTS["query_slots"],
+    p.add_argument("--query-slots", type=_whole(1, LIMITS["query_slots"]), default=DEFAULTS["query_slots"],
                    help="queries a serving process evaluates at once; more wait, up to the "
                         "timeout, then get 503 (default: %(default)s)")
-    p.add_argument("--queue-ms", type=_amount("milliseconds", zero=True),
+    p.add_argument("--queue-ms", type=_amount("milliseconds", zero=True, high=LIMITS["queue_ms"]),
                    default=DEFAULTS["queue_ms"],
                    help="how long a query waits for the one its serving process is evaluating, "
                         "rather than evaluating beside it, which costs more processor time; "
                         "none waits while a core is free; 0 runs them side by side at once "
                         "(default: %(default)s)")
-    p.add_argument("--memory-mb", type=_whole(0), default=DEFAULTS["memory_mb"],
+    p.add_argument("--memory-mb", type=_whole(0, LIMITS["memory_mb"]), default=DEFAULTS["memory_mb"],
                    help="memory a serving process may add while answering queries before the "
                         "queries it runs are stopped with 503; 0: no limit (default: %(default)s)")
-    p.add_argument("--max-rows", type=_whole(1), default=DEFAULTS["max_rows"],
+    p.add_argument("--max-rows", type=_whole(1, LIMITS["max_rows"]), default=DEFAULTS["max_rows"],
                    help="rows/triples per response, announced in X-SPARQL-Max-Rows (default: %(default)s)")
-    p.add_argument("--max-body", type=_whole(1), default=DEFAULTS["max_body"],
+    p.add_argument("--max-body", type=_whole(1, LIMITS["max_body"]), default=DEFAULTS["max_body"],
                    help="largest POST body in bytes; larger gets 413 (default: %(default)s)")
     p.add_argument("--service-allow", nargs="+", default=[], metavar="URL",
                    help="SERVICE endpoints federated queries may call (default: none)")
-    p.add_argument("--workers", type=_whole(1), default=DEFAULTS["workers"],
+    p.add_argument("--workers", type=_whole(1, LIMITS["workers"]), default=DEFAULTS["workers"],
                    help="serving processes, each answering many connections (default: %(default)s)")
-    p.add_argument("--max-connections", type=_whole(1), default=512,
+    p.add_argument("--max-connections", type=_whole(1, LIMITS["max_connections"]), default=512,
                    help="open client connections per serving process (one thread each); more get "
                         "503 (default: %(default)s)")
-    p.add_argument("--max-connections-per-client", type=_whole(0), default=None, metavar="N",
+    p.add_argument("--max-connections-per-client", type=_whole(0, LIMITS["max_connections"]), default=None, metavar="N",
                    help="open connections one client address (an IPv6 /64) may hold per serving "
                         "process; more get 503; 0: no cap, as behind a proxy, where every client "
                         "has the proxy's address (default: half of --max-connections)")
@@ -120,8 +120,9 @@ def _whole(low: int, high: int | None = None):
     return whole
 
 
-def _amount(unit: str, zero: bool = False):
-    """An argparse type: a finite number of ``unit`` above 0 (or 0 too, with ``zero``)."""
+def _amount(unit: str, zero: bool = False, high: float | None = None):
+    """An argparse type: a finite number of ``unit`` above 0 (or 0 too, with ``zero``), at most
+    ``high`` if given."""
     bound = "0 or more" if zero else "above 0"
 
     def amount(text: str) -> float:
@@ -131,6 +132,8 @@ def _amount(unit: str, zero: bool = False):
             raise argparse.ArgumentTypeError(f"{text!r} is not a number of {unit}") from None
         if not (0 <= value if zero else 0 < value) or value == float("inf"):
             raise argparse.ArgumentTypeError(f"{text} is not a number of {unit} {bound}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"{text} is out of range (at most {high:.0f} {unit})")
         return value
     return amount
 
