@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
@@ -125,6 +126,13 @@ def name_problems(loaded: Loaded, text: str | None = None) -> list[Problem]:
 _SENTENCE_END = re.compile(r"(?:[.?!][\"\u201d\u2019)\]]*|\])$")
 
 
+def _unseen(quote: str) -> str:
+    """For a quote not found: the characters in it that do not show (a zero-width space, a soft
+    hyphen), named, which a reader of the message could not see (bad-input audit)."""
+    hidden = sorted({c for c in quote if unicodedata.category(c) in ("Cf", "Cc", "Co", "Cn")})
+    return f" (it holds {', '.join(f'U+{ord(c):04X}' for c in hidden)}, which do not show)" if hidden else ""
+
+
 def evidence_problems(loaded: Loaded, text: str | None = None) -> list[Problem]:
     """Every msc:evidence quote must occur in the cleaned review text, as whole sentences: it
     starts where the text or a sentence or a section's heading ends and ends a sentence, unless a
@@ -140,7 +148,12 @@ def evidence_problems(loaded: Loaded, text: str | None = None) -> list[Problem]:
         found = normalise(str(quote))
         start = text.find(found)
         if start < 0:
-            message = f"evidence sentence not found in source/review.txt: \"{str(quote)[:80]}\""
+            message = f"evidence sentence not found in source/review.txt: \"{str(quote)[:80]}\"{_unseen(str(quote))}"
+        elif found != str(quote):  # released as written: a line break, a tab, two spaces (audit)
+            odd = next(m for m in re.finditer(r"\s+", str(quote)) if m.group() != " " or m.start() in (0, len(str(quote)) - 1))
+            message = (f"evidence holds white space other than one space between words "
+                       f"({'+'.join(f'U+{ord(c):04X}' for c in odd.group())} at character {odd.start() + 1}); "
+                       "write it with single spaces, as the sentence is quoted (CURATION.md)")
         elif any("sentence boundary" in str(note).lower()
                  for note in graph.objects(subject, MSCNS.curatorNote)):
             continue
