@@ -282,7 +282,8 @@ def write_out(text: str) -> None:
 
 def _run(args) -> int:
     """Run the command; a reported error is one line on stderr and its exit code."""
-    from msc_kg.errors import Inconsistent, MscKgError, ReasonerUnavailable, SourceParseError, ValidationFailed
+    from msc_kg.errors import (Inconsistent, MscKgError, ReasonerUnavailable, SourceParseError, SourceUnreadable,
+                               ValidationFailed)
     from msc_kg.server.dataset import DataError
 
     try:
@@ -290,6 +291,9 @@ def _run(args) -> int:
     except DataError as exc:  # the release's graph does not load (stats, query): one line, exit 2,
         # as serve
         print(f"error: {exc} ({DAMAGED})", file=sys.stderr)
+        return USAGE
+    except SourceUnreadable as exc:  # an I/O error, as any other file that cannot be read
+        print(f"error: {exc}", file=sys.stderr)
         return USAGE
     except (SourceParseError, ValidationFailed, Inconsistent) as exc:
         print(str(exc), file=sys.stderr)

@@ -30,6 +30,11 @@ class SourceParseError(MscKgError):
         return cls(path, None, f"is not UTF-8 text{note}")
 
 
+class SourceUnreadable(SourceParseError):
+    """A data file cannot be read (permissions, a loop of links): an I/O error, exit status 2 as
+    for every other file that cannot be read, not 1, "does not conform" (bad-input audit)."""
+
+
 class ValidationFailed(MscKgError):
     """The data does not conform to the shapes (or an evidence quote is not in the review)."""
 

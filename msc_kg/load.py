@@ -14,7 +14,7 @@ import pyoxigraph as ox
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 
 from msc_kg import paths
-from msc_kg.errors import SourceParseError
+from msc_kg.errors import SourceParseError, SourceUnreadable
 from msc_kg.namespaces import IMPORT_MODULE_ONTOLOGY, MSC, MSCD
 from msc_kg.server import jsonguard, xmlguard
 from msc_kg.server.dataset import (EXTENSIONS, RELATIVE_BASE, base_for, parse_error, relative_iri,
@@ -86,7 +86,7 @@ def parse_file(path: Path) -> Graph:
             path.stat()
         except OSError as exc:  # "file not found" of a symbolic link loop (bad-input testing)
             if path.is_symlink() and exc.strerror and exc.errno != errno.ENOENT:
-                raise SourceParseError(path, None, f"cannot be read: {exc.strerror}") from None
+                raise SourceUnreadable(path, None, f"cannot be read: {exc.strerror}") from None
         dangling = " (a symbolic link to nothing)" if path.is_symlink() else ""
         raise SourceParseError(path, None, f"file not found{dangling}")
     if not path.is_file():  # a folder, or a FIFO that would block forever
@@ -118,7 +118,7 @@ def parse_file(path: Path) -> Graph:
         raise SourceParseError(path, int(found.group(1)) if found else None,
                                f"does not parse as {label}: {exc}") from None
     except OSError as exc:  # unreadable
-        raise SourceParseError(path, None, f"cannot be read: {exc}") from None
+        raise SourceUnreadable(path, None, f"cannot be read: {exc}") from None
     except MemoryError as exc:  # one statement over the parser's buffer: said as serve --data says it
         raise SourceParseError(path, None, too_large(exc)) from None
     for prefix, namespace in parser.prefixes.items():  # known once the whole file is read

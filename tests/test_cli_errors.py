@@ -308,3 +308,16 @@ def test_a_reader_leaving_while_the_answer_is_written_ends_the_query_141(release
     assert os.read(read_end, 10)  # as head -c 10 does, then leaves
     os.close(read_end)
     assert (child.wait(timeout=300), child.stderr.read()) == (141, b"")
+
+
+def test_a_source_that_cannot_be_read_is_an_io_error(monkeypatch, capsys):
+    """An unreadable file of triples/ ended validate with 1, "does not conform", where every other
+    file that cannot be read gives 2 (bad-input audit)."""
+    from msc_kg.errors import SourceUnreadable
+
+    def unreadable(files=None):
+        raise SourceUnreadable("triples/zz.ttl", None, "cannot be read: [Errno 13] Permission denied")
+
+    monkeypatch.setattr("msc_kg.build.assemble", unreadable)
+    assert main(["validate"]) == 2
+    assert capsys.readouterr().err == "error: triples/zz.ttl: cannot be read: [Errno 13] Permission denied\n"

@@ -191,7 +191,7 @@ def release(rebuild: bool = True):
     """The project's validated built graph and its manifest (msc_kg.release.load_release; with
     ``rebuild`` False, the release as built, without checking it against the sources)."""
     try:
-        from msc_kg.errors import Inconsistent, MscKgError, SourceParseError, ValidationFailed
+        from msc_kg.errors import Inconsistent, MscKgError, SourceParseError, SourceUnreadable, ValidationFailed
         from msc_kg.release import load_release
     except ImportError as exc:  # the build pipeline is not installed
         raise DataError(
@@ -201,6 +201,8 @@ def release(rebuild: bool = True):
         return load_release(rebuild=rebuild)
     except (ValidationFailed, Inconsistent) as exc:  # built on demand and refused
         raise NonConforming(str(exc)) from None
+    except SourceUnreadable as exc:  # an I/O error: exit 2, as validate's (bad-input audit)
+        raise DataError(str(exc)) from None
     except SourceParseError as exc:  # exit 2 here and 1 from validate for the same file (hostile
         raise InvalidSource(str(exc)) from None  # testing)
     except MscKgError as exc:  # a source file that does not parse, a missing reasoner, ...
