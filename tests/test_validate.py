@@ -264,3 +264,24 @@ def test_a_failed_sh_node_is_one_problem_of_the_file_at_fault(shapes):
     report = validate_loaded(full_graph(load(base_files() + [fixture])), shapes)
     mine = [p for p in report.problems if not _unused_entity(p)]
     assert {p.file for p in mine} == {str(fixture)}
+
+
+def test_nesting_past_the_limit_is_refused_with_its_file(tmp_path):
+    """A collection nested 2 000 deep conformed, then failed the build after 88 s naming no file
+    (the Turtle writer ran out of recursion); 20 000 deep held the build past 5 minutes
+    (bad-input audit)."""
+    from msc_kg.load import load
+    from msc_kg.validate import MAX_NESTING, nesting_problems
+
+    path = tmp_path / "nest.ttl"
+    nest = lambda n, v: "(" * n + f'"{v}"' + ")" * n  # noqa: E731
+    path.write_text("@prefix mscd: <https://w3id.org/msc-kg/id/> .\n"
+                    "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+                    f"mscd:deep rdfs:comment {nest(MAX_NESTING + 6, 'x')} .\n"
+                    f"[] rdfs:comment {nest(MAX_NESTING + 1, 'y')} .\n"
+                    f"mscd:within rdfs:comment {nest(MAX_NESTING, 'z')} .\n", encoding="utf-8")
+    problems = sorted(nesting_problems(load([path])), key=lambda p: p.message)
+    assert [(p.file, p.path, p.message) for p in problems] == [
+        (str(path), "rdfs:comment", f"nests blank nodes or collections {n} deep (at most {MAX_NESTING}): the "
+                                    "release's writers recurse along them") for n in (MAX_NESTING + 1, MAX_NESTING + 6)]
+    assert problems[1].focus == "mscd:deep" and problems[0].focus.startswith("_:")
