@@ -150,7 +150,8 @@ def evidence_problems(loaded: Loaded, text: str | None = None) -> list[Problem]:
         if start < 0:
             message = f"evidence sentence not found in source/review.txt: \"{str(quote)[:80]}\"{_unseen(str(quote))}"
         elif found != str(quote):  # released as written: a line break, a tab, two spaces (audit)
-            odd = next(m for m in re.finditer(r"\s+", str(quote)) if m.group() != " " or m.start() in (0, len(str(quote)) - 1))
+            odd = next(m for m in re.finditer(r"\s+", str(quote))
+                       if m.group() != " " or m.start() in (0, len(str(quote)) - 1))
             message = (f"evidence holds white space other than one space between words "
                        f"({'+'.join(f'U+{ord(c):04X}' for c in odd.group())} at character {odd.start() + 1}); "
                        "write it with single spaces, as the sentence is quoted (CURATION.md)")

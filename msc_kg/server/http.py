@@ -38,10 +38,10 @@ import httptools
 
 from msc_kg.server.httpparse import ABSOLUTE, ALLOWED, Parser, Reject, Request, app_host, target_authority
 
-REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 408: "Request Timeout", 413: "Content Too Large",
-           414: "URI Too Long", 421: "Misdirected Request", 431: "Request Header Fields Too Large",
-           415: "Unsupported Media Type", 500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable",
-           505: "HTTP Version Not Supported"}
+REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 408: "Request Timeout",
+           413: "Content Too Large", 414: "URI Too Long", 415: "Unsupported Media Type",
+           421: "Misdirected Request", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
+           501: "Not Implemented", 503: "Service Unavailable", 505: "HTTP Version Not Supported"}
 _ANY_ADDRESS = ("0.0.0.0", "::")  # a listening socket bound to every interface
 # A body larger than this is written after the head by a second send instead of being copied
 # behind it (measured: joining a 148 MB graph download to its head cost 0.08-0.1 s).
