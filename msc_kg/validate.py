@@ -256,9 +256,12 @@ def nesting_problems(loaded: Loaded) -> list[Problem]:
     audit). Told of the named node, or outermost blank node, that holds the nesting."""
     graph = loaded.graph
     inner: dict = {}
+    held = set()  # the blank nodes some statement holds: each is told of as part of its holder
     for subject, _, value in graph:
-        if isinstance(subject, BNode) and isinstance(value, BNode):
-            inner.setdefault(subject, []).append(value)
+        if isinstance(value, BNode):
+            held.add(value)
+            if isinstance(subject, BNode):
+                inner.setdefault(subject, []).append(value)
     depth: dict = {}  # of each blank node: 1 + its deepest inner one, walked without recursion
     entered: set = set()  # on the walk's path or done: a cycle of labelled blank nodes counts once
     for root in inner:
@@ -272,7 +275,6 @@ def nesting_problems(loaded: Loaded) -> list[Problem]:
             stack.pop()
             if node not in depth:
                 depth[node] = 1 + max((depth.get(c, 0) for c in inner.get(node, ())), default=0)
-    held = set(graph.objects())  # a blank node some statement holds is told of as part of it
     problems, told = [], set()
     for subject, predicate, value in graph:
         if (isinstance(value, BNode) and depth.get(value, 1) > MAX_NESTING

@@ -278,6 +278,7 @@ def test_nesting_past_the_limit_is_refused_with_its_file(tmp_path):
     path.write_text("@prefix mscd: <https://w3id.org/msc-kg/id/> .\n"
                     "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
                     f"mscd:deep rdfs:comment {nest(MAX_NESTING + 6, 'x')} .\n"
+                    "mscd:holder rdfs:seeAlso mscd:deep .\n"  # a named node held elsewhere is told too
                     f"[] rdfs:comment {nest(MAX_NESTING + 1, 'y')} .\n"
                     f"mscd:within rdfs:comment {nest(MAX_NESTING, 'z')} .\n", encoding="utf-8")
     problems = sorted(nesting_problems(load([path])), key=lambda p: p.message)

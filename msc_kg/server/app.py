@@ -383,10 +383,15 @@ def _routes(app: Flask) -> None:
 
     @app.after_request
     def cors(resp: Response) -> Response:
+        return endpoint.add_cors(resp, request, state.config)
+
+    @app.after_request
+    def redirected(resp: Response) -> Response:
+        """The router's own redirects ("/id//x") sent under _public, as the endpoint's are."""
         if isinstance(request.routing_exception, RequestRedirect) and "Location" in resp.headers:
             moved = urlsplit(request.routing_exception.new_url)
             resp.headers["Location"] = _public(moved.path + (f"?{moved.query}" if moved.query else ""))
-        return endpoint.add_cors(resp, request, state.config)
+        return resp
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -102,6 +102,19 @@ _DIRECT_HEADERS = {b"accept": "accept", b"content-type": "content_type",
                    b"if-match": "if_match"}
 
 
+def _query_http(method: str, query_string: bytes, headers, body: bytes | None) -> QueryHTTP:
+    """The QueryHTTP of a request given as its parts, ``headers`` as (name, value) bytes; a header
+    given more than once is its values joined by commas (RFC 9110 §5.3)."""
+    req = QueryHTTP(method, query_string, body)
+    for name, value in headers:
+        attr = _DIRECT_HEADERS.get(name.lower())
+        if attr is not None:
+            text = value.decode("latin-1")
+            old = getattr(req, attr)
+            setattr(req, attr, text if old is None else f"{old},{text}")
+    return req
+
+
 class SparqlFirst:
     """WSGI middleware answering GET/POST/HEAD /sparql without Flask's routing and contexts.
 
@@ -138,14 +151,9 @@ class SparqlFirst:
         9110 §10.1.1); None for anything else."""
         if method != "POST" or path not in PATHS:
             return None
-        given = {"content_type": None, "content_encoding": None}
-        for name, value in headers:
-            attr = _DIRECT_HEADERS.get(name.lower())
-            if attr in given:
-                text = value.decode("latin-1")
-                given[attr] = text if given[attr] is None else f"{given[attr]},{text}"
+        req = _query_http(method, b"", headers, None)
         try:
-            protocol.post_media_type(given["content_type"], given["content_encoding"])
+            protocol.post_media_type(req.content_type, req.content_encoding)
         except protocol.ProtocolError as exc:
             return exc.status, exc.message, exc.headers
         return None
@@ -155,13 +163,7 @@ class SparqlFirst:
         for anything else (the service description, other paths): those go through WSGI."""
         if path not in PATHS or method not in QUERY_METHODS:
             return None
-        req = QueryHTTP(method, query_string, body if method == "POST" else None)
-        for name, value in headers:
-            attr = _DIRECT_HEADERS.get(name.lower())
-            if attr is not None:
-                text = value.decode("latin-1")
-                old = getattr(req, attr)
-                setattr(req, attr, text if old is None else f"{old},{text}")
+        req = _query_http(method, query_string, headers, body if method == "POST" else None)
         resp = query_view(self.state, req)
         if resp is None:
             return None
