@@ -320,6 +320,10 @@ def test_entity_missing_and_invalid(server_client):
     twice = server_client.get("/entity?iri=http%3A%2F%2Fexample.org%2Frelative&iri=urn%3Ax")
     assert twice.status_code == 400 and twice.data == b"Give one entity: ?iri= is given 2 times.\n"
     assert server_client.get("/id/thing-a", headers={"Accept": "image/png"}).status_code == 406
+    # a missing entity is missing in any syntax: 404, not the 406 that says it is there
+    png = server_client.get("/id/nothing-here", headers={"Accept": "image/png"})
+    assert (png.status_code, png.data) == (404, missing.data)
+    assert server_client.get("/id/nothing-here", query_string={"format": "csv"}).status_code == 404
 
 
 def test_health(server_client):

@@ -253,8 +253,8 @@ def _routes(app: Flask) -> None:
             return endpoint.error(400, f"Not a valid IRI: {iri!r}")
         wanted = endpoint.wanted_by(request)  # format= too (it was ignored: hostile testing)
         choice = endpoint.negotiated(request, negotiate.ENTITY, wanted)
-        if not isinstance(choice, tuple):
-            return choice  # a bad format parameter (400), or no acceptable format (406)
+        if not isinstance(choice, tuple):  # a bad format parameter (400), or no acceptable format
+            return (choice.status_code == 406 and _absent(iri, node)) or choice  # (406) for one there is
         cap = min(state.config["max_rows"], pages.MAX_ROWS)  # statements shown
         rows = (cap + 1) * pages.LABELS  # with the labels of their other ends
         job = {"query": pages.ENTITY_SELECT.format(e=node, limit=cap + 1), "results_fmt": "json",
@@ -263,9 +263,8 @@ def _routes(app: Flask) -> None:
             found = state.engine.run(job)
             out, inc, label, cut = pages.entity_rows(found.body, cap)
             cut = cut or found.truncated  # a row cap past LABELS labels a node
-            if not out and not inc:  # Vary: with another Accept, a 406 (hostile testing)
-                return endpoint.error(404, f"404 Not Found: {iri} is {_missing(node)}.",
-                                      {"Vary": "Accept"})
+            if not out and not inc:
+                return _absent(iri, node)
             blanks = {}
             if choice[1] != "html":
                 choice, body, closure_cut = _entity_graph(node, cap, rows, wanted, choice)
@@ -330,6 +329,19 @@ def _routes(app: Flask) -> None:
         if cut:
             headers |= {"X-SPARQL-Truncated": "true", "X-SPARQL-Rows": str(cap)}
         return headers
+
+    def _absent(iri: str, node: str) -> Response | None:
+        """The 404 of an entity with no statement, else None (a missing entity asked for in a
+        syntax not offered got 406, which says the resource is there: hostile testing)."""
+        job = {"query": pages.ENTITY_SELECT.format(e=node, limit=1), "results_fmt": "json",
+               "max_rows": pages.LABELS, "union": union}
+        try:
+            out, inc, _, _ = pages.entity_rows(state.engine.run(job).body, 1)
+        except EngineError as exc:
+            return endpoint.engine_error(exc)
+        if out or inc:
+            return None
+        return endpoint.error(404, f"404 Not Found: {iri} is {_missing(node)}.", {"Vary": "Accept"})
 
     def _missing(node: str) -> str:
         """Why an entity has no page: absent, or used only as a property or inside triple terms
