@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from rdflib import Graph
 
 from msc_kg import paths
-from msc_kg.errors import MscKgError, support_text
+from msc_kg.errors import MscKgError, SourceUnreadable, support_text
 from msc_kg.load import oxigraph_copy, rdflib_term
 
 
@@ -15,6 +16,10 @@ def queries(folder: Path | None = None) -> list[Path]:
     """The violation queries, in name order; MscKgError when there is none (validation then said
     the data passed "every quality check": hostile testing)."""
     folder = Path(folder or paths.QUERIES_DIR / "violations")
+    try:  # glob() takes a folder it cannot list for an empty one ("no quality check": stop 39)
+        os.listdir(folder)
+    except OSError as exc:
+        raise SourceUnreadable(folder, None, f"the quality checks cannot be read: {exc.strerror}") from None
     found = sorted(folder.glob("*-violation.rq"))
     for other in sorted(folder.glob("*.rq")):  # a check not named so was never run, without a
         if other not in found:  # word (packaging review), as triples/ refuses what it skips

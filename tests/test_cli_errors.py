@@ -223,7 +223,7 @@ def test_support_files_that_are_not_what_the_build_reads_are_named(tmp_path, mon
     from rdflib import Graph
 
     from msc_kg import derive, mappings, paths, reference, violations
-    from msc_kg.errors import MscKgError
+    from msc_kg.errors import MscKgError, SourceUnreadable
 
     checks = tmp_path / "violations"
     checks.mkdir()
@@ -236,6 +236,11 @@ def test_support_files_that_are_not_what_the_build_reads_are_named(tmp_path, mon
     with pytest.raises(MscKgError, match=r"b-check.rq: is not run: the quality checks are the "
                                          r"\*-violation.rq files of queries/violations"):
         violations.queries(checks)
+    loop = tmp_path / "loop"  # a folder that cannot be listed was taken for one with no check
+    loop.symlink_to(loop)
+    with pytest.raises(SourceUnreadable) as info:
+        violations.queries(loop)
+    assert str(info.value) == f"{loop}: the quality checks cannot be read: Too many levels of symbolic links"
 
     (tmp_path / "derive").mkdir()
     (tmp_path / "derive" / "x.rq").write_bytes(b"CONSTRUCT {} WHERE {} # \xff\n")
