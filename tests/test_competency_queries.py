@@ -151,9 +151,9 @@ def test_uc_msc_pro_and_anti_tumour_cancers(store):
     cancer), so the lines' more specific cancers are rows too."""
     assert table(run(store, 'uc-msc-pro-and-anti-tumour-cancers'), 'cancer', 'proFindings', 'antiFindings') == [
         ('msc:AcutePromyelocyticLeukemia', '2', '1'),
-        ('msc:BreastAdenocarcinoma', '4', '7'),
-        ('msc:BreastCancer', '4', '7'),
-        ('msc:BreastCarcinoma', '4', '7'),
+        ('msc:BreastAdenocarcinoma', '5', '7'),
+        ('msc:BreastCancer', '5', '7'),
+        ('msc:BreastCarcinoma', '5', '7'),
         ('msc:ChronicMyeloidLeukemiaBlastCrisis', '1', '4'),
         ('msc:EsophagealCancer', '2', '3'),
         ('msc:EsophagealCarcinoma', '2', '3'),
@@ -229,11 +229,14 @@ def test_contradicting_findings(store):
         ('mscd:finding-anticancer-1-blood-048', 'mscd:finding-anticancer-1-blood-050'),
         ('mscd:finding-anticancer-2-breast-006', 'mscd:finding-anticancer-2-breast-010'),
         ('mscd:finding-anticancer-2-breast-006', 'mscd:finding-mechanism-8-contact-014'),
+        ('mscd:finding-anticancer-2-breast-006', 'mscd:finding-mechanism-8-contact-016'),
         ('mscd:finding-anticancer-2-breast-008', 'mscd:finding-anticancer-2-breast-010'),
         ('mscd:finding-anticancer-2-breast-008', 'mscd:finding-mechanism-8-contact-014'),
+        ('mscd:finding-anticancer-2-breast-008', 'mscd:finding-mechanism-8-contact-016'),
         ('mscd:finding-anticancer-2-breast-010', 'mscd:finding-anticancer-2-breast-013'),
         ('mscd:finding-anticancer-2-breast-010', 'mscd:finding-mechanism-6-ecm-015'),
         ('mscd:finding-anticancer-2-breast-013', 'mscd:finding-mechanism-8-contact-014'),
+        ('mscd:finding-anticancer-2-breast-013', 'mscd:finding-mechanism-8-contact-016'),
         ('mscd:finding-anticancer-4-respiratory-002', 'mscd:finding-anticancer-4-respiratory-006'),
         ('mscd:finding-anticancer-4-respiratory-002', 'mscd:finding-anticancer-4-respiratory-007'),
         ('mscd:finding-anticancer-5-urinary-003', 'mscd:finding-anticancer-5-urinary-005'),
@@ -242,6 +245,7 @@ def test_contradicting_findings(store):
         ('mscd:finding-mechanism-2-msc-caf-007', 'mscd:finding-mechanism-2-msc-caf-009'),
         ('mscd:finding-mechanism-2-msc-caf-007', 'mscd:finding-mechanism-2-msc-caf-023'),
         ('mscd:finding-mechanism-6-ecm-015', 'mscd:finding-mechanism-8-contact-014'),
+        ('mscd:finding-mechanism-6-ecm-015', 'mscd:finding-mechanism-8-contact-016'),
     ]
 
 
@@ -259,7 +263,7 @@ def test_misidentified_cell_lines_in_findings(store):
 
 def test_findings_per_mechanism(store):
     assert table(run(store, 'findings-per-mechanism'), 'mechanism', 'findings') == [
-        ('msc:CellCellContact', '21'),
+        ('msc:CellCellContact', '22'),
         ('msc:CellFusion', '25'),
         ('msc:ECMRemodelling', '19'),
         ('msc:EMTControl', '14'),
@@ -428,7 +432,7 @@ def test_cell_lines_by_cellosaurus_accession(store):
         ('CVCL_0022', 'mscd:cellline-U87MG', 'U87; U87MG', '6'),  # without the findings the lines
         ('CVCL_0023', 'mscd:cellline-A549', 'A549', '9'),
         ('CVCL_0030', 'mscd:cellline-HeLa', 'HeLa', '2'),
-        ('CVCL_0062', 'mscd:cellline-MDAMB231', 'MDA-MB-231; MDA-MB231; MDAMB-231; MDAMB231', '20'),  # induced (msc:inducingCellLine)
+        ('CVCL_0062', 'mscd:cellline-MDAMB231', 'MDA-MB-231; MDA-MB231; MDAMB-231; MDAMB231', '21'),  # induced (msc:inducingCellLine)
     ]
 
 
@@ -505,7 +509,7 @@ def test_effect_direction_outcome_matrix(store):
         ('promotes', 'stem cell phenotype', 'pro-tumour', '1'),
         ('promotes', 'transition into CAFs', 'pro-tumour', '11'),
         ('promotes', 'tumorigenicity', 'pro-tumour', '2'),
-        ('promotes', 'tumour growth', 'pro-tumour', '20'),
+        ('promotes', 'tumour growth', 'pro-tumour', '21'),
         ('promotes', 'tumour homing', '', '4'),
         ('promotes', 'viability', 'pro-tumour', '7'),
     ]
@@ -579,7 +583,7 @@ def test_findings_per_section(store):
         ('mscd:section-mechanism-5-replace', '28'),
         ('mscd:section-mechanism-6-ecm', '18'),
         ('mscd:section-mechanism-7-paracrine', '21'),
-        ('mscd:section-mechanism-8-contact', '15'),
+        ('mscd:section-mechanism-8-contact', '16'),
     ]
 
 
@@ -593,7 +597,7 @@ def test_tumour_effect_by_msc_source(store):
         ('bone marrow MSC', 'pro-tumour', '53'),  # with the ECM derived from BM-MSCs (ecm-007, -008)
         ('umbilical cord/cord blood MSC', 'anti-tumour', '54'),
         ('umbilical cord/cord blood MSC', 'neutral', '3'),
-        ('umbilical cord/cord blood MSC', 'pro-tumour', '12'),
+        ('umbilical cord/cord blood MSC', 'pro-tumour', '13'),
     ]
 
 
@@ -625,7 +629,7 @@ def test_findings_per_actor(store):
         ('msc:TRAILTransfectedBMMSC', '1'),
         ('msc:TumourAssociatedMSC', '5'),
         ('msc:UmbilicalCordBloodMSC', '6'),
-        ('msc:UmbilicalCordMSC', '86'),
+        ('msc:UmbilicalCordMSC', '87'),
         ('mscd:ECM', '7'),
         ('mscd:LOX', '1'),
         ('mscd:LPA', '1'),
@@ -872,7 +876,7 @@ def test_pro_tumour_findings_in_vivo(store):
         ('mscd:finding-mechanism-5-replace-010', 'bone marrow MSC', 'tumorigenicity'),
         ('mscd:finding-mechanism-6-ecm-010', 'bone marrow MSC', 'tumour growth'),
         ('mscd:finding-mechanism-7-paracrine-013', 'bone marrow MSC', 'tumour growth'),
-        ('mscd:finding-mechanism-8-contact-014', 'umbilical cord/cord blood MSC', 'proliferation'),
+        ('mscd:finding-mechanism-8-contact-016', 'umbilical cord/cord blood MSC', 'tumour growth'),
     ]
 
 

@@ -46,7 +46,7 @@ def test_a_findings_target_kind_is_given_whether_or_not_a_rule_matches(graph):
     or a cell of a kind had none (ontology audit). Modulating findings get no effect, but a kind."""
     kinds = findings_where(graph, "msc:targetKind ?k .")
     effects = findings_where(graph, "msc:tumourEffect ?e .")
-    assert len(kinds) == 300 and len(effects) == 237 and effects < kinds
+    assert len(kinds) == 301 and len(effects) == 238 and effects < kinds
     modulating = findings_where(graph, "msc:effectDirection msc:Modulates ; msc:targetCellLine [] .")
     assert modulating and modulating <= kinds
     assert "finding-anticancer-1-blood-018" in kinds - effects

@@ -158,7 +158,7 @@ def test_every_statement_of_the_review_is_a_declared_named_individual(graph):
 
     kinds = {URIRef("https://w3id.org/msc-kg/ontology/" + k) for k in ("Finding", "Claim", "QuantitativeOutcome")}
     found = {s for k in kinds for s in graph.subjects(RDF.type, k)}
-    assert len(found) == 322 + 104 + 10
+    assert len(found) == 323 + 104 + 10
     assert [s for s in found if (s, RDF.type, OWL.NamedIndividual) not in graph] == []
 
 
@@ -171,7 +171,7 @@ def test_every_typed_node_of_the_instance_data_is_a_declared_named_individual(gr
 
     typed = {s for s in graph.subjects(RDF.type, None)
              if isinstance(s, URIRef) and str(s).startswith("https://w3id.org/msc-kg/id/")}
-    assert len([s for s in typed if "#" in s]) == 3 * 436
+    assert len([s for s in typed if "#" in s]) == 3 * 437
     assert sorted(s for s in typed if (s, RDF.type, OWL.NamedIndividual) not in graph) == []
 
 
