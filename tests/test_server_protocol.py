@@ -266,6 +266,29 @@ def test_non_utf8_charset_is_415(server_client):
     assert resp.status_code == 415
 
 
+def test_a_form_body_is_decoded_with_the_charset_it_declares(server_client):
+    """A form body is ASCII; its percent-escapes are bytes of the charset it names (older HTTP
+    clients declare ISO-8859-1 or windows-1252, which got 415: endpoint audit)."""
+    latin = server_client.post("/sparql", data=b"query=ASK+%7B+FILTER%28%22%E9%22+%3D+%22%C3%A9%22%29+%7D",
+                               content_type="application/x-www-form-urlencoded; charset=ISO-8859-1",
+                               headers={"Accept": "application/sparql-results+json"})
+    assert (latin.status_code, latin.get_json()["boolean"]) == (200, False)  # é, not Ã©
+    same = server_client.post("/sparql", data=b"query=ASK+%7B+FILTER%28%22%E9%22+%3D+%22%E9%22%29+%7D",
+                              content_type="application/x-www-form-urlencoded; charset=windows-1252",
+                              headers={"Accept": "application/sparql-results+json"})
+    assert (same.status_code, same.get_json()["boolean"]) == (200, True)
+    for charset, message in [("utf-16", "Unsupported charset 'utf-16' for a form body: send UTF-8 "
+                                        "(a form body is ASCII).\n"),
+                             ("x-bogus", "Unsupported charset 'x-bogus' for a form body: send UTF-8.\n")]:
+        refused = server_client.post("/sparql", data=b"query=ASK+%7B%7D",
+                                     content_type=f"application/x-www-form-urlencoded; charset={charset}")
+        assert (refused.status_code, refused.get_data(as_text=True)) == (415, message)
+    broken = server_client.post("/sparql", data=b"query=ASK+%7B+%22%FF%22+%7D",
+                                content_type="application/x-www-form-urlencoded; charset=utf-8")
+    assert (broken.status_code, broken.get_data(as_text=True)) == (
+        400, "The request body is not valid UTF-8 (SPARQL 1.1 Protocol requires UTF-8).\n")
+
+
 def test_huge_body_is_413():
     app = make_app(max_body=1000)
     try:

@@ -86,9 +86,10 @@ def _not_utf8(where: str) -> ProtocolError:
     return ProtocolError(400, f"The {where} is not valid UTF-8 (SPARQL 1.1 Protocol requires UTF-8).")
 
 
-def _params(raw: bytes, where: str) -> list[tuple[str, str]]:
-    """Decode ``application/x-www-form-urlencoded`` bytes strictly as UTF-8 (as urllib's
-    ``parse_qsl(keep_blank_values=True, errors="strict")`` would, at most MAX_FIELDS fields)."""
+def _params(raw: bytes, where: str, charset: str = "utf-8") -> list[tuple[str, str]]:
+    """Decode ``application/x-www-form-urlencoded`` bytes strictly as UTF-8, or as the ``charset``
+    a form body declares (as urllib's ``parse_qsl(keep_blank_values=True, errors="strict")``
+    would, at most MAX_FIELDS fields)."""
     if raw.count(b"&") >= MAX_FIELDS:
         raise ProtocolError(400, f"The {where} is not valid form encoding: more than {MAX_FIELDS} fields.")
     params = []
@@ -96,10 +97,31 @@ def _params(raw: bytes, where: str) -> list[tuple[str, str]]:
         for field in raw.split(b"&"):
             if field:
                 name, _, value = field.partition(b"=")
-                params.append((_unquote(name).decode("utf-8"), _unquote(value).decode("utf-8")))
+                params.append((_unquote(name).decode(charset), _unquote(value).decode(charset)))
     except UnicodeDecodeError:
+        if charset != "utf-8":
+            raise ProtocolError(400, f"The {where} is not valid {charset} (its declared charset).") from None
         raise _not_utf8(where) from None
     return params
+
+
+def _form_charset(cparams: dict[str, str]) -> str:
+    """The charset a form body's percent-escapes are decoded with: the one its Content-Type names,
+    where it is an encoding of ASCII (a form body is ASCII; older HTTP clients declare their
+    platform's charset, ISO-8859-1 say, which got 415: endpoint audit), else UTF-8; ProtocolError
+    (415) for a charset that is not known or does not write ASCII as ASCII (UTF-16, say)."""
+    charset = cparams.get("charset", "utf-8")
+    if charset in ("utf-8", "utf8", "us-ascii"):
+        return "utf-8"
+    try:
+        known = codecs.lookup(charset).name
+        ascii_compatible = "query=%20+&".encode(known) == b"query=%20+&"
+    except (LookupError, UnicodeError, ValueError):
+        known, ascii_compatible = None, False
+    if not ascii_compatible:
+        raise ProtocolError(415, f"Unsupported charset {charset!r} for a form body: send UTF-8"
+                                 f"{'' if known is None else ' (a form body is ASCII)'}.")
+    return known
 
 
 def _media_type(header: str | None) -> tuple[str, dict[str, str]]:
@@ -138,7 +160,7 @@ def parse(method: str, content_type: str | None, url_query: bytes, body: bytes |
     if method == "POST":
         mtype = post_media_type(content_type, content_encoding)
         if mtype == FORM:
-            body_params = _params(body or b"", "request body")
+            body_params = _params(body or b"", "request body", _form_charset(_media_type(content_type)[1]))
             if any(k in ("query", "update") for k, _ in url_params):
                 raise ProtocolError(400, "With a form-encoded POST, the query goes in the body, not the URL.")
             for name in ("default-graph-uri", "named-graph-uri"):  # merged, as they were, they
@@ -196,9 +218,10 @@ def post_media_type(content_type: str | None, content_encoding: str | None) -> s
     if mtype not in (FORM, SPARQL_QUERY):
         raise ProtocolError(
             415, f"Unsupported Content-Type {mtype or '(none)'!r} for POST; use {FORM} or {SPARQL_QUERY}.")
-    charset = cparams.get("charset", "utf-8")
-    if charset not in ("utf-8", "utf8", "us-ascii"):
-        raise ProtocolError(415, f"Unsupported charset {charset!r}: send UTF-8.")
+    if mtype == FORM:
+        _form_charset(cparams)
+    elif cparams.get("charset", "utf-8") not in ("utf-8", "utf8", "us-ascii"):
+        raise ProtocolError(415, f"Unsupported charset {cparams['charset']!r}: send UTF-8.")
     return mtype
 
 
