@@ -104,7 +104,7 @@ def test_unknown_graph_is_404(client):
                 "(or neither, for the whole dataset), and a format."),
     ("default&format=yaml", "Unknown result format 'yaml'; give a media type or one of json, xml, csv, "
                             "tsv, turtle, ttl, ntriples, n-triples, nt, rdfxml, rdf, rdf+xml, jsonld, "
-                            "json-ld, nquads, n-quads, trig, html (or use the Accept header)."),
+                            "json-ld, nquads, n-quads, trig, html, n3 (or use the Accept header)."),
 ])
 def test_malformed_requests_are_400(client, query_string, message):
     resp = client.get("/data?" + query_string)

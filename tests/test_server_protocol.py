@@ -523,6 +523,7 @@ SELECT_ONE = "SELECT ?s WHERE { ?s ?p ?o } LIMIT 1"
     ({"format": "application/sparql-results+xml"}, None, "application/sparql-results+xml"),
     ({"format": "TSV"}, None, "text/tab-separated-values; charset=utf-8"),
     ({"format": ""}, "text/csv", "text/csv; charset=utf-8"),  # an empty field is no parameter
+    ({"update": "", "using-graph-uri": ""}, "text/csv", "text/csv; charset=utf-8"),  # nor is an empty update
 ])
 def test_format_parameter_stands_in_for_accept(server_client, params, accept, ctype):
     resp = server_client.get("/sparql", query_string={"query": SELECT_ONE, **params},
@@ -532,6 +533,13 @@ def test_format_parameter_stands_in_for_accept(server_client, params, accept, ct
 
 def test_format_parameter_for_graphs_and_in_a_form(server_client):
     q = "CONSTRUCT WHERE { ?s ?p ?o }"
+    # SPARQLWrapper's N3 (format=n3&output=n3&results=n3) got 400: Turtle is N3's RDF subset
+    n3 = server_client.get("/sparql", query_string={"query": q, "format": "n3", "output": "n3", "results": "n3"})
+    assert (n3.status_code, n3.headers["Content-Type"]) == (200, "text/turtle; charset=utf-8")
+    # a "+" of a media type written unencoded in the URL is form-decoded as a space: it was 406,
+    # refusing the very format it named
+    plus = server_client.get("/sparql?query=ASK%7B%7D&format=application/sparql-results+json")
+    assert (plus.status_code, plus.headers["Content-Type"]) == (200, "application/sparql-results+json")
     assert server_client.get("/sparql", query_string={"query": q, "format": "json"}).headers[
         "Content-Type"] == "application/ld+json"
     assert server_client.get("/sparql", query_string={"query": q, "output": "nt"}).headers[
@@ -543,7 +551,7 @@ def test_format_parameter_for_graphs_and_in_a_form(server_client):
 @pytest.mark.parametrize("params, message", [
     ({"format": "yaml"}, "Unknown result format 'yaml'; give a media type or one of json, xml, csv, "
                          "tsv, turtle, ttl, ntriples, n-triples, nt, rdfxml, rdf, rdf+xml, jsonld, "
-                         "json-ld, nquads, n-quads, trig, html (or use the Accept header).\n"),
+                         "json-ld, nquads, n-quads, trig, html, n3 (or use the Accept header).\n"),
     ({"format": "json", "output": "csv"}, "The format parameters disagree (csv, json); give one format.\n"),
 ])
 def test_bad_format_parameter_is_400(server_client, params, message):
@@ -581,7 +589,7 @@ def test_format_parameters_naming_one_format_agree(server_client, params, query,
      "The format parameters disagree (application/sparql-results+json, xml); give one format."),
     (["csv", "yaml"], "Unknown result format 'yaml'; give a media type or one of json, xml, csv, tsv, "
                       "turtle, ttl, ntriples, n-triples, nt, rdfxml, rdf, rdf+xml, jsonld, json-ld, "
-                      "nquads, n-quads, trig, html (or use the Accept header)."),
+                      "nquads, n-quads, trig, html, n3 (or use the Accept header)."),
 ])
 def test_format_parameters_naming_two_formats_for_one_kind_of_answer_disagree(values, message):
     from msc_kg.server import protocol

@@ -38,6 +38,7 @@ FORMAT_NAMES = {
     "jsonld": "application/ld+json", "json-ld": "application/ld+json",
     "nquads": "application/n-quads", "n-quads": "application/n-quads", "trig": "application/trig",
     "html": "text/html",  # entity pages (a browser's address bar: ?format=html)
+    "n3": "text/turtle, text/n3",  # Turtle is N3's RDF subset (SPARQLWrapper's N3 sends format=n3)
 }
 
 
@@ -175,7 +176,8 @@ def parse(method: str, content_type: str | None, url_query: bytes, body: bytes |
             except UnicodeDecodeError as exc:
                 raise ProtocolError(400, f"The request body is not valid UTF-8 (byte {exc.start}).") from None
     params = url_params + body_params
-    if any(k in ("update", "using-graph-uri", "using-named-graph-uri") for k, _ in params):
+    if any(k in ("update", "using-graph-uri", "using-named-graph-uri") and v.strip() for k, v in params):
+        # an empty field is none (an HTML form with both fields sends update=: endpoint audit)
         raise ProtocolError(403, "SPARQL Update is not accepted: this endpoint is read-only.")
     queries = [v for k, v in params if k == "query"]
     if body_query is not None:
@@ -240,8 +242,8 @@ def format_accept(values) -> str | None:
 
 def _accept_of(value: str) -> str:
     """The Accept header one format parameter's value stands for (lower-cased, not empty)."""
-    if "/" in value:  # a media type, as Virtuoso takes it
-        return value
+    if "/" in value:  # a media type, as Virtuoso takes it; no media type holds a space, so
+        return value.replace(" ", "+")  # one is a "+" form-decoded (format=application/sparql-results+json)
     accept = FORMAT_NAMES.get(value)
     if accept is None:
         raise ProtocolError(400, f"Unknown result format {value!r}; give a media type or one of "
