@@ -176,6 +176,14 @@ def test_empty_query_is_400(server_client):
     resp = server_client.post("/sparql", data=b" \n", content_type="application/sparql-query")
     assert (resp.status_code, resp.data) == (
         400, b"Missing query: the request body (application/sparql-query) is empty.\n")
+    # comments only: the engine's message was "expected [_]" (endpoint audit)
+    for query in ("# hi", " # a\n\t#b\r\n\n"):
+        resp = server_client.get("/sparql", query_string={"query": query})
+        assert (resp.status_code, resp.data) == (400, b"Missing query: the 'query' parameter is comments only.\n")
+    resp = server_client.post("/sparql", data=b"# x\n", content_type="application/sparql-query")
+    assert resp.data == b"Missing query: the request body (application/sparql-query) is comments only.\n"
+    not_a_comment = server_client.get("/sparql", query_string={"query": "#x\nASK {}"})
+    assert not_a_comment.status_code == 200
 
 
 def test_repeated_query_is_400(server_client):
@@ -495,7 +503,11 @@ def _general(raw: bytes):
     except protocol.ProtocolError as exc:
         return exc.status, exc.message
     query = params[0][1]
-    return (query,) if query.strip() else (400, "Missing query: the 'query' parameter is empty.")
+    if not query.strip():
+        return 400, "Missing query: the 'query' parameter is empty."
+    if all(not line.strip() or line.strip()[0] == "#" for line in query.splitlines()):
+        return 400, "Missing query: the 'query' parameter is comments only."
+    return (query,)
 
 
 @settings(max_examples=600, deadline=None)

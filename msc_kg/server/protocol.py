@@ -195,8 +195,8 @@ def parse(method: str, content_type: str | None, url_query: bytes, body: bytes |
             raise ProtocolError(400, _no_query_but(others))  # a misspelt 'query' got the service
             # description with 200, which no results parser reads (hostile testing)
         return None
-    if not queries[0].strip():
-        raise _empty_query(body_query is not None)
+    if _blank(queries[0]):
+        raise _empty_query(body_query is not None, queries[0])
     dataset_given = bool(defaults or named)
     return QueryRequest(
         query=queries[0],
@@ -274,10 +274,20 @@ def _no_query_but(names: list[str]) -> str:
             "GET /sparql with no parameters but format, output or results gives the service description.")
 
 
-def _empty_query(body: bool = False) -> ProtocolError:
+def _blank(query: str) -> bool:
+    """Whether ``query`` holds nothing but white space and comments (the engine's message for one
+    of comments only was "expected [_]": endpoint audit). A line whose first character is "#" is a
+    comment wherever it stands, since no string can be open where every line is one."""
+    head = query.lstrip()
+    if head[:1] != "#":  # the common case, at once
+        return not head
+    return all(not line or line[0] == "#" for line in map(str.strip, head.splitlines()))
+
+
+def _empty_query(body: bool = False, query: str = "") -> ProtocolError:
     """The 400 of an empty query: a POST of application/sparql-query sends it as the body."""
     where = "the request body (application/sparql-query) is" if body else "the 'query' parameter is"
-    return ProtocolError(400, f"Missing query: {where} empty.")
+    return ProtocolError(400, f"Missing query: {where} {'comments only' if query.strip() else 'empty'}.")
 
 
 def _only_query(raw: bytes) -> QueryRequest:
@@ -287,7 +297,7 @@ def _only_query(raw: bytes) -> QueryRequest:
         query = _unquote(raw).decode("utf-8")
     except UnicodeDecodeError:
         raise _not_utf8("URL query string") from None
-    if not query.strip():
-        raise _empty_query()
+    if _blank(query):
+        raise _empty_query(query=query)
     return QueryRequest(query=query, default_graph=None, named_graphs=None)
 
