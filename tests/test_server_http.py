@@ -28,6 +28,9 @@ def echo_app(environ, start_response):
     if environ["PATH_INFO"] == "/big":  # larger than BIG_BODY: sent after its head
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return [BIG]
+    if environ["PATH_INFO"] == "/shouting":  # werkzeug writes its reason phrases in capitals
+        start_response("406 NOT ACCEPTABLE", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"no"]
     if environ["PATH_INFO"] == "/fixed":
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "10")])
         return [] if environ["REQUEST_METHOD"] == "HEAD" else [b"fixed body"]
@@ -81,6 +84,13 @@ def test_get_reaches_the_app(serve):
     got = json.loads(body_of(raw))
     assert (got["method"], got["path"], got["query"]) == ("GET", "/sparql", "query=ASK%7B%7D")
     assert b"Connection: close" in raw and b"\r\nDate: " in raw
+
+
+def test_reason_phrases_are_sent_as_rfc_9110_writes_them(serve):
+    """Responses made by Flask said "406 NOT ACCEPTABLE", those of the server's own path "406 Not
+    Acceptable" (endpoint audit)."""
+    raw = exchange(serve(), b"GET /shouting HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 406 Not Acceptable\r\n") and body_of(raw) == b"no"
 
 
 def test_big_body_follows_its_head_whole_and_keep_alive_goes_on(serve):
