@@ -581,8 +581,9 @@ def test_a_client_that_stops_reading_frees_its_download_slot(monkeypatch):
 def test_rdfxml_downloads_name_blank_nodes_and_classes_as_xml_can(monkeypatch, stream_min):
     """Oxigraph wrote a blank node's label as its rdf:nodeID, and one kept from an N-Triples file may
     start with a digit, which an XML name may not (its own parser refused them); and a class with no
-    XML-name ending as a typed node named "oxprefix:". Streamed or not, labels get a prefix, such a
-    class a 406, and a 406 comes before the preconditions (hostile testing)."""
+    XML-name ending as a typed node named "oxprefix:". Streamed or not, labels get a prefix, and such
+    a class is written as an rdf:type property (it got 406, though RDF/XML carries it: endpoint
+    audit), while a property with no XML-name ending is refused, before the preconditions."""
     with quads_client(monkeypatch, stream_min,
                       b'_:1a <http://example.org/p> _:2b .\n<http://example.org/s> <http://example.org/q> _:1a .\n'
                       b'<http://example.org/t> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://example.org/C> <http://example.org/ok> .\n'
@@ -594,6 +595,13 @@ def test_rdfxml_downloads_name_blank_nodes_and_classes_as_xml_can(monkeypatch, s
         parsed = list(ox.parse(body, format=ox.RdfFormat.RDF_XML))  # it refused 'rdf:nodeID="1…"'
         assert len(parsed) == 2 and len({q.object for q in parsed}) == 2
         assert client.get("/data?graph=http://example.org/ok", headers=xml).status_code == 200
+        typed = client.get("/data?graph=http://example.org/bad", headers=xml)
+        assert typed.status_code == 200 and b"oxprefix" not in typed.data
+        assert b'<rdf:type rdf:resource="http://example.org/123"/>' in typed.data
+        assert {(str(t.subject), str(t.object)) for t in ox.parse(typed.data, format=ox.RdfFormat.RDF_XML)} == {
+            ("<http://example.org/t>", "<http://example.org/123>")}
+    with quads_client(monkeypatch, stream_min,
+                      b'<http://example.org/t> <http://example.org/123> "x" <http://example.org/bad> .\n') as client:
         for extra in ({}, {"If-None-Match": "*"}, {"If-Match": '"x"'}):
             bad = client.get("/data?graph=http://example.org/bad", headers={**xml, **extra})
             assert bad.status_code == 406, extra

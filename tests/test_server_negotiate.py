@@ -246,6 +246,20 @@ def test_rdfxml_cannot_name_a_property_without_an_xml_name_ending(server_client,
     ET.fromstring(ok.data)  # namespace-aware: it read the refused ones as malformed
 
 
+@pytest.mark.parametrize("cls", ["http://e/class/123", "http://e/p#", "http://e/a/"])
+def test_rdfxml_writes_a_class_without_an_xml_name_ending_as_an_rdf_type_property(server_client, cls):
+    """Such a class was refused with 406 (Oxigraph names its typed node "oxprefix:"), though RDF/XML
+    carries it as an rdf:type property, as Jena writes it (endpoint audit)."""
+    query = f'CONSTRUCT {{ <http://e/s> a <{cls}>, <http://e/C> ; <http://e/p1> "o" . _:b a <{cls}> }} WHERE {{}}'
+    resp = server_client.get("/sparql", query_string={"query": query}, headers={"Accept": "application/rdf+xml"})
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == "application/rdf+xml"
+    ET.fromstring(resp.data)
+    parsed = {(str(t.subject) if isinstance(t.subject, ox.NamedNode) else "_", str(t.predicate), str(t.object))
+              for t in ox.parse(resp.data, format=ox.RdfFormat.RDF_XML)}
+    assert parsed == {("<http://e/s>", f"<{RDF}type>", f"<{cls}>"), ("<http://e/s>", f"<{RDF}type>", "<http://e/C>"),
+                      ("<http://e/s>", "<http://e/p1>", '"o"'), ("_", f"<{RDF}type>", f"<{cls}>")}
+
+
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RESERVED_406 = ("No acceptable format: the answer uses an RDF/XML syntax term (rdf:li, rdf:Description, "
                 "rdf:about, rdf:ID, rdf:nodeID, rdf:resource, rdf:datatype, rdf:parseType or rdf:RDF) "

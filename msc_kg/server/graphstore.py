@@ -167,8 +167,8 @@ _LOOK_FOR = {
                "FILTER(isLITERAL(?v) && REGEX(STR(?v), "
                '"[\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\uFFFE\\uFFFF]")) } LIMIT 1',
                "SELECT DISTINCT ?n WHERE { %s BIND(?p AS ?n) }",
-               "SELECT DISTINCT ?n WHERE { %s FILTER(?p = <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
-               "&& isIRI(?o)) BIND(?o AS ?n) }",
+               "SELECT DISTINCT ?c WHERE { %s FILTER(?p = <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
+               "&& isIRI(?o)) BIND(?o AS ?c) }",
                "SELECT DISTINCT ?n WHERE { %s FILTER(isTRIPLE(?o)) BIND(PREDICATE(?o) AS ?n) }"),
     "jsonld": ("SELECT ?o WHERE { %s FILTER(isTRIPLE(?o)) } LIMIT 1",),
 }
@@ -222,8 +222,8 @@ def _nested_trouble(state, graph: str | None) -> str | None:
 
 def _trouble(row: dict) -> str | None:
     """unwritable's reason for one row of a _LOOK_FOR query."""
-    if "n" in row:
-        return unwritable.name_problem(row["n"]["value"])
+    if "n" in row or "c" in row:  # a property, a class
+        return unwritable.name_problem(row["n" if "n" in row else "c"]["value"], as_property="n" in row)
     if row["o"]["type"] == "triple":
         return unwritable.TRIPLE_TERMS
     return unwritable.xml_problem(row["o"]["value"].encode())

@@ -318,13 +318,27 @@ def statement_order(statement) -> tuple:
 _NODE_ID = re.compile(rb'(<[^<>]*?\srdf:nodeID=")')
 
 
+# A typed node (Oxigraph writes one per subject, flat, its first rdf:type object naming the element)
+# whose class IRI has no XML-name ending: Oxigraph names it "oxprefix:", which no XML parser reads.
+# Its closing tag stands alone on a line; a property element's follows its text or opens and closes
+# in one tag, and a property named so makes the answer refused (unwritable.xml_problem).
+_UNNAMED_TYPED_NODE = re.compile(rb'<oxprefix: xmlns:oxprefix="([^"]*)"( rdf:(?:about|nodeID)="[^"]*")>')
+_UNNAMED_TYPED_END = b"\n\t</oxprefix:>"
+
+
 def fix_rdfxml(rdfxml: bytes) -> bytes:
-    """RDF/XML from Oxigraph with every rdf:nodeID prefixed by "b", and carriage returns written
-    as references (fix_xml). Oxigraph writes a blank node's label as it is, and a label kept from
-    an N-Triples file may start with a digit, which an rdf:nodeID (an XML name) may not: its own
+    """RDF/XML from Oxigraph with every rdf:nodeID prefixed by "b", typed nodes whose class RDF/XML
+    cannot write as an element written as rdf:Description with an rdf:type property (Jena writes
+    them so; they were refused with 406: endpoint audit), and carriage returns written as
+    references (fix_xml). Oxigraph writes a blank node's label as it is, and a label kept from an
+    N-Triples file may start with a digit, which an rdf:nodeID (an XML name) may not: its own
     parser refused them (hostile testing). The same prefix on every label keeps them apart, and a
     label names a node in one document only."""
-    return _NODE_ID.sub(rb"\1b", fix_xml(rdfxml))
+    rdfxml = fix_xml(rdfxml)
+    if b"<oxprefix: " in rdfxml:
+        rdfxml = _UNNAMED_TYPED_NODE.sub(rb'<rdf:Description\2>\n\t\t<rdf:type rdf:resource="\1"/>', rdfxml)
+        rdfxml = rdfxml.replace(_UNNAMED_TYPED_END, b"\n\t</rdf:Description>")
+    return _NODE_ID.sub(rb"\1b", rdfxml)
 
 
 def fix_xml(xml: bytes) -> bytes:

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import pyoxigraph as ox
 
-from msc_kg.server.results import write_triples
+from msc_kg.server.results import fix_rdfxml, write_triples
 
 # Characters XML 1.0 cannot carry, not even as references (§2.2): C0 controls other than tab, line
 # feed and carriage return, and U+FFFE and U+FFFF (UTF-8 encoded).
@@ -93,13 +93,13 @@ def writer_problem(exc: OSError) -> str | None:
     return RESERVED_TERMS if _RESERVED in text else None
 
 
-def name_problem(iri: str) -> str | None:
-    """xml_problem of the RDF/XML Oxigraph writes for ``iri`` as a property and as a class (an
-    element names each: a typed node for a class)."""
+def name_problem(iri: str, as_property: bool = True) -> str | None:
+    """xml_problem of the RDF/XML written for ``iri`` as a property, or else as a class (an element
+    names each: a typed node for a class, where results.fix_rdfxml leaves one)."""
     node, named = ox.NamedNode("urn:s"), ox.NamedNode(iri)
-    triples = [ox.Triple(node, named, ox.Literal("")), ox.Triple(node, _RDF_TYPE, named)]
+    triples = [ox.Triple(node, named, ox.Literal("")) if as_property else ox.Triple(node, _RDF_TYPE, named)]
     try:
-        return xml_problem(ox.serialize(triples, format=ox.RdfFormat.RDF_XML))
+        return xml_problem(fix_rdfxml(ox.serialize(triples, format=ox.RdfFormat.RDF_XML)))
     except OSError as exc:
         return writer_problem(exc) or f"uses <{iri}>, which RDF/XML could not write ({exc})"
 
