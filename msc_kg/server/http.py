@@ -634,6 +634,7 @@ class Server:
             self._send(client, self._simple(500, "Internal server error.", close=True))
             return False
         status, headers, body = answer
+        status = _STATUS_LINES.get(status) or _status_line(status)
         keep = req.keep_alive and self.accepting
         if not isinstance(body, (bytes, bytearray)):
             return self._stream(client, req, status, headers, body, keep)
@@ -730,7 +731,7 @@ class Server:
         def start_response(status, headers, exc_info=None):
             if exc_info and status_headers:
                 raise exc_info[1].with_traceback(exc_info[2])
-            status_headers[:] = [_STATUS_LINES.get(status) or _status_line(status), headers]
+            status_headers[:] = [status, headers]
             return lambda data: None  # the legacy write() callable is not supported
 
         result = self.app(environ, start_response)
