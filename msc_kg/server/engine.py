@@ -116,10 +116,9 @@ class EvaluationError(EngineError):
 
 # What a query that made the engine abort its process is told (see safety.orders_apart).
 ENGINE_ABORT = ("The engine aborted on this query. Oxigraph 0.5 does so when it orders values it "
-                "cannot compare consistently: numbers beside strings, date-times or times with "
-                "and without a time zone, values of a type its ordering knows beside strings "
-                "(and when it runs out of memory); order by STR() or DATATYPE() first, or leave "
-                "such values out.")
+                "cannot compare consistently (numbers beside strings, date-times or times with "
+                "and without a time zone, dates or durations beside strings) and when it runs out "
+                "of memory; order by STR() or DATATYPE() first, or leave such values out.")
 
 
 MEMORY_MESSAGE = ("The query went over the memory limit of a query worker (--memory-mb) and was "
