@@ -319,11 +319,20 @@ _NODE_ID = re.compile(rb'(<[^<>]*?\srdf:nodeID=")')
 
 
 # A typed node (Oxigraph writes one per subject, flat, its first rdf:type object naming the element)
-# whose class IRI has no XML-name ending: Oxigraph names it "oxprefix:", which no XML parser reads.
-# Its closing tag stands alone on a line; a property element's follows its text or opens and closes
-# in one tag, and a property named so makes the answer refused (unwritable.xml_problem).
-_UNNAMED_TYPED_NODE = re.compile(rb'<oxprefix: xmlns:oxprefix="([^"]*)"( rdf:(?:about|nodeID)="[^"]*")>')
-_UNNAMED_TYPED_END = b"\n\t</oxprefix:>"
+# whose class IRI has no XML-name ending: Oxigraph names it "oxprefix:", declaring the IRI, or, where
+# the IRI is a namespace of PREFIXES, that prefix with nothing after it ("owl:"); no XML parser reads
+# either. Its end tag stands alone on a line; a property element's follows its text or is its start
+# tag's "/>", and a property named so makes the answer refused (unwritable.xml_problem).
+_UNNAMED_TYPED_NODE = re.compile(rb'<([A-Za-z_][\w.-]*): (?:xmlns:\1="([^"]*)" )?(rdf:(?:about|nodeID)="[^"]*")>')
+_UNNAMED_TYPED_END = re.compile(rb"\n\t</[A-Za-z_][\w.-]*:>")
+_NAMESPACES = {name.encode(): iri.encode() for name, iri in PREFIXES.items()}  # none needs escaping
+
+
+def _typed_node(m: re.Match) -> bytes:
+    iri = m.group(2) or _NAMESPACES.get(m.group(1))
+    if iri is None:  # not a prefix this server declares: left for the check to refuse
+        return m.group(0)
+    return b'<rdf:Description ' + m.group(3) + b'>\n\t\t<rdf:type rdf:resource="' + iri + b'"/>'
 
 
 def fix_rdfxml(rdfxml: bytes) -> bytes:
@@ -333,11 +342,12 @@ def fix_rdfxml(rdfxml: bytes) -> bytes:
     references (fix_xml). Oxigraph writes a blank node's label as it is, and a label kept from an
     N-Triples file may start with a digit, which an rdf:nodeID (an XML name) may not: its own
     parser refused them (hostile testing). The same prefix on every label keeps them apart, and a
-    label names a node in one document only."""
+    label names a node in one document only. Each piece of a streamed document is given whole
+    tags (FixedRdfXml), and a typed node's start and end tags may come in different pieces."""
     rdfxml = fix_xml(rdfxml)
-    if b"<oxprefix: " in rdfxml:
-        rdfxml = _UNNAMED_TYPED_NODE.sub(rb'<rdf:Description\2>\n\t\t<rdf:type rdf:resource="\1"/>', rdfxml)
-        rdfxml = rdfxml.replace(_UNNAMED_TYPED_END, b"\n\t</rdf:Description>")
+    if b":>" in rdfxml or b": " in rdfxml:
+        rdfxml = _UNNAMED_TYPED_NODE.sub(_typed_node, rdfxml)
+        rdfxml = _UNNAMED_TYPED_END.sub(b"\n\t</rdf:Description>", rdfxml)
     return _NODE_ID.sub(rb"\1b", rdfxml)
 
 

@@ -18,14 +18,14 @@ from typing import NamedTuple
 
 import pyoxigraph as ox
 
-from msc_kg.server.results import fix_rdfxml, write_triples
+from msc_kg.server.results import PREFIXES, fix_rdfxml, write_triples
 
 # Characters XML 1.0 cannot carry, not even as references (§2.2): C0 controls other than tab, line
 # feed and carriage return, and U+FFFE and U+FFFF (UTF-8 encoded).
 _NOT_XML = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
 # An element name ending in ":" (in markup: "<" in text and attribute values is always escaped),
 # and the namespace its start tag declares, which is then the property's whole IRI.
-_EMPTY_LOCAL = re.compile(rb'<[^\s<>/!?]*:[\s/>](?:[^>]*?xmlns:[^=\s]*="([^"]*)")?')
+_EMPTY_LOCAL = re.compile(rb'</?([^\s<>/!?]*):[\s/>](?:[^>]*?xmlns:[^=\s]*="([^"]*)")?')
 TRIPLE_TERMS = "holds RDF 1.2 triple terms, which JSON-LD cannot carry"
 # graphstore.NESTED_MAX: more statements with nested triple terms than a streamed RDF/XML download
 # is looked through for what RDF/XML cannot carry before it starts
@@ -73,8 +73,9 @@ def xml_problem(body: bytes, rdfxml: bool = True) -> str | None:
     if not rdfxml:  # results name no properties or classes
         return None
     empty = _EMPTY_LOCAL.search(body)
-    if empty is not None:
-        iri = f" <{empty.group(1).decode()}>" if empty.group(1) else ""
+    if empty is not None:  # the IRI its start tag declares, else the server's prefix's (owl:)
+        named = empty.group(2) or PREFIXES.get(empty.group(1).decode(), "").encode()
+        iri = f" <{named.decode()}>" if named else ""
         return (f"uses{iri or ' a property or class'}, which RDF/XML cannot write as an element: no "
                 "XML name ends the IRI")
     reserved = _XMLNS_ELEMENT.search(body)
@@ -98,8 +99,8 @@ def name_problem(iri: str, as_property: bool = True) -> str | None:
     names each: a typed node for a class, where results.fix_rdfxml leaves one)."""
     node, named = ox.NamedNode("urn:s"), ox.NamedNode(iri)
     triples = [ox.Triple(node, named, ox.Literal("")) if as_property else ox.Triple(node, _RDF_TYPE, named)]
-    try:
-        return xml_problem(fix_rdfxml(ox.serialize(triples, format=ox.RdfFormat.RDF_XML)))
+    try:  # with the prefixes the server writes with: a namespace's IRI is named by its prefix
+        return xml_problem(fix_rdfxml(ox.serialize(triples, format=ox.RdfFormat.RDF_XML, prefixes=PREFIXES)))
     except OSError as exc:
         return writer_problem(exc) or f"uses <{iri}>, which RDF/XML could not write ({exc})"
 
