@@ -273,7 +273,8 @@ def test_rdfxml_classes_that_are_a_declared_namespace_and_typed_nodes_cut_across
     assert resp.status_code == 200
     ET.fromstring(resp.data)
     assert {(t.subject.value if isinstance(t.subject, ox.NamedNode) else "_", t.object.value)
-            for t in ox.parse(resp.data, format=ox.RdfFormat.RDF_XML)} == {("urn:x", owl), ("_", RDF), ("urn:y", "http://e/1")}
+            for t in ox.parse(resp.data, format=ox.RdfFormat.RDF_XML)} == {
+        ("urn:x", owl), ("_", RDF), ("urn:y", "http://e/1")}
     prop = server_client.get("/sparql", query_string={"query": f'CONSTRUCT {{ <urn:x> <{owl}> "o" }} WHERE {{}}'},
                              headers={"Accept": "application/rdf+xml"})
     assert prop.status_code == 406 and prop.get_data(as_text=True) == (

@@ -184,6 +184,14 @@ def test_empty_query_is_400(server_client):
     assert resp.data == b"Missing query: the request body (application/sparql-query) is comments only.\n"
     not_a_comment = server_client.get("/sparql", query_string={"query": "#x\nASK {}"})
     assert not_a_comment.status_code == 200
+    # SPARQL's white space and line ends, not Python's: a no-break space or a form feed is no
+    # white space to the engine, which tells where (they were called comments only: hostile testing)
+    for query in ("# a\n\u00a0# b", "# a\n\x0c# b"):
+        resp = server_client.get("/sparql", query_string={"query": query})
+        assert resp.status_code == 400 and b"comments only" not in resp.data, query
+    for query in ("\ufeff# a\n", "# a\r# b"):  # a byte order mark is dropped; "\r" ends a line
+        resp = server_client.get("/sparql", query_string={"query": query})
+        assert resp.data == b"Missing query: the 'query' parameter is comments only.\n", query
 
 
 def test_repeated_query_is_400(server_client):
@@ -274,6 +282,9 @@ def test_non_utf8_charset_is_415(server_client):
     assert resp.status_code == 415
 
 
+ASCII_BASED = "send UTF-8 or another charset that writes ASCII as ASCII (ISO-8859-1, windows-1252, …).\n"
+
+
 def test_a_form_body_is_decoded_with_the_charset_it_declares(server_client):
     """A form body is ASCII; its percent-escapes are bytes of the charset it names (older HTTP
     clients declare ISO-8859-1 or windows-1252, which got 415: endpoint audit)."""
@@ -285,9 +296,12 @@ def test_a_form_body_is_decoded_with_the_charset_it_declares(server_client):
                               content_type="application/x-www-form-urlencoded; charset=windows-1252",
                               headers={"Accept": "application/sparql-results+json"})
     assert (same.status_code, same.get_json()["boolean"]) == (200, True)
-    for charset, message in [("utf-16", "Unsupported charset 'utf-16' for a form body: send UTF-8 "
-                                        "(a form body is ASCII).\n"),
-                             ("x-bogus", "Unsupported charset 'x-bogus' for a form body: send UTF-8.\n")]:
+    for charset, message in [("utf-16", "Unsupported charset 'utf-16' for a form body: " + ASCII_BASED),
+                             # codecs Python knows that are no charsets (unicode_escape decoded
+                             # "\\u0041" to "A": hostile testing)
+                             ("unicode_escape", "Unsupported charset 'unicode_escape' for a form body: " + ASCII_BASED),
+                             ("idna", "Unsupported charset 'idna' for a form body: " + ASCII_BASED),
+                             ("x-bogus", "Unsupported charset 'x-bogus' for a form body: " + ASCII_BASED)]:
         refused = server_client.post("/sparql", data=b"query=ASK+%7B%7D",
                                      content_type=f"application/x-www-form-urlencoded; charset={charset}")
         assert (refused.status_code, refused.get_data(as_text=True)) == (415, message)
@@ -503,9 +517,10 @@ def _general(raw: bytes):
     except protocol.ProtocolError as exc:
         return exc.status, exc.message
     query = params[0][1]
-    if not query.strip():
+    lines = [line.strip(" \t") for line in re.split("[\r\n]", query)]  # SPARQL's white space
+    if not "".join(lines):
         return 400, "Missing query: the 'query' parameter is empty."
-    if all(not line.strip() or line.strip()[0] == "#" for line in query.splitlines()):
+    if all(not line or line[0] == "#" for line in lines):
         return 400, "Missing query: the 'query' parameter is comments only."
     return (query,)
 
@@ -552,6 +567,12 @@ def test_format_parameter_for_graphs_and_in_a_form(server_client):
     # refusing the very format it named
     plus = server_client.get("/sparql?query=ASK%7B%7D&format=application/sparql-results+json")
     assert (plus.status_code, plus.headers["Content-Type"]) == (200, "application/sparql-results+json")
+    # only inside a media type: a list's spaces and a parameter's stay (hostile testing)
+    listed = server_client.get("/sparql", query_string={
+        "query": "ASK {}", "format": "text/csv;q=0.1, application/sparql-results+json"})
+    assert listed.headers["Content-Type"] == "application/sparql-results+json"
+    refused = server_client.get("/sparql", query_string={"query": "ASK {}", "format": "text/csv; q=0"})
+    assert refused.status_code == 406
     assert server_client.get("/sparql", query_string={"query": q, "format": "json"}).headers[
         "Content-Type"] == "application/ld+json"
     assert server_client.get("/sparql", query_string={"query": q, "output": "nt"}).headers[

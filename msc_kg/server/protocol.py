@@ -14,6 +14,7 @@ for the Accept header; other parameters are ignored.
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
@@ -106,6 +107,13 @@ def _params(raw: bytes, where: str, charset: str = "utf-8") -> list[tuple[str, s
     return params
 
 
+# The Python codecs of the charsets IANA registers for text that a form body may declare (Python
+# knows others by name, unicode_escape, idna or hz, which are no charsets: unicode_escape decoded
+# "\\u0041" to "A": hostile testing).
+_CHARSETS = re.compile(r"ascii|iso8859-\d+|cp\d{3,4}|koi8-[a-z]+|mac-[a-z]+|tis-620|euc_[a-z]+|"
+                       r"shift_jis(?:_2004|x0213)?|gb2312|gbk|gb18030|big5(?:hkscs)?")
+
+
 def _form_charset(cparams: dict[str, str]) -> str:
     """The charset a form body's percent-escapes are decoded with: the one its Content-Type names,
     where it is an encoding of ASCII (a form body is ASCII; older HTTP clients declare their
@@ -116,12 +124,13 @@ def _form_charset(cparams: dict[str, str]) -> str:
         return "utf-8"
     try:
         known = codecs.lookup(charset).name
-        ascii_compatible = "query=%20+&".encode(known) == b"query=%20+&"
+        ascii_compatible = ("query=%20+&".encode(known) == b"query=%20+&"
+                            and _CHARSETS.fullmatch(known) is not None)
     except (LookupError, UnicodeError, ValueError):
         known, ascii_compatible = None, False
     if not ascii_compatible:
-        raise ProtocolError(415, f"Unsupported charset {charset!r} for a form body: send UTF-8"
-                                 f"{'' if known is None else ' (a form body is ASCII)'}.")
+        raise ProtocolError(415, f"Unsupported charset {charset!r} for a form body: send UTF-8 or "
+                                 "another charset that writes ASCII as ASCII (ISO-8859-1, windows-1252, …).")
     return known
 
 
@@ -176,7 +185,7 @@ def parse(method: str, content_type: str | None, url_query: bytes, body: bytes |
             except UnicodeDecodeError as exc:
                 raise ProtocolError(400, f"The request body is not valid UTF-8 (byte {exc.start}).") from None
     params = url_params + body_params
-    if any(k in ("update", "using-graph-uri", "using-named-graph-uri") and v.strip() for k, v in params):
+    if any(k in ("update", "using-graph-uri", "using-named-graph-uri") and v.strip(_WS) for k, v in params):
         # an empty field is none (an HTML form with both fields sends update=: endpoint audit)
         raise ProtocolError(403, "SPARQL Update is not accepted: this endpoint is read-only.")
     queries = [v for k, v in params if k == "query"]
@@ -242,13 +251,25 @@ def format_accept(values) -> str | None:
 
 def _accept_of(value: str) -> str:
     """The Accept header one format parameter's value stands for (lower-cased, not empty)."""
-    if "/" in value:  # a media type, as Virtuoso takes it; no media type holds a space, so
-        return value.replace(" ", "+")  # one is a "+" form-decoded (format=application/sparql-results+json)
+    if "/" in value:  # a media type, as Virtuoso takes it
+        return _pluses(value)
     accept = FORMAT_NAMES.get(value)
     if accept is None:
         raise ProtocolError(400, f"Unknown result format {value!r}; give a media type or one of "
                                  f"{', '.join(FORMAT_NAMES)} (or use the Accept header).")
     return accept
+
+
+def _pluses(value: str) -> str:
+    """``value`` (media ranges) with a space inside a media type read as the "+" it was before
+    form decoding (format=application/sparql-results+json, unencoded, was refused with 406); the
+    spaces around the ranges and in their parameters stay (every space became "+", and
+    "text/csv;q=0.1, application/sparql-results+json" chose CSV: hostile testing)."""
+    ranges = []
+    for media_range in value.split(","):
+        media, sep, params = media_range.partition(";")
+        ranges.append(media.strip().replace(" ", "+") + sep + params)
+    return ", ".join(ranges)
 
 
 # The kinds of answer a format is chosen for: query results, graphs and entity pages, datasets.
@@ -274,20 +295,25 @@ def _no_query_but(names: list[str]) -> str:
             "GET /sparql with no parameters but format, output or results gives the service description.")
 
 
+_WS = " \t\r\n"  # SPARQL's white space (WS), line ends ("\r", "\n") ending a comment
+_LINES = re.compile(r"[\r\n]+")
+
+
 def _blank(query: str) -> bool:
-    """Whether ``query`` holds nothing but white space and comments (the engine's message for one
-    of comments only was "expected [_]": endpoint audit). A line whose first character is "#" is a
-    comment wherever it stands, since no string can be open where every line is one."""
-    head = query.lstrip()
+    """Whether ``query`` (a byte order mark before it dropped) holds nothing but SPARQL's white
+    space and comments (the engine's message for one of comments only was "expected [_]":
+    endpoint audit). A line whose first character is "#" is a comment wherever it stands, since
+    no string can be open where every line is one."""
+    head = query.lstrip("\ufeff").lstrip(_WS)
     if head[:1] != "#":  # the common case, at once
         return not head
-    return all(not line or line[0] == "#" for line in map(str.strip, head.splitlines()))
+    return all(not line or line[0] == "#" for line in (part.strip(_WS) for part in _LINES.split(head)))
 
 
 def _empty_query(body: bool = False, query: str = "") -> ProtocolError:
     """The 400 of an empty query: a POST of application/sparql-query sends it as the body."""
     where = "the request body (application/sparql-query) is" if body else "the 'query' parameter is"
-    return ProtocolError(400, f"Missing query: {where} {'comments only' if query.strip() else 'empty'}.")
+    return ProtocolError(400, f"Missing query: {where} {'comments only' if '#' in query else 'empty'}.")
 
 
 def _only_query(raw: bytes) -> QueryRequest:
