@@ -1635,3 +1635,28 @@ def test_keywords_joined_together_are_answered(server_client, query, answer):
         assert text.startswith("r,o\r\n") and text.rstrip().endswith(",2")
     else:
         assert text == answer
+
+
+_PROLOGUE_PIECES = ["PREFIX p: ", "PREFIX q: ", "prefix : ", "BASE ", "<urn:x>", "<http://a/>", "<http://a:>",
+                    "<urn:n:1>", "# c ", "#", "\n", " ", "\t", "PREFIX q:", "PREFIX p:<urn:y>"]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from(_PROLOGUE_PIECES), max_size=12).map("".join),
+       st.sampled_from(["?s ?p ?o", "p:a ?p ?o", "q:a ?p ?o", ":a ?p ?o", "?s ?p 'q:'"]))
+def test_plain_prologue_read_iri_by_iri_answers_as_stepping_through_it(prologue, pattern):
+    """plain_prologue's reading of a simple prologue IRI by IRI gives the verdict of stepping
+    through its declarations, comments and white space."""
+    query = f"{prologue}\nSELECT * {{ {pattern} }}"
+    m = safety._SIMPLE_PROLOGUE.match(query)
+    if m is None:
+        return
+    body = m.start(1)
+    assert safety.plain_prologue(query, body) == safety._plain_declarations(query, body), query
+
+
+def test_a_comment_holding_a_declaration_does_not_name_the_prefix_declared():
+    """A comment between a prefix's name and its IRI, holding an IRI and "PREFIX q:", would have
+    its IRI read as q:'s: such a prologue is not simple, so the quick check never reads it."""
+    query = "PREFIX p: # <http://a/> PREFIX q:\n<urn:x>\nSELECT * { p:a ?p ?o }"
+    assert safety._SIMPLE_PROLOGUE.match(query) is None and safety._quick(query) is None

@@ -521,11 +521,32 @@ def plain_prologue(query: str, body: int) -> bool:
     """plain_names for a query with a simple prologue ending at ``body``, read from its text:
     each IRI declared is a plain_namespace (a relative one resolves to one), but for a prefix
     whose name ("p:") the body does not hold, which no name of it can use (the benchmarks'
-    unused "PREFIX nonce1: <urn:nonce:1>" made every query tokenised for the check)."""
+    unused "PREFIX nonce1: <urn:nonce:1>" made every query tokenised for the check).
+
+    Read IRI by IRI: where no comment comes before an IRI that is not plain, the text since the
+    IRI before it is its declaration's "PREFIX p:" (or not, and the declarations are stepped
+    through as _SIMPLE_PROLOGUE cut them). Measured, stepping through every declaration and
+    white space run took half the check of a label lookup declaring an unused nonce."""
     if not query.isascii() or "\\" in query:
         return False
-    if all(plain_namespace(iri[1:-1]) for iri in _PROLOGUE_IRI.findall(query, 0, body)):
-        return True  # the common case, at once
+    end, commented = 0, False
+    for m in _PROLOGUE_IRI.finditer(query, 0, body):
+        start, gap = m.start(), end
+        end = m.end()
+        commented = commented or "#" in query[gap:start]  # "#" outside IRIs starts a comment
+        if plain_namespace(query[start + 1:end - 1]):
+            continue
+        declared = None if commented else _DECLARES.fullmatch(query, gap, start)
+        if declared is None:  # a BASE, or comments about: as they are cut
+            return _plain_declarations(query, body)
+        if query.find(declared.group(1), body) >= 0:
+            return False
+    return True
+
+
+def _plain_declarations(query: str, body: int) -> bool:
+    """plain_prologue, stepping through the declarations, white space and comments of the
+    prologue."""
     for m in _DECLARATION.finditer(query, 0, body):
         iri = m.group(1) or m.group(3)  # BASE's, or PREFIX's (None: whitespace or a comment)
         if (iri is not None and not plain_namespace(iri[1:-1])
@@ -792,6 +813,8 @@ _DECLARATION = re.compile(
     rf"{_WS}+|{_COMMENT}|BASE{_WS}*({_IRI})|PREFIX{_WS}+({_PREFIX_NAME}){_WS}*({_IRI})",
     re.ASCII | re.IGNORECASE | re.VERBOSE,
 )
+# The text between a prologue's IRI and the one before it, where it declares a prefix of the second
+_DECLARES = re.compile(rf"{_WS}*PREFIX{_WS}+({_PREFIX_NAME}){_WS}*", re.ASCII | re.IGNORECASE)
 _RARE = ("SERVICE",) + tuple(VOLATILE - {"STRUUID"})  # STRUUID contains UUID
 # An IRI-like text the engine may read as code after "<" in a comparison (msc_kg.server.misread):
 # one starting with a digit, or holding anything but letters, digits and -._~:/#%@ (a variable, an
