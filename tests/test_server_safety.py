@@ -1655,7 +1655,7 @@ def test_plain_prologue_read_iri_by_iri_answers_as_stepping_through_it(prologue,
     assert safety.plain_prologue(query, body) == safety._plain_declarations(query, body), query
 
 
-def test_a_comment_holding_a_declaration_does_not_name_the_prefix_declared():
+def test_a_comment_inside_a_declaration_keeps_the_prologue_from_the_quick_check():
     """A comment between a prefix's name and its IRI, holding an IRI and "PREFIX q:", would have
     its IRI read as q:'s: such a prologue is not simple, so the quick check never reads it."""
     query = "PREFIX p: # <http://a/> PREFIX q:\n<urn:x>\nSELECT * { p:a ?p ?o }"

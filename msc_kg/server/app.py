@@ -264,7 +264,7 @@ def _routes(app: Flask) -> None:
             out, inc, label, cut = pages.entity_rows(found.body, cap)
             cut = cut or found.truncated  # a row cap past LABELS labels a node
             if not out and not inc:
-                return _absent(iri, node)
+                return _not_found(iri, node)
             blanks = {}
             if choice[1] != "html":
                 choice, body, closure_cut = _entity_graph(node, cap, rows, wanted, choice)
@@ -331,16 +331,18 @@ def _routes(app: Flask) -> None:
         return headers
 
     def _absent(iri: str, node: str) -> Response | None:
-        """The 404 of an entity with no statement, else None (a missing entity asked for in a
-        syntax not offered got 406, which says the resource is there: hostile testing)."""
+        """The 404 of an entity asked for in a syntax not offered, where it has no statement, else
+        None (it got 406, which says the resource is there: hostile testing)."""
         job = {"query": pages.ENTITY_SELECT.format(e=node, limit=1), "results_fmt": "json",
                "max_rows": pages.LABELS, "union": union}
         try:
             out, inc, _, _ = pages.entity_rows(state.engine.run(job).body, 1)
         except EngineError as exc:
             return endpoint.engine_error(exc)
-        if out or inc:
-            return None
+        return None if out or inc else _not_found(iri, node)
+
+    def _not_found(iri: str, node: str) -> Response:
+        """The 404 of an entity with no statement (Vary: Accept, as the entity's other answers)."""
         return endpoint.error(404, f"404 Not Found: {iri} is {_missing(node)}.", {"Vary": "Accept"})
 
     def _missing(node: str) -> str:

@@ -168,9 +168,9 @@ def parse(method: str, content_type: str | None, url_query: bytes, body: bytes |
     body_params: list[tuple[str, str]] = []
     body_query: str | None = None
     if method == "POST":
-        mtype = post_media_type(content_type, content_encoding)
+        mtype, charset = _post_body_type(content_type, content_encoding)
         if mtype == FORM:
-            body_params = _params(body or b"", "request body", _form_charset(_media_type(content_type)[1]))
+            body_params = _params(body or b"", "request body", charset)
             if any(k in ("query", "update") for k, _ in url_params):
                 raise ProtocolError(400, "With a form-encoded POST, the query goes in the body, not the URL.")
             for name in ("default-graph-uri", "named-graph-uri"):  # merged, as they were, they
@@ -217,8 +217,13 @@ def parse(method: str, content_type: str | None, url_query: bytes, body: bytes |
 
 def post_media_type(content_type: str | None, content_encoding: str | None) -> str:
     """The media type of a POST's body, FORM or SPARQL_QUERY; ProtocolError for one its headers
-    refuse: an encoded body, an update, another type, a charset other than UTF-8. Asked before
+    refuse: an encoded body, an update, another type, a charset it cannot be read in. Asked before
     the body is sent too, of a client waiting for 100 Continue (SparqlFirst.unsent)."""
+    return _post_body_type(content_type, content_encoding)[0]
+
+
+def _post_body_type(content_type: str | None, content_encoding: str | None) -> tuple[str, str]:
+    """post_media_type, with the charset the body is decoded with."""
     coding = (content_encoding or "").strip()
     if coding.lower() not in ("identity", ""):  # compressed bodies are not decoded
         raise ProtocolError(415, f"Unsupported Content-Encoding {coding!r}: send the request "
@@ -230,10 +235,10 @@ def post_media_type(content_type: str | None, content_encoding: str | None) -> s
         raise ProtocolError(
             415, f"Unsupported Content-Type {mtype or '(none)'!r} for POST; use {FORM} or {SPARQL_QUERY}.")
     if mtype == FORM:
-        _form_charset(cparams)
-    elif cparams.get("charset", "utf-8") not in ("utf-8", "utf8", "us-ascii"):
+        return mtype, _form_charset(cparams)
+    if cparams.get("charset", "utf-8") not in ("utf-8", "utf8", "us-ascii"):
         raise ProtocolError(415, f"Unsupported charset {cparams['charset']!r}: send UTF-8.")
-    return mtype
+    return mtype, "utf-8"
 
 
 def format_accept(values) -> str | None:
