@@ -428,6 +428,32 @@ def test_no_waiting_with_fewer_serving_processes_than_cores(monkeypatch, process
     monkeypatch.setattr(inline, "cores", lambda: 4)
     assert inline.InlineEngine(ox.Store(), processes=processes, queue_ms=20).queue_s == queue_s
 
+@pytest.mark.parametrize("cores, megabytes, processes", [
+    (2, 14.7, 3),  # 10⁵ triples of N-Triples: one process more than the cores
+    (2, 64, 3),  # the most that gets one more
+    (2, 64.001, 2),  # a larger graph: one copy of it per core
+    (2, 741, 2),  # 5·10⁶ triples
+    (1, 0.5, 2),
+    (8, 3, 5),  # at most 4, and one more
+    (8, 900, 4),
+])
+def test_default_serving_processes_by_cores_and_data(monkeypatch, tmp_path, cores, megabytes, processes):
+    """Without --workers the server runs a serving process per core (at most 4) and one more while
+    the data files hold at most SPARE_PROCESS_MB: each copy of a larger graph costs memory."""
+    from msc_kg.server import inline, serve
+
+    monkeypatch.setattr(inline, "cores", lambda: cores)
+    half = int(megabytes * 2**20) // 2
+    files = [tmp_path / "a.nt", tmp_path / "b.ttl"]
+    for path, size in zip(files, (half, int(megabytes * 2**20) - half)):
+        with open(path, "wb") as fh:
+            fh.truncate(size)  # sparse: no disk written
+    assert serve.serving_processes(files) == processes
+    assert serve.serving_processes([*files, tmp_path / "missing.nt"]) == processes  # the load says why
+    assert serve.build_parser().parse_args([]).workers is None
+    assert serve.build_parser().parse_args(["--workers", "2"]).workers == 2
+
+
 
 @pytest.mark.parametrize("accept", ["application/n-triples", "application/n-quads"])
 @pytest.mark.parametrize("query, lines, truncated", [

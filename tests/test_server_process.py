@@ -31,8 +31,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(*args: str) -> subprocess.Popen:
+def start(*args: str, workers: str | None = "2") -> subprocess.Popen:
+    """``server.py ARGS`` with two serving processes, which the tests count on (``workers`` None:
+    the default number, which depends on the machine's cores; see serve.serving_processes)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    if workers is not None and "--workers" not in args:
+        args = (*args, "--workers", workers)
     return subprocess.Popen([sys.executable, str(ROOT / "server.py"), *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -386,12 +390,18 @@ def test_entity_bomb_stops_startup_with_a_message(tmp_path):
 
 
 def test_serving_processes_do_not_outlive_a_killed_supervisor():
+    """Killed, the supervisor leaves none of its serving processes — as many as the default
+    gives (serve.serving_processes: here a small file), each answering /health."""
+    from msc_kg.server.serve import serving_processes
+
     port = free_port()
-    proc = start("--data", str(DATA / "small.ttl"), "--port", str(port))
+    proc = start("--data", str(DATA / "small.ttl"), "--port", str(port), workers=None)
+    expected = serving_processes([DATA / "small.ttl"])
     try:
         wait_ready(port, proc)
-        children = serving_pids(proc)
-        assert len(children) == 2
+        children = serving_pids(proc, count=expected)
+        assert len(children) == expected
+        assert health(port)["workers"] == expected
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
@@ -666,7 +676,8 @@ def test_without_a_subreaper_each_serving_process_loads_for_itself():
             "    return real(option, value)\n"
             "supervise._prctl = prctl\n"
             "from msc_kg.server.serve import main\n"
-            f"raise SystemExit(main(['--data', {str(DATA / 'small.ttl')!r}, '--port', '{port}']))\n")
+            f"raise SystemExit(main(['--data', {str(DATA / 'small.ttl')!r}, '--port', '{port}', "
+            "'--workers', '2']))\n")
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
