@@ -102,3 +102,36 @@ def test_servers_are_timed_in_alternating_blocks_over_rounds():
     assert runs == [["a", 5], ["b", 7], ["a", 4], ["b", 2]]
     assert [f["n"] for f in figs] == [7, 7]
     assert [f["rows"] for f in figs] == [1, 1]
+
+
+WRK_OUTPUT = """Running 4s test @ http://127.0.0.1:39521
+  1 threads and 8 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   749.23us  313.37us   5.35ms   74.89%
+    Req/Sec    10.03k   412.77    10.71k    70.00%
+  39917 requests in 4.00s, 21.78MB read
+  Socket errors: connect 0, read 2, write 0, timeout 0
+  Non-2xx or 3xx responses: 3
+Requests/sec:   9978.15
+Transfer/sec:      5.44MB
+"""
+
+
+def test_native_benchmark_reads_what_wrk_prints():
+    import native
+
+    assert native.figures(WRK_OUTPUT) == {"rps": 9978.15, "mean_ms": 0.749, "non_2xx": 3,
+                                          "socket_errors": "connect 0, read 2, write 0, timeout 0"}
+    seconds = WRK_OUTPUT.replace("749.23us", "1.20s").replace("  Non-2xx or 3xx responses: 3\n", "")
+    assert native.figures(seconds)["mean_ms"] == 1200.0 and native.figures(seconds)["non_2xx"] == 0
+
+
+def test_native_benchmark_script_quotes_each_query_as_lua():
+    """Quotes, backslashes and line ends in a query are escaped; its UTF-8 text is kept (LuaJIT,
+    which wrk embeds, reads no \\u escapes)."""
+    import native
+
+    text = native.script({"q": 'SELECT * { ?s ?p "a\\"b\\\\c" }\n# é', "a": "ASK {}"}, "/sparql")
+    assert '{"SELECT * { ?s ?p \\"a\\\\\\"b\\\\\\\\c\\" }\\n# é", "application/sparql-results+json"}' in text
+    assert '{"ASK {}", "application/sparql-results+json"}' in text
+    assert 'wrk.format("GET", "/sparql?query=" .. enc(text)' in text
