@@ -325,11 +325,12 @@ _NODE_ID = re.compile(rb'(<[^<>]*?\srdf:nodeID=")')
 # tag's "/>", and a property named so makes the answer refused (unwritable.xml_problem).
 _UNNAMED_TYPED_NODE = re.compile(rb'<([A-Za-z_][\w.-]*): (?:xmlns:\1="([^"]*)" )?(rdf:(?:about|nodeID)="[^"]*")>')
 _UNNAMED_TYPED_END = re.compile(rb"\n\t</[A-Za-z_][\w.-]*:>")
-_NAMESPACES = {name.encode(): iri.encode() for name, iri in PREFIXES.items()}  # none needs escaping
+NAMESPACES = {name.encode(): iri.encode() for name, iri in PREFIXES.items()}  # PREFIXES as bytes, as
+# RDF/XML names them (none needs escaping)
 
 
 def _typed_node(m: re.Match) -> bytes:
-    iri = m.group(2) or _NAMESPACES.get(m.group(1))
+    iri = m.group(2) or NAMESPACES.get(m.group(1))
     if iri is None:  # not a prefix this server declares: left for the check to refuse
         return m.group(0)
     return b'<rdf:Description ' + m.group(3) + b'>\n\t\t<rdf:type rdf:resource="' + iri + b'"/>'

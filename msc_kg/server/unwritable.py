@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import pyoxigraph as ox
 
-from msc_kg.server.results import PREFIXES, fix_rdfxml, write_triples
+from msc_kg.server.results import NAMESPACES, PREFIXES, fix_rdfxml, write_triples
 
 # Characters XML 1.0 cannot carry, not even as references (§2.2): C0 controls other than tab, line
 # feed and carriage return, and U+FFFE and U+FFFF (UTF-8 encoded).
@@ -74,7 +74,7 @@ def xml_problem(body: bytes, rdfxml: bool = True) -> str | None:
         return None
     empty = _EMPTY_LOCAL.search(body)
     if empty is not None:  # the IRI its start tag declares, else the server's prefix's (owl:)
-        named = empty.group(2) or PREFIXES.get(empty.group(1).decode(), "").encode()
+        named = empty.group(2) or NAMESPACES.get(empty.group(1), b"")
         iri = f" <{named.decode()}>" if named else ""
         return (f"uses{iri or ' a property or class'}, which RDF/XML cannot write as an element: no "
                 "XML name ends the IRI")
