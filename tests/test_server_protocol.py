@@ -192,6 +192,14 @@ def test_empty_query_is_400(server_client):
     for query in ("\ufeff# a\n", "# a\r# b"):  # a byte order mark is dropped; "\r" ends a line
         resp = server_client.get("/sparql", query_string={"query": query})
         assert resp.data == b"Missing query: the 'query' parameter is comments only.\n", query
+    # \u escapes are read before the engine parses: escaped white space or "#" is no query
+    # either (the engine's "expected [_]" told nothing)
+    for query in ("\\u0023 a comment", "\\u0020\\u000A", "\\U00000023 a\n# b"):
+        resp = server_client.get("/sparql", query_string={"query": query})
+        assert (resp.status_code, resp.data) == (400, b"Missing query: once its \\u escapes are read, "
+                                                      b"the query holds only white space and comments.\n")
+    for query in ("\\u0041SK {}", "ASK {} \\u0023 c", 'ASK { FILTER("\\u0023" != "") }'):
+        assert server_client.get("/sparql", query_string={"query": query}).status_code == 200, query
 
 
 def test_repeated_query_is_400(server_client):

@@ -271,6 +271,10 @@ def query_view(state, request: QueryHTTP) -> Response | Plain | None:
         return error(exc.status, exc.message)
     if req.query is not sent:
         req.sent = sent
+        if protocol.blank(req.query):  # escapes spelling white space or "#" (\u0023): the
+            # engine's "expected [_]" told nothing (the text as sent was checked by parse)
+            return error(400, "Missing query: once its \\u escapes are read, the query holds only "
+                              "white space and comments.")
     accept = req.accept or request.accept
     results_choice = negotiate.choose(accept, negotiate.RESULTS)
     graph_choice = negotiate.choose(accept, negotiate.GRAPH)

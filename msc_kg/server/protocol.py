@@ -204,7 +204,7 @@ def parse(method: str, content_type: str | None, url_query: bytes, body: bytes |
             raise ProtocolError(400, _no_query_but(others))  # a misspelt 'query' got the service
             # description with 200, which no results parser reads (hostile testing)
         return None
-    if _blank(queries[0]):
+    if blank(queries[0]):
         raise _empty_query(body_query is not None, queries[0])
     dataset_given = bool(defaults or named)
     return QueryRequest(
@@ -304,7 +304,7 @@ _WS = " \t\r\n"  # SPARQL's white space (WS), line ends ("\r", "\n") ending a co
 _LINES = re.compile(r"[\r\n]+")
 
 
-def _blank(query: str) -> bool:
+def blank(query: str) -> bool:
     """Whether ``query`` (a byte order mark before it dropped) holds nothing but SPARQL's white
     space and comments (the engine's message for one of comments only was "expected [_]":
     endpoint audit). A line whose first character is "#" is a comment wherever it stands, since
@@ -328,7 +328,7 @@ def _only_query(raw: bytes) -> QueryRequest:
         query = _unquote(raw).decode("utf-8")
     except UnicodeDecodeError:
         raise _not_utf8("URL query string") from None
-    if _blank(query):
+    if blank(query):
         raise _empty_query(query=query)
     return QueryRequest(query=query, default_graph=None, named_graphs=None)
 
