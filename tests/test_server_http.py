@@ -312,6 +312,26 @@ def test_body_over_the_limit_refused_before_reading(serve):
     assert body_of(raw) == b"Request body too large: the limit is 100 bytes (--max-body).\n"
 
 
+def _read_only(method, path, headers):
+    if path == "/boom":
+        raise RuntimeError("a bug of the app")
+    return (405, f"{method} is not allowed here.", {"Allow": "GET"}) if path == "/ro" else None
+
+
+@pytest.mark.parametrize("framing", [b"Content-Length: 1000000\r\n\r\n",
+                                     b"Transfer-Encoding: chunked\r\n\r\n" + (b"50\r\n" + b"q" * 80 + b"\r\n") * 2])
+def test_a_refusal_the_head_decides_comes_before_413(serve, framing):
+    """A body over the limit sent where the method is not allowed gets the 405 the app's ``unsent``
+    decides from the head (a POST of a large graph to the read-only store was told 413, to send
+    less, and then 405); elsewhere, or where ``unsent`` fails, 413 as before."""
+    addr = serve(max_body=100, unsent=_read_only)
+    raw = exchange(addr, b"POST /ro HTTP/1.1\r\nHost: x\r\n" + framing)
+    assert status_of(raw) == 405 and b"\r\nAllow: GET\r\n" in raw.split(b"\r\n\r\n")[0] + b"\r\n"
+    assert body_of(raw) == b"POST is not allowed here.\n"
+    assert status_of(exchange(addr, b"POST /other HTTP/1.1\r\nHost: x\r\n" + framing)) == 413
+    assert status_of(exchange(addr, b"POST /boom HTTP/1.1\r\nHost: x\r\n" + framing)) == 413
+
+
 def test_chunked_body_over_the_limit(serve):
     addr = serve(max_body=100)
     chunk = b"%x\r\n%s\r\n" % (80, b"q" * 80)

@@ -98,7 +98,7 @@ def create_app(graph=None, config: dict | None = None) -> Flask:
     app.extensions["msc_kg"].documents = documents.named(files, records)
     app.extensions["msc_kg"].templates = app.jinja_env
     _routes(app)
-    app.wsgi_app = endpoint.SparqlFirst(app.wsgi_app, app.extensions["msc_kg"])
+    app.wsgi_app = endpoint.SparqlFirst(app.wsgi_app, app.extensions["msc_kg"], app.url_map)
     return app
 
 
@@ -141,8 +141,9 @@ def _routes(app: Flask) -> None:
         base = state.config["base_url"]
         return base + target.lstrip("/") if base else target
 
-    @app.route("/data", methods=["GET", "HEAD", "OPTIONS", "POST", "PUT", "DELETE", "PATCH"])
-    def graph_store():  # SPARQL 1.1 Graph Store Protocol, read-only (msc_kg.server.graphstore)
+    @app.route("/data", methods=graphstore.READ_METHODS)  # writes: the 405 of http_error below,
+    def graph_store():  # which the router tells before a body is read (SparqlFirst.unsent)
+        # SPARQL 1.1 Graph Store Protocol, read-only (msc_kg.server.graphstore)
         return graphstore.view(state, request)
 
     @app.get("/static/<path:name>")
@@ -409,6 +410,6 @@ def _routes(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        if exc.code == 405 and request.path == "/data":  # a method no route names (PROPFIND):
-            return graphstore.view(state, request)  # the read-only store's 405 and Allow
+        if exc.code == 405 and request.path == "/data":  # a write (PUT, POST …) or a method no
+            return graphstore.view(state, request)  # protocol names: the read-only store's 405
         return endpoint.http_error(exc, state.config)

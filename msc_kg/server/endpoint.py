@@ -14,10 +14,12 @@ calling extension functions the engine does not know, ``X-SPARQL-Unknown-Functio
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
+from io import BytesIO
 from urllib.parse import quote
 
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.wrappers import Request, Response
 
 from msc_kg.server import describe, negotiate, protocol, safety, unwritable
@@ -123,9 +125,10 @@ class SparqlFirst:
     ``direct`` answers the same requests for msc_kg.server.http without building a WSGI environ.
     """
 
-    def __init__(self, flask_wsgi, state):
+    def __init__(self, flask_wsgi, state, url_map=None):
         self.flask_wsgi = flask_wsgi
         self.state = state
+        self.url_map = url_map  # the Flask app's routes, for unsent's 404 and 405
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") not in PATHS or environ.get("REQUEST_METHOD") not in QUERY_METHODS:
@@ -145,18 +148,46 @@ class SparqlFirst:
         return add_cors(resp, request, self.state.config)(environ, start_response)
 
     def unsent(self, method: str, path: str, headers) -> tuple[int, str, dict | None] | None:
-        """(status, message, headers) of the refusal its headers decide for a /sparql POST whose
-        client waits for 100 Continue before it sends the body (an update, a type, encoding or
-        charset the endpoint does not read), told instead of inviting a body for nothing (RFC
-        9110 §10.1.1); None for anything else."""
-        if method != "POST" or path not in PATHS:
-            return None
+        """(status, message, headers) of the refusal a request's head decides, whatever its body:
+        the 404 or 405 of a path and method no route takes (POST /data: the store is read-only),
+        and for a /sparql POST a type, encoding or charset the endpoint does not read; else None.
+        Told instead of inviting a body for nothing to a client waiting for 100 Continue (RFC 9110
+        §10.1.1), and instead of 413 to one whose body is over --max-body (a POST of a large
+        graph to /data was told to send less, and then that the store is read-only)."""
+        refused = self._misrouted(method, path)
+        if refused is not None or method != "POST" or path not in PATHS:
+            return refused
         req = _query_http(method, b"", headers, None)
         try:
             protocol.post_media_type(req.content_type, req.content_encoding)
         except protocol.ProtocolError as exc:
             return exc.status, exc.message, exc.headers
         return None
+
+    def _misrouted(self, method: str, path: str) -> tuple[int, str, dict | None] | None:
+        """The app's own 404 or 405 for ``method`` on ``path`` where no route takes them, as it
+        answers them (asked without a body, which it does not read then); else None."""
+        if self.url_map is None:
+            return None
+        try:
+            self.url_map.bind("localhost").match(path, method)
+        except (NotFound, MethodNotAllowed):
+            pass
+        except HTTPException:  # a redirect the router makes ("/id//x"): the request is taken
+            return None
+        else:
+            return None
+        answer: list = []
+        environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
+                   "SERVER_NAME": "localhost", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
+                   "CONTENT_LENGTH": "0", "wsgi.url_scheme": "http", "wsgi.input": BytesIO(),
+                   "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": True,
+                   "wsgi.run_once": False, "wsgi.version": (1, 0)}
+        body = b"".join(self(environ, lambda status, hdrs, exc_info=None: answer.extend((status, hdrs))))
+        status, hdrs = int(answer[0].split(" ", 1)[0]), dict(answer[1])
+        if status not in (404, 405):
+            return None
+        return status, body.decode("utf-8").rstrip("\n"), {"Allow": hdrs["Allow"]} if "Allow" in hdrs else None
 
     def direct(self, method: str, path: str, query_string: bytes, headers, body: bytes):
         """(status line, headers, body) for a /sparql query request given as its parts, or None

@@ -460,7 +460,7 @@ class Server:
                 client.reading = started is not None
                 continue
             if refused is not None:
-                conn.sendall(self._simple(refused.status, refused.message, close=True))
+                conn.sendall(self._simple(refused.status, refused.message, close=True, headers=refused.headers))
                 _linger(conn)
                 return
             pending = parser.current
@@ -503,10 +503,26 @@ class Server:
             try:
                 parser.feed(data)
             except Reject as exc:
-                refused = exc
+                refused = self._instead_of_413(exc, parser.current)
             if parser.done:
                 started = None
                 client.reading = False
+
+    def _instead_of_413(self, exc: Reject, req: Request | None) -> Reject:
+        """The parser's refusal ``exc``; for a body over --max-body (413), the refusal the app's
+        ``unsent`` decides from the request's head where it has one (a 405 for a POST to the
+        read-only graph store, a 404): it tells more than "send less"."""
+        if exc.status != 413 or req is None or not req.method or self.unsent is None:
+            return exc
+        try:
+            path, _ = self._target(req)
+            other = self.unsent(req.method.decode("latin-1"), path, req.headers)
+        except Reject as bad_target:  # no resource has it: that first
+            return bad_target
+        except Exception:  # noqa: BLE001 — a bug of the app: log it, refuse as the parser did
+            traceback.print_exc()
+            return exc
+        return Reject(*other) if other else exc
 
     def _too_slow(self, conn: socket.socket) -> None:
         """Send 408 for a request that did not arrive within ``read_timeout`` (allowing 1 s for
