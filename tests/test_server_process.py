@@ -125,6 +125,18 @@ def test_a_write_to_the_read_only_store_is_405_whatever_its_body(running, method
         assert b"\r\nAllow: GET, HEAD, OPTIONS\r\n" in head + b"\r\n"
 
 
+def test_options_of_the_server_waiting_for_100_continue_is_answered(running):
+    """OPTIONS * asks about the server, which no route of the app names: it is invited to send
+    its body and answered 204, not refused as a path the router does not know."""
+    port, _ = running
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"OPTIONS * HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n"
+                  b"Connection: close\r\n\r\n")
+        assert s.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        s.sendall(b"ab")
+        assert s.recv(65536).startswith(b"HTTP/1.1 204 No Content\r\n")
+
+
 def test_timeout_over_http_while_others_are_served(running):
     port, proc = running
     before = health(port)["worker_restarts"]

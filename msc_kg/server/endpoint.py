@@ -167,7 +167,7 @@ class SparqlFirst:
     def _misrouted(self, method: str, path: str) -> tuple[int, str, dict | None] | None:
         """The app's own 404 or 405 for ``method`` on ``path`` where no route takes them, as it
         answers them (asked without a body, which it does not read then); else None."""
-        if self.url_map is None:
+        if self.url_map is None or path[:1] != "/":  # "OPTIONS *" is the server's (http.Server)
             return None
         try:
             self.url_map.bind("localhost").match(path, method)
