@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urlencode
 
 import pytest
 from server_fixtures import DATA, SMALL_TRIPLES, close, make_app, server_app, server_client  # noqa: F401
@@ -598,6 +599,30 @@ def test_format_parameter_for_graphs_and_in_a_form(server_client):
 def test_bad_format_parameter_is_400(server_client, params, message):
     resp = server_client.get("/sparql", query_string={"query": SELECT_ONE, **params})
     assert resp.status_code == 400 and resp.get_data(as_text=True) == message
+
+
+@pytest.mark.parametrize("query, params, accept, ctype", [
+    # SPARQLWrapper set to TURTLE (or RDFXML, JSONLD) sends its format with "Accept: */*" for a
+    # SELECT or an ASK too, as it does CSV for a CONSTRUCT: refused 406, where peers answer
+    (SELECT_ONE, "format=turtle&output=turtle&results=turtle", "*/*", "application/sparql-results+json"),
+    ("ASK {}", "format=rdf%2Bxml&output=rdf%2Bxml&results=rdf%2Bxml", "*/*", "application/sparql-results+json"),
+    (SELECT_ONE, "format=json-ld&format=&output=json-ld&output=", "*/*", "application/sparql-results+json"),
+    ("CONSTRUCT WHERE { ?s ?p ?o }", "format=csv&output=csv&results=csv", "*/*", "text/turtle; charset=utf-8"),
+    ("DESCRIBE <http://example.org/thing-a>", "format=tsv", None, "text/turtle; charset=utf-8"),
+    (SELECT_ONE, "format=turtle", "text/csv", "text/csv; charset=utf-8"),
+    # the kind of answer it names stays bound to it; the other kind cannot be had: 406
+    ("CONSTRUCT WHERE { ?s ?p ?o }", "format=turtle", "application/n-triples", "text/turtle; charset=utf-8"),
+    (SELECT_ONE, "format=turtle", "text/turtle", None),
+    (SELECT_ONE, "format=image/png", None, None),  # no syntax of either kind
+])
+def test_a_format_parameter_of_one_kind_of_answer_leaves_the_other_to_accept(server_client, query, params,
+                                                                             accept, ctype):
+    resp = server_client.get(f"/sparql?{urlencode({'query': query})}&{params}",
+                             headers={"Accept": accept} if accept else {})
+    if ctype is None:
+        assert resp.status_code == 406
+    else:
+        assert (resp.status_code, resp.headers["Content-Type"]) == (200, ctype), resp.data[:200]
 
 
 def test_format_parameter_media_type_not_offered_is_406(server_client):

@@ -309,6 +309,14 @@ def query_view(state, request: QueryHTTP) -> Response | Plain | None:
     accept = req.accept or request.accept
     results_choice = negotiate.choose(accept, negotiate.RESULTS)
     graph_choice = negotiate.choose(accept, negotiate.GRAPH)
+    if req.accept is not None and (results_choice is None) != (graph_choice is None):
+        # A format parameter naming a syntax of one kind of answer only (turtle: graphs; csv:
+        # results) leaves the other kind to Accept: SPARQLWrapper, set to TURTLE once, sends
+        # format=turtle with "Accept: */*" for its SELECTs too, and was refused 406 (client interop)
+        if results_choice is None:
+            results_choice = negotiate.choose(request.accept, negotiate.RESULTS)
+        else:
+            graph_choice = negotiate.choose(request.accept, negotiate.GRAPH)
     # Looked up before the safety checks: a cached answer's text passed them when it was first
     # asked (refusals and volatile queries are never kept; that a syntax cannot carry an answer is,
     # as CannotCarry), and the checks cost up to 0.2 ms of a longer query's time, more than the
