@@ -512,9 +512,40 @@ def test_service_description_writes_each_subject_once(server_client):
     """The service, its dataset, default graph and validation report, and the service terms they
     use: one Turtle block each."""
     body = server_client.get("/sparql", headers={"Accept": "text/turtle"}).data.decode()
-    assert subject_heads(body) == ["<http://localhost/sparql>", "_:dataset", "_:defaultGraph",
-                                   "_:validation", "mscs:maxRows", "mscs:ontologyVersion",
-                                   "mscs:shapesVersion", "mscs:timeoutSeconds", "mscs:validation"]
+    heads = subject_heads(body)
+    properties = sum(h.startswith("_:property") for h in heads)
+    classes = sum(h.startswith("_:class") for h in heads)
+    assert properties and classes
+    assert heads == ["<http://localhost/sparql>", "_:dataset", "_:defaultGraph",
+                     *(f"_:property{i}" for i in range(properties)), *(f"_:class{i}" for i in range(classes)),
+                     "_:validation", "mscs:maxRows", "mscs:ontologyVersion",
+                     "mscs:shapesVersion", "mscs:timeoutSeconds", "mscs:validation"]
+
+
+def test_service_description_partitions_the_default_graph_by_property_and_class(server_client):
+    """VoID property and class partitions, each predicate's and each class's counts as queries
+    find them: a federating client (Comunica) estimates a pattern's size from them, and without
+    them sent one query per binding (client interop audit)."""
+    sd = ox.Store()
+    sd.load(server_client.get("/sparql", headers={"Accept": "application/n-triples"}).data,
+            format=ox.RdfFormat.N_TRIPLES)
+    void = ("PREFIX void: <http://rdfs.org/ns/void#> "
+            "PREFIX sd: <http://www.w3.org/ns/sparql-service-description#> ")
+
+    def rows(store_or_client, query):
+        if isinstance(store_or_client, ox.Store):
+            return {tuple(t.value for t in row) for row in store_or_client.query(void + query)}
+        found = json.loads(store_or_client.get("/sparql", query_string={"query": query}).data)
+        return {tuple(b[v]["value"] for v in found["head"]["vars"]) for b in found["results"]["bindings"]}
+
+    partitions = rows(sd, "SELECT ?p ?t ?s ?o { ?g a sd:Graph ; void:propertyPartition [ void:property ?p ; "
+                          "void:triples ?t ; void:distinctSubjects ?s ; void:distinctObjects ?o ] }")
+    counted = rows(server_client, "SELECT ?p (COUNT(*) AS ?t) (COUNT(DISTINCT ?s) AS ?ds) "
+                                  "(COUNT(DISTINCT ?o) AS ?do) { ?s ?p ?o } GROUP BY ?p")
+    assert partitions == counted and len(partitions) > 3
+    classes = rows(sd, "SELECT ?c ?n { ?g a sd:Graph ; void:classPartition [ void:class ?c ; void:entities ?n ] }")
+    counted = rows(server_client, "SELECT ?c (COUNT(DISTINCT ?s) AS ?n) { ?s a ?c } GROUP BY ?c")
+    assert classes == counted and ("https://w3id.org/msc-kg/ontology/Thing", "2") in classes
 
 
 @pytest.mark.parametrize("statement, reason", [
@@ -988,3 +1019,19 @@ def test_the_editor_shows_triple_terms_blank_nodes_and_datatypes():
     out = subprocess.run(["node", "-e", run], capture_output=True, text=True, check=True).stdout
     assert json.loads(out) == ["<<( <http://a> <http://b> _:b0 )>>", "1 ^^xsd:integer", "x", "chat @fr",
                                "2 ^^http://e/dt"]
+
+
+def test_no_class_partitions_where_a_type_is_no_iri():
+    """void:class names a class: where served data gives rdf:type a literal object, no partition
+    can tell it, and a client told of the others would take its pattern for none: none is given."""
+    store = ox.Store()
+    s, rdf_type = ox.NamedNode("http://e/s"), ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+    store.add(ox.Quad(s, rdf_type, ox.NamedNode("http://e/C")))
+    store.add(ox.Quad(s, rdf_type, ox.Literal("not a class")))
+    app = make_app(store)
+    try:
+        body = app.test_client().get("/sparql", headers={"Accept": "application/n-triples"}).data
+        assert b"<http://rdfs.org/ns/void#propertyPartition>" in body
+        assert b"classPartition" not in body
+    finally:
+        close(app)

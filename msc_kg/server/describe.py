@@ -63,6 +63,15 @@ _CLASSES = "SELECT (COUNT(DISTINCT ?c) AS ?classes) WHERE { ?s a ?c }"
 # The counts over the union default graph, which holds a statement once per graph stating it:
 # /data?default and the default graph's void:triples count it once (8 against 7: hostile testing)
 _UNION_COUNTS = _COUNTS.replace("WHERE { ?s ?p ?o }", "WHERE { SELECT DISTINCT ?s ?p ?o { ?s ?p ?o } }")
+# VoID property and class partitions (VoID §4.5, §4.6): a federating client estimates a triple
+# pattern's size from them. Without them Comunica took every "?s <p> ?o" for the whole graph and
+# joined by sending one query per binding: 532 requests to each source for a competency query
+# federated with the Oxigraph server, which answers with no VoID and got 13 (client interop
+# audit). Measured at 10⁵ triples: 0.06 s for the properties, 0.01 s for the classes.
+_PROPERTIES = ("SELECT ?p (COUNT(*) AS ?triples) (COUNT(DISTINCT ?s) AS ?distinctSubjects) "
+               "(COUNT(DISTINCT ?o) AS ?distinctObjects) WHERE { ?s ?p ?o } GROUP BY ?p")
+_UNION_PROPERTIES = _PROPERTIES.replace("WHERE { ?s ?p ?o }", "WHERE { SELECT DISTINCT ?s ?p ?o { ?s ?p ?o } }")
+_CLASS_PARTITIONS = "SELECT ?c (COUNT(DISTINCT ?s) AS ?entities) WHERE { ?s a ?c } GROUP BY ?c"
 
 
 def statistics(store: ox.Store, union: bool = False) -> dict:
@@ -75,6 +84,16 @@ def statistics(store: ox.Store, union: bool = False) -> dict:
         stats |= {v.value: int(row[v].value) for v in solutions.variables}
     if union:  # the default graph's own statements, for the dataset's count
         stats["own"] = int(next(iter(store.query("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }")))["n"].value)
+    stats["properties_of"] = sorted(
+        (row["p"].value, int(row["triples"].value), int(row["distinctSubjects"].value),
+         int(row["distinctObjects"].value))
+        for row in store.query(_UNION_PROPERTIES if union else _PROPERTIES, use_default_graph_as_union=union))
+    classes = [(row["c"], int(row["entities"].value))
+               for row in store.query(_CLASS_PARTITIONS, use_default_graph_as_union=union)]
+    # void:class names a class: where data gives rdf:type a literal or blank node object, no
+    # partition can say so, and a client told of all the others would take those for none
+    stats["classes_of"] = (sorted((c.value, n) for c, n in classes)
+                           if all(isinstance(c, ox.NamedNode) for c, _ in classes) else None)
     stats["graphs"] = {
         (g.value if isinstance(g, ox.NamedNode) else str(g)):
             sum(1 for _ in store.quads_for_pattern(None, None, None, g))
@@ -124,6 +143,16 @@ def service_description(endpoint: str, stats: dict, manifest: dict | None, union
         # all: beside named graphs they were given as the dataset's too (linked-data review)
         if not stats["graphs"] or key != "triples" and union:
             t.append((ds, n(VOID + key), integer(stats[key])))
+    for i, (prop, count, subjects, objects) in enumerate(stats.get("properties_of", ())):
+        part = ox.BlankNode(f"property{i}")
+        t += [(dg, n(VOID + "propertyPartition"), part), (part, n(VOID + "property"), n(prop)),
+              (part, n(VOID + "triples"), integer(count)),
+              (part, n(VOID + "distinctSubjects"), integer(subjects)),
+              (part, n(VOID + "distinctObjects"), integer(objects))]
+    for i, (cls, count) in enumerate(stats.get("classes_of") or ()):
+        part = ox.BlankNode(f"class{i}")
+        t += [(dg, n(VOID + "classPartition"), part), (part, n(VOID + "class"), n(cls)),
+              (part, n(VOID + "entities"), integer(count))]
     if stats["graphs"]:  # the dataset's statements are its graphs' (all of them in named graphs
         # made it 0: hostile testing); the union default graph repeats theirs
         own = stats.get("own", stats["triples"])
