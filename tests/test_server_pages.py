@@ -28,10 +28,15 @@ def sd_value(body: bytes, prop: str) -> str:
 
 
 def test_service_description_turtle_with_void(server_client):
-    resp = server_client.get("/sparql")
-    assert resp.status_code == 200
-    assert resp.headers["Content-Type"] == "text/turtle; charset=utf-8"
-    assert b"sd:endpoint <http://localhost/sparql>" in resp.data
+    """The VoID counts are in the VoID document; the service description at the endpoint names it
+    and carries none: Comunica, federating, planned from them and sent one query per binding
+    (client interop audit)."""
+    sd = server_client.get("/sparql")
+    assert sd.status_code == 200 and sd.headers["Content-Type"] == "text/turtle; charset=utf-8"
+    assert b"sd:endpoint <http://localhost/sparql>" in sd.data
+    assert sd_value(sd.data, "http://www.w3.org/2000/01/rdf-schema#seeAlso") == "http://localhost/.well-known/void"
+    assert b"void:triples" not in sd.data and b"void:propertyPartition" not in sd.data
+    resp = server_client.get("/.well-known/void")
     assert sd_value(resp.data, VOID + "triples") == str(SMALL_TRIPLES)
     assert sd_value(resp.data, VOID + "entities") == "6"
     assert sd_value(resp.data, VOID + "classes") == "2"
@@ -145,8 +150,9 @@ def test_a_graph_named_by_a_blank_node_is_left_out_of_the_service_description():
             described = ox.Store()
             described.load(resp.data, format=ox.RdfFormat.TURTLE)
             rows = described.query(f"SELECT ?name ?n {{ ?ds <{SD}namedGraph> ?ng . OPTIONAL {{ ?ng <{SD}name> ?name }} "
-                                   f"?ng <{SD}graph> [ <{VOID}triples> ?n ] }}")
-            assert [(r["name"].value, int(r["n"].value)) for r in rows] == [("http://e/g", 2)]
+                                   f"?ng <{SD}graph> ?g OPTIONAL {{ ?g <{VOID}triples> ?n }} }}")
+            counted = path == "/.well-known/void"  # the endpoint's own description counts nothing
+            assert [(r["name"].value, r["n"] and int(r["n"].value)) for r in rows] == [("http://e/g", 2 if counted else None)]
     finally:
         close(app)
 
@@ -472,7 +478,7 @@ def test_default_graph_is_the_release(monkeypatch):
     monkeypatch.setattr(msc_kg.release, "load_release", lambda **_: (small_store(), dict(MANIFEST, shapes_version="9")))
     app = create_app(None, {"workers": 1})
     try:
-        body = app.test_client().get("/sparql").data
+        body = app.test_client().get("/.well-known/void").data
         assert sd_value(body, VOID + "triples") == str(SMALL_TRIPLES)
         assert sd_value(body, "https://w3id.org/msc-kg/service#shapesVersion") == "9"
     finally:
@@ -512,6 +518,10 @@ def test_service_description_writes_each_subject_once(server_client):
     """The service, its dataset, default graph and validation report, and the service terms they
     use: one Turtle block each."""
     body = server_client.get("/sparql", headers={"Accept": "text/turtle"}).data.decode()
+    assert subject_heads(body) == ["<http://localhost/sparql>", "_:dataset", "_:defaultGraph",
+                                   "_:validation", "mscs:maxRows", "mscs:ontologyVersion",
+                                   "mscs:shapesVersion", "mscs:timeoutSeconds", "mscs:validation"]
+    body = server_client.get("/.well-known/void", headers={"Accept": "text/turtle"}).data.decode()
     heads = subject_heads(body)
     properties = sum(h.startswith("_:property") for h in heads)
     classes = sum(h.startswith("_:class") for h in heads)
@@ -522,12 +532,11 @@ def test_service_description_writes_each_subject_once(server_client):
                      "mscs:shapesVersion", "mscs:timeoutSeconds", "mscs:validation"]
 
 
-def test_service_description_partitions_the_default_graph_by_property_and_class(server_client):
-    """VoID property and class partitions, each predicate's and each class's counts as queries
-    find them: a federating client (Comunica) estimates a pattern's size from them, and without
-    them sent one query per binding (client interop audit)."""
+def test_void_partitions_the_default_graph_by_property_and_class(server_client):
+    """The VoID document's property and class partitions (VoID §4.5, §4.6), from which a client
+    estimates a triple pattern's size: each predicate's and each class's counts as queries find them."""
     sd = ox.Store()
-    sd.load(server_client.get("/sparql", headers={"Accept": "application/n-triples"}).data,
+    sd.load(server_client.get("/.well-known/void", headers={"Accept": "application/n-triples"}).data,
             format=ox.RdfFormat.N_TRIPLES)
     void = ("PREFIX void: <http://rdfs.org/ns/void#> "
             "PREFIX sd: <http://www.w3.org/ns/sparql-service-description#> ")
@@ -755,7 +764,7 @@ def test_void_counts_of_a_dataset_with_named_graphs(union):
                b'<http://e/g2> { <http://e/s> <http://e/p> "both" . }\n', format=ox.RdfFormat.TRIG)
     app = make_app(store, engine="inline", union_default_graph=union)
     try:
-        body = app.test_client().get("/sparql", headers={"Accept": "text/turtle"}).data
+        body = app.test_client().get("/.well-known/void", headers={"Accept": "text/turtle"}).data
         described = ox.Store()
         described.load(body, format=ox.RdfFormat.TURTLE)
         counts = {r["g"].value if isinstance(r["g"], ox.NamedNode) else "default": int(r["n"].value)
@@ -1030,7 +1039,7 @@ def test_no_class_partitions_where_a_type_is_no_iri():
     store.add(ox.Quad(s, rdf_type, ox.Literal("not a class")))
     app = make_app(store)
     try:
-        body = app.test_client().get("/sparql", headers={"Accept": "application/n-triples"}).data
+        body = app.test_client().get("/.well-known/void", headers={"Accept": "application/n-triples"}).data
         assert b"<http://rdfs.org/ns/void#propertyPartition>" in body
         assert b"classPartition" not in body
     finally:

@@ -161,7 +161,7 @@ def _routes(app: Flask) -> None:
 
     @app.get("/.well-known/void")
     def void():  # VoID's well-known location (https://www.w3.org/TR/void/#well-known)
-        return endpoint.service_description(state, request)
+        return endpoint.service_description(state, request, counts=True)
 
     @app.get("/service")
     def service_vocabulary():  # the document of the service terms (mscs:maxRows, …) the service

@@ -63,11 +63,9 @@ _CLASSES = "SELECT (COUNT(DISTINCT ?c) AS ?classes) WHERE { ?s a ?c }"
 # The counts over the union default graph, which holds a statement once per graph stating it:
 # /data?default and the default graph's void:triples count it once (8 against 7: hostile testing)
 _UNION_COUNTS = _COUNTS.replace("WHERE { ?s ?p ?o }", "WHERE { SELECT DISTINCT ?s ?p ?o { ?s ?p ?o } }")
-# VoID property and class partitions (VoID §4.5, §4.6): a federating client estimates a triple
-# pattern's size from them. Without them Comunica took every "?s <p> ?o" for the whole graph and
-# joined by sending one query per binding: 532 requests to each source for a competency query
-# federated with the Oxigraph server, which answers with no VoID and got 13 (client interop
-# audit). Measured at 10⁵ triples: 0.06 s for the properties, 0.01 s for the classes.
+# VoID property and class partitions (VoID §4.5, §4.6), from which a client estimates a triple
+# pattern's size (in the VoID document only: see service_description). Measured at 10⁵ triples:
+# 0.06 s for the properties, 0.01 s for the classes, once per load.
 _PROPERTIES = ("SELECT ?p (COUNT(*) AS ?triples) (COUNT(DISTINCT ?s) AS ?distinctSubjects) "
                "(COUNT(DISTINCT ?o) AS ?distinctObjects) WHERE { ?s ?p ?o } GROUP BY ?p")
 _UNION_PROPERTIES = _PROPERTIES.replace("WHERE { ?s ?p ?o }", "WHERE { SELECT DISTINCT ?s ?p ?o { ?s ?p ?o } }")
@@ -104,21 +102,25 @@ def statistics(store: ox.Store, union: bool = False) -> dict:
 
 def service_description(endpoint: str, stats: dict, manifest: dict | None, union: bool,
                         max_rows: int, timeout: float, federated: bool = False,
-                        dump: str | None = None) -> list[ox.Triple]:
+                        dump: str | None = None, counts: str | bool = True) -> list[ox.Triple]:
     """The triples describing the endpoint at ``endpoint`` (``dump``: where the whole dataset is
-    downloaded, the graph store's /data)."""
+    downloaded, the graph store's /data). ``counts``: True, with the VoID statistics; an IRI,
+    without them, naming where they are (rdfs:seeAlso of the dataset: the VoID document).
+
+    The service description at the endpoint carries none: Comunica, federating this endpoint with
+    another, planned from them and sent one query per binding (532 requests to each source for a
+    competency query, 8 500 for another, where 13 and 10 do when it counts by its own queries, as
+    it does at endpoints without VoID: client interop audit; property and class partitions did not
+    change that). The VoID document at /.well-known/void carries them."""
     n, lit = ox.NamedNode, ox.Literal
     svc, ds, dg = n(endpoint), ox.BlankNode("dataset"), ox.BlankNode("defaultGraph")
-
-    def integer(v: int) -> ox.Literal:
-        return lit(str(v), datatype=n(XSD + "integer"))
 
     t = [
         (svc, n(RDF + "type"), n(SD + "Service")),
         (svc, n(SD + "endpoint"), svc),
         (svc, n(SD + "supportedLanguage"), n(SD + "SPARQL11Query")),
         (svc, n(SD + "defaultDataset"), ds),
-        (svc, n(MSCS + "maxRows"), integer(max_rows)),
+        (svc, n(MSCS + "maxRows"), _integer(max_rows)),
         # in xsd:decimal's lexical form: str() gave "1e+20" for --timeout 1e20 (hostile testing)
         (svc, n(MSCS + "timeoutSeconds"), lit(format(Decimal(repr(float(timeout))), "f"),
                                               datatype=n(XSD + "decimal"))),
@@ -137,32 +139,17 @@ def service_description(endpoint: str, stats: dict, manifest: dict | None, union
     for media in dict.fromkeys(m for m, _ in RESULTS + GRAPH):
         if media in FORMATS:
             t.append((svc, n(SD + "resultFormat"), n("http://www.w3.org/ns/formats/" + FORMATS[media])))
-    for key in ("triples", "entities", "classes", "properties", "distinctSubjects", "distinctObjects"):
-        t.append((dg, n(VOID + key), integer(stats[key])))
-        # the default graph's counts are the dataset's when it is all there is, or the union of
-        # all: beside named graphs they were given as the dataset's too (linked-data review)
-        if not stats["graphs"] or key != "triples" and union:
-            t.append((ds, n(VOID + key), integer(stats[key])))
-    for i, (prop, count, subjects, objects) in enumerate(stats.get("properties_of", ())):
-        part = ox.BlankNode(f"property{i}")
-        t += [(dg, n(VOID + "propertyPartition"), part), (part, n(VOID + "property"), n(prop)),
-              (part, n(VOID + "triples"), integer(count)),
-              (part, n(VOID + "distinctSubjects"), integer(subjects)),
-              (part, n(VOID + "distinctObjects"), integer(objects))]
-    for i, (cls, count) in enumerate(stats.get("classes_of") or ()):
-        part = ox.BlankNode(f"class{i}")
-        t += [(dg, n(VOID + "classPartition"), part), (part, n(VOID + "class"), n(cls)),
-              (part, n(VOID + "entities"), integer(count))]
-    if stats["graphs"]:  # the dataset's statements are its graphs' (all of them in named graphs
-        # made it 0: hostile testing); the union default graph repeats theirs
-        own = stats.get("own", stats["triples"])
-        t.append((ds, n(VOID + "triples"), integer(own + sum(stats["graphs"].values()))))
+    if counts is True:
+        t += _statistics(stats, ds, dg, union)
+    else:
+        t.append((ds, n(RDFS + "seeAlso"), n(counts)))
     named = sorted((name, count) for name, count in stats["graphs"].items() if not name.startswith("_:"))
     for i, (name, count) in enumerate(named):  # sd:name is an IRI: graphs named by a blank node
         # are left out (one made every service description a 500: hostile testing)
         ng, g = ox.BlankNode(f"named{i}"), ox.BlankNode(f"graph{i}")
-        t += [(ds, n(SD + "namedGraph"), ng), (ng, n(SD + "name"), n(name)),
-              (ng, n(SD + "graph"), g), (g, n(VOID + "triples"), integer(count))]
+        t += [(ds, n(SD + "namedGraph"), ng), (ng, n(SD + "name"), n(name)), (ng, n(SD + "graph"), g)]
+        if counts is True:
+            t.append((g, n(VOID + "triples"), _integer(count)))
     if manifest:
         report = ox.BlankNode("validation")
         if "conforms" in manifest:
@@ -181,6 +168,37 @@ def service_description(endpoint: str, stats: dict, manifest: dict | None, union
     for subject, _, _ in t:
         first.setdefault(subject, len(first))
     return [ox.Triple(*x) for x in sorted(t, key=lambda x: first[x[0]])]
+
+
+def _integer(value: int) -> ox.Literal:
+    return ox.Literal(str(value), datatype=ox.NamedNode(XSD + "integer"))
+
+
+def _statistics(stats: dict, ds: ox.BlankNode, dg: ox.BlankNode, union: bool) -> list[tuple]:
+    """The VoID counts of the dataset ``ds`` and its default graph ``dg``, with the default
+    graph's property and class partitions."""
+    n, t = ox.NamedNode, []
+    for key in ("triples", "entities", "classes", "properties", "distinctSubjects", "distinctObjects"):
+        t.append((dg, n(VOID + key), _integer(stats[key])))
+        # the default graph's counts are the dataset's when it is all there is, or the union of
+        # all: beside named graphs they were given as the dataset's too (linked-data review)
+        if not stats["graphs"] or key != "triples" and union:
+            t.append((ds, n(VOID + key), _integer(stats[key])))
+    for i, (prop, count, subjects, objects) in enumerate(stats.get("properties_of", ())):
+        part = ox.BlankNode(f"property{i}")
+        t += [(dg, n(VOID + "propertyPartition"), part), (part, n(VOID + "property"), n(prop)),
+              (part, n(VOID + "triples"), _integer(count)),
+              (part, n(VOID + "distinctSubjects"), _integer(subjects)),
+              (part, n(VOID + "distinctObjects"), _integer(objects))]
+    for i, (cls, count) in enumerate(stats.get("classes_of") or ()):
+        part = ox.BlankNode(f"class{i}")
+        t += [(dg, n(VOID + "classPartition"), part), (part, n(VOID + "class"), n(cls)),
+              (part, n(VOID + "entities"), _integer(count))]
+    if stats["graphs"]:  # the dataset's statements are its graphs' (all of them in named graphs
+        # made it 0: hostile testing); the union default graph repeats theirs
+        own = stats.get("own", stats["triples"])
+        t.append((ds, n(VOID + "triples"), _integer(own + sum(stats["graphs"].values()))))
+    return t
 
 
 def service_terms(names=SERVICE_TERMS) -> list[tuple]:

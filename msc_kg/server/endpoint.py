@@ -241,9 +241,10 @@ def negotiated(request: Request, table, wanted: Wanted | Response | None = None)
     return choice
 
 
-def service_description(state, request: Request) -> Response:
-    """GET /sparql without a query (and /.well-known/void, VoID §7.2): the SD + VoID document,
-    Turtle unless negotiated otherwise."""
+def service_description(state, request: Request, counts: bool = False) -> Response:
+    """GET /sparql without a query: the service description, pointing to the VoID document for
+    the counts (see describe.service_description); ``counts``: the VoID document itself, at
+    /.well-known/void (VoID §7.2), with them. Turtle unless negotiated otherwise."""
     wanted = wanted_by(request)
     if not isinstance(wanted, Wanted):
         return wanted  # a bad format parameter
@@ -259,7 +260,7 @@ def service_description(state, request: Request) -> Response:
     triples = describe.service_description(endpoint, state.stats, cfg["manifest"],
                                            cfg["union_default_graph"], cfg["max_rows"],
                                            cfg["timeout"], bool(cfg["service_allow"]),
-                                           root + "data")
+                                           root + "data", True if counts else root + ".well-known/void")
     body, _, _ = write_triples(iter(triples), "turtle" if fmt == "html" else fmt, len(triples), describe.PREFIXES)
     if fmt == "html":  # answered outside Flask's contexts (SparqlFirst), with its templates
         page = state.templates.get_template("service.html")
