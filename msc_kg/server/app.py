@@ -6,6 +6,7 @@ import atexit
 import functools
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
@@ -52,6 +53,8 @@ class State:
     triple_terms: bool | None = None  # whether the graph holds any (pages.ANY_TRIPLE_TERM), once asked
     templates: object = None  # the Flask app's Jinja environment, for a page answered outside its
     # contexts (endpoint.SparqlFirst: the service description's)
+    large_checks: threading.BoundedSemaphore = field(  # the safety checks of large queries
+        default_factory=lambda: threading.BoundedSemaphore(endpoint.LARGE_CHECKS))  # at once
 
 
 def _about(store: ox.Store) -> dict:

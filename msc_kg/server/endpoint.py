@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.wrappers import Request, Response
 
 from msc_kg.server import describe, negotiate, protocol, safety, unwritable
-from msc_kg.server.engine import EngineError, NotAcceptable, QuerySyntaxError, Unwritable
+from msc_kg.server.engine import EngineError, NotAcceptable, QuerySyntaxError, ResourceLimit, Unwritable
 from msc_kg.server.documents import weak_tag
 from msc_kg.server.results import PREFIXES, write_triples
 from msc_kg.server.unwritable import CannotCarry
@@ -405,7 +405,9 @@ def _evaluate(state, req, wanted: Wanted, results_choice, graph_choice,
     another syntax instead cost 1.5 times what evaluating and writing it did (10⁴-10⁵ rows)."""
     cfg = state.config
     try:
-        scan = safety.check(req.query, cfg["base_iri"], cfg["service_allow"], state.literal_kinds)
+        scan = _checked(state, req.query)
+    except ResourceLimit as exc:
+        return engine_error(exc)
     except safety.Refused as exc:
         return (_syntax_error(state, req, exc.parse_first)
                 or error(exc.status, safety.position_as_sent(exc.message, req.sent) if req.sent else exc.message))
@@ -474,6 +476,30 @@ def _evaluate(state, req, wanted: Wanted, results_choice, graph_choice,
     if not scan.volatile:
         state.cache.put(key, answer)
     return answer
+
+
+# The safety check of a query of more than LARGE_QUERY characters (a POST body of up to --max-body)
+# holds one of LARGE_CHECKS slots of its process (State.large_checks): reading 900 KB of "<" took
+# 1.4 s and about 85 MB, in the connection's thread, outside the query slots and the watchdog,
+# and 64 such requests at once took a serving process past 3.6 GB and answered none in 10 s
+# (native-load audit). A query of LARGE_QUERY characters takes at most about 0.1 s and 6 MB.
+LARGE_QUERY = 65536
+LARGE_CHECKS = 2
+
+
+def _checked(state, query: str) -> safety.Scan:
+    """safety.check of ``query``; a large one (LARGE_QUERY) takes one of its process's slots for
+    checking them, or gets ResourceLimit when none frees up within the timeout."""
+    cfg = state.config
+    if len(query) <= LARGE_QUERY:
+        return safety.check(query, cfg["base_iri"], cfg["service_allow"], state.literal_kinds)
+    if not state.large_checks.acquire(timeout=cfg["timeout"]):
+        raise ResourceLimit(f"The {LARGE_CHECKS} slots for checking queries of more than {LARGE_QUERY} "
+                            f"characters stayed busy for {cfg['timeout']:g} s; retry later.")
+    try:
+        return safety.check(query, cfg["base_iri"], cfg["service_allow"], state.literal_kinds)
+    finally:
+        state.large_checks.release()
 
 
 def _listed(functions, room: int = _HEADER_ROOM) -> str:
