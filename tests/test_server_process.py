@@ -205,6 +205,25 @@ def _comm(pid: int) -> str | None:
         return None
 
 
+def test_a_retirement_is_told_on_stderr():
+    """A serving process retired by the watchdog said nothing, while the 503 of a server left
+    without one says to see its log (native-load audit)."""
+    port = free_port()
+    proc = start("--data", str(DATA / "small.ttl"), "--port", str(port), "--timeout", "1")
+    try:
+        wait_ready(port, proc)
+        status, _, _ = get(port, HEAVY)
+        assert status == 503
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and health(port)["worker_restarts"] == 0:
+            time.sleep(0.1)
+    finally:
+        stop_server(proc)
+    err = proc.stderr.read()
+    assert re.search(r"msc-kg: serving process \d+ retires: a query ran past --timeout \(1 s\), and the "
+                     r"engine cannot stop it; it finishes its other requests and a new one is loaded\n", err), err
+
+
 def test_timed_out_process_is_replaced(running):
     """The process that ran a runaway query retires; a fresh one takes its place and is counted."""
     port, proc = running

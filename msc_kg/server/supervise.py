@@ -136,6 +136,12 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int, balan
     def retire(reason: str) -> None:
         server.accepting = False
         balance.leave()  # its replacement takes the slot
+        # said on stderr: retirements left no trace, while the 503 of a server left without a
+        # serving process says to see its log (native-load audit)
+        why = ("a query went over the memory limit of a serving process (--memory-mb)" if reason == "memory"
+               else f"a query ran past --timeout ({cfg['timeout']:g} s), and the engine cannot stop it")
+        print(f"msc-kg: serving process {os.getpid()} retires: {why}; it finishes its other requests "
+              "and a new one is loaded", file=sys.stderr, flush=True)
         try:
             os.write(notify_fd, f"{os.getpid()}\n".encode())
         except OSError:
