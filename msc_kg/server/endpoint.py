@@ -422,7 +422,7 @@ def _evaluate(state, req, wanted: Wanted, results_choice, graph_choice,
     unanswerable = scan.form in forms and forms[scan.form][0] is None
     if unanswerable and scan.services:  # the engine would call them parsing it (an ASK is
         # evaluated whole): a 406 at once, though a malformed query is not told so first
-        return _not_acceptable(scan.form, forms[scan.form][1])
+        return _not_acceptable(scan.form, forms[scan.form][1], wanted)
     spare = wanted.spare(graph_choice, negotiate.GRAPH, refused)
     job = {
         "query": req.query, "form": scan.form, "base": cfg["base_iri"], "union": cfg["union_default_graph"],
@@ -438,7 +438,7 @@ def _evaluate(state, req, wanted: Wanted, results_choice, graph_choice,
         outcome = state.engine.run(job)
     except NotAcceptable as exc:
         table = negotiate.GRAPH if exc.message == "graph" else negotiate.RESULTS
-        return _not_acceptable(scan.form if unanswerable else exc.message, table)
+        return _not_acceptable(scan.form if unanswerable else exc.message, table, wanted)
     except Unwritable as exc:  # answers the engine does not write (triple terms in JSON-LD, an
         found = CannotCarry(b"", exc.reason, True, graph_choice)  # RDF/XML syntax term as property)
         return _kept(state, req, scan, results_choice, graph_choice, found)
@@ -658,8 +658,10 @@ _RESULT_NAMES = {"SELECT": "a SELECT result", "results": "a SELECT result", "ASK
                  "DESCRIBE": "a DESCRIBE result", "graph": "an RDF graph"}
 
 
-def _not_acceptable(form: str, table) -> Response:
-    """406 naming what the query's form can be served as."""
-    return error(406, f"No acceptable format for {_RESULT_NAMES[form]}; offered: "
+def _not_acceptable(form: str, table, wanted: Wanted | None = None) -> Response:
+    """406 naming what the query's form can be served as, and the format parameter's syntax where
+    one asked for it (SPARQLWrapper's users saw a 406 that seemed to refuse "Accept: */*")."""
+    asked = f" (the format parameter asks for {wanted.accept})" if wanted is not None and wanted.named else ""
+    return error(406, f"No acceptable format for {_RESULT_NAMES[form]}{asked}; offered: "
                       f"{negotiate.offered(table)}.", {"Vary": "Accept"})
 
