@@ -619,12 +619,36 @@ def test_a_format_parameter_of_one_kind_of_answer_leaves_the_other_to_accept(ser
                                                                              accept, ctype):
     resp = server_client.get(f"/sparql?{urlencode({'query': query})}&{params}",
                              headers={"Accept": accept} if accept else {})
-    if ctype is None:  # the 406 names the parameter's syntax: it seemed to refuse "Accept: */*"
+    if ctype is None:  # a 406 the parameter decides names its syntax (it seemed to refuse
+        # "Accept: */*"); one Accept decides does not
         assert resp.status_code == 406 and resp.data.startswith(
-            b"No acceptable format for a SELECT result (the format parameter asks for "
-            + (b"text/turtle" if "turtle" in params else b"image/png") + b"); offered: ")
+            b"No acceptable format for a SELECT result; offered: " if "turtle" in params else
+            b"No acceptable format for a SELECT result (the format parameter asks for image/png); offered: ")
     else:
         assert (resp.status_code, resp.headers["Content-Type"]) == (200, ctype), resp.data[:200]
+
+
+def test_the_kind_of_answer_accept_decides_falls_back_as_accept_allows():
+    """Beside a format parameter of the other kind, Accept decides as it does alone: where its
+    first syntax cannot carry the answer, the next it accepts (it was 406, as if the parameter
+    had named that syntax too), and a 406 does not blame the parameter (hostile review)."""
+    store = ox.Store()
+    store.add(ox.Quad(ox.NamedNode("http://e/s"), ox.NamedNode("urn:x:1"), ox.Literal("o")))  # no RDF/XML
+    app = make_app(store, engine="inline")
+    try:
+        client = app.test_client()
+        graph = client.get("/sparql?" + urlencode({"query": "CONSTRUCT WHERE { ?s ?p ?o }", "format": "csv"}),
+                           headers={"Accept": "application/rdf+xml, text/turtle;q=0.5"})
+        assert (graph.status_code, graph.headers["Content-Type"]) == (200, "text/turtle; charset=utf-8")
+        results = client.get("/sparql?" + urlencode({"query": 'SELECT ?x { BIND("a\\u0001b" AS ?x) }',
+                                                      "format": "turtle"}),
+                             headers={"Accept": "application/sparql-results+xml, application/sparql-results+json;q=0.5"})
+        assert (results.status_code, results.headers["Content-Type"]) == (200, "application/sparql-results+json")
+        refused = client.get("/sparql?" + urlencode({"query": "SELECT * {}", "format": "turtle"}),
+                             headers={"Accept": "text/html"})
+        assert refused.status_code == 406 and refused.data.startswith(b"No acceptable format for a SELECT result; ")
+    finally:
+        close(app)
 
 
 def test_format_parameter_media_type_not_offered_is_406(server_client):

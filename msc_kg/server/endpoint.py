@@ -310,21 +310,24 @@ def query_view(state, request: QueryHTTP) -> Response | Plain | None:
     accept = req.accept or request.accept
     results_choice = negotiate.choose(accept, negotiate.RESULTS)
     graph_choice = negotiate.choose(accept, negotiate.GRAPH)
+    header = None  # the kind of answer Accept decides beside a format parameter, and Accept
     if req.accept is not None and (results_choice is None) != (graph_choice is None):
         # A format parameter naming a syntax of one kind of answer only (turtle: graphs; csv:
         # results) leaves the other kind to Accept: SPARQLWrapper, set to TURTLE once, sends
         # format=turtle with "Accept: */*" for its SELECTs too, and was refused 406 (client interop)
         if results_choice is None:
             results_choice = negotiate.choose(request.accept, negotiate.RESULTS)
+            header = (negotiate.RESULTS, request.accept)
         else:
             graph_choice = negotiate.choose(request.accept, negotiate.GRAPH)
+            header = (negotiate.GRAPH, request.accept)
     # Looked up before the safety checks: a cached answer's text passed them when it was first
     # asked (refusals and volatile queries are never kept; that a syntax cannot carry an answer is,
     # as CannotCarry), and the checks cost up to 0.2 ms of a longer query's time, more than the
     # cached answer itself.
     cached = state.cache.get(_key(req, results_choice, graph_choice))
     if cached is None or type(cached) is CannotCarry:
-        cached = _answer(state, req, Wanted(accept, req.accept is not None), results_choice,
+        cached = _answer(state, req, Wanted(accept, req.accept is not None, header), results_choice,
                          graph_choice, cached)
         if not isinstance(cached, tuple):
             return cached  # an error response
@@ -357,11 +360,23 @@ class Wanted:
 
     accept: str | None
     named: bool  # by a format/output/results parameter: that syntax or none (406)
+    header: tuple | None = None  # (table, Accept header) of the kind of answer a format parameter
+    # naming a syntax of the other kind only leaves to Accept (query_view)
+
+    def _for(self, table) -> tuple[str | None, bool]:
+        if self.header is not None and table is self.header[0]:
+            return self.header[1], False
+        return self.accept, self.named
+
+    def names(self, table) -> bool:
+        """Whether a format parameter named the syntax of ``table``'s kind of answer."""
+        return self._for(table)[1]
 
     def after(self, table, refused) -> tuple[str, str] | None:
         """The best acceptable syntax of ``table`` but those of ``refused`` (format keys), or None:
         none is left, or the client named its syntax by a parameter."""
-        return None if self.named else negotiate.fallback(self.accept, table, refused)
+        accept, named = self._for(table)
+        return None if named else negotiate.fallback(accept, table, refused)
 
     def spare(self, choice, table, refused=()) -> bool:
         """Whether a graph to be written in ``choice`` is to be written as N-Triples first, which
@@ -661,7 +676,7 @@ _RESULT_NAMES = {"SELECT": "a SELECT result", "results": "a SELECT result", "ASK
 def _not_acceptable(form: str, table, wanted: Wanted | None = None) -> Response:
     """406 naming what the query's form can be served as, and the format parameter's syntax where
     one asked for it (SPARQLWrapper's users saw a 406 that seemed to refuse "Accept: */*")."""
-    asked = f" (the format parameter asks for {wanted.accept})" if wanted is not None and wanted.named else ""
+    asked = f" (the format parameter asks for {wanted.accept})" if wanted is not None and wanted.names(table) else ""
     return error(406, f"No acceptable format for {_RESULT_NAMES[form]}{asked}; offered: "
                       f"{negotiate.offered(table)}.", {"Vary": "Accept"})
 
