@@ -1044,3 +1044,23 @@ def test_no_class_partitions_where_a_type_is_no_iri():
         assert b"classPartition" not in body
     finally:
         close(app)
+
+
+def test_no_partitions_of_a_kind_past_max_partitions(monkeypatch):
+    """The VoID document is written for each request: data of 50 000 predicates and classes made
+    it 11-32 MB and seconds of processor time a request (hostile review). Past MAX_PARTITIONS of a
+    kind, none of that kind is given (a partition left out would read as none)."""
+    from msc_kg.server import describe
+
+    monkeypatch.setattr(describe, "MAX_PARTITIONS", 2)
+    store = ox.Store()
+    rdf_type = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+    for i in range(3):
+        store.add(ox.Quad(ox.NamedNode(f"http://e/s{i}"), ox.NamedNode(f"http://e/p{i}"), ox.Literal("o")))
+    for i in range(2):
+        store.add(ox.Quad(ox.NamedNode(f"http://e/s{i}"), rdf_type, ox.NamedNode(f"http://e/C{i}")))
+    stats = describe.statistics(store)  # 4 predicates (3 and rdf:type), 2 classes
+    assert stats["properties_of"] is None and [c for c, _ in stats["classes_of"]] == ["http://e/C0", "http://e/C1"]
+    body = b"".join(str(t).encode() + b"\n" for t in describe.service_description(
+        "http://x/sparql", stats, None, False, 10, 30.0))
+    assert b"propertyPartition" not in body and body.count(b"<http://rdfs.org/ns/void#classPartition>") == 2

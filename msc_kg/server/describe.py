@@ -70,6 +70,11 @@ _PROPERTIES = ("SELECT ?p (COUNT(*) AS ?triples) (COUNT(DISTINCT ?s) AS ?distinc
                "(COUNT(DISTINCT ?o) AS ?distinctObjects) WHERE { ?s ?p ?o } GROUP BY ?p")
 _UNION_PROPERTIES = _PROPERTIES.replace("WHERE { ?s ?p ?o }", "WHERE { SELECT DISTINCT ?s ?p ?o { ?s ?p ?o } }")
 _CLASS_PARTITIONS = "SELECT ?c (COUNT(DISTINCT ?s) AS ?entities) WHERE { ?s a ?c } GROUP BY ?c"
+# At most this many partitions of each kind, else none of that kind (a client would take a
+# predicate or class left out for one with no triples): the VoID document is written for each
+# request, and data of 50 000 predicates and classes made it 11-32 MB, 3.5-7 s of processor time
+# a request, outside every query limit (hostile review). The release has 127 and 58.
+MAX_PARTITIONS = 2000
 
 
 def statistics(store: ox.Store, union: bool = False) -> dict:
@@ -82,16 +87,17 @@ def statistics(store: ox.Store, union: bool = False) -> dict:
         stats |= {v.value: int(row[v].value) for v in solutions.variables}
     if union:  # the default graph's own statements, for the dataset's count
         stats["own"] = int(next(iter(store.query("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }")))["n"].value)
-    stats["properties_of"] = sorted(
-        (row["p"].value, int(row["triples"].value), int(row["distinctSubjects"].value),
-         int(row["distinctObjects"].value))
-        for row in store.query(_UNION_PROPERTIES if union else _PROPERTIES, use_default_graph_as_union=union))
+    properties = [(row["p"].value, int(row["triples"].value), int(row["distinctSubjects"].value),
+                   int(row["distinctObjects"].value))
+                  for row in store.query(_UNION_PROPERTIES if union else _PROPERTIES, use_default_graph_as_union=union)]
+    stats["properties_of"] = sorted(properties) if len(properties) <= MAX_PARTITIONS else None
     classes = [(row["c"], int(row["entities"].value))
                for row in store.query(_CLASS_PARTITIONS, use_default_graph_as_union=union)]
     # void:class names a class: where data gives rdf:type a literal or blank node object, no
     # partition can say so, and a client told of all the others would take those for none
     stats["classes_of"] = (sorted((c.value, n) for c, n in classes)
-                           if all(isinstance(c, ox.NamedNode) for c, _ in classes) else None)
+                           if len(classes) <= MAX_PARTITIONS and all(isinstance(c, ox.NamedNode) for c, _ in classes)
+                           else None)
     stats["graphs"] = {
         (g.value if isinstance(g, ox.NamedNode) else str(g)):
             sum(1 for _ in store.quads_for_pattern(None, None, None, g))
@@ -184,7 +190,7 @@ def _statistics(stats: dict, ds: ox.BlankNode, dg: ox.BlankNode, union: bool) ->
         # all: beside named graphs they were given as the dataset's too (linked-data review)
         if not stats["graphs"] or key != "triples" and union:
             t.append((ds, n(VOID + key), _integer(stats[key])))
-    for i, (prop, count, subjects, objects) in enumerate(stats.get("properties_of", ())):
+    for i, (prop, count, subjects, objects) in enumerate(stats.get("properties_of") or ()):
         part = ox.BlankNode(f"property{i}")
         t += [(dg, n(VOID + "propertyPartition"), part), (part, n(VOID + "property"), n(prop)),
               (part, n(VOID + "triples"), _integer(count)),

@@ -177,8 +177,8 @@ class SparqlFirst:
             return None
         else:
             return None
-        answer: list = []
-        environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
+        answer: list = []  # a HEAD is asked as a GET: the refusal's text is its message
+        environ = {"REQUEST_METHOD": "GET" if method == "HEAD" else method, "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
                    "SERVER_NAME": "localhost", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
                    "CONTENT_LENGTH": "0", "wsgi.url_scheme": "http", "wsgi.input": BytesIO(),
                    "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": True,

@@ -39,7 +39,7 @@ import httptools
 
 from msc_kg.server.httpparse import ABSOLUTE, ALLOWED, Parser, Reject, Request, app_host, target_authority
 
-REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 408: "Request Timeout",
+REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
            413: "Content Too Large", 414: "URI Too Long", 415: "Unsupported Media Type",
            421: "Misdirected Request", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
            501: "Not Implemented", 503: "Service Unavailable", 505: "HTTP Version Not Supported"}

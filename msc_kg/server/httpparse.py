@@ -95,6 +95,8 @@ class Parser:
         req.keep_alive = self.parser.should_keep_alive()
         hosts = 0
         coded = False  # a Transfer-Encoding header
+        too_large = False  # told once the rest of the head is checked: a head that is no request
+        # gets its 400, not the answer the server would give its method and path (hostile review)
         for name, value in req.headers:
             lname = name.lower()
             if lname == b"host":
@@ -114,9 +116,7 @@ class Parser:
                     length = int(value)
                 except ValueError:
                     raise Reject(400, "Content-Length is not a number.") from None
-                if length > self.max_body:
-                    raise Reject(413, f"Request body too large: the limit is {self.max_body} "
-                                       "bytes (--max-body).")
+                too_large = too_large or length > self.max_body
             elif lname == b"expect" and value.lower() == b"100-continue" and req.version == "1.1":
                 req.expect = True  # an HTTP/1.0 client never waits for it (RFC 9110 §10.1.1)
         if coded and req.version == "1.0":  # its framing is faulty: close after answering it
@@ -124,6 +124,8 @@ class Parser:
         if hosts > 1 or not hosts and req.version == "1.1":
             raise Reject(400, "An HTTP/1.1 request carries exactly one Host header (RFC 9112 "
                                f"§3.2); this one has {hosts}.")
+        if too_large:
+            raise Reject(413, f"Request body too large: the limit is {self.max_body} bytes (--max-body).")
 
     def on_body(self, body: bytes):
         self.body_bytes += len(body)
