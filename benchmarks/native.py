@@ -31,11 +31,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import generate  # noqa: E402
+from load import ACCEPT  # noqa: E402
 from queries import HEAVY, MIX, form  # noqa: E402
 from run import RESULTS, start_oxigraph_memory, start_this  # noqa: E402
-
-ACCEPT = {"SELECT": "application/sparql-results+json", "ASK": "application/sparql-results+json",
-          "CONSTRUCT": "application/n-triples", "DESCRIBE": "application/n-triples"}
 
 LUA = """local queries = {%s}
 local n = 0

@@ -428,6 +428,7 @@ def test_no_waiting_with_fewer_serving_processes_than_cores(monkeypatch, process
     monkeypatch.setattr(inline, "cores", lambda: 4)
     assert inline.InlineEngine(ox.Store(), processes=processes, queue_ms=20).queue_s == queue_s
 
+
 @pytest.mark.parametrize("cores, megabytes, processes", [
     (2, 14.7, 3),  # 10⁵ triples of N-Triples: one process more than the cores
     (2, 64, 3),  # the most that gets one more
@@ -452,7 +453,6 @@ def test_default_serving_processes_by_cores_and_data(monkeypatch, tmp_path, core
     assert serve.serving_processes([*files, tmp_path / "missing.nt"]) == processes  # the load says why
     assert serve.build_parser().parse_args([]).workers is None
     assert serve.build_parser().parse_args(["--workers", "2"]).workers == 2
-
 
 
 @pytest.mark.parametrize("accept", ["application/n-triples", "application/n-quads"])

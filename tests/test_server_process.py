@@ -88,16 +88,6 @@ def test_query_over_http(running):
     assert headers["X-SPARQL-Max-Rows"] == "100000"
 
 
-def _raw(port: int, head: bytes) -> bytes:
-    """What the server answers ``head`` (a request without its body) before closing."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(head)
-        chunks = []
-        while chunk := s.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
 @pytest.mark.parametrize("method, path, ctype, status, message", [
     ("POST", "/data?default", "text/turtle", 405,
      b"POST is not allowed: this graph store is read-only (allowed: GET, HEAD, OPTIONS).\n"),
@@ -109,15 +99,17 @@ def _raw(port: int, head: bytes) -> bytes:
      b"Request body too large: the limit is 1000000 bytes (--max-body).\n"),
 ])
 @pytest.mark.parametrize("expect", [False, True])
-def test_a_write_to_the_read_only_store_is_405_whatever_its_body(running, method, path, ctype, status,
-                                                                  message, expect):
+def test_the_answer_a_head_decides_comes_whatever_its_body(running, method, path, ctype, status, message,
+                                                           expect):
     """A large graph sent to /data got 413 (send less), then 405 once it was small enough; a
     client waiting for 100 Continue was invited to send it for nothing. The head decides: 405 at
     once, the same answer a small body gets; a query too large for /sparql is still 413."""
+    from test_server_http import exchange
+
     port, _ = running
-    raw = _raw(port, f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {ctype}\r\n"
-                     f"Content-Length: {2_000_000 if not expect or status == 413 else 10}\r\n".encode()
-               + (b"Expect: 100-continue\r\n" if expect else b"") + b"\r\n")
+    raw = exchange(("127.0.0.1", port), f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {ctype}\r\n"
+                   f"Content-Length: {2_000_000 if not expect or status == 413 else 10}\r\n".encode()
+                   + (b"Expect: 100-continue\r\n" if expect else b"") + b"\r\n")
     head, _, body = raw.partition(b"\r\n\r\n")
     assert head.startswith(f"HTTP/1.1 {status} ".encode()), raw[:300]
     assert message is None or body == message

@@ -108,10 +108,10 @@ def statistics(store: ox.Store, union: bool = False) -> dict:
 
 def service_description(endpoint: str, stats: dict, manifest: dict | None, union: bool,
                         max_rows: int, timeout: float, federated: bool = False,
-                        dump: str | None = None, counts: str | bool = True) -> list[ox.Triple]:
+                        dump: str | None = None, void_document: str | None = None) -> list[ox.Triple]:
     """The triples describing the endpoint at ``endpoint`` (``dump``: where the whole dataset is
-    downloaded, the graph store's /data). ``counts``: True, with the VoID statistics; an IRI,
-    without them, naming where they are (rdfs:seeAlso of the dataset: the VoID document).
+    downloaded, the graph store's /data), with the VoID statistics; with ``void_document``, the
+    IRI of the document that holds them, named instead (rdfs:seeAlso of the dataset).
 
     The service description at the endpoint carries none: Comunica, federating this endpoint with
     another, planned from them and sent one query per binding (532 requests to each source for a
@@ -145,16 +145,16 @@ def service_description(endpoint: str, stats: dict, manifest: dict | None, union
     for media in dict.fromkeys(m for m, _ in RESULTS + GRAPH):
         if media in FORMATS:
             t.append((svc, n(SD + "resultFormat"), n("http://www.w3.org/ns/formats/" + FORMATS[media])))
-    if counts is True:
+    if void_document is None:
         t += _statistics(stats, ds, dg, union)
     else:
-        t.append((ds, n(RDFS + "seeAlso"), n(counts)))
+        t.append((ds, n(RDFS + "seeAlso"), n(void_document)))
     named = sorted((name, count) for name, count in stats["graphs"].items() if not name.startswith("_:"))
     for i, (name, count) in enumerate(named):  # sd:name is an IRI: graphs named by a blank node
         # are left out (one made every service description a 500: hostile testing)
         ng, g = ox.BlankNode(f"named{i}"), ox.BlankNode(f"graph{i}")
         t += [(ds, n(SD + "namedGraph"), ng), (ng, n(SD + "name"), n(name)), (ng, n(SD + "graph"), g)]
-        if counts is True:
+        if void_document is None:
             t.append((g, n(VOID + "triples"), _integer(count)))
     if manifest:
         report = ox.BlankNode("validation")

@@ -14,12 +14,11 @@ calling extension functions the engine does not know, ``X-SPARQL-Unknown-Functio
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
-from io import BytesIO
 from urllib.parse import quote
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 from werkzeug.wrappers import Request, Response
 
 from msc_kg.server import describe, negotiate, protocol, safety, unwritable
@@ -177,17 +176,16 @@ class SparqlFirst:
             return None
         else:
             return None
-        answer: list = []  # a HEAD is asked as a GET: the refusal's text is its message
-        environ = {"REQUEST_METHOD": "GET" if method == "HEAD" else method, "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
-                   "SERVER_NAME": "localhost", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
-                   "CONTENT_LENGTH": "0", "wsgi.url_scheme": "http", "wsgi.input": BytesIO(),
-                   "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": True,
-                   "wsgi.run_once": False, "wsgi.version": (1, 0)}
-        body = b"".join(self(environ, lambda status, hdrs, exc_info=None: answer.extend((status, hdrs))))
-        status, hdrs = int(answer[0].split(" ", 1)[0]), dict(answer[1])
-        if status not in (404, 405):
+        # a HEAD is asked as a GET: the refusal's text is its message; the path as it is (a
+        # decoded "?" is part of it), WSGI's latin-1 string as the HTTP server gives it
+        environ = EnvironBuilder(method="GET" if method == "HEAD" else method,
+                                 environ_overrides={"PATH_INFO": path}).get_environ()
+        body, status, headers = run_wsgi_app(self, environ, buffered=True)
+        code = int(status.split(" ", 1)[0])
+        if code not in (404, 405):
             return None
-        return status, body.decode("utf-8").rstrip("\n"), {"Allow": hdrs["Allow"]} if "Allow" in hdrs else None
+        return (code, b"".join(body).decode("utf-8").rstrip("\n"),
+                {"Allow": headers["Allow"]} if "Allow" in headers else None)
 
     def direct(self, method: str, path: str, query_string: bytes, headers, body: bytes):
         """(status line, headers, body) for a /sparql query request given as its parts, or None
@@ -260,7 +258,7 @@ def service_description(state, request: Request, counts: bool = False) -> Respon
     triples = describe.service_description(endpoint, state.stats, cfg["manifest"],
                                            cfg["union_default_graph"], cfg["max_rows"],
                                            cfg["timeout"], bool(cfg["service_allow"]),
-                                           root + "data", True if counts else root + ".well-known/void")
+                                           root + "data", None if counts else root + ".well-known/void")
     body, _, _ = write_triples(iter(triples), "turtle" if fmt == "html" else fmt, len(triples), describe.PREFIXES)
     if fmt == "html":  # answered outside Flask's contexts (SparqlFirst), with its templates
         page = state.templates.get_template("service.html")
