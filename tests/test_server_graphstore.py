@@ -289,7 +289,7 @@ def streaming(monkeypatch):
 
     monkeypatch.setattr(graphstore, "STREAM_MIN", 0)
     monkeypatch.setattr(stream, "CHUNK", 64)
-    app = make_app(graphs_store(), engine="inline", timeout=0.5)
+    app = make_app(graphs_store(), engine="inline", timeout=0.5, query_slots=4)
     try:
         with serving(app) as address:
             yield app, address
@@ -559,7 +559,7 @@ def test_a_client_that_stops_reading_frees_its_download_slot(monkeypatch):
     store = ox.Store()
     store.extend(ox.Quad(ox.NamedNode(f"{EX}s{i}"), ox.NamedNode(f"{EX}p"), ox.Literal("x" * 100),
                          ox.DefaultGraph()) for i in range(100_000))  # 15 MB: more than buffers hold
-    app = make_app(store, engine="inline")
+    app = make_app(store, engine="inline", query_slots=4)
     try:
         with serving(app, read_timeout=2.0) as address:
             slots = app.extensions["msc_kg"].engine._downloads

@@ -766,6 +766,8 @@ def test_a_slow_isolated_query_does_not_hold_up_the_next():
     (4, None, 5000, 4),   # no memory limit
     (4, 0, 5000, 4),      # 0 means no limit too (as --memory-mb 0)
     (1, 2048, 10, 1),     # one query slot: one isolated query at a time anyway
+    (64, 2048, 10, 4),    # many query slots: at most four workers, each a process
+    (64, None, 10, 4),
 ])
 def test_isolation_workers_fit_the_memory_limit(slots, memory_mb, loaded_mb, workers):
     from msc_kg.server.inline import isolation_workers

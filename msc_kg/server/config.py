@@ -14,8 +14,9 @@ DEFAULTS = {
     "service_allow": (),  # SERVICE endpoints that may be called; empty = federation off
     "workers": min(4, os.cpu_count() or 1),  # query processes: forked workers, or (inline) the
     # serving processes of server.py
-    "query_slots": 4,  # inline engine: queries evaluated at once per serving process; more wait
-    # (up to the timeout, then 503) so that a flood of heavy queries cannot swamp the cores
+    "query_slots": 64,  # inline engine: queries evaluated at once per serving process; more wait
+    # (up to the timeout, then 503). Many, so that the cores are shared: with 4, a quick query
+    # waited in line behind a flood of slow ones (seconds; see README, Limits)
     "queue_ms": 100.0,  # inline engine: how long a query waits for the one its process is
     # evaluating, rather than evaluating beside it (which costs more; InlineEngine._take_turn);
     # none waits while a core is free

@@ -30,6 +30,7 @@ import pyoxigraph as ox
 from msc_kg.server import http, stream
 from msc_kg.server.engine import Engine, ResourceLimit, _execute, outcome, rss_bytes, timeout_message
 
+ISOLATION_MOST = 4  # isolation workers a serving process runs at once, at most (isolation_workers)
 TURN_POLL = 0.005  # seconds between a waiting query's looks for a free core (InlineEngine._take_turn)
 
 
@@ -135,18 +136,21 @@ def isolation_workers(slots: int, memory_mb: int | None, loaded_mb: float) -> in
     """Isolation workers a serving process may run at once: the one it keeps, and more, forked for
     queries that waited engine.GROW_AFTER s behind busy ones, as long as a copy of the loaded graph
     for each fits in ``memory_mb`` (the memory a serving process may add), and at most one per
-    query slot. Each copies the pages of the graph it touches (measured at 10⁶ triples: 292 of the
-    process's 402 MB for the comparison of Table 1 with the body, 2 MB for a lookup), so a flood of
-    such queries on a large graph could otherwise multiply that copy."""
-    copies = int(memory_mb // max(loaded_mb, 1.0)) if memory_mb else slots  # falsy: no limit
-    return 1 + max(0, min(slots - 1, copies))
+    query slot and ISOLATION_MOST in all. Each copies the pages of the graph it touches (measured
+    at 10⁶ triples: 292 of the process's 402 MB for the comparison of Table 1 with the body, 2 MB
+    for a lookup), so a flood of such queries on a large graph could otherwise multiply that copy;
+    and each is a process forked for a query, which a flood on a small graph must not multiply
+    either (a process has 64 query slots by default)."""
+    most = min(slots, ISOLATION_MOST)
+    copies = int(memory_mb // max(loaded_mb, 1.0)) if memory_mb else most  # falsy: no limit
+    return 1 + max(0, min(most - 1, copies))
 
 
 class InlineEngine:
     """The engine interface of msc_kg.server.engine.Engine, evaluating in the calling thread."""
 
     def __init__(self, store: ox.Store, *, timeout: float = 30.0, processes: int = 1,
-                 slots: int = 4, memory_mb: int | None = 2048, queue_ms: float = 100.0):
+                 slots: int = 64, memory_mb: int | None = 2048, queue_ms: float = 100.0):
         self.store = store
         self.timeout = timeout
         self.size = processes
