@@ -578,6 +578,33 @@ def test_after_a_memory_breach_later_queries_are_not_stopped_for_it(monkeypatch)
     assert server.answered[1][2] == "Query timed out after 60 s and was stopped; simplify it or add LIMIT."
 
 
+def test_a_memory_breach_after_a_timeout_retires_the_process_again(monkeypatch):
+    """A process retired for a timeout takes connections until its replacement serves; if it then
+    goes over the memory limit, it is retired again, for memory, and so stops taking them at once."""
+    from msc_kg.server import inline
+
+    class Server:
+        def hijack(self, client, request_no, status, message, headers=None):
+            return True
+
+    resident = [0]
+    monkeypatch.setattr(inline, "rss_bytes", lambda: resident[0])
+    retired = []
+    dog = inline.Watchdog(Server(), timeout=60, memory_mb=1, retire=retired.append, tick=0.01)
+    dog.ceiling = 1 << 62  # this test's process must not end
+    dog.jobs[0] = (time.monotonic() - 1, "late", 1, None)  # past its deadline
+    deadline = time.monotonic() + 5
+    while not retired and time.monotonic() < deadline:
+        time.sleep(0.01)
+    dog.jobs[1] = (time.monotonic() + 60, "grows", 1, None)
+    time.sleep(0.05)
+    assert retired == ["timeout"]
+    resident[0] = 16 << 20  # over the 1 MB limit
+    while len(retired) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert retired == ["timeout", "memory"] and dog.reason == "memory"
+
+
 # Well formed, and long to evaluate without any data: 10⁸ combinations of its own values.
 _VALUES = " ".join(str(i) for i in range(100))
 OWN_PRODUCT = ("ASK { " + " ".join(f"VALUES ?{v} {{ {_VALUES} }}" for v in "abcd")

@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -213,7 +214,28 @@ def test_a_retirement_is_told_on_stderr():
         stop_server(proc)
     err = proc.stderr.read()
     assert re.search(r"msc-kg: serving process \d+ retires: a query ran past --timeout \(1 s\), and the "
-                     r"engine cannot stop it; it finishes its other requests and a new one is loaded\n", err), err
+                     r"engine cannot stop it; it serves until a new one is loaded, then finishes its "
+                     r"requests\n", err), err
+
+
+def test_queries_timing_out_together_leave_the_server_serving():
+    """Queries that time out at once retire every serving process; each still takes connections
+    until its replacement serves. Before, none did, and the requests right after got the
+    supervisor's 503 "No serving process is running" until replacements were loaded."""
+    port = free_port()
+    proc = start("--data", str(DATA / "small.ttl"), "--port", str(port), "--timeout", "1")
+    try:
+        wait_ready(port, proc)
+        with ThreadPoolExecutor(8) as pool:
+            heavy = list(pool.map(lambda _: get(port, HEAVY)[0], range(8)))
+        after = [get(port, f"ASK {{ ?s ?p ?o }} # {i}") for i in range(5)]
+        deadline = time.monotonic() + 10
+        while (retired := health(port)["worker_restarts"]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop_server(proc)
+    assert heavy == [503] * 8 and retired == 2  # both processes ran one of them
+    assert [(status, body) for status, _, body in after] == [(200, b'{"head":{},"boolean":true}')] * 5
 
 
 def test_timed_out_process_is_replaced(running):

@@ -30,6 +30,9 @@ class Balance:
     def __init__(self, slots: int):
         self.counts = multiprocessing.Array("i", [ABSENT] * slots, lock=False)
         self.busy = multiprocessing.Array("i", [0] * slots, lock=False)
+        # the pid of a retired serving process that still takes connections for the slot until
+        # its replacement serves (supervise._child), else 0: the supervisor then answers none
+        self.held = multiprocessing.Array("i", [0] * slots, lock=False)
         self.slot: int | None = None  # this process's slot, once it serves
         self._lock = threading.Lock()  # set(), evaluating() and leave() run in different threads
         self._evaluating = 0  # queries this process is evaluating (published in ``busy``)
@@ -52,6 +55,24 @@ class Balance:
         """In the supervisor: mark the slot of a process that died as free."""
         self.counts[slot] = ABSENT
         self.busy[slot] = 0
+
+    def hold(self, slot: int, pid: int) -> None:
+        """Say that retired process ``pid`` still takes connections for ``slot``."""
+        self.held[slot] = pid
+
+    def unhold(self, pid: int) -> None:
+        """Say that ``pid`` takes no more connections (it stopped, or the supervisor reaped it)."""
+        for slot, holder in enumerate(self.held[:]):
+            if holder == pid:
+                self.held[slot] = 0
+
+    def holding(self) -> bool:
+        """Whether a retired serving process still takes connections."""
+        return any(self.held[:])
+
+    def joined(self, slot: int) -> bool:
+        """Whether a serving process has taken ``slot`` (a retired one's replacement)."""
+        return self.counts[slot] != ABSENT
 
     def evaluating(self, change: int) -> None:
         """Count a query this process starts (1) or ends (-1) evaluating, and publish the count."""

@@ -8,10 +8,10 @@ evaluates, so one process can still run many queries at once (while every core i
 them one at a time, which costs less processor time, see InlineEngine._take_turn). Oxigraph cannot
 cancel a running query, so a query past its deadline, or a process past its memory limit, is
 handled by the watchdog thread: it answers the stuck request itself with 503
-(msc_kg.server.http.Server.hijack) and retires the process — it stops accepting, lets its other
-requests finish (a second after a memory breach; none once that query has taken twice the limit),
-then exits, which stops the query — while the supervisor has a fresh process made
-and the others keep serving.
+(msc_kg.server.http.Server.hijack) and retires the process — it stops accepting (after a
+timeout, once its replacement serves: msc_kg.server.supervise), lets its other requests finish (a
+second after a memory breach; none once that query has taken twice the limit), then exits, which
+stops the query — while the supervisor has a fresh process made and the others keep serving.
 """
 
 from __future__ import annotations
@@ -87,8 +87,10 @@ class Watchdog:
                     and rss_bytes() > self.limit)
             victims = [job for number, job in running if (over or now > job[0])
                        and self.jobs.pop(number, None) is not None]  # claimed here, not by done()
-            if victims and self.reason is None:
+            if victims and (self.reason is None or over):
                 # retired first: no new connection comes to this process while it answers them
+                # (one retired for a timeout takes them until its replacement serves, unless it
+                # then goes over the memory limit: retired again, it stops at once)
                 self.reason = "memory" if over else "timeout"
                 self.retire(self.reason)
             if self.budget is not None and self.isolation is not None:

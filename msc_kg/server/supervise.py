@@ -11,19 +11,21 @@ serving process touches its whole graph (inline.warm) before it forks its isolat
 then shares the warmed pages rather than holding on to the loader's.
 
 A replacement — for a process whose watchdog stopped a runaway query (it tells the supervisor
-through a pipe and retires) or one that died another way (after a short back-off when that keeps
-happening) — gets a loader of its own, which loads the same files again, so it takes as long as the
-start did, while the others serve. It first checks that the files are unchanged since the start
-(size, modification time, inode): a process serving other data than the others would give other
-answers under the same entity tags. If they changed, or the load fails, the supervisor says why and
-tries again every RETRY s; once no serving process is left, none serves the data as first loaded,
-so the files are loaded as they are now, as at a start but with new entity tags. While no serving
-process takes connections, the supervisor answers each 503 itself (it reads no request and runs no
-query); after GIVE_UP loaders in a row end without a word, it stops with status 1. SIGTERM or SIGINT
-to the supervisor is passed on: every process stops accepting, finishes the requests it is
-answering, and exits; the supervisor then returns 0. The supervisor itself never starts a thread or
-runs a query, so forking it is always safe. Without PR_SET_CHILD_SUBREAPER (not Linux), each
-serving process is a loader of its own.
+through a pipe and retires, taking connections until its replacement serves, so that queries timing
+out together in every process leave the server serving) or one that died another way (after a short
+back-off when that keeps happening) — gets a loader of its own, which loads the same files again,
+so it takes as long as the start did, while the others serve. It first checks that the files are
+unchanged since the start (size, modification time, inode): a process serving other data than the
+others would give other answers under the same entity tags. If they changed, or the load fails, the
+supervisor says why and tries again every RETRY s; once no serving process is left, none serves the
+data as first loaded, so the files are loaded as they are now, as at a start but with new entity
+tags. While no serving process takes connections (Balance.holding says whether a retired one still
+does), the supervisor answers each 503 itself (it reads no request and runs no query); after
+GIVE_UP loaders in a row end without a word, it stops with status 1. SIGTERM or SIGINT to the
+supervisor is passed on: every process stops accepting, finishes the requests it is answering, and
+exits; the supervisor then returns 0. The supervisor itself never starts a thread or runs a query,
+so forking it is always safe. Without PR_SET_CHILD_SUBREAPER (not Linux), each serving process is a
+loader of its own.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ RETRY = 10.0  # seconds between attempts to load the graph for a replacement ser
 GIVE_UP = 3
 UNAVAILABLE = ("No serving process is running: a new one is being loaded (see the server's log "
                "if this lasts); retry shortly.\n").encode()
+RELIEF_POLL = 0.02  # seconds between a retired process's looks for its replacement (_child)
 MEMORY_GRACE = 1.0  # seconds a serving process past its memory limit lets other requests finish
 
 
@@ -133,19 +136,43 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int, balan
                     unsent=app.wsgi_app.unsent,
                     balance=balance, error_headers=CORS_HEADERS if cfg["cors"] else None)
 
+    reasons: list[str] = []  # why the watchdog retired this process ("timeout" may come first)
+
     def retire(reason: str) -> None:
-        server.accepting = False
+        first = not reasons
+        reasons.append(reason)
         balance.leave()  # its replacement takes the slot
+        if reason == "timeout" and first:
+            # It still takes connections until its replacement serves (relieve): when every
+            # process retired at once, none did, and the supervisor answered 503 until
+            # replacements were loaded (the release, 10 queries timing out together: the next 5
+            # requests got 503). After a breach of the memory limit, it stops at once.
+            balance.hold(slot, os.getpid())
+            threading.Thread(target=relieve, daemon=True, name="msc-kg-relieve").start()
+        else:
+            server.accepting = False
+            balance.unhold(os.getpid())
+        if not first:
+            return
         # said on stderr: retirements left no trace, while the 503 of a server left without a
         # serving process says to see its log (native-load audit)
-        why = ("a query went over the memory limit of a serving process (--memory-mb)" if reason == "memory"
-               else f"a query ran past --timeout ({cfg['timeout']:g} s), and the engine cannot stop it")
-        print(f"msc-kg: serving process {os.getpid()} retires: {why}; it finishes its other requests "
-              "and a new one is loaded", file=sys.stderr, flush=True)
+        why = ("a query went over the memory limit of a serving process (--memory-mb); it finishes its "
+               "other requests and a new one is loaded" if reason == "memory" else
+               f"a query ran past --timeout ({cfg['timeout']:g} s), and the engine cannot stop it; it "
+               "serves until a new one is loaded, then finishes its requests")
+        print(f"msc-kg: serving process {os.getpid()} retires: {why}", file=sys.stderr, flush=True)
         try:
             os.write(notify_fd, f"{os.getpid()}\n".encode())
         except OSError:
             pass
+
+    def relieve() -> None:
+        """Stop taking connections once the replacement serves, or --timeout after retiring."""
+        deadline = time.monotonic() + cfg["timeout"]
+        while server.accepting and not balance.joined(slot) and time.monotonic() < deadline:
+            time.sleep(RELIEF_POLL)
+        server.accepting = False
+        balance.unhold(os.getpid())
 
     def on_signal(signum, frame):  # only a flag: a handler must not take the balance's lock
         server.accepting = False
@@ -330,8 +357,9 @@ def supervise(load, files, sock: socket.socket, processes: int, max_connections:
                 pending[slot] = time.monotonic() + RETRY
 
     def unserved() -> bool:
-        """No serving process takes connections (none, or every one retiring)."""
-        return all(pid in retired for pid in children)
+        """No serving process takes connections (none, or every one retiring and none of those
+        still taking them until its replacement serves)."""
+        return all(pid in retired for pid in children) and not balance.holding()
 
     def on_signal(signum, frame):  # the loop below passes it on (a child forked while the
         nonlocal stopping  # handler ran would otherwise be missed)
@@ -393,6 +421,7 @@ def supervise(load, files, sock: socket.socket, processes: int, max_connections:
                     break
                 if pid == 0:
                     break
+                balance.unhold(pid)  # when it ended before it said so
                 if pid in retired:
                     retired.discard(pid)
                     children.pop(pid, None)
