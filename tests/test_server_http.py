@@ -270,6 +270,18 @@ def test_options_star_describes_the_server(serve):
     assert status_of(raw) == 400 and body_of(raw) == b"The request target * is for OPTIONS only.\n"
 
 
+@pytest.mark.parametrize("head", [
+    b"POST * HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n",  # over --max-body: not 413
+    b"POST * HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n",  # no 100
+])
+def test_a_body_for_star_is_refused_for_the_target(serve, head):
+    """Target * is OPTIONS's only: another method's request is told so whatever its body, not
+    that its body is too large, nor invited to send it (hostile review)."""
+    raw = exchange(serve(max_body=1000), head)
+    assert raw.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert body_of(raw) == b"The request target * is for OPTIONS only.\n"
+
+
 def test_oversized_head_gets_431(serve):
     addr = serve(max_head=4096)
     raw = exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 10_000 + b"\r\n\r\n")

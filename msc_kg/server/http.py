@@ -512,11 +512,11 @@ class Server:
         """The parser's refusal ``exc``; for a body over --max-body (413), the refusal the app's
         ``unsent`` decides from the request's head where it has one (a 405 for a POST to the
         read-only graph store, a 404): it tells more than "send less"."""
-        if exc.status != 413 or req is None or not req.method or self.unsent is None:
+        if exc.status != 413 or req is None or not req.method:
             return exc
         try:
             path, _ = self._target(req)
-            other = self.unsent(req.method.decode("latin-1"), path, req.headers)
+            other = self.unsent and self.unsent(req.method.decode("latin-1"), path, req.headers)
         except Reject as bad_target:  # no resource has it: that first
             return bad_target
         except Exception:  # noqa: BLE001 — a bug of the app: log it, refuse as the parser did
@@ -545,7 +545,10 @@ class Server:
         if req.method == b"CONNECT":  # its target is an authority, and no tunnel is offered
             raise Reject(501, "CONNECT is not implemented: this server is no proxy.")
         url = req.url
-        if url == b"*":  # OPTIONS * (RFC 9112 §3.2.4)
+        if url == b"*":  # the server as a whole (RFC 9112 §3.2.4, RFC 9110 §9.3.7): only OPTIONS asks
+            if req.method != b"OPTIONS":  # about it (a POST * with a large body got 413, and one
+                # waiting for 100 Continue was invited to send its body: hostile review)
+                raise Reject(400, "The request target * is for OPTIONS only.")
             return "*", b""
         path, _, query = url.partition(b"?")
         if path[:1] == b"/" and b"%" not in path and b"#" not in url:
@@ -630,10 +633,7 @@ class Server:
             conn.sendall(self._simple(exc.status, exc.message, close=True))
             _linger(conn)
             return False
-        if path == "*":  # the server as a whole (RFC 9110 §9.3.7): only OPTIONS asks about it
-            if req.method != b"OPTIONS":
-                conn.sendall(self._simple(400, "The request target * is for OPTIONS only.", close=True))
-                return False
+        if path == "*":  # OPTIONS * (_target refuses another method)
             keep = req.keep_alive and self.accepting
             return self._send(client, self._end_head(
                 f"HTTP/1.1 204 No Content\r\nAllow: {ALLOWED}\r\n", req, keep)) and keep
