@@ -477,6 +477,19 @@ def test_head_carries_the_get_length_without_body(serve):
     assert body_of(head) == b""
 
 
+@pytest.mark.parametrize("request_, status", [
+    (b"HEAD /fixed HTTP/1.1\r\n\r\n", 400),  # no Host: refused by the parser
+    (b"HEAD /fixed HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n", 413),
+    (b"HEAD /a%2Fb HTTP/1.1\r\nHost: x\r\n\r\n", 404),  # refused for its target
+])
+def test_a_refused_head_gets_no_body(serve, request_, status):
+    """A HEAD refused before the app sees it is answered with a head only (RFC 9110 §9.3.2): the
+    refusal's text followed it, where a client reads no body (hostile review)."""
+    raw = exchange(serve(max_body=1000), request_)
+    assert status_of(raw) == status and b"\r\nContent-Length: " in raw
+    assert raw.endswith(b"\r\n\r\n") and body_of(raw) == b""
+
+
 def test_http_10_closes_unless_keep_alive(serve):
     addr = serve()
     raw = exchange(addr, b"GET / HTTP/1.0\r\n\r\n")

@@ -460,7 +460,10 @@ class Server:
                 client.reading = started is not None
                 continue
             if refused is not None:
-                conn.sendall(self._simple(refused.status, refused.message, close=True, headers=refused.headers))
+                # a HEAD gets the head only (its method is known once its head is in)
+                asked = parser.current.method if parser.current is not None else None
+                conn.sendall(self._simple(refused.status, refused.message, close=True, headers=refused.headers,
+                                          method=asked))
                 _linger(conn)
                 return
             pending = parser.current
@@ -475,7 +478,8 @@ class Server:
                     if refused:
                         raise Reject(*refused)
                 except Reject as exc:
-                    conn.sendall(self._simple(exc.status, exc.message, close=True, headers=exc.headers))
+                    conn.sendall(self._simple(exc.status, exc.message, close=True, headers=exc.headers,
+                                              method=pending.method))
                     _linger(conn)
                     return
                 conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -630,7 +634,7 @@ class Server:
             path, query = self._target(req)
             authority = target_authority(req.url)
         except Reject as exc:
-            conn.sendall(self._simple(exc.status, exc.message, close=True))
+            conn.sendall(self._simple(exc.status, exc.message, close=True, method=req.method))
             _linger(conn)
             return False
         if path == "*":  # OPTIONS * (_target refuses another method)
@@ -647,7 +651,7 @@ class Server:
                 answer = self._call_app(environ)
         except Exception:  # noqa: BLE001 — a bug of the app: log it, answer 500, keep serving
             traceback.print_exc()
-            self._send(client, self._simple(500, "Internal server error.", close=True))
+            self._send(client, self._simple(500, "Internal server error.", close=True, method=req.method))
             return False
         status, headers, body = answer
         status = _STATUS_LINES.get(status) or _status_line(status)
@@ -783,10 +787,12 @@ class Server:
                 _Paced(client.sock, self.read_timeout).sendall(part)
         return True
 
-    def _simple(self, status: int, message: str, close: bool, headers: dict | None = None) -> bytes:
+    def _simple(self, status: int, message: str, close: bool, headers: dict | None = None,
+                method: bytes | None = None) -> bytes:
+        """A plain-text response; to a HEAD (``method``), its head only (RFC 9110 §9.3.2)."""
         body = (message.rstrip() + "\n").encode("utf-8")
         extra = "".join(f"{k}: {v}\r\n" for k, v in {**self.error_headers, **(headers or {})}.items())
         head = (f"HTTP/1.1 {status} {REASONS.get(status, '')}\r\nContent-Type: text/plain; charset=utf-8\r\n"
                 f"Content-Length: {len(body)}\r\n{_date_line()}\r\nServer: msc-kg\r\n{extra}"
                 + ("Connection: close\r\n" if close else "") + "\r\n")
-        return head.encode("latin-1") + body
+        return head.encode("latin-1") + (body if method != b"HEAD" else b"")
