@@ -605,6 +605,58 @@ def test_a_memory_breach_after_a_timeout_retires_the_process_again(monkeypatch):
     assert retired == ["timeout", "memory"] and dog.reason == "memory"
 
 
+def test_the_memory_of_a_process_retired_for_a_timeout_is_watched_with_no_query_running(monkeypatch):
+    """The query that ran past the timeout still runs while its process serves on until its
+    replacement does; growing past the limit then, with no other query running, it went unseen
+    (hostile review: 238 to 675 MB against a 287 MB limit). It retires the process again."""
+    from msc_kg.server import inline
+
+    class Server:
+        def hijack(self, client, request_no, status, message, headers=None):
+            return True
+
+    resident = [0]
+    monkeypatch.setattr(inline, "rss_bytes", lambda: resident[0])
+    retired = []
+    dog = inline.Watchdog(Server(), timeout=60, memory_mb=1, retire=retired.append, tick=0.01)
+    dog.ceiling = 1 << 62  # this test's process must not end
+    dog.jobs[0] = (time.monotonic() - 1, "late", 1, None)
+    deadline = time.monotonic() + 5
+    while not retired and time.monotonic() < deadline:
+        time.sleep(0.01)
+    resident[0] = 16 << 20  # the stuck query grows; nothing else runs
+    while len(retired) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert retired == ["timeout", "memory"]
+
+
+def test_the_watchdog_outlives_a_failing_retirement(capsys):
+    """retire() raising (no thread could start in it: hostile review) killed the watchdog thread:
+    the timed-out request was never answered and later runaways ran on unwatched."""
+    from msc_kg.server import inline
+
+    answered = []
+
+    class Server:
+        def hijack(self, client, request_no, status, message, headers=None):
+            answered.append(client)
+            return True
+
+    def retire(reason):
+        raise RuntimeError("can't start new thread")
+
+    dog = inline.Watchdog(Server(), timeout=60, memory_mb=None, retire=retire, tick=0.01)
+    dog.jobs[0] = (time.monotonic() - 1, "first", 1, None)
+    deadline = time.monotonic() + 5
+    while not answered and time.monotonic() < deadline:
+        time.sleep(0.01)
+    dog.jobs[1] = (time.monotonic() - 1, "second", 1, None)
+    while len(answered) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert answered == ["first", "second"]
+    assert "RuntimeError: can't start new thread" in capsys.readouterr().err
+
+
 # Well formed, and long to evaluate without any data: 10⁸ combinations of its own values.
 _VALUES = " ".join(str(i) for i in range(100))
 OWN_PRODUCT = ("ASK { " + " ".join(f"VALUES ?{v} {{ {_VALUES} }}" for v in "abcd")

@@ -23,6 +23,7 @@ import queue
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 
 import pyoxigraph as ox
@@ -52,7 +53,7 @@ class Watchdog:
     """
 
     def __init__(self, server: http.Server, timeout: float, memory_mb: int | None, retire,
-                 tick: float = 0.05, headers: dict | None = None, isolation=None):
+                 tick: float = 0.05, headers: dict | None = None, isolation=None, relieve=None):
         self.server = server
         self.headers = headers  # sent with its 503s, as the endpoint sends with its own
         self.timeout = timeout
@@ -63,6 +64,7 @@ class Watchdog:
         # Past this, after a breach of the limit, the process ends at once (see _run)
         self.ceiling = start + 2 * memory_mb * 1024 * 1024 if memory_mb else None
         self.retire = retire
+        self.relieve = relieve  # called at every tick (supervise._child: relief after a timeout)
         self.tick = tick
         self.jobs: dict[int, tuple] = {}
         self._numbers = itertools.count()
@@ -72,39 +74,53 @@ class Watchdog:
     def _run(self) -> None:
         while True:
             time.sleep(self.tick)
-            if self.reason == "memory" and rss_bytes() > self.ceiling:
-                # The query that went over cannot be stopped and still takes memory while the
-                # process drains (a client reading a large response slowly holds the drain):
-                # measured, 12 GB against a 2 GB limit in 35 s. Ending now stops it.
-                print(f"msc-kg: serving process {os.getpid()} ends: a query went on taking memory "
-                      "past twice its limit", file=sys.stderr, flush=True)
-                os._exit(1)
-            now = time.monotonic()
-            running = self.jobs.copy().items()  # copied in one step, not iterated while it changes
-            # once retired for memory, the query that went over still holds it: the queries
-            # that come after it are not stopped for that (the ceiling above guards the process)
-            over = (self.limit is not None and self.reason != "memory" and len(running) > 0
-                    and rss_bytes() > self.limit)
-            victims = [job for number, job in running if (over or now > job[0])
-                       and self.jobs.pop(number, None) is not None]  # claimed here, not by done()
-            if victims and (self.reason is None or over):
-                # retired first: no new connection comes to this process while it answers them
-                # (one retired for a timeout takes them until its replacement serves, unless it
-                # then goes over the memory limit: retired again, it stops at once)
-                self.reason = "memory" if over else "timeout"
+            try:
+                self._check()
+            except Exception:  # noqa: BLE001 — the watchdog must outlive a failure of its own
+                traceback.print_exc()
+
+    def _check(self) -> None:
+        """One look at the running queries and the process's memory."""
+        if self.reason == "memory" and rss_bytes() > self.ceiling:
+            # The query that went over cannot be stopped and still takes memory while the
+            # process drains (a client reading a large response slowly holds the drain):
+            # measured, 12 GB against a 2 GB limit in 35 s. Ending now stops it.
+            print(f"msc-kg: serving process {os.getpid()} ends: a query went on taking memory "
+                  "past twice its limit", file=sys.stderr, flush=True)
+            os._exit(1)
+        now = time.monotonic()
+        running = self.jobs.copy().items()  # copied in one step, not iterated while it changes
+        # once retired for memory, the query that went over still holds it: the queries
+        # that come after it are not stopped for that (the ceiling above guards the process).
+        # Once retired for a timeout, the query that ran past it may grow while the process
+        # still serves (supervise._child): watched with none running too (hostile review)
+        over = (self.limit is not None and self.reason != "memory"
+                and (len(running) > 0 or self.reason == "timeout") and rss_bytes() > self.limit)
+        victims = [job for number, job in running if (over or now > job[0])
+                   and self.jobs.pop(number, None) is not None]  # claimed here, not by done()
+        if over or victims and self.reason is None:
+            # retired first: no new connection comes to this process while it answers them
+            # (one retired for a timeout takes them until its replacement serves, unless it
+            # then goes over the memory limit: retired again, it stops at once)
+            self.reason = "memory" if over else "timeout"
+            try:
                 self.retire(self.reason)
-            if self.budget is not None and self.isolation is not None:
-                self._trim(self.isolation())
-            for _, client, request_no, release in victims:
-                if release is not None:
-                    release()  # its thread stays stuck until the process exits
-                if over:
-                    message = ("The server process running this query went over its memory limit "
-                               "and restarts; simplify the query or add LIMIT, then retry.")
-                else:
-                    message = timeout_message(self.timeout)
-                if client is not None:
-                    self.server.hijack(client, request_no, 503, message, self.headers)
+            except Exception:  # noqa: BLE001 — its victims are answered all the same
+                traceback.print_exc()
+        if self.budget is not None and self.isolation is not None:
+            self._trim(self.isolation())
+        for _, client, request_no, release in victims:
+            if release is not None:
+                release()  # its thread stays stuck until the process exits
+            if over:
+                message = ("The server process running this query went over its memory limit "
+                           "and restarts; simplify the query or add LIMIT, then retry.")
+            else:
+                message = timeout_message(self.timeout)
+            if client is not None:
+                self.server.hijack(client, request_no, 503, message, self.headers)
+        if self.relieve is not None:
+            self.relieve()
 
     def _trim(self, workers) -> None:
         """Stop the isolation worker that grew most while this process and its workers running

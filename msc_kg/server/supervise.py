@@ -59,7 +59,6 @@ RETRY = 10.0  # seconds between attempts to load the graph for a replacement ser
 GIVE_UP = 3
 UNAVAILABLE = ("No serving process is running: a new one is being loaded (see the server's log "
                "if this lasts); retry shortly.\n").encode()
-RELIEF_POLL = 0.02  # seconds between a retired process's looks for its replacement (_child)
 MEMORY_GRACE = 1.0  # seconds a serving process past its memory limit lets other requests finish
 
 
@@ -137,6 +136,7 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int, balan
                     balance=balance, error_headers=CORS_HEADERS if cfg["cors"] else None)
 
     reasons: list[str] = []  # why the watchdog retired this process ("timeout" may come first)
+    held: list[float] = []  # until when it takes connections after a timeout (relieve)
 
     def retire(reason: str) -> None:
         first = not reasons
@@ -148,10 +148,9 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int, balan
             # replacements were loaded (the release, 10 queries timing out together: the next 5
             # requests got 503). After a breach of the memory limit, it stops at once.
             balance.hold(slot, os.getpid())
-            threading.Thread(target=relieve, daemon=True, name="msc-kg-relieve").start()
+            held.append(time.monotonic() + cfg["timeout"])
         else:
-            server.accepting = False
-            balance.unhold(os.getpid())
+            stop()
         if not first:
             return
         # said on stderr: retirements left no trace, while the 503 of a server left without a
@@ -167,10 +166,14 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int, balan
             pass
 
     def relieve() -> None:
-        """Stop taking connections once the replacement serves, or --timeout after retiring."""
-        deadline = time.monotonic() + cfg["timeout"]
-        while server.accepting and not balance.joined(slot) and time.monotonic() < deadline:
-            time.sleep(RELIEF_POLL)
+        """Run by the watchdog at each tick (no thread of its own: one may not start, and the
+        watchdog died of it): after a timeout, stop taking connections once the replacement
+        serves, or --timeout after retiring."""
+        if held and (not server.accepting or balance.joined(slot) or time.monotonic() > held[0]):
+            stop()
+
+    def stop() -> None:
+        held.clear()
         server.accepting = False
         balance.unhold(os.getpid())
 
@@ -188,7 +191,8 @@ def _child(app, sock: socket.socket, notify_fd: int, max_connections: int, balan
     state.engine.start_isolation()
     # what endpoint.query_view sends with a 503 (the server adds the CORS headers)
     state.engine.watchdog = Watchdog(server, cfg["timeout"], cfg["memory_mb"], retire,
-                                     headers={"Retry-After": "5"}, isolation=state.engine.isolation)
+                                     headers={"Retry-After": "5"}, isolation=state.engine.isolation,
+                                     relieve=relieve)
     state.engine.balance = balance  # a query waits its turn only while every core is busy
     threading.stack_size(QUERY_STACK)  # connection threads, created from here on, run queries
     balance.join(slot)
